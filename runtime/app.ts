@@ -1,0 +1,113 @@
+// buildApp(deps): the Koa app for one role. It never reads the environment and never listens, so tests
+// drive it in-process and main.ts does the wiring.
+import Koa from 'koa';
+import type { CloudEvent } from 'cloudevents';
+import { envelopeFor, HttpError } from './http/errors.js';
+import type { Lifecycle } from './lifecycle.js';
+import type { Logger } from './logger.js';
+import type { RoleInstance, Route } from './roles/role.js';
+
+export interface AppDeps {
+  readonly log: Logger;
+  readonly lifecycle: Lifecycle;
+  readonly role: RoleInstance;
+  /** Extra middleware run around every request (metrics); outermost first. */
+  readonly middleware?: readonly Koa.Middleware[];
+  /** Extra routes served by every role (e.g. /metrics). */
+  readonly extraRoutes?: readonly Route[];
+}
+
+function healthRoutes(lifecycle: Lifecycle): Route[] {
+  return [
+    {
+      method: 'GET',
+      path: '/healthz',
+      async handle(ctx) {
+        ctx.body = { status: 'ok' };
+      },
+    },
+    {
+      method: 'GET',
+      path: '/readyz',
+      async handle(ctx) {
+        if (!lifecycle.ready) {
+          throw new HttpError(503, 'shutting_down', lifecycle.stopping ? 'draining: not taking new requests' : 'starting');
+        }
+        ctx.body = { status: 'ready' };
+      },
+    },
+  ];
+}
+
+/** Exact paths in a map for the hot path; `/prefix/*` routes checked after. */
+function routeTable(routes: readonly Route[]) {
+  const exact = new Map<string, Map<string, Route>>();
+  const prefixes: Route[] = [];
+  for (const route of routes) {
+    if (route.path.endsWith('/*')) {
+      prefixes.push(route);
+      continue;
+    }
+    const byMethod = exact.get(route.path) ?? new Map<string, Route>();
+    byMethod.set(route.method, route);
+    exact.set(route.path, byMethod);
+  }
+  return (method: string, path: string): Route => {
+    let byMethod = exact.get(path);
+    if (!byMethod) {
+      const matches = prefixes.filter((route) => path.startsWith(route.path.slice(0, -1)) || path === route.path.slice(0, -2));
+      if (matches.length > 0) byMethod = new Map(matches.map((route) => [route.method, route]));
+    }
+    if (!byMethod) throw new HttpError(404, 'not_found', `no route for ${path}`);
+    const route = byMethod.get(method) ?? (method === 'HEAD' ? byMethod.get('GET') : undefined);
+    if (!route) throw new HttpError(405, 'method_not_allowed', `${method} is not allowed on ${path}; use ${[...byMethod.keys()].join(', ')}`);
+    return route;
+  };
+}
+
+export function buildApp(deps: AppDeps): Koa {
+  const { log, lifecycle } = deps;
+  const app = new Koa();
+  const findRoute = routeTable([...healthRoutes(lifecycle), ...(deps.extraRoutes ?? []), ...deps.role.routes]);
+
+  // Outermost: in-flight tracking (for draining), the error envelope and the one log line per request.
+  app.use(async (ctx, next) => {
+    const started = performance.now();
+    lifecycle.requestStarted();
+    // Once draining, tell keep-alive clients to reconnect elsewhere.
+    if (lifecycle.stopping) ctx.set('Connection', 'close');
+    let failure: unknown;
+    try {
+      await next();
+    } catch (err) {
+      failure = err;
+      const { status, body } = envelopeFor(err);
+      ctx.status = status;
+      ctx.body = body;
+      if (status === 503 || status === 502 || status === 504) ctx.set('Retry-After', '1');
+    } finally {
+      lifecycle.requestFinished();
+    }
+    const event = ctx.state.event as CloudEvent<unknown> | undefined;
+    const line = {
+      method: ctx.method,
+      path: ctx.path,
+      status: ctx.status,
+      durationMs: Math.round((performance.now() - started) * 1000) / 1000,
+      eventId: event?.id,
+      eventType: event?.type,
+      eventSource: event?.source,
+      errorType: failure instanceof HttpError ? failure.type : failure ? 'internal' : undefined,
+    };
+    if (failure && ctx.status >= 500) log.error({ ...line, err: failure }, 'request failed');
+    else if (failure) log.warn({ ...line, error: failure instanceof HttpError ? failure.message : undefined }, 'request rejected');
+    else if (ctx.path !== '/healthz' && ctx.path !== '/readyz') log.info(line, 'request');
+  });
+  for (const middleware of deps.middleware ?? []) app.use(middleware);
+  app.use(async (ctx) => {
+    await findRoute(ctx.method, ctx.path).handle(ctx);
+  });
+  // Errors are all answered above; Koa's default handler would print to stderr.
+  app.silent = true;
+  return app;
+}

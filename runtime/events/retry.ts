@@ -1,0 +1,49 @@
+// Bounded exponential backoff with full jitter. Hand-written rather than p-retry because the clock and the
+// random source must be injectable (tests drive them) and because the caller decides per outcome, from an
+// HTTP status, whether another attempt can help.
+
+export interface RetryPolicy {
+  /** Attempts after the first. */
+  readonly retries: number;
+  readonly baseDelayMs: number;
+  readonly maxDelayMs: number;
+}
+
+export interface RetryClock {
+  sleep(ms: number): Promise<void>;
+  random(): number;
+}
+
+export const realClock: RetryClock = {
+  sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+  random: Math.random,
+};
+
+/** Delay before retry number `attempt` (1-based): uniform in [0, min(max, base × 2^(attempt-1))]. */
+export function backoffDelay(policy: RetryPolicy, attempt: number, random: () => number): number {
+  const ceiling = Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** (attempt - 1));
+  return Math.round(ceiling * random());
+}
+
+export type AttemptOutcome<T> = { done: true; value: T } | { done: false; retryable: boolean; value: T };
+
+/**
+ * Runs `attempt` until it is done, it says a retry cannot help, or the retries are used up.
+ * Returns the last outcome; `onRetry` sees each retry before its delay.
+ */
+export async function withRetries<T>(
+  policy: RetryPolicy,
+  clock: RetryClock,
+  attempt: (attemptNumber: number) => Promise<AttemptOutcome<T>>,
+  onRetry?: (attemptNumber: number, last: T, delayMs: number) => void,
+  shouldStop?: () => boolean,
+): Promise<AttemptOutcome<T>> {
+  let outcome = await attempt(0);
+  for (let n = 1; n <= policy.retries && !outcome.done && outcome.retryable && !shouldStop?.(); n++) {
+    const delay = backoffDelay(policy, n, clock.random);
+    onRetry?.(n, outcome.value, delay);
+    await clock.sleep(delay);
+    outcome = await attempt(n);
+  }
+  return outcome;
+}

@@ -1,0 +1,128 @@
+// Posts a CloudEvent to a Knative ingress (Broker or KafkaSink) and reports whether it was accepted.
+// Transient failures (connection errors, timeouts, 5xx and the 4xx Knative itself retries) are retried with
+// backoff; the final answer is an HttpError whose status tells our own caller to try again (502/503/504).
+// Never does a caller get "accepted" for an event the target did not answer 2xx to.
+import { HTTP, type CloudEvent } from 'cloudevents';
+import type { ContentMode, OutboundConfig } from '../config.js';
+import { HttpError } from '../http/errors.js';
+import type { Logger } from '../logger.js';
+import { timeoutCode, type HttpPoster } from './http-client.js';
+import { withRetries, type AttemptOutcome, type RetryClock } from './retry.js';
+
+export type AttemptResult =
+  | { kind: 'accepted'; status: number }
+  | { kind: 'status'; status: number; body: string }
+  | { kind: 'timeout'; message: string }
+  | { kind: 'network'; message: string };
+
+export interface SendObserver {
+  /** One call per HTTP attempt: what it ended in and how long it took. */
+  attempt?(target: string, result: AttemptResult, seconds: number): void;
+  retry?(target: string): void;
+}
+
+export interface EventSenderOptions {
+  /** Short name for logs and metrics: "broker", "sink". */
+  readonly target: string;
+  readonly url: string;
+  readonly mode: ContentMode;
+  readonly outbound: OutboundConfig;
+  readonly poster: HttpPoster;
+  readonly clock: RetryClock;
+  readonly log: Logger;
+  readonly observer?: SendObserver;
+  /** True once the process is shutting down: no more retries, answer at once. */
+  readonly stopping?: () => boolean;
+}
+
+export interface EventSender {
+  send(event: CloudEvent<unknown>, extraHeaders?: Record<string, string>): Promise<{ status: number; attempts: number }>;
+}
+
+/** Statuses Knative's own delivery retries; the same ones are worth retrying here. */
+const retryableStatus = (status: number) => status >= 500 || status === 404 || status === 408 || status === 409 || status === 429;
+
+const timeoutCodes = new Set([timeoutCode, 'ETIMEDOUT']);
+
+export function serialise(event: CloudEvent<unknown>, mode: ContentMode): { headers: Record<string, string>; body: string | Buffer } {
+  const message = mode === 'binary' ? HTTP.binary(event) : HTTP.structured(event);
+  const headers: Record<string, string> = {};
+  for (const [name, value] of Object.entries(message.headers)) if (value !== undefined) headers[name] = String(value);
+  const body = message.body;
+  return { headers, body: Buffer.isBuffer(body) ? body : typeof body === 'string' ? body : body instanceof Uint8Array ? Buffer.from(body) : JSON.stringify(body ?? '') };
+}
+
+function finalError(target: string, url: string, result: AttemptResult, attempts: number): HttpError {
+  const tries = `after ${attempts} attempt${attempts === 1 ? '' : 's'}`;
+  switch (result.kind) {
+    case 'timeout':
+      return new HttpError(504, 'upstream_timeout', `the ${target} did not answer in time ${tries}; try again`);
+    case 'network':
+      return new HttpError(503, 'upstream_unavailable', `the ${target} is unreachable ${tries} (${result.message}); try again`);
+    case 'status':
+      if (!retryableStatus(result.status)) {
+        return new HttpError(502, 'upstream_rejected', `the ${target} refused the event with status ${result.status}`);
+      }
+      return new HttpError(result.status === 503 || result.status === 429 ? 503 : 502, 'upstream_unavailable', `the ${target} answered ${result.status} ${tries}; try again`);
+    case 'accepted':
+      return new HttpError(500, 'internal', `unexpected accepted result for ${url}`, { expose: false });
+  }
+}
+
+export function createEventSender(options: EventSenderOptions): EventSender {
+  const { target, url, mode, outbound, poster, clock, log, observer } = options;
+  const policy = { retries: outbound.retries, baseDelayMs: outbound.backoffMs, maxDelayMs: outbound.backoffMaxMs };
+
+  async function attemptOnce(headers: Record<string, string>, body: string | Buffer): Promise<AttemptOutcome<AttemptResult>> {
+    const started = performance.now();
+    let result: AttemptResult;
+    try {
+      const response = await poster.post(url, headers, body, outbound.timeoutMs);
+      result = response.status >= 200 && response.status < 300 ? { kind: 'accepted', status: response.status } : { kind: 'status', status: response.status, body: response.body };
+    } catch (err) {
+      const code = (err as { code?: string }).code ?? '';
+      const message = (err as Error).message ?? String(err);
+      result = timeoutCodes.has(code) ? { kind: 'timeout', message } : { kind: 'network', message: code || message };
+    }
+    observer?.attempt?.(target, result, (performance.now() - started) / 1000);
+    if (result.kind === 'accepted') return { done: true, value: result };
+    const retryable = result.kind !== 'status' || retryableStatus(result.status);
+    return { done: false, retryable, value: result };
+  }
+
+  return {
+    async send(event, extraHeaders) {
+      const message = serialise(event, mode);
+      const headers = extraHeaders ? { ...message.headers, ...extraHeaders } : message.headers;
+      let attempts = 0;
+      const outcome = await withRetries(
+        policy,
+        clock,
+        (n) => {
+          attempts = n + 1;
+          return attemptOnce(headers, message.body);
+        },
+        (n, last, delayMs) => {
+          observer?.retry?.(target);
+          log.warn({ target, attempt: n, delayMs, eventId: event.id, result: describe(last) }, `${target} call failed; retrying`);
+        },
+        options.stopping,
+      );
+      if (outcome.done) return { status: (outcome.value as { status: number }).status, attempts };
+      const error = finalError(target, url, outcome.value, attempts);
+      log.error({ target, eventId: event.id, attempts, result: describe(outcome.value) }, `${target} did not accept the event`);
+      throw error;
+    },
+  };
+}
+
+function describe(result: AttemptResult): string {
+  switch (result.kind) {
+    case 'accepted':
+      return `accepted ${result.status}`;
+    case 'status':
+      return `status ${result.status}`;
+    default:
+      return `${result.kind}: ${result.message}`;
+  }
+}

@@ -1,0 +1,40 @@
+// The public ingress: turns an incoming request (CloudEvent or the legacy ce_ header form) into a CloudEvent
+// and posts it to the Knative Broker. 202 only once the broker has answered 2xx.
+import type { HandlerConfig } from '../config.js';
+import { readBody } from '../http/body.js';
+import { parseCloudEvent } from '../events/parse.js';
+import { createEventSender } from '../events/sender.js';
+import type { RoleDeps, RoleInstance } from './role.js';
+
+export function createHandlerRole(config: HandlerConfig, deps: RoleDeps): RoleInstance {
+  const sender = createEventSender({
+    target: 'broker',
+    url: config.brokerUrl,
+    mode: config.brokerContentMode,
+    outbound: config.outbound,
+    poster: deps.poster,
+    clock: deps.clock,
+    log: deps.log,
+    observer: deps.observer,
+    stopping: deps.stopping,
+  });
+  const parseOptions = { legacy: true, requireJson: true, newId: deps.newId, now: deps.now };
+
+  return {
+    routes: [
+      {
+        method: 'POST',
+        path: '/',
+        async handle(ctx) {
+          const body = await readBody(ctx.req, config.maxBodyBytes);
+          const event = parseCloudEvent(ctx.req.headers, body, parseOptions);
+          ctx.state.event = event;
+          await sender.send(event);
+          ctx.status = 202;
+          ctx.body = { success: true, id: event.id, type: event.type, source: event.source };
+        },
+      },
+    ],
+    close: () => deps.poster.close(),
+  };
+}
