@@ -1,13 +1,7 @@
 // Wiring only: environment → config → dependencies → role → app → listen → drain on SIGTERM.
-import { randomUUID } from 'node:crypto';
-import { buildApp } from './app.js';
+import { assemble } from './assemble.js';
 import { ConfigError, parseConfig, type RuntimeConfig } from './config.js';
-import { createHttpPoster } from './events/http-client.js';
-import { realClock } from './events/retry.js';
-import { functionLoaders } from '../functions/index.js';
-import { createLifecycle } from './lifecycle.js';
-import { createLogger, type Logger } from './logger.js';
-import { createRole } from './roles/index.js';
+import { createLogger } from './logger.js';
 import { drain, listen } from './server.js';
 
 const version = process.env.npm_package_version ?? '0.1.0';
@@ -26,49 +20,31 @@ async function main(): Promise<void> {
     throw err;
   }
   const functionName = 'functionName' in config ? config.functionName : undefined;
-  const log: Logger = createLogger({
+  const log = createLogger({
     level: config.logLevel,
     base: { service: config.service, revision: config.revision, role: config.role, function: functionName },
   });
-  const lifecycle = createLifecycle();
-  const env = Object.freeze({ ...process.env });
-  const poster = createHttpPoster();
-  const role = await createRole(config, {
-    log,
-    env,
-    poster,
-    clock: realClock,
-    newId: randomUUID,
-    now: () => new Date(),
-    secrets: { get: () => undefined },
-    loadFunction: async (name) => {
-      const load = functionLoaders[name];
-      if (!load) throw new ConfigError([`FUNCTION: unknown function "${name}"`]);
-      return load();
-    },
-    stopping: () => lifecycle.stopping,
-  });
-  const app = buildApp({ log, lifecycle, role });
+  const runtime = await assemble(config, { log, env: Object.freeze({ ...process.env }) });
 
   let server;
   try {
-    server = await listen(app, { port: config.port });
+    server = await listen(runtime.app, { port: config.port });
   } catch (err) {
     const code = (err as { code?: string }).code;
     if (code === 'EADDRINUSE') fail(`PORT ${config.port} is already in use: stop what listens there or set PORT to a free port`);
     if (code === 'EACCES') fail(`PORT ${config.port} needs privileges: use a port above 1023`);
     throw err;
   }
-  lifecycle.markReady();
+  runtime.lifecycle.markReady();
   log.info({ port: config.port, version }, `${config.role} listening`);
 
   let stopping = false;
   const stop = async (signal: string) => {
     if (stopping) return;
     stopping = true;
-    log.info({ signal, inFlight: lifecycle.inFlight }, 'draining');
-    const { abandoned } = await drain(server, lifecycle, config.shutdownTimeoutMs);
-    await role.close?.();
+    log.info({ signal, inFlight: runtime.lifecycle.inFlight }, 'draining');
+    const { abandoned } = await drain(server, runtime.lifecycle, config.shutdownTimeoutMs);
+    await runtime.close();
     if (abandoned > 0) log.warn({ abandoned }, 'shutdown timeout reached with requests still running');
     log.info('stopped');
     log.flush(() => process.exit(0));

@@ -35,6 +35,5 @@ export function createHandlerRole(config: HandlerConfig, deps: RoleDeps): RoleIn
         },
       },
     ],
-    close: () => deps.poster.close(),
   };
 }
