@@ -4,6 +4,7 @@ import type { CloudEvent } from 'cloudevents';
 import { HttpError } from '../http/errors.js';
 import { PermanentError, type EventFunction, type Secrets } from '../function-api.js';
 import type { Logger } from '../logger.js';
+import type { RoleObserver } from '../roles/role.js';
 
 export interface InvokeOptions {
   readonly functionName: string;
@@ -13,6 +14,7 @@ export interface InvokeOptions {
   readonly secrets: Secrets;
   /** Aborts when the caller goes away. */
   readonly callerSignal?: AbortSignal;
+  readonly observer?: RoleObserver;
 }
 
 export async function invokeFunction(fn: EventFunction<unknown>, event: CloudEvent<unknown>, options: InvokeOptions): Promise<unknown> {
@@ -28,10 +30,15 @@ export async function invokeFunction(fn: EventFunction<unknown>, event: CloudEve
       reject(error);
     }, options.timeoutMs);
   });
+  const started = performance.now();
+  const ran = (outcome: 'ok' | 'error' | 'permanent') => options.observer?.functionRan?.(options.functionName, (performance.now() - started) / 1000, outcome);
   try {
     const context = { log, config: options.config, secrets: options.secrets, signal: controller.signal };
-    return await Promise.race([Promise.resolve().then(() => fn(event, context)), timedOut]);
+    const result = await Promise.race([Promise.resolve().then(() => fn(event, context)), timedOut]);
+    ran('ok');
+    return result;
   } catch (err) {
+    ran(err instanceof PermanentError ? 'permanent' : 'error');
     if (err instanceof HttpError) throw err;
     if (err instanceof PermanentError) {
       log.warn({ err, status: err.status }, `function ${options.functionName} rejected the event permanently`);

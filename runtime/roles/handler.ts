@@ -30,6 +30,7 @@ export function createHandlerRole(config: HandlerConfig, deps: RoleDeps): RoleIn
           const event = parseCloudEvent(ctx.req.headers, body, parseOptions);
           ctx.state.event = event;
           await sender.send(event);
+          ctx.state.outcome = 'forwarded';
           ctx.status = 202;
           ctx.body = { success: true, id: event.id, type: event.type, source: event.source };
         },

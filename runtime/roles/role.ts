@@ -19,6 +19,20 @@ export interface RoleInstance {
   close?(): Promise<void>;
 }
 
+/**
+ * Hooks a role calls for what only it knows; the metrics module implements them. All optional, so a role
+ * and its tests work without metrics. Counters of received/rejected/failed events are derived by the app's
+ * metrics middleware from `ctx.state.event` and the answer; a role sets `ctx.state.outcome`
+ * ('forwarded' | 'replied' | 'processed' | 'stored') when an event was handled.
+ */
+export interface RoleObserver {
+  functionRan?(functionName: string, seconds: number, outcome: 'ok' | 'error' | 'permanent'): void;
+  /** A dead letter was stored: the URL that failed (knativeerrordest) and its status (knativeerrorcode). */
+  deadLetterStored?(destination: string, code: string): void;
+  /** Size of the dead-letter store after a write, in bytes and in records. */
+  storeSize?(bytes: number, records: number): void;
+}
+
 /** Everything a role may touch outside itself; tests pass their own. */
 export interface RoleDeps {
   readonly log: Logger;
@@ -30,6 +44,7 @@ export interface RoleDeps {
   readonly secrets: Secrets;
   readonly loadFunction: (name: string) => Promise<FunctionModule>;
   readonly observer?: SendObserver;
+  readonly roleObserver?: RoleObserver;
   /** True once SIGTERM arrived: outbound retries stop early so draining ends in time. */
   readonly stopping: () => boolean;
 }

@@ -32,8 +32,10 @@ export async function createSubscriberRole(config: SubscriberConfig, deps: RoleD
             config: deps.env,
             secrets: deps.secrets,
             callerSignal: callerGone.signal,
+            observer: deps.roleObserver,
           });
           writeResult(ctx, result, replyDefaults);
+          ctx.state.outcome = ctx.state.reply ? 'replied' : 'processed';
         },
       },
     ],
