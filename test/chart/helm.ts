@@ -1,0 +1,115 @@
+// Runs the pinned helm binaries (.tools/helm3, .tools/helm4) for the chart tests.
+import { spawnSync } from 'node:child_process';
+import { existsSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseAllDocuments } from 'yaml';
+import { ROOT, pinnedHelmPath } from '../../build/helm-path.mjs';
+import { setupHelm } from '../../build/setup-helm.mjs';
+
+export type HelmMajor = 3 | 4;
+export const HELM_MAJORS: readonly HelmMajor[] = [3, 4];
+export const CHART_DIR = join(ROOT, 'chart');
+export const RELEASE = 'ev';
+export const NAMESPACE = 'events';
+
+let ensured = false;
+/** Makes sure both pinned helm binaries exist (installs them once if missing); throws a clear message otherwise. */
+export function ensureHelm(): void {
+  if (ensured) return;
+  try {
+    setupHelm();
+  } catch (err) {
+    const why = err instanceof Error ? err.message : String(err);
+    throw new Error(`helm is missing and could not be installed (${why}): run \`node build/setup-helm.mjs\``);
+  }
+  for (const m of HELM_MAJORS) {
+    if (!existsSync(pinnedHelmPath(m))) throw new Error(`helm ${m} not found: run \`node build/setup-helm.mjs\``);
+  }
+  ensured = true;
+}
+
+export interface HelmResult {
+  ok: boolean;
+  stdout: string;
+  stderr: string;
+}
+
+export function helm(major: HelmMajor, args: string[]): HelmResult {
+  ensureHelm();
+  const r = spawnSync(pinnedHelmPath(major), args, { encoding: 'utf8', cwd: ROOT, env: { ...process.env, HELM_CACHE_HOME: join(ROOT, '.tools', 'helm-cache'), HELM_CONFIG_HOME: join(ROOT, '.tools', 'helm-config'), HELM_DATA_HOME: join(ROOT, '.tools', 'helm-data') } });
+  if (r.error) throw r.error;
+  return { ok: r.status === 0, stdout: r.stdout, stderr: r.stderr };
+}
+
+export interface RenderOptions {
+  files?: string[];
+  set?: string[];
+  setJson?: string[];
+  release?: string;
+  namespace?: string;
+}
+
+function valueArgs(o: RenderOptions): string[] {
+  return [
+    ...(o.files ?? []).flatMap((f) => ['-f', f]),
+    ...(o.set ?? []).flatMap((s) => ['--set', s]),
+    ...(o.setJson ?? []).flatMap((s) => ['--set-json', s]),
+  ];
+}
+
+export function template(major: HelmMajor, o: RenderOptions = {}): HelmResult {
+  return helm(major, ['template', o.release ?? RELEASE, CHART_DIR, '--namespace', o.namespace ?? NAMESPACE, ...valueArgs(o)]);
+}
+
+export function lint(major: HelmMajor, o: RenderOptions = {}): HelmResult {
+  return helm(major, ['lint', '--strict', CHART_DIR, '--namespace', o.namespace ?? NAMESPACE, ...valueArgs(o)]);
+}
+
+export interface K8sObject {
+  apiVersion: string;
+  kind: string;
+  metadata: { name: string; namespace?: string; labels?: Record<string, string>; annotations?: Record<string, string> };
+  spec?: Record<string, unknown>;
+  data?: Record<string, string>;
+  [key: string]: unknown;
+}
+
+/** Parses `helm template` output; throws on YAML errors or documents that are not objects with kind/apiVersion. */
+export function parseManifests(text: string): K8sObject[] {
+  const out: K8sObject[] = [];
+  for (const doc of parseAllDocuments(text)) {
+    if (doc.errors.length > 0) throw new Error(`YAML error: ${doc.errors.map((e) => e.message).join('; ')}`);
+    const js: unknown = doc.toJS();
+    if (js === null || js === undefined) continue;
+    if (typeof js !== 'object' || Array.isArray(js)) throw new Error(`document is not an object: ${String(doc)}`);
+    const o = js as K8sObject;
+    if (typeof o.apiVersion !== 'string' || typeof o.kind !== 'string' || typeof o.metadata?.name !== 'string') {
+      throw new Error(`document without apiVersion/kind/metadata.name: ${String(doc).slice(0, 200)}`);
+    }
+    out.push(o);
+  }
+  return out;
+}
+
+/** Renders and parses; throws with helm's stderr when the render fails. */
+export function render(major: HelmMajor, o: RenderOptions = {}): K8sObject[] {
+  const r = template(major, o);
+  if (!r.ok) throw new Error(`helm ${major} template failed:\n${r.stderr}`);
+  return parseManifests(r.stdout);
+}
+
+/** Every values file the chart is tested with: values/*.yaml and chart/ci/*-values.yaml. */
+export function valuesFiles(): string[] {
+  const envs = readdirSync(join(ROOT, 'values')).filter((f) => f.endsWith('.yaml')).sort().map((f) => join('values', f));
+  const ciDir = join(CHART_DIR, 'ci');
+  const ci = existsSync(ciDir) ? readdirSync(ciDir).filter((f) => f.endsWith('-values.yaml')).sort().map((f) => join('chart', 'ci', f)) : [];
+  return [...envs, ...ci];
+}
+
+export function byKind(objs: K8sObject[], kind: string): K8sObject[] {
+  return objs.filter((o) => o.kind === kind);
+}
+
+export function find(objs: K8sObject[], kind: string, name: string): K8sObject | undefined {
+  return objs.find((o) => o.kind === kind && o.metadata.name === name);
+}
