@@ -1,8 +1,9 @@
 // Runs the pinned helm binaries (.tools/helm3, .tools/helm4) for the chart tests.
 import { spawnSync } from 'node:child_process';
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseAllDocuments } from 'yaml';
+import { parse, parseAllDocuments } from 'yaml';
+import type { ObjectRef } from './integrity.js';
 import { ROOT, pinnedHelmPath } from '../../build/helm-path.mjs';
 import { setupHelm } from '../../build/setup-helm.mjs';
 
@@ -112,4 +113,13 @@ export function byKind(objs: K8sObject[], kind: string): K8sObject[] {
 
 export function find(objs: K8sObject[], kind: string, name: string): K8sObject | undefined {
   return objs.find((o) => o.kind === kind && o.metadata.name === name);
+}
+
+/** Objects a values file declares as existing outside the release. */
+export function externalsOf(file: string): ObjectRef[] {
+  const v = (parse(readFileSync(join(ROOT, file), 'utf8')) ?? {}) as { broker?: { create?: boolean; name?: string; namespace?: string } };
+  if (v.broker?.create === false && v.broker.name) {
+    return [{ apiVersion: 'eventing.knative.dev/v1', kind: 'Broker', name: v.broker.name, namespace: v.broker.namespace ?? NAMESPACE }];
+  }
+  return [];
 }

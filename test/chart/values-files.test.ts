@@ -2,25 +2,13 @@
 // lint --strict is clean, the render parses, every object validates against the vendored strict schemas,
 // and the referential-integrity check finds nothing.
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { parse } from 'yaml';
-import { ROOT } from '../../build/helm-path.mjs';
-import { HELM_MAJORS, NAMESPACE, ensureHelm, lint, render, valuesFiles } from './helm.js';
-import { checkIntegrity, type ObjectRef } from './integrity.js';
+import { HELM_MAJORS, ensureHelm, externalsOf, lint, render, valuesFiles } from './helm.js';
+import { checkIntegrity } from './integrity.js';
 import { validateAll } from './schemas.js';
 
 ensureHelm();
-
-/** Objects a values file declares as existing outside the release. */
-export function externalsOf(file: string): ObjectRef[] {
-  const v = (parse(readFileSync(join(ROOT, file), 'utf8')) ?? {}) as { broker?: { create?: boolean; name?: string; namespace?: string } };
-  if (v.broker?.create === false && v.broker.name) {
-    return [{ apiVersion: 'eventing.knative.dev/v1', kind: 'Broker', name: v.broker.name, namespace: v.broker.namespace ?? NAMESPACE }];
-  }
-  return [];
-}
 
 const files = valuesFiles();
 
