@@ -1,0 +1,68 @@
+// Turns the bundle (dist/knative-events.cjs) into one executable, dist/knative-events: a copy of this Node
+// binary with the bundle injected as a single executable application (SEA) blob. The result runs every role
+// with no Node installation next to it.
+//
+//   node build/build-binary.mjs [--no-code-cache] [--output dist/other-name]
+//
+// The V8 code cache is on by default: the blob then carries the bundle already compiled, which the
+// benchmark (bench/run.mjs) shows shortens start-up; --no-code-cache exists so that claim stays measurable.
+// postject (the tool that writes the blob into the binary) comes from node_modules when it is installed
+// there, otherwise from `npx --yes postject@1.0.0-alpha.6`.
+import { execFileSync } from 'node:child_process';
+import { chmodSync, copyFileSync, existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+const bundle = join(root, 'dist/knative-events.cjs');
+// The fuse Node looks for to know a blob was injected; fixed by Node for every version that has SEA.
+const sentinelFuse = 'NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2';
+const postjectVersion = '1.0.0-alpha.6';
+
+function option(name) {
+  const at = process.argv.indexOf(name);
+  return at === -1 ? undefined : process.argv[at + 1];
+}
+
+/** Runs postject from node_modules if it is there (faster, offline), else through npx. */
+function postject(args) {
+  try {
+    const cli = createRequire(join(root, 'package.json')).resolve('postject/dist/cli.js');
+    execFileSync(process.execPath, [cli, ...args], { stdio: 'inherit' });
+  } catch (err) {
+    if (err.code !== 'MODULE_NOT_FOUND') throw err;
+    execFileSync('npx', ['--yes', `postject@${postjectVersion}`, ...args], { stdio: 'inherit' });
+  }
+}
+
+export function buildBinary({ output = join(root, 'dist/knative-events'), codeCache = true } = {}) {
+  if (!existsSync(bundle)) execFileSync(process.execPath, [join(root, 'build/build.mjs')], { cwd: root, stdio: 'inherit' });
+  const work = mkdtempSync(join(tmpdir(), 'knative-events-sea-'));
+  try {
+    const blob = join(work, 'sea-prep.blob');
+    const config = join(work, 'sea-config.json');
+    writeFileSync(config, JSON.stringify({ main: bundle, output: blob, disableExperimentalSEAWarning: true, useCodeCache: codeCache }));
+    execFileSync(process.execPath, ['--experimental-sea-config', config], { cwd: work, stdio: 'inherit' });
+    // Write next to the target and rename, so a test never sees a half-written executable.
+    const partial = `${output}.partial`;
+    rmSync(partial, { force: true });
+    copyFileSync(process.execPath, partial);
+    chmodSync(partial, 0o755);
+    postject([partial, 'NODE_SEA_BLOB', blob, '--sentinel-fuse', sentinelFuse]);
+    rmSync(output, { force: true });
+    execFileSync('mv', [partial, output]);
+    return output;
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
+}
+
+const isMain = process.argv[1] && fileURLToPath(import.meta.url) === resolve(process.argv[1]);
+if (isMain) {
+  const started = Date.now();
+  const output = buildBinary({ output: option('--output') ? resolve(option('--output')) : undefined, codeCache: !process.argv.includes('--no-code-cache') });
+  const mib = statSync(output).size / 1024 / 1024;
+  console.log(`${output.slice(root.length)}: ${mib.toFixed(1)} MiB in ${((Date.now() - started) / 1000).toFixed(1)} s (Node ${process.version})`);
+}
