@@ -25,10 +25,17 @@ Helpers that take more than the root context are called with (dict "ctx" $ ...).
 {{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" -}}
 {{- end -}}
 
-{{/* Name of a child object: <fullname>-<key>, cut to 63 (or "max"). (dict "ctx" $ "key" "x" ["max" 57]) */}}
+{{/*
+Name of a child object: <fullname>-<key> within 63 characters (or "max"). The prefix is cut, never the key,
+so two children of one release can never end up with the same name. (dict "ctx" $ "key" "x" ["max" 57])
+*/}}
 {{- define "ke.childName" -}}
 {{- $max := int (default 63 .max) -}}
-{{- printf "%s-%s" (include "ke.fullname" .ctx) .key | trunc $max | trimSuffix "-" -}}
+{{- $room := int (sub $max (add1 (len .key))) -}}
+{{- if lt $room 1 -}}
+{{- fail (printf "%q: name too long (at most %d characters with its prefix)" .key (sub $max 2)) -}}
+{{- end -}}
+{{- printf "%s-%s" (include "ke.fullname" .ctx | trunc $room | trimSuffix "-") .key -}}
 {{- end -}}
 
 {{/* Knative Service name: cut to 57 so the revision name <service>-00001 stays within 63. */}}
