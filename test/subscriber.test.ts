@@ -1,0 +1,126 @@
+// The subscriber in-process with test functions injected through loadFunction (the registry is tested in
+// bundle.test.ts); events are built and serialised with the real CloudEvents SDK, as Knative would send them.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { CloudEvent, HTTP } from 'cloudevents';
+import { PermanentError, reply, type EventFunction } from '../runtime/function-api.js';
+import { startRuntime, type RunningRuntime } from './helpers/runtime.js';
+
+const functions: Record<string, EventFunction<unknown>> = {
+  echo: (event) => event.data,
+  nothing: () => undefined,
+  replier: (event) => reply({ type: 'order.priced', data: { priced: event.data }, subject: 'p1' }),
+  thrower: () => {
+    throw new Error('database password is hunter2');
+  },
+  permanent: () => {
+    throw new PermanentError('trade cannot be mapped', { details: ['qty: missing'] });
+  },
+  slow: (_event, context) => new Promise((resolve) => context.signal.addEventListener('abort', () => resolve('aborted'))),
+  badReply: () => reply({ type: '' }),
+};
+
+const running: RunningRuntime[] = [];
+async function subscriber(fn: string, env: Record<string, string> = {}): Promise<RunningRuntime> {
+  const runtime = await startRuntime(
+    { ROLE: 'subscriber', FUNCTION: 'echo', K_SERVICE: 'orders', ...env },
+    { loadFunction: async () => ({ default: functions[fn] as EventFunction<unknown> }) },
+  );
+  running.push(runtime);
+  return runtime;
+}
+after(async () => {
+  await Promise.all(running.map((r) => r.stop()));
+});
+
+const event = new CloudEvent({ id: 'e-1', type: 'order.created', source: '/orders', data: { qty: 2 } });
+const send = (url: string, mode: 'binary' | 'structured' = 'binary', e: CloudEvent<unknown> = event) => {
+  const message = mode === 'binary' ? HTTP.binary(e) : HTTP.structured(e);
+  return fetch(url, { method: 'POST', headers: message.headers as Record<string, string>, body: message.body as string });
+};
+
+let echo: RunningRuntime;
+before(async () => {
+  echo = await subscriber('echo');
+});
+
+test('a plain result is a 200 JSON answer, for binary and structured events', async () => {
+  for (const mode of ['binary', 'structured'] as const) {
+    const res = await send(echo.url, mode);
+    assert.equal(res.status, 200, mode);
+    assert.deepEqual(await res.json(), { qty: 2 });
+  }
+});
+
+test('undefined is 204 with no body', async () => {
+  const runtime = await subscriber('nothing');
+  const res = await send(runtime.url);
+  assert.equal(res.status, 204);
+  assert.equal(await res.text(), '');
+});
+
+test('a reply is a binary-mode CloudEvent that Knative can publish back to the broker', async () => {
+  const runtime = await subscriber('replier');
+  const res = await send(runtime.url);
+  assert.equal(res.status, 200);
+  const headers = Object.fromEntries(res.headers.entries());
+  const replyEvent = HTTP.toEvent({ headers, body: await res.text() }) as CloudEvent<unknown>;
+  assert.equal(replyEvent.type, 'order.priced');
+  assert.equal(replyEvent.source, '/knative-events/orders');
+  assert.equal(replyEvent.subject, 'p1');
+  assert.deepEqual(replyEvent.data, { priced: { qty: 2 } });
+  assert.ok(headers['ce-id']);
+  assert.doesNotThrow(() => replyEvent.validate());
+});
+
+test('a function that throws is a 500 (Knative retries) whose body does not leak the message', async () => {
+  const runtime = await subscriber('thrower');
+  const res = await send(runtime.url);
+  assert.equal(res.status, 500);
+  const body = (await res.json()) as { error: { type: string; message: string } };
+  assert.equal(body.error.type, 'function_error');
+  assert.match(body.error.message, /e-1/);
+  assert.ok(!body.error.message.includes('hunter2'));
+  const logged = runtime.logs().find((line) => line.msg === 'function echo threw');
+  assert.ok(logged, 'the error is logged');
+  assert.equal(logged.eventId, 'e-1');
+});
+
+test('a PermanentError is its 4xx (422), which Knative dead-letters without retrying', async () => {
+  const runtime = await subscriber('permanent');
+  const res = await send(runtime.url);
+  assert.equal(res.status, 422);
+  const body = (await res.json()) as { error: { type: string; message: string; details: string[] } };
+  assert.equal(body.error.type, 'permanent_failure');
+  assert.equal(body.error.message, 'trade cannot be mapped');
+  assert.deepEqual(body.error.details, ['qty: missing']);
+});
+
+test('PermanentError refuses a status that Knative would retry', () => {
+  assert.throws(() => new PermanentError('x', { status: 429 }), /not 404, 408, 409, 429/);
+  assert.throws(() => new PermanentError('x', { status: 503 }), RangeError);
+});
+
+test('a function past FUNCTION_TIMEOUT_MS is aborted and answered 500', async () => {
+  const runtime = await subscriber('slow', { FUNCTION_TIMEOUT_MS: '50' });
+  const res = await send(runtime.url);
+  assert.equal(res.status, 500);
+  assert.match(((await res.json()) as { error: { message: string } }).error.message, /did not finish within 50 ms/);
+});
+
+test('an invalid reply from the function is a 500, not a malformed event', async () => {
+  const runtime = await subscriber('badReply');
+  const res = await send(runtime.url);
+  assert.equal(res.status, 500);
+  assert.match(((await res.json()) as { error: { message: string } }).error.message, /invalid reply event/);
+});
+
+test('an invalid event is a 400, never a 500', async () => {
+  const res = await fetch(echo.url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'ce-id': '1', 'ce-source': '/s', 'ce-type': 't', 'ce-specversion': '1.0', 'ce-time': 'not-a-time' },
+    body: '{}',
+  });
+  assert.equal(res.status, 400);
+  assert.equal(((await res.json()) as { error: { type: string } }).error.type, 'invalid_event');
+});
