@@ -105,7 +105,10 @@ export function buildApp(deps: AppDeps): Koa {
   });
   for (const middleware of deps.middleware ?? []) app.use(middleware);
   app.use(async (ctx) => {
-    await findRoute(ctx.method, ctx.path).handle(ctx);
+    const route = findRoute(ctx.method, ctx.path);
+    // The matched pattern, for metrics: a bounded label, unlike the raw path.
+    ctx.state.route = route.path;
+    await route.handle(ctx);
   });
   // Errors are all answered above; Koa's default handler would print to stderr.
   app.silent = true;

@@ -12,6 +12,7 @@ import { createLifecycle, type Lifecycle } from './lifecycle.js';
 import type { Logger } from './logger.js';
 import { createRole } from './roles/index.js';
 import type { RoleInstance } from './roles/role.js';
+import type { ProcessMetrics } from './metrics/index.js';
 
 export interface AssembleIo {
   readonly log: Logger;
@@ -22,12 +23,16 @@ export interface AssembleIo {
   readonly now?: () => Date;
   readonly secrets?: Secrets;
   readonly loadFunction?: (name: string) => Promise<FunctionModule>;
+  /** The build's version, for knative_events_build_info. */
+  readonly version?: string;
 }
 
 export interface Assembled {
   readonly app: Koa;
   readonly lifecycle: Lifecycle;
   readonly role: RoleInstance;
+  /** This process's metrics; undefined when METRICS_ENABLED=false. */
+  readonly metrics: ProcessMetrics | undefined;
   /** Closes what the role opened (outbound connections, files). */
   close(): Promise<void>;
 }
@@ -38,9 +43,18 @@ async function loadRegisteredFunction(name: string): Promise<FunctionModule> {
   return load();
 }
 
+/** prom-client is imported only when metrics are on: a process without them starts without loading it. */
+async function createProcessMetrics(config: RuntimeConfig, version: string): Promise<ProcessMetrics | undefined> {
+  if (!config.metrics.enabled) return undefined;
+  const { createMetrics } = await import('./metrics/index.js');
+  const functionName = 'functionName' in config ? config.functionName : undefined;
+  return createMetrics({ config: config.metrics, role: config.role, functionName, version });
+}
+
 export async function assemble(config: RuntimeConfig, io: AssembleIo): Promise<Assembled> {
   const lifecycle = createLifecycle();
   const poster = io.poster ?? createHttpPoster();
+  const metrics = await createProcessMetrics(config, io.version ?? 'unknown');
   const role = await createRole(config, {
     log: io.log,
     env: io.env ?? {},
@@ -51,12 +65,15 @@ export async function assemble(config: RuntimeConfig, io: AssembleIo): Promise<A
     secrets: io.secrets ?? { get: () => undefined },
     loadFunction: io.loadFunction ?? loadRegisteredFunction,
     stopping: () => lifecycle.stopping,
+    observer: metrics?.sendObserver,
+    roleObserver: metrics?.roleObserver,
   });
-  const app = buildApp({ log: io.log, lifecycle, role });
+  const app = buildApp({ log: io.log, lifecycle, role, middleware: metrics ? [metrics.middleware] : [], extraRoutes: metrics?.routes ?? [] });
   return {
     app,
     lifecycle,
     role,
+    metrics,
     async close() {
       await role.close?.();
       await poster.close();

@@ -24,7 +24,7 @@ async function main(): Promise<void> {
     level: config.logLevel,
     base: { service: config.service, revision: config.revision, role: config.role, function: functionName },
   });
-  const runtime = await assemble(config, { log, env: Object.freeze({ ...process.env }) });
+  const runtime = await assemble(config, { log, env: Object.freeze({ ...process.env }), version });
 
   let server;
   try {

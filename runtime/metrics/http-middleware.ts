@@ -1,0 +1,61 @@
+// The Koa middleware that turns each request into HTTP and event metrics. It sits inside the app's error
+// envelope, so a failure reaches it as the thrown error: the status and the stable error type come from
+// there. The route label is the pattern the app matched (ctx.state.route), never the raw path.
+import type { CloudEvent } from 'cloudevents';
+import type Koa from 'koa';
+import { HttpError } from '../http/errors.js';
+import type { MetricSet, Outcome } from './definitions.js';
+import { methodLabel, statusClass } from './labels.js';
+
+export interface HttpMetricsOptions {
+  readonly metrics: MetricSet;
+  readonly role: string;
+  readonly functionName: string;
+  readonly eventTypeLabel: (type: string | undefined) => string;
+}
+
+/** Every role takes its CloudEvents on POST / (what a Trigger, a sink or a dead-letter sink delivers to). */
+const isEventRoute = (method: string, route: unknown) => method === 'POST' && route === '/';
+
+export function httpMetricsMiddleware(options: HttpMetricsOptions): Koa.Middleware {
+  const { metrics, role, functionName, eventTypeLabel } = options;
+  // Label objects are made once per event type: the hot path then allocates nothing for them.
+  const eventLabels = new Map<string, { role: string; function: string; event_type: string }>();
+  const labelsFor = (eventType: string) => {
+    let labels = eventLabels.get(eventType);
+    if (!labels) {
+      labels = Object.freeze({ role, function: functionName, event_type: eventType });
+      eventLabels.set(eventType, labels);
+    }
+    return labels;
+  };
+
+  return async (ctx, next) => {
+    const started = performance.now();
+    metrics.httpInFlight.inc();
+    let failure: unknown;
+    try {
+      await next();
+    } catch (err) {
+      failure = err;
+      throw err;
+    } finally {
+      metrics.httpInFlight.dec();
+      const status = failure === undefined ? ctx.status : failure instanceof HttpError ? failure.status : 500;
+      const route = typeof ctx.state.route === 'string' ? ctx.state.route : 'unmatched';
+      metrics.httpDuration.observe({ route, method: methodLabel(ctx.method), status_class: statusClass(status) }, (performance.now() - started) / 1000);
+      if (isEventRoute(ctx.method, ctx.state.route)) {
+        const event = ctx.state.event as CloudEvent<unknown> | undefined;
+        const labels = labelsFor(eventTypeLabel(event?.type));
+        metrics.received.inc(labels);
+        if (failure === undefined) {
+          const outcome = ctx.state.outcome as Outcome | undefined;
+          if (outcome !== undefined) metrics.handled[outcome]?.inc(labels);
+        } else {
+          const reason = failure instanceof HttpError ? failure.type : 'internal';
+          (status < 500 ? metrics.rejected : metrics.failed).inc({ ...labels, reason });
+        }
+      }
+    }
+  };
+}

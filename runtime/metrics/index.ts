@@ -1,0 +1,68 @@
+// Metrics for one process: a registry of its own (not prom-client's global one, so tests can build several),
+// the request middleware, the scrape route and the observers roles call. assemble() imports this module
+// only when METRICS_ENABLED is true, so a process without metrics never loads prom-client.
+import type Koa from 'koa';
+import { collectDefaultMetrics, Registry } from 'prom-client';
+import type { MetricsConfig } from '../config.js';
+import type { SendObserver } from '../events/sender.js';
+import type { RoleObserver, Route } from '../roles/role.js';
+import { defineMetrics, type MetricSet } from './definitions.js';
+import { httpMetricsMiddleware } from './http-middleware.js';
+import { eventTypeLabeller } from './labels.js';
+import { roleObserver, sendObserver } from './observers.js';
+import { metricsRoute } from './route.js';
+
+export interface MetricsOptions {
+  readonly config: MetricsConfig;
+  readonly role: string;
+  /** The FUNCTION this process runs, if its role runs one. */
+  readonly functionName: string | undefined;
+  readonly version: string;
+  /** Process and Node.js metrics (CPU, memory, event loop, GC); tests that build many registries turn them off. */
+  readonly defaultMetrics?: boolean;
+}
+
+export interface ProcessMetrics {
+  readonly registry: Registry;
+  readonly metrics: MetricSet;
+  readonly middleware: Koa.Middleware;
+  readonly routes: readonly Route[];
+  readonly sendObserver: SendObserver;
+  readonly roleObserver: RoleObserver;
+}
+
+/**
+ * prom-client's process_* and nodejs_* metrics, with their standard names so the usual Node.js dashboards work.
+ * Three of them are gauges named *_total, which `promtool check metrics` rejects (a _total is a counter);
+ * each is the sum of its per-type sibling (nodejs_active_handles{type} …), so nothing is lost without them.
+ */
+const misnamedDefaults = ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total'];
+
+function addDefaultMetrics(registry: Registry): void {
+  collectDefaultMetrics({ register: registry });
+  for (const name of misnamedDefaults) registry.removeSingleMetric(name);
+}
+
+/** Label value for "this role runs no function" (an empty value would drop the label in Prometheus). */
+export const noFunction = 'none';
+
+export function createMetrics(options: MetricsOptions): ProcessMetrics {
+  const registry = new Registry();
+  if (options.defaultMetrics ?? true) addDefaultMetrics(registry);
+  const metrics = defineMetrics(registry, { deadLetterStore: options.role === 'dlq' });
+  const functionName = options.functionName ?? noFunction;
+  metrics.buildInfo.set({ version: options.version, role: options.role, function: functionName }, 1);
+  const eventTypeLabel = eventTypeLabeller(options.config.eventTypes);
+  // Series that exist from the first scrape, at 0, so rate() and "equals N" queries see the whole count.
+  for (const eventType of [...options.config.eventTypes, 'other']) {
+    metrics.received.inc({ role: options.role, function: functionName, event_type: eventType }, 0);
+  }
+  return {
+    registry,
+    metrics,
+    middleware: httpMetricsMiddleware({ metrics, role: options.role, functionName, eventTypeLabel }),
+    routes: [metricsRoute(registry, { path: options.config.path, token: options.config.token })],
+    sendObserver: sendObserver(metrics),
+    roleObserver: roleObserver(metrics),
+  };
+}

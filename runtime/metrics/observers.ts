@@ -1,0 +1,49 @@
+// The metrics side of the hooks roles and the event sender call (SendObserver, RoleObserver): outbound
+// attempts and retries, function runs, dead letters and the dead-letter store's size.
+import type { AttemptResult, SendObserver } from '../events/sender.js';
+import type { RoleObserver } from '../roles/role.js';
+import type { MetricSet } from './definitions.js';
+import { cappedLabeller, errorCodeLabel, hostAndPath, statusClass } from './labels.js';
+
+/** Distinct dead-letter destinations that get their own label value; the rest count as "other". */
+export const maxDestinations = 32;
+
+function resultLabel(result: AttemptResult): string {
+  switch (result.kind) {
+    case 'accepted':
+    case 'status':
+      return statusClass(result.status);
+    case 'timeout':
+      return 'timeout';
+    case 'network':
+      return 'network_error';
+  }
+}
+
+export function sendObserver(metrics: MetricSet): SendObserver {
+  return {
+    attempt(target, result, seconds) {
+      metrics.outboundDuration.observe({ target, result: resultLabel(result) }, seconds);
+    },
+    retry(target) {
+      metrics.outboundRetries.inc({ target });
+    },
+  };
+}
+
+export function roleObserver(metrics: MetricSet): RoleObserver {
+  const destinationLabel = cappedLabeller(maxDestinations, hostAndPath);
+  return {
+    functionRan(functionName, seconds, outcome) {
+      metrics.functionDuration.observe({ function: functionName, outcome }, seconds);
+      if (outcome !== 'ok') metrics.functionErrors.inc({ function: functionName, kind: outcome });
+    },
+    deadLetterStored(destination, code) {
+      metrics.deadLetters.inc({ destination: destinationLabel(destination), code: errorCodeLabel(code) });
+    },
+    storeSize(bytes, records) {
+      metrics.storeBytes.set(bytes);
+      metrics.storeRecords.set(records);
+    },
+  };
+}
