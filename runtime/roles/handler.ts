@@ -2,6 +2,7 @@
 // and posts it to the Knative Broker. 202 only once the broker has answered 2xx.
 import type { HandlerConfig } from '../config.js';
 import { readBody } from '../http/body.js';
+import { createCallerCheck } from '../http/caller-auth.js';
 import { parseCloudEvent } from '../events/parse.js';
 import { createEventSender } from '../events/sender.js';
 import type { RoleDeps, RoleInstance } from './role.js';
@@ -19,6 +20,7 @@ export function createHandlerRole(config: HandlerConfig, deps: RoleDeps): RoleIn
     stopping: deps.stopping,
   });
   const parseOptions = { legacy: true, requireJson: true, newId: deps.newId, now: deps.now };
+  const checkCaller = createCallerCheck(config.callerAuth, deps.secrets, deps.now);
 
   return {
     routes: [
@@ -27,6 +29,7 @@ export function createHandlerRole(config: HandlerConfig, deps: RoleDeps): RoleIn
         path: '/',
         async handle(ctx) {
           const body = await readBody(ctx.req, config.maxBodyBytes);
+          checkCaller?.(ctx.req.headers, body);
           const event = parseCloudEvent(ctx.req.headers, body, parseOptions);
           ctx.state.event = event;
           await sender.send(event);
