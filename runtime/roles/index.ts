@@ -10,7 +10,8 @@ export async function createRole(config: RuntimeConfig, deps: RoleDeps): Promise
     case 'subscriber':
       return (await import('./subscriber.js')).createSubscriberRole(config, deps);
     case 'sink-forwarder':
+      return (await import('./sink-forwarder.js')).createSinkForwarderRole(config, deps);
     case 'dlq':
-      throw new Error(`ROLE ${config.role} is not available in this build yet`);
+      return (await import('./dlq.js')).createDlqRole(config, deps);
   }
 }

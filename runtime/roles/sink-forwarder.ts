@@ -1,0 +1,72 @@
+// What a Trigger delivers to when the result must land on a Kafka topic: runs FUNCTION on the event and
+// posts what it returns to the KafkaSink ingress. 202 only once the sink has accepted every record;
+// otherwise a 5xx, so Knative retries the delivery (with the same record ids) and finally dead-letters it.
+import type { SinkForwarderConfig } from '../config.js';
+import { readBody } from '../http/body.js';
+import { invokeFunction } from '../events/invoke.js';
+import { parseCloudEvent } from '../events/parse.js';
+import { createEventSender } from '../events/sender.js';
+import { buildSinkEvents } from '../events/sink-event.js';
+import type { RoleDeps, RoleInstance } from './role.js';
+
+export async function createSinkForwarderRole(config: SinkForwarderConfig, deps: RoleDeps): Promise<RoleInstance> {
+  const fn = (await deps.loadFunction(config.functionName)).default;
+  const sender = createEventSender({
+    target: 'sink',
+    url: config.sink.url,
+    mode: config.sink.contentMode,
+    outbound: config.outbound,
+    poster: deps.poster,
+    clock: deps.clock,
+    log: deps.log,
+    observer: deps.observer,
+    stopping: deps.stopping,
+  });
+  const parseOptions = { legacy: false, requireJson: false, newId: deps.newId, now: deps.now };
+  const eventOptions = {
+    type: config.eventType,
+    source: config.eventSource ?? `/knative-events/${config.service}`,
+    partitionKey: config.partitionKey,
+    now: deps.now,
+  };
+
+  return {
+    routes: [
+      {
+        method: 'POST',
+        path: '/',
+        async handle(ctx) {
+          const body = await readBody(ctx.req, config.maxBodyBytes);
+          const event = parseCloudEvent(ctx.req.headers, body, parseOptions);
+          ctx.state.event = event;
+          const callerGone = new AbortController();
+          ctx.res.once('close', () => {
+            if (!ctx.res.writableFinished) callerGone.abort();
+          });
+          const result = await invokeFunction(fn, event, {
+            functionName: config.functionName,
+            timeoutMs: config.functionTimeoutMs,
+            log: deps.log,
+            config: deps.env,
+            secrets: deps.secrets,
+            callerSignal: callerGone.signal,
+            observer: deps.roleObserver,
+          });
+          const traceContext = { traceparent: ctx.get('traceparent') || undefined, tracestate: ctx.get('tracestate') || undefined };
+          const outgoing = buildSinkEvents(event, result, eventOptions, traceContext);
+          // One after another, in the function's order: records of one result keep their order on a partition.
+          // If one fails, the whole delivery is retried; the ones already written come again with the same ids.
+          for (const record of outgoing) await sender.send(record);
+          ctx.set('x-forwarded-events', String(outgoing.length));
+          // No body: the Kafka broker's dispatcher fails a delivery whose 2xx answer has a body that is not a
+          // CloudEvent ("unknown encoding and non empty response"). Body first: Koa turns a null body set
+          // after the status into a 204.
+          ctx.body = null;
+          ctx.status = outgoing.length > 0 ? 202 : 204;
+          ctx.state.outcome = outgoing.length > 0 ? 'forwarded' : 'processed';
+          if (outgoing.length > 0) deps.log.debug({ eventId: event.id, records: outgoing.map((e) => e.id) }, 'forwarded to the sink');
+        },
+      },
+    ],
+  };
+}
