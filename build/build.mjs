@@ -3,7 +3,7 @@
 // functions/ is always bundled.
 import { build } from 'esbuild';
 import { execFileSync } from 'node:child_process';
-import { statSync } from 'node:fs';
+import { statSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -31,14 +31,17 @@ const result = await build({
   minify: true,
   keepNames: true,
   sourcemap: 'linked',
-  legalComments: 'linked',
+  legalComments: 'none',
   metafile: true,
   define: { 'process.env.npm_package_version': JSON.stringify(pkg.version) },
   banner: { js: '#!/usr/bin/env node' },
   logLevel: 'warning',
 });
+const { thirdPartyLicenses } = await import('./licenses.mjs');
+const licenses = thirdPartyLicenses(result.metafile, root);
+writeFileSync(`${root}dist/THIRD_PARTY_LICENSES.md`, licenses.markdown);
 const bytes = statSync(outfile).size;
-console.log(`dist/knative-events.cjs: ${(bytes / 1024).toFixed(0)} KiB`);
+console.log(`dist/knative-events.cjs: ${(bytes / 1024).toFixed(0)} KiB, ${licenses.packages.length} third-party packages (dist/THIRD_PARTY_LICENSES.md)`);
 if (process.argv.includes('--analyze')) {
   const { analyzeMetafile } = await import('esbuild');
   console.log(await analyzeMetafile(result.metafile));
