@@ -1,7 +1,8 @@
 // Listening and draining. On SIGTERM: readiness turns 503, the listener closes (no new connections),
 // idle keep-alive connections are closed, every request in flight finishes (bounded by a timeout),
 // then the remaining connections are closed and the process may exit.
-import { createServer, type Server } from 'node:http';
+import { createServer, STATUS_CODES, type Server } from 'node:http';
+import type { Duplex } from 'node:stream';
 import type Koa from 'koa';
 import type { Lifecycle } from './lifecycle.js';
 
@@ -13,15 +14,41 @@ export interface ServerOptions {
   readonly requestTimeoutMs?: number;
 }
 
+/** Statuses for what Node's parser refuses before Koa sees a request; answered with our envelope too. */
+function clientErrorStatus(code: string | undefined): [number, string] {
+  if (code === 'HPE_HEADER_OVERFLOW') return [431, 'request headers are too large'];
+  if (code === 'ERR_HTTP_REQUEST_TIMEOUT') return [408, 'the request took too long to arrive'];
+  return [400, 'malformed HTTP request'];
+}
+
+function answerClientError(err: NodeJS.ErrnoException, socket: Duplex): void {
+  // A reset or a half-closed socket has nobody to answer.
+  if (!socket.writable || err.code === 'ECONNRESET') {
+    socket.destroy();
+    return;
+  }
+  const [status, message] = clientErrorStatus(err.code);
+  const body = JSON.stringify({ success: false, error: { type: status === 431 ? 'payload_too_large' : 'bad_request', message } });
+  socket.end(
+    `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+  );
+}
+
 export async function listen(app: Koa, options: ServerOptions): Promise<Server> {
   const server = createServer(
     {
       headersTimeout: options.headersTimeoutMs ?? 10_000,
       requestTimeout: options.requestTimeoutMs ?? 60_000,
       keepAliveTimeout: 65_000,
+      maxHeaderSize: 16 * 1024,
+      // Node checks the two timeouts above only this often (30 s by default).
+      connectionsCheckingInterval: Math.min(1000, Math.ceil((options.headersTimeoutMs ?? 10_000) / 2)),
     },
     app.callback(),
   );
+  // More headers than this are dropped by Node before they reach us; no legitimate event needs more.
+  server.maxHeadersCount = 200;
+  server.on('clientError', answerClientError);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(options.port, options.host, () => {

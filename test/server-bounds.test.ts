@@ -1,0 +1,59 @@
+// What Node's HTTP parser refuses before the app sees it still gets the JSON error envelope and a 4xx,
+// and slow clients cannot hold a connection forever.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { connect } from 'node:net';
+import { startReceiver } from './helpers/receiver.js';
+import { startRuntime } from './helpers/runtime.js';
+import { listen } from '../runtime/server.js';
+import Koa from 'koa';
+
+function raw(port: number, payload: string, waitMs = 3000): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(port, '127.0.0.1', () => socket.write(payload));
+    let out = '';
+    socket.on('data', (c) => (out += c.toString()));
+    socket.on('close', () => resolve(out));
+    socket.on('error', reject);
+    setTimeout(() => {
+      socket.destroy();
+      resolve(out);
+    }, waitMs);
+  });
+}
+
+test('oversized headers → 431 with the envelope; garbage → 400 with the envelope', async () => {
+  const broker = await startReceiver();
+  const runtime = await startRuntime({ ROLE: 'handler', BROKER_URL: broker.url });
+  try {
+    const port = Number(new URL(runtime.url).port);
+    const big = await raw(port, `POST / HTTP/1.1\r\nHost: x\r\nce_type: ${'t'.repeat(20_000)}\r\n\r\n`);
+    assert.match(big, /^HTTP\/1.1 431 /);
+    assert.match(big, /\{"success":false,"error":\{"type":"payload_too_large","message":"request headers are too large"\}\}$/);
+    const garbage = await raw(port, '\u0000\u0001GARBAGE\r\n\r\n');
+    assert.match(garbage, /^HTTP\/1.1 400 /);
+    assert.match(garbage, /"type":"bad_request"/);
+    assert.equal(broker.requests.length, 0);
+  } finally {
+    await runtime.stop();
+    await broker.close();
+  }
+});
+
+test('a client that never finishes its headers is cut off with 408 at the headers timeout', async () => {
+  const app = new Koa();
+  app.use((ctx) => {
+    ctx.body = 'ok';
+  });
+  const server = await listen(app, { port: 0, host: '127.0.0.1', headersTimeoutMs: 300, requestTimeoutMs: 300 });
+  try {
+    const port = (server.address() as { port: number }).port;
+    const started = Date.now();
+    const answer = await raw(port, 'POST / HTTP/1.1\r\nHost: x\r\n', 5000);
+    assert.match(answer, /^HTTP\/1.1 408 /);
+    assert.ok(Date.now() - started < 4000, 'cut off well before the test gave up');
+  } finally {
+    server.closeAllConnections();
+    server.close();
+  }
+});
