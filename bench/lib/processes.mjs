@@ -1,0 +1,84 @@
+// Starting a server, timing it to its first successful answer, reading its memory, stopping it.
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import http from 'node:http';
+import { performance } from 'node:perf_hooks';
+import { createServer } from 'node:net';
+
+export function freePort() {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address();
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/** One request on a fresh connection; resolves with status and body, rejects on a connection error. */
+export function request(port, { method = 'POST', path = '/', headers = {}, body = '' } = {}) {
+  return new Promise((resolve, reject) => {
+    const req = http.request({ host: '127.0.0.1', port, method, path, headers: { ...headers, 'content-length': Buffer.byteLength(body) }, agent: false }, (res) => {
+      const chunks = [];
+      res.on('data', (c) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode, body: Buffer.concat(chunks).toString('utf8') }));
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+/**
+ * Starts a target and sends `probe` until it answers 2xx. Returns the process and the milliseconds from
+ * spawn to the end of that first successful answer (the cold start as a caller sees it).
+ */
+export async function startTimed(target, probe, { timeoutMs = 20_000 } = {}) {
+  const port = await freePort();
+  const { cmd, args, env } = target.command(port);
+  let stderr = '';
+  const started = performance.now();
+  const child = spawn(cmd, args, { env: { PATH: '/usr/bin:/bin', ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
+  child.stderr.on('data', (c) => (stderr += c));
+  let exited = false;
+  child.once('exit', () => (exited = true));
+  for (;;) {
+    if (exited) throw new Error(`${target.label} exited during start-up: ${stderr}`);
+    if (performance.now() - started > timeoutMs) {
+      child.kill('SIGKILL');
+      throw new Error(`${target.label} gave no successful answer within ${timeoutMs} ms: ${stderr}`);
+    }
+    try {
+      const answer = await request(port, probe);
+      if (answer.status >= 200 && answer.status < 300) return { child, port, coldStartMs: performance.now() - started, firstAnswer: answer };
+      throw new Error(`${target.label} answered ${answer.status}: ${answer.body}`);
+    } catch (err) {
+      if (err.code !== 'ECONNREFUSED' && err.code !== 'ECONNRESET') {
+        child.kill('SIGKILL');
+        throw err;
+      }
+      // Not listening yet: poll again almost at once, so the poll interval adds little to the figure.
+      await new Promise((r) => setTimeout(r, 1));
+    }
+  }
+}
+
+/** Resident set size now and at its peak (VmHWM), in MiB, from /proc. */
+export function memoryOf(pid) {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kib = (field) => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN);
+  return { rssMiB: kib('VmRSS') / 1024, peakMiB: kib('VmHWM') / 1024 };
+}
+
+export function stop(child, signal = 'SIGTERM') {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => {
+    const force = setTimeout(() => child.kill('SIGKILL'), 5000);
+    child.once('exit', () => {
+      clearTimeout(force);
+      resolve();
+    });
+    child.kill(signal);
+  });
+}

@@ -1,0 +1,70 @@
+// The servers under test: how to start each one on a given port. Every one gets the same binary-mode
+// CloudEvent and must echo its data; `ours-*` run the real runtime (subscriber role, echo function).
+import { fileURLToPath } from 'node:url';
+
+const bench = fileURLToPath(new URL('..', import.meta.url));
+const root = fileURLToPath(new URL('../..', import.meta.url));
+export const paths = {
+  bundle: `${root}dist/knative-events.cjs`,
+  binary: `${root}dist/knative-events`,
+  /** Same executable built with --no-code-cache, only for the cold-start comparison. */
+  binaryNoCache: `${bench}results/knative-events-no-code-cache`,
+};
+
+const node = process.execPath;
+const subscriberEnv = { ROLE: 'subscriber', FUNCTION: 'echo' };
+
+/** @typedef {{ name: string, label: string, command: (port: number) => { cmd: string, args: string[], env: Record<string, string> } }} Target */
+
+/** @type {Record<string, Target>} */
+export const targets = {
+  bare: {
+    name: 'bare',
+    label: 'bare node:http (floor)',
+    command: (port) => ({ cmd: node, args: [`${bench}peers/bare-http.cjs`], env: { PORT: String(port) } }),
+  },
+  ours: {
+    name: 'ours',
+    label: 'knative-events bundle',
+    command: (port) => ({ cmd: node, args: [paths.bundle], env: { ...subscriberEnv, PORT: String(port) } }),
+  },
+  oursQuiet: {
+    name: 'oursQuiet',
+    label: 'knative-events bundle, LOG_LEVEL=warn',
+    command: (port) => ({ cmd: node, args: [paths.bundle], env: { ...subscriberEnv, LOG_LEVEL: 'warn', PORT: String(port) } }),
+  },
+  oursBinary: {
+    name: 'oursBinary',
+    label: 'knative-events executable',
+    command: (port) => ({ cmd: paths.binary, args: [], env: { ...subscriberEnv, PORT: String(port) } }),
+  },
+  oursBinaryNoCache: {
+    name: 'oursBinaryNoCache',
+    label: 'knative-events executable, no code cache',
+    command: (port) => ({ cmd: paths.binaryNoCache, args: [], env: { ...subscriberEnv, PORT: String(port) } }),
+  },
+  functionsFramework: {
+    name: 'functionsFramework',
+    label: 'functions-framework (CloudEvent)',
+    command: (port) => ({
+      cmd: node,
+      args: [
+        `${bench}node_modules/@google-cloud/functions-framework/build/src/main.js`,
+        '--target=echo',
+        '--signature-type=cloudevent',
+        `--source=${bench}peers/functions-framework-echo.cjs`,
+        `--port=${port}`,
+      ],
+      env: { NODE_ENV: 'production' },
+    }),
+  },
+  faasJsRuntime: {
+    name: 'faasJsRuntime',
+    label: 'faas-js-runtime',
+    command: (port) => ({
+      cmd: node,
+      args: [`${bench}node_modules/faas-js-runtime/bin/cli.js`, `${bench}peers/faas-js-runtime-echo.mjs`, '--port', String(port)],
+      env: { NODE_ENV: 'production' },
+    }),
+  },
+};
