@@ -3,7 +3,7 @@
 // executable newer than the bundle is already there (the build copies ~95 MiB and takes seconds).
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -107,5 +107,58 @@ describe('single executable', () => {
     }
     // Logs are written asynchronously and flushed on exit, so they are complete only now.
     assert.match(running.stdout(), /"eventId":"bin-1"/);
+  });
+
+  test('sink-forwarder posts the function result to the KafkaSink and answers 202', async () => {
+    const sink = await startReceiver();
+    const running = await startBinary({ ROLE: 'sink-forwarder', FUNCTION: 'echo', KAFKA_SINK_URL: sink.url, SINK_EVENT_TYPE: 'bench.forwarded' });
+    try {
+      await healthy(running.url);
+      const data = { trade: 7, side: 'sell' };
+      const res = await fetch(running.url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'ce-specversion': '1.0', 'ce-id': 'fwd-1', 'ce-source': '/test', 'ce-type': 'test.forward' },
+        body: JSON.stringify(data),
+      });
+      assert.equal(res.status, 202, await res.clone().text());
+      const [record] = sink.accepted();
+      assert.ok(record?.event, 'the sink did not receive a CloudEvent');
+      assert.equal(record.event.type, 'bench.forwarded');
+      assert.deepEqual(record.event.data, data);
+    } finally {
+      await stop(running);
+      await sink.close();
+    }
+  });
+
+  test('dlq stores a dead letter in its working folder and serves it back to the admin API', async () => {
+    const token = 'binary-test-admin-token-0123456789';
+    const running = await startBinary({ ROLE: 'dlq', DLQ_ADMIN_TOKEN: token });
+    try {
+      await healthy(running.url);
+      const res = await fetch(running.url, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json',
+          'ce-specversion': '1.0',
+          'ce-id': 'dead-1',
+          'ce-source': '/test',
+          'ce-type': 'test.dead',
+          'ce-knativeerrordest': 'http://subscriber.default.svc.cluster.local/',
+          'ce-knativeerrorcode': '500',
+        },
+        body: JSON.stringify({ trade: 9 }),
+      });
+      assert.equal(res.status, 202, await res.clone().text());
+      const id = res.headers.get('x-dead-letter-id');
+      assert.ok(id, 'no x-dead-letter-id header');
+      const stored = readFileSync(join(running.folder, 'dead-letters.jsonl'), 'utf8');
+      assert.match(stored, /"dead-1"/);
+      const shown = await fetch(`${running.url}dead-letters/${encodeURIComponent(id)}`, { headers: { authorization: `Bearer ${token}` } });
+      assert.equal(shown.status, 200);
+      assert.match(await shown.text(), /"dead-1"/);
+    } finally {
+      await stop(running);
+    }
   });
 });
