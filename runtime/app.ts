@@ -2,6 +2,7 @@
 // drive it in-process and main.ts does the wiring.
 import Koa from 'koa';
 import type { CloudEvent } from 'cloudevents';
+import { rejectDuplicateAttributeHeaders } from './events/parse.js';
 import { envelopeFor, HttpError } from './http/errors.js';
 import type { Lifecycle } from './lifecycle.js';
 import type { Logger } from './logger.js';
@@ -106,6 +107,7 @@ export function buildApp(deps: AppDeps): Koa {
   for (const middleware of deps.middleware ?? []) app.use(middleware);
   app.use(async (ctx) => {
     const route = findRoute(ctx.method, ctx.path);
+    if (ctx.method === 'POST') rejectDuplicateAttributeHeaders(ctx.req.rawHeaders);
     // The matched pattern, for metrics: a bounded label, unlike the raw path.
     ctx.state.route = route.path;
     await route.handle(ctx);

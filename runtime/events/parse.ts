@@ -92,6 +92,24 @@ function checkAttributes(attributes: Record<string, unknown>): void {
   if (problems.length > 0) throw new HttpError(400, 'invalid_event', problems.join('; '), { details: problems });
 }
 
+/**
+ * Node joins a repeated header into "a, b", which would slip through as one odd attribute value.
+ * A CloudEvent attribute sent twice (in any mix of ce-/ce_ and case) is refused from the raw header list.
+ */
+export function rejectDuplicateAttributeHeaders(rawHeaders: readonly string[]): void {
+  let seen: Set<string> | undefined;
+  for (let i = 0; i < rawHeaders.length; i += 2) {
+    const name = rawHeaders[i] as string;
+    if (name.length < 4 || (name.charCodeAt(0) | 32) !== 99 || (name.charCodeAt(1) | 32) !== 101) continue; // "ce"
+    const separator = name[2];
+    if (separator !== '-' && separator !== '_') continue;
+    const attribute = name.slice(3).toLowerCase();
+    seen ??= new Set();
+    if (seen.has(attribute)) throw new HttpError(400, 'invalid_event', `CloudEvent attribute "${attribute}" was sent in more than one header`);
+    seen.add(attribute);
+  }
+}
+
 export function parseCloudEvent(headers: IncomingHttpHeaders, body: Buffer, options: ParseOptions): ParsedEvent {
   const contentType = parseContentType(headerValue(headers['content-type']));
   if (contentType?.batch) throw new HttpError(415, 'unsupported_media_type', 'batched CloudEvents are not accepted: send one event per request');

@@ -1,0 +1,134 @@
+// Thousands of malformed requests at every role (fast-check): each must get a 4xx with the JSON error
+// envelope — never a 5xx, never a hang — the process stays up, memory stays flat, and nothing reaches
+// the broker, the KafkaSink or the dead-letter store. Requests go over real sockets with node:http, which
+// (unlike fetch) can send duplicate and odd headers as given.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { request } from 'node:http';
+import { existsSync, mkdtempSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import fc from 'fast-check';
+import { startReceiver, type Receiver } from './helpers/receiver.js';
+import { startRuntime, type RunningRuntime } from './helpers/runtime.js';
+
+interface RawRequest {
+  method: string;
+  headers: Array<[string, string]>;
+  body: Buffer;
+}
+
+const validBinary = (): Array<[string, string]> => [
+  ['content-type', 'application/json'],
+  ['ce-id', 'id-1'],
+  ['ce-source', '/fuzz'],
+  ['ce-type', 'fuzz.event'],
+  ['ce-specversion', '1.0'],
+];
+const validBody = Buffer.from('{"ok":true}');
+const without = (headers: Array<[string, string]>, name: string) => headers.filter(([n]) => n !== name);
+const notJson = fc.string({ minLength: 1, maxLength: 200 }).map((s) => `\u0000{${s}`);
+
+/** Each arbitrary produces a request that is wrong in at least one way every role must refuse. */
+function malformed(limitBytes: number, role: string): fc.Arbitrary<RawRequest> {
+  const post = (headers: Array<[string, string]>, body: Buffer | string): RawRequest => ({ method: 'POST', headers, body: Buffer.isBuffer(body) ? body : Buffer.from(body) });
+  const requiredForRole = role === 'handler' ? ['ce-source', 'ce-type'] : ['ce-id', 'ce-source', 'ce-type', 'ce-specversion'];
+  return fc.oneof(
+    // wrong method on the event path
+    fc.constantFrom('PUT', 'PATCH', 'DELETE').map((method) => ({ method, headers: validBinary(), body: validBody })),
+    // broken JSON in binary and structured mode; binary garbage
+    notJson.map((s) => post(validBinary(), s)),
+    notJson.map((s) => post([['content-type', 'application/cloudevents+json']], s)),
+    fc.uint8Array({ minLength: 1, maxLength: 512 }).map((bytes) => post(validBinary(), Buffer.concat([Buffer.from([0, 0x7b]), Buffer.from(bytes)]))),
+    // structured mode that is JSON but not an event object
+    fc.oneof(fc.array(fc.integer(), { maxLength: 5 }), fc.integer(), fc.string({ maxLength: 30 }), fc.constant(null)).map((v) => post([['content-type', 'application/cloudevents+json']], JSON.stringify(v))),
+    // huge and deep JSON
+    fc.integer({ min: 1, max: 3 }).map((k) => post(validBinary(), JSON.stringify({ pad: 'x'.repeat(limitBytes * k) }))),
+    fc.integer({ min: 5_000, max: 50_000 }).map((depth) => post(validBinary(), '['.repeat(depth) + ']'.repeat(depth - 1))),
+    // a required attribute missing
+    fc.constantFrom(...requiredForRole).map((name) => post(without(validBinary(), name), validBody)),
+    // wrong specversion
+    fc.string({ maxLength: 10 }).filter((v) => v !== '1.0' && /^[\x21-\x7e]+$/.test(v)).map((v) => post([...without(validBinary(), 'ce-specversion'), ['ce-specversion', v]], validBody)),
+    // invalid times
+    fc.oneof(fc.constantFrom('yesterday', '2026-02-30T25:00:00Z', '2026-01-01', '12:00', '2026-01-01T00:00:00'), fc.string({ minLength: 1, maxLength: 20 }).filter((v) => /^[\x21-\x7e]+$/.test(v) && !/^\d{4}-/.test(v))).map((time) => post([...validBinary(), ['ce-time', time]], validBody)),
+    // invalid extension names
+    fc.oneof(fc.constant('with.dot'), fc.string({ minLength: 21, maxLength: 40 }).map((s) => `x${s.replace(/[^a-z0-9]/g, 'a')}`)).map((name) => post([...validBinary(), [`ce-${name}`, 'v']], validBody)),
+    // duplicate attribute headers, and underscore/dash mixes
+    fc.constantFrom('ce-type', 'ce-source', 'ce-id').map((name) => post([...validBinary(), [name, 'second']], validBody)),
+    fc.constantFrom('type', 'source').map((name) => post([...validBinary(), [`ce_${name}`, 'other']], validBody)),
+    // a structured event with a bad attribute
+    fc.constantFrom({ specversion: '0.1' }, { time: 'nope' }, { id: '' }, { type: 42 }, { data_base64: 12 }).map((bad) =>
+      post([['content-type', 'application/cloudevents+json']], JSON.stringify({ specversion: '1.0', id: 'x', source: '/s', type: 't', ...bad })),
+    ),
+    // batches are not accepted
+    fc.constant(post([['content-type', 'application/cloudevents-batch+json']], '[]')),
+    // an empty structured body
+    fc.constant(post([['content-type', 'application/cloudevents+json']], '')),
+  );
+}
+
+function send(url: string, req: RawRequest): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const target = new URL(url);
+    const headerLines: string[] = [];
+    for (const [name, value] of req.headers) headerLines.push(name, value);
+    const outgoing = request({ host: target.hostname, port: target.port, path: '/', method: req.method, headers: ['host', target.host, ...headerLines, 'content-length', String(req.body.length)] as unknown as Record<string, string> }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
+    });
+    outgoing.setTimeout(5000, () => outgoing.destroy(new Error('the runtime did not answer within 5 s (a hang)')));
+    outgoing.on('error', reject);
+    outgoing.end(req.body);
+  });
+}
+
+const limit = 4096;
+let broker: Receiver;
+let sink: Receiver;
+const dir = mkdtempSync(join(tmpdir(), 'ke-fuzz-'));
+const dlqFile = join(dir, 'dead-letters.jsonl');
+const runtimes: Record<string, RunningRuntime> = {};
+
+before(async () => {
+  broker = await startReceiver();
+  sink = await startReceiver();
+  const common = { MAX_BODY_BYTES: String(limit), LOG_LEVEL: 'fatal' };
+  runtimes.handler = await startRuntime({ ...common, ROLE: 'handler', BROKER_URL: broker.url });
+  runtimes.subscriber = await startRuntime({ ...common, ROLE: 'subscriber', FUNCTION: 'echo' });
+  runtimes['sink-forwarder'] = await startRuntime({ ...common, ROLE: 'sink-forwarder', FUNCTION: 'echo', KAFKA_SINK_URL: sink.url });
+  runtimes.dlq = await startRuntime({ ...common, ROLE: 'dlq', DLQ_FILE: dlqFile });
+});
+after(async () => {
+  await Promise.all(Object.values(runtimes).map((r) => r.stop()));
+  await broker.close();
+  await sink.close();
+});
+
+function heapAfterGc(): number {
+  (globalThis as { gc?: () => void }).gc?.();
+  return process.memoryUsage().heapUsed;
+}
+
+for (const role of ['handler', 'subscriber', 'sink-forwarder', 'dlq']) {
+  test(`${role}: 1500 malformed requests each get a 4xx envelope, nothing goes downstream, memory stays flat`, async () => {
+    const runtime = runtimes[role] as RunningRuntime;
+    const check = async (req: RawRequest) => {
+      const { status, body } = await send(runtime.url, req);
+      assert.ok(status >= 400 && status < 500, `expected a 4xx, got ${status} for ${req.method} ${JSON.stringify(req.headers)} ${req.body.subarray(0, 80).toString()}: ${body}`);
+      const parsed = JSON.parse(body) as { success: boolean; error: { type: string; message: string } };
+      assert.equal(parsed.success, false);
+      assert.equal(typeof parsed.error.type, 'string');
+      assert.ok(parsed.error.message.length > 0);
+    };
+    await fc.assert(fc.asyncProperty(malformed(limit, role), check), { numRuns: 500 });
+    const heapBefore = heapAfterGc();
+    await fc.assert(fc.asyncProperty(malformed(limit, role), check), { numRuns: 1000 });
+    const growth = heapAfterGc() - heapBefore;
+    assert.ok(growth < 8 * 1024 * 1024, `heap grew by ${(growth / 1024 / 1024).toFixed(1)} MiB over 1000 requests`);
+    assert.equal((await fetch(`${runtime.url}healthz`)).status, 200, 'still up');
+    assert.equal(broker.requests.length, 0, 'nothing reached the broker');
+    assert.equal(sink.requests.length, 0, 'nothing reached the KafkaSink');
+    assert.ok(!existsSync(dlqFile) || statSync(dlqFile).size === 0, 'nothing was stored as a dead letter');
+  });
+}
