@@ -11,7 +11,7 @@ import { functionLoaders } from '../functions/index.js';
 import { createLifecycle, type Lifecycle } from './lifecycle.js';
 import type { Logger } from './logger.js';
 import { createRole } from './roles/index.js';
-import type { RoleInstance } from './roles/role.js';
+import type { RoleDeps, RoleInstance } from './roles/role.js';
 import type { ProcessMetrics } from './metrics/index.js';
 
 export interface AssembleIo {
@@ -23,6 +23,8 @@ export interface AssembleIo {
   readonly now?: () => Date;
   readonly secrets?: Secrets;
   readonly loadFunction?: (name: string) => Promise<FunctionModule>;
+  /** Wraps the role so it can be rebuilt from a new config when secrets rotate (runtime/secrets/rotating-role.ts). */
+  readonly rotateRole?: (role: RoleInstance, build: (config: RuntimeConfig) => Promise<RoleInstance>) => RoleInstance;
   /** The build's version, for knative_events_build_info. */
   readonly version?: string;
 }
@@ -55,7 +57,7 @@ export async function assemble(config: RuntimeConfig, io: AssembleIo): Promise<A
   const lifecycle = createLifecycle();
   const poster = io.poster ?? createHttpPoster();
   const metrics = await createProcessMetrics(config, io.version ?? 'unknown');
-  const role = await createRole(config, {
+  const roleDeps: RoleDeps = {
     log: io.log,
     env: io.env ?? {},
     poster,
@@ -67,7 +69,9 @@ export async function assemble(config: RuntimeConfig, io: AssembleIo): Promise<A
     stopping: () => lifecycle.stopping,
     observer: metrics?.sendObserver,
     roleObserver: metrics?.roleObserver,
-  });
+  };
+  const built = await createRole(config, roleDeps);
+  const role = io.rotateRole ? io.rotateRole(built, (next) => createRole(next, roleDeps)) : built;
   const app = buildApp({ log: io.log, lifecycle, role, middleware: metrics ? [metrics.middleware] : [], extraRoutes: metrics?.routes ?? [] });
   return {
     app,

@@ -3,6 +3,8 @@
 // misconfigured Knative Service fails on its first start with a message a person can act on.
 import * as v from 'valibot';
 import { functionNames } from '../functions/index.js';
+import type { Secrets } from './function-api.js';
+import { resolveSecretReferences } from './secrets/references.js';
 
 export const roles = ['handler', 'subscriber', 'sink-forwarder', 'dlq'] as const;
 export type Role = (typeof roles)[number];
@@ -133,6 +135,7 @@ interface CommonConfig {
   /** Knative's K_SERVICE / K_REVISION when deployed; the role name when run elsewhere. */
   readonly service: string;
   readonly revision: string | undefined;
+  readonly vault: VaultConfig;
 }
 
 export interface HandlerConfig extends CommonConfig {
@@ -198,28 +201,37 @@ function withoutEmpty(env: Env): Env {
   return out;
 }
 
-/** Parses one schema, collecting its problems instead of throwing. */
-function section<S extends v.GenericSchema>(schema: S, env: Env, problems: string[]): v.InferOutput<S> | undefined {
+/** Parses one schema, collecting its problems instead of throwing. `shown` is what a problem may quote (never a secret). */
+function section<S extends v.GenericSchema>(schema: S, env: Env, problems: string[], shown: Env = env): v.InferOutput<S> | undefined {
   const result = v.safeParse(schema, env);
   if (result.success) return result.output;
-  problems.push(...problemsOf(result.issues, env));
+  problems.push(...problemsOf(result.issues, shown));
   return undefined;
 }
 
-export function parseConfig(rawEnv: Env): RuntimeConfig {
-  const env = withoutEmpty(rawEnv);
+/**
+ * `secrets` resolves values written as `secret:NAME` or `${secret:NAME}` (see runtime/secrets/references.ts);
+ * problems quote the reference, never the secret's value.
+ */
+export function parseConfig(rawEnv: Env, secrets?: Secrets): RuntimeConfig {
+  const refs = resolveSecretReferences(rawEnv, secrets);
+  const env = withoutEmpty(refs.env);
+  const shown = withoutEmpty(rawEnv);
   const problems: string[] = [];
-  const c = section(commonSchema, env, problems);
+  const c = section(commonSchema, env, problems, shown);
   const role = c?.ROLE;
-  const handler = role === 'handler' ? section(handlerSchema, env, problems) : undefined;
-  const subscriber = role === 'subscriber' ? section(subscriberSchema, env, problems) : undefined;
-  const forwarder = role === 'sink-forwarder' ? section(sinkForwarderSchema, env, problems) : undefined;
-  const dlq = role === 'dlq' ? section(dlqSchema, env, problems) : undefined;
-  const metrics = section(metricsSchema, env, problems);
+  const handler = role === 'handler' ? section(handlerSchema, env, problems, shown) : undefined;
+  const subscriber = role === 'subscriber' ? section(subscriberSchema, env, problems, shown) : undefined;
+  const forwarder = role === 'sink-forwarder' ? section(sinkForwarderSchema, env, problems, shown) : undefined;
+  const dlq = role === 'dlq' ? section(dlqSchema, env, problems, shown) : undefined;
+  const metrics = section(metricsSchema, env, problems, shown);
   if (dlq && dlq.DLQ_STORE === 'kafka-sink' && !dlq.KAFKA_SINK_URL) {
     problems.push('KAFKA_SINK_URL: is required when DLQ_STORE is kafka-sink: the KafkaSink ingress URL of the dead-letter topic');
   }
-  if (problems.length > 0 || !c || !role || !metrics) throw new ConfigError(problems);
+  const vault = vaultSection(env, problems);
+  // A reference that did not resolve is reported once, by the reference's own problem.
+  problems.splice(0, problems.length, ...refs.problems, ...problems.filter((p) => !refs.unresolved.has(p.slice(0, p.indexOf(':')))));
+  if (problems.length > 0 || !c || !role || !metrics || !vault) throw new ConfigError(problems);
 
   const base: CommonConfig = {
     port: c.PORT,
@@ -235,6 +247,7 @@ export function parseConfig(rawEnv: Env): RuntimeConfig {
     metrics: Object.freeze({ enabled: metrics.METRICS_ENABLED, path: metrics.METRICS_PATH, token: metrics.METRICS_TOKEN, eventTypes: Object.freeze(metrics.METRICS_EVENT_TYPES) }),
     service: c.K_SERVICE ?? role,
     revision: c.K_REVISION,
+    vault,
   };
   if (handler) return Object.freeze({ ...base, role: 'handler', brokerUrl: handler.BROKER_URL, brokerContentMode: handler.BROKER_CONTENT_MODE });
   if (subscriber) return Object.freeze({ ...base, role: 'subscriber', functionName: subscriber.FUNCTION, functionTimeoutMs: subscriber.FUNCTION_TIMEOUT_MS });
@@ -258,4 +271,126 @@ export function parseConfig(rawEnv: Env): RuntimeConfig {
     return Object.freeze({ ...base, role: 'dlq', store: Object.freeze(store), adminToken: dlq.DLQ_ADMIN_TOKEN, replayUrl: dlq.BROKER_URL });
   }
   throw new ConfigError([`ROLE: "${role}" has no configuration section`]);
+}
+
+// ---------- vault (secrets): read before anything else, since other values may reference secrets ----------
+
+/** Where the Vault agent injector writes its files unless told otherwise (its secret-volume-path default). */
+export const defaultAgentSecretsDir = '/vault/secrets';
+export const defaultServiceAccountTokenPath = '/var/run/secrets/kubernetes.io/serviceaccount/token';
+
+/** Seconds, fractions allowed (tests use short intervals), as milliseconds. */
+const seconds = (min: number, max: number, fallback: number) => {
+  const expected = `expected a number of seconds from ${min} to ${max}`;
+  return v.optional(
+    v.pipe(v.string(), v.trim(), v.regex(/^\d+(\.\d+)?$/, expected), v.transform(Number), v.minValue(min, expected), v.maxValue(max, expected), v.transform((s) => Math.round(s * 1000))),
+    String(fallback),
+  );
+};
+
+const boolean = (fallback: 'true' | 'false') =>
+  v.optional(v.pipe(v.string(), v.trim(), v.toLowerCase(), v.picklist(['true', 'false'], 'expected true or false'), v.transform((x) => x === 'true')), fallback);
+
+const vaultSchema = v.object({
+  VAULT_SECRETS_DIR: v.optional(v.pipe(v.string(), v.trim(), v.minLength(1))),
+  VAULT_ADDR: v.optional(v.pipe(v.string(), v.trim(), v.check(isHttpUrl, 'expected the Vault address, an http(s) URL such as https://vault.vault.svc:8200'))),
+  VAULT_ROLE: v.optional(v.pipe(v.string(), v.trim(), v.minLength(1))),
+  /** `kubernetes`, `auth/kubernetes` and `/auth/kubernetes/` all name the same mount (the chart writes auth/<mount>). */
+  VAULT_AUTH_PATH: v.optional(v.pipe(v.string(), v.trim(), v.transform((p) => p.replace(/^\/+|\/+$/g, '').replace(/^auth\//, '')), v.regex(/^[A-Za-z0-9._-]+(\/[A-Za-z0-9._-]+)*$/, 'expected an auth mount such as auth/kubernetes')), 'kubernetes'),
+  VAULT_SECRET_PATHS: v.optional(
+    v.pipe(v.string(), v.transform((x) => x.split(',').map((p) => p.trim().replace(/^\/+|\/+$/g, '')).filter(Boolean))),
+    '',
+  ),
+  VAULT_KV_VERSION: v.optional(v.pipe(v.string(), v.trim(), v.picklist(['1', '2'], 'expected 1 or 2'), v.transform(Number)), '2'),
+  VAULT_CACERT: v.optional(v.pipe(v.string(), v.trim(), v.minLength(1))),
+  VAULT_NAMESPACE: v.optional(v.pipe(v.string(), v.trim(), v.minLength(1))),
+  VAULT_TOKEN_PATH: v.optional(v.pipe(v.string(), v.trim(), v.minLength(1)), defaultServiceAccountTokenPath),
+  VAULT_REFRESH_SECONDS: seconds(0.05, 86_400, 300),
+  VAULT_STARTUP_DEADLINE_SECONDS: seconds(0, 3600, 60),
+  VAULT_TIMEOUT_SECONDS: seconds(0.05, 600, 10),
+  VAULT_SKIP_VERIFY: boolean('false'),
+});
+
+export type VaultConfig =
+  | { readonly mode: 'off' }
+  | {
+      readonly mode: 'agent';
+      readonly secretsDir: string;
+      /** Fallback re-read interval; fs.watch events trigger a re-read sooner. */
+      readonly refreshMs: number;
+    }
+  | {
+      readonly mode: 'direct';
+      readonly address: string;
+      readonly role: string;
+      /** The Kubernetes auth mount without `auth/`, e.g. `kubernetes`. */
+      readonly authMount: string;
+      /** API paths as read: `<mount>/data/<path>` for KV v2, `<mount>/<path>` for KV v1. */
+      readonly secretPaths: readonly string[];
+      readonly kvVersion: 1 | 2;
+      readonly caCertFile: string | undefined;
+      readonly namespace: string | undefined;
+      readonly tokenPath: string;
+      readonly refreshMs: number;
+      readonly startupDeadlineMs: number;
+      readonly timeoutMs: number;
+      readonly skipVerify: boolean;
+    };
+
+/**
+ * Agent mode when VAULT_SECRETS_DIR is set (the chart sets it in agent mode); direct mode when VAULT_ADDR is
+ * set. The default directory is not probed: config stays a pure function of the environment, and main.ts
+ * warns when /vault/secrets exists but nothing asked for it.
+ */
+function vaultSection(env: Env, problems: string[]): VaultConfig | undefined {
+  const x = section(vaultSchema, env, problems);
+  if (!x) return undefined;
+  if (x.VAULT_SECRETS_DIR && x.VAULT_ADDR) {
+    problems.push('VAULT_SECRETS_DIR, VAULT_ADDR: set one: VAULT_SECRETS_DIR for agent-injected files, VAULT_ADDR for the runtime to log in to Vault itself');
+    return undefined;
+  }
+  if (x.VAULT_SECRETS_DIR) return Object.freeze({ mode: 'agent', secretsDir: x.VAULT_SECRETS_DIR, refreshMs: x.VAULT_REFRESH_SECONDS });
+  if (!x.VAULT_ADDR) return Object.freeze({ mode: 'off' });
+  const before = problems.length;
+  if (!x.VAULT_ROLE) problems.push('VAULT_ROLE: is required when VAULT_ADDR is set: the Vault Kubernetes-auth role bound to this service account');
+  if (x.VAULT_SECRET_PATHS.length === 0) problems.push('VAULT_SECRET_PATHS: is required when VAULT_ADDR is set: comma-separated paths such as secret/data/knative-events/app');
+  if (x.VAULT_KV_VERSION === 2) {
+    const withoutData = x.VAULT_SECRET_PATHS.filter((p) => !/^[^/]+(\/[^/]+)*\/data\/.+/.test(p));
+    if (withoutData.length > 0) problems.push(`VAULT_SECRET_PATHS: with VAULT_KV_VERSION 2 each path reads <mount>/data/<path>; add data/ to ${withoutData.join(', ')}`);
+  }
+  if (problems.length > before || !x.VAULT_ROLE) return undefined;
+  return Object.freeze({
+    mode: 'direct',
+    address: x.VAULT_ADDR.replace(/\/+$/, ''),
+    role: x.VAULT_ROLE,
+    authMount: x.VAULT_AUTH_PATH,
+    secretPaths: Object.freeze(x.VAULT_SECRET_PATHS),
+    kvVersion: x.VAULT_KV_VERSION === 1 ? 1 : 2,
+    caCertFile: x.VAULT_CACERT,
+    namespace: x.VAULT_NAMESPACE,
+    tokenPath: x.VAULT_TOKEN_PATH,
+    refreshMs: x.VAULT_REFRESH_SECONDS,
+    startupDeadlineMs: x.VAULT_STARTUP_DEADLINE_SECONDS,
+    timeoutMs: x.VAULT_TIMEOUT_SECONDS,
+    skipVerify: x.VAULT_SKIP_VERIFY,
+  });
+}
+
+/** What main.ts needs before secrets exist: where to listen and log while loading them, and where they come from. */
+export interface BootConfig {
+  readonly port: number;
+  readonly logLevel: LogLevel;
+  readonly logBase: { readonly service: string | undefined; readonly revision: string | undefined; readonly role: string | undefined };
+  readonly vault: VaultConfig;
+}
+
+/** PORT, LOG_LEVEL and VAULT_* cannot themselves come from secrets: they are needed to load them. */
+export function parseBootConfig(rawEnv: Env): BootConfig {
+  const env = withoutEmpty(rawEnv);
+  const problems: string[] = [];
+  const c = section(v.pick(commonSchema, ['PORT', 'LOG_LEVEL', 'K_SERVICE', 'K_REVISION']), env, problems);
+  const vault = vaultSection(env, problems);
+  if (problems.length > 0 || !c || !vault) throw new ConfigError(problems);
+  const role = env.ROLE?.trim();
+  return Object.freeze({ port: c.PORT, logLevel: c.LOG_LEVEL, logBase: Object.freeze({ service: c.K_SERVICE ?? role, revision: c.K_REVISION, role }), vault });
 }

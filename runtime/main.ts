@@ -1,7 +1,10 @@
 // Wiring only: environment → config → dependencies → role → app → listen → drain on SIGTERM.
 import { assemble } from './assemble.js';
-import { ConfigError, parseConfig, type RuntimeConfig } from './config.js';
+import { ConfigError, parseBootConfig, parseConfig, type BootConfig, type RuntimeConfig } from './config.js';
 import { createLogger } from './logger.js';
+import { openSecrets, type SecretSource } from './secrets/index.js';
+import { listenWhileStarting, type StartingServer } from './secrets/listen-while-starting.js';
+import { rotateRoleOnSecretChange } from './secrets/rotating-role.js';
 import { drain, listen } from './server.js';
 
 const version = process.env.npm_package_version ?? '0.1.0';
@@ -11,29 +14,56 @@ function fail(message: string): never {
   process.exit(1);
 }
 
+function failToListen(err: unknown, port: number): never {
+  const code = (err as { code?: string }).code;
+  if (code === 'EADDRINUSE') fail(`PORT ${port} is already in use: stop what listens there or set PORT to a free port`);
+  if (code === 'EACCES') fail(`PORT ${port} needs privileges: use a port above 1023`);
+  throw err;
+}
+
 async function main(): Promise<void> {
+  // Secrets first (config values may reference them), so only what loading them needs is read before.
+  let boot: BootConfig;
+  try {
+    boot = parseBootConfig(process.env);
+  } catch (err) {
+    if (err instanceof ConfigError) fail(err.message);
+    throw err;
+  }
+  const bootLog = createLogger({ level: boot.logLevel, base: { ...boot.logBase } });
+  const starting: StartingServer | undefined = boot.vault.mode === 'direct' ? await listenWhileStarting(boot.port, bootLog).catch((err: unknown) => failToListen(err, boot.port)) : undefined;
+  let secrets: SecretSource;
+  try {
+    secrets = await openSecrets(boot.vault, { log: bootLog });
+  } catch (err) {
+    // The retry warnings logged while waiting must reach stdout before main's catch exits.
+    await new Promise<void>((resolve) => bootLog.flush(() => resolve()));
+    throw err;
+  }
+  const env = Object.freeze({ ...process.env });
   let config: RuntimeConfig;
   try {
-    config = parseConfig(process.env);
+    config = parseConfig(env, secrets.store);
   } catch (err) {
     if (err instanceof ConfigError) fail(err.message);
     throw err;
   }
   const functionName = 'functionName' in config ? config.functionName : undefined;
-  const log = createLogger({
-    level: config.logLevel,
-    base: { service: config.service, revision: config.revision, role: config.role, function: functionName },
+  const log = bootLog.child({ function: functionName });
+  const runtime = await assemble(config, {
+    log,
+    env,
+    version,
+    secrets: secrets.store,
+    rotateRole: (role, build) => rotateRoleOnSecretChange({ role, config, env, store: secrets.store, log, parse: parseConfig, build }),
   });
-  const runtime = await assemble(config, { log, env: Object.freeze({ ...process.env }), version });
 
   let server;
   try {
-    server = await listen(runtime.app, { port: config.port });
+    if (starting) starting.serve(runtime.app);
+    server = starting?.server ?? (await listen(runtime.app, { port: config.port }));
   } catch (err) {
-    const code = (err as { code?: string }).code;
-    if (code === 'EADDRINUSE') fail(`PORT ${config.port} is already in use: stop what listens there or set PORT to a free port`);
-    if (code === 'EACCES') fail(`PORT ${config.port} needs privileges: use a port above 1023`);
-    throw err;
+    failToListen(err, config.port);
   }
   runtime.lifecycle.markReady();
   log.info({ port: config.port, version }, `${config.role} listening`);
@@ -45,6 +75,7 @@ async function main(): Promise<void> {
     log.info({ signal, inFlight: runtime.lifecycle.inFlight }, 'draining');
     const { abandoned } = await drain(server, runtime.lifecycle, config.shutdownTimeoutMs);
     await runtime.close();
+    secrets.close();
     if (abandoned > 0) log.warn({ abandoned }, 'shutdown timeout reached with requests still running');
     log.info('stopped');
     log.flush(() => process.exit(0));

@@ -1,0 +1,151 @@
+// Agent mode: the Vault agent injector renders secrets into files in VAULT_SECRETS_DIR. All of them are read
+// at start-up (a malformed file stops the start: better than running with half the secrets), then re-read
+// whenever the directory changes (the agent renames a new file into place) and on a fallback interval,
+// since fs.watch can miss events on some volumes. A failed re-read keeps the last good secrets.
+import { watch, type FSWatcher } from 'node:fs';
+import { readdir, readFile, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Logger } from '../logger.js';
+import { parseSecretFile, SecretFileError } from './env-file.js';
+import type { SecretsFailureReason, SecretStoreWriter } from './store.js';
+
+export class SecretsDirError extends Error {
+  readonly reason: SecretsFailureReason;
+  constructor(message: string, reason: SecretsFailureReason, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'SecretsDirError';
+    this.reason = reason;
+  }
+}
+
+export interface LoadedDir {
+  readonly values: ReadonlyMap<string, string>;
+  readonly files: readonly string[];
+  /** Names defined by more than one file (the file later in name order wins). */
+  readonly duplicates: readonly string[];
+}
+
+/** Every regular file in the directory except hidden ones (temporary files, `..data` links), in name order. */
+export async function loadSecretsDir(dir: string): Promise<LoadedDir> {
+  let names: string[];
+  try {
+    names = (await readdir(dir)).filter((name) => !name.startsWith('.')).sort();
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code ?? 'error';
+    throw new SecretsDirError(`VAULT_SECRETS_DIR ${dir}: cannot list the directory (${code})`, 'unreadable_file');
+  }
+  const values = new Map<string, string>();
+  const files: string[] = [];
+  const duplicates = new Set<string>();
+  for (const name of names) {
+    const path = join(dir, name);
+    let text: string;
+    try {
+      if (!(await stat(path)).isFile()) continue;
+      text = await readFile(path, 'utf8');
+    } catch (err) {
+      // Renamed away between readdir and read: the next re-read sees the new file.
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') continue;
+      throw new SecretsDirError(`${path}: cannot read the file (${(err as NodeJS.ErrnoException).code ?? 'error'})`, 'unreadable_file');
+    }
+    for (const [key, value] of parseSecretFile(text, path)) {
+      if (values.has(key)) duplicates.add(key);
+      values.set(key, value);
+    }
+    files.push(name);
+  }
+  return { values, files, duplicates: [...duplicates].sort() };
+}
+
+export interface AgentSecretsOptions {
+  readonly dir: string;
+  readonly refreshMs: number;
+  readonly store: SecretStoreWriter;
+  readonly log: Logger;
+  readonly now?: () => Date;
+  /** Coalesces the several events one rename produces. */
+  readonly debounceMs?: number;
+}
+
+export interface SecretsWatcher {
+  /** Re-reads now (also what the watcher and the interval call). Never throws. */
+  reload(): Promise<void>;
+  close(): void;
+}
+
+function reasonOf(err: unknown): SecretsFailureReason {
+  if (err instanceof SecretFileError) return 'malformed_file';
+  if (err instanceof SecretsDirError) return err.reason;
+  return 'unreadable_file';
+}
+
+/** First load: throws (SecretFileError / SecretsDirError) so the process refuses to start. */
+export async function loadAgentSecrets(options: AgentSecretsOptions): Promise<void> {
+  const now = options.now ?? (() => new Date());
+  const loaded = await loadSecretsDir(options.dir);
+  if (loaded.files.length === 0) options.log.warn({ dir: options.dir }, 'no secret files in VAULT_SECRETS_DIR');
+  if (loaded.duplicates.length > 0) options.log.warn({ names: loaded.duplicates }, 'secrets defined in more than one file: the file last in name order wins');
+  options.store.replace(loaded.values, now());
+  options.log.info({ dir: options.dir, files: loaded.files, count: loaded.values.size }, 'secrets loaded from Vault agent files');
+}
+
+export function watchAgentSecrets(options: AgentSecretsOptions): SecretsWatcher {
+  const { dir, store, log } = options;
+  const now = options.now ?? (() => new Date());
+  let running: Promise<void> | undefined;
+  let again = false;
+  let closed = false;
+
+  const readOnce = async () => {
+    try {
+      const loaded = await loadSecretsDir(dir);
+      const changed = store.replace(loaded.values, now());
+      if (changed.size > 0) log.info({ changed: [...changed].sort(), files: loaded.files }, 'secrets changed: new values in use');
+    } catch (err) {
+      const reason = reasonOf(err);
+      store.failed(reason, now());
+      // The message names the file and line only (see env-file.ts), never a value.
+      log.warn({ reason, error: err instanceof Error ? err.message : 'unknown error' }, 'secrets re-read failed: keeping the last good secrets');
+    }
+  };
+  const reload = async (): Promise<void> => {
+    if (closed) return;
+    if (running) {
+      again = true;
+      return running;
+    }
+    running = (async () => {
+      do {
+        again = false;
+        await readOnce();
+      } while (again && !closed);
+    })().finally(() => {
+      running = undefined;
+    });
+    return running;
+  };
+
+  let debounce: NodeJS.Timeout | undefined;
+  let watcher: FSWatcher | undefined;
+  try {
+    watcher = watch(dir, { persistent: false }, () => {
+      clearTimeout(debounce);
+      debounce = setTimeout(() => void reload(), options.debounceMs ?? 50);
+    });
+    watcher.on('error', (err) => log.warn({ error: err.message }, 'watching VAULT_SECRETS_DIR failed: relying on the periodic re-read'));
+  } catch (err) {
+    log.warn({ error: err instanceof Error ? err.message : String(err) }, 'cannot watch VAULT_SECRETS_DIR: relying on the periodic re-read');
+  }
+  const interval = setInterval(() => void reload(), options.refreshMs);
+  interval.unref();
+
+  return {
+    reload,
+    close() {
+      closed = true;
+      clearTimeout(debounce);
+      clearInterval(interval);
+      watcher?.close();
+    },
+  };
+}

@@ -1,0 +1,67 @@
+// Opens the secret store for the configured mode (off, agent files, direct Vault) and keeps it fresh.
+// main.ts calls this before parseConfig, so config values can reference secrets (see references.ts).
+import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { defaultAgentSecretsDir, type VaultConfig } from '../config.js';
+import type { Logger } from '../logger.js';
+import { loadAgentSecrets, watchAgentSecrets } from './agent.js';
+import { createDirectSecrets, VaultStartupError, type DirectTimers } from './direct.js';
+import { createSecretStore, type SecretStore } from './store.js';
+import type { NodeVaultOptions, VaultApi } from './vault-api.js';
+
+export type { SecretStore, SecretsObserver, SecretsStatus, SecretsFailureReason } from './store.js';
+export { VaultStartupError } from './direct.js';
+export { SecretFileError } from './env-file.js';
+
+export interface SecretSource {
+  readonly store: SecretStore;
+  close(): void;
+}
+
+export interface SecretsIo {
+  readonly log: Logger;
+  readonly readFile?: (path: string) => Promise<string>;
+  readonly createVaultApi?: (options: NodeVaultOptions) => Promise<VaultApi>;
+  readonly timers?: DirectTimers;
+  readonly exists?: (path: string) => boolean;
+}
+
+export async function openSecrets(config: VaultConfig, io: SecretsIo): Promise<SecretSource> {
+  const { log } = io;
+  const read = io.readFile ?? ((path: string) => readFile(path, 'utf8'));
+  const store = createSecretStore(config.mode, (err) => log.error({ error: err instanceof Error ? err.message : String(err) }, 'a secrets change listener failed'));
+
+  if (config.mode === 'off') {
+    if ((io.exists ?? existsSync)(defaultAgentSecretsDir)) {
+      log.warn({ dir: defaultAgentSecretsDir }, 'Vault agent files found but VAULT_SECRETS_DIR is unset: they are not loaded');
+    }
+    return { store, close() {} };
+  }
+
+  if (config.mode === 'agent') {
+    const options = { dir: config.secretsDir, refreshMs: config.refreshMs, store, log };
+    await loadAgentSecrets(options);
+    const watcher = watchAgentSecrets(options);
+    return { store, close: () => watcher.close() };
+  }
+
+  let ca: string | undefined;
+  if (config.caCertFile) {
+    try {
+      ca = await read(config.caCertFile);
+    } catch (err) {
+      throw new VaultStartupError(`VAULT_CACERT ${config.caCertFile}: cannot read the CA certificate (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+    }
+  }
+  if (config.skipVerify) log.warn('VAULT_SKIP_VERIFY=true: Vault\'s TLS certificate is not verified');
+  const createApi = io.createVaultApi ?? (async (o: NodeVaultOptions) => (await import('./vault-api.js')).createNodeVaultApi(o));
+  const api = await createApi({ address: config.address, namespace: config.namespace, ca, skipVerify: config.skipVerify, timeoutMs: config.timeoutMs });
+  const direct = createDirectSecrets({ config, api, store, log, readJwt: () => read(config.tokenPath), timers: io.timers });
+  try {
+    await direct.start();
+  } catch (err) {
+    direct.close();
+    throw err;
+  }
+  return { store, close: () => direct.close() };
+}

@@ -1,0 +1,30 @@
+// Direct mode may wait for Vault for up to VAULT_STARTUP_DEADLINE_SECONDS. Listening at once keeps the
+// liveness probe (/healthz) answering while /readyz says 503 "starting", so Knative neither kills the pod
+// nor routes to it; `serve(app)` then hands the same socket to the real app.
+import type { Server } from 'node:http';
+import type Koa from 'koa';
+import { buildApp } from '../app.js';
+import { createLifecycle } from '../lifecycle.js';
+import type { Logger } from '../logger.js';
+import { HttpError } from '../http/errors.js';
+import { listen } from '../server.js';
+
+export interface StartingServer {
+  readonly server: Server;
+  serve(app: Koa): void;
+}
+
+export async function listenWhileStarting(port: number, log: Logger): Promise<StartingServer> {
+  const notYet = async () => {
+    throw new HttpError(503, 'shutting_down', 'starting: loading secrets from Vault');
+  };
+  const starting = buildApp({ log, lifecycle: createLifecycle(), role: { routes: [{ method: 'POST', path: '/*', handle: notYet }] } });
+  const server = await listen(starting, { port });
+  return {
+    server,
+    serve(app) {
+      server.removeAllListeners('request');
+      server.on('request', app.callback());
+    },
+  };
+}
