@@ -1,0 +1,69 @@
+// Where the runtime's start-up time goes: runs the bundle under --cpu-prof until its first successful
+// answer, stops it, and sums the profile's self time by package (node_modules/<name>) or runtime file,
+// mapped through the bundle's source map. Not part of `npm run bench`; run it when cold start regresses.
+//
+//   node bench/profile-start.mjs [ROLE=subscriber FUNCTION=echo ...] [--top 25]
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { SourceMap } from 'node:module';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { body, headers, legacyHeaders } from './lib/event.mjs';
+import { startTimed, stop } from './lib/processes.mjs';
+import { paths } from './lib/targets.mjs';
+
+const top = Number(process.argv[process.argv.indexOf('--top') + 1]) || 25;
+const env = { ROLE: 'subscriber', FUNCTION: 'echo' };
+for (const arg of process.argv.slice(2)) if (/^[A-Z_]+=/.test(arg)) env[arg.slice(0, arg.indexOf('='))] = arg.slice(arg.indexOf('=') + 1);
+const dir = mkdtempSync(join(tmpdir(), 'knative-events-prof-'));
+
+const target = {
+  label: 'bundle under --cpu-prof',
+  command: (port) => ({ cmd: process.execPath, args: ['--cpu-prof', `--cpu-prof-dir=${dir}`, '--cpu-prof-interval=100', paths.bundle], env: { ...env, PORT: String(port) } }),
+};
+const probe = env.ROLE === 'handler' ? { headers: legacyHeaders, body } : { headers, body };
+const { child, coldStartMs } = await startTimed(target, probe);
+await stop(child);
+const file = readdirSync(dir).find((f) => f.endsWith('.cpuprofile'));
+const profile = JSON.parse(readFileSync(join(dir, file), 'utf8'));
+rmSync(dir, { recursive: true, force: true });
+
+const map = new SourceMap(JSON.parse(readFileSync(`${paths.bundle}.map`, 'utf8')));
+const byId = new Map(profile.nodes.map((n) => [n.id, n]));
+const selfUs = new Map();
+profile.samples.forEach((id, i) => selfUs.set(id, (selfUs.get(id) ?? 0) + (profile.timeDeltas[i] ?? 0)));
+
+function groupOf(callFrame) {
+  const { url, lineNumber, columnNumber, functionName } = callFrame;
+  if (!url) return functionName.startsWith('(') ? functionName : '(native)';
+  if (!url.endsWith('knative-events.cjs')) return url.startsWith('node:') ? 'node internals' : url;
+  const entry = map.findEntry(lineNumber, columnNumber);
+  const source = entry?.originalSource ?? '';
+  const pkg = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(source);
+  return pkg ? pkg[1] : source.replace(/^.*?\/(runtime|functions)\//, '$1/') || '(bundle, unmapped)';
+}
+
+// Node's own frames (module loader, builtins being compiled) are charged to the closest bundle frame that
+// called them, so `require("node:http")` at start-up counts against the package that asked for it.
+const parentOf = new Map();
+for (const n of profile.nodes) for (const c of n.children ?? []) parentOf.set(c, n.id);
+const attributable = (g) => g !== 'node internals' && g !== '(bundle, unmapped)' && g !== '(native)';
+function chargedGroup(id) {
+  const own = groupOf(byId.get(id).callFrame);
+  if (attributable(own)) return own;
+  for (let p = parentOf.get(id); p !== undefined; p = parentOf.get(p)) {
+    const g = groupOf(byId.get(p).callFrame);
+    if (attributable(g) && !g.startsWith('(')) return `${g} (incl. ${own})`.replace(/ \(incl\. .*\)$/, ' + node internals it calls');
+  }
+  return own;
+}
+const groups = new Map();
+for (const [id, us] of selfUs) {
+  const g = chargedGroup(id);
+  groups.set(g, (groups.get(g) ?? 0) + us);
+}
+const totalUs = [...groups.values()].reduce((a, b) => a + b, 0);
+console.log(`first answer after ${coldStartMs.toFixed(1)} ms; profile covers ${(totalUs / 1000).toFixed(1)} ms (start to exit)`);
+console.log('| self time ms | share | where |\n| ---: | ---: | --- |');
+for (const [g, us] of [...groups].sort((a, b) => b[1] - a[1]).slice(0, top)) {
+  console.log(`| ${(us / 1000).toFixed(1)} | ${((100 * us) / totalUs).toFixed(1)}% | ${g} |`);
+}
