@@ -1,0 +1,111 @@
+// The local Broker: the Knative broker ingress contract (POST a CloudEvent to /<namespace>/<broker> → 202;
+// not a valid CloudEvent → 400; unknown broker → 404) and Trigger delivery behind it. Each accepted event is
+// offered to every Trigger of that broker whose filter matches, under the Trigger's DeliverySpec; a
+// subscriber's 2xx answer that carries a CloudEvent is published back into the same broker.
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
+import type { CloudEvent } from 'cloudevents';
+import { parseCloudEvent } from '../runtime/events/parse.js';
+import { HttpError } from '../runtime/http/errors.js';
+import { deliver, describeAttempt, type DeliveryDeps } from './delivery.js';
+import { attributesOf, matches } from './filter.js';
+import type { PostResponse } from './http.js';
+import type { ComponentLog } from './log.js';
+import type { BrokerPlan, TriggerPlan } from './plan.js';
+
+/** Replies of replies of…: beyond this many hops an event is dropped (Knative's MT broker uses a TTL for the same reason). */
+export const maxReplyHops = 16;
+
+export interface BrokerDeps extends Omit<DeliveryDeps, 'onRetry'> {
+  readonly log: ComponentLog;
+  readonly newId?: () => string;
+  readonly now?: () => Date;
+}
+
+export interface LocalBroker {
+  handle(req: IncomingMessage, body: Buffer): Promise<{ status: number; body?: unknown }>;
+  /** Offers an event to the triggers of one broker (also used for replies). */
+  publish(brokerPath: string, event: CloudEvent<unknown>, hops?: number): void;
+  /** Resolves once every delivery started so far has finished. */
+  idle(): Promise<void>;
+}
+
+function replyOf(response: PostResponse, newId: () => string, now: () => Date): CloudEvent<unknown> | undefined {
+  const ct = response.headers['content-type'] ?? '';
+  const isEvent = response.headers['ce-id'] !== undefined || ct.toLowerCase().startsWith('application/cloudevents+json');
+  if (!isEvent) return undefined;
+  return parseCloudEvent(response.headers, response.body, { legacy: false, requireJson: false, newId, now });
+}
+
+export function createBroker(brokers: readonly BrokerPlan[], triggers: readonly TriggerPlan[], deps: BrokerDeps): LocalBroker {
+  const newId = deps.newId ?? randomUUID;
+  const now = deps.now ?? (() => new Date());
+  const inFlight = new Set<Promise<void>>();
+  const known = new Set(brokers.map((b) => b.path));
+
+  async function deliverTo(trigger: TriggerPlan, brokerPath: string, event: CloudEvent<unknown>, hops: number): Promise<void> {
+    const log = deps.log;
+    const tag = { trigger: trigger.name, eventId: event.id };
+    const result = await deliver(trigger.subscriberUrl, event, trigger.delivery, {
+      ...deps,
+      onRetry: (n, last, delayMs) => log.warn(`${trigger.subscriberLabel} answered ${describeAttempt(last)}; retry ${n}/${trigger.delivery.retry} in ${delayMs} ms`, tag),
+    }, { prefer: 'reply' });
+    if (result.outcome !== 'delivered') {
+      const why = `${describeAttempt(result.last)} after ${result.attempts} attempt${result.attempts === 1 ? '' : 's'}`;
+      if (result.outcome === 'dead-lettered') log.warn(`${event.type} not delivered to ${trigger.subscriberLabel} (${why}): sent to the dead-letter sink`, tag);
+      else if (result.outcome === 'dead-letter-failed') log.error(`${event.type} not delivered to ${trigger.subscriberLabel} (${why}) and the dead-letter sink did not take it either: event lost`, tag);
+      else log.error(`${event.type} not delivered to ${trigger.subscriberLabel} (${why}) and the trigger has no dead-letter sink: event dropped`, tag);
+      return;
+    }
+    log.info(`${event.type} → ${trigger.subscriberLabel}: ${result.response.status}`, { ...tag, attempts: result.attempts });
+    let reply: CloudEvent<unknown> | undefined;
+    try {
+      reply = replyOf(result.response, newId, now);
+    } catch (err) {
+      log.warn(`${trigger.subscriberLabel} answered with an invalid reply event (${(err as Error).message}); ignored`, tag);
+      return;
+    }
+    if (!reply) return;
+    if (hops + 1 > maxReplyHops) {
+      log.error(`reply ${reply.type} dropped: more than ${maxReplyHops} reply hops (a trigger probably matches its own subscriber's replies)`, tag);
+      return;
+    }
+    log.info(`reply ${reply.type} from ${trigger.subscriberLabel} published into the broker`, { ...tag, replyId: reply.id });
+    publish(brokerPath, reply, hops + 1);
+  }
+
+  function publish(brokerPath: string, event: CloudEvent<unknown>, hops = 0): void {
+    const attributes = attributesOf(event);
+    const chosen = triggers.filter((t) => t.brokerPath === brokerPath && matches(t.filter, attributes));
+    if (chosen.length === 0) deps.log.info(`${event.type} from ${event.source} matched no trigger`, { eventId: event.id });
+    for (const trigger of chosen) {
+      const p = deliverTo(trigger, brokerPath, event, hops)
+        .catch((err: unknown) => deps.log.error(`delivery to ${trigger.subscriberLabel} failed: ${(err as Error).message}`, { trigger: trigger.name }))
+        .finally(() => inFlight.delete(p));
+      inFlight.add(p);
+    }
+  }
+
+  return {
+    publish,
+    async handle(req, body) {
+      const path = (req.url ?? '/').split('?')[0]?.replace(/\/$/, '') ?? '';
+      if (!known.has(path)) return { status: 404, body: { error: 'not_found', message: `no broker at ${path}; brokers: ${[...known].join(', ')}` } };
+      if (req.method !== 'POST') return { status: 405, body: { error: 'method_not_allowed', message: 'POST a CloudEvent' } };
+      let event: CloudEvent<unknown>;
+      try {
+        event = parseCloudEvent(req.headers, body, { legacy: false, requireJson: false, newId, now });
+      } catch (err) {
+        if (!(err instanceof HttpError)) throw err;
+        deps.log.warn(`rejected a request: ${err.message}`);
+        return { status: 400, body: { error: err.type, message: err.message } };
+      }
+      deps.log.debug(`accepted ${event.type} from ${event.source}`, { eventId: event.id, broker: path });
+      publish(path, event);
+      return { status: 202 };
+    },
+    async idle() {
+      while (inFlight.size > 0) await Promise.allSettled([...inFlight]);
+    },
+  };
+}

@@ -1,0 +1,102 @@
+// One console for every part of the pipeline: each line prefixed by its component (handler, broker,
+// sink, ping…) in that component's colour. The services' pino JSON lines are shown as
+// `time LEVEL message {extra fields}`; anything else a child prints passes through as it is.
+
+export type Level = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent';
+const order: Record<Level, number> = { trace: 10, debug: 20, info: 30, warn: 40, error: 50, fatal: 60, silent: 100 };
+export const levels = Object.keys(order) as Level[];
+
+const palette = [36, 35, 33, 32, 34, 96, 95, 93, 92, 94];
+const levelColour: Record<string, number> = { trace: 90, debug: 90, info: 32, warn: 33, error: 31, fatal: 31 };
+
+export interface ConsoleOptions {
+  readonly level: Level;
+  readonly colour: boolean;
+  readonly write: (line: string) => void;
+  readonly now?: () => Date;
+}
+
+export interface ComponentLog {
+  log(level: Exclude<Level, 'silent'>, message: string, fields?: Record<string, unknown>): void;
+  debug(message: string, fields?: Record<string, unknown>): void;
+  info(message: string, fields?: Record<string, unknown>): void;
+  warn(message: string, fields?: Record<string, unknown>): void;
+  error(message: string, fields?: Record<string, unknown>): void;
+  /** A line a child process printed (pino JSON or plain text). */
+  child(line: string, stream: 'stdout' | 'stderr'): void;
+}
+
+export interface RunnerConsole {
+  component(name: string): ComponentLog;
+  /** Unprefixed output (the summary table). */
+  plain(text: string): void;
+}
+
+const paint = (on: boolean, code: number, text: string) => (on ? `\x1b[${code}m${text}\x1b[0m` : text);
+const pinoLevels: Record<number, Level> = { 10: 'trace', 20: 'debug', 30: 'info', 40: 'warn', 50: 'error', 60: 'fatal' };
+const hidden = new Set(['level', 'time', 'msg', 'pid', 'hostname', 'service', 'revision', 'role', 'v']);
+
+function formatFields(fields: Record<string, unknown> | undefined): string {
+  if (!fields) return '';
+  const shown = Object.entries(fields).filter(([k, v]) => !hidden.has(k) && v !== undefined);
+  return shown.length === 0 ? '' : ` ${JSON.stringify(Object.fromEntries(shown))}`;
+}
+
+export function createConsole(options: ConsoleOptions): RunnerConsole {
+  const now = options.now ?? (() => new Date());
+  const colours = new Map<string, number>();
+  const width = { value: 8 };
+  const prefix = (name: string) => {
+    if (!colours.has(name)) colours.set(name, palette[colours.size % palette.length] as number);
+    return paint(options.colour, colours.get(name) as number, name.padEnd(width.value));
+  };
+  const emit = (name: string, level: string, time: string, message: string, extra: string) => {
+    const lvl = paint(options.colour, levelColour[level] ?? 37, level.toUpperCase().padEnd(5));
+    options.write(`${prefix(name)} │ ${time} ${lvl} ${message}${extra}`);
+  };
+  const clock = (d: Date) => d.toISOString().slice(11, 23);
+  return {
+    plain: (text) => options.write(text),
+    component(name) {
+      // Widths are fixed as components are created, so main creates them all before the first line.
+      width.value = Math.max(width.value, name.length);
+      const log: ComponentLog['log'] = (level, message, fields) => {
+        if (order[level] < order[options.level]) return;
+        emit(name, level, clock(now()), message, formatFields(fields));
+      };
+      return {
+        log,
+        debug: (m, f) => log('debug', m, f),
+        info: (m, f) => log('info', m, f),
+        warn: (m, f) => log('warn', m, f),
+        error: (m, f) => log('error', m, f),
+        child(line, stream) {
+          if (line.trim() === '') return;
+          let parsed: Record<string, unknown> | undefined;
+          if (line.startsWith('{')) {
+            try {
+              parsed = JSON.parse(line) as Record<string, unknown>;
+            } catch {
+              parsed = undefined;
+            }
+          }
+          if (!parsed) {
+            emit(name, stream === 'stderr' ? 'error' : 'info', clock(now()), line, '');
+            return;
+          }
+          // The child filters by its own LOG_LEVEL; the runner shows what it was given.
+          const level = typeof parsed.level === 'string' ? parsed.level : (pinoLevels[Number(parsed.level)] ?? 'info');
+          const time = typeof parsed.time === 'string' ? parsed.time.slice(11, 23) : clock(now());
+          emit(name, level, time, String(parsed.msg ?? ''), formatFields(parsed));
+        },
+      };
+    },
+  };
+}
+
+/** Colour when writing to a terminal, unless NO_COLOR is set; FORCE_COLOR forces it. */
+export function wantsColour(env: NodeJS.ProcessEnv, isTty: boolean): boolean {
+  if (env.NO_COLOR !== undefined && env.NO_COLOR !== '') return false;
+  if (env.FORCE_COLOR !== undefined && env.FORCE_COLOR !== '0') return true;
+  return isTty;
+}
