@@ -1,0 +1,100 @@
+// End to end: `npm start`'s runner on values/local.yaml with real helm and the real bundle, on loopback with
+// any free ports and its output in a temp folder. A trade goes handler → broker → transformer → KafkaSink
+// file; a trade that cannot be mapped ends in the dlq store; Ctrl-C stops every child.
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { bundlePath } from '../test/helpers/bundle.js';
+import { ensureHelm } from '../test/chart/helm.js';
+import { isAlive, readState, type RunState } from './state.js';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+const outDir = mkdtempSync(join(tmpdir(), 'local-e2e-'));
+const stateFile = join(outDir, 'state.json');
+let output = '';
+let runner: ReturnType<typeof spawn>;
+let exited: Promise<number | null>;
+let state: RunState;
+
+async function until<T>(what: string, probe: () => T | undefined, timeoutMs = 20_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; runner output:\n${output.slice(-4000)}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+const jsonLines = (file: string) => (existsSync(file) ? readFileSync(file, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>) : []);
+
+async function sendTrade(id: string, data: unknown): Promise<number> {
+  const res = await fetch(state.handlerUrl as string, { method: 'POST', headers: { 'content-type': 'application/json', ce_type: 'com.example.trade', ce_source: '/e2e', 'ce-id': id }, body: JSON.stringify(data) });
+  await res.arrayBuffer();
+  return res.status;
+}
+
+describe('npm start on values/local.yaml', () => {
+  before(async () => {
+    assert.ok(existsSync(bundlePath), 'dist/knative-events.cjs is missing: run `npm run build` first');
+    ensureHelm();
+    runner = spawn(process.execPath, ['--import', 'tsx', 'local/main.ts', 'values/local.yaml', '--out-dir', outDir, '--port', '0', '--no-build'], { cwd: root, env: { ...process.env, NO_COLOR: '1' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    runner.stdout?.on('data', (c: Buffer) => (output += c.toString()));
+    runner.stderr?.on('data', (c: Buffer) => (output += c.toString()));
+    exited = new Promise((resolve) => runner.once('exit', (code) => resolve(code)));
+    state = await until('the state file', () => readState(stateFile), 40_000);
+  });
+  after(() => {
+    if (runner.exitCode === null) runner.kill('SIGKILL');
+    rmSync(outDir, { recursive: true, force: true });
+  });
+
+  it('runs every Service of the chart and prints where they are', () => {
+    assert.deepEqual(state.services.map((s) => `${s.short}:${s.role}`).sort(), ['dlq:dlq', 'echo:subscriber', 'handler:handler', 'transformer:sink-forwarder']);
+    assert.match(output, /Services\n\s+NAME\s+URL\s+ROLE\s+FUNCTION/);
+    assert.match(output, /transformer\s+http:\/\/127\.0\.0\.1:\d+\/\s+sink-forwarder\s+trade-transform/);
+    assert.match(output, /npm run send -- --type/);
+    assert.ok(state.services.every((s) => typeof s.pid === 'number' && isAlive(s.pid)));
+  });
+
+  it('a trade ends, transformed, in the sink file; an unmappable one in the dlq store', async () => {
+    assert.equal(await sendTrade('trade-ok', { trade_id: 'T-1', instrument: { ticker: 'acme' }, qty: 10, px: 1.5, side: 'B', trade_time: '2024-01-02T03:04:05Z' }), 202);
+    assert.equal(await sendTrade('trade-bad', { trade_id: 'T-2' }), 202);
+    const sinkFile = state.sinks[0]?.file as string;
+    const [record] = await until('the sink record', () => (jsonLines(sinkFile).length > 0 ? jsonLines(sinkFile) : undefined));
+    assert.equal(record?.topic, 'trades-normalized');
+    const headers = record?.headers as Record<string, string>;
+    assert.equal(headers.ce_type, 'com.example.trade.normalized');
+    assert.equal(headers.ce_source, '/local/transformer');
+    assert.equal(headers.ce_subject, 'T-1');
+    assert.equal(headers['content-type'], 'application/json');
+    assert.deepEqual(JSON.parse(String(record?.value)), { tradeId: 'T-1', symbol: 'ACME', quantity: 10, price: 1.5, side: 'BUY', currency: 'USD', tradedAt: '2024-01-02T03:04:05.000Z', venue: 'UNKNOWN', settled: false });
+
+    const dlqFile = state.dlqFiles[0] as string;
+    const stored = await until('the dead letter', () => {
+      const hit = jsonLines(dlqFile).find((l) => JSON.stringify(l).includes('trade-bad'));
+      return hit;
+    });
+    const dead = stored.event as Record<string, string>;
+    assert.equal(dead.id, 'trade-bad');
+    assert.equal(dead.knativeerrorcode, '422', 'a permanent failure is not retried');
+    assert.equal(dead.knativeerrordest, state.services.find((s) => s.short === 'transformer')?.url);
+    assert.match(Buffer.from(dead.knativeerrordata ?? '', 'base64').toString('utf8'), /cannot be mapped/);
+    assert.equal(jsonLines(sinkFile).length, 1, 'the bad trade wrote nothing to the sink');
+    assert.match(output, /broker\s+│ .* com\.example\.trade → Service\/\S+transformer: 202/);
+  });
+
+  it('stops on SIGINT, services first, and leaves no child running', async () => {
+    const pids = state.services.map((s) => s.pid as number);
+    runner.kill('SIGINT');
+    assert.equal(await exited, 0, output.slice(-2000));
+    assert.deepEqual(pids.filter(isAlive), []);
+    assert.equal(existsSync(stateFile), false, 'the state file is removed');
+    for (const s of state.services) assert.match(output, new RegExp(`^${s.short}\\s+│ .*INFO  draining`, 'm'), `${s.short} drained on SIGTERM`);
+    assert.match(output.trimEnd(), /runner\s+│ \S+ INFO  stopped$/, 'the runner stops last');
+  });
+});

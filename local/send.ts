@@ -1,0 +1,102 @@
+// `npm run send -- --type T --source S --data '{...}'`: posts one CloudEvent (binary mode, JSON data) to
+// the running pipeline's handler, found through the state file `npm start` writes (.local-run/state.json).
+import { randomUUID } from 'node:crypto';
+import { resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { isAlive, readState } from './state.js';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+const usage = `usage: npm run send -- --type TYPE --source SOURCE --data JSON [--subject S] [--id ID] [--ext name=value ...]
+                       [--service NAME] [--url URL] [--state FILE]
+  posts a binary-mode CloudEvent to the handler of the pipeline \`npm start\` runs (or to --url / --service)`;
+
+export class SendError extends Error {}
+
+export interface SendRequest {
+  readonly url: string;
+  readonly headers: Record<string, string>;
+  readonly body: string;
+}
+
+/** Builds the request from command-line arguments and the state file; throws SendError with what to do. */
+export function buildRequest(argv: readonly string[], defaults: { stateFile: string; newId: () => string }): SendRequest | 'help' {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: [...argv],
+      options: {
+        type: { type: 'string' },
+        source: { type: 'string' },
+        data: { type: 'string' },
+        subject: { type: 'string' },
+        id: { type: 'string' },
+        ext: { type: 'string', multiple: true },
+        service: { type: 'string' },
+        url: { type: 'string' },
+        state: { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    });
+  } catch (err) {
+    throw new SendError(`${(err as Error).message}\n${usage}`);
+  }
+  const v = parsed.values;
+  if (v.help) return 'help';
+  const missing = (['type', 'source', 'data'] as const).filter((k) => !v[k]);
+  if (missing.length > 0) throw new SendError(`missing ${missing.map((m) => `--${m}`).join(', ')}\n${usage}`);
+  try {
+    JSON.parse(v.data as string);
+  } catch (err) {
+    throw new SendError(`--data is not valid JSON (${(err as Error).message}): quote it, e.g. --data '{"a":1}'`);
+  }
+  let url = v.url;
+  if (!url) {
+    const stateFile = resolve(process.cwd(), v.state ?? defaults.stateFile);
+    const state = readState(stateFile);
+    if (!state || !isAlive(state.pid)) throw new SendError(`no pipeline is running (${stateFile} ${state ? 'is stale' : 'not found'}): start it with \`npm start\` first, or pass --url`);
+    const target = v.service ? state.services.find((s) => s.short === v.service) : state.services.find((s) => s.role === 'handler');
+    if (!target) throw new SendError(v.service ? `no service ${v.service}; running: ${state.services.map((s) => s.short).join(', ')}` : 'the running pipeline has no handler service: pass --service NAME');
+    url = target.url;
+  }
+  const headers: Record<string, string> = {
+    'content-type': 'application/json',
+    'ce-specversion': '1.0',
+    'ce-id': v.id ?? defaults.newId(),
+    'ce-type': v.type as string,
+    'ce-source': v.source as string,
+    'ce-time': new Date().toISOString(),
+  };
+  if (v.subject) headers['ce-subject'] = v.subject;
+  for (const ext of v.ext ?? []) {
+    const [name, ...rest] = ext.split('=');
+    if (!name || !/^[a-z0-9]{1,20}$/.test(name) || rest.length === 0) throw new SendError(`--ext ${ext}: expected name=value with a name of 1-20 lowercase letters or digits`);
+    headers[`ce-${name}`] = rest.join('=');
+  }
+  return { url, headers, body: v.data as string };
+}
+
+async function main(): Promise<void> {
+  const req = buildRequest(process.argv.slice(2), { stateFile: resolve(root, '.local-run', 'state.json'), newId: randomUUID });
+  if (req === 'help') {
+    console.log(usage);
+    return;
+  }
+  let res: Response;
+  try {
+    res = await fetch(req.url, { method: 'POST', headers: req.headers, body: req.body, signal: AbortSignal.timeout(30_000) });
+  } catch (err) {
+    throw new SendError(`${req.url} did not answer (${(err as { cause?: { code?: string } }).cause?.code ?? (err as Error).message}): is \`npm start\` still running?`);
+  }
+  const text = await res.text();
+  console.log(`${res.status} ${res.statusText} ← POST ${req.url} (ce-id ${req.headers['ce-id']})`);
+  if (text) console.log(text);
+  if (res.status < 200 || res.status > 299) process.exitCode = 1;
+}
+
+if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  main().catch((err: unknown) => {
+    console.error(`npm run send: ${err instanceof SendError ? err.message : String(err)}`);
+    process.exit(1);
+  });
+}
