@@ -95,6 +95,6 @@ describe('npm start on values/local.yaml', () => {
     assert.deepEqual(pids.filter(isAlive), []);
     assert.equal(existsSync(stateFile), false, 'the state file is removed');
     for (const s of state.services) assert.match(output, new RegExp(`^${s.short}\\s+│ .*INFO  draining`, 'm'), `${s.short} drained on SIGTERM`);
-    assert.match(output.trimEnd(), /runner\s+│ \S+ INFO  stopped$/, 'the runner stops last');
+    assert.match(output.trimEnd(), /runner\s+│ \S+ INFO {2}stopped$/, 'the runner stops last');
   });
 });
