@@ -1,17 +1,21 @@
-// Where the runtime's start-up time goes: runs the bundle under --cpu-prof until its first successful
-// answer, stops it, and sums the profile's self time by package (node_modules/<name>) or runtime file,
-// mapped through the bundle's source map. Not part of `npm run bench`; run it when cold start regresses.
+// Where the runtime's time goes: runs the bundle under --cpu-prof until its first successful answer (and,
+// with --load, under autocannon for that many seconds), stops it, and sums the profile's self time by
+// package (node_modules/<name>) or runtime file, mapped through the bundle's source map. Not part of
+// `npm run bench`; run it when cold start or throughput regresses.
 //
-//   node bench/profile-start.mjs [ROLE=subscriber FUNCTION=echo ...] [--top 25]
+//   node bench/profile-start.mjs [ROLE=subscriber FUNCTION=echo ...] [--load 10] [--top 25]
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { SourceMap } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { body, headers, legacyHeaders } from './lib/event.mjs';
+import { measureLoad } from './lib/load.mjs';
 import { startTimed, stop } from './lib/processes.mjs';
 import { paths } from './lib/targets.mjs';
 
-const top = Number(process.argv[process.argv.indexOf('--top') + 1]) || 25;
+const arg = (name) => (process.argv.includes(name) ? Number(process.argv[process.argv.indexOf(name) + 1]) : undefined);
+const top = arg('--top') ?? 25;
+const loadS = arg('--load') ?? 0;
 const env = { ROLE: 'subscriber', FUNCTION: 'echo' };
 for (const arg of process.argv.slice(2)) if (/^[A-Z_]+=/.test(arg)) env[arg.slice(0, arg.indexOf('='))] = arg.slice(arg.indexOf('=') + 1);
 const dir = mkdtempSync(join(tmpdir(), 'knative-events-prof-'));
@@ -21,7 +25,8 @@ const target = {
   command: (port) => ({ cmd: process.execPath, args: ['--cpu-prof', `--cpu-prof-dir=${dir}`, '--cpu-prof-interval=100', paths.bundle], env: { ...env, PORT: String(port) } }),
 };
 const probe = env.ROLE === 'handler' ? { headers: legacyHeaders, body } : { headers, body };
-const { child, coldStartMs } = await startTimed(target, probe);
+const { child, port, coldStartMs } = await startTimed(target, probe);
+const load = loadS > 0 ? await measureLoad({ url: `http://127.0.0.1:${port}/`, connections: 10, durationS: loadS, warmupS: 0, ...probe }) : undefined;
 await stop(child);
 const file = readdirSync(dir).find((f) => f.endsWith('.cpuprofile'));
 const profile = JSON.parse(readFileSync(join(dir, file), 'utf8'));
@@ -63,6 +68,7 @@ for (const [id, us] of selfUs) {
 }
 const totalUs = [...groups.values()].reduce((a, b) => a + b, 0);
 console.log(`first answer after ${coldStartMs.toFixed(1)} ms; profile covers ${(totalUs / 1000).toFixed(1)} ms (start to exit)`);
+if (load) console.log(`under load: ${Math.round(load.requestsPerSecond)} req/s at 10 connections (profiled), ${load.total} requests, non-2xx ${load.non2xx}`);
 console.log('| self time ms | share | where |\n| ---: | ---: | --- |');
 for (const [g, us] of [...groups].sort((a, b) => b[1] - a[1]).slice(0, top)) {
   console.log(`| ${(us / 1000).toFixed(1)} | ${((100 * us) / totalUs).toFixed(1)}% | ${g} |`);

@@ -105,8 +105,8 @@ function machine() {
 }
 
 prepare();
-const loadNames = ['bare', 'ours', 'oursQuiet', 'oursBinary', 'functionsFramework', 'faasJsRuntime'];
-const coldNames = ['bare', 'ours', 'oursBinary', 'oursBinaryNoCache', 'functionsFramework', 'faasJsRuntime'];
+const loadNames = ['bare', 'ours', 'oursBinary', 'functionsFramework', 'faasJsRuntime', 'oursQuiet', 'oursLean', 'koaMinimal'];
+const coldNames = ['bare', 'ours', 'oursBinary', 'oursBinaryNoCache', 'functionsFramework', 'faasJsRuntime', 'koaMinimal'];
 const coldStart = await coldStarts(coldNames);
 const load = {};
 const memory = {};

@@ -33,6 +33,16 @@ export const targets = {
     label: 'knative-events bundle, LOG_LEVEL=warn',
     command: (port) => ({ cmd: node, args: [paths.bundle], env: { ...subscriberEnv, LOG_LEVEL: 'warn', PORT: String(port) } }),
   },
+  oursLean: {
+    name: 'oursLean',
+    label: 'knative-events bundle, LOG_LEVEL=warn, METRICS_ENABLED=false',
+    command: (port) => ({ cmd: node, args: [paths.bundle], env: { ...subscriberEnv, LOG_LEVEL: 'warn', METRICS_ENABLED: 'false', PORT: String(port) } }),
+  },
+  koaMinimal: {
+    name: 'koaMinimal',
+    label: 'Koa alone, same echo (attribution)',
+    command: (port) => ({ cmd: node, args: [`${bench}peers/koa-minimal.cjs`], env: { PORT: String(port) } }),
+  },
   oursBinary: {
     name: 'oursBinary',
     label: 'knative-events executable',
