@@ -413,8 +413,9 @@ The container env, merged by name: chart contract first, then services.<name>.en
 {{- $_ := set $env "SINK_CONTENT_MODE" (dict "value" (include "ke.kafkaSinkContentMode" $s)) -}}
 {{- with $cfg.sinkEventType }}{{ $_ := set $env "SINK_EVENT_TYPE" (dict "value" .) }}{{ end -}}
 {{- with $cfg.sinkEventSource }}{{ $_ := set $env "SINK_EVENT_SOURCE" (dict "value" .) }}{{ end -}}
-{{- else if or $cfg.sinkEventType $cfg.sinkEventSource -}}
-{{- fail (printf "%s.sinkEventType/sinkEventSource: only valid for role sink-forwarder (role is %s)" $at $role) -}}
+{{- with $cfg.sinkPartitionKey }}{{ $_ := set $env "SINK_PARTITION_KEY" (dict "value" .) }}{{ end -}}
+{{- else if or $cfg.sinkEventType $cfg.sinkEventSource $cfg.sinkPartitionKey -}}
+{{- fail (printf "%s.sinkEventType/sinkEventSource/sinkPartitionKey: only valid for role sink-forwarder (role is %s)" $at $role) -}}
 {{- end -}}
 {{- if eq $role "dlq" -}}
 {{- $dlq := default (dict) $cfg.dlq -}}

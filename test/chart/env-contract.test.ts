@@ -26,6 +26,7 @@ describe('env contract (chart defaults)', () => {
     );
     assert.equal(e.SINK_EVENT_TYPE, 'com.example.trade.normalized');
     assert.equal(e.SINK_EVENT_SOURCE, '/knative-events/transformer');
+    assert.equal(e.SINK_PARTITION_KEY, 'data.symbol');
     assert.ok(!('BROKER_URL' in e));
     assert.ok(find(objs, 'KafkaSink', 'ev-knative-events-trades-out'));
   });

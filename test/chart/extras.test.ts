@@ -34,7 +34,7 @@ describe('extras', () => {
     const e = Object.fromEntries((c?.env ?? []).map((x) => [x.name, x.value]));
     assert.equal(e.TARGET, 'http://ev-knative-events-handler.events.svc.cluster.local');
     assert.equal(e.EXPECT, '202');
-    assert.equal(e.CE_TYPE, 'com.example.trade');
+    assert.equal(e.CE_TYPE, 'com.example.helm.test');
     assert.match(c?.args[0] ?? '', /ce-specversion: 1\.0/);
     assert.match(c?.args[0] ?? '', /\[ "\$code" = "\$EXPECT" \]/);
     assert.equal(render(4, { files: ['chart/ci/minimal-values.yaml'] }).filter((o) => o.kind === 'Pod').length, 0);
