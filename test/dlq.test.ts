@@ -315,6 +315,25 @@ describe('dlq: replay', () => {
     assert.equal(broker.accepted().length, 2);
   });
 
+  test('binary data is stored as data_base64 and replayed byte for byte', async () => {
+    const broker = await receiver();
+    const runtime = await dlq({ DLQ_FILE: await tempFile(), DLQ_ADMIN_TOKEN: token, BROKER_URL: broker.url });
+    const bytes = Buffer.from([0, 1, 2, 250, 255, 10, 13]);
+    const res = await fetch(runtime.url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/octet-stream', 'ce-specversion': '1.0', 'ce-id': 'bin-1', 'ce-type': 'blob', 'ce-source': '/b', 'ce-knativeerrorcode': '500' },
+      body: bytes,
+    });
+    assert.equal(res.status, 202);
+    const id = res.headers.get('x-dead-letter-id');
+    const shown = await admin(runtime.url, `/dead-letters/${id}`);
+    assert.equal(shown.body.deadLetter.event.data_base64, bytes.toString('base64'));
+    assert.equal((await admin(runtime.url, `/dead-letters/${id}/replay`, { method: 'POST' })).body.replayed, true);
+    const sent = broker.accepted()[0]!;
+    assert.equal(sent.headers['content-type'], 'application/octet-stream');
+    assert.deepEqual(sent.body, bytes);
+  });
+
   test('replay is off without BROKER_URL', async () => {
     const runtime = await dlq({ DLQ_FILE: await tempFile(), DLQ_ADMIN_TOKEN: token });
     const stored = await deadLetter(runtime.url, { id: 'n-1' });
