@@ -23,7 +23,7 @@ export function thirdPartyLicenses(metafile, root) {
     .filter((dir) => existsSync(join(dir, 'package.json')))
     .map((dir) => {
       const pkg = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8'));
-      const license = typeof pkg.license === 'string' ? pkg.license : (pkg.license?.type ?? 'UNKNOWN');
+      const license = typeof pkg.license === 'string' ? pkg.license : Array.isArray(pkg.license) ? pkg.license.map((l) => l.type ?? l).join(' OR ') : (pkg.license?.type ?? 'UNKNOWN'); // tv4 (node-vault) lists several
       return { name: pkg.name ?? dirname(dir), version: pkg.version ?? '?', license, text: licenceText(dir) };
     })
     .sort((a, b) => a.name.localeCompare(b.name) || a.version.localeCompare(b.version));

@@ -390,7 +390,15 @@ export function parseBootConfig(rawEnv: Env): BootConfig {
   const problems: string[] = [];
   const c = section(v.pick(commonSchema, ['PORT', 'LOG_LEVEL', 'K_SERVICE', 'K_REVISION']), env, problems);
   const vault = vaultSection(env, problems);
-  if (problems.length > 0 || !c || !vault) throw new ConfigError(problems);
+  if (problems.length > 0 || !c || !vault) {
+    // Report everything wrong at once, as parseConfig does; only secret references wait for the secrets.
+    try {
+      parseConfig(rawEnv);
+    } catch (err) {
+      if (err instanceof ConfigError) throw new ConfigError(err.problems.filter((p) => !/^[^:]+: refers to secret /.test(p)));
+    }
+    throw new ConfigError(problems);
+  }
   const role = env.ROLE?.trim();
   return Object.freeze({ port: c.PORT, logLevel: c.LOG_LEVEL, logBase: Object.freeze({ service: c.K_SERVICE ?? role, revision: c.K_REVISION, role }), vault });
 }

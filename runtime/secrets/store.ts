@@ -10,7 +10,6 @@ export type SecretsFailureReason =
   | 'denied' // 403
   | 'not_found' // 404
   | 'login_failed'
-  | 'token_expired'
   | 'bad_response'
   | 'malformed_file'
   | 'unreadable_file';
