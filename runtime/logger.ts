@@ -12,8 +12,9 @@ export interface LoggerOptions {
 }
 
 export function createLogger(options: LoggerOptions): Logger {
-  // Asynchronous stdout keeps logging off the request's critical path; main.ts flushes it on exit.
-  const destination = options.destination ?? pino.destination({ dest: 1, sync: false, minLength: 4096 });
+  // Asynchronous stdout keeps logging off the request's critical path (lines written under load are
+  // batched by sonic-boom); main.ts flushes it on exit.
+  const destination = options.destination ?? pino.destination({ dest: 1, sync: false });
   return pino(
     {
       level: options.level,

@@ -2,7 +2,7 @@
 // Needs `npm run build` (npm test runs it first).
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -40,12 +40,14 @@ test("from any folder, the handler forwards the seed's curl request to the broke
   const cwd = mkdtempSync(join(tmpdir(), 'ke-empty-'));
   const proc = await startBundle({ ROLE: 'handler', BROKER_URL: broker.url }, { cwd });
   try {
-    const curl = spawnSync(
-      'curl',
-      ['-s', '-o', '/dev/stderr', '-w', '%{http_code}', '-H', 'Content-Type: application/json', '-H', 'ce_source: event-subscriber-source', '-H', 'ce_type: event-subscriber-type', '-d', '{"event_data_1":"data value 1"}', proc.url],
-      { encoding: 'utf8' },
-    );
-    const status = curl.error ? String((await fetch(proc.url, { method: 'POST', headers: { 'Content-Type': 'application/json', ce_source: 'event-subscriber-source', ce_type: 'event-subscriber-type' }, body: '{"event_data_1":"data value 1"}' })).status) : curl.stdout;
+    // The seed's own curl command, run asynchronously: the broker stand-in lives in this process.
+    const status = await new Promise<string>((resolve, reject) => {
+      const child = spawn('curl', ['-s', '-o', '/dev/null', '-w', '%{http_code}', '-H', 'Content-Type: application/json', '-H', 'ce_source: event-subscriber-source', '-H', 'ce_type: event-subscriber-type', '-d', '{"event_data_1":"data value 1"}', proc.url]);
+      let out = '';
+      child.stdout.on('data', (c: Buffer) => (out += c.toString()));
+      child.on('error', reject);
+      child.on('close', () => resolve(out));
+    });
     assert.equal(status, '202');
     const event = broker.requests.at(-1)?.event;
     assert.ok(event);
