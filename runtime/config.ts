@@ -78,6 +78,10 @@ const metricsSchema = v.object({
 const handlerSchema = v.object({
   BROKER_URL: httpUrl('the Knative Broker ingress URL'),
   BROKER_CONTENT_MODE: oneOf(['structured', 'binary'] as const, 'structured'),
+  HANDLER_AUTH: oneOf(['off', 'bearer', 'hmac'] as const, 'off'),
+  /** The secret (Vault) whose value lists the valid caller keys, comma-separated: several at once for rotation. */
+  HANDLER_AUTH_SECRET: v.optional(v.pipe(v.string(), v.trim(), v.regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'expected a secret name (letters, digits, _)')), 'HANDLER_AUTH_KEYS'),
+  HANDLER_AUTH_WINDOW_SECONDS: integer(1, 3600, 300),
 });
 
 const functionSchema = {
@@ -142,7 +146,13 @@ export interface HandlerConfig extends CommonConfig {
   readonly role: 'handler';
   readonly brokerUrl: string;
   readonly brokerContentMode: ContentMode;
+  readonly callerAuth: CallerAuthConfig;
 }
+
+/** How the handler checks its callers: off, a bearer token, or an HMAC signature over timestamp and body. */
+export type CallerAuthConfig =
+  | { readonly mode: 'off' }
+  | { readonly mode: 'bearer' | 'hmac'; readonly secretName: string; readonly windowMs: number };
 
 export interface SubscriberConfig extends CommonConfig {
   readonly role: 'subscriber';
@@ -219,7 +229,9 @@ export function parseConfig(rawEnv: Env, secrets?: Secrets): RuntimeConfig {
   const shown = withoutEmpty(rawEnv);
   const problems: string[] = [];
   const c = section(commonSchema, env, problems, shown);
-  const role = c?.ROLE;
+  // The role decides which other variables are checked, even when an unrelated common one is wrong.
+  const roleResult = v.safeParse(commonSchema.entries.ROLE, env.ROLE);
+  const role = roleResult.success ? roleResult.output : undefined;
   const handler = role === 'handler' ? section(handlerSchema, env, problems, shown) : undefined;
   const subscriber = role === 'subscriber' ? section(subscriberSchema, env, problems, shown) : undefined;
   const forwarder = role === 'sink-forwarder' ? section(sinkForwarderSchema, env, problems, shown) : undefined;
@@ -249,7 +261,11 @@ export function parseConfig(rawEnv: Env, secrets?: Secrets): RuntimeConfig {
     revision: c.K_REVISION,
     vault,
   };
-  if (handler) return Object.freeze({ ...base, role: 'handler', brokerUrl: handler.BROKER_URL, brokerContentMode: handler.BROKER_CONTENT_MODE });
+  if (handler) {
+    const callerAuth: CallerAuthConfig =
+      handler.HANDLER_AUTH === 'off' ? { mode: 'off' } : { mode: handler.HANDLER_AUTH, secretName: handler.HANDLER_AUTH_SECRET, windowMs: handler.HANDLER_AUTH_WINDOW_SECONDS * 1000 };
+    return Object.freeze({ ...base, role: 'handler', brokerUrl: handler.BROKER_URL, brokerContentMode: handler.BROKER_CONTENT_MODE, callerAuth: Object.freeze(callerAuth) });
+  }
   if (subscriber) return Object.freeze({ ...base, role: 'subscriber', functionName: subscriber.FUNCTION, functionTimeoutMs: subscriber.FUNCTION_TIMEOUT_MS });
   if (forwarder) {
     return Object.freeze({
