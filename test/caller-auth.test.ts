@@ -38,7 +38,7 @@ test('bearer: every listed key is accepted; a missing, wrong or malformed token 
     const res = await fetch(bearer.url, { method: 'POST', headers: { ...event, authorization: `Bearer ${token}` }, body });
     assert.equal(res.status, 202, token);
   }
-  for (const authorization of [undefined, 'Bearer nope', 'Basic old-key-0123456789', 'Bearer ', 'bearer old-key-0123456789']) {
+  for (const authorization of [undefined, 'Bearer nope', 'Basic old-key-0123456789', 'Bearer ', 'Bearer old-key-0123456789 extra']) {
     const headers: Record<string, string> = { ...event };
     if (authorization !== undefined) headers.authorization = authorization;
     await refusedIdentically(await fetch(bearer.url, { method: 'POST', headers, body }));

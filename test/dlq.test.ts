@@ -12,7 +12,7 @@ import { Writable } from 'node:stream';
 import { after, describe, test } from 'node:test';
 import { buildApp } from '../runtime/app.js';
 import { parseConfig, type DlqConfig } from '../runtime/config.js';
-import { bearerTokenMatches } from '../runtime/dlq/auth.js';
+import { bearerTokenMatches } from '../runtime/http/bearer.js';
 import { openFileStore, type StoreFileSystem } from '../runtime/dlq/file-store.js';
 import { createHttpPoster } from '../runtime/events/http-client.js';
 import { createLifecycle } from '../runtime/lifecycle.js';

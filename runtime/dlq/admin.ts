@@ -6,7 +6,7 @@
 import type Koa from 'koa';
 import { HttpError } from '../http/errors.js';
 import type { Route } from '../roles/role.js';
-import { requireBearerToken } from './auth.js';
+import { bearerTokenMatches } from '../http/bearer.js';
 import type { DeadLetter } from './record.js';
 import type { ReplayOutcome, Replayer } from './replay.js';
 import type { DeadLetterStore, StoreContents } from './store.js';
@@ -80,7 +80,9 @@ export function adminRoutes(options: AdminOptions): Route[] {
 
   async function contentsFor(ctx: Koa.Context): Promise<StoreContents> {
     ctx.set('WWW-Authenticate', 'Bearer realm="dead-letters"');
-    requireBearerToken(ctx.get('authorization') || undefined, token);
+    if (!bearerTokenMatches(ctx.get('authorization') || undefined, token)) {
+      throw new HttpError(401, 'unauthorized', 'the dead-letter admin API needs "Authorization: Bearer <DLQ_ADMIN_TOKEN>"');
+    }
     ctx.remove('WWW-Authenticate');
     if (!store.read) {
       throw new HttpError(404, 'not_found', `the ${store.kind} store keeps dead letters on the dead-letter topic: read them there (list, show and replay need DLQ_STORE=file)`);

@@ -2,10 +2,11 @@
 // with a replay window. The valid keys are read from the secret store on every request (a comma-separated
 // list, so several are valid during a rotation, and a rotated secret applies without a restart).
 // Comparisons are constant-time; a refusal is one 401 that never says which part failed.
-import { createHmac, timingSafeEqual, createHash } from 'node:crypto';
+import { createHmac } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { CallerAuthConfig } from '../config.js';
 import type { Secrets } from '../function-api.js';
+import { bearerTokenMatches, sameSecret } from './bearer.js';
 import { HttpError } from './errors.js';
 
 export const signatureHeader = 'x-signature';
@@ -15,10 +16,6 @@ export type CallerCheck = (headers: IncomingHttpHeaders, body: Buffer) => void;
 
 const refused = () => new HttpError(401, 'unauthorized', 'missing or invalid caller credentials');
 
-/** Equal-length digests so timingSafeEqual never throws and the comparison time leaks nothing. */
-function sameSecret(a: string, b: string): boolean {
-  return timingSafeEqual(createHash('sha256').update(a).digest(), createHash('sha256').update(b).digest());
-}
 
 function keysFrom(secrets: Secrets, name: string): string[] {
   return (secrets.get(name) ?? '')
@@ -43,12 +40,7 @@ export function createCallerCheck(config: CallerAuthConfig, secrets: Secrets, no
   }
   if (config.mode === 'bearer') {
     return (headers) => {
-      const header = single(headers.authorization) ?? '';
-      const token = header.startsWith('Bearer ') ? header.slice(7).trim() : '';
-      // Check every key (no early exit) so the time taken does not tell how many keys there are before a match.
-      let ok = false;
-      for (const key of keysFrom(secrets, secretName)) ok = sameSecret(token, key) || ok;
-      if (!token || !ok) throw refused();
+      if (!bearerTokenMatches(single(headers.authorization), ...keysFrom(secrets, secretName))) throw refused();
     };
   }
   return (headers, body) => {
