@@ -1,10 +1,11 @@
 // Shared by the metrics tests: reading the text exposition format, CloudEvent requests, the environment that
 // starts each role on loopback, and the external tools (prometheus, promtool) that must be installed.
-import { spawnSync } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Role } from '../runtime/config.js';
+import { freePort } from './helpers/bundle.js';
 import { startReceiver, type Receiver } from './helpers/receiver.js';
 
 export interface Sample {
@@ -80,4 +81,89 @@ export const roleSetups: Record<Role, () => Promise<RoleSetup>> = {
 async function withReceiver(envFor: (receiver: Receiver) => Record<string, string>): Promise<RoleSetup> {
   const receiver = await startReceiver();
   return { env: envFor(receiver), close: () => receiver.close() };
+}
+
+export interface PrometheusServer {
+  readonly url: string;
+  /** An instant query through /api/v1/query; throws with Prometheus' error for a bad expression. */
+  query(expr: string): Promise<Array<{ metric: Record<string, string>; value: [number, string] }>>;
+  logs(): string;
+  stop(): Promise<void>;
+}
+
+export interface ScrapeJob {
+  readonly job: string;
+  readonly target: string;
+  readonly path?: string;
+  readonly bearer?: string;
+}
+
+/** A real Prometheus on a free loopback port, with a temporary config and storage, scraping every second. */
+export async function startPrometheus(jobs: readonly ScrapeJob[]): Promise<PrometheusServer> {
+  const binary = requireTool('prometheus');
+  const dir = mkdtempSync(join(tmpdir(), 'ke-prometheus-'));
+  const config = {
+    global: { scrape_interval: '1s', scrape_timeout: '1s', evaluation_interval: '1s' },
+    scrape_configs: jobs.map((job) => ({
+      job_name: job.job,
+      metrics_path: job.path ?? '/metrics',
+      ...(job.bearer === undefined ? {} : { authorization: { type: 'Bearer', credentials: job.bearer } }),
+      static_configs: [{ targets: [job.target] }],
+    })),
+  };
+  // JSON is YAML, so the config needs no YAML writer.
+  writeFileSync(join(dir, 'prometheus.yml'), JSON.stringify(config));
+  const port = await freePort();
+  const child = spawn(binary, [`--config.file=${join(dir, 'prometheus.yml')}`, `--storage.tsdb.path=${join(dir, 'data')}`, `--web.listen-address=127.0.0.1:${port}`, '--log.level=warn'], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout.on('data', (c: Buffer) => (output += c.toString()));
+  child.stderr.on('data', (c: Buffer) => (output += c.toString()));
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  let running = true;
+  void exited.then(() => (running = false));
+  const url = `http://127.0.0.1:${port}`;
+  const stop = async () => {
+    if (running) child.kill('SIGTERM');
+    await exited;
+    rmSync(dir, { recursive: true, force: true });
+  };
+  try {
+    await until(async () => {
+      if (!running) throw new Error(`prometheus exited during start-up:\n${output}`);
+      return (await fetch(`${url}/-/ready`).catch(() => undefined))?.status === 200;
+    }, 20_000, 'prometheus to answer /-/ready');
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  return {
+    url,
+    async query(expr) {
+      const res = await fetch(`${url}/api/v1/query?${new URLSearchParams({ query: expr })}`);
+      const body = (await res.json()) as { status: string; error?: string; data?: { result: Array<{ metric: Record<string, string>; value: [number, string] }> } };
+      if (body.status !== 'success' || !body.data) throw new Error(`query ${expr} failed: ${body.error ?? res.status}`);
+      return body.data.result;
+    },
+    logs: () => output,
+    stop,
+  };
+}
+
+/** Polls `check` until it returns true; the error names what was awaited and the last value seen. */
+export async function until(check: () => Promise<boolean>, timeoutMs: number, what: string, lastSeen?: () => unknown): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${lastSeen ? `; last seen: ${JSON.stringify(lastSeen())}` : ''}`);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+}
+
+/** Every query in the Grafana dashboard the chart ships, with its panel's title. */
+export function dashboardQueries(): Array<{ panel: string; expr: string }> {
+  const dashboard = JSON.parse(readFileSync(new URL('../chart/dashboards/knative-events.json', import.meta.url), 'utf8')) as {
+    panels: Array<{ title: string; targets?: Array<{ expr: string }> }>;
+  };
+  return dashboard.panels.flatMap((p) => (p.targets ?? []).map((t) => ({ panel: p.title, expr: t.expr })));
 }

@@ -15,7 +15,7 @@ export type Outcome = 'forwarded' | 'replied' | 'processed' | 'stored';
 export const outcomes: readonly Outcome[] = ['forwarded', 'replied', 'processed', 'stored'];
 
 export interface MetricSet {
-  readonly httpDuration: Histogram<'route' | 'method' | 'status_class'>;
+  readonly httpDuration: Histogram<'role' | 'route' | 'method' | 'status_class'>;
   readonly httpInFlight: Gauge;
   readonly received: Counter<EventLabel>;
   readonly handled: Readonly<Record<Outcome, Counter<EventLabel>>>;
@@ -46,8 +46,8 @@ export function defineMetrics(registry: Registry, options: { deadLetterStore: bo
   return {
     httpDuration: new Histogram({
       name: `${prefix}http_request_duration_seconds`,
-      help: 'Time from request to answer, by matched route, method and status class. Its _count is the request count.',
-      labelNames: ['route', 'method', 'status_class'],
+      help: 'Time from request to answer, by role, matched route, method and status class. Its _count is the request count.',
+      labelNames: ['role', 'route', 'method', 'status_class'],
       buckets: latencyBuckets,
       registers,
     }),

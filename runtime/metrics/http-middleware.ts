@@ -43,7 +43,7 @@ export function httpMetricsMiddleware(options: HttpMetricsOptions): Koa.Middlewa
       metrics.httpInFlight.dec();
       const status = failure === undefined ? ctx.status : failure instanceof HttpError ? failure.status : 500;
       const route = typeof ctx.state.route === 'string' ? ctx.state.route : 'unmatched';
-      metrics.httpDuration.observe({ route, method: methodLabel(ctx.method), status_class: statusClass(status) }, (performance.now() - started) / 1000);
+      metrics.httpDuration.observe({ role, route, method: methodLabel(ctx.method), status_class: statusClass(status) }, (performance.now() - started) / 1000);
       if (isEventRoute(ctx.method, ctx.state.route)) {
         const event = ctx.state.event as CloudEvent<unknown> | undefined;
         const labels = labelsFor(eventTypeLabel(event?.type));
