@@ -1,7 +1,6 @@
 // The scrape route: path, token protection, turning it off, and the two exposition formats.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { bearerChecker } from '../runtime/metrics/route.js';
 import { wantsOpenMetrics } from '../runtime/metrics/exposition.js';
 import { startRuntime } from './helpers/runtime.js';
 import { parseSamples, postEvent, scrape, sumOf } from './metrics-support.js';
@@ -13,7 +12,7 @@ describe('metrics route', () => {
   test('METRICS_TOKEN: no or a wrong token gets the 401 envelope, the right Bearer token the metrics', async (t) => {
     const runtime = await startRuntime({ ...subscriber, METRICS_TOKEN: token });
     t.after(() => runtime.stop());
-    for (const authorization of [undefined, `Bearer ${token}x`, `Bearer ${token.slice(0, -1)}`, token, `Basic ${token}`]) {
+    for (const authorization of [undefined, `Bearer ${token}x`, `Bearer ${token.slice(0, -1)}`, `Bearer ${token.toUpperCase()}`, `Bearer ${token} extra`, token, `Basic ${token}`]) {
       const res = await scrape(runtime.url, { headers: authorization ? { authorization } : {} });
       assert.equal(res.status, 401, `authorization ${authorization}`);
       assert.equal(JSON.parse(res.text).success, false);
@@ -68,15 +67,5 @@ describe('metrics route', () => {
     assert.equal(wantsOpenMetrics('text/plain;q=0.9,application/openmetrics-text;q=0.5'), false);
     assert.equal(wantsOpenMetrics('application/openmetrics-text;version=1.0.0;q=0.6, text/plain;q=0.5'), true);
     assert.equal(wantsOpenMetrics('application/openmetrics-text;q=0'), false);
-  });
-
-  test('the bearer check accepts only the exact token', () => {
-    const check = bearerChecker(token);
-    assert.equal(check(`Bearer ${token}`), true);
-    assert.equal(check(`Bearer  ${token} `), true);
-    assert.equal(check(`Bearer ${token} extra`), false);
-    assert.equal(check(`Bearer`), false);
-    assert.equal(check(undefined), false);
-    assert.equal(check(`Bearer ${token.toUpperCase()}`), false);
   });
 });
