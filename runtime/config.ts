@@ -89,7 +89,15 @@ const functionSchema = {
   FUNCTION_TIMEOUT_MS: integer(1, 3_600_000, 60_000),
 };
 
-const subscriberSchema = v.object(functionSchema);
+const subscriberSchema = v.object({
+  ...functionSchema,
+  /**
+   * What a plain (non-event) result becomes: `json` answers 200 with it; `discard` answers 204. Knative's Kafka
+   * broker treats a 2xx with a body that is not a CloudEvent as a failed delivery, so the chart sets `discard`
+   * for subscribers behind a Kafka-class broker.
+   */
+  SUBSCRIBER_PLAIN_RESULT: oneOf(['json', 'discard'] as const, 'json'),
+});
 
 const sinkSchema = {
   KAFKA_SINK_URL: httpUrl('the KafkaSink ingress URL, e.g. http://kafka-sink-ingress.knative-eventing.svc.cluster.local/<namespace>/<sink>'),
@@ -158,6 +166,7 @@ export interface SubscriberConfig extends CommonConfig {
   readonly role: 'subscriber';
   readonly functionName: string;
   readonly functionTimeoutMs: number;
+  readonly plainResult: 'json' | 'discard';
 }
 
 export interface SinkTarget {
@@ -266,7 +275,9 @@ export function parseConfig(rawEnv: Env, secrets?: Secrets): RuntimeConfig {
       handler.HANDLER_AUTH === 'off' ? { mode: 'off' } : { mode: handler.HANDLER_AUTH, secretName: handler.HANDLER_AUTH_SECRET, windowMs: handler.HANDLER_AUTH_WINDOW_SECONDS * 1000 };
     return Object.freeze({ ...base, role: 'handler', brokerUrl: handler.BROKER_URL, brokerContentMode: handler.BROKER_CONTENT_MODE, callerAuth: Object.freeze(callerAuth) });
   }
-  if (subscriber) return Object.freeze({ ...base, role: 'subscriber', functionName: subscriber.FUNCTION, functionTimeoutMs: subscriber.FUNCTION_TIMEOUT_MS });
+  if (subscriber) {
+    return Object.freeze({ ...base, role: 'subscriber', functionName: subscriber.FUNCTION, functionTimeoutMs: subscriber.FUNCTION_TIMEOUT_MS, plainResult: subscriber.SUBSCRIBER_PLAIN_RESULT });
+  }
   if (forwarder) {
     return Object.freeze({
       ...base,

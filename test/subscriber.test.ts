@@ -52,6 +52,17 @@ test('a plain result is a 200 JSON answer, for binary and structured events', as
   }
 });
 
+test('with SUBSCRIBER_PLAIN_RESULT=discard a plain result is 204 (Kafka broker), a reply still goes back', async () => {
+  const plain = await subscriber('echo', { SUBSCRIBER_PLAIN_RESULT: 'discard' });
+  const res = await send(plain.url);
+  assert.equal(res.status, 204);
+  assert.equal(await res.text(), '');
+  const replier = await subscriber('replier', { SUBSCRIBER_PLAIN_RESULT: 'discard' });
+  const replied = await send(replier.url);
+  assert.equal(replied.status, 200);
+  assert.equal(replied.headers.get('ce-type'), 'order.priced');
+});
+
 test('undefined is 204 with no body', async () => {
   const runtime = await subscriber('nothing');
   const res = await send(runtime.url);

@@ -397,6 +397,10 @@ The container env, merged by name: chart contract first, then services.<name>.en
 {{- else if $cfg.function -}}
 {{- fail (printf "%s.function: only subscriber and sink-forwarder run a function (role is %s)" $at $role) -}}
 {{- end -}}
+{{- /* Knative's Kafka broker fails a delivery whose 2xx body is not a CloudEvent: plain results are dropped (204). */ -}}
+{{- if and (eq $role "subscriber") (eq (toString $ctx.Values.broker.class) "Kafka") -}}
+{{- $_ := set $env "SUBSCRIBER_PLAIN_RESULT" (dict "value" "discard") -}}
+{{- end -}}
 {{- if and $cfg.sink (ne $role "sink-forwarder") -}}
 {{- fail (printf "%s.sink: only a sink-forwarder writes to a KafkaSink (role is %s; a dlq uses dlq.sink)" $at $role) -}}
 {{- end -}}

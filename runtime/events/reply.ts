@@ -26,7 +26,15 @@ export function toReplyEvent(result: unknown, defaults: { source: string; newId:
   }
 }
 
-export function writeResult(ctx: Koa.Context, result: unknown, defaults: { source: string; newId: () => string; now: () => Date }): void {
+export interface ResultOptions {
+  readonly source: string;
+  readonly newId: () => string;
+  readonly now: () => Date;
+  /** `discard`: a plain result is not sent back (204), for dispatchers that accept only CloudEvent bodies. */
+  readonly plainResult?: 'json' | 'discard';
+}
+
+export function writeResult(ctx: Koa.Context, result: unknown, defaults: ResultOptions): void {
   if (result === undefined || result === null) {
     ctx.status = 204;
     return;
@@ -38,6 +46,10 @@ export function writeResult(ctx: Koa.Context, result: unknown, defaults: { sourc
     ctx.status = 200;
     ctx.body = typeof message.body === 'string' || Buffer.isBuffer(message.body) ? message.body : message.body === undefined ? '' : JSON.stringify(message.body);
     ctx.state.reply = event;
+    return;
+  }
+  if (defaults.plainResult === 'discard') {
+    ctx.status = 204;
     return;
   }
   ctx.status = 200;

@@ -10,7 +10,7 @@ import type { RoleDeps, RoleInstance } from './role.js';
 export async function createSubscriberRole(config: SubscriberConfig, deps: RoleDeps): Promise<RoleInstance> {
   const fn = (await deps.loadFunction(config.functionName)).default;
   const parseOptions = { legacy: false, requireJson: false, newId: deps.newId, now: deps.now };
-  const replyDefaults = { source: `/knative-events/${config.service}`, newId: deps.newId, now: deps.now };
+  const replyDefaults = { source: `/knative-events/${config.service}`, newId: deps.newId, now: deps.now, plainResult: config.plainResult };
 
   return {
     routes: [

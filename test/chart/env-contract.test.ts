@@ -30,11 +30,16 @@ describe('env contract (chart defaults)', () => {
     assert.ok(!('BROKER_URL' in e));
     assert.ok(find(objs, 'KafkaSink', 'ev-knative-events-trades-out'));
   });
-  it('subscriber: FUNCTION only', () => {
+  it('subscriber: FUNCTION; plain results dropped behind the Kafka broker (it fails non-CloudEvent 2xx bodies)', () => {
     const e = env(ksvc(objs, 'echo'));
     assert.equal(e.ROLE, 'subscriber');
     assert.equal(e.FUNCTION, 'echo');
+    assert.equal(e.SUBSCRIBER_PLAIN_RESULT, 'discard');
     assert.ok(!('BROKER_URL' in e) && !('KAFKA_SINK_URL' in e));
+  });
+  it('subscriber behind a channel-based broker keeps plain JSON results', () => {
+    const e = env(ksvc(render(4, { set: ['broker.class=MTChannelBasedBroker'] }), 'echo'));
+    assert.ok(!('SUBSCRIBER_PLAIN_RESULT' in e));
   });
   it('dlq: file store on an emptyDir at /data, BROKER_URL for replay, no admin token without a secret', () => {
     const svc = ksvc(objs, 'dlq');
