@@ -3,7 +3,9 @@
 // package (node_modules/<name>) or runtime file, mapped through the bundle's source map. Not part of
 // `npm run bench`; run it when cold start or throughput regresses.
 //
-//   node bench/profile-start.mjs [ROLE=subscriber FUNCTION=echo ...] [--load 10] [--top 25]
+//   node bench/profile-start.mjs [ROLE=subscriber FUNCTION=echo ...] [--load 10] [--top 25] [--lines]
+//
+// --lines splits runtime/ files by source line and function, and packages by function, to find the call that costs.
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { SourceMap } from 'node:module';
 import { tmpdir } from 'node:os';
@@ -16,6 +18,7 @@ import { paths } from './lib/targets.mjs';
 const arg = (name) => (process.argv.includes(name) ? Number(process.argv[process.argv.indexOf(name) + 1]) : undefined);
 const top = arg('--top') ?? 25;
 const loadS = arg('--load') ?? 0;
+const byLine = process.argv.includes('--lines');
 const env = { ROLE: 'subscriber', FUNCTION: 'echo' };
 for (const arg of process.argv.slice(2)) if (/^[A-Z_]+=/.test(arg)) env[arg.slice(0, arg.indexOf('='))] = arg.slice(arg.indexOf('=') + 1);
 const dir = mkdtempSync(join(tmpdir(), 'knative-events-prof-'));
@@ -44,7 +47,10 @@ function groupOf(callFrame) {
   const entry = map.findEntry(lineNumber, columnNumber);
   const source = entry?.originalSource ?? '';
   const pkg = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(source);
-  return pkg ? pkg[1] : source.replace(/^.*?\/(runtime|functions)\//, '$1/') || '(bundle, unmapped)';
+  if (pkg) return byLine ? `${pkg[1]} ${entry.name ?? functionName}` : pkg[1];
+  const file = source.replace(/^.*?\/(runtime|functions)\//, '$1/');
+  if (!file) return '(bundle, unmapped)';
+  return byLine ? `${file}:${entry.originalLine + 1} ${entry.name ?? functionName}` : file;
 }
 
 // Node's own frames (module loader, builtins being compiled) are charged to the closest bundle frame that

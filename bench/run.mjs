@@ -6,6 +6,7 @@
 // Needs `npm install --prefix bench` once. Builds dist/knative-events.cjs and dist/knative-events if they are
 // missing or stale, plus an executable without code cache (in bench/results/) for the cold-start comparison.
 import { execFileSync } from 'node:child_process';
+import { build } from 'esbuild';
 import { existsSync, mkdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
@@ -33,30 +34,33 @@ const settings = {
 const probe = { headers, body };
 const log = (msg) => process.stderr.write(`${msg}\n`);
 
-function prepare() {
+async function prepare() {
   mkdirSync(resultsDir, { recursive: true });
   if (!existsSync(paths.bundle)) execFileSync(process.execPath, [`${root}build/build.mjs`], { stdio: 'inherit' });
   if (!existsSync(paths.binary) || statSync(paths.binary).mtimeMs < statSync(paths.bundle).mtimeMs) {
     execFileSync(process.execPath, [`${root}build/build-binary.mjs`], { stdio: 'inherit' });
   }
   execFileSync(process.execPath, [`${root}build/build-binary.mjs`, '--no-code-cache', '--output', paths.binaryNoCache], { stdio: 'ignore' });
+  await build({ entryPoints: [`${root}bench/peers/koa-minimal.cjs`], outfile: paths.koaBundle, bundle: true, platform: 'node', target: 'node20', format: 'cjs', minify: true, logLevel: 'warning' });
 }
 
 /** Cold starts, round-robin over the targets so that drift on the machine touches each one alike. */
 async function coldStarts(names) {
   const samples = Object.fromEntries(names.map((n) => [n, []]));
+  const cpu = Object.fromEntries(names.map((n) => [n, []]));
   for (let i = 0; i < settings.starts; i++) {
     for (const name of names) {
-      const { child, coldStartMs, firstAnswer } = await startTimed(targets[name], probe);
+      const { child, coldStartMs, startCpuMs, firstAnswer } = await startTimed(targets[name], probe);
       if (firstAnswer.body.length === 0 || JSON.stringify(JSON.parse(firstAnswer.body)) !== body) {
         throw new Error(`${name} did not echo the event data: ${firstAnswer.body.slice(0, 200)}`);
       }
       samples[name].push(coldStartMs);
+      cpu[name].push(startCpuMs);
       await stop(child, 'SIGKILL');
     }
     log(`cold start ${i + 1}/${settings.starts}`);
   }
-  return Object.fromEntries(names.map((n) => [n, { medianMs: median(samples[n]), p90Ms: quantile(samples[n], 0.9), samples: samples[n] }]));
+  return Object.fromEntries(names.map((n) => [n, { medianMs: median(samples[n]), p90Ms: quantile(samples[n], 0.9), cpuMedianMs: median(cpu[n]), samples: samples[n] }]));
 }
 
 /** Idle RSS a second after the first answer, then load at 10 and 100 connections, then the peak RSS. */
@@ -68,7 +72,7 @@ async function loadAndMemory(name) {
     const byConnections = {};
     for (const connections of [10, 100]) {
       log(`load ${name} @${connections}`);
-      byConnections[connections] = await measureLoad({ url: `http://127.0.0.1:${port}/`, connections, durationS: settings.durationS, warmupS: settings.warmupS, headers, body });
+      byConnections[connections] = await measureLoad({ url: `http://127.0.0.1:${port}/`, connections, durationS: settings.durationS, warmupS: settings.warmupS, headers, body, pid: child.pid });
     }
     return { load: byConnections, memory: { idleMiB, peakMiB: memoryOf(child.pid).peakMiB } };
   } finally {
@@ -90,7 +94,7 @@ async function forwarding() {
       log(`forwarding @${connections}`);
       const common = { connections, durationS: settings.durationS, warmupS: settings.warmupS };
       const direct = await measureLoad({ ...common, url: `http://127.0.0.1:${standIn.port}/ns/default`, headers: structuredHeaders, body: structuredBody });
-      const viaHandler = await measureLoad({ ...common, url: `http://127.0.0.1:${handler.port}/`, headers: legacyHeaders, body });
+      const viaHandler = await measureLoad({ ...common, url: `http://127.0.0.1:${handler.port}/`, headers: legacyHeaders, body, pid: handler.child.pid });
       out[connections] = { direct, handler: viaHandler };
     }
     return out;
@@ -104,7 +108,7 @@ function machine() {
   return { cpu: os.cpus()[0]?.model.trim() ?? 'unknown CPU', cores: os.availableParallelism(), memGiB: Math.round(os.totalmem() / 2 ** 30), os: `${os.type()} ${os.release()}`, node: process.version };
 }
 
-prepare();
+await prepare();
 const loadNames = ['bare', 'ours', 'oursBinary', 'functionsFramework', 'faasJsRuntime', 'oursQuiet', 'oursLean', 'koaMinimal'];
 const coldNames = ['bare', 'ours', 'oursBinary', 'oursBinaryNoCache', 'functionsFramework', 'faasJsRuntime', 'koaMinimal'];
 const coldStart = await coldStarts(coldNames);
@@ -127,6 +131,7 @@ const results = {
   sizes: { bundleKiB: statSync(paths.bundle).size / 1024, binaryMiB: statSync(paths.binary).size / 2 ** 20, nodeMiB: statSync(process.execPath).size / 2 ** 20 },
 };
 rmSync(paths.binaryNoCache, { force: true });
+rmSync(paths.koaBundle, { force: true });
 const markdown = renderMarkdown(results);
 const stamp = results.date.replace(/[:.]/g, '-');
 writeFileSync(`${resultsDir}${stamp}.json`, `${JSON.stringify(results, null, 2)}\n`);

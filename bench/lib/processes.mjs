@@ -31,8 +31,9 @@ export function request(port, { method = 'POST', path = '/', headers = {}, body 
 }
 
 /**
- * Starts a target and sends `probe` until it answers 2xx. Returns the process and the milliseconds from
- * spawn to the end of that first successful answer (the cold start as a caller sees it).
+ * Starts a target and sends `probe` until it answers 2xx. Returns the process, the milliseconds from spawn
+ * to the end of that first successful answer (the cold start as a caller sees it) and the CPU time the
+ * process had used by then (steadier than wall time when other work shares the machine).
  */
 export async function startTimed(target, probe, { timeoutMs = 20_000 } = {}) {
   const port = await freePort();
@@ -51,7 +52,10 @@ export async function startTimed(target, probe, { timeoutMs = 20_000 } = {}) {
     }
     try {
       const answer = await request(port, probe);
-      if (answer.status >= 200 && answer.status < 300) return { child, port, coldStartMs: performance.now() - started, firstAnswer: answer };
+      if (answer.status >= 200 && answer.status < 300) {
+        const coldStartMs = performance.now() - started;
+        return { child, port, coldStartMs, startCpuMs: cpuMsOf(child.pid), firstAnswer: answer };
+      }
       throw new Error(`${target.label} answered ${answer.status}: ${answer.body}`);
     } catch (err) {
       if (err.code !== 'ECONNREFUSED' && err.code !== 'ECONNRESET') {
@@ -81,4 +85,13 @@ export function stop(child, signal = 'SIGTERM') {
     });
     child.kill(signal);
   });
+}
+
+/** CPU time (user + system) the process has used so far, in milliseconds, from /proc/<pid>/stat. */
+export function cpuMsOf(pid) {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  // Fields after the command name (which may contain spaces) start after the last ')'.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const ticksPerSecond = 100; // USER_HZ, 100 on every Linux Node supports
+  return ((Number(fields[11]) + Number(fields[12])) * 1000) / ticksPerSecond;
 }

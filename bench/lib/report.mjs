@@ -11,6 +11,8 @@ export const goals = [
   { metric: 'req/s, 100 connections', get: (r, t) => r.load[t]?.[100]?.requestsPerSecond, limit: 0.7, lowerIsBetter: false },
   { metric: 'p99 latency, 10 connections', get: (r, t) => r.load[t]?.[10]?.p99Ms, lowerIsBetter: true },
   { metric: 'p99 latency, 100 connections', get: (r, t) => r.load[t]?.[100]?.p99Ms, lowerIsBetter: true },
+  { metric: 'server CPU per request, 10 connections', get: (r, t) => r.load[t]?.[10]?.cpuUsPerRequest, lowerIsBetter: true },
+  { metric: 'start-up CPU to first answer', get: (r, t) => r.coldStart[t]?.cpuMedianMs, lowerIsBetter: true },
   { metric: 'idle RSS', get: (r, t) => r.memory[t]?.idleMiB, limit: 1.2, lowerIsBetter: true },
   { metric: 'loaded RSS (peak)', get: (r, t) => r.memory[t]?.peakMiB, lowerIsBetter: true },
 ];
@@ -28,8 +30,8 @@ export function renderMarkdown(results) {
   const lines = [];
   lines.push(`Machine: ${machine.cpu}, ${machine.cores} cores, ${machine.memGiB} GiB, ${machine.os}, Node ${machine.node}; ${results.settings}.`, '');
 
-  lines.push('| server | cold start ms (median, p90) | req/s @10 | p99 ms @10 | req/s @100 | p99 ms @100 | non-2xx + errors | idle RSS MiB | peak RSS MiB |');
-  lines.push('| --- | --- | --- | --- | --- | --- | --- | --- | --- |');
+  lines.push('| server | cold start ms (median, p90) | start-up CPU ms | req/s @10 | p99 ms @10 | CPU µs/req @10 | req/s @100 | p99 ms @100 | non-2xx + errors | idle RSS MiB | peak RSS MiB |');
+  lines.push('| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |');
   for (const name of Object.keys(labels)) {
     const c = coldStart[name];
     const l10 = load[name]?.[10];
@@ -37,7 +39,7 @@ export function renderMarkdown(results) {
     const m = memory[name];
     const bad = [l10, l100].filter(Boolean).reduce((sum, l) => sum + l.non2xx + l.errors + l.timeouts, 0);
     lines.push(
-      `| ${labels[name]} | ${c ? `${fmt(c.medianMs, 1)} (${fmt(c.p90Ms, 1)})` : '–'} | ${thousands(l10?.requestsPerSecond)} | ${fmt(l10?.p99Ms)} | ${thousands(l100?.requestsPerSecond)} | ${fmt(l100?.p99Ms)} | ${l10 || l100 ? bad : '–'} | ${fmt(m?.idleMiB, 1)} | ${fmt(m?.peakMiB, 1)} |`,
+      `| ${labels[name]} | ${c ? `${fmt(c.medianMs, 1)} (${fmt(c.p90Ms, 1)})` : '–'} | ${fmt(c?.cpuMedianMs)} | ${thousands(l10?.requestsPerSecond)} | ${fmt(l10?.p99Ms)} | ${fmt(l10?.cpuUsPerRequest)} | ${thousands(l100?.requestsPerSecond)} | ${fmt(l100?.p99Ms)} | ${l10 || l100 ? bad : '–'} | ${fmt(m?.idleMiB, 1)} | ${fmt(m?.peakMiB, 1)} |`,
     );
   }
   lines.push('');
@@ -56,7 +58,7 @@ export function renderMarkdown(results) {
     lines.push(`| cold start, executable with ÷ without code cache | ${ratio(exe, coldStart.oursBinaryNoCache.medianMs)} | | | |`);
   }
   for (const [connections, f] of Object.entries(forwarding)) {
-    lines.push(`| handler forwarding to a broker stand-in, ${connections} connections (${thousands(f.handler.requestsPerSecond)} vs ${thousands(f.direct.requestsPerSecond)} req/s posted straight to it) | ${ratio(f.handler.requestsPerSecond, f.direct.requestsPerSecond)} | | | non-2xx + errors: ${f.handler.non2xx + f.handler.errors + f.handler.timeouts} |`);
+    lines.push(`| handler forwarding to a broker stand-in, ${connections} connections (${thousands(f.handler.requestsPerSecond)} vs ${thousands(f.direct.requestsPerSecond)} req/s posted straight to it; handler CPU ${fmt(f.handler.cpuUsPerRequest)} µs/req) | ${ratio(f.handler.requestsPerSecond, f.direct.requestsPerSecond)} | | | non-2xx + errors: ${f.handler.non2xx + f.handler.errors + f.handler.timeouts} |`);
   }
   lines.push('');
   lines.push(`Sizes: bundle ${fmt(sizes.bundleKiB)} KiB; single executable ${fmt(sizes.binaryMiB, 1)} MiB (of which the Node binary ${fmt(sizes.nodeMiB, 1)} MiB).`);

@@ -9,6 +9,8 @@ export const paths = {
   binary: `${root}dist/knative-events`,
   /** Same executable built with --no-code-cache, only for the cold-start comparison. */
   binaryNoCache: `${bench}results/knative-events-no-code-cache`,
+  /** peers/koa-minimal.cjs bundled like ours, so its cold start compares fairly. */
+  koaBundle: `${bench}results/koa-minimal.bundle.cjs`,
 };
 
 const node = process.execPath;
@@ -40,8 +42,8 @@ export const targets = {
   },
   koaMinimal: {
     name: 'koaMinimal',
-    label: 'Koa alone, same echo (attribution)',
-    command: (port) => ({ cmd: node, args: [`${bench}peers/koa-minimal.cjs`], env: { PORT: String(port) } }),
+    label: 'Koa alone, bundled, same echo (attribution)',
+    command: (port) => ({ cmd: node, args: [paths.koaBundle], env: { PORT: String(port) } }),
   },
   oursBinary: {
     name: 'oursBinary',
