@@ -2,7 +2,7 @@
 // events/s by role, error rate, p50/p99 latency, dead letters, function duration.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { Registry } from 'prom-client';
+import { Registry } from '../runtime/metrics/prom-client.js';
 import { defineMetrics } from '../runtime/metrics/definitions.js';
 import { dashboardQueries } from './metrics-support.js';
 

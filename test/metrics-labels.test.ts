@@ -2,7 +2,7 @@
 // client or a failing service sends.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { Registry } from 'prom-client';
+import { Registry } from '../runtime/metrics/prom-client.js';
 import { defineMetrics } from '../runtime/metrics/definitions.js';
 import { cappedLabeller, errorCodeLabel, eventTypeLabeller, hostAndPath, methodLabel, statusClass } from '../runtime/metrics/labels.js';
 import { maxDestinations, roleObserver, sendObserver } from '../runtime/metrics/observers.js';

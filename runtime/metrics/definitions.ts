@@ -1,6 +1,6 @@
 // Every metric this project exports, on the registry passed in (one per process; tests make several).
 // Conventions: one prefix, base units (seconds, bytes), counters end in _total, label names are fixed here.
-import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import { Counter, Gauge, Histogram, type Registry } from './prom-client.js';
 
 export const prefix = 'knative_events_';
 

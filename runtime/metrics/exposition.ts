@@ -2,7 +2,8 @@
 // prom-client formats OpenMetrics only for a registry created for it, and renaming counters in place while
 // doing so (it strips `_total` from the shared metric object); so an OpenMetrics scrape renders through a
 // throwaway registry of thin views that carry the family name and leave the real metrics untouched.
-import { Registry, type Metric, type OpenMetricsContentType } from 'prom-client';
+import type { Metric, OpenMetricsContentType } from 'prom-client';
+import { Registry } from './prom-client.js';
 
 export const prometheusContentType = Registry.PROMETHEUS_CONTENT_TYPE;
 export const openMetricsContentType = Registry.OPENMETRICS_CONTENT_TYPE;

@@ -2,7 +2,7 @@
 // the request middleware, the scrape route and the observers roles call. assemble() imports this module
 // only when METRICS_ENABLED is true, so a process without metrics never loads prom-client.
 import type Koa from 'koa';
-import { collectDefaultMetrics, Registry } from 'prom-client';
+import { addDefaultMetrics, Registry } from './prom-client.js';
 import type { MetricsConfig } from '../config.js';
 import type { SendObserver } from '../events/sender.js';
 import type { RoleObserver, Route } from '../roles/role.js';
@@ -29,18 +29,6 @@ export interface ProcessMetrics {
   readonly routes: readonly Route[];
   readonly sendObserver: SendObserver;
   readonly roleObserver: RoleObserver;
-}
-
-/**
- * prom-client's process_* and nodejs_* metrics, with their standard names so the usual Node.js dashboards work.
- * Three of them are gauges named *_total, which `promtool check metrics` rejects (a _total is a counter);
- * each is the sum of its per-type sibling (nodejs_active_handles{type} …), so nothing is lost without them.
- */
-const misnamedDefaults = ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total'];
-
-function addDefaultMetrics(registry: Registry): void {
-  collectDefaultMetrics({ register: registry });
-  for (const name of misnamedDefaults) registry.removeSingleMetric(name);
 }
 
 /** Label value for "this role runs no function" (an empty value would drop the label in Prometheus). */
