@@ -65,6 +65,7 @@ async function main(): Promise<void> {
   } catch (err) {
     failToListen(err, config.port);
   }
+  if (runtime.metrics) secrets.store.observe(runtime.metrics.secretsObserver);
   runtime.lifecycle.markReady();
   log.info({ port: config.port, version }, `${config.role} listening`);
 

@@ -97,7 +97,15 @@ test('the handler gets BROKER_URL only from an agent file, follows its rotation,
   });
   assert.equal(second.accepted()[0]?.path, `/ns/broker-${token}-rotated`);
 
-  const metrics = await (await fetch(`${bundle.url}metrics`)).text();
+  // A malformed re-render keeps the last good secrets; the metrics say so, by reason, and count the rotation.
+  renderInto(dir, 'app', 'BROKER_URL="unterminated\n');
+  const metrics = await waitFor('the failed refresh to show in /metrics', async () => {
+    const text = await (await fetch(`${bundle.url}metrics`)).text();
+    return /knative_events_secrets_last_refresh_ok 0/.test(text) ? text : undefined;
+  });
+  assert.match(metrics, /knative_events_secrets_refresh_failures_total\{reason="malformed_file"\} [1-9]/);
+  assert.match(metrics, /knative_events_secrets_changes_total [1-9]/);
+  assert.equal((await postEvent(bundle.url, unique())).status, 202, 'still serving with the last good secrets');
   bundle.child.kill('SIGTERM');
   assert.equal(await bundle.exited, 0);
   assert.match(bundle.stdout(), /secrets loaded from Vault agent files/);

@@ -29,6 +29,9 @@ export interface MetricSet {
   readonly storeBytes: Gauge;
   readonly storeRecords: Gauge;
   readonly buildInfo: Gauge<'version' | 'role' | 'function'>;
+  readonly secretsOk: Gauge;
+  readonly secretsFailures: Counter<'reason'>;
+  readonly secretsChanges: Counter;
 }
 
 const outcomeHelp: Record<Outcome, string> = {
@@ -81,5 +84,8 @@ export function defineMetrics(registry: Registry, options: { deadLetterStore: bo
     storeBytes: new Gauge({ name: `${prefix}dead_letter_store_bytes`, help: 'Size of the dead-letter store after the last write.', registers: storeRegisters }),
     storeRecords: new Gauge({ name: `${prefix}dead_letter_store_records`, help: 'Dead letters in the store after the last write.', registers: storeRegisters }),
     buildInfo: new Gauge({ name: `${prefix}build_info`, help: 'Always 1; labels say which build, role and function this process runs.', labelNames: ['version', 'role', 'function'], registers }),
+    secretsOk: new Gauge({ name: `${prefix}secrets_last_refresh_ok`, help: '1 when the last load of the secrets (Vault or agent files) succeeded, 0 while the last good ones are kept.', registers }),
+    secretsFailures: counter('secrets_refresh_failures_total', 'Failed loads of the secrets, by reason (unreachable, timeout, sealed, denied, ...).', ['reason']),
+    secretsChanges: new Counter({ name: `${prefix}secrets_changes_total`, help: 'Loads of the secrets that changed at least one value (rotations).', registers }),
   };
 }

@@ -9,7 +9,8 @@ import type { RoleObserver, Route } from '../roles/role.js';
 import { defineMetrics, type MetricSet } from './definitions.js';
 import { httpMetricsMiddleware } from './http-middleware.js';
 import { eventTypeLabeller } from './labels.js';
-import { roleObserver, sendObserver } from './observers.js';
+import { roleObserver, secretsObserver, sendObserver } from './observers.js';
+import type { SecretsObserver } from '../secrets/store.js';
 import { metricsRoute } from './route.js';
 
 export interface MetricsOptions {
@@ -29,6 +30,8 @@ export interface ProcessMetrics {
   readonly routes: readonly Route[];
   readonly sendObserver: SendObserver;
   readonly roleObserver: RoleObserver;
+  /** For the secret store (main.ts wires it): refresh health and rotations. */
+  readonly secretsObserver: SecretsObserver;
 }
 
 /** Label value for "this role runs no function" (an empty value would drop the label in Prometheus). */
@@ -52,5 +55,6 @@ export function createMetrics(options: MetricsOptions): ProcessMetrics {
     routes: [metricsRoute(registry, { path: options.config.path, token: options.config.token })],
     sendObserver: sendObserver(metrics),
     roleObserver: roleObserver(metrics),
+    secretsObserver: secretsObserver(metrics),
   };
 }

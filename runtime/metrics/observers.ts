@@ -2,6 +2,7 @@
 // attempts and retries, function runs, dead letters and the dead-letter store's size.
 import type { AttemptResult, SendObserver } from '../events/sender.js';
 import type { RoleObserver } from '../roles/role.js';
+import type { SecretsObserver } from '../secrets/store.js';
 import type { MetricSet } from './definitions.js';
 import { cappedLabeller, errorCodeLabel, hostAndPath, statusClass } from './labels.js';
 
@@ -44,6 +45,21 @@ export function roleObserver(metrics: MetricSet): RoleObserver {
     storeSize(bytes, records) {
       metrics.storeBytes.set(bytes);
       metrics.storeRecords.set(records);
+    },
+  };
+}
+
+/** Vault and agent-file loads: whether the last one worked, failures by reason, rotations. Never a value. */
+export function secretsObserver(metrics: MetricSet): SecretsObserver {
+  return {
+    lastRefreshOk(ok) {
+      metrics.secretsOk.set(ok ? 1 : 0);
+    },
+    refreshFailed(reason) {
+      metrics.secretsFailures.inc({ reason });
+    },
+    secretsChanged() {
+      metrics.secretsChanges.inc();
     },
   };
 }
