@@ -213,6 +213,11 @@ test('the handler gets BROKER_URL only from Vault, follows its rotation, and pri
   assert.equal((await postEvent(bundle.url, unique())).status, 202, 'keeps serving with the last good secrets');
 
   const metrics = await (await fetch(`${bundle.url}metrics`)).text();
+  // Vault's health in /metrics: reads timed by result (ok before the outage, sealed during it), and the gauge.
+  assert.match(metrics, /knative_events_vault_request_duration_seconds_count\{operation="read",result="ok"\} [1-9]/);
+  assert.match(metrics, /knative_events_vault_request_duration_seconds_count\{operation="read",result="sealed"\} [1-9]/);
+  assert.match(metrics, /knative_events_secrets_last_refresh_ok 0/);
+  assert.match(metrics, /knative_events_secrets_refresh_failures_total\{reason="sealed"\} [1-9]/);
   bundle.child.kill('SIGTERM');
   assert.equal(await bundle.exited, 0);
   assert.match(bundle.stdout(), /secrets loaded from Vault/);

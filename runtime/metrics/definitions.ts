@@ -32,6 +32,7 @@ export interface MetricSet {
   readonly secretsOk: Gauge;
   readonly secretsFailures: Counter<'reason'>;
   readonly secretsChanges: Counter;
+  readonly vaultDuration: Histogram<'operation' | 'result'>;
 }
 
 const outcomeHelp: Record<Outcome, string> = {
@@ -86,6 +87,13 @@ export function defineMetrics(registry: Registry, options: { deadLetterStore: bo
     buildInfo: new Gauge({ name: `${prefix}build_info`, help: 'Always 1; labels say which build, role and function this process runs.', labelNames: ['version', 'role', 'function'], registers }),
     secretsOk: new Gauge({ name: `${prefix}secrets_last_refresh_ok`, help: '1 when the last load of the secrets (Vault or agent files) succeeded, 0 while the last good ones are kept.', registers }),
     secretsFailures: counter('secrets_refresh_failures_total', 'Failed loads of the secrets, by reason (unreachable, timeout, sealed, denied, ...).', ['reason']),
+    vaultDuration: new Histogram({
+      name: `${prefix}vault_request_duration_seconds`,
+      help: 'Duration of each call to Vault in direct mode (login, renew, lookup, read), by result (ok or a failure reason).',
+      labelNames: ['operation', 'result'],
+      buckets: latencyBuckets,
+      registers,
+    }),
     secretsChanges: new Counter({ name: `${prefix}secrets_changes_total`, help: 'Loads of the secrets that changed at least one value (rotations).', registers }),
   };
 }

@@ -61,5 +61,8 @@ export function secretsObserver(metrics: MetricSet): SecretsObserver {
     secretsChanged() {
       metrics.secretsChanges.inc();
     },
+    vaultCall(operation, result, seconds) {
+      metrics.vaultDuration.observe({ operation, result }, seconds);
+    },
   };
 }

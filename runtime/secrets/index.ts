@@ -6,7 +6,7 @@ import { defaultAgentSecretsDir, type VaultConfig } from '../config.js';
 import type { Logger } from '../logger.js';
 import { loadAgentSecrets, watchAgentSecrets } from './agent.js';
 import { createDirectSecrets, VaultStartupError, type DirectTimers } from './direct.js';
-import { createSecretStore, type SecretStore } from './store.js';
+import { createSecretStore, type SecretsFailureReason, type SecretStore, type SecretStoreWriter, type VaultOperation } from './store.js';
 import type { NodeVaultOptions, VaultApi } from './vault-api.js';
 
 export type { SecretStore, SecretsObserver, SecretsStatus, SecretsFailureReason } from './store.js';
@@ -55,7 +55,7 @@ export async function openSecrets(config: VaultConfig, io: SecretsIo): Promise<S
   }
   if (config.skipVerify) log.warn('VAULT_SKIP_VERIFY=true: Vault\'s TLS certificate is not verified');
   const createApi = io.createVaultApi ?? (async (o: NodeVaultOptions) => (await import('./vault-api.js')).createNodeVaultApi(o));
-  const api = await createApi({ address: config.address, namespace: config.namespace, ca, skipVerify: config.skipVerify, timeoutMs: config.timeoutMs });
+  const api = timedVaultApi(await createApi({ address: config.address, namespace: config.namespace, ca, skipVerify: config.skipVerify, timeoutMs: config.timeoutMs }), store);
   const direct = createDirectSecrets({ config, api, store, log, readJwt: () => read(config.tokenPath), timers: io.timers });
   try {
     await direct.start();
@@ -64,4 +64,27 @@ export async function openSecrets(config: VaultConfig, io: SecretsIo): Promise<S
     throw err;
   }
   return { store, close: () => direct.close() };
+}
+
+/** Reports every Vault call's duration and outcome to the store's observers (the metrics). */
+function timedVaultApi(api: VaultApi, store: SecretStoreWriter): VaultApi {
+  const timed = async <T>(operation: VaultOperation, run: () => Promise<T>): Promise<T> => {
+    const started = performance.now();
+    try {
+      const result = await run();
+      store.vaultCalled(operation, 'ok', (performance.now() - started) / 1000);
+      return result;
+    } catch (err) {
+      // VaultCallError carries a reason; read it by shape so this module does not load vault-api at start-up.
+      const reason = (err as { reason?: SecretsFailureReason }).reason ?? 'bad_response';
+      store.vaultCalled(operation, reason, (performance.now() - started) / 1000);
+      throw err;
+    }
+  };
+  return {
+    login: (mount, role, jwt) => timed('login', () => api.login(mount, role, jwt)),
+    renewSelf: () => timed('renew', () => api.renewSelf()),
+    lookupSelf: () => timed('lookup', () => api.lookupSelf()),
+    read: (path) => timed('read', () => api.read(path)),
+  };
 }

@@ -24,7 +24,11 @@ export interface SecretsObserver {
   refreshFailed?(reason: SecretsFailureReason): void;
   /** The values changed (not called when a re-read finds the same values). */
   secretsChanged?(count: number): void;
+  /** One call to Vault (direct mode): which, how it ended ('ok' or a failure reason), how long it took. */
+  vaultCall?(operation: VaultOperation, result: 'ok' | SecretsFailureReason, seconds: number): void;
 }
+
+export type VaultOperation = 'login' | 'renew' | 'lookup' | 'read';
 
 export interface SecretsStatus {
   readonly mode: 'off' | 'agent' | 'direct';
@@ -49,6 +53,7 @@ export interface SecretStoreWriter extends SecretStore {
   /** Swaps in a complete new set; returns the names that changed. */
   replace(values: ReadonlyMap<string, string>, now: Date): ReadonlySet<string>;
   failed(reason: SecretsFailureReason, now: Date): void;
+  vaultCalled(operation: VaultOperation, result: 'ok' | SecretsFailureReason, seconds: number): void;
 }
 
 export function createSecretStore(mode: SecretsStatus['mode'], onListenerError: (err: unknown) => void = () => {}): SecretStoreWriter {
@@ -90,6 +95,9 @@ export function createSecretStore(mode: SecretsStatus['mode'], onListenerError: 
         }
       }
       return changed;
+    },
+    vaultCalled(operation, result, seconds) {
+      for (const o of observers) o.vaultCall?.(operation, result, seconds);
     },
     failed(reason, now) {
       ok = false;
