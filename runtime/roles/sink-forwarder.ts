@@ -39,17 +39,13 @@ export async function createSinkForwarderRole(config: SinkForwarderConfig, deps:
           const body = await readBody(ctx.req, config.maxBodyBytes);
           const event = parseCloudEvent(ctx.req.headers, body, parseOptions);
           ctx.state.event = event;
-          const callerGone = new AbortController();
-          ctx.res.once('close', () => {
-            if (!ctx.res.writableFinished) callerGone.abort();
-          });
           const result = await invokeFunction(fn, event, {
             functionName: config.functionName,
             timeoutMs: config.functionTimeoutMs,
             log: deps.log,
             config: deps.env,
             secrets: deps.secrets,
-            callerSignal: callerGone.signal,
+            response: ctx.res,
             observer: deps.roleObserver,
           });
           const traceContext = { traceparent: ctx.get('traceparent') || undefined, tracestate: ctx.get('tracestate') || undefined };

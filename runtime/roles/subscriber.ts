@@ -21,17 +21,13 @@ export async function createSubscriberRole(config: SubscriberConfig, deps: RoleD
           const body = await readBody(ctx.req, config.maxBodyBytes);
           const event = parseCloudEvent(ctx.req.headers, body, parseOptions);
           ctx.state.event = event;
-          const callerGone = new AbortController();
-          ctx.res.once('close', () => {
-            if (!ctx.res.writableFinished) callerGone.abort();
-          });
           const result = await invokeFunction(fn, event, {
             functionName: config.functionName,
             timeoutMs: config.functionTimeoutMs,
             log: deps.log,
             config: deps.env,
             secrets: deps.secrets,
-            callerSignal: callerGone.signal,
+            response: ctx.res,
             observer: deps.roleObserver,
           });
           writeResult(ctx, result, replyDefaults);
