@@ -63,7 +63,7 @@ async function forwarding(bundle, standInPort) {
 const rows = [];
 const fmt = (v, d = 0) => v.toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d });
 const ratio = (v, f) => `${(v / f).toFixed(2)}x`;
-const fl = { cold: median(cold.floor.ms), cpu: median(cold.floor.cpu), l: load.floor };
+
 rows.push('| figure | floor | before | before ÷ floor | after | after ÷ floor |', '| --- | --- | --- | --- | --- | --- |');
 const row = (label, get, d = 0) => {
   const f = get('floor');
