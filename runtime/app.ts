@@ -74,7 +74,10 @@ export function buildApp(deps: AppDeps): Koa {
   // Outermost: in-flight tracking (for draining), the error envelope and the one log line per request.
   app.use(async (ctx, next) => {
     const started = performance.now();
+    // In flight until the response is written (or the connection dies), not until the middleware returns:
+    // Koa writes the body after this function's promise settles, and draining must wait for that too.
     lifecycle.requestStarted();
+    ctx.res.once('close', lifecycle.requestFinished);
     // Once draining, tell keep-alive clients to reconnect elsewhere.
     if (lifecycle.stopping) ctx.set('Connection', 'close');
     let failure: unknown;
@@ -86,8 +89,6 @@ export function buildApp(deps: AppDeps): Koa {
       ctx.status = status;
       ctx.body = body;
       if (status === 503 || status === 502 || status === 504) ctx.set('Retry-After', '1');
-    } finally {
-      lifecycle.requestFinished();
     }
     const event = ctx.state.event as CloudEvent<unknown> | undefined;
     const line = {
