@@ -2,9 +2,7 @@
 // posts what it returns to the KafkaSink ingress. 202 only once the sink has accepted every record;
 // otherwise a 5xx, so Knative retries the delivery (with the same record ids) and finally dead-letters it.
 import type { SinkForwarderConfig } from '../config.js';
-import { readBody } from '../http/body.js';
-import { invokeFunction } from '../events/invoke.js';
-import { parseCloudEvent } from '../events/parse.js';
+import { receiveAndRun } from '../events/receive-and-run.js';
 import { createEventSender } from '../events/sender.js';
 import { buildSinkEvents } from '../events/sink-event.js';
 import type { RoleDeps, RoleInstance } from './role.js';
@@ -22,7 +20,7 @@ export async function createSinkForwarderRole(config: SinkForwarderConfig, deps:
     observer: deps.observer,
     stopping: deps.stopping,
   });
-  const parseOptions = { legacy: false, requireJson: false, newId: deps.newId, now: deps.now };
+  const run = receiveAndRun(config, fn, deps);
   const eventOptions = {
     type: config.eventType,
     source: config.eventSource ?? `/knative-events/${config.service}`,
@@ -36,18 +34,7 @@ export async function createSinkForwarderRole(config: SinkForwarderConfig, deps:
         method: 'POST',
         path: '/',
         async handle(ctx) {
-          const body = await readBody(ctx.req, config.maxBodyBytes);
-          const event = parseCloudEvent(ctx.req.headers, body, parseOptions);
-          ctx.state.event = event;
-          const result = await invokeFunction(fn, event, {
-            functionName: config.functionName,
-            timeoutMs: config.functionTimeoutMs,
-            log: deps.log,
-            config: deps.env,
-            secrets: deps.secrets,
-            response: ctx.res,
-            observer: deps.roleObserver,
-          });
+          const { event, result } = await run(ctx);
           const traceContext = { traceparent: ctx.get('traceparent') || undefined, tracestate: ctx.get('tracestate') || undefined };
           const outgoing = buildSinkEvents(event, result, eventOptions, traceContext);
           // One after another, in the function's order: records of one result keep their order on a partition.
