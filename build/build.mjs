@@ -63,8 +63,25 @@ module.exports = loaded.exports;`,
   },
 };
 
+// Koa 3 checks every body with `instanceof Response`; reading Node 20's global `Response` the first time loads
+// its internal fetch implementation (undici, ≈ 15-19 ms) during the first request of every process. Until
+// something else has loaded it, no Response can have been made with the global class, so the check asks
+// the global's property descriptor first and reads `Response` only once it has been resolved.
+const koaWithoutEagerFetch = {
+  name: 'koa-without-eager-fetch',
+  setup(b) {
+    b.onLoad({ filter: /[\\/]node_modules[\\/]koa[\\/]lib[\\/](response|application)\.js$/ }, async (args) => {
+      const source = (await import('node:fs')).readFileSync(args.path, 'utf8');
+      const patched = source.replaceAll(/(\w+(?:\?\.\w+)*) instanceof Response\b/g, '(globalResponseLoaded() && $1 instanceof Response)');
+      if (patched === source) throw new Error(`${args.path}: no "instanceof Response" left to patch; review the koa-without-eager-fetch plugin`);
+      const helper = "const globalResponseLoaded = () => 'value' in (Object.getOwnPropertyDescriptor(globalThis, 'Response') ?? {});\n";
+      return { contents: helper + patched, loader: 'js' };
+    });
+  },
+};
+
 const result = await build({
-  plugins: [mimeDbSubset, deferredNodeVault],
+  plugins: [mimeDbSubset, deferredNodeVault, koaWithoutEagerFetch],
   entryPoints: [`${root}runtime/main.ts`],
   outfile,
   bundle: true,
