@@ -64,7 +64,9 @@ export function supervise(options: SupervisorOptions): Supervised {
         options.log.error(`could not start: ${err.message}`);
         resolve();
       });
-      c.once('exit', (code, signal) => {
+      // 'close', not 'exit': it comes after the child's stdout and stderr have ended, so its last log lines
+      // (the "draining" and "stopped" of a SIGTERM) are read before the runner moves on or exits.
+      c.once('close', (code, signal) => {
         if (child === c) child = undefined;
         resolve();
         if (stopping) {
