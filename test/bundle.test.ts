@@ -79,7 +79,7 @@ test('SIGTERM under load: every request in flight is answered 202, then the proc
     const lines = proc.stdout().trim().split('\n').map((l) => JSON.parse(l) as { msg: string; inFlight?: number });
     const draining = lines.find((l) => l.msg === 'draining');
     assert.ok(draining && (draining.inFlight ?? 0) > 0, 'SIGTERM arrived while requests were in flight');
-    assert.equal(lines.at(-1)?.msg, 'stopped');
+    assert.equal(lines.at(-1)?.msg, 'stopped', JSON.stringify(lines.slice(-4)));
     assert.equal(lines.filter((l) => l.msg === 'request').length, 40);
   } finally {
     await slowBroker.close();
