@@ -47,6 +47,8 @@ describe('npm start on values/local.yaml', () => {
     runner.stderr?.on('data', (c: Buffer) => (output += c.toString()));
     exited = new Promise((resolve) => runner.once('exit', (code) => resolve(code)));
     state = await until('the state file', () => readState(stateFile), 40_000);
+    // The table is printed around the time the state file is written; wait for its last line to arrive.
+    await until('the start-up table', () => (output.includes('Ctrl-C stops everything') ? true : undefined));
   });
   after(() => {
     if (runner.exitCode === null) runner.kill('SIGKILL');
