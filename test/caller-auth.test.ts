@@ -44,6 +44,9 @@ test('bearer: every listed key is accepted; a missing, wrong or malformed token 
     await refusedIdentically(await fetch(bearer.url, { method: 'POST', headers, body }));
   }
   assert.equal(broker.requests.length - before, 2, 'nothing refused reached the broker');
+  // Refusals are counted by reason, so an alert can fire on a burst of bad credentials.
+  const metrics = await (await fetch(`${bearer.url}metrics`)).text();
+  assert.match(metrics, /knative_events_rejected_total\{[^}]*reason="unauthorized"[^}]*\} 5\b/);
 });
 
 test('bearer: a rotated key applies at once, without a restart', async () => {
