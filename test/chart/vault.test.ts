@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { ensureHelm, render } from './helm.js';
-import { annotations, env, ksvc, podTemplate } from './contract.js';
+import { annotations, container, env, ksvc, podTemplate } from './contract.js';
 
 ensureHelm();
 
@@ -70,5 +70,12 @@ describe('Vault direct', () => {
     assert.equal(podTemplate(h).spec.serviceAccountName, 'knative-events');
     assert.ok(!Object.keys(annotations(h)).some((k) => k.startsWith('vault.')));
     assert.ok(!Object.keys(env(ksvc(objs, 'dlq', 'kev'))).some((k) => k.startsWith('VAULT_')));
+  });
+  it('mounts vault.tlsSecret where VAULT_CACERT points, read-only, so the runtime can verify Vault', () => {
+    const objs = render(4, { files: ['chart/ci/full-values.yaml'], set: ['vault.tlsSecret=vault-ca'] });
+    const h = ksvc(objs, 'handler', 'kev');
+    assert.deepEqual(container(h).volumeMounts, [{ name: 'vault-ca', mountPath: '/vault/tls', readOnly: true }]);
+    assert.deepEqual(podTemplate(h).spec.volumes, [{ name: 'vault-ca', secret: { secretName: 'vault-ca' } }]);
+    assert.equal(env(h).VAULT_CACERT, '/vault/tls/ca.crt');
   });
 });
