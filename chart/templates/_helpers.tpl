@@ -456,6 +456,7 @@ The container env, merged by name: chart contract first, then services.<name>.en
 {{- $_ := set $env "VAULT_KV_VERSION" (dict "value" (toString $v.kvVersion)) -}}
 {{- with $v.caCert }}{{ $_ := set $env "VAULT_CACERT" (dict "value" .) }}{{ end -}}
 {{- with $v.namespace }}{{ $_ := set $env "VAULT_NAMESPACE" (dict "value" .) }}{{ end -}}
+{{- if eq (toString $v.tlsSkipVerify) "true" }}{{ $_ := set $env "VAULT_SKIP_VERIFY" (dict "value" "true") }}{{ end -}}
 {{- end -}}
 {{- end -}}
 {{- range $name, $val := (default (dict) $cfg.env) -}}

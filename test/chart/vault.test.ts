@@ -78,4 +78,10 @@ describe('Vault direct', () => {
     assert.deepEqual(podTemplate(h).spec.volumes, [{ name: 'vault-ca', secret: { secretName: 'vault-ca' } }]);
     assert.equal(env(h).VAULT_CACERT, '/vault/tls/ca.crt');
   });
+  it('VAULT_SKIP_VERIFY only when vault.tlsSkipVerify is explicitly true', () => {
+    const objs = render(4, { files: ['chart/ci/full-values.yaml'] });
+    assert.ok(!('VAULT_SKIP_VERIFY' in env(ksvc(objs, 'handler', 'kev'))));
+    const insecure = render(4, { files: ['chart/ci/full-values.yaml'], set: ['vault.tlsSkipVerify=true'] });
+    assert.equal(env(ksvc(insecure, 'handler', 'kev')).VAULT_SKIP_VERIFY, 'true');
+  });
 });
