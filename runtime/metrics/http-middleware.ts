@@ -5,6 +5,7 @@ import type { CloudEvent } from 'cloudevents';
 import type Koa from 'koa';
 import { HttpError } from '../http/errors.js';
 import type { MetricSet, Outcome } from './definitions.js';
+import { counterIncrementer, histogramObserver } from './fast-path.js';
 import { methodLabel, statusClass } from './labels.js';
 
 export interface HttpMetricsOptions {
@@ -19,7 +20,8 @@ const isEventRoute = (method: string, route: unknown) => method === 'POST' && ro
 
 export function httpMetricsMiddleware(options: HttpMetricsOptions): Koa.Middleware {
   const { metrics, role, functionName, eventTypeLabel } = options;
-  // Label objects are made once per event type: the hot path then allocates nothing for them.
+  // Label objects are made once per combination (all bounded) and reused: the fast path (fast-path.ts)
+  // recognises them, and the hot path allocates nothing for them.
   const eventLabels = new Map<string, { role: string; function: string; event_type: string }>();
   const labelsFor = (eventType: string) => {
     let labels = eventLabels.get(eventType);
@@ -29,6 +31,19 @@ export function httpMetricsMiddleware(options: HttpMetricsOptions): Koa.Middlewa
     }
     return labels;
   };
+  const httpLabels = new Map<string, { role: string; route: string; method: string; status_class: string }>();
+  const httpLabelsFor = (route: string, method: string, status: number) => {
+    const key = `${route} ${method} ${status}`;
+    let labels = httpLabels.get(key);
+    if (!labels) {
+      labels = Object.freeze({ role, route, method: methodLabel(method), status_class: statusClass(status) });
+      httpLabels.set(key, labels);
+    }
+    return labels;
+  };
+  const observeDuration = histogramObserver(metrics.httpDuration);
+  const countReceived = counterIncrementer(metrics.received);
+  const countHandled = Object.fromEntries(Object.entries(metrics.handled).map(([outcome, counter]) => [outcome, counterIncrementer(counter)])) as Record<Outcome, ReturnType<typeof counterIncrementer>>;
 
   return async (ctx, next) => {
     const started = performance.now();
@@ -43,14 +58,15 @@ export function httpMetricsMiddleware(options: HttpMetricsOptions): Koa.Middlewa
       metrics.httpInFlight.dec();
       const status = failure === undefined ? ctx.status : failure instanceof HttpError ? failure.status : 500;
       const route = typeof ctx.state.route === 'string' ? ctx.state.route : 'unmatched';
-      metrics.httpDuration.observe({ role, route, method: methodLabel(ctx.method), status_class: statusClass(status) }, (performance.now() - started) / 1000);
+      // A method outside the known set is labelled "other" and must not grow the label cache either.
+      observeDuration(httpLabelsFor(route, methodLabel(ctx.method), status), (performance.now() - started) / 1000);
       if (isEventRoute(ctx.method, ctx.state.route)) {
         const event = ctx.state.event as CloudEvent<unknown> | undefined;
         const labels = labelsFor(eventTypeLabel(event?.type));
-        metrics.received.inc(labels);
+        countReceived(labels);
         if (failure === undefined) {
           const outcome = ctx.state.outcome as Outcome | undefined;
-          if (outcome !== undefined) metrics.handled[outcome]?.inc(labels);
+          if (outcome !== undefined) countHandled[outcome]?.(labels);
         } else {
           const reason = failure instanceof HttpError ? failure.type : 'internal';
           (status < 500 ? metrics.rejected : metrics.failed).inc({ ...labels, reason });

@@ -4,6 +4,7 @@ import type { AttemptResult, SendObserver } from '../events/sender.js';
 import type { RoleObserver } from '../roles/role.js';
 import type { SecretsObserver } from '../secrets/store.js';
 import type { MetricSet } from './definitions.js';
+import { histogramObserver } from './fast-path.js';
 import { cappedLabeller, errorCodeLabel, hostAndPath, statusClass } from './labels.js';
 
 /** Distinct dead-letter destinations that get their own label value; the rest count as "other". */
@@ -34,9 +35,18 @@ export function sendObserver(metrics: MetricSet): SendObserver {
 
 export function roleObserver(metrics: MetricSet): RoleObserver {
   const destinationLabel = cappedLabeller(maxDestinations, hostAndPath);
+  // One cached label object per function and outcome, for the fast path (fast-path.ts).
+  const functionLabels = new Map<string, { function: string; outcome: string }>();
+  const observeFunction = histogramObserver(metrics.functionDuration);
   return {
     functionRan(functionName, seconds, outcome) {
-      metrics.functionDuration.observe({ function: functionName, outcome }, seconds);
+      const key = `${functionName} ${outcome}`;
+      let labels = functionLabels.get(key);
+      if (!labels) {
+        labels = Object.freeze({ function: functionName, outcome });
+        functionLabels.set(key, labels);
+      }
+      observeFunction(labels, seconds);
       if (outcome !== 'ok') metrics.functionErrors.inc({ function: functionName, kind: outcome });
     },
     deadLetterStored(destination, code) {

@@ -25,3 +25,7 @@ declare module 'prom-client/lib/metrics/*' {
   const register: (registry: Registry, config: { eventLoopMonitoringPrecision?: number }) => void;
   export default register;
 }
+declare module 'prom-client/lib/util.js' {
+  /** The key prom-client files a label set under in a metric's hashMap. */
+  export function hashObject(labels: Readonly<Record<string, string | number>>, sortedLabelNames?: readonly string[]): string;
+}
