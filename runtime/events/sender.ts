@@ -21,18 +21,22 @@ export interface SendObserver {
   retry?(target: string): void;
 }
 
-export interface EventSenderOptions {
-  /** Short name for logs and metrics: "broker", "sink". */
-  readonly target: string;
-  readonly url: string;
-  readonly mode: ContentMode;
-  readonly outbound: OutboundConfig;
+/** The I/O a sender uses; a role's RoleDeps has all of it. */
+export interface SenderIo {
   readonly poster: HttpPoster;
   readonly clock: RetryClock;
   readonly log: Logger;
   readonly observer?: SendObserver;
   /** True once the process is shutting down: no more retries, answer at once. */
   readonly stopping?: () => boolean;
+}
+
+export interface EventSenderOptions {
+  /** Short name for logs and metrics: "broker", "sink". */
+  readonly target: string;
+  readonly url: string;
+  readonly mode: ContentMode;
+  readonly outbound: OutboundConfig;
 }
 
 export interface EventSender {
@@ -69,8 +73,9 @@ function finalError(target: string, url: string, result: AttemptResult, attempts
   }
 }
 
-export function createEventSender(options: EventSenderOptions): EventSender {
-  const { target, url, mode, outbound, poster, clock, log, observer } = options;
+export function createEventSender(options: EventSenderOptions, io: SenderIo): EventSender {
+  const { target, url, mode, outbound } = options;
+  const { poster, clock, log, observer } = io;
   const policy = { retries: outbound.retries, baseDelayMs: outbound.backoffMs, maxDelayMs: outbound.backoffMaxMs };
 
   async function attemptOnce(headers: Record<string, string>, body: string | Buffer): Promise<AttemptOutcome<AttemptResult>> {
@@ -106,7 +111,7 @@ export function createEventSender(options: EventSenderOptions): EventSender {
           observer?.retry?.(target);
           log.warn({ target, attempt: n, delayMs, eventId: event.id, result: describe(last) }, `${target} call failed; retrying`);
         },
-        options.stopping,
+        io.stopping,
       );
       if (outcome.done) return { status: (outcome.value as { status: number }).status, attempts };
       const error = finalError(target, url, outcome.value, attempts);

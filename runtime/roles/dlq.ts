@@ -21,7 +21,7 @@ export interface DlqRoleOptions {
 }
 
 function senderTo(target: string, url: string, mode: 'binary' | 'structured', config: DlqConfig, deps: RoleDeps) {
-  return createEventSender({ target, url, mode, outbound: config.outbound, poster: deps.poster, clock: deps.clock, log: deps.log, observer: deps.observer, stopping: deps.stopping });
+  return createEventSender({ target, url, mode, outbound: config.outbound }, deps);
 }
 
 async function openStore(config: DlqConfig, deps: RoleDeps): Promise<DeadLetterStore> {

@@ -8,17 +8,7 @@ import { createEventSender } from '../events/sender.js';
 import type { RoleDeps, RoleInstance } from './role.js';
 
 export function createHandlerRole(config: HandlerConfig, deps: RoleDeps): RoleInstance {
-  const sender = createEventSender({
-    target: 'broker',
-    url: config.brokerUrl,
-    mode: config.brokerContentMode,
-    outbound: config.outbound,
-    poster: deps.poster,
-    clock: deps.clock,
-    log: deps.log,
-    observer: deps.observer,
-    stopping: deps.stopping,
-  });
+  const sender = createEventSender({ target: 'broker', url: config.brokerUrl, mode: config.brokerContentMode, outbound: config.outbound }, deps);
   const parseOptions = { legacy: true, requireJson: true, newId: deps.newId, now: deps.now };
   const checkCaller = createCallerCheck(config.callerAuth, deps.secrets, deps.now);
 

@@ -9,17 +9,7 @@ import type { RoleDeps, RoleInstance } from './role.js';
 
 export async function createSinkForwarderRole(config: SinkForwarderConfig, deps: RoleDeps): Promise<RoleInstance> {
   const fn = (await deps.loadFunction(config.functionName)).default;
-  const sender = createEventSender({
-    target: 'sink',
-    url: config.sink.url,
-    mode: config.sink.contentMode,
-    outbound: config.outbound,
-    poster: deps.poster,
-    clock: deps.clock,
-    log: deps.log,
-    observer: deps.observer,
-    stopping: deps.stopping,
-  });
+  const sender = createEventSender({ target: 'sink', url: config.sink.url, mode: config.sink.contentMode, outbound: config.outbound }, deps);
   const run = receiveAndRun(config, fn, deps);
   const eventOptions = {
     type: config.eventType,
