@@ -2,50 +2,19 @@
 // Every problem is reported at once, each naming the variable and what it expects, so a
 // misconfigured Knative Service fails on its first start with a message a person can act on.
 import * as v from 'valibot';
+import { ConfigError, httpUrl, integer, oneOf, section as parseSection, withoutEmpty, type Env } from './config/fields.js';
+import { vaultSection, type VaultConfig } from './config/vault.js';
 import { functionNames } from '../functions/index.js';
 import type { Secrets } from './function-api.js';
 import { resolveSecretReferences } from './secrets/references.js';
+
+export { ConfigError } from './config/fields.js';
+export { defaultAgentSecretsDir, defaultServiceAccountTokenPath, type VaultConfig } from './config/vault.js';
 
 export const roles = ['handler', 'subscriber', 'sink-forwarder', 'dlq'] as const;
 export type Role = (typeof roles)[number];
 export type ContentMode = 'binary' | 'structured';
 export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent';
-
-export class ConfigError extends Error {
-  readonly problems: readonly string[];
-  constructor(problems: readonly string[]) {
-    super(`invalid configuration:\n  - ${problems.join('\n  - ')}`);
-    this.name = 'ConfigError';
-    this.problems = problems;
-  }
-}
-
-function isHttpUrl(value: string): boolean {
-  try {
-    const url = new URL(value);
-    return url.protocol === 'http:' || url.protocol === 'https:';
-  } catch {
-    return false;
-  }
-}
-
-export const httpUrl = (what: string) =>
-  v.pipe(
-    v.string(`is required: ${what}, an http(s) URL`),
-    v.trim(),
-    v.check(isHttpUrl, `expected ${what}, an http(s) URL such as http://kafka-broker-ingress.knative-eventing.svc.cluster.local/<namespace>/<broker>`),
-  );
-
-export const integer = (min: number, max: number, fallback: number) => {
-  const expected = `expected a whole number from ${min} to ${max}`;
-  return v.optional(
-    v.pipe(v.string(), v.trim(), v.regex(/^\d+$/, expected), v.transform(Number), v.minValue(min, expected), v.maxValue(max, expected)),
-    String(fallback),
-  );
-};
-
-export const oneOf = <const T extends readonly string[]>(values: T, fallback: T[number]) =>
-  v.optional(v.pipe(v.string(), v.trim(), v.toLowerCase(), v.picklist(values, `expected one of ${values.join(', ')}`)), fallback);
 
 const functionName = v.pipe(
   v.string(`is required for this role: one of ${functionNames.join(', ')}`),
@@ -193,8 +162,6 @@ export interface DlqConfig extends CommonConfig {
 
 export type RuntimeConfig = HandlerConfig | SubscriberConfig | SinkForwarderConfig | DlqConfig;
 
-type Env = Readonly<Record<string, string | undefined>>;
-
 /** What to tell someone who left a required variable out. */
 const requiredHints: Record<string, string> = {
   ROLE: `one of ${roles.join(', ')}`,
@@ -203,30 +170,7 @@ const requiredHints: Record<string, string> = {
   KAFKA_SINK_URL: 'the KafkaSink ingress URL, e.g. http://kafka-sink-ingress.knative-eventing.svc.cluster.local/<namespace>/<sink>',
 };
 
-function problemsOf(issues: readonly v.BaseIssue<unknown>[], env: Env): string[] {
-  return issues.map((issue) => {
-    const name = String(issue.path?.[0]?.key ?? '');
-    const raw = env[name];
-    if (raw === undefined) return `${name}: is required${requiredHints[name] ? `: ${requiredHints[name]}` : ''}`;
-    const got = raw === undefined ? '' : ` (got ${JSON.stringify(raw.length > 80 ? `${raw.slice(0, 80)}…` : raw)})`;
-    return `${name}: ${issue.message}${got}`;
-  });
-}
-
-/** Empty strings count as unset: Helm and shells often render a missing value as "". */
-function withoutEmpty(env: Env): Env {
-  const out: Record<string, string> = {};
-  for (const [key, value] of Object.entries(env)) if (value !== undefined && value.trim() !== '') out[key] = value;
-  return out;
-}
-
-/** Parses one schema, collecting its problems instead of throwing. `shown` is what a problem may quote (never a secret). */
-function section<S extends v.GenericSchema>(schema: S, env: Env, problems: string[], shown: Env = env): v.InferOutput<S> | undefined {
-  const result = v.safeParse(schema, env);
-  if (result.success) return result.output;
-  problems.push(...problemsOf(result.issues, shown));
-  return undefined;
-}
+const section = <S extends v.GenericSchema>(schema: S, env: Env, problems: string[], shown: Env = env) => parseSection(schema, env, problems, { shown, hints: requiredHints });
 
 /**
  * `secrets` resolves values written as `secret:NAME` or `${secret:NAME}` (see runtime/secrets/references.ts);
@@ -298,109 +242,6 @@ export function parseConfig(rawEnv: Env, secrets?: Secrets): RuntimeConfig {
     return Object.freeze({ ...base, role: 'dlq', store: Object.freeze(store), adminToken: dlq.DLQ_ADMIN_TOKEN, replayUrl: dlq.BROKER_URL });
   }
   throw new ConfigError([`ROLE: "${role}" has no configuration section`]);
-}
-
-// ---------- vault (secrets): read before anything else, since other values may reference secrets ----------
-
-/** Where the Vault agent injector writes its files unless told otherwise (its secret-volume-path default). */
-export const defaultAgentSecretsDir = '/vault/secrets';
-export const defaultServiceAccountTokenPath = '/var/run/secrets/kubernetes.io/serviceaccount/token';
-
-/** Seconds, fractions allowed (tests use short intervals), as milliseconds. */
-const seconds = (min: number, max: number, fallback: number) => {
-  const expected = `expected a number of seconds from ${min} to ${max}`;
-  return v.optional(
-    v.pipe(v.string(), v.trim(), v.regex(/^\d+(\.\d+)?$/, expected), v.transform(Number), v.minValue(min, expected), v.maxValue(max, expected), v.transform((s) => Math.round(s * 1000))),
-    String(fallback),
-  );
-};
-
-const boolean = (fallback: 'true' | 'false') =>
-  v.optional(v.pipe(v.string(), v.trim(), v.toLowerCase(), v.picklist(['true', 'false'], 'expected true or false'), v.transform((x) => x === 'true')), fallback);
-
-const vaultSchema = v.object({
-  VAULT_SECRETS_DIR: v.optional(v.pipe(v.string(), v.trim(), v.minLength(1))),
-  VAULT_ADDR: v.optional(v.pipe(v.string(), v.trim(), v.check(isHttpUrl, 'expected the Vault address, an http(s) URL such as https://vault.vault.svc:8200'))),
-  VAULT_ROLE: v.optional(v.pipe(v.string(), v.trim(), v.minLength(1))),
-  /** `kubernetes`, `auth/kubernetes` and `/auth/kubernetes/` all name the same mount (the chart writes auth/<mount>). */
-  VAULT_AUTH_PATH: v.optional(v.pipe(v.string(), v.trim(), v.transform((p) => p.replace(/^\/+|\/+$/g, '').replace(/^auth\//, '')), v.regex(/^[A-Za-z0-9._-]+(\/[A-Za-z0-9._-]+)*$/, 'expected an auth mount such as auth/kubernetes')), 'kubernetes'),
-  VAULT_SECRET_PATHS: v.optional(
-    v.pipe(v.string(), v.transform((x) => x.split(',').map((p) => p.trim().replace(/^\/+|\/+$/g, '')).filter(Boolean))),
-    '',
-  ),
-  VAULT_KV_VERSION: v.optional(v.pipe(v.string(), v.trim(), v.picklist(['1', '2'], 'expected 1 or 2'), v.transform(Number)), '2'),
-  VAULT_CACERT: v.optional(v.pipe(v.string(), v.trim(), v.minLength(1))),
-  VAULT_NAMESPACE: v.optional(v.pipe(v.string(), v.trim(), v.minLength(1))),
-  VAULT_TOKEN_PATH: v.optional(v.pipe(v.string(), v.trim(), v.minLength(1)), defaultServiceAccountTokenPath),
-  VAULT_REFRESH_SECONDS: seconds(0.05, 86_400, 300),
-  VAULT_STARTUP_DEADLINE_SECONDS: seconds(0, 3600, 60),
-  VAULT_TIMEOUT_SECONDS: seconds(0.05, 600, 10),
-  VAULT_SKIP_VERIFY: boolean('false'),
-});
-
-export type VaultConfig =
-  | { readonly mode: 'off' }
-  | {
-      readonly mode: 'agent';
-      readonly secretsDir: string;
-      /** Fallback re-read interval; fs.watch events trigger a re-read sooner. */
-      readonly refreshMs: number;
-    }
-  | {
-      readonly mode: 'direct';
-      readonly address: string;
-      readonly role: string;
-      /** The Kubernetes auth mount without `auth/`, e.g. `kubernetes`. */
-      readonly authMount: string;
-      /** API paths as read: `<mount>/data/<path>` for KV v2, `<mount>/<path>` for KV v1. */
-      readonly secretPaths: readonly string[];
-      readonly kvVersion: 1 | 2;
-      readonly caCertFile: string | undefined;
-      readonly namespace: string | undefined;
-      readonly tokenPath: string;
-      readonly refreshMs: number;
-      readonly startupDeadlineMs: number;
-      readonly timeoutMs: number;
-      readonly skipVerify: boolean;
-    };
-
-/**
- * Agent mode when VAULT_SECRETS_DIR is set (the chart sets it in agent mode); direct mode when VAULT_ADDR is
- * set. The default directory is not probed: config stays a pure function of the environment, and main.ts
- * warns when /vault/secrets exists but nothing asked for it.
- */
-function vaultSection(env: Env, problems: string[]): VaultConfig | undefined {
-  const x = section(vaultSchema, env, problems);
-  if (!x) return undefined;
-  if (x.VAULT_SECRETS_DIR && x.VAULT_ADDR) {
-    problems.push('VAULT_SECRETS_DIR, VAULT_ADDR: set one: VAULT_SECRETS_DIR for agent-injected files, VAULT_ADDR for the runtime to log in to Vault itself');
-    return undefined;
-  }
-  if (x.VAULT_SECRETS_DIR) return Object.freeze({ mode: 'agent', secretsDir: x.VAULT_SECRETS_DIR, refreshMs: x.VAULT_REFRESH_SECONDS });
-  if (!x.VAULT_ADDR) return Object.freeze({ mode: 'off' });
-  const before = problems.length;
-  if (!x.VAULT_ROLE) problems.push('VAULT_ROLE: is required when VAULT_ADDR is set: the Vault Kubernetes-auth role bound to this service account');
-  if (x.VAULT_SECRET_PATHS.length === 0) problems.push('VAULT_SECRET_PATHS: is required when VAULT_ADDR is set: comma-separated paths such as secret/data/knative-events/app');
-  if (x.VAULT_KV_VERSION === 2) {
-    const withoutData = x.VAULT_SECRET_PATHS.filter((p) => !/^[^/]+(\/[^/]+)*\/data\/.+/.test(p));
-    if (withoutData.length > 0) problems.push(`VAULT_SECRET_PATHS: with VAULT_KV_VERSION 2 each path reads <mount>/data/<path>; add data/ to ${withoutData.join(', ')}`);
-  }
-  if (problems.length > before || !x.VAULT_ROLE) return undefined;
-  return Object.freeze({
-    mode: 'direct',
-    address: x.VAULT_ADDR.replace(/\/+$/, ''),
-    role: x.VAULT_ROLE,
-    authMount: x.VAULT_AUTH_PATH,
-    secretPaths: Object.freeze(x.VAULT_SECRET_PATHS),
-    kvVersion: x.VAULT_KV_VERSION === 1 ? 1 : 2,
-    caCertFile: x.VAULT_CACERT,
-    namespace: x.VAULT_NAMESPACE,
-    tokenPath: x.VAULT_TOKEN_PATH,
-    refreshMs: x.VAULT_REFRESH_SECONDS,
-    startupDeadlineMs: x.VAULT_STARTUP_DEADLINE_SECONDS,
-    timeoutMs: x.VAULT_TIMEOUT_SECONDS,
-    skipVerify: x.VAULT_SKIP_VERIFY,
-  });
 }
 
 /** What main.ts needs before secrets exist: where to listen and log while loading them, and where they come from. */
