@@ -1,6 +1,7 @@
 // End to end: `npm start`'s runner on values/local.yaml with real helm and the real bundle, on loopback with
 // any free ports and its output in a temp folder. A trade goes handler → broker → transformer → KafkaSink
-// file; a trade that cannot be mapped ends in the dlq store; Ctrl-C stops every child.
+// file; a trade that cannot be mapped ends in the dlq store at once, an event whose subscriber never answers
+// ends there after the trigger's retries (local/testdata/unreachable-trigger.yaml); Ctrl-C stops every child.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -42,7 +43,7 @@ describe('npm start on values/local.yaml', () => {
   before(async () => {
     assert.ok(existsSync(bundlePath), 'dist/knative-events.cjs is missing: run `npm run build` first');
     ensureHelm();
-    runner = spawn(process.execPath, ['--import', 'tsx', 'local/main.ts', 'values/local.yaml', '--out-dir', outDir, '--port', '0', '--no-build'], { cwd: root, env: { ...process.env, NO_COLOR: '1' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    runner = spawn(process.execPath, ['--import', 'tsx', 'local/main.ts', 'values/local.yaml', 'local/testdata/unreachable-trigger.yaml', '--out-dir', outDir, '--port', '0', '--no-build'], { cwd: root, env: { ...process.env, NO_COLOR: '1' }, stdio: ['ignore', 'pipe', 'pipe'] });
     runner.stdout?.on('data', (c: Buffer) => (output += c.toString()));
     runner.stderr?.on('data', (c: Buffer) => (output += c.toString()));
     exited = new Promise((resolve) => runner.once('exit', (code) => resolve(code)));
@@ -88,6 +89,19 @@ describe('npm start on values/local.yaml', () => {
     assert.match(Buffer.from(dead.knativeerrordata ?? '', 'base64').toString('utf8'), /cannot be mapped/);
     assert.equal(jsonLines(sinkFile).length, 1, 'the bad trade wrote nothing to the sink');
     assert.match(output, /broker\s+│ .* com\.example\.trade → Service\/\S+transformer: 202/);
+  });
+
+  it('an event whose subscriber never answers is retried as configured, then dead-lettered', async () => {
+    const res = await fetch(state.handlerUrl as string, { method: 'POST', headers: { 'content-type': 'application/json', ce_type: 'com.example.unreachable', ce_source: '/e2e', 'ce-id': 'unreachable-1' }, body: '{"n":1}' });
+    assert.equal(res.status, 202);
+    const dlqFile = state.dlqFiles[0] as string;
+    const stored = await until('the dead letter', () => jsonLines(dlqFile).find((l) => JSON.stringify(l).includes('unreachable-1')));
+    const dead = stored.event as Record<string, string>;
+    assert.equal(dead.knativeerrordest, 'http://127.0.0.1:9/');
+    assert.equal(dead.knativeerrorcode, undefined, 'no HTTP status: the connection was refused');
+    assert.match(output, /retry 1\/2 in \d+ ms/);
+    assert.match(output, /retry 2\/2 in \d+ ms/);
+    assert.match(output, /com\.example\.unreachable not delivered to \S+ \(.* after 3 attempts\): sent to the dead-letter sink/);
   });
 
   it('stops on SIGINT, services first, and leaves no child running', async () => {
