@@ -9,6 +9,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { bundleConfig } from '../build/bundle-config.mjs';
 import { body, headers, legacyHeaders } from './lib/event.mjs';
 import { startTimed, stop } from './lib/processes.mjs';
 import { median } from './lib/stats.mjs';
@@ -23,16 +24,9 @@ for (const a of process.argv.slice(2)) if (/^[A-Z_]+=/.test(a)) env[a.slice(0, a
 const dir = mkdtempSync(join(tmpdir(), 'knative-events-cost-'));
 const outfile = join(dir, 'timed.cjs');
 const report = join(dir, 'report.json');
-await build({
-  entryPoints: [`${root}runtime/main.ts`],
-  outfile,
-  bundle: true,
-  platform: 'node',
-  target: 'node20',
-  format: 'cjs',
-  plugins: [{ name: 'dedupe-mime-db', setup: (b) => b.onResolve({ filter: /^mime-db$/ }, () => ({ path: `${root}node_modules/mime-db/index.js` })) }],
-  logLevel: 'error',
-});
+// The product's own bundle configuration, unminified so esbuild's module helpers can be instrumented.
+const { options } = await bundleConfig(root);
+await build({ ...options, outfile, minify: false, logLevel: 'error' });
 
 // Replace esbuild's two lazy-module helpers with versions that time each module's first initialisation.
 const timing = `

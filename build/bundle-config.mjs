@@ -1,0 +1,90 @@
+// What makes dist/knative-events.cjs what it is: the entry point, the target and the plugins that keep it
+// small and quick to start. Shared by build/build.mjs (the product) and bench/start-cost.mjs (an
+// instrumented copy), so the benchmark measures the same bundle that ships.
+import { build } from 'esbuild';
+import { readFileSync } from 'node:fs';
+
+/** esbuild options for the runtime bundle, and the metafile inputs bundled apart (for the licence list). */
+export async function bundleConfig(root) {
+  const pkg = JSON.parse(readFileSync(`${root}package.json`, 'utf8'));
+  // Koa's dependencies pin two versions of mime-db (~140 KiB of JSON each), parsed on every start (~17 ms of
+  // module loading with mime-types) and kept in memory. Koa here only ever looks up the types it picks itself
+  // for a body (object → json, string → text or html, Buffer/stream → bin) and type-is' shorthands
+  // (urlencoded, multipart); the runtime never sets ctx.type or negotiates with accepts, and
+  // application/cloudevents+json is not in mime-db at all (it passes through as a full type). So the bundle
+  // gets those entries only, copied at build time from the real mime-db so their charset and extensions are
+  // exactly mime-db's. Served under mime-db's own path, so its MIT notice stays in the licence list.
+  const mimeDbPath = `${root}node_modules/mime-db/index.js`;
+  const mimeTypesKept = ['application/json', 'text/plain', 'text/html', 'application/octet-stream', 'application/x-www-form-urlencoded', 'multipart/form-data'];
+  const mimeDbSubset = {
+    name: 'mime-db-subset',
+    setup(b) {
+      b.onResolve({ filter: /^mime-db$/ }, () => ({ path: mimeDbPath }));
+      b.onLoad({ filter: /[\\/]mime-db[\\/]index\.js$/ }, async () => {
+        const db = JSON.parse(readFileSync(`${root}node_modules/mime-db/db.json`, 'utf8'));
+        const subset = Object.fromEntries(mimeTypesKept.map((type) => [type, db[type]]));
+        if (Object.values(subset).some((entry) => entry === undefined)) throw new Error('mime-db lacks a type the bundle keeps');
+        return { contents: `module.exports = ${JSON.stringify(subset)};`, loader: 'js' };
+      });
+    },
+  };
+
+  // node-vault (with axios, form-data, tv4 and friends: ~300 KiB) is used only in Vault direct mode, but V8
+  // would pre-parse every byte of it on every start of every role (≈ 8 ms). It is bundled on its own and kept
+  // in the one file as a string, compiled only when direct mode first imports it.
+  const deferred = await build({
+    stdin: { contents: "module.exports = require('node-vault');", resolveDir: root, loader: 'js', sourcefile: 'node-vault-entry.js' },
+    bundle: true,
+    platform: 'node',
+    target: 'node20',
+    format: 'cjs',
+    minify: true,
+    legalComments: 'none',
+    write: false,
+    metafile: true,
+    logLevel: 'warning',
+  });
+  const deferredNodeVault = {
+    name: 'deferred-node-vault',
+    setup(b) {
+      b.onResolve({ filter: /^node-vault$/ }, () => ({ path: 'node-vault', namespace: 'deferred' }));
+      b.onLoad({ filter: /.*/, namespace: 'deferred' }, () => ({
+        loader: 'js',
+        contents: `const source = ${JSON.stringify(deferred.outputFiles[0].text)};
+  const loaded = { exports: {} };
+  require('node:vm').runInThisContext('(function (module, exports, require) {' + source + '\\n})', { filename: 'node-vault.bundled.js' })(loaded, loaded.exports, require);
+  module.exports = loaded.exports;`,
+      }));
+    },
+  };
+
+  // Koa 3 checks every body with `instanceof Response`; reading Node 20's global `Response` the first time loads
+  // its internal fetch implementation (undici, ≈ 15-19 ms) during the first request of every process. Until
+  // something else has loaded it, no Response can have been made with the global class, so the check asks
+  // the global's property descriptor first and reads `Response` only once it has been resolved.
+  const koaWithoutEagerFetch = {
+    name: 'koa-without-eager-fetch',
+    setup(b) {
+      b.onLoad({ filter: /[\\/]node_modules[\\/]koa[\\/]lib[\\/](response|application)\.js$/ }, async (args) => {
+        const source = readFileSync(args.path, 'utf8');
+        const patched = source.replaceAll(/(\w+(?:\?\.\w+)*) instanceof Response\b/g, '(globalResponseLoaded() && $1 instanceof Response)');
+        if (patched === source) throw new Error(`${args.path}: no "instanceof Response" left to patch; review the koa-without-eager-fetch plugin`);
+        const helper = "const globalResponseLoaded = () => 'value' in (Object.getOwnPropertyDescriptor(globalThis, 'Response') ?? {});\n";
+        return { contents: helper + patched, loader: 'js' };
+      });
+    },
+  };
+
+  return {
+    options: {
+      plugins: [mimeDbSubset, deferredNodeVault, koaWithoutEagerFetch],
+      entryPoints: [`${root}runtime/main.ts`],
+      bundle: true,
+      platform: 'node',
+      target: 'node20',
+      format: 'cjs',
+      define: { 'process.env.npm_package_version': JSON.stringify(pkg.version) },
+    },
+    separateInputs: deferred.metafile.inputs,
+  };
+}
