@@ -38,6 +38,19 @@ async function standin(options: VaultStandinOptions = {}) {
 }
 
 type Direct = Extract<VaultConfig, { mode: 'direct' }>;
+/** The environment of a handler bundle that takes BROKER_URL only from Vault in direct mode. */
+function handlerFromVault(address: string, tokenPath: string, extra: Record<string, string>): Record<string, string> {
+  return {
+    ROLE: 'handler',
+    BROKER_URL: 'secret:BROKER_URL',
+    VAULT_ADDR: address,
+    VAULT_ROLE: 'knative-events',
+    VAULT_SECRET_PATHS: 'secret/data/app',
+    VAULT_TOKEN_PATH: tokenPath,
+    ...extra,
+  };
+}
+
 function direct(address: string, tokenPath: string, overrides: Partial<Direct> = {}): Direct {
   return {
     mode: 'direct',
@@ -228,15 +241,7 @@ test('while Vault is unavailable at start-up /readyz answers 503, then 200 once 
   const { vault, tokenPath } = await standin();
   vault.putKv2('secret', 'app', { BROKER_URL: 'http://127.0.0.1:9/ns/b' });
   vault.fail.sealed = true;
-  const bundle = await startBundle({
-    ROLE: 'handler',
-    BROKER_URL: 'secret:BROKER_URL',
-    VAULT_ADDR: vault.url,
-    VAULT_ROLE: 'knative-events',
-    VAULT_SECRET_PATHS: 'secret/data/app',
-    VAULT_TOKEN_PATH: tokenPath,
-    VAULT_STARTUP_DEADLINE_SECONDS: '20',
-  });
+  const bundle = await startBundle(handlerFromVault(vault.url, tokenPath, { VAULT_STARTUP_DEADLINE_SECONDS: '20' }));
   cleanups.push(() => void bundle.child.kill('SIGKILL'));
   const starting = await fetch(`${bundle.url}readyz`);
   assert.equal(starting.status, 503);
@@ -251,15 +256,7 @@ test('while Vault is unavailable at start-up /readyz answers 503, then 200 once 
 test('Vault unavailable past the start-up deadline: the process exits with a clear error', async () => {
   const { vault, tokenPath } = await standin();
   vault.fail.sealed = true;
-  const run = await runBundleToExit({
-    ROLE: 'handler',
-    BROKER_URL: 'secret:BROKER_URL',
-    VAULT_ADDR: vault.url,
-    VAULT_ROLE: 'knative-events',
-    VAULT_SECRET_PATHS: 'secret/data/app',
-    VAULT_TOKEN_PATH: tokenPath,
-    VAULT_STARTUP_DEADLINE_SECONDS: '1',
-  });
+  const run = await runBundleToExit(handlerFromVault(vault.url, tokenPath, { VAULT_STARTUP_DEADLINE_SECONDS: '1' }));
   assert.equal(run.code, 1);
   assert.match(run.stderr, /could not start: could not load secrets from Vault at http:\/\/127\.0\.0\.1:\d+ within VAULT_STARTUP_DEADLINE_SECONDS \(1s, \d+ attempts\): Kubernetes login: Vault answered 503 \(Vault is sealed\)/);
   assert.match(run.stdout, /Vault not available yet: retrying/);
