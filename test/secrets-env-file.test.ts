@@ -54,3 +54,22 @@ for (const [what, text, line, reason] of malformed) {
     );
   });
 }
+
+test('parsing is linear: a 1 MiB line of blanks, or of one quoted value, is read in well under a second', () => {
+  // Each of these took minutes or more with the former /[ \t]+#.*$/ (quadratic in a run of blanks): 150 KB
+  // of them blocked the event loop for 18 s. The deadline is generous; a quadratic parser misses it by far.
+  const blanks = ' \t'.repeat(400_000);
+  const cases: Array<[string, string, Record<string, string> | RegExp]> = [
+    ['blanks, then a comment', `A=x${blanks}#c${blanks}\nB=y\n`, { A: 'x', B: 'y' }],
+    ['blanks, no comment', `A=x${blanks}y\n`, /cannot contain spaces/],
+    ['a long double-quoted value', `A="${'v'.repeat(900_000)}"\n`, { A: 'v'.repeat(900_000) }],
+    ['a long single-quoted value', `A='${'w\\'.repeat(400_000)}'\n`, { A: 'w\\'.repeat(400_000) }],
+  ];
+  for (const [what, text, expected] of cases) {
+    const started = performance.now();
+    if (expected instanceof RegExp) assert.throws(() => parse(text), expected, what);
+    else assert.deepEqual(parse(text), expected, what);
+    const ms = performance.now() - started;
+    assert.ok(ms < 1500, `${what}: ${Math.round(ms)} ms`);
+  }
+});

@@ -156,3 +156,13 @@ test('without VAULT_SECRETS_DIR or VAULT_ADDR a secret reference is a config err
   assert.throws(() => parseConfig({ ROLE: 'dlq', DLQ_ADMIN_TOKEN: 'secret:DLQ_ADMIN_TOKEN' }, source.store), /DLQ_ADMIN_TOKEN: refers to secret DLQ_ADMIN_TOKEN, which the loaded Vault secrets do not contain/);
   assert.throws(() => parseConfig({ ROLE: 'dlq', DLQ_ADMIN_TOKEN: 'secret:DLQ_ADMIN_TOKEN' }), /but Vault is off/);
 });
+
+test('a secrets file over the size cap stops the start with its name and the limit, not its content', async () => {
+  const dir = secretsDir();
+  const secret = `s-${unique()}`;
+  renderInto(dir, 'app', `BROKER_URL="http://broker/ns/b"\nAPI_KEY="${secret}${'x'.repeat(1024 * 1024)}"\n`);
+  const run = await runBundleToExit({ ROLE: 'handler', BROKER_URL: 'secret:BROKER_URL', VAULT_SECRETS_DIR: dir });
+  assert.equal(run.code, 1);
+  assert.match(run.stderr, new RegExp(`${join(dir, 'app')}: the file is 10\\d{5} bytes, over the 1048576-byte limit for a Vault agent secrets file`));
+  assertNoSecrets({ stdout: run.stdout, stderr: run.stderr }, [secret]);
+});

@@ -25,6 +25,16 @@ export interface LoadedDir {
   readonly duplicates: readonly string[];
 }
 
+/**
+ * Largest secrets file read. Rendered secrets are a few KiB (a PEM chain is the largest thing expected); a
+ * 50 MB file took 12-25 s and 1.2-1.9 GiB to load, so a runaway template or a wrong mount stops the start
+ * with a clear message instead.
+ */
+export const maxSecretFileBytes = 1024 * 1024;
+
+const tooBig = (path: string, size: number) =>
+  new SecretsDirError(`${path}: the file is ${size} bytes, over the ${maxSecretFileBytes}-byte limit for a Vault agent secrets file; check the agent template`, 'malformed_file');
+
 /** Every regular file in the directory except hidden ones (temporary files, `..data` links), in name order. */
 export async function loadSecretsDir(dir: string): Promise<LoadedDir> {
   let names: string[];
@@ -41,9 +51,14 @@ export async function loadSecretsDir(dir: string): Promise<LoadedDir> {
     const path = join(dir, name);
     let text: string;
     try {
-      if (!(await stat(path)).isFile()) continue;
+      const info = await stat(path);
+      if (!info.isFile()) continue;
+      if (info.size > maxSecretFileBytes) throw tooBig(path, info.size);
       text = await readFile(path, 'utf8');
+      // Grown between stat and read (a new render): refused the same way, the next re-read sees it settled.
+      if (text.length > maxSecretFileBytes) throw tooBig(path, text.length);
     } catch (err) {
+      if (err instanceof SecretsDirError) throw err;
       // Renamed away between readdir and read: the next re-read sees the new file.
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') continue;
       throw new SecretsDirError(`${path}: cannot read the file (${(err as NodeJS.ErrnoException).code ?? 'error'})`, 'unreadable_file');
