@@ -102,7 +102,12 @@ export function buildApp(deps: AppDeps): Koa {
       errorType: failure instanceof HttpError ? failure.type : failure ? 'internal' : undefined,
     };
     if (failure && ctx.status >= 500) log.error({ ...line, err: failure }, 'request failed');
-    else if (failure) log.warn({ ...line, error: failure instanceof HttpError ? failure.message : undefined }, 'request rejected');
+    else if (failure) {
+      const rejected = { ...line, error: failure instanceof HttpError ? failure.message : undefined };
+      // A function's PermanentError is an expected outcome (Knative dead-letters the event), not a warning.
+      if (failure instanceof HttpError && failure.type === 'permanent_failure') log.info(rejected, 'request rejected');
+      else log.warn(rejected, 'request rejected');
+    }
     else if (ctx.path !== '/healthz' && ctx.path !== '/readyz') log.info(line, 'request');
   });
   for (const middleware of deps.middleware ?? []) app.use(middleware);

@@ -50,8 +50,12 @@ class LazyContext implements FunctionContext {
   }
 
   get log(): Logger {
+    if (this.childLog) return this.childLog;
     const { event, options } = this;
-    return (this.childLog ??= options.log.child({ function: options.functionName, eventId: event.id, eventType: event.type, eventSource: event.source }));
+    // The process logger already carries `function` (main.ts binds it): binding it again would write the key
+    // twice in one JSON line, which some log pipelines reject.
+    const bindings = 'function' in options.log.bindings() ? {} : { function: options.functionName };
+    return (this.childLog = options.log.child({ ...bindings, eventId: event.id, eventType: event.type, eventSource: event.source }));
   }
 
   get signal(): AbortSignal {
@@ -110,7 +114,9 @@ export async function invokeFunction(fn: EventFunction<unknown>, event: CloudEve
     ran(err instanceof PermanentError ? 'permanent' : 'error');
     if (err instanceof HttpError) throw err;
     if (err instanceof PermanentError) {
-      context.log.warn({ err, status: err.status }, `function ${options.functionName} rejected the event permanently`);
+      // Expected: the function said the event can never succeed. Info with its message, no stack: a stack
+      // trace per bad event at WARN buries the real warnings.
+      context.log.info({ status: err.status, error: err.message, details: err.details }, `function ${options.functionName} rejected the event permanently`);
       throw new HttpError(err.status, 'permanent_failure', err.message, { details: err.details, cause: err });
     }
     context.log.error({ err }, `function ${options.functionName} threw`);
