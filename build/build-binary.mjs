@@ -8,11 +8,11 @@
 // benchmark (bench/run.mjs) shows shortens start-up; --no-code-cache exists so that claim stays measurable.
 // postject (the tool that writes the blob into the binary) comes from node_modules when it is installed
 // there, otherwise from `npx --yes postject@1.0.0-alpha.6`.
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { chmodSync, copyFileSync, existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -26,15 +26,35 @@ function option(name) {
   return at === -1 ? undefined : process.argv[at + 1];
 }
 
+// postject prints one "Can't find string offset for section name '.note…'" warning per ELF note section it
+// walks: LIEF (its ELF library) cannot name sections Node's binary leaves unnamed. They are harmless — the blob
+// is injected and test/binary.test.ts runs the result — so they are dropped and mentioned once.
+const harmless = /^warning: Can't find string offset for section name /;
+
+/** Runs a step quietly: its output is shown only when it fails, apart from `keep` lines. */
+function quietly(command, args, options = {}) {
+  const r = spawnSync(command, args, { ...options, encoding: 'utf8' });
+  const lines = `${r.stdout ?? ''}${r.stderr ?? ''}`.split('\n').filter((l) => l.trim() !== '');
+  if (r.status !== 0 || r.error) {
+    process.stderr.write(`${lines.join('\n')}\n`);
+    throw new Error(`${command} ${args.join(' ')} failed (${r.error?.message ?? `exit code ${r.status}`})`);
+  }
+  return lines;
+}
+
 /** Runs postject from node_modules if it is there (faster, offline), else through npx. */
 function postject(args) {
+  let cli;
   try {
-    const cli = createRequire(join(root, 'package.json')).resolve('postject/dist/cli.js');
-    execFileSync(process.execPath, [cli, ...args], { stdio: 'inherit' });
+    cli = createRequire(join(root, 'package.json')).resolve('postject/dist/cli.js');
   } catch (err) {
     if (err.code !== 'MODULE_NOT_FOUND') throw err;
-    execFileSync('npx', ['--yes', `postject@${postjectVersion}`, ...args], { stdio: 'inherit' });
   }
+  const lines = cli ? quietly(process.execPath, [cli, ...args]) : quietly('npx', ['--yes', `postject@${postjectVersion}`, ...args]);
+  const filtered = lines.filter((l) => harmless.test(l)).length;
+  if (filtered > 0) console.log(`postject: ${filtered} "Can't find string offset for section name" warnings hidden (harmless: unnamed ELF note sections)`);
+  // eslint-disable-next-line no-control-regex -- postject colours its progress lines
+  for (const line of lines.filter((l) => !harmless.test(l) && !/injection|Injection done/i.test(l.replace(/\x1b\[[0-9;]*m/g, '')))) console.log(line);
 }
 
 export function buildBinary({ output = join(root, 'dist/knative-events'), codeCache = true } = {}) {
@@ -44,7 +64,7 @@ export function buildBinary({ output = join(root, 'dist/knative-events'), codeCa
     const blob = join(work, 'sea-prep.blob');
     const config = join(work, 'sea-config.json');
     writeFileSync(config, JSON.stringify({ main: bundle, output: blob, disableExperimentalSEAWarning: true, useCodeCache: codeCache }));
-    execFileSync(process.execPath, ['--experimental-sea-config', config], { cwd: work, stdio: 'inherit' });
+    quietly(process.execPath, ['--experimental-sea-config', config], { cwd: work });
     // Write next to the target and rename, so a test never sees a half-written executable.
     const partial = `${output}.partial`;
     rmSync(partial, { force: true });
@@ -64,5 +84,6 @@ if (isMain) {
   const started = Date.now();
   const output = buildBinary({ output: option('--output') ? resolve(option('--output')) : undefined, codeCache: !process.argv.includes('--no-code-cache') });
   const mib = statSync(output).size / 1024 / 1024;
-  console.log(`${output.slice(root.length)}: ${mib.toFixed(1)} MiB in ${((Date.now() - started) / 1000).toFixed(1)} s (Node ${process.version})`);
+  const shown = relative(process.cwd(), output).startsWith('..') ? output : relative(process.cwd(), output);
+  console.log(`${shown}: ${mib.toFixed(1)} MiB in ${((Date.now() - started) / 1000).toFixed(1)} s (Node ${process.version})`);
 }

