@@ -54,6 +54,19 @@ test('a trade that cannot be mapped is a PermanentError (422) listing every prob
   }
 });
 
+test('a trade time a Date cannot hold is a 422 problem, not a RangeError', () => {
+  for (const time of [1e16, -1e16, Number.MAX_VALUE]) {
+    assert.throws(
+      () => run({ ...trade, trade_time: time }),
+      (err: unknown) => err instanceof PermanentError && err.details.length === 1 && /tradedAt \(from trade_time\): expected a time between the years/.test(err.details[0] ?? ''),
+      String(time),
+    );
+  }
+  const latest = run({ ...trade, trade_time: 8.64e15 });
+  assert.ok(isReply(latest));
+  assert.equal((latest.data as { tradedAt: string }).tradedAt, '+275760-09-13T00:00:00.000Z');
+});
+
 test('data that is not an object is rejected permanently', () => {
   for (const data of ['a string', [1, 2], null]) {
     assert.throws(() => run(data), (err: unknown) => err instanceof PermanentError && err.details[0] === 'the trade must be a JSON object');

@@ -69,8 +69,12 @@ function convert(name: string, spec: Field, value: unknown): Converted {
       return problem('true or false');
     case 'timestamp': {
       const ms = typeof value === 'number' ? value : typeof value === 'string' ? Date.parse(value) : Number.NaN;
+      // A finite number can still be outside what a Date holds (±8.64e15 ms): toISOString would throw a
+      // RangeError, which is the trade's fault (422), not ours (500).
       if (!Number.isFinite(ms)) return problem('a date-time (ISO 8601) or epoch milliseconds');
-      return ok(new Date(ms).toISOString());
+      const date = new Date(ms);
+      if (Number.isNaN(date.getTime())) return problem('a time between the years -271821 and 275760 (epoch milliseconds within ±8.64e15)');
+      return ok(date.toISOString());
     }
     case 'enum': {
       const key = typeof value === 'string' ? value.trim().toUpperCase() : undefined;

@@ -8,7 +8,11 @@ export interface ContentType {
   readonly batch: boolean;
   readonly json: boolean;
   readonly text: boolean;
+  /** The charset parameter, lowercased and unquoted, if given. */
+  readonly charset: string | undefined;
 }
+
+const charsetParameter = /;\s*charset\s*=\s*"?([^";\s]+)"?/i;
 
 export function parseContentType(header: string | undefined): ContentType | undefined {
   if (header === undefined) return undefined;
@@ -18,5 +22,32 @@ export function parseContentType(header: string | undefined): ContentType | unde
   const batch = mime === 'application/cloudevents-batch+json';
   const json = mime === 'application/json' || mime === 'text/json' || mime.endsWith('+json');
   const text = mime.startsWith('text/');
-  return { mime, structured, batch, json, text };
+  const charset = header.length > mime.length ? charsetParameter.exec(header)?.[1]?.toLowerCase() : undefined;
+  return { mime, structured, batch, json, text, charset };
+}
+
+const utf8Names = new Set(['utf-8', 'utf8', 'us-ascii', 'ascii']);
+const latin1Names = new Set(['iso-8859-1', 'latin1', 'iso_8859-1', 'l1']);
+
+/** True when text in this charset is UTF-8 bytes (no charset: UTF-8, as JSON and most text today). */
+export const isUtf8Charset = (charset: string | undefined): boolean => charset === undefined || utf8Names.has(charset);
+
+/**
+ * Bytes → the string a function sees, in the declared charset. Latin-1 by Node's own table, so that the
+ * string turns back into the same bytes (the WHATWG decoder reads "iso-8859-1" as windows-1252).
+ * A charset nobody here can decode leaves the bytes as they are.
+ */
+export function decodeText(bytes: Buffer, charset: string | undefined): string | Buffer {
+  if (isUtf8Charset(charset)) return bytes.toString('utf8');
+  if (latin1Names.has(charset as string)) return bytes.toString('latin1');
+  try {
+    return new TextDecoder(charset).decode(bytes);
+  } catch {
+    return bytes;
+  }
+}
+
+/** A string a function returned → bytes in the declared charset (UTF-8 unless it says Latin-1). */
+export function encodeText(text: string, charset: string | undefined): Buffer {
+  return Buffer.from(text, charset !== undefined && latin1Names.has(charset) ? 'latin1' : 'utf8');
 }

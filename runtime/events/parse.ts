@@ -1,18 +1,23 @@
 // HTTP request → validated CloudEvent. Binary mode (`ce-*` headers), structured mode
 // (`application/cloudevents+json`) and, for the public handler only, the legacy form existing clients
-// send (`ce_type`/`ce_source` with underscores, or `ce-*` without `ce-specversion`).
-// Everything the SDK lets through silently (a bad `time`, a missing specversion) is checked here:
-// an invalid event is always a 400, never a 500.
+// send (`ce_type`/`ce_source` with underscores, or `ce-*` without `ce-specversion`), which stays JSON-only.
+// `readWireEvent` keeps what came as it came (attributes as given, data as raw bytes): the handler forwards
+// that. `parseCloudEvent` turns it into the SDK CloudEvent a function is given.
+// Everything the SDK lets through silently (a bad `time`, a missing specversion) is checked here, and every
+// way an event can be wrong is a 4xx, never a 500.
 import { CloudEvent, ValidationError } from 'cloudevents';
 import type { IncomingHttpHeaders } from 'node:http';
 import { HttpError } from '../http/errors.js';
-import { parseContentType } from './content-type.js';
+import { decodeText, encodeText, parseContentType, type ContentType } from './content-type.js';
+import { maxJsonDepth, nestsDeeperThan, topLevelMember } from './json-scan.js';
+import { decodeHeaderValue } from './percent.js';
+import { asAttributeValue, describeValue, WireEvent, type AttributeValue, type EventData } from './wire-event.js';
 
 export interface ParseOptions {
-  /** Accept `ce_` headers and fill in a missing id, time and specversion (the handler's ingress). */
+  /** Accept the legacy form (`ce_` headers, or no `ce-specversion`) and fill in a missing id, time and specversion (the handler's ingress). */
   readonly legacy: boolean;
-  /** Require the body to be JSON (the handler forwards JSON only). */
-  readonly requireJson: boolean;
+  /** Refuse data that is not JSON. The legacy form is JSON-only whatever this says. */
+  readonly requireJson?: boolean;
   readonly newId: () => string;
   readonly now: () => Date;
 }
@@ -20,9 +25,13 @@ export interface ParseOptions {
 export type ParsedEvent = CloudEvent<unknown>;
 
 const contextAttributes = new Set(['id', 'source', 'specversion', 'type', 'datacontenttype', 'dataschema', 'subject', 'time']);
+const optionalStrings = ['datacontenttype', 'dataschema', 'subject', 'time'];
 // RFC 3339 date-time, as CloudEvents requires for `time`.
 const rfc3339 = /^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$/;
 const extensionName = /^[a-z0-9]{1,20}$/;
+// A media type is ASCII (RFC 2045); anything else could not be sent on as a Content-Type header.
+const headerSafe = /^[\t\x20-\x7e]+$/;
+const base64 = /^[A-Za-z0-9+/]*={0,2}$/;
 
 function headerValue(value: string | string[] | undefined): string | undefined {
   if (Array.isArray(value)) {
@@ -32,7 +41,13 @@ function headerValue(value: string | string[] | undefined): string | undefined {
   return value;
 }
 
-function parseJson(body: Buffer, what: string): unknown {
+function tooDeep(what: string): HttpError {
+  return new HttpError(422, 'invalid_json', `${what} nests arrays and objects more than ${maxJsonDepth} levels deep (the limit)`);
+}
+
+/** Checks that the bytes are JSON (and not too deep); the parsed value, because checking parses it anyway. */
+function parseJson(body: Buffer, what: string, depthLimit = maxJsonDepth): unknown {
+  if (nestsDeeperThan(body, depthLimit)) throw tooDeep(what);
   try {
     return JSON.parse(body.toString('utf8'));
   } catch (err) {
@@ -40,9 +55,10 @@ function parseJson(body: Buffer, what: string): unknown {
   }
 }
 
-/** Attributes from `ce-` (and in legacy mode `ce_`) headers. A duplicate of one attribute in both forms is refused. */
-function attributesFromHeaders(headers: IncomingHttpHeaders, legacy: boolean): Record<string, unknown> {
-  const attributes: Record<string, unknown> = {};
+/** Attributes from `ce-` headers (percent-decoded, as the binding says) and in legacy mode `ce_` headers (as typed). */
+function attributesFromHeaders(headers: IncomingHttpHeaders, legacy: boolean): { attributes: Map<string, AttributeValue>; underscored: boolean } {
+  const attributes = new Map<string, AttributeValue>();
+  let underscored = false;
   // A direct loop with character checks: Object.entries and a prefix slice per header allocated for every
   // header of every request, most of which are not ce- headers. Node's header names are lower case.
   for (const rawName in headers) {
@@ -52,47 +68,95 @@ function attributesFromHeaders(headers: IncomingHttpHeaders, legacy: boolean): R
     const name = rawName.slice(3);
     const value = headerValue(headers[rawName]);
     if (value === undefined) continue;
-    if (name in attributes) throw new HttpError(400, 'invalid_event', `attribute "${name}" was sent both as ce-${name} and ce_${name}`);
-    attributes[name] = value;
+    if (attributes.has(name)) throw new HttpError(400, 'invalid_event', `attribute "${name}" was sent both as ce-${name} and ce_${name}`);
+    if (separator === 95) underscored = true;
+    attributes.set(name, separator === 45 ? decodeHeaderValue(name, value) : value);
   }
-  return attributes;
+  return { attributes, underscored };
 }
 
-function attributesFromStructured(body: Buffer): Record<string, unknown> {
+/** A binary-mode body (or legacy JSON body) as data of its content type. */
+function dataFromBody(body: Buffer, contentType: ContentType | undefined): EventData {
+  if (contentType?.json) return { bytes: body, kind: 'json', value: parseJson(body, 'the request body') };
+  return { bytes: body, kind: contentType?.text ? 'text' : 'binary' };
+}
+
+function fromStructured(body: Buffer): { attributes: Map<string, AttributeValue>; data: EventData | undefined } {
   if (body.length === 0) throw new HttpError(400, 'empty_body', 'a structured CloudEvent needs a JSON body');
-  const parsed = parseJson(body, 'the structured CloudEvent');
+  // One level more for the envelope itself: the limit is on the data.
+  const parsed = parseJson(body, 'the structured CloudEvent', maxJsonDepth + 1);
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
     throw new HttpError(400, 'invalid_event', 'a structured CloudEvent must be a JSON object');
   }
-  const attributes = { ...(parsed as Record<string, unknown>) };
-  if (attributes.data_base64 !== undefined) {
-    if (typeof attributes.data_base64 !== 'string' || attributes.data !== undefined) {
-      throw new HttpError(400, 'invalid_event', 'data_base64 must be a base64 string and cannot be sent together with data');
-    }
-    attributes.data = Buffer.from(attributes.data_base64, 'base64');
-    delete attributes.data_base64;
+  const members = parsed as Record<string, unknown>;
+  const attributes = new Map<string, AttributeValue>();
+  const problems: string[] = [];
+  for (const name of Object.keys(members)) {
+    const value = members[name];
+    // null: the attribute is absent (CloudEvents JSON format).
+    if (name === 'data' || name === 'data_base64' || value === null) continue;
+    const typed = asAttributeValue(value);
+    if (typed === undefined || typeof value === 'object') problems.push(`attribute "${name}" must be a string, a 32-bit integer or a boolean, got ${describeValue(value)}`);
+    else attributes.set(name, typed);
   }
-  return attributes;
+  if (problems.length > 0) throw new HttpError(400, 'invalid_event', problems.join('; '), { details: problems });
+  const encoded = members.data_base64 ?? undefined;
+  if (encoded !== undefined) {
+    if (members.data !== undefined) throw new HttpError(400, 'invalid_event', 'data_base64 cannot be sent together with data');
+    if (typeof encoded !== 'string' || encoded.length % 4 !== 0 || !base64.test(encoded)) throw new HttpError(400, 'invalid_event', 'data_base64 must be a base64 string (RFC 4648)');
+    return { attributes, data: { bytes: Buffer.from(encoded, 'base64'), kind: 'binary' } };
+  }
+  if (members.data === undefined) return { attributes, data: undefined };
+  const type = parseContentType(typeof members.datacontenttype === 'string' ? members.datacontenttype : undefined);
+  // Text of a non-JSON type travels as a JSON string; the data is its characters, in the declared charset.
+  if (typeof members.data === 'string' && type !== undefined && !type.json) {
+    return { attributes, data: { bytes: encodeText(members.data, type.charset), kind: 'text' } };
+  }
+  // JSON data: the bytes of the member exactly as they came.
+  return { attributes, data: { bytes: topLevelMember(body, 'data') as Buffer, kind: 'json', value: members.data } };
 }
 
-function checkAttributes(attributes: Record<string, unknown>): void {
-  const missing = ['specversion', 'id', 'source', 'type'].filter((name) => typeof attributes[name] !== 'string' || attributes[name] === '');
+/** The SDK's own schema (URI formats, date-time) on the context attributes, and our stricter rules. */
+function checkAttributes(attributes: Map<string, AttributeValue>): void {
+  const missing = ['specversion', 'id', 'source', 'type'].filter((name) => typeof attributes.get(name) !== 'string' || attributes.get(name) === '');
   if (missing.length > 0) {
     throw new HttpError(400, 'missing_attributes', `missing required CloudEvent attributes: ${missing.join(', ')}`, { details: missing });
   }
-  if (attributes.specversion !== '1.0') {
-    throw new HttpError(400, 'unsupported_specversion', `specversion must be "1.0", got ${JSON.stringify(attributes.specversion)}`);
+  if (attributes.get('specversion') !== '1.0') {
+    throw new HttpError(400, 'unsupported_specversion', `specversion must be "1.0", got ${JSON.stringify(attributes.get('specversion'))}`);
   }
   const problems: string[] = [];
-  if (attributes.time !== undefined && (typeof attributes.time !== 'string' || !rfc3339.test(attributes.time) || Number.isNaN(Date.parse(attributes.time)))) {
-    problems.push(`time must be an RFC 3339 timestamp, got ${JSON.stringify(attributes.time)}`);
+  for (const name of optionalStrings) {
+    const value = attributes.get(name);
+    if (value !== undefined && typeof value !== 'string') problems.push(`${name} must be a string, got ${JSON.stringify(value)}`);
   }
-  for (const name of Object.keys(attributes)) {
-    if (name !== 'data' && !contextAttributes.has(name) && !extensionName.test(name)) {
-      problems.push(`extension attribute name "${name}" must be 1-20 lowercase letters or digits`);
-    }
+  const time = attributes.get('time');
+  if (typeof time === 'string' && (!rfc3339.test(time) || Number.isNaN(Date.parse(time)))) {
+    problems.push(`time must be an RFC 3339 timestamp, got ${JSON.stringify(time)}`);
+  }
+  const contentType = attributes.get('datacontenttype');
+  if (typeof contentType === 'string' && !headerSafe.test(contentType)) problems.push(`datacontenttype must be a media type in ASCII, got ${JSON.stringify(contentType)}`);
+  for (const [name, value] of attributes) {
+    if (name === 'data') problems.push('"data" is not an attribute name: in binary mode the body is the data');
+    else if (!contextAttributes.has(name) && !extensionName.test(name)) problems.push(`extension attribute name "${name}" must be 1-20 lowercase letters or digits`);
+    // A lone surrogate is not a Unicode character: it could be neither percent-encoded nor sent as UTF-8.
+    if (typeof value === 'string' && !(value as string & { isWellFormed(): boolean }).isWellFormed()) problems.push(`attribute "${name}" is not well-formed Unicode`);
   }
   if (problems.length > 0) throw new HttpError(400, 'invalid_event', problems.join('; '), { details: problems });
+  try {
+    const core: Record<string, AttributeValue> = {};
+    for (const name of contextAttributes) {
+      const value = attributes.get(name);
+      if (value !== undefined) core[name] = value;
+    }
+    new CloudEvent<unknown>(core, false).validate();
+  } catch (err) {
+    if (err instanceof ValidationError || err instanceof TypeError) {
+      const details = err instanceof ValidationError && Array.isArray(err.errors) ? err.errors.map((e) => (typeof e === 'string' ? e : JSON.stringify(e))) : [];
+      throw new HttpError(400, 'invalid_event', `invalid CloudEvent: ${err.message}`, { details });
+    }
+    throw err;
+  }
 }
 
 /**
@@ -113,40 +177,73 @@ export function rejectDuplicateAttributeHeaders(rawHeaders: readonly string[]): 
   }
 }
 
-export function parseCloudEvent(headers: IncomingHttpHeaders, body: Buffer, options: ParseOptions): ParsedEvent {
-  const contentType = parseContentType(headerValue(headers['content-type']));
+/** The event as it came: attributes as given (filled in only where missing, legacy mode), data as raw bytes. */
+export function readWireEvent(headers: IncomingHttpHeaders, body: Buffer, options: ParseOptions): WireEvent {
+  const rawType = headerValue(headers['content-type']);
+  const contentType = parseContentType(rawType);
   if (contentType?.batch) throw new HttpError(415, 'unsupported_media_type', 'batched CloudEvents are not accepted: send one event per request');
 
-  let attributes: Record<string, unknown>;
+  let attributes: Map<string, AttributeValue>;
+  let data: EventData | undefined;
   if (contentType?.structured) {
-    attributes = attributesFromStructured(body);
+    ({ attributes, data } = fromStructured(body));
   } else {
-    if (options.requireJson && body.length === 0) throw new HttpError(400, 'empty_body', 'the request body is empty: send the event data as JSON');
-    if (options.requireJson && !contentType?.json) {
-      throw new HttpError(415, 'unsupported_media_type', `expected a JSON body (Content-Type: application/json), got ${JSON.stringify(contentType?.mime ?? 'none')}`);
+    const fromHeaders = attributesFromHeaders(headers, options.legacy);
+    attributes = fromHeaders.attributes;
+    const legacyForm = options.legacy && (fromHeaders.underscored || !attributes.has('specversion'));
+    if (legacyForm || options.requireJson) {
+      if (body.length === 0) throw new HttpError(400, 'empty_body', 'the request body is empty: send the event data as JSON');
+      if (!contentType?.json) {
+        const why = legacyForm ? 'the ce_ header form carries JSON only; send other data as a CloudEvent (ce-specversion: 1.0, or structured mode)' : 'this endpoint takes JSON only';
+        throw new HttpError(415, 'unsupported_media_type', `expected a JSON body (Content-Type: application/json), got ${JSON.stringify(contentType?.mime ?? 'none')}: ${why}`);
+      }
     }
-    attributes = attributesFromHeaders(headers, options.legacy);
-    if (body.length > 0) {
-      attributes.data = contentType?.json ? parseJson(body, 'the request body') : contentType?.text ? body.toString('utf8') : body;
-    }
-    const rawType = headerValue(headers['content-type']);
-    if (rawType !== undefined) attributes.datacontenttype = rawType;
+    // In binary mode the Content-Type header is datacontenttype; a ce-datacontenttype header is not.
+    attributes.delete('datacontenttype');
+    if (rawType !== undefined) attributes.set('datacontenttype', rawType);
+    data = body.length > 0 ? dataFromBody(body, contentType) : undefined;
+  }
+  if (options.requireJson && data !== undefined && data.kind !== 'json') {
+    throw new HttpError(415, 'unsupported_media_type', 'this endpoint takes JSON data only');
   }
   if (options.legacy) {
-    attributes.specversion ??= '1.0';
-    attributes.id ??= options.newId();
-    attributes.time ??= options.now().toISOString();
+    if (!attributes.has('specversion')) attributes.set('specversion', '1.0');
+    if (!attributes.has('id')) attributes.set('id', options.newId());
+    if (!attributes.has('time')) attributes.set('time', options.now().toISOString());
   }
   checkAttributes(attributes);
-  try {
-    const event = new CloudEvent<unknown>(attributes, false);
-    event.validate();
-    return event;
-  } catch (err) {
-    if (err instanceof ValidationError || err instanceof TypeError) {
-      const details = err instanceof ValidationError && Array.isArray(err.errors) ? err.errors.map((e) => (typeof e === 'string' ? e : JSON.stringify(e))) : [];
-      throw new HttpError(400, 'invalid_event', `invalid CloudEvent: ${err.message}`, { details });
+  return new WireEvent(attributes, data);
+}
+
+// Extension names the SDK's CloudEvent cannot hold: they would replace its methods (`validate`, `emit`),
+// its `constructor`, or are old attributes it treats specially. Legal on the wire, so the handler carries
+// them; a function cannot be given them.
+const takenBySdk = new Set(
+  [...Object.getOwnPropertyNames(CloudEvent.prototype), ...Object.getOwnPropertyNames(Object.prototype), 'schemaurl', 'datacontentencoding'].filter((name) => extensionName.test(name)),
+);
+
+/** The data a function sees: JSON parsed, text decoded in its charset, anything else as a Buffer. */
+function dataValue(event: WireEvent): unknown {
+  const data = event.data as EventData;
+  if (data.kind === 'json') return data.value !== undefined ? data.value : JSON.parse(data.bytes.toString('utf8'));
+  if (data.kind === 'text') return decodeText(data.bytes, parseContentType(event.datacontenttype)?.charset);
+  return data.bytes;
+}
+
+/** The wire form as the SDK's CloudEvent (what a function is given). */
+export function toCloudEvent(event: WireEvent): ParsedEvent {
+  const attributes: Record<string, unknown> = {};
+  for (const [name, value] of event.attributes) {
+    if (takenBySdk.has(name)) {
+      throw new HttpError(422, 'invalid_event', `extension attribute "${name}" cannot be given to a function: the name is taken by the CloudEvents SDK's CloudEvent object`);
     }
-    throw err;
+    attributes[name] = value;
   }
+  if (event.data !== undefined) attributes.data = dataValue(event);
+  // Checked already (readWireEvent): the SDK's own validation would only repeat it.
+  return new CloudEvent<unknown>(attributes, false);
+}
+
+export function parseCloudEvent(headers: IncomingHttpHeaders, body: Buffer, options: ParseOptions): ParsedEvent {
+  return toCloudEvent(readWireEvent(headers, body, options));
 }

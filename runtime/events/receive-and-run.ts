@@ -6,7 +6,8 @@ import type { EventFunction } from '../function-api.js';
 import { readBody } from '../http/body.js';
 import type { RoleDeps } from '../roles/role.js';
 import { invokeFunction } from './invoke.js';
-import { parseCloudEvent } from './parse.js';
+import { readWireEvent, toCloudEvent } from './parse.js';
+import type { WireEvent } from './wire-event.js';
 
 export interface FunctionRoleSettings {
   readonly functionName: string;
@@ -14,13 +15,16 @@ export interface FunctionRoleSettings {
   readonly maxBodyBytes: number;
 }
 
-export type ReceiveAndRun = (ctx: Koa.Context) => Promise<{ event: CloudEvent<unknown>; result: unknown }>;
+/** `wire`: the event as it came, so what the function passes on unchanged can go out byte for byte. */
+export type ReceiveAndRun = (ctx: Koa.Context) => Promise<{ event: CloudEvent<unknown>; wire: WireEvent; result: unknown }>;
 
 export function receiveAndRun(settings: FunctionRoleSettings, fn: EventFunction<unknown>, deps: RoleDeps): ReceiveAndRun {
-  const parseOptions = { legacy: false, requireJson: false, newId: deps.newId, now: deps.now };
+  const parseOptions = { legacy: false, newId: deps.newId, now: deps.now };
   return async (ctx) => {
     const body = await readBody(ctx.req, settings.maxBodyBytes);
-    const event = parseCloudEvent(ctx.req.headers, body, parseOptions);
+    const wire = readWireEvent(ctx.req.headers, body, parseOptions);
+    ctx.state.event = wire; // in the log line even if a function cannot be given it (below)
+    const event = toCloudEvent(wire);
     ctx.state.event = event;
     const result = await invokeFunction(fn, event, {
       functionName: settings.functionName,
@@ -31,6 +35,6 @@ export function receiveAndRun(settings: FunctionRoleSettings, fn: EventFunction<
       response: ctx.res,
       observer: deps.roleObserver,
     });
-    return { event, result };
+    return { event, wire, result };
   };
 }

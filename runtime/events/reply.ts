@@ -1,14 +1,22 @@
 // A function's result → the HTTP answer. A CloudEvent (or `reply(...)`) goes back in binary mode, which is
-// how Knative takes a reply event from a subscriber and publishes it into the broker.
-import { CloudEvent, HTTP, ValidationError } from 'cloudevents';
+// how Knative takes a reply event from a subscriber and publishes it into the broker; written by the same
+// serialiser as every outgoing event (percent-encoded headers, data in its own content type).
+import { CloudEvent, ValidationError } from 'cloudevents';
 import type Koa from 'koa';
 import { isReply } from '../function-api.js';
 import { HttpError } from '../http/errors.js';
+import { binaryMessage, wireFromCloudEvent, type WireEvent } from './wire-event.js';
 
-export function toReplyEvent(result: unknown, defaults: { source: string; newId: () => string; now: () => Date }): CloudEvent<unknown> | undefined {
+export function toReplyEvent(
+  result: unknown,
+  defaults: { source: string; newId: () => string; now: () => Date },
+  origin?: { readonly event: CloudEvent<unknown> },
+): CloudEvent<unknown> | undefined {
   if (result instanceof CloudEvent) return result;
   if (!isReply(result)) return undefined;
   const attributes: Record<string, unknown> = { ...result };
+  // The incoming data passed on as it is keeps its content type (XML stays XML, not "application/json").
+  if (origin && attributes.data !== undefined && attributes.data === origin.event.data) attributes.datacontenttype ??= origin.event.datacontenttype;
   attributes.source ??= defaults.source;
   attributes.id ??= defaults.newId();
   attributes.time ??= defaults.now().toISOString();
@@ -34,17 +42,25 @@ export interface ResultOptions {
   readonly plainResult?: 'json' | 'discard';
 }
 
-export function writeResult(ctx: Koa.Context, result: unknown, defaults: ResultOptions): void {
+/** The event the function was given and how it came: a reply that carries its data unchanged sends those bytes. */
+export interface ResultOrigin {
+  readonly event: CloudEvent<unknown>;
+  readonly wire: WireEvent;
+}
+
+export function writeResult(ctx: Koa.Context, result: unknown, defaults: ResultOptions, origin?: ResultOrigin): void {
   if (result === undefined || result === null) {
     ctx.status = 204;
     return;
   }
-  const event = toReplyEvent(result, defaults);
+  const event = toReplyEvent(result, defaults, origin);
   if (event) {
-    const message = HTTP.binary(event);
-    for (const [name, value] of Object.entries(message.headers)) if (value !== undefined) ctx.set(name, String(value));
+    const message = binaryMessage(wireFromCloudEvent(event, origin));
+    // Body first: Koa sets its own Content-Type for a Buffer body, which the event's must replace.
+    ctx.body = message.body;
+    for (const [name, value] of Object.entries(message.headers)) ctx.set(name, value);
+    if (message.headers['content-type'] === undefined) ctx.remove('content-type');
     ctx.status = 200;
-    ctx.body = typeof message.body === 'string' || Buffer.isBuffer(message.body) ? message.body : message.body === undefined ? '' : JSON.stringify(message.body);
     ctx.state.reply = event;
     return;
   }
@@ -53,5 +69,13 @@ export function writeResult(ctx: Koa.Context, result: unknown, defaults: ResultO
     return;
   }
   ctx.status = 200;
+  const incoming = origin?.wire.data;
+  if (incoming !== undefined && result === origin?.event.data) {
+    // The data given back unchanged: its own bytes in its own content type, not a JSON rendering of them.
+    ctx.body = incoming.bytes;
+    // set(), not ctx.type: Koa's type setter appends a charset of its own choosing.
+    ctx.set('Content-Type', origin?.wire.datacontenttype ?? (incoming.kind === 'json' ? 'application/json' : 'application/octet-stream'));
+    return;
+  }
   ctx.body = result;
 }

@@ -2,12 +2,13 @@
 // Transient failures (connection errors, timeouts, 5xx and the 4xx Knative itself retries) are retried with
 // backoff; the final answer is an HttpError whose status tells our own caller to try again (502/503/504).
 // Never does a caller get "accepted" for an event the target did not answer 2xx to.
-import { HTTP, type CloudEvent } from 'cloudevents';
+import type { CloudEvent } from 'cloudevents';
 import type { ContentMode, OutboundConfig } from '../config.js';
 import { HttpError } from '../http/errors.js';
 import type { Logger } from '../logger.js';
 import { timeoutCode, type HttpPoster } from './http-client.js';
 import { withRetries, type AttemptOutcome, type RetryClock } from './retry.js';
+import { binaryMessage, structuredMessage, WireEvent, wireFromCloudEvent, type HttpMessage } from './wire-event.js';
 
 export type AttemptResult =
   | { kind: 'accepted'; status: number }
@@ -40,7 +41,8 @@ export interface EventSenderOptions {
 }
 
 export interface EventSender {
-  send(event: CloudEvent<unknown>, extraHeaders?: Record<string, string>): Promise<{ status: number; attempts: number }>;
+  /** A WireEvent goes out as it is; an SDK CloudEvent is written with the same serialisers. */
+  send(event: WireEvent | CloudEvent<unknown>, extraHeaders?: Record<string, string>): Promise<{ status: number; attempts: number }>;
 }
 
 /** Statuses Knative's own delivery retries; the same ones are worth retrying here. */
@@ -48,12 +50,10 @@ const retryableStatus = (status: number) => status >= 500 || status === 404 || s
 
 const timeoutCodes = new Set([timeoutCode, 'ETIMEDOUT']);
 
-export function serialise(event: CloudEvent<unknown>, mode: ContentMode): { headers: Record<string, string>; body: string | Buffer } {
-  const message = mode === 'binary' ? HTTP.binary(event) : HTTP.structured(event);
-  const headers: Record<string, string> = {};
-  for (const [name, value] of Object.entries(message.headers)) if (value !== undefined) headers[name] = String(value);
-  const body = message.body;
-  return { headers, body: Buffer.isBuffer(body) ? body : typeof body === 'string' ? body : body instanceof Uint8Array ? Buffer.from(body) : JSON.stringify(body ?? '') };
+/** The HTTP request for an event in a content mode (binary: percent-encoded ce- headers and the data as the body). */
+export function serialise(event: WireEvent | CloudEvent<unknown>, mode: ContentMode): HttpMessage {
+  const wire = event instanceof WireEvent ? event : wireFromCloudEvent(event);
+  return mode === 'binary' ? binaryMessage(wire) : structuredMessage(wire);
 }
 
 function finalError(target: string, url: string, result: AttemptResult, attempts: number): HttpError {
@@ -78,7 +78,7 @@ export function createEventSender(options: EventSenderOptions, io: SenderIo): Ev
   const { poster, clock, log, observer } = io;
   const policy = { retries: outbound.retries, baseDelayMs: outbound.backoffMs, maxDelayMs: outbound.backoffMaxMs };
 
-  async function attemptOnce(headers: Record<string, string>, body: string | Buffer): Promise<AttemptOutcome<AttemptResult>> {
+  async function attemptOnce(headers: Record<string, string>, body: Buffer): Promise<AttemptOutcome<AttemptResult>> {
     const started = performance.now();
     let result: AttemptResult;
     try {

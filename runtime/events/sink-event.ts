@@ -63,6 +63,7 @@ function attributesOf(item: unknown, incoming: CloudEvent<unknown>, index: numbe
     if (item instanceof CloudEvent || typeof own.id !== 'string' || own.id === '') own.id = derivedEventId(incoming, index);
     own.source ??= options.source;
     if (own.data_base64 !== undefined && own.data !== undefined) delete own.data_base64;
+    if (own.data !== undefined && own.data === incoming.data) own.datacontenttype ??= incoming.datacontenttype;
     return own;
   }
   return {
@@ -71,6 +72,8 @@ function attributesOf(item: unknown, incoming: CloudEvent<unknown>, index: numbe
     source: options.source,
     subject: incoming.subject,
     data: item,
+    // The incoming data passed on as it is keeps its content type: XML stays XML, text stays text.
+    datacontenttype: item === incoming.data ? incoming.datacontenttype : undefined,
   };
 }
 

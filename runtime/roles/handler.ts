@@ -1,15 +1,17 @@
 // The public ingress: turns an incoming request (CloudEvent or the legacy ce_ header form) into a CloudEvent
-// and posts it to the Knative Broker. 202 only once the broker has answered 2xx.
+// and posts it to the Knative Broker. 202 only once the broker has answered 2xx. A pass-through: the data
+// is never re-encoded (any content type, byte for byte) and the attributes go on as given; only a legacy
+// request gets an id, time and specversion filled in.
 import type { HandlerConfig } from '../config.js';
 import { readBody } from '../http/body.js';
 import { createCallerCheck } from '../http/caller-auth.js';
-import { parseCloudEvent } from '../events/parse.js';
+import { readWireEvent } from '../events/parse.js';
 import { createEventSender } from '../events/sender.js';
 import type { RoleDeps, RoleInstance } from './role.js';
 
 export function createHandlerRole(config: HandlerConfig, deps: RoleDeps): RoleInstance {
   const sender = createEventSender({ target: 'broker', url: config.brokerUrl, mode: config.brokerContentMode, outbound: config.outbound }, deps);
-  const parseOptions = { legacy: true, requireJson: true, newId: deps.newId, now: deps.now };
+  const parseOptions = { legacy: true, newId: deps.newId, now: deps.now };
   const checkCaller = createCallerCheck(config.callerAuth, deps.secrets, deps.now);
 
   return {
@@ -20,7 +22,7 @@ export function createHandlerRole(config: HandlerConfig, deps: RoleDeps): RoleIn
         async handle(ctx) {
           const body = await readBody(ctx.req, config.maxBodyBytes);
           checkCaller?.(ctx.req.headers, body);
-          const event = parseCloudEvent(ctx.req.headers, body, parseOptions);
+          const event = readWireEvent(ctx.req.headers, body, parseOptions);
           ctx.state.event = event;
           await sender.send(event);
           ctx.state.outcome = 'forwarded';

@@ -5,6 +5,7 @@ import type { SinkForwarderConfig } from '../config.js';
 import { receiveAndRun } from '../events/receive-and-run.js';
 import { createEventSender } from '../events/sender.js';
 import { buildSinkEvents } from '../events/sink-event.js';
+import { wireFromCloudEvent } from '../events/wire-event.js';
 import type { RoleDeps, RoleInstance } from './role.js';
 
 export async function createSinkForwarderRole(config: SinkForwarderConfig, deps: RoleDeps): Promise<RoleInstance> {
@@ -24,9 +25,11 @@ export async function createSinkForwarderRole(config: SinkForwarderConfig, deps:
         method: 'POST',
         path: '/',
         async handle(ctx) {
-          const { event, result } = await run(ctx);
+          const { event, wire, result } = await run(ctx);
           const traceContext = { traceparent: ctx.get('traceparent') || undefined, tracestate: ctx.get('tracestate') || undefined };
-          const outgoing = buildSinkEvents(event, result, eventOptions, traceContext);
+          // Every record is written out before the first is sent, so one the function got wrong sends none.
+          // Data passed on unchanged goes out as the bytes that came in.
+          const outgoing = buildSinkEvents(event, result, eventOptions, traceContext).map((record) => wireFromCloudEvent(record, { event, wire }));
           // One after another, in the function's order: records of one result keep their order on a partition.
           // If one fails, the whole delivery is retried; the ones already written come again with the same ids.
           for (const record of outgoing) await sender.send(record);

@@ -16,8 +16,8 @@ export async function createSubscriberRole(config: SubscriberConfig, deps: RoleD
         method: 'POST',
         path: '/',
         async handle(ctx) {
-          const { result } = await run(ctx);
-          writeResult(ctx, result, replyDefaults);
+          const { event, wire, result } = await run(ctx);
+          writeResult(ctx, result, replyDefaults, { event, wire });
           ctx.state.outcome = ctx.state.reply ? 'replied' : 'processed';
         },
       },
