@@ -1,15 +1,20 @@
 // `npm run send -- --type T --source S --data '{...}'`: posts one CloudEvent (binary mode, JSON data) to
 // the running pipeline's handler, found through the state file `npm start` writes (.local-run/state.json).
 import { randomUUID } from 'node:crypto';
-import { resolve } from 'node:path';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { signRequest, signatureHeader, timestampHeader } from '../runtime/http/hmac-signature.js';
+import { parseSecretFile } from '../runtime/secrets/env-file.js';
 import { isAlive, readState } from './state.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const usage = `usage: npm run send -- --type TYPE --source SOURCE --data JSON [--subject S] [--id ID] [--ext name=value ...]
-                       [--service NAME] [--url URL] [--state FILE]
-  posts a binary-mode CloudEvent to the handler of the pipeline \`npm start\` runs (or to --url / --service)`;
+                       [--service NAME] [--url URL] [--state FILE] [--sign [--key KEY] [--key-secret NAME]]
+  posts a binary-mode CloudEvent to the handler of the pipeline \`npm start\` runs (or to --url / --service)
+  --sign  signs it as HANDLER_AUTH=hmac requires, with --key, else $HANDLER_AUTH_KEY, else the first key in
+          the running pipeline's secret HANDLER_AUTH_KEYS (--key-secret), from the local secrets file`;
 
 export class SendError extends Error {}
 
@@ -20,7 +25,14 @@ export interface SendRequest {
 }
 
 /** Builds the request from command-line arguments and the state file; throws SendError with what to do. */
-export function buildRequest(argv: readonly string[], defaults: { stateFile: string; newId: () => string }): SendRequest | 'help' {
+export interface SendDefaults {
+  readonly stateFile: string;
+  readonly newId: () => string;
+  readonly now?: () => Date;
+  readonly env?: Readonly<Record<string, string | undefined>>;
+}
+
+export function buildRequest(argv: readonly string[], defaults: SendDefaults): SendRequest | 'help' {
   let parsed;
   try {
     parsed = parseArgs({
@@ -35,6 +47,9 @@ export function buildRequest(argv: readonly string[], defaults: { stateFile: str
         service: { type: 'string' },
         url: { type: 'string' },
         state: { type: 'string' },
+        sign: { type: 'boolean' },
+        key: { type: 'string' },
+        'key-secret': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     });
@@ -51,9 +66,9 @@ export function buildRequest(argv: readonly string[], defaults: { stateFile: str
     throw new SendError(`--data is not valid JSON (${(err as Error).message}): quote it, e.g. --data '{"a":1}'`);
   }
   let url = v.url;
+  const stateFile = resolve(process.cwd(), v.state ?? defaults.stateFile);
+  const state = readState(stateFile);
   if (!url) {
-    const stateFile = resolve(process.cwd(), v.state ?? defaults.stateFile);
-    const state = readState(stateFile);
     if (!state || !isAlive(state.pid)) throw new SendError(`no pipeline is running (${stateFile} ${state ? 'is stale' : 'not found'}): start it with \`npm start\` first, or pass --url`);
     const target = v.service ? state.services.find((s) => s.short === v.service) : state.services.find((s) => s.role === 'handler');
     if (!target) throw new SendError(v.service ? `no service ${v.service}; running: ${state.services.map((s) => s.short).join(', ')}` : 'the running pipeline has no handler service: pass --service NAME');
@@ -73,11 +88,36 @@ export function buildRequest(argv: readonly string[], defaults: { stateFile: str
     if (!name || !/^[a-z0-9]{1,20}$/.test(name) || rest.length === 0) throw new SendError(`--ext ${ext}: expected name=value with a name of 1-20 lowercase letters or digits`);
     headers[`ce-${name}`] = rest.join('=');
   }
+  if (v.sign) {
+    const key = v.key ?? defaults.env?.HANDLER_AUTH_KEY ?? (keyFromPipeline(state, v['key-secret'] ?? 'HANDLER_AUTH_KEYS'));
+    const timestamp = String(Math.floor((defaults.now?.() ?? new Date()).getTime() / 1000));
+    headers[timestampHeader] = timestamp;
+    headers[signatureHeader] = signRequest(key, { timestamp, method: 'POST', headers, body: v.data as string });
+  }
   return { url, headers, body: v.data as string };
 }
 
+/** The first key of the secret, from the agent files the running pipeline wrote for its services. */
+function keyFromPipeline(state: ReturnType<typeof readState>, secretName: string): string {
+  const hint = 'pass --key or set HANDLER_AUTH_KEY';
+  if (!state || !isAlive(state.pid)) throw new SendError(`--sign: no running pipeline to read ${secretName} from: ${hint}`);
+  // The same files, read the same way, as the pipeline's handler (local/secrets.ts writes them).
+  const dir = resolve(state.outDir, 'secrets');
+  const values = new Map<string, string>();
+  try {
+    for (const name of readdirSync(dir).filter((n) => !n.startsWith('.')).sort()) {
+      for (const [k, value] of parseSecretFile(readFileSync(join(dir, name), 'utf8'), join(dir, name))) values.set(k, value);
+    }
+  } catch (err) {
+    throw new SendError(`--sign: cannot read the pipeline's secrets (${(err as Error).message}): ${hint}, or set local.secretsFile`);
+  }
+  const key = values.get(secretName)?.split(',').map((k) => k.trim()).find(Boolean);
+  if (!key) throw new SendError(`--sign: the local secrets file defines no ${secretName}: ${hint}`);
+  return key;
+}
+
 async function main(): Promise<void> {
-  const req = buildRequest(process.argv.slice(2), { stateFile: resolve(root, '.local-run', 'state.json'), newId: randomUUID });
+  const req = buildRequest(process.argv.slice(2), { stateFile: resolve(root, '.local-run', 'state.json'), newId: randomUUID, env: process.env });
   if (req === 'help') {
     console.log(usage);
     return;

@@ -51,6 +51,10 @@ const handlerSchema = v.object({
   /** The secret (Vault) whose value lists the valid caller keys, comma-separated: several at once for rotation. */
   HANDLER_AUTH_SECRET: v.optional(v.pipe(v.string(), v.trim(), v.regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'expected a secret name (letters, digits, _)')), 'HANDLER_AUTH_KEYS'),
   HANDLER_AUTH_WINDOW_SECONDS: integer(1, 3600, 300),
+  /** How far a signature's timestamp may be ahead of our clock (clock skew), in seconds. */
+  HANDLER_AUTH_FUTURE_SKEW_SECONDS: integer(0, 300, 5),
+  /** Signatures remembered within the window (replay protection); when full, new requests get 503. */
+  HANDLER_AUTH_REPLAY_CAPACITY: integer(1000, 10_000_000, 200_000),
 });
 
 const functionSchema = {
@@ -126,10 +130,11 @@ export interface HandlerConfig extends CommonConfig {
   readonly callerAuth: CallerAuthConfig;
 }
 
-/** How the handler checks its callers: off, a bearer token, or an HMAC signature over timestamp and body. */
+/** How the handler checks its callers: off, a bearer token, or an HMAC signature over the canonical request. */
 export type CallerAuthConfig =
   | { readonly mode: 'off' }
-  | { readonly mode: 'bearer' | 'hmac'; readonly secretName: string; readonly windowMs: number };
+  | { readonly mode: 'bearer'; readonly secretName: string }
+  | { readonly mode: 'hmac'; readonly secretName: string; readonly windowMs: number; readonly futureSkewMs: number; readonly replayCapacity: number };
 
 export interface SubscriberConfig extends CommonConfig {
   readonly role: 'subscriber';
@@ -216,7 +221,17 @@ export function parseConfig(rawEnv: Env, secrets?: Secrets): RuntimeConfig {
   };
   if (handler) {
     const callerAuth: CallerAuthConfig =
-      handler.HANDLER_AUTH === 'off' ? { mode: 'off' } : { mode: handler.HANDLER_AUTH, secretName: handler.HANDLER_AUTH_SECRET, windowMs: handler.HANDLER_AUTH_WINDOW_SECONDS * 1000 };
+      handler.HANDLER_AUTH === 'off'
+        ? { mode: 'off' }
+        : handler.HANDLER_AUTH === 'bearer'
+          ? { mode: 'bearer', secretName: handler.HANDLER_AUTH_SECRET }
+          : {
+              mode: 'hmac',
+              secretName: handler.HANDLER_AUTH_SECRET,
+              windowMs: handler.HANDLER_AUTH_WINDOW_SECONDS * 1000,
+              futureSkewMs: handler.HANDLER_AUTH_FUTURE_SKEW_SECONDS * 1000,
+              replayCapacity: handler.HANDLER_AUTH_REPLAY_CAPACITY,
+            };
     return Object.freeze({ ...base, role: 'handler', brokerUrl: handler.BROKER_URL, brokerContentMode: handler.BROKER_CONTENT_MODE, callerAuth: Object.freeze(callerAuth) });
   }
   if (subscriber) {

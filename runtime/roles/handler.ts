@@ -21,7 +21,7 @@ export function createHandlerRole(config: HandlerConfig, deps: RoleDeps): RoleIn
         path: '/',
         async handle(ctx) {
           const body = await readBody(ctx.req, config.maxBodyBytes);
-          checkCaller?.(ctx.req.headers, body);
+          checkCaller?.(ctx.req, body);
           const event = readWireEvent(ctx.req.headers, body, parseOptions);
           ctx.state.event = event;
           await sender.send(event);
