@@ -43,16 +43,40 @@ so two children of one release can never end up with the same name. (dict "ctx" 
 {{- include "ke.childName" (dict "ctx" .ctx "key" .key "max" 57) -}}
 {{- end -}}
 
+{{/*
+A short, stable hash of the values an object's immutable fields come from. Knative's webhooks refuse an update that
+changes an immutable field, so those values are part of the object's name: a change makes a new object (Helm
+creates it and deletes the old one) instead of a patch the webhook refuses halfway through `helm upgrade`.
+*/}}
+{{- define "ke.hash" -}}
+{{- sha256sum (toJson .) | trunc 8 -}}
+{{- end -}}
+
+{{/* Trigger spec.broker is immutable (eventing pkg/apis/eventing/v1/trigger_validation.go): the broker is in the name. */}}
 {{- define "ke.triggerName" -}}
-{{- include "ke.childName" (dict "ctx" .ctx "key" (printf "trigger-%s" .key)) -}}
+{{- include "ke.childName" (dict "ctx" .ctx "key" (printf "trigger-%s-%s" .key (include "ke.hash" (include "ke.brokerName" .ctx)))) -}}
 {{- end -}}
 
 {{- define "ke.pingSourceName" -}}
 {{- include "ke.childName" (dict "ctx" .ctx "key" (printf "ping-%s" .key)) -}}
 {{- end -}}
 
+{{/*
+KafkaSink topic, numPartitions and replicationFactor are immutable (eventing-kafka-broker
+control-plane/pkg/apis/eventing/v1alpha1/kafka_sink_validation.go): they are in the name.
+*/}}
 {{- define "ke.kafkaSinkName" -}}
-{{- include "ke.childName" (dict "ctx" .ctx "key" .key) -}}
+{{- $s := get .ctx.Values.kafkaSinks .key | default (dict) -}}
+{{- include "ke.childName" (dict "ctx" .ctx "key" (printf "%s-%s" .key (include "ke.hash" (include "ke.kafkaSinkImmutable" $s | fromYaml)))) -}}
+{{- end -}}
+
+{{/* The immutable part of a KafkaSink's spec, as rendered (YAML). Topic sizes only when the sink owns its topic. */}}
+{{- define "ke.kafkaSinkImmutable" -}}
+topic: {{ .topic | quote }}
+{{- if .ownTopic }}
+numPartitions: {{ int .numPartitions }}
+replicationFactor: {{ int .replicationFactor }}
+{{- end }}
 {{- end -}}
 
 {{/* The one container name every service uses. */}}
@@ -144,14 +168,32 @@ app.kubernetes.io/component: {{ . }}
 
 {{/* ---------- broker ---------- */}}
 
+{{/*
+A created Broker is <broker.name or fullname>-<hash>: its spec (except delivery) and its class annotation are
+immutable (eventing pkg/apis/eventing/v1/broker_validation.go), and the Kafka broker makes its topic once from
+the config's partitions and replication factor, so all of these are in the name. An existing broker keeps its name.
+*/}}
 {{- define "ke.brokerName" -}}
-{{- if .Values.broker.name -}}
-{{- .Values.broker.name -}}
-{{- else if .Values.broker.create -}}
-{{- include "ke.fullname" . -}}
+{{- if not .Values.broker.create -}}
+{{- required "broker.name: required when broker.create is false (the name of the existing broker)" .Values.broker.name -}}
 {{- else -}}
-{{- fail "broker.name: required when broker.create is false (the name of the existing broker)" -}}
+{{- $h := include "ke.hash" (include "ke.brokerImmutable" . | fromYaml) -}}
+{{- $base := default (include "ke.fullname" .) .Values.broker.name -}}
+{{- printf "%s-%s" ($base | trunc 54 | trimSuffix "-") $h -}}
 {{- end -}}
+{{- end -}}
+
+{{/* What a created Broker cannot change in place (YAML): class, spec.config, and what its topic or channel is made from. */}}
+{{- define "ke.brokerImmutable" -}}
+{{- $c := .Values.broker.config -}}
+class: {{ .Values.broker.class }}
+config: {{ printf "%s/%s" (include "ke.brokerConfigNamespace" .) (include "ke.brokerConfigName" .) }}
+{{- if and $c.create (eq .Values.broker.class "Kafka") }}
+topicPartitions: {{ int $c.topicPartitions }}
+replicationFactor: {{ int $c.replicationFactor }}
+{{- else if $c.create }}
+channelTemplateSpec: {{ toJson $c.channelTemplateSpec }}
+{{- end }}
 {{- end -}}
 
 {{- define "ke.brokerNamespace" -}}
@@ -181,13 +223,22 @@ app.kubernetes.io/component: {{ . }}
 {{- end -}}
 
 {{/* Ingress URL of the broker (BROKER_URL). */}}
+{{/* <service>.<namespace>.svc.<clusterDomain>: every in-cluster host the chart computes. (dict "ctx" $ "service" "x" "namespace" "y") */}}
+{{- define "ke.svcHost" -}}
+{{- printf "%s.%s.svc.%s" .service .namespace (default "cluster.local" .ctx.Values.clusterDomain) -}}
+{{- end -}}
+
+{{- define "ke.eventingHost" -}}
+{{- include "ke.svcHost" (dict "ctx" .ctx "service" .service "namespace" (default "knative-eventing" .ctx.Values.cluster.eventingNamespace)) -}}
+{{- end -}}
+
 {{- define "ke.brokerUrl" -}}
 {{- if .Values.broker.url -}}
 {{- .Values.broker.url -}}
 {{- else if eq .Values.broker.class "Kafka" -}}
-{{- printf "http://kafka-broker-ingress.knative-eventing.svc.cluster.local/%s/%s" (include "ke.brokerNamespace" .) (include "ke.brokerName" .) -}}
+{{- printf "http://%s/%s/%s" (include "ke.eventingHost" (dict "ctx" . "service" "kafka-broker-ingress")) (include "ke.brokerNamespace" .) (include "ke.brokerName" .) -}}
 {{- else if eq .Values.broker.class "MTChannelBasedBroker" -}}
-{{- printf "http://broker-ingress.knative-eventing.svc.cluster.local/%s/%s" (include "ke.brokerNamespace" .) (include "ke.brokerName" .) -}}
+{{- printf "http://%s/%s/%s" (include "ke.eventingHost" (dict "ctx" . "service" "broker-ingress")) (include "ke.brokerNamespace" .) (include "ke.brokerName" .) -}}
 {{- else -}}
 {{- fail (printf "broker.url: required for broker.class %q (the chart computes the URL for Kafka and MTChannelBasedBroker only)" .Values.broker.class) -}}
 {{- end -}}
@@ -207,7 +258,7 @@ app.kubernetes.io/component: {{ . }}
 
 {{- define "ke.kafkaSinkUrl" -}}
 {{- include "ke.requireKafkaSink" . -}}
-{{- printf "http://kafka-sink-ingress.knative-eventing.svc.cluster.local/%s/%s" .ctx.Release.Namespace (include "ke.kafkaSinkName" .) -}}
+{{- printf "http://%s/%s/%s" (include "ke.eventingHost" (dict "ctx" .ctx "service" "kafka-sink-ingress")) .ctx.Release.Namespace (include "ke.kafkaSinkName" .) -}}
 {{- end -}}
 
 {{- define "ke.kafkaSinkContentMode" -}}
@@ -278,11 +329,15 @@ uri: {{ . | quote }}
 
 {{/*
 A DeliverySpec as YAML (without the "delivery:" key). (dict "ctx" $ "delivery" map "at" "path" "inheritDls" yamlString)
+A value of 0 is rendered (retry: 0 means "no retry"); only absent/null keys are left out.
 */}}
 {{- define "ke.delivery" -}}
 {{- $d := default (dict) .delivery -}}
-{{- with $d.retry }}
-retry: {{ . }}
+{{- if and $d.retryAfterMax (not .ctx.Values.cluster.features.deliveryRetryAfter) -}}
+{{- fail (printf "%s.retryAfterMax: Knative Eventing's webhook refuses it unless the delivery-retryafter feature is enabled (config-features in %s, off by default; eventing pkg/apis/duck/v1/delivery_types.go). Remove it, or set cluster.features.deliveryRetryAfter: true if your cluster enables it (the Kafka broker ignores it either way)" .at (default "knative-eventing" .ctx.Values.cluster.eventingNamespace)) -}}
+{{- end -}}
+{{- if not (kindIs "invalid" $d.retry) }}
+retry: {{ int $d.retry }}
 {{- end }}
 {{- with $d.backoffPolicy }}
 backoffPolicy: {{ . }}
@@ -306,6 +361,21 @@ deadLetterSink:
 deadLetterSink:
   {{- .inheritDls | trim | nindent 2 }}
 {{- end }}
+{{- end -}}
+
+{{/*
+A Trigger's delivery when it sets one: the broker's delivery with the trigger's keys over it (0 included). Both
+broker classes use a Trigger's spec.delivery INSTEAD of the Broker's, not merged with it (eventing-kafka-broker
+control-plane/pkg/reconciler/trigger/v2/triggerv2.go deliverySpec; the namespaced Kafka broker's
+MergeEgressConfig takes the backoff policy from the Trigger alone), so the chart writes the merge out in full.
+Returns a YAML map (without deadLetterSink: the caller inherits the broker's). (dict "ctx" $ "delivery" map)
+*/}}
+{{- define "ke.triggerDelivery" -}}
+{{- $out := omit (deepCopy .ctx.Values.broker.delivery) "deadLetterSink" "deadLetterToDlq" -}}
+{{- range $k, $v := .delivery -}}
+{{- $_ := set $out $k $v -}}
+{{- end -}}
+{{- toYaml $out -}}
 {{- end -}}
 
 {{/* ---------- vault ---------- */}}
@@ -376,6 +446,69 @@ vault.hashicorp.com/agent-template-right-delim-{{ $file }}: {{ .right | quote }}
 {{- end }}
 {{- end -}}
 
+{{/* ---------- secrets given to the runtime ---------- */}}
+
+{{/*
+One env entry (YAML: {valueFrom: ...} or {value: "secret:NAME"}) from {existingSecret, key, vaultSecret}:
+a Kubernetes Secret key, or a secret the runtime loads from Vault (its secret:NAME reference,
+runtime/secrets/references.ts). Never a literal. (dict "ctx" $ "cfg" serviceConfig "ref" map "at" "path"
+["defaultSecret" name] "defaultKey" key)
+*/}}
+{{- define "ke.secretEnv" -}}
+{{- $r := default (dict) .ref -}}
+{{- if and $r.existingSecret $r.vaultSecret -}}
+{{- fail (printf "%s: set existingSecret or vaultSecret, not both" .at) -}}
+{{- end -}}
+{{- if $r.vaultSecret -}}
+{{- if not (include "ke.vaultOn" (dict "ctx" .ctx "cfg" .cfg)) -}}
+{{- fail (printf "%s.vaultSecret: the runtime loads it from Vault, but Vault is off for this service (set vault.mode, or use existingSecret)" .at) -}}
+{{- end -}}
+value: {{ printf "secret:%s" $r.vaultSecret | quote }}
+{{- else -}}
+{{- $name := default .defaultSecret $r.existingSecret -}}
+{{- if not $name }}{{ fail (printf "%s.existingSecret: required (or vaultSecret)" .at) }}{{ end -}}
+valueFrom:
+  secretKeyRef:
+    name: {{ $name }}
+    key: {{ default .defaultKey $r.key }}
+{{- end -}}
+{{- end -}}
+
+{{/* The metrics token Secret name, "" when none. */}}
+{{- define "ke.metricsTokenSecret" -}}
+{{- dig "token" "existingSecret" "" .Values.metrics -}}
+{{- end -}}
+
+{{/* "true" when a service serves /metrics: every service with a token, else only cluster-local ones. (dict "ctx" $ "cfg" serviceConfig) */}}
+{{- define "ke.metricsOn" -}}
+{{- if or (include "ke.metricsTokenSecret" .ctx) (eq (include "ke.visibility" .cfg) "cluster-local") -}}true{{- end -}}
+{{- end -}}
+
+{{/* public | cluster-local: handlers are public unless told otherwise, the rest cluster-local. (serviceConfig) */}}
+{{- define "ke.visibility" -}}
+{{- default (ternary "public" "cluster-local" (eq (toString .role) "handler")) .visibility -}}
+{{- end -}}
+
+{{/*
+METRICS_* env (YAML map of entries). A public service's /metrics is reachable from the internet through Knative's
+ingress, so it is served only behind METRICS_TOKEN; without metrics.token, public services turn metrics off.
+*/}}
+{{- define "ke.metricsEnv" -}}
+{{- $secret := include "ke.metricsTokenSecret" .ctx -}}
+METRICS_PATH:
+  value: {{ .ctx.Values.metrics.path | quote }}
+{{- if $secret }}
+METRICS_TOKEN:
+  valueFrom:
+    secretKeyRef:
+      name: {{ $secret }}
+      key: {{ dig "token" "key" "token" .ctx.Values.metrics }}
+{{- else if not (include "ke.metricsOn" .) }}
+METRICS_ENABLED:
+  value: "false"
+{{- end }}
+{{- end -}}
+
 {{/* ---------- env ---------- */}}
 
 {{/*
@@ -390,17 +523,22 @@ The container env, merged by name: chart contract first, then services.<name>.en
 {{- $role := toString $cfg.role -}}
 {{- $_ := set $env "ROLE" (dict "value" $role) -}}
 {{- $_ := set $env "LOG_LEVEL" (dict "value" (default $ctx.Values.logLevel $cfg.logLevel)) -}}
-{{- $_ := set $env "METRICS_PATH" (dict "value" $ctx.Values.metrics.path) -}}
 {{- if has $role (list "subscriber" "sink-forwarder") -}}
 {{- if not $cfg.function }}{{ fail (printf "%s.function: required for role %s" $at $role) }}{{ end -}}
 {{- $_ := set $env "FUNCTION" (dict "value" $cfg.function) -}}
 {{- else if $cfg.function -}}
 {{- fail (printf "%s.function: only subscriber and sink-forwarder run a function (role is %s)" $at $role) -}}
 {{- end -}}
-{{- /* Knative's Kafka broker fails a delivery whose 2xx body is not a CloudEvent: plain results are dropped (204). */ -}}
-{{- if and (eq $role "subscriber") (eq (toString $ctx.Values.broker.class) "Kafka") -}}
+{{- /*
+Both broker classes fail a delivery whose 2xx body is not a CloudEvent (channel broker: eventing
+pkg/broker/filter/filter_handler.go; Kafka broker: knative/eventing#6950), and a Trigger may also point at a
+broker the chart does not render: behind any broker, plain results are dropped (204).
+*/ -}}
+{{- if eq $role "subscriber" -}}
 {{- $_ := set $env "SUBSCRIBER_PLAIN_RESULT" (dict "value" "discard") -}}
 {{- end -}}
+{{- $metrics := include "ke.metricsEnv" (dict "ctx" $ctx "cfg" $cfg) | fromYaml -}}
+{{- range $k, $v := $metrics }}{{ $_ := set $env $k $v }}{{ end -}}
 {{- if and $cfg.sink (ne $role "sink-forwarder") -}}
 {{- fail (printf "%s.sink: only a sink-forwarder writes to a KafkaSink (role is %s; a dlq uses dlq.sink)" $at $role) -}}
 {{- end -}}
@@ -423,9 +561,12 @@ The container env, merged by name: chart contract first, then services.<name>.en
 {{- end -}}
 {{- if eq $role "dlq" -}}
 {{- $dlq := default (dict) $cfg.dlq -}}
-{{- $store := default "file" $dlq.store -}}
+{{- $store := default "postgres" $dlq.store -}}
 {{- $_ := set $env "DLQ_STORE" (dict "value" $store) -}}
-{{- if eq $store "file" -}}
+{{- if eq $store "postgres" -}}
+{{- $db := default (dict) $dlq.database -}}
+{{- $_ := set $env "DLQ_DATABASE_URL" (include "ke.secretEnv" (dict "ctx" $ctx "cfg" $cfg "ref" $db "at" (printf "%s.dlq.database" $at) "defaultSecret" (include "ke.childName" (dict "ctx" $ctx "key" "dlq-database")) "defaultKey" "url") | fromYaml) -}}
+{{- else if eq $store "file" -}}
 {{- $_ := set $env "DLQ_FILE" (dict "value" (default "/data/dead-letters.jsonl" $dlq.file)) -}}
 {{- else -}}
 {{- if not $dlq.sink }}{{ fail (printf "%s.dlq.sink: required when dlq.store is kafka-sink (a key of kafkaSinks)" $at) }}{{ end -}}
@@ -433,8 +574,13 @@ The container env, merged by name: chart contract first, then services.<name>.en
 {{- $_ := set $env "KAFKA_SINK_URL" (dict "value" (include "ke.kafkaSinkUrl" $s)) -}}
 {{- $_ := set $env "SINK_CONTENT_MODE" (dict "value" (include "ke.kafkaSinkContentMode" $s)) -}}
 {{- end -}}
-{{- with (dig "adminToken" "existingSecret" "" $dlq) -}}
-{{- $_ := set $env "DLQ_ADMIN_TOKEN" (dict "valueFrom" (dict "secretKeyRef" (dict "name" . "key" (dig "adminToken" "key" "token" $dlq)))) -}}
+{{- if not (eq (toString (default "" $dlq.retentionDays)) "") -}}
+{{- if ne $store "postgres" }}{{ fail (printf "%s.dlq.retentionDays: only the postgres store deletes old dead letters (store is %s)" $at $store) }}{{ end -}}
+{{- $_ := set $env "DLQ_RETENTION_DAYS" (dict "value" (toString $dlq.retentionDays)) -}}
+{{- end -}}
+{{- $tok := default (dict) $dlq.adminToken -}}
+{{- if or $tok.existingSecret $tok.vaultSecret -}}
+{{- $_ := set $env "DLQ_ADMIN_TOKEN" (include "ke.secretEnv" (dict "ctx" $ctx "cfg" $cfg "ref" $tok "at" (printf "%s.dlq.adminToken" $at) "defaultKey" "token") | fromYaml) -}}
 {{- end -}}
 {{- end -}}
 {{- $mode := include "ke.vaultMode" $ctx -}}
@@ -471,6 +617,7 @@ The container env, merged by name: chart contract first, then services.<name>.en
 {{- if has $e.name (list "ROLE" "FUNCTION" "PORT") }}{{ fail (printf "%s.extraEnv[%d]: %s is set by the chart" $at $i $e.name) }}{{ end -}}
 {{- $_ := set $env $e.name (omit $e "name") -}}
 {{- end -}}
+{{- include "ke.validateEnv" (dict "env" $env "cfg" $cfg "at" $at) -}}
 {{- range $name, $e := $env }}
 - name: {{ $name }}
 {{- if hasKey $e "valueFrom" }}

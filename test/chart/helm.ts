@@ -1,7 +1,8 @@
 // Runs the pinned helm binaries (.tools/helm3, .tools/helm4) for the chart tests.
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { isAbsolute, join, relative } from 'node:path';
 import { parse, parseAllDocuments } from 'yaml';
 import type { ObjectRef } from './integrity.js';
 import { ROOT, pinnedHelmPath } from '../../build/helm-path.mjs';
@@ -35,11 +36,55 @@ export interface HelmResult {
   stderr: string;
 }
 
+/** Every file under a directory, sorted (the chart's inputs). */
+function filesUnder(dir: string): string[] {
+  const out: string[] = [];
+  for (const name of readdirSync(dir).sort()) {
+    const full = join(dir, name);
+    if (statSync(full).isDirectory()) out.push(...filesUnder(full));
+    else out.push(full);
+  }
+  return out;
+}
+
+const CACHE_DIR = join(ROOT, '.tools', 'render-cache');
+
+/**
+ * The cache key of one helm run: the binary, the arguments, and the bytes of every input (each chart file and
+ * each values file named by -f). The same inputs give the same output, so a run is reused across test files
+ * (each runs in its own process); any edit to the chart or a values file makes a new key.
+ */
+function cacheKey(major: HelmMajor, args: string[]): string {
+  const h = createHash('sha256');
+  const bin = pinnedHelmPath(major);
+  h.update(`${bin}\0${statSync(bin).size}\0${JSON.stringify(args)}\0`);
+  for (const f of filesUnder(CHART_DIR)) h.update(`${relative(CHART_DIR, f)}\0`).update(readFileSync(f)).update('\0');
+  args.forEach((a, i) => {
+    if (args[i - 1] !== '-f') return;
+    const file = isAbsolute(a) ? a : join(ROOT, a);
+    h.update(`${a}\0`).update(existsSync(file) ? readFileSync(file) : 'missing').update('\0');
+  });
+  return h.digest('hex');
+}
+
+/** helm template and helm lint are pure functions of their inputs: their results are cached (see cacheKey). */
+const CACHEABLE = new Set(['template', 'lint']);
+
 export function helm(major: HelmMajor, args: string[]): HelmResult {
   ensureHelm();
+  const cacheFile = CACHEABLE.has(args[0] ?? '') ? join(CACHE_DIR, `${cacheKey(major, args)}.json`) : undefined;
+  if (cacheFile && existsSync(cacheFile)) return JSON.parse(readFileSync(cacheFile, 'utf8')) as HelmResult;
   const r = spawnSync(pinnedHelmPath(major), args, { encoding: 'utf8', cwd: ROOT, env: { ...process.env, HELM_CACHE_HOME: join(ROOT, '.tools', 'helm-cache'), HELM_CONFIG_HOME: join(ROOT, '.tools', 'helm-config'), HELM_DATA_HOME: join(ROOT, '.tools', 'helm-data') } });
   if (r.error) throw r.error;
-  return { ok: r.status === 0, stdout: r.stdout, stderr: r.stderr };
+  const result: HelmResult = { ok: r.status === 0, stdout: r.stdout, stderr: r.stderr };
+  if (cacheFile) {
+    // written whole then renamed, so a test file running at the same time never reads half a result
+    mkdirSync(CACHE_DIR, { recursive: true });
+    const tmp = `${cacheFile}.${process.pid}.tmp`;
+    writeFileSync(tmp, JSON.stringify(result));
+    renameSync(tmp, cacheFile);
+  }
+  return result;
 }
 
 export interface RenderOptions {
@@ -113,6 +158,13 @@ export function byKind(objs: K8sObject[], kind: string): K8sObject[] {
 
 export function find(objs: K8sObject[], kind: string, name: string): K8sObject | undefined {
   return objs.find((o) => o.kind === kind && o.metadata.name === name);
+}
+
+/** Names the chart derives from immutable fields end in -<8 hex>: the object whose name is `base` plus that hash. */
+export function findHashed(objs: K8sObject[], kind: string, base: string): K8sObject | undefined {
+  const matches = objs.filter((o) => o.kind === kind && o.metadata.name.startsWith(`${base}-`) && /^[0-9a-f]{8}$/.test(o.metadata.name.slice(base.length + 1)));
+  if (matches.length > 1) throw new Error(`several ${kind} named ${base}-<hash>: ${matches.map((o) => o.metadata.name).join(', ')}`);
+  return matches[0];
 }
 
 /** Objects a values file declares as existing outside the release. */
