@@ -18,7 +18,7 @@ export interface AppDeps {
   readonly extraRoutes?: readonly Route[];
 }
 
-function healthRoutes(lifecycle: Lifecycle): Route[] {
+function healthRoutes(lifecycle: Lifecycle, role: RoleInstance): Route[] {
   return [
     {
       method: 'GET',
@@ -34,6 +34,9 @@ function healthRoutes(lifecycle: Lifecycle): Route[] {
         if (!lifecycle.ready) {
           throw new HttpError(503, 'shutting_down', lifecycle.stopping ? 'draining: not taking new requests' : 'starting');
         }
+        // A role that depends on something outside (the dlq's database) says when it cannot work.
+        const reason = role.notReady?.();
+        if (reason !== undefined) throw new HttpError(503, 'upstream_unavailable', `not ready: ${reason}`);
         ctx.body = { status: 'ready' };
       },
     },
@@ -69,7 +72,7 @@ function routeTable(routes: readonly Route[]) {
 export function buildApp(deps: AppDeps): Koa {
   const { log, lifecycle } = deps;
   const app = new Koa();
-  const findRoute = routeTable([...healthRoutes(lifecycle), ...(deps.extraRoutes ?? []), ...deps.role.routes]);
+  const findRoute = routeTable([...healthRoutes(lifecycle, deps.role), ...(deps.extraRoutes ?? []), ...deps.role.routes]);
 
   // Outermost: in-flight tracking (for draining), the error envelope and the one log line per request.
   app.use(async (ctx, next) => {

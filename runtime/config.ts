@@ -4,12 +4,14 @@
 import * as v from 'valibot';
 import { ConfigError, httpUrl, integer, oneOf, section as parseSection, withoutEmpty, type Env } from './config/fields.js';
 import { vaultSection, type VaultConfig } from './config/vault.js';
+import { dlqStoreConfig, dlqStoreEntries, hideDatabaseUrl, type DlqStoreConfig } from './config/dlq.js';
 import { functionNames } from '../functions/index.js';
 import type { Secrets } from './function-api.js';
 import { resolveSecretReferences } from './secrets/references.js';
 
 export { ConfigError } from './config/fields.js';
 export { defaultAgentSecretsDir, defaultServiceAccountTokenPath, type VaultConfig } from './config/vault.js';
+export type { DlqStoreConfig, PostgresStoreConfig } from './config/dlq.js';
 
 export const roles = ['handler', 'subscriber', 'sink-forwarder', 'dlq'] as const;
 export type Role = (typeof roles)[number];
@@ -87,10 +89,7 @@ const sinkForwarderSchema = v.object({
 });
 
 const dlqSchema = v.object({
-  DLQ_STORE: oneOf(['file', 'kafka-sink'] as const, 'file'),
-  DLQ_FILE: v.optional(v.pipe(v.string(), v.trim(), v.minLength(1)), 'dead-letters.jsonl'),
-  KAFKA_SINK_URL: v.optional(sinkSchema.KAFKA_SINK_URL),
-  SINK_CONTENT_MODE: sinkSchema.SINK_CONTENT_MODE,
+  ...dlqStoreEntries,
   DLQ_ADMIN_TOKEN: v.optional(v.pipe(v.string(), v.minLength(16, 'expected at least 16 characters (a token that can be guessed protects nothing)'))),
   /** Where a replay sends an event (normally the broker); replay is off without it. */
   BROKER_URL: v.optional(httpUrl('the Knative Broker ingress URL to replay dead letters to')),
@@ -160,7 +159,7 @@ export interface SinkForwarderConfig extends CommonConfig {
 
 export interface DlqConfig extends CommonConfig {
   readonly role: 'dlq';
-  readonly store: { readonly kind: 'file'; readonly file: string } | { readonly kind: 'kafka-sink'; readonly sink: SinkTarget };
+  readonly store: DlqStoreConfig;
   readonly adminToken: string | undefined;
   readonly replayUrl: string | undefined;
 }
@@ -193,11 +192,9 @@ export function parseConfig(rawEnv: Env, secrets?: Secrets): RuntimeConfig {
   const handler = role === 'handler' ? section(handlerSchema, env, problems, shown) : undefined;
   const subscriber = role === 'subscriber' ? section(subscriberSchema, env, problems, shown) : undefined;
   const forwarder = role === 'sink-forwarder' ? section(sinkForwarderSchema, env, problems, shown) : undefined;
-  const dlq = role === 'dlq' ? section(dlqSchema, env, problems, shown) : undefined;
+  const dlq = role === 'dlq' ? section(dlqSchema, env, problems, hideDatabaseUrl(shown)) : undefined;
   const metrics = section(metricsSchema, env, problems, shown);
-  if (dlq && dlq.DLQ_STORE === 'kafka-sink' && !dlq.KAFKA_SINK_URL) {
-    problems.push('KAFKA_SINK_URL: is required when DLQ_STORE is kafka-sink: the KafkaSink ingress URL of the dead-letter topic');
-  }
+  const dlqStore = dlq ? dlqStoreConfig(dlq, problems) : undefined;
   const vault = vaultSection(env, problems);
   // A reference that did not resolve is reported once, by the reference's own problem.
   problems.splice(0, problems.length, ...refs.problems, ...problems.filter((p) => !refs.unresolved.has(p.slice(0, p.indexOf(':')))));
@@ -249,12 +246,8 @@ export function parseConfig(rawEnv: Env, secrets?: Secrets): RuntimeConfig {
       partitionKey: forwarder.SINK_PARTITION_KEY,
     });
   }
-  if (dlq) {
-    const store =
-      dlq.DLQ_STORE === 'kafka-sink' && dlq.KAFKA_SINK_URL
-        ? ({ kind: 'kafka-sink', sink: Object.freeze({ url: dlq.KAFKA_SINK_URL, contentMode: dlq.SINK_CONTENT_MODE }) } as const)
-        : ({ kind: 'file', file: dlq.DLQ_FILE } as const);
-    return Object.freeze({ ...base, role: 'dlq', store: Object.freeze(store), adminToken: dlq.DLQ_ADMIN_TOKEN, replayUrl: dlq.BROKER_URL });
+  if (dlq && dlqStore) {
+    return Object.freeze({ ...base, role: 'dlq', store: dlqStore, adminToken: dlq.DLQ_ADMIN_TOKEN, replayUrl: dlq.BROKER_URL });
   }
   throw new ConfigError([`ROLE: "${role}" has no configuration section`]);
 }

@@ -3,7 +3,6 @@
 // broker stand-in (test/helpers/receiver.ts answering 202 like a Broker ingress).
 import assert from 'node:assert/strict';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import * as fsPromises from 'node:fs/promises';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -13,7 +12,8 @@ import { after, describe, test } from 'node:test';
 import { buildApp } from '../runtime/app.js';
 import { parseConfig, type DlqConfig } from '../runtime/config.js';
 import { bearerTokenMatches } from '../runtime/http/bearer.js';
-import { openFileStore, type StoreFileSystem } from '../runtime/dlq/file-store.js';
+import { openFileStore, type StoreFileHandle, type StoreFileSystem } from '../runtime/dlq/file-store.js';
+import { nodeFileSystem } from '../runtime/dlq/file-system.js';
 import { createHttpPoster } from '../runtime/events/http-client.js';
 import { createLifecycle } from '../runtime/lifecycle.js';
 import { createLogger } from '../runtime/logger.js';
@@ -104,23 +104,23 @@ describe('dlq: storing', () => {
     assert.equal((await admin(runtime.url, '/dead-letters/no-such-id')).status, 404);
   });
 
-  test('a store that fails answers 503 (the broker keeps the event) and a half-written line is closed and reported', async () => {
+  test('a store that fails answers 503 (the broker keeps the event) and the half-written line is cut back off', async () => {
     const file = await tempFile();
     let failNext = false;
     // Real file system, except that the next write lands only half of its bytes and then fails (a full disk).
     const flakyFs: StoreFileSystem = {
-      readFile: fsPromises.readFile,
-      async open(...args: Parameters<typeof fsPromises.open>) {
-        const handle = await fsPromises.open(...args);
-        const write = handle.write.bind(handle) as (text: string) => Promise<{ bytesWritten: number }>;
-        return Object.assign(handle, {
-          async write(text: string) {
-            if (!failNext) return write(text);
+      stat: nodeFileSystem.stat,
+      async open(path, flags, mode) {
+        const handle = await nodeFileSystem.open(path, flags, mode);
+        return {
+          ...bindAll(handle),
+          async write(buffer: Buffer, offset: number, length: number) {
+            if (!failNext) return handle.write(buffer, offset, length);
             failNext = false;
-            await write(text.slice(0, Math.floor(text.length / 2)));
+            await handle.write(buffer, offset, Math.floor(length / 2));
             throw Object.assign(new Error('no space left on device'), { code: 'ENOSPC' });
           },
-        });
+        };
       },
     };
     const observed: string[] = [];
@@ -140,8 +140,9 @@ describe('dlq: storing', () => {
 
     const listed = await admin(url, '/dead-letters');
     assert.deepEqual(listed.body.items.map((i: { eventId: string }) => i.eventId), ['ok-2', 'ok-1'], 'only what was acknowledged');
-    assert.equal(listed.body.corrupt.length, 1, 'the half-written line is reported');
-    assert.equal(listed.body.corrupt[0].line, 2);
+    assert.deepEqual(listed.body.corrupt, [], 'the half-written line was cut back off');
+    const lines = (await readFile(file, 'utf8')).split('\n');
+    assert.deepEqual(lines.map((l) => (l ? JSON.parse(l).event.id : l)), ['ok-1', 'ok-2', ''], 'two whole lines, nothing of the refused one');
     assert.deepEqual(observed, ['size 0 empty', 'stored http://transform.default.svc.cluster.local 422', 'size 1 bytes', 'stored http://transform.default.svc.cluster.local 422', 'size 2 bytes']);
   });
 
@@ -342,6 +343,17 @@ describe('dlq: replay', () => {
     assert.match(res.body.error.message, /BROKER_URL/);
   });
 });
+
+function bindAll(handle: StoreFileHandle): StoreFileHandle {
+  return {
+    write: (b, o, l) => handle.write(b, o, l),
+    read: (b, o, l, p) => handle.read(b, o, l, p),
+    sync: () => handle.sync(),
+    truncate: (n) => handle.truncate(n),
+    stat: () => handle.stat(),
+    close: () => handle.close(),
+  };
+}
 
 /** The dlq role with a file store on a file system the test controls, wired the way assemble() wires it. */
 async function dlqWithStore(file: string, fs: StoreFileSystem, roleObserver: RoleObserver): Promise<{ url: string }> {

@@ -1,15 +1,15 @@
 // The dead-letter admin API, behind the bearer token in DLQ_ADMIN_TOKEN:
-//   GET  /dead-letters                     newest first; ?type= &source= &code= &replayed=true|false &limit= &cursor=
+//   GET  /dead-letters                     newest first; ?type= &source= &code= &destination= &replayed=true|false &limit= &cursor=
 //   GET  /dead-letters/<id>                one dead letter, with its replay marker
 //   POST /dead-letters/<id>/replay         send it again to BROKER_URL (?force=true to send a replayed one again)
-//   POST /dead-letters/replay              every not-yet-replayed match of ?type= &source= &code= (or ?all=true)
+//   POST /dead-letters/replay              every not-yet-replayed match of ?type= &source= &code= &destination= (or ?all=true)
+// Every answer is built from the store's query interface (store.ts): a page at a time, never the whole store.
 import type Koa from 'koa';
 import { HttpError } from '../http/errors.js';
 import type { Route } from '../roles/role.js';
 import { bearerTokenMatches } from '../http/bearer.js';
-import type { DeadLetter } from './record.js';
 import type { ReplayOutcome, Replayer } from './replay.js';
-import type { DeadLetterStore, StoreContents } from './store.js';
+import type { DeadLetterQueries, DeadLetterStore, LetterFilter, PageRequest, StoredLetter } from './store.js';
 
 export interface AdminOptions {
   readonly token: string;
@@ -20,6 +20,8 @@ export interface AdminOptions {
 
 const defaultLimit = 50;
 const maxLimit = 500;
+/** Batch replay reads its matches this many at a time. */
+const batchPage = 100;
 
 function query(ctx: Koa.Context, name: string): string | undefined {
   const value = ctx.query[name];
@@ -42,58 +44,60 @@ function parseLimit(raw: string | undefined): number {
   return n;
 }
 
-/** The cursor is the position of the last item returned; the next page starts just before it. */
-function parseCursor(raw: string | undefined, length: number): number {
-  if (raw === undefined) return length;
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < 0 || n > length) throw new HttpError(400, 'bad_request', 'cursor must be a value returned as nextCursor');
-  return n;
-}
-
-function matcher(ctx: Koa.Context, contents: StoreContents): (letter: DeadLetter) => boolean {
-  const type = query(ctx, 'type');
-  const source = query(ctx, 'source');
-  const code = query(ctx, 'code');
-  const replayed = query(ctx, 'replayed');
+function filterOf(ctx: Koa.Context, withReplayed: boolean): LetterFilter {
+  const replayed = withReplayed ? query(ctx, 'replayed') : undefined;
   if (replayed !== undefined && replayed !== 'true' && replayed !== 'false') throw new HttpError(400, 'bad_request', 'replayed must be true or false');
-  return (letter) =>
-    (type === undefined || letter.event.type === type) &&
-    (source === undefined || letter.event.source === source) &&
-    (code === undefined || letter.error.code === code) &&
-    (replayed === undefined || contents.replays.has(letter.id) === (replayed === 'true'));
+  return {
+    type: query(ctx, 'type'),
+    source: query(ctx, 'source'),
+    code: query(ctx, 'code'),
+    destination: query(ctx, 'destination'),
+    replayed: replayed === undefined ? undefined : replayed === 'true',
+  };
 }
 
-function summary(letter: DeadLetter, contents: StoreContents) {
+function summary({ letter, replayed }: StoredLetter) {
   return {
     id: letter.id,
     receivedAt: letter.receivedAt,
-    eventId: letter.event.id,
-    type: letter.event.type,
-    source: letter.event.source,
+    eventId: letter.event.id ?? null,
+    type: letter.event.type ?? null,
+    source: letter.event.source ?? null,
     error: letter.error,
-    replayedAt: contents.replays.get(letter.id)?.replayedAt ?? null,
+    replayedAt: replayed?.replayedAt ?? null,
+    ...(letter.invalid === undefined ? {} : { invalid: letter.invalid }),
   };
+}
+
+/** A store that is down (a database restarting) is "try again", never a 500 with its internals. */
+async function reading<T>(run: () => Promise<T>): Promise<T> {
+  try {
+    return await run();
+  } catch (err) {
+    if (err instanceof HttpError) throw err;
+    throw new HttpError(503, 'store_failed', 'the dead-letter store could not be read; try again', { cause: err });
+  }
 }
 
 export function adminRoutes(options: AdminOptions): Route[] {
   const { token, store, replayer } = options;
 
-  async function contentsFor(ctx: Koa.Context): Promise<StoreContents> {
+  function queriesFor(ctx: Koa.Context): DeadLetterQueries {
     ctx.set('WWW-Authenticate', 'Bearer realm="dead-letters"');
     if (!bearerTokenMatches(ctx.get('authorization') || undefined, token)) {
       throw new HttpError(401, 'unauthorized', 'the dead-letter admin API needs "Authorization: Bearer <DLQ_ADMIN_TOKEN>"');
     }
     ctx.remove('WWW-Authenticate');
-    if (!store.read) {
-      throw new HttpError(404, 'not_found', `the ${store.kind} store keeps dead letters on the dead-letter topic: read them there (list, show and replay need DLQ_STORE=file)`);
+    if (!store.query) {
+      throw new HttpError(404, 'not_found', `the ${store.kind} store keeps dead letters on the dead-letter topic: read them there (list, show and replay need DLQ_STORE=file or postgres)`);
     }
-    return store.read();
+    return store.query;
   }
 
-  function findLetter(contents: StoreContents, id: string): DeadLetter {
-    const letter = contents.letters.find((l) => l.id === id);
-    if (!letter) throw new HttpError(404, 'not_found', `no dead letter with id ${JSON.stringify(id)}`);
-    return letter;
+  async function find(queries: DeadLetterQueries, id: string): Promise<StoredLetter> {
+    const stored = await reading(() => queries.get(id));
+    if (!stored) throw new HttpError(404, 'not_found', `no dead letter with id ${JSON.stringify(id)}`);
+    return stored;
   }
 
   function requireReplayer(): Replayer {
@@ -102,45 +106,57 @@ export function adminRoutes(options: AdminOptions): Route[] {
   }
 
   async function list(ctx: Koa.Context): Promise<void> {
-    const contents = await contentsFor(ctx);
+    const queries = queriesFor(ctx);
     const limit = parseLimit(query(ctx, 'limit'));
-    const start = parseCursor(query(ctx, 'cursor'), contents.letters.length);
-    const matches = matcher(ctx, contents);
-    const items = [];
-    let position = start - 1;
-    for (; position >= 0 && items.length < limit; position--) {
-      const letter = contents.letters[position] as DeadLetter;
-      if (matches(letter)) items.push(summary(letter, contents));
-    }
-    const more = contents.letters.slice(0, position + 1).some(matches);
-    ctx.body = { success: true, items, nextCursor: more ? String(position + 1) : null, corrupt: contents.corrupt };
+    const cursor = query(ctx, 'cursor');
+    if (cursor !== undefined && !queries.validCursor(cursor)) throw new HttpError(400, 'bad_request', 'cursor must be a value returned as nextCursor');
+    const page = await reading(() => queries.list({ filter: filterOf(ctx, true), cursor, limit, order: 'newest' }));
+    ctx.body = { success: true, items: page.items.map(summary), nextCursor: page.nextCursor, corrupt: queries.corrupt() };
   }
 
-  async function replayBatch(ctx: Koa.Context, contents: StoreContents): Promise<void> {
-    const filtered = ['type', 'source', 'code'].some((name) => query(ctx, name) !== undefined);
+  async function replayBatch(ctx: Koa.Context, queries: DeadLetterQueries): Promise<void> {
+    const filter = filterOf(ctx, false);
+    const filtered = Object.values(filter).some((value) => value !== undefined);
     if (!filtered && query(ctx, 'all') !== 'true') {
-      throw new HttpError(400, 'bad_request', 'a batch replay needs a filter (type, source, code) or all=true');
+      throw new HttpError(400, 'bad_request', 'a batch replay needs a filter (type, source, code, destination) or all=true');
     }
     const active = requireReplayer();
-    const matches = matcher(ctx, contents);
     const replayed: string[] = [];
     const skipped: string[] = [];
-    const pending = contents.letters.filter(matches);
-    // Oldest first, one at a time, stopping at the first failure: the target is probably down for all.
-    for (let i = 0; i < pending.length; i++) {
-      const letter = pending[i] as DeadLetter;
-      let outcome: ReplayOutcome;
-      try {
-        outcome = await active.replay(letter, contents, false);
-      } catch (err) {
-        const message = err instanceof HttpError ? err.message : 'internal error';
-        ctx.status = 502;
-        ctx.body = { success: false, replayed, skipped, failed: { id: letter.id, message }, notAttempted: pending.length - i - 1 };
-        return;
+    // Oldest first, a page at a time, one send at a time, stopping at the first failure: the target is
+    // probably down for all of them.
+    let request: PageRequest = { filter, cursor: undefined, limit: batchPage, order: 'oldest' };
+    for (;;) {
+      const page = await reading(() => queries.list(request));
+      for (const [i, stored] of page.items.entries()) {
+        let outcome: ReplayOutcome;
+        try {
+          outcome = await active.replay(stored, false);
+        } catch (err) {
+          const message = err instanceof HttpError ? err.message : 'internal error';
+          const notAttempted = page.items.length - i - 1 + (page.nextCursor === null ? 0 : await countFrom(queries, { ...request, cursor: page.nextCursor }));
+          ctx.status = 502;
+          ctx.body = { success: false, replayed, skipped, failed: { id: stored.letter.id, message }, notAttempted };
+          return;
+        }
+        (outcome.replayed ? replayed : skipped).push(stored.letter.id);
       }
-      (outcome.replayed ? replayed : skipped).push(letter.id);
+      if (page.nextCursor === null) break;
+      request = { ...request, cursor: page.nextCursor };
     }
     ctx.body = { success: true, replayed, skipped };
+  }
+
+  /** How many matches there are from a cursor on (for the batch's failure report). */
+  async function countFrom(queries: DeadLetterQueries, from: PageRequest): Promise<number> {
+    let total = 0;
+    let request = { ...from, limit: maxLimit };
+    for (;;) {
+      const page = await reading(() => queries.list(request));
+      total += page.items.length;
+      if (page.nextCursor === null) return total;
+      request = { ...request, cursor: page.nextCursor };
+    }
   }
 
   return [
@@ -149,23 +165,22 @@ export function adminRoutes(options: AdminOptions): Route[] {
       method: 'GET',
       path: '/dead-letters/*',
       async handle(ctx) {
-        const contents = await contentsFor(ctx);
-        const id = decodeId(ctx.path.slice('/dead-letters/'.length));
-        const letter = findLetter(contents, id);
-        ctx.body = { success: true, deadLetter: { ...letter, replayed: contents.replays.get(letter.id) ?? null } };
+        const queries = queriesFor(ctx);
+        const stored = await find(queries, decodeId(ctx.path.slice('/dead-letters/'.length)));
+        ctx.body = { success: true, deadLetter: { ...stored.letter, replayed: stored.replayed } };
       },
     },
     {
       method: 'POST',
       path: '/dead-letters/*',
       async handle(ctx) {
-        const contents = await contentsFor(ctx);
+        const queries = queriesFor(ctx);
         const rest = ctx.path.slice('/dead-letters/'.length);
-        if (rest === 'replay') return replayBatch(ctx, contents);
+        if (rest === 'replay') return replayBatch(ctx, queries);
         const match = /^([^/]+)\/replay$/.exec(rest);
         if (!match) throw new HttpError(404, 'not_found', `no route for POST ${ctx.path}`);
-        const letter = findLetter(contents, decodeId(match[1] as string));
-        const outcome = await requireReplayer().replay(letter, contents, query(ctx, 'force') === 'true');
+        const stored = await find(queries, decodeId(match[1] as string));
+        const outcome = await requireReplayer().replay(stored, query(ctx, 'force') === 'true');
         ctx.body = { success: true, ...outcome };
       },
     },

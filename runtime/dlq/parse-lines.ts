@@ -1,10 +1,8 @@
-// Reads the JSON-lines store back. A line that is not a record (a write cut short by a crash, a disk error,
-// a hand edit) is returned as a CorruptLine with its position, so the caller reports it; nothing is skipped
-// in silence.
+// One line of the JSON-lines store, read back. A line that is not a record (a write cut short by a crash, a
+// disk error, a hand edit) comes back with the reason, so the caller reports it: nothing is skipped in silence.
 import type { StoreLine } from './record.js';
-import type { CorruptLine } from './store.js';
 
-const previewChars = 120;
+export const previewChars = 120;
 
 function isRecord(value: unknown): value is StoreLine {
   if (typeof value !== 'object' || value === null) return false;
@@ -16,36 +14,16 @@ function isRecord(value: unknown): value is StoreLine {
   return line.kind === 'replayed' && typeof line.replayedAt === 'string';
 }
 
-export interface ParsedStore {
-  readonly lines: readonly StoreLine[];
-  readonly corrupt: readonly CorruptLine[];
-}
+export type ParsedLine = { readonly line: StoreLine } | { readonly reason: string };
 
-export function parseStoreLines(content: Buffer): ParsedStore {
-  const lines: StoreLine[] = [];
-  const corrupt: CorruptLine[] = [];
-  let offset = 0;
-  let lineNumber = 0;
-  while (offset < content.length) {
-    const newline = content.indexOf(0x0a, offset);
-    const end = newline === -1 ? content.length : newline;
-    lineNumber++;
-    const text = content.subarray(offset, end).toString('utf8');
-    const unterminated = newline === -1;
-    if (text.trim() !== '') {
-      let reason: string | undefined;
-      try {
-        const value: unknown = JSON.parse(text);
-        if (isRecord(value)) lines.push(value);
-        else reason = 'valid JSON but not a dead-letter or replay record';
-      } catch (err) {
-        reason = unterminated
-          ? 'truncated: the last line has no newline and is not complete JSON (a write cut short)'
-          : `not valid JSON (${(err as Error).message})`;
-      }
-      if (reason) corrupt.push({ line: lineNumber, offset, reason, preview: text.slice(0, previewChars) });
-    }
-    offset = end + 1;
+/** `terminated`: the line ended with a newline (a last line without one was cut short, or is being appended). */
+export function parseStoreLine(text: string, terminated: boolean): ParsedLine | undefined {
+  if (text.trim() === '') return undefined;
+  try {
+    const value: unknown = JSON.parse(text);
+    if (isRecord(value)) return { line: value };
+    return { reason: 'valid JSON but not a dead-letter or replay record' };
+  } catch (err) {
+    return { reason: terminated ? `not valid JSON (${(err as Error).message})` : 'truncated: the last line has no newline and is not complete JSON (a write cut short)' };
   }
-  return { lines, corrupt };
 }

@@ -2,6 +2,7 @@
 // wrong (the knativeerror* extensions, with the response body decoded), and when it was received.
 // The same shape is one line of the file store and one item of the admin API.
 import { CloudEvent } from 'cloudevents';
+import { HttpError } from '../http/errors.js';
 
 export interface DeadLetterError {
   /** knativeerrordest: the URL whose delivery failed. */
@@ -20,6 +21,11 @@ export interface DeadLetter {
   readonly error: DeadLetterError;
   /** The event in structured JSON form (binary data as data_base64). */
   readonly event: Record<string, unknown>;
+  /**
+   * Set when the request was not a valid CloudEvent (broken JSON data, another charset, unusual extension
+   * names, ...): why, and `event` then holds the attributes that could be read and the raw body as data_base64.
+   */
+  readonly invalid?: string;
 }
 
 /** Written after a successful replay; a dead letter with one is not replayed again unless forced. */
@@ -55,8 +61,9 @@ export function eventToJson(event: CloudEvent<unknown>): Record<string, unknown>
   return json;
 }
 
-export function deadLetterFrom(event: CloudEvent<unknown>, id: string, receivedAt: Date): DeadLetter {
-  return {
+/** A dead letter from the event's attributes in JSON form (a parsed CloudEvent, or what a raw capture read). */
+export function deadLetterFrom(event: Record<string, unknown>, id: string, receivedAt: Date, invalid?: string): DeadLetter {
+  const letter: DeadLetter = {
     kind: 'dead-letter',
     id,
     receivedAt: receivedAt.toISOString(),
@@ -65,8 +72,20 @@ export function deadLetterFrom(event: CloudEvent<unknown>, id: string, receivedA
       code: text(event.knativeerrorcode),
       data: decodeErrorData(text(event.knativeerrordata)),
     },
-    event: eventToJson(event),
+    event,
   };
+  return invalid === undefined ? letter : { ...letter, invalid };
+}
+
+/**
+ * What makes two deliveries the same dead letter: the event's source and id and the URL that failed. Knative
+ * may deliver one dead letter twice (a lost 2xx); a stored one that has since been replayed does not count
+ * (its event failed again after the replay: a new dead letter). Undefined when the event has no id or source.
+ */
+export function duplicateKey(letter: DeadLetter): string | undefined {
+  const { id, source } = letter.event;
+  if (typeof id !== 'string' || typeof source !== 'string') return undefined;
+  return JSON.stringify([source, id, letter.error.destination ?? '']);
 }
 
 /** The stored event as a CloudEvent again, knativeerror* extensions included (for a dead-letter topic). */
@@ -74,8 +93,14 @@ export function storedEvent(letter: DeadLetter): CloudEvent<unknown> {
   return new CloudEvent<unknown>({ ...letter.event }, false);
 }
 
-/** The event to send again: as it was before it failed (same id), without the dead-letter extensions. */
+/**
+ * The event to send again: as it was before it failed (same id), without the dead-letter extensions. A dead
+ * letter kept raw because it was not a valid CloudEvent cannot be sent as one: 422, with the reason.
+ */
 export function eventForReplay(letter: DeadLetter): CloudEvent<unknown> {
+  if (letter.invalid !== undefined) {
+    throw new HttpError(422, 'invalid_event', `dead letter ${letter.id} was stored raw because it is not a valid CloudEvent (${letter.invalid}); it cannot be replayed as it is`);
+  }
   const attributes: Record<string, unknown> = { ...letter.event };
   for (const name of errorExtensions) delete attributes[name];
   return new CloudEvent<unknown>(attributes, false);

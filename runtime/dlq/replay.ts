@@ -5,31 +5,31 @@
 import type { EventSender } from '../events/sender.js';
 import { HttpError } from '../http/errors.js';
 import type { Logger } from '../logger.js';
-import { eventForReplay, type DeadLetter, type ReplayMarker } from './record.js';
-import type { DeadLetterStore, StoreContents } from './store.js';
+import { eventForReplay, type ReplayMarker } from './record.js';
+import type { DeadLetterQueries, StoredLetter } from './store.js';
 
 export type ReplayOutcome =
   | { readonly id: string; readonly replayed: true; readonly status: number; readonly target: string; readonly replayedAt: string }
   | { readonly id: string; readonly replayed: false; readonly alreadyReplayedAt: string };
 
 export interface Replayer {
-  replay(letter: DeadLetter, contents: StoreContents, force: boolean): Promise<ReplayOutcome>;
+  replay(stored: StoredLetter, force: boolean): Promise<ReplayOutcome>;
 }
 
-export function createReplayer(options: { store: DeadLetterStore; sender: EventSender; target: string; now: () => Date; log: Logger }): Replayer {
+export function createReplayer(options: { store: DeadLetterQueries; sender: EventSender; target: string; now: () => Date; log: Logger }): Replayer {
   const { store, sender, target, now, log } = options;
   const inFlight = new Map<string, Promise<ReplayOutcome>>();
-  // Replays done by this process: a caller may hold contents read before another replay's marker landed.
+  // Replays done by this process: a caller may hold a letter read before another replay's marker landed.
   const doneHere = new Map<string, string>();
 
-  async function replayOnce(letter: DeadLetter, contents: StoreContents, force: boolean): Promise<ReplayOutcome> {
-    const previous = doneHere.get(letter.id) ?? contents.replays.get(letter.id)?.replayedAt;
+  async function replayOnce({ letter, replayed }: StoredLetter, force: boolean): Promise<ReplayOutcome> {
+    const previous = doneHere.get(letter.id) ?? replayed?.replayedAt;
     if (previous && !force) return { id: letter.id, replayed: false, alreadyReplayedAt: previous };
     const { status } = await sender.send(eventForReplay(letter));
     const marker: ReplayMarker = { kind: 'replayed', id: letter.id, replayedAt: now().toISOString(), target, status };
     doneHere.set(letter.id, marker.replayedAt);
     try {
-      await store.markReplayed?.(marker);
+      await store.markReplayed(marker);
     } catch (err) {
       // Sent but not marked: a later replay would send it again (with the same event id). Say so.
       log.error({ err, deadLetter: letter.id }, 'dead letter replayed but the replay marker could not be written');
@@ -40,11 +40,12 @@ export function createReplayer(options: { store: DeadLetterStore; sender: EventS
   }
 
   return {
-    replay(letter, contents, force) {
-      const running = inFlight.get(letter.id);
+    replay(stored, force) {
+      const id = stored.letter.id;
+      const running = inFlight.get(id);
       if (running) return running;
-      const started = replayOnce(letter, contents, force).finally(() => inFlight.delete(letter.id));
-      inFlight.set(letter.id, started);
+      const started = replayOnce(stored, force).finally(() => inFlight.delete(id));
+      inFlight.set(id, started);
       return started;
     },
   };

@@ -28,6 +28,7 @@ export interface MetricSet {
   readonly deadLetters: Counter<'destination' | 'code'>;
   readonly storeBytes: Gauge;
   readonly storeRecords: Gauge;
+  readonly storeRecreated: Counter<'why'>;
   readonly buildInfo: Gauge<'version' | 'role' | 'function'>;
   readonly secretsOk: Gauge;
   readonly secretsFailures: Counter<'reason'>;
@@ -84,6 +85,12 @@ export function defineMetrics(registry: Registry, options: { deadLetterStore: bo
     deadLetters: counter('dead_letters_stored_total', 'Dead letters stored, by the destination that failed (host and path) and its HTTP status.', ['destination', 'code']),
     storeBytes: new Gauge({ name: `${prefix}dead_letter_store_bytes`, help: 'Size of the dead-letter store after the last write.', registers: storeRegisters }),
     storeRecords: new Gauge({ name: `${prefix}dead_letter_store_records`, help: 'Dead letters in the store after the last write.', registers: storeRegisters }),
+    storeRecreated: new Counter({
+      name: `${prefix}dead_letter_store_recreated_total`,
+      help: 'Times the file store found its file deleted or replaced under it and wrote to a new one (why: deleted, replaced).',
+      labelNames: ['why'],
+      registers: storeRegisters,
+    }),
     buildInfo: new Gauge({ name: `${prefix}build_info`, help: 'Always 1; labels say which build, role and function this process runs.', labelNames: ['version', 'role', 'function'], registers }),
     secretsOk: new Gauge({ name: `${prefix}secrets_last_refresh_ok`, help: '1 when the last load of the secrets (Vault or agent files) succeeded, 0 while the last good ones are kept.', registers }),
     secretsFailures: counter('secrets_refresh_failures_total', 'Failed loads of the secrets, by reason (unreachable, timeout, sealed, denied, ...).', ['reason']),

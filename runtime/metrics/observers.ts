@@ -56,6 +56,9 @@ export function roleObserver(metrics: MetricSet): RoleObserver {
       metrics.storeBytes.set(bytes);
       metrics.storeRecords.set(records);
     },
+    storeRecreated(why) {
+      metrics.storeRecreated.inc({ why });
+    },
   };
 }
 

@@ -1,15 +1,15 @@
 // The dead-letter sink the Broker's and Triggers' delivery.deadLetterSink point to. Every event is stored
 // (with the knativeerror* attributes Knative adds) before the 2xx; if the store fails the answer is a 5xx,
-// so the broker keeps the event and tries again. With DLQ_ADMIN_TOKEN set, /dead-letters lists, shows and
-// replays what is stored.
+// so the broker keeps the event and tries again. What is not a valid CloudEvent is stored raw rather than
+// refused (dlq/read-dead-letter.ts). With DLQ_ADMIN_TOKEN set, /dead-letters lists, shows and replays.
 import type { DlqConfig } from '../config.js';
 import { adminRoutes } from '../dlq/admin.js';
 import { openFileStore } from '../dlq/file-store.js';
 import { createKafkaSinkStore } from '../dlq/kafka-sink-store.js';
+import { readDeadLetter } from '../dlq/read-dead-letter.js';
 import { deadLetterFrom } from '../dlq/record.js';
 import { createReplayer } from '../dlq/replay.js';
 import type { DeadLetterStore } from '../dlq/store.js';
-import { parseCloudEvent } from '../events/parse.js';
 import { createEventSender } from '../events/sender.js';
 import { readBody } from '../http/body.js';
 import { HttpError } from '../http/errors.js';
@@ -25,10 +25,18 @@ function senderTo(target: string, url: string, mode: 'binary' | 'structured', co
 }
 
 async function openStore(config: DlqConfig, deps: RoleDeps): Promise<DeadLetterStore> {
-  if (config.store.kind === 'kafka-sink') {
-    return createKafkaSinkStore(senderTo('dead-letter-sink', config.store.sink.url, config.store.sink.contentMode, config, deps));
+  const store = config.store;
+  switch (store.kind) {
+    case 'kafka-sink':
+      return createKafkaSinkStore(senderTo('dead-letter-sink', store.sink.url, store.sink.contentMode, config, deps));
+    case 'postgres': {
+      // Imported only for this store: the driver is not loaded (or paid for at start-up) by any other role or store.
+      const { openPostgresStore } = await import('../dlq/postgres-store.js');
+      return openPostgresStore({ config: store, log: deps.log, now: deps.now });
+    }
+    case 'file':
+      return openFileStore({ path: store.file, log: deps.log, onRecreated: (why) => deps.roleObserver?.storeRecreated?.(why) });
   }
-  return openFileStore({ path: config.store.file, log: deps.log });
 }
 
 export async function createDlqRole(config: DlqConfig, deps: RoleDeps, options: DlqRoleOptions = {}): Promise<RoleInstance> {
@@ -38,29 +46,36 @@ export async function createDlqRole(config: DlqConfig, deps: RoleDeps, options: 
     if (size) deps.roleObserver?.storeSize?.(size.bytes, size.records);
   };
   reportSize();
-  const parseOptions = { legacy: false, requireJson: false, newId: deps.newId, now: deps.now };
 
   const ingest: Route = {
     method: 'POST',
     path: '/',
     async handle(ctx) {
       const body = await readBody(ctx.req, config.maxBodyBytes);
-      const event = parseCloudEvent(ctx.req.headers, body, parseOptions);
-      ctx.state.event = event;
-      const letter = deadLetterFrom(event, deps.newId(), deps.now());
+      const read = readDeadLetter(ctx.req.headers, body, deps);
+      const letter = deadLetterFrom(read.event, deps.newId(), deps.now(), read.invalid);
+      // For the request log and metrics (a raw capture's attributes may be missing or not strings).
+      const text = (value: unknown) => (typeof value === 'string' ? value : undefined);
+      ctx.state.event = { id: text(letter.event.id), type: text(letter.event.type), source: text(letter.event.source) };
+      let stored;
       try {
-        await store.append(letter);
+        stored = await store.append(letter);
       } catch (err) {
-        // The sender's own errors already say "try again" (5xx); anything else is the disk.
+        // The sender's own errors already say "try again" (5xx); anything else is the disk or the database.
         if (err instanceof HttpError && err.status >= 500) throw err;
         throw new HttpError(503, 'store_failed', 'the dead letter could not be stored; try again', { cause: err });
       }
       const destination = letter.error.destination ?? 'unknown';
       const code = letter.error.code ?? 'unknown';
-      deps.roleObserver?.deadLetterStored?.(destination, code);
-      reportSize();
-      deps.log.warn({ deadLetter: letter.id, eventId: event.id, eventType: event.type, destination, code, store: store.kind }, 'dead letter stored');
-      ctx.set('x-dead-letter-id', letter.id);
+      if (!stored.duplicate) {
+        deps.roleObserver?.deadLetterStored?.(destination, code);
+        reportSize();
+      }
+      const logged = { deadLetter: stored.id, eventId: letter.event.id, eventType: letter.event.type, destination, code, store: store.kind };
+      if (stored.duplicate) deps.log.info(logged, 'dead letter already stored (a repeated delivery): not stored again');
+      else if (letter.invalid !== undefined) deps.log.warn({ ...logged, invalid: letter.invalid }, 'dead letter stored raw: it is not a valid CloudEvent');
+      else deps.log.warn(logged, 'dead letter stored');
+      ctx.set('x-dead-letter-id', stored.id);
       // No body: a 2xx with a body that is not a CloudEvent is an error to the Kafka broker's dispatcher.
       ctx.body = null;
       ctx.status = 202;
@@ -68,14 +83,16 @@ export async function createDlqRole(config: DlqConfig, deps: RoleDeps, options: 
     },
   };
 
-  const replayer = config.replayUrl
-    ? createReplayer({ store, sender: senderTo('replay', config.replayUrl, 'binary', config, deps), target: config.replayUrl, now: deps.now, log: deps.log })
-    : undefined;
+  const replayer =
+    config.replayUrl && store.query
+      ? createReplayer({ store: store.query, sender: senderTo('replay', config.replayUrl, 'binary', config, deps), target: config.replayUrl, now: deps.now, log: deps.log })
+      : undefined;
   const admin = config.adminToken ? adminRoutes({ token: config.adminToken, store, replayer }) : [];
   if (!config.adminToken) deps.log.info('DLQ_ADMIN_TOKEN is not set: the /dead-letters admin API is off');
 
   return {
     routes: [ingest, ...admin],
+    notReady: () => store.notReady?.(),
     close: () => store.close(),
   };
 }

@@ -16,6 +16,8 @@ export interface Route {
 
 export interface RoleInstance {
   readonly routes: readonly Route[];
+  /** Why the role cannot take requests right now (its database is down), for /readyz; undefined when it can. */
+  notReady?(): string | undefined;
   close?(): Promise<void>;
 }
 
@@ -31,6 +33,8 @@ export interface RoleObserver {
   deadLetterStored?(destination: string, code: string): void;
   /** Size of the dead-letter store after a write, in bytes and in records. */
   storeSize?(bytes: number, records: number): void;
+  /** The file store found its file deleted or replaced and now writes to a new one. */
+  storeRecreated?(why: 'deleted' | 'replaced'): void;
 }
 
 /** Everything a role may touch outside itself; tests pass their own. */

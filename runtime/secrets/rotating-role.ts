@@ -95,6 +95,7 @@ export function rotateRoleOnSecretChange(options: RotatingRoleOptions): RoleInst
 
   return {
     routes,
+    notReady: () => current.role.notReady?.(),
     async close() {
       unsubscribe();
       await rebuilding;
