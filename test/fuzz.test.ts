@@ -29,6 +29,30 @@ const validBody = Buffer.from('{"ok":true}');
 const without = (headers: Array<[string, string]>, name: string) => headers.filter(([n]) => n !== name);
 const notJson = fc.string({ minLength: 1, maxLength: 200 }).map((s) => `\u0000{${s}`);
 
+/**
+ * Bad in ways that used to be answered 5xx (and so retried forever) or slipped through: every role that
+ * parses strictly refuses them with a 4xx. (The dlq keeps what it cannot parse: see runtime/dlq.)
+ */
+function badButWellFormed(): fc.Arbitrary<RawRequest> {
+  const post = (headers: Array<[string, string]>, body: string | Buffer): RawRequest => ({ method: 'POST', headers, body: Buffer.from(body) });
+  return fc.oneof(
+    // valid JSON nested past the documented limit (128), in binary mode and as structured data
+    fc.integer({ min: 129, max: 1_900 }).map((depth) => post(validBinary(), `${'['.repeat(depth)}${']'.repeat(depth)}`)),
+    fc.integer({ min: 129, max: 700 }).map((depth) => post(validBinary(), `${'{"a":'.repeat(depth)}1${'}'.repeat(depth)}`)),
+    fc.integer({ min: 129, max: 1_900 }).map((depth) => post([['content-type', 'application/cloudevents+json']], `{"specversion":"1.0","id":"x","source":"/s","type":"t","data":${'['.repeat(depth)}${']'.repeat(depth)}}`)),
+    // extension values outside the type system: objects, arrays, decimals, integers past 32 bits
+    fc.oneof(fc.object({ maxDepth: 2 }), fc.array(fc.integer(), { maxLength: 3 }), fc.constant(1.5), fc.constant(2 ** 31), fc.constant(-(2 ** 31) - 1)).map((value) =>
+      post([['content-type', 'application/cloudevents+json']], JSON.stringify({ specversion: '1.0', id: 'x', source: '/s', type: 't', myext: value })),
+    ),
+    // broken percent-encoding in an attribute header: not %XX, or bytes that are not UTF-8 (overlong, stray)
+    fc.constantFrom('%', '%z1', 'ab%4', '%C0%A0', '%FF', '%E6%97', '%ED%A0%80').map((value) => post([...validBinary(), ['ce-subject', value]], validBody)),
+    // a data_base64 that is not base64, a datacontenttype that could not be a header, a lone surrogate
+    fc.constantFrom({ data_base64: 'not base64!' }, { data_base64: 'abc' }, { datacontenttype: 'text/plain; name=日本', data: 'x' }, { subject: '\ud800' }).map((bad) =>
+      post([['content-type', 'application/cloudevents+json']], JSON.stringify({ specversion: '1.0', id: 'x', source: '/s', type: 't', ...bad })),
+    ),
+  );
+}
+
 /** Each arbitrary produces a request that is wrong in at least one way every role must refuse. */
 function malformed(limitBytes: number, role: string): fc.Arbitrary<RawRequest> {
   const post = (headers: Array<[string, string]>, body: Buffer | string): RawRequest => ({ method: 'POST', headers, body: Buffer.isBuffer(body) ? body : Buffer.from(body) });
@@ -64,6 +88,7 @@ function malformed(limitBytes: number, role: string): fc.Arbitrary<RawRequest> {
     fc.constant(post([['content-type', 'application/cloudevents-batch+json']], '[]')),
     // an empty structured body
     fc.constant(post([['content-type', 'application/cloudevents+json']], '')),
+    ...(role === 'dlq' ? [] : [badButWellFormed()]),
   );
 }
 
@@ -132,3 +157,73 @@ for (const role of ['handler', 'subscriber', 'sink-forwarder', 'dlq']) {
     assert.ok(!existsSync(dlqFile) || statSync(dlqFile).size === 0, 'nothing was stored as a dead letter');
   });
 }
+
+// Attribute names that are legal on the wire but name things on a JavaScript object (`constructor`,
+// `__proto__`), on the SDK's CloudEvent (`validate`, `emit`) or on the event itself (`data`); and attribute
+// values that need percent-encoding. Each is either carried (2xx, and then exactly as sent) or refused with a
+// clear 4xx: never a 5xx, which every layer would retry forever.
+const poisonNames = ['constructor', '__proto__', 'prototype', 'validate', 'emit', 'tostring', 'valueof', 'hasownproperty', 'isprototypeof', 'then', 'data', 'data_base64', 'schemaurl', 'datacontentencoding', 'toJSON', 'cloneWith'];
+const printable = fc.string({ minLength: 1, maxLength: 40 }).map((v) => v.trim()).filter((v) => v !== '' && /^[\x21-\x7e][\x20-\x7e]*$/.test(v));
+const structuredType: [string, string] = ['content-type', 'application/cloudevents+json'];
+
+function poisoned(): fc.Arbitrary<{ request: RawRequest; name: string; value: unknown }> {
+  const post = (headers: Array<[string, string]>, body: string) => ({ method: 'POST', headers, body: Buffer.from(body) });
+  return fc.oneof(
+    fc.tuple(fc.constantFrom(...poisonNames), printable).map(([name, value]) => ({ request: post([...validBinary(), [`ce-${name}`, value]], '{"ok":true}'), name, value })),
+    fc.tuple(fc.constantFrom(...poisonNames), fc.oneof(fc.string({ maxLength: 20 }), fc.integer(), fc.boolean(), fc.object({ maxDepth: 1 }))).map(([name, value]) => ({
+      request: post([structuredType], `{"specversion":"1.0","id":"p-1","source":"/p","type":"t",${JSON.stringify(name)}:${JSON.stringify(value)}}`),
+      name,
+      value,
+    })),
+    // any mix of %, hex digits and text in a header value
+    fc.stringMatching(/^[%0-9A-Fa-f xyz]{1,30}$/).map((value) => value.trim()).filter((v) => v !== '').map((value) => ({ request: post([...validBinary(), ['ce-subject', value]], '{"ok":true}'), name: 'subject', value })),
+  );
+}
+
+/** The value a header carried, percent-decoded as the binding says (independently of the runtime's code). */
+const percentDecoded = (value: string) => Buffer.from(value.replace(/%([0-9A-F]{2})/gi, (_, hex: string) => String.fromCharCode(parseInt(hex, 16))), 'latin1').toString('utf8');
+
+test('poison attribute names and odd header values: never a 5xx; what is accepted arrives as sent', async () => {
+  const downstream = await startReceiver();
+  const common = { MAX_BODY_BYTES: String(limit), LOG_LEVEL: 'fatal' };
+  const roles = {
+    handler: await startRuntime({ ...common, ROLE: 'handler', BROKER_URL: downstream.url, BROKER_CONTENT_MODE: 'binary' }),
+    subscriber: await startRuntime({ ...common, ROLE: 'subscriber', FUNCTION: 'echo' }),
+    'sink-forwarder': await startRuntime({ ...common, ROLE: 'sink-forwarder', FUNCTION: 'echo', KAFKA_SINK_URL: downstream.url }),
+  };
+  const counts = { accepted: 0, refused: 0 };
+  try {
+    for (const [role, runtime] of Object.entries(roles)) {
+      await fc.assert(
+        fc.asyncProperty(poisoned(), async ({ request, name, value }) => {
+          downstream.requests.length = 0;
+          const { status, body } = await send(runtime.url, request);
+          assert.ok(status < 500, `${role}: ${status} for ${name}=${JSON.stringify(value)}: ${body}`);
+          if (status >= 400) {
+            counts.refused++;
+            const envelope = JSON.parse(body) as { success: boolean; error: { message: string } };
+            assert.equal(envelope.success, false);
+            assert.ok(envelope.error.message.length > 0);
+            return;
+          }
+          counts.accepted++;
+          if (role !== 'handler') return;
+          // The handler carried it: the broker got the attribute exactly as sent (percent-decoded on both sides).
+          assert.equal(downstream.requests.length, 1);
+          const sentHeader = request.headers.find(([n]) => n === `ce-${name}`)?.[1];
+          const arrived = downstream.requests[0]?.headers[`ce-${name.toLowerCase()}`]; // header names arrive lower-cased
+          // In structured mode `data` is the data, not an attribute (a ce-data header is refused).
+          if (name === 'data') assert.equal(arrived, undefined);
+          else assert.equal(percentDecoded(String(arrived)), sentHeader !== undefined ? percentDecoded(sentHeader) : String(value), `${name} arrived changed`);
+        }),
+        { numRuns: 300 },
+      );
+      assert.equal((await fetch(`${runtime.url}healthz`)).status, 200, `${role} still up`);
+    }
+  } finally {
+    await Promise.all(Object.values(roles).map((r) => r.stop()));
+    await downstream.close();
+  }
+  // Both outcomes happened: the property checked something on each side.
+  assert.ok(counts.accepted > 0 && counts.refused > 0, JSON.stringify(counts));
+});
