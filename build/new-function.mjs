@@ -1,4 +1,4 @@
-// `npm run new -- <name>`: scaffolds functions/<name>/ (a typed example and its unit test), regenerates the
+// `npm run new -- <name>`: scaffolds functions/<name>/ (a typed example, its unit test and example data), regenerates the
 // function registry functions/index.ts (tracked: commit it with the function), and prints the values snippet
 // — a service running the function and a trigger delivering to it — that puts it in the local pipeline.
 import { spawnSync } from 'node:child_process';
@@ -11,6 +11,8 @@ const usage = 'usage: npm run new -- <name>   (lowercase letters, digits and das
 
 /** camelCase identifier for the function's const: price-order → priceOrder. */
 const identifier = (name) => name.replace(/-([a-z0-9])/g, (_m, c) => c.toUpperCase());
+
+export const exampleData = { name: 'Ada' };
 
 /** The event type the scaffold's trigger filters on and its example sends. */
 export const eventTypeOf = (name) => `com.example.${name}`;
@@ -89,6 +91,8 @@ export function scaffold(name, { dir = join(root, 'functions'), regenerate = tru
   mkdirSync(folder, { recursive: true });
   writeFileSync(join(folder, 'index.ts'), functionSource(name));
   writeFileSync(join(folder, 'index.test.ts'), testSource(name));
+  // The data of an event the function accepts: `npm start` puts it in the table's "send a first event".
+  writeFileSync(join(folder, 'example.json'), `${JSON.stringify(exampleData)}\n`);
   if (regenerate) {
     const r = spawnSync(process.execPath, [join(root, 'build', 'gen-functions.mjs')], { cwd: root, encoding: 'utf8' });
     if (r.status !== 0) throw new Error(`functions/index.ts could not be regenerated: ${r.stderr || r.stdout}`);
@@ -111,7 +115,7 @@ if (isMain) {
     process.exit(1);
   }
   const file = `values/${name}.yaml`;
-  console.log(`created functions/${name}/index.ts (the function) and functions/${name}/index.test.ts (its unit test)
+  console.log(`created functions/${name}/index.ts (the function), index.test.ts (its unit test), example.json (example data)
 updated functions/index.ts (the generated function registry: commit it with the function)
 
 Test it:
@@ -123,6 +127,6 @@ ${valuesSnippet(name)}---
   npm start -- values/local.yaml ${file}
 
 Send it an event (in another terminal):
-  npm run send -- --type ${eventTypeOf(name)} --source /me --data '{"name":"Ada"}'
+  npm run send -- --type ${eventTypeOf(name)} --source /me --data '${JSON.stringify(exampleData)}'
   # → 202 from the handler; ${name}'s log shows "greeting", then the broker publishes its reply`);
 }

@@ -31,6 +31,17 @@ async function until<T>(what: string, probe: () => T | undefined, timeoutMs = 20
   }
 }
 
+/** The promise's value, or a failure naming what did not happen within the deadline. */
+async function within<T>(what: string, promise: Promise<T>, timeoutMs: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`timed out after ${timeoutMs} ms waiting for ${what}; runner output:\n${output.slice(-4000)}`)), timeoutMs)));
+  try {
+    return await Promise.race([promise, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 const jsonLines = (file: string) => (existsSync(file) ? readFileSync(file, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>) : []);
 
 async function sendTrade(id: string, data: unknown): Promise<number> {
@@ -46,7 +57,8 @@ describe('npm start on values/local.yaml', () => {
     runner = spawn(process.execPath, ['--import', 'tsx', 'local/main.ts', 'values/local.yaml', 'local/testdata/unreachable-trigger.yaml', '--out-dir', outDir, '--port', '0', '--no-build'], { cwd: root, env: { ...process.env, NO_COLOR: '1' }, stdio: ['ignore', 'pipe', 'pipe'] });
     runner.stdout?.on('data', (c: Buffer) => (output += c.toString()));
     runner.stderr?.on('data', (c: Buffer) => (output += c.toString()));
-    exited = new Promise((resolve) => runner.once('exit', (code) => resolve(code)));
+    // 'close', not 'exit': it comes once stdout and stderr have ended, so `output` then holds the last lines.
+    exited = new Promise((resolve) => runner.once('close', (code) => resolve(code)));
     state = await until('the state file', () => readState(stateFile), 40_000);
     // The table is printed around the time the state file is written; wait for its last line to arrive.
     await until('the start-up table', () => (output.includes('Ctrl-C stops everything') ? true : undefined));
@@ -88,7 +100,8 @@ describe('npm start on values/local.yaml', () => {
     assert.equal(dead.knativeerrordest, state.services.find((s) => s.short === 'transformer')?.url);
     assert.match(Buffer.from(dead.knativeerrordata ?? '', 'base64').toString('utf8'), /cannot be mapped/);
     assert.equal(jsonLines(sinkFile).length, 1, 'the bad trade wrote nothing to the sink');
-    assert.match(output, /broker\s+│ .* com\.example\.trade → Service\/\S+transformer: 202/);
+    // The broker logs the delivery once the transformer has answered, which may be after the record is written.
+    await until('the broker\'s delivery line', () => (/broker\s+│ .* com\.example\.trade → Service\/\S+transformer: 202/.test(output) ? true : undefined));
   });
 
   it('an event whose subscriber never answers is retried as configured, then dead-lettered', async () => {
@@ -109,7 +122,7 @@ describe('npm start on values/local.yaml', () => {
   it('stops on SIGINT, services first, and leaves no child running', async () => {
     const pids = state.services.map((s) => s.pid as number);
     runner.kill('SIGINT');
-    assert.equal(await exited, 0, output.slice(-2000));
+    assert.equal(await within('the runner to exit after SIGINT', exited, 45_000), 0, output.slice(-2000));
     assert.deepEqual(pids.filter(isAlive), []);
     assert.equal(existsSync(stateFile), false, 'the state file is removed');
     for (const s of state.services) assert.match(output, new RegExp(`^${s.short}\\s+│ .*INFO  draining`, 'm'), `${s.short} drained on SIGTERM`);

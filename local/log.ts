@@ -14,6 +14,8 @@ export interface ConsoleOptions {
   readonly colour: boolean;
   readonly write: (line: string) => void;
   readonly now?: () => Date;
+  /** Width of the name column, the same for every line from the first on (default 12); longer names are cut. */
+  readonly width?: number;
 }
 
 export interface ComponentLog {
@@ -32,6 +34,13 @@ export interface RunnerConsole {
   plain(text: string): void;
 }
 
+export const defaultNameWidth = 12;
+
+/** The name padded to the column, or cut with an ellipsis when it is longer. */
+export function fitName(name: string, width: number): string {
+  return name.length <= width ? name.padEnd(width) : `${name.slice(0, width - 1)}…`;
+}
+
 const paint = (on: boolean, code: number, text: string) => (on ? `\x1b[${code}m${text}\x1b[0m` : text);
 const pinoLevels: Record<number, Level> = { 10: 'trace', 20: 'debug', 30: 'info', 40: 'warn', 50: 'error', 60: 'fatal' };
 const hidden = new Set(['level', 'time', 'msg', 'pid', 'hostname', 'service', 'revision', 'role', 'v']);
@@ -45,10 +54,12 @@ function formatFields(fields: Record<string, unknown> | undefined): string {
 export function createConsole(options: ConsoleOptions): RunnerConsole {
   const now = options.now ?? (() => new Date());
   const colours = new Map<string, number>();
-  const width = { value: 8 };
+  // Fixed, not grown as components appear: the runner logs before it knows the services' names, and a column
+  // that widens mid-run shifts every later line.
+  const width = options.width ?? defaultNameWidth;
   const prefix = (name: string) => {
     if (!colours.has(name)) colours.set(name, palette[colours.size % palette.length] as number);
-    return paint(options.colour, colours.get(name) as number, name.padEnd(width.value));
+    return paint(options.colour, colours.get(name) as number, fitName(name, width));
   };
   const emit = (name: string, level: string, time: string, message: string, extra: string) => {
     const lvl = paint(options.colour, levelColour[level] ?? 37, level.toUpperCase().padEnd(5));
@@ -58,8 +69,6 @@ export function createConsole(options: ConsoleOptions): RunnerConsole {
   return {
     plain: (text) => options.write(text),
     component(name) {
-      // Widths are fixed as components are created, so main creates them all before the first line.
-      width.value = Math.max(width.value, name.length);
       const log: ComponentLog['log'] = (level, message, fields) => {
         if (order[level] < order[options.level]) return;
         emit(name, level, clock(now()), message, formatFields(fields));

@@ -2,11 +2,13 @@
 // processes of the bundled runtime, a local Broker with Trigger delivery, PingSources, KafkaSinks as files.
 // Wiring only: arguments → bundle and helm → manifests → plan → servers and children → summary → Ctrl-C.
 import { spawn, spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { findHelm } from '../build/helm-path.mjs';
 import { setupHelm } from '../build/setup-helm.mjs';
+import { adaptForLocal } from './adapt.js';
 import { parseRunnerArgs, usage } from './args.js';
 import { createBroker } from './broker.js';
 import { ensureBundle } from './bundle.js';
@@ -17,13 +19,15 @@ import { createConsole, wantsColour, type Level } from './log.js';
 import { readManifests } from './manifests.js';
 import { buildPlan } from './plan.js';
 import { startPings } from './ping.js';
+import { findMissing, missingMessage } from './preflight.js';
 import { assignPorts } from './ports.js';
 import { renderChart, type SpawnSync } from './render.js';
 import { loadLocalSecrets, writeAgentFiles } from './secrets.js';
 import { startServer } from './server.js';
 import { removeState, writeState } from './state.js';
 import { supervise, waitReady, type Supervised } from './supervisor.js';
-import { summary } from './table.js';
+import { suggestEvents } from './suggest.js';
+import { summary, type DlqAccess } from './table.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const bundle = join(root, 'dist', 'knative-events.cjs');
@@ -37,9 +41,10 @@ const spawnText: SpawnSync = (cmd, args, options) => {
 function helmBinary(say: (m: string) => void): string {
   const found = findHelm();
   if (found) return found;
-  say('helm not found on PATH or in .tools: installing the pinned Helm (node build/setup-helm.mjs)');
+  say('helm not found on PATH or in .tools: installing the pinned Helm 4 (node build/setup-helm.mjs 4)');
   try {
-    return setupHelm({ log: say })[4] as string;
+    // Only the major the runner uses: the chart tests fetch Helm 3 as well, a user running the pipeline does not need it.
+    return setupHelm({ log: say, majors: [4] })[4] as string;
   } catch (err) {
     throw new RunnerError(`helm is missing and could not be installed (${(err as Error).message.split('\n')[0]}): install helm or run \`node build/setup-helm.mjs\``);
   }
@@ -68,11 +73,23 @@ async function main(): Promise<void> {
   if (manifests.services.length === 0) throw new RunnerError(`${args.valuesFiles.join(', ')} enables no service: enable at least one under services:`);
 
   const outDir = resolve(process.cwd(), args.outDir ?? rendered.local.outDir ?? join(root, '.local-run'));
-  mkdirSync(outDir, { recursive: true });
+  const shown = (p: string) => (relative(process.cwd(), p).startsWith('..') ? p : relative(process.cwd(), p));
   const secrets = loadLocalSecrets(args.secretsFile ?? rendered.local.secretsFile, root, spawnText);
-  const agentSecretsDir = writeAgentFiles(secrets, join(outDir, 'secrets'));
-  const ports = await assignPorts(manifests.services, args.port ?? rendered.local.port ?? 8080, host);
-  const plan = buildPlan(manifests, {
+  // Stand-ins for what only a cluster has, then every secret checked, before anything is started.
+  const adapted = adaptForLocal(manifests, { newToken: () => randomBytes(16).toString('hex'), localDlqDir: (short) => shown(join(outDir, 'volumes', short, 'dlq-data')) });
+  const missing = missingMessage(findMissing(adapted, secrets), { values: args.valuesFiles.join(', '), secretsFile: secrets.file && shown(secrets.file) });
+  if (missing) throw new RunnerError(missing);
+  for (const note of adapted.notes) runner.info(note);
+  mkdirSync(outDir, { recursive: true });
+  const usesAgentDir = adapted.manifests.services.some((s) => s.env.some((e) => e.name === 'VAULT_SECRETS_DIR'));
+  // An agent-mode service with no files to read still needs the folder to exist (the runtime lists it at start).
+  let agentSecretsDir = writeAgentFiles(secrets, join(outDir, 'secrets'));
+  if (!agentSecretsDir && usesAgentDir) {
+    agentSecretsDir = join(outDir, 'secrets');
+    mkdirSync(agentSecretsDir, { recursive: true, mode: 0o700 });
+  }
+  const ports = await assignPorts(adapted.manifests.services, args.port ?? rendered.local.port ?? 8080, host);
+  const plan = buildPlan(adapted.manifests, {
     host,
     brokerPort: ports.broker,
     sinkPort: ports.sink,
@@ -113,17 +130,35 @@ async function main(): Promise<void> {
 
   const stateFile = join(outDir, 'state.json');
   const dlqFiles = plan.services.filter((s) => s.role === 'dlq' && (s.env.DLQ_STORE ?? 'file') === 'file').map((s) => resolve(outDir, s.env.DLQ_FILE ?? 'dead-letters.jsonl'));
+  const dlq = plan.services
+    .filter((s) => s.role === 'dlq')
+    .map((s): DlqAccess => {
+      const generated = adapted.generatedTokens.get(s.short);
+      const ref = adapted.manifests.services.find((m) => m.short === s.short)?.env.find((e) => e.name === 'DLQ_ADMIN_TOKEN')?.source;
+      const fromSecret = ref && 'secretKeyRef' in ref ? `token: Secret ${ref.secretKeyRef.name} key ${ref.secretKeyRef.key} in ${secrets.file ? shown(secrets.file) : 'the secrets file'}` : undefined;
+      return {
+        short: s.short,
+        file: (s.env.DLQ_STORE ?? 'file') === 'file' ? resolve(outDir, s.env.DLQ_FILE ?? 'dead-letters.jsonl') : undefined,
+        adminUrl: `${s.url}dead-letters`,
+        token: fromSecret ? undefined : s.env.DLQ_ADMIN_TOKEN,
+        tokenFrom: generated ? 'token generated for this run' : (fromSecret ?? 'token from the values file'),
+        consoleUrl: undefined, // the dead-letter web console's URL goes here once the dlq serves one
+      };
+    });
+  const handler = plan.services.find((s) => s.role === 'handler');
   writeState(stateFile, {
     pid: process.pid,
     startedAt: new Date().toISOString(),
     outDir,
-    handlerUrl: plan.services.find((s) => s.role === 'handler')?.url,
+    handlerUrl: handler?.url,
     brokers: plan.brokers.map((b) => b.url),
     services: plan.services.map((s) => ({ short: s.short, name: s.name, role: s.role, function: s.functionName, url: s.url, pid: children.get(s.short)?.pid() })),
     sinks: plan.sinks.map((s) => ({ name: s.name, topic: s.topic, url: s.url, file: s.file })),
     dlqFiles,
+    dlqAdmin: dlq.map((d) => ({ short: d.short, url: d.adminUrl, token: plan.services.find((s) => s.short === d.short)?.env.DLQ_ADMIN_TOKEN })),
   });
-  out.plain(summary(plan, { cwd: process.cwd(), nextPings: pings.nextRuns(), dlqFiles, notReady, stateFile }));
+  const suggestions = suggestEvents(plan, join(root, 'functions'));
+  out.plain(summary(plan, { cwd: process.cwd(), nextPings: pings.nextRuns(), dlq, notReady, stateFile, suggestions, handlerAuth: handler?.env.HANDLER_AUTH ?? 'off' }));
   if (notReady.length > 0) runner.warn(`not ready after 20 s: ${notReady.join(', ')} (their logs say why; they are restarted with backoff)`);
 
   const shutdown = async (signal: string) => {

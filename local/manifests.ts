@@ -31,6 +31,8 @@ export interface ServiceManifest {
   readonly envFromSecrets: ReadonlyArray<{ readonly name: string; readonly optional: boolean }>;
   readonly volumeMounts: ReadonlyArray<{ readonly name: string; readonly mountPath: string }>;
   readonly timeoutSeconds: number | undefined;
+  /** Files the Vault agent injector would render into the pod (annotations agent-inject-secret-<file>). */
+  readonly vaultAgentFiles: readonly string[];
 }
 
 export interface RawDelivery {
@@ -149,7 +151,10 @@ function service(o: Obj, name: string, namespace: string, at: string): ServiceMa
   const volumeMounts = (Array.isArray(c.volumeMounts) ? c.volumeMounts : []).map((m, i) => ({ name: required(obj(m).name, `${at} volumeMounts[${i}].name`), mountPath: required(obj(m).mountPath, `${at} volumeMounts[${i}].mountPath`) }));
   const labels = obj(obj(o.metadata).labels);
   const timeout = spec.timeoutSeconds === undefined ? undefined : Number(spec.timeoutSeconds);
-  return { name, namespace, short: str(labels['app.kubernetes.io/component']) ?? name, env, envFromSecrets, volumeMounts, timeoutSeconds: timeout };
+  const podAnnotations = obj(obj(obj(obj(o.spec).template).metadata).annotations);
+  const agentPrefix = 'vault.hashicorp.com/agent-inject-secret-';
+  const vaultAgentFiles = Object.keys(podAnnotations).filter((k) => k.startsWith(agentPrefix)).map((k) => k.slice(agentPrefix.length)).sort();
+  return { name, namespace, short: str(labels['app.kubernetes.io/component']) ?? name, env, envFromSecrets, volumeMounts, timeoutSeconds: timeout, vaultAgentFiles };
 }
 
 /** Parses `helm template` output. */

@@ -181,7 +181,7 @@ export function buildPlan(manifests: Manifests, inputs: PlanInputs): Plan {
       if (found && (key === undefined || found[key] !== undefined)) return key === undefined ? { ...found } : { [key]: found[key] as string };
       if (optional) return {};
       const file = inputs.secretsFile ?? '(none: set local.secretsFile in the values file or pass --secrets <file>)';
-      throw new RunnerError(`${at} ${where} needs Secret ${name}${key ? ` key ${key}` : ''}: add it to the local secrets file ${file} as "${name}: {${key ?? '<key>'}: <value>}"`);
+      throw new RunnerError(`${at} ${where} needs Secret ${name}${key ? ` key ${key}` : ''}: add it to the local secrets file ${file} under secrets:, as "secrets: {${name}: {${key ?? '<key>'}: <value>}}"`);
     };
     const env: Record<string, string> = {};
     for (const ref of s.envFromSecrets) Object.assign(env, secret(ref.name, undefined, ref.optional, `envFrom secretRef ${ref.name}`));

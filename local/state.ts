@@ -13,10 +13,13 @@ export interface RunState {
   readonly sinks: ReadonlyArray<{ name: string; topic: string; url: string; file: string }>;
   /** Files the dlq services store dead letters in (DLQ_STORE=file). */
   readonly dlqFiles: readonly string[];
+  /** Each dlq's admin API (/dead-letters) and its bearer token (generated for the run, or from the secrets file). */
+  readonly dlqAdmin?: ReadonlyArray<{ short: string; url: string; token: string | undefined }>;
 }
 
 export function writeState(file: string, state: RunState): void {
-  writeFileSync(file, `${JSON.stringify(state, null, 2)}\n`);
+  // 0600: it holds the dlq admin tokens.
+  writeFileSync(file, `${JSON.stringify(state, null, 2)}\n`, { mode: 0o600 });
 }
 
 export function readState(file: string): RunState | undefined {
