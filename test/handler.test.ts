@@ -148,3 +148,44 @@ test('one JSON log line per request with the event id, and no request body at in
   assert.equal(typeof lines[0]?.durationMs, 'number');
   assert.ok(!JSON.stringify(handler.logs()).includes('do-not-log-me'));
 });
+
+test('a binary-mode CloudEvent with any data is forwarded; one without data too', async () => {
+  const binary = { 'ce-specversion': '1.0', 'ce-id': 'x-1', 'ce-type': 't.x', 'ce-source': '/x' };
+  const xml = await post({ ...binary, 'content-type': 'application/xml' }, '<a>1</a>');
+  assert.equal(xml.status, 202, await xml.text());
+  const bare = await fetch(handler.url, { method: 'POST', headers: { ...binary, 'ce-id': 'x-2' } });
+  assert.equal(bare.status, 202, await bare.text());
+  const [withXml, withoutData] = broker.requests.map((r) => JSON.parse(r.body.toString()) as Record<string, unknown>);
+  assert.equal(withXml?.datacontenttype, 'application/xml');
+  assert.equal(withXml?.data, '<a>1</a>');
+  assert.equal(withoutData?.id, 'x-2');
+  assert.ok(!('data' in (withoutData ?? {})) && !('data_base64' in (withoutData ?? {})));
+});
+
+test('too deep JSON, object-valued extensions and bad percent-encoding are 4xx envelopes, never 5xx', async () => {
+  const binary = { 'content-type': 'application/json', 'ce-specversion': '1.0', 'ce-id': 'd-1', 'ce-type': 't', 'ce-source': '/d' };
+  const structured = { 'content-type': 'application/cloudevents+json' };
+  const cases: Array<[Record<string, string>, string, number, RegExp]> = [
+    [binary, `${'['.repeat(500)}${']'.repeat(500)}`, 422, /more than 128 levels deep/],
+    [seedHeaders, `${'{"a":'.repeat(200)}1${'}'.repeat(200)}`, 422, /more than 128 levels deep/],
+    [structured, JSON.stringify({ specversion: '1.0', id: 'o', source: '/o', type: 't', myext: { a: 1 } }), 400, /"myext" must be a string, a 32-bit integer or a boolean/],
+    [{ ...binary, 'ce-subject': '%C0%A0' }, '{}', 400, /not valid UTF-8/],
+  ];
+  for (const [headers, body, status, message] of cases) {
+    const res = await post(headers, body);
+    const answer = (await res.json()) as { success: boolean; error: { message: string } };
+    assert.equal(res.status, status, answer.error.message);
+    assert.equal(answer.success, false);
+    assert.match(answer.error.message, message);
+  }
+  assert.equal(broker.requests.length, 0);
+});
+
+test('an extension named like an object property (constructor, validate) is carried as sent', async () => {
+  const res = await post({ 'content-type': 'text/plain', 'ce-specversion': '1.0', 'ce-id': 'p-1', 'ce-type': 't', 'ce-source': '/p', 'ce-constructor': 'c', 'ce-validate': 'v' }, 'hi');
+  assert.equal(res.status, 202, await res.text());
+  const forwarded = JSON.parse(broker.requests[0]?.body.toString() ?? '') as Record<string, unknown>;
+  assert.equal(forwarded.constructor, 'c');
+  assert.equal(forwarded.validate, 'v');
+  assert.equal(forwarded.data, 'hi');
+});

@@ -2,7 +2,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { IncomingHttpHeaders } from 'node:http';
-import { parseCloudEvent, type ParseOptions } from '../runtime/events/parse.js';
+import { maxJsonDepth } from '../runtime/events/json-scan.js';
+import { parseCloudEvent, readWireEvent, toCloudEvent, type ParseOptions } from '../runtime/events/parse.js';
 import { HttpError } from '../runtime/http/errors.js';
 
 const fixedNow = new Date('2026-01-02T03:04:05.000Z');
@@ -128,4 +129,105 @@ test('bad extension names, duplicated attributes and batches are refused', () =>
 test('binary mode without a body is an event without data (valid for the subscriber)', () => {
   const event = parseCloudEvent(binaryHeaders(), Buffer.alloc(0), strict);
   assert.equal(event.data, undefined);
+});
+
+test('binary mode keeps the body as raw bytes in any content type; JSON is checked, not re-encoded', () => {
+  const xml = Buffer.from('<a>ü</a>');
+  const wire = readWireEvent(binaryHeaders({ 'content-type': 'application/xml' }), xml, strict);
+  assert.equal(wire.data?.kind, 'text', 'XML is text');
+  assert.equal(wire.data?.bytes, xml, 'the very buffer that came');
+  assert.equal(wire.datacontenttype, 'application/xml');
+  const protobuf = Buffer.from([8, 150, 1]);
+  const bytes = readWireEvent(binaryHeaders({ 'content-type': 'application/x-protobuf' }), protobuf, strict);
+  assert.equal(bytes.data?.kind, 'binary');
+  assert.equal(bytes.data?.bytes, protobuf);
+  assert.ok(Buffer.isBuffer(toCloudEvent(bytes).data), 'a function gets bytes as a Buffer');
+  assert.equal(toCloudEvent(wire).data, '<a>ü</a>', 'and text as a string');
+  const bigJson = Buffer.from('{"id":12345678901234567890,"dup":1,"dup":2}');
+  const json = readWireEvent(binaryHeaders(), bigJson, strict);
+  assert.equal(json.data?.kind, 'json');
+  assert.equal(json.data?.bytes, bigJson);
+  assert.equal(readWireEvent(binaryHeaders({ 'content-type': 'text/plain; charset=iso-8859-1' }), Buffer.from('é', 'latin1'), strict).data?.kind, 'text');
+});
+
+test('structured mode: JSON data is kept as the bytes of its member, text as its characters', () => {
+  const envelope = Buffer.from('{"specversion":"1.0","id":"s","source":"/s","type":"t","data" : {"n":1.50,"n":2} ,"time":"2026-01-01T00:00:00.000000001Z"}');
+  const wire = readWireEvent({ 'content-type': 'application/cloudevents+json' }, envelope, strict);
+  assert.equal(wire.data?.bytes.toString(), '{"n":1.50,"n":2}');
+  assert.equal(wire.attributes.get('time'), '2026-01-01T00:00:00.000000001Z', 'time as given');
+  const escapedKey = readWireEvent({ 'content-type': 'application/cloudevents+json' }, Buffer.from('{"specversion":"1.0","id":"s","source":"/s","type":"t","d\\u0061ta":[1, 2]}'), strict);
+  assert.equal(escapedKey.data?.bytes.toString(), '[1, 2]', 'a key written with escapes is still "data"');
+  const text = readWireEvent({ 'content-type': 'application/cloudevents+json' }, json({ specversion: '1.0', id: 's', source: '/s', type: 't', datacontenttype: 'text/plain; charset=latin1', data: 'café' }), strict);
+  assert.deepEqual(text.data?.bytes, Buffer.from('café', 'latin1'), 'text in its declared charset');
+});
+
+test('ce- header values are percent-decoded (HTTP binding §3.1.3.2); bad encodings are a 400', () => {
+  const event = parseCloudEvent(binaryHeaders({ 'ce-subject': 'Euro%20%E2%82%AC%20%F0%9F%98%80', 'ce-myext': '"quoted \\"x\\""' }), json({}), strict);
+  assert.equal(event.subject, 'Euro € 😀');
+  assert.equal(event.myext, 'quoted "x"');
+  assert.equal(parseCloudEvent(binaryHeaders({ 'ce-subject': '%e6%97%a5' }), json({}), strict).subject, '日', 'lower-case hex');
+  for (const bad of ['%', '%4', '%zz', '%C0%A0', '%ED%A0%80', '%E6%97']) {
+    const err = rejection(() => parseCloudEvent(binaryHeaders({ 'ce-subject': bad }), json({}), strict));
+    assert.equal(err.status, 400, bad);
+    assert.match(err.message, /ce-subject.*§3\.1\.3\.2/, bad);
+  }
+  // Legacy ce_ headers are the seed's own form, not the binding: taken as typed.
+  assert.equal(parseCloudEvent({ 'content-type': 'application/json', ce_type: 't', ce_source: 'a%20b' }, json({}), legacy).source, 'a%20b');
+});
+
+test('JSON nested past the documented limit is a 422 in both modes; at the limit it is fine', () => {
+  const nested = (depth: number) => `${'['.repeat(depth)}${']'.repeat(depth)}`;
+  assert.doesNotThrow(() => parseCloudEvent(binaryHeaders(), Buffer.from(nested(maxJsonDepth)), strict));
+  const binary = rejection(() => parseCloudEvent(binaryHeaders(), Buffer.from(nested(maxJsonDepth + 1)), strict));
+  assert.equal(binary.status, 422);
+  assert.match(binary.message, /more than 128 levels/);
+  const structured = Buffer.from(`{"specversion":"1.0","id":"s","source":"/s","type":"t","data":${nested(5000)}}`);
+  assert.equal(rejection(() => parseCloudEvent({ 'content-type': 'application/cloudevents+json' }, structured, strict)).status, 422);
+  // Brackets inside strings are text, not nesting.
+  assert.doesNotThrow(() => parseCloudEvent(binaryHeaders(), json({ s: '['.repeat(1000) }), strict));
+});
+
+test('extension values: string, 32-bit integer and boolean are kept typed; anything else is a 400', () => {
+  const structured = (extra: Record<string, unknown>) => json({ specversion: '1.0', id: 's', source: '/s', type: 't', ...extra });
+  const wire = readWireEvent({ 'content-type': 'application/cloudevents+json' }, structured({ n: 42, b: true, s: 'x', gone: null }), strict);
+  assert.deepEqual([wire.attributes.get('n'), wire.attributes.get('b'), wire.attributes.get('s'), wire.attributes.has('gone')], [42, true, 'x', false]);
+  for (const value of [{ a: 1 }, [1], 1.5, 2 ** 31]) {
+    const err = rejection(() => readWireEvent({ 'content-type': 'application/cloudevents+json' }, structured({ myext: value }), strict));
+    assert.equal(err.status, 400, JSON.stringify(value));
+    assert.match(err.message, /attribute "myext" must be a string, a 32-bit integer or a boolean/);
+  }
+});
+
+test('poison names: carried in the wire form, refused with a clear 4xx only where an SDK object would break', () => {
+  const wire = readWireEvent(binaryHeaders({ 'ce-constructor': 'c', 'ce-validate': 'v', 'ce-tostring': 't' }), json({}), strict);
+  assert.deepEqual([wire.attributes.get('constructor'), wire.attributes.get('validate'), wire.attributes.get('tostring')], ['c', 'v', 't']);
+  const proto = rejection(() => readWireEvent(binaryHeaders({ 'ce-__proto__': 'x' }), json({}), strict));
+  assert.match(proto.message, /extension attribute name "__proto__" must be 1-20 lowercase letters or digits/);
+  const structuredProto = rejection(() => readWireEvent({ 'content-type': 'application/cloudevents+json' }, Buffer.from('{"specversion":"1.0","id":"s","source":"/s","type":"t","__proto__":"x"}'), strict));
+  assert.match(structuredProto.message, /"__proto__"/);
+  for (const name of ['validate', 'emit', 'constructor']) {
+    const err = rejection(() => parseCloudEvent(binaryHeaders({ [`ce-${name}`]: 'x' }), json({}), strict));
+    assert.equal(err.status, 422, name);
+    assert.match(err.message, new RegExp(`"${name}" cannot be given to a function`));
+  }
+  assert.match(rejection(() => readWireEvent(binaryHeaders({ 'ce-data': 'x' }), json({}), strict)).message, /"data" is not an attribute name/);
+});
+
+test('data_base64 must be base64; a datacontenttype must be ASCII; attributes must be well-formed Unicode', () => {
+  const structured = (extra: Record<string, unknown>) => json({ specversion: '1.0', id: 's', source: '/s', type: 't', ...extra });
+  const type = { 'content-type': 'application/cloudevents+json' };
+  assert.match(rejection(() => readWireEvent(type, structured({ data_base64: 'a b!' }), strict)).message, /base64/);
+  assert.match(rejection(() => readWireEvent(type, structured({ datacontenttype: 'text/日本', data: 'x' }), strict)).message, /datacontenttype must be a media type in ASCII/);
+  assert.match(rejection(() => readWireEvent(type, structured({ subject: '\ud800' }), strict)).message, /not well-formed Unicode/);
+});
+
+test('the handler accepts any data in binary mode; the legacy ce_ form stays JSON-only', () => {
+  const handler: ParseOptions = { legacy: true, newId: () => 'generated-id', now: () => fixedNow };
+  const wire = readWireEvent(binaryHeaders({ 'content-type': 'application/protobuf' }), Buffer.from([8, 150, 1]), handler);
+  assert.equal(wire.id, 'abc');
+  assert.equal(wire.attributes.get('time'), fixedNow.toISOString(), 'a missing time is filled in');
+  assert.deepEqual(wire.data?.bytes, Buffer.from([8, 150, 1]));
+  const legacyText = rejection(() => readWireEvent({ 'content-type': 'text/plain', ce_type: 't', ce_source: 's' }, Buffer.from('hi'), handler));
+  assert.equal(legacyText.status, 415);
+  assert.match(legacyText.message, /ce_ header form carries JSON only/);
 });

@@ -145,6 +145,15 @@ describe('sink-forwarder', () => {
     assert.equal(sink.requests.length, 0);
   });
 
+  test('a returned event with an extension outside the type system is a 500 and writes nothing (not "[object Object]")', async () => {
+    const sink = await sinkStandIn();
+    const runtime = await forwarder(sink, {}, () => new CloudEvent<unknown>({ type: 'out', source: '/o', data: 1, myext: { a: 1 } as unknown as string }, false));
+    const res = await post(runtime.url, 'obj-1', trade);
+    assert.equal(res.status, 500);
+    assert.match(JSON.parse(res.text).error.message, /attribute "myext" must be a string, a 32-bit integer or a boolean/);
+    assert.equal(sink.requests.length, 0);
+  });
+
   test('a function that returns nothing writes nothing and answers 204', async () => {
     const sink = await sinkStandIn();
     const runtime = await forwarder(sink, {}, () => undefined);
@@ -194,6 +203,16 @@ describe('buildSinkEvents', () => {
     const ids = buildSinkEvents(incoming, [1, 2], options).map((e) => e.id);
     assert.deepEqual(ids, [derivedEventId(incoming, 0), derivedEventId(incoming, 1)]);
     assert.match(ids[0]!, /^[0-9a-f]{8}-[0-9a-f]{4}-5[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+  });
+
+  test('the incoming data passed on as it is keeps its content type; other results are JSON', () => {
+    const xml = new CloudEvent<unknown>({ id: 'x-1', source: '/in', type: 'in.type', datacontenttype: 'text/xml', data: '<a/>' });
+    const [same] = buildSinkEvents(xml, xml.data, options);
+    assert.equal(same!.datacontenttype, 'text/xml');
+    const [changed] = buildSinkEvents(xml, '<b/>', options);
+    assert.equal(changed!.datacontenttype, 'application/json');
+    const [replied] = buildSinkEvents(xml, { [Symbol.for('knative-events.reply')]: true, type: 'out', data: xml.data }, options);
+    assert.equal(replied!.datacontenttype, 'text/xml');
   });
 
   test('an invalid returned event is a 500 function_error', () => {

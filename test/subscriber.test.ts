@@ -18,6 +18,8 @@ const functions: Record<string, EventFunction<unknown>> = {
   },
   slow: (_event, context) => new Promise((resolve) => context.signal.addEventListener('abort', () => resolve('aborted'))),
   badReply: () => reply({ type: '' }),
+  attributes: (event) => ({ subject: event.subject, myext: event.myext, time: event.time }),
+  forward: (event) => reply({ type: 'order.forwarded', subject: '日本語 100%', data: event.data }),
 };
 
 const running: RunningRuntime[] = [];
@@ -134,4 +136,45 @@ test('an invalid event is a 400, never a 500', async () => {
   });
   assert.equal(res.status, 400);
   assert.equal(((await res.json()) as { error: { type: string } }).error.type, 'invalid_event');
+});
+
+const binaryHeaders = { 'ce-specversion': '1.0', 'ce-id': 'b-1', 'ce-type': 'order.created', 'ce-source': '/orders' };
+
+test('percent-encoded attribute headers reach the function decoded; times as sent', async () => {
+  const runtime = await subscriber('attributes');
+  const res = await fetch(runtime.url, {
+    method: 'POST',
+    headers: { ...binaryHeaders, 'content-type': 'application/json', 'ce-subject': '%E6%97%A5%E6%9C%AC%20x', 'ce-myext': 'a%25b', 'ce-time': '2026-01-01T10:00:00.123456789+02:00' },
+    body: '{}',
+  });
+  assert.equal(res.status, 200);
+  assert.deepEqual(await res.json(), { subject: '日本 x', myext: 'a%b', time: '2026-01-01T10:00:00.123456789+02:00' });
+});
+
+test('a reply carrying the incoming data keeps its bytes and content type; its headers are percent-encoded', async () => {
+  const runtime = await subscriber('forward');
+  const latin1 = Buffer.from('Größe', 'latin1');
+  const res = await fetch(runtime.url, { method: 'POST', headers: { ...binaryHeaders, 'content-type': 'text/plain; charset=iso-8859-1' }, body: latin1 });
+  assert.equal(res.status, 200);
+  assert.equal(res.headers.get('ce-type'), 'order.forwarded');
+  assert.equal(res.headers.get('ce-subject'), '%E6%97%A5%E6%9C%AC%E8%AA%9E%20100%25');
+  assert.equal(res.headers.get('content-type'), 'text/plain; charset=iso-8859-1');
+  assert.deepEqual(Buffer.from(await res.arrayBuffer()), latin1);
+});
+
+test('a plain result that is the incoming data comes back as its own bytes and content type', async () => {
+  const xml = '<?xml version="1.0"?><a>ü</a>';
+  const res = await fetch(echo.url, { method: 'POST', headers: { ...binaryHeaders, 'content-type': 'text/xml' }, body: xml });
+  assert.equal(res.status, 200);
+  assert.equal(res.headers.get('content-type'), 'text/xml');
+  assert.equal(await res.text(), xml);
+});
+
+test('too deep JSON is a 422 and a name the SDK reserves (validate) a clear 422: never a 500', async () => {
+  const deep = await fetch(echo.url, { method: 'POST', headers: { ...binaryHeaders, 'content-type': 'application/json' }, body: `${'['.repeat(5000)}${']'.repeat(5000)}` });
+  assert.equal(deep.status, 422);
+  assert.match(((await deep.json()) as { error: { message: string } }).error.message, /more than 128 levels deep/);
+  const reserved = await fetch(echo.url, { method: 'POST', headers: { ...binaryHeaders, 'content-type': 'application/json', 'ce-validate': 'x' }, body: '{}' });
+  assert.equal(reserved.status, 422);
+  assert.match(((await reserved.json()) as { error: { message: string } }).error.message, /"validate" cannot be given to a function/);
 });

@@ -21,7 +21,8 @@ export function parseContentType(header: string | undefined): ContentType | unde
   const structured = mime === 'application/cloudevents+json';
   const batch = mime === 'application/cloudevents-batch+json';
   const json = mime === 'application/json' || mime === 'text/json' || mime.endsWith('+json');
-  const text = mime.startsWith('text/');
+  // XML is text whatever its top-level type: functions get it as a string, structured mode sends it as `data`.
+  const text = mime.startsWith('text/') || mime === 'application/xml' || mime.endsWith('+xml');
   const charset = header.length > mime.length ? charsetParameter.exec(header)?.[1]?.toLowerCase() : undefined;
   return { mime, structured, batch, json, text, charset };
 }
