@@ -416,7 +416,6 @@ The braces are emitted as literal strings so Helm does not evaluate them. (dict 
 {{- if not $v.role }}{{ fail "vault.role: required when vault.mode is agent" }}{{ end -}}
 {{- if not $secrets }}{{ fail (printf "vault.secrets: at least one secret is required when vault.mode is agent (or set %s.vault.enabled: false)" .at) }}{{ end -}}
 vault.hashicorp.com/agent-inject: "true"
-vault.hashicorp.com/agent-inject-status: update
 vault.hashicorp.com/role: {{ $v.role | quote }}
 vault.hashicorp.com/auth-path: {{ $v.authPath | quote }}
 vault.hashicorp.com/agent-pre-populate-only: {{ $v.agent.prePopulateOnly | toString | quote }}

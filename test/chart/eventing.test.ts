@@ -1,8 +1,7 @@
 // Broker, its config, triggers (filters, delivery), PingSources and KafkaSinks.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { parse } from 'yaml';
-import { ensureHelm, find, render } from './helm.js';
+import { ensureHelm, find, findHashed, render } from './helm.js';
 import { spec } from './contract.js';
 
 ensureHelm();
@@ -10,7 +9,7 @@ const DLQ_REF = { ref: { apiVersion: 'serving.knative.dev/v1', kind: 'Service', 
 
 describe('Broker', () => {
   const objs = render(4);
-  const broker = find(objs, 'Broker', 'ev-knative-events');
+  const broker = findHashed(objs, 'Broker', 'ev-knative-events');
   it('is Kafka class, refers to the config map the chart renders, dead-letters to the dlq', () => {
     assert.equal(broker?.metadata.annotations?.['eventing.knative.dev/broker.class'], 'Kafka');
     const s = spec(broker);
@@ -29,44 +28,50 @@ describe('Broker', () => {
   });
   it('without an enabled dlq the broker has no dead-letter sink', () => {
     const objs2 = render(4, { set: ['services.dlq.enabled=false'] });
-    assert.equal((spec(find(objs2, 'Broker', 'ev-knative-events')).delivery as Record<string, unknown>).deadLetterSink, undefined);
+    assert.equal((spec(findHashed(objs2, 'Broker', 'ev-knative-events')).delivery as Record<string, unknown>).deadLetterSink, undefined);
   });
-  it('config-br-defaults only on request, pointing at this chart broker config', () => {
-    assert.equal(find(objs, 'ConfigMap', 'config-br-defaults'), undefined);
+  it('never renders Knative\'s config-br-defaults or anything in knative-eventing', () => {
+    for (const file of [[], ['chart/ci/full-values.yaml'], ['values/prod.yaml']]) {
+      const all = render(4, { files: file });
+      assert.equal(find(all, 'ConfigMap', 'config-br-defaults'), undefined);
+      assert.deepEqual(all.filter((o) => o.metadata.namespace !== 'events').map((o) => `${o.kind}/${o.metadata.name}`), []);
+    }
+  });
+  it('retryAfterMax renders only when the cluster declares delivery-retryafter', () => {
     const full = render(4, { files: ['chart/ci/full-values.yaml'] });
-    const d = find(full, 'ConfigMap', 'config-br-defaults');
-    assert.equal(d?.metadata.namespace, 'knative-eventing');
-    const cfg = parse(d?.data?.['default-br-config'] ?? '') as Record<string, Record<string, Record<string, string>>>;
-    assert.equal(cfg.clusterDefault?.brokerClass, 'Kafka');
-    assert.deepEqual(cfg.namespaceDefaults?.events, { brokerClass: 'Kafka', apiVersion: 'v1', kind: 'ConfigMap', name: 'kev-broker-config', namespace: 'events' });
+    assert.equal((spec(findHashed(full, 'Broker', 'trading')).delivery as Record<string, unknown>).retryAfterMax, 'PT30S');
   });
 });
 
 describe('Triggers', () => {
   it('classic attribute filter and the filters dialect; subscriber refs by short name', () => {
     const objs = render(4);
-    const trades = spec(find(objs, 'Trigger', 'ev-knative-events-trigger-trades'));
-    assert.equal(trades.broker, 'ev-knative-events');
+    const trades = spec(findHashed(objs, 'Trigger', 'ev-knative-events-trigger-trades'));
+    assert.equal(trades.broker, findHashed(objs, 'Broker', 'ev-knative-events')?.metadata.name);
     assert.deepEqual(trades.filter, { attributes: { type: 'com.example.trade' } });
     assert.deepEqual(trades.subscriber, { ref: { apiVersion: 'serving.knative.dev/v1', kind: 'Service', name: 'ev-knative-events-transformer', namespace: 'events' } });
     assert.equal(trades.delivery, undefined, 'no trigger delivery: the broker default applies');
-    const echo = spec(find(objs, 'Trigger', 'ev-knative-events-trigger-echo'));
+    const echo = spec(findHashed(objs, 'Trigger', 'ev-knative-events-trigger-echo'));
     assert.deepEqual(echo.filters, [{ prefix: { type: 'com.example.' } }]);
   });
-  it('per-trigger delivery inherits the broker dead-letter sink unless it names its own', () => {
+  it('per-trigger delivery is the broker delivery with the trigger keys over it (both brokers replace, not merge), and its dead-letter sink', () => {
     const local = render(3, { files: ['values/local.yaml'] });
-    const t = spec(find(local, 'Trigger', 'ev-knative-events-trigger-trades'));
-    assert.deepEqual(t.delivery, { retry: 2, backoffPolicy: 'linear', backoffDelay: 'PT0.2S', deadLetterSink: DLQ_REF });
+    const t = findHashed(local, 'Trigger', 'ev-knative-events-trigger-trades');
+    assert.deepEqual(spec(t).delivery, { retry: 2, backoffPolicy: 'linear', backoffDelay: 'PT0.2S', deadLetterSink: DLQ_REF });
+    assert.equal(t?.metadata.annotations?.['kafka.eventing.knative.dev/delivery.order'], 'ordered', 'local.yaml: ordered trades');
     const full = render(3, { files: ['chart/ci/full-values.yaml'] });
-    const audit = spec(find(full, 'Trigger', 'kev-trigger-audit-all'));
-    assert.deepEqual(audit.delivery, { deadLetterSink: { uri: 'http://dead-letters.example.com/in' } });
+    const audit = spec(findHashed(full, 'Trigger', 'kev-trigger-audit-all'));
+    assert.deepEqual(audit.delivery, { retry: 4, backoffPolicy: 'linear', backoffDelay: 'PT1S', timeout: 'PT10S', retryAfterMax: 'PT30S', deadLetterSink: { uri: 'http://dead-letters.example.com/in' } });
     assert.equal((audit.filters as unknown[]).length, 2);
-    assert.deepEqual(spec(find(full, 'Trigger', 'kev-trigger-external')).subscriber, { uri: 'https://hooks.example.com/events' });
-    assert.deepEqual(spec(find(full, 'Trigger', 'kev-trigger-by-ref')).subscriber, {
+    assert.deepEqual(spec(findHashed(full, 'Trigger', 'kev-trigger-external')).subscriber, { uri: 'https://hooks.example.com/events' });
+    assert.deepEqual(spec(findHashed(full, 'Trigger', 'kev-trigger-by-ref')).subscriber, {
       ref: { apiVersion: 'serving.knative.dev/v1', kind: 'Service', name: 'kev-echo', namespace: 'events' },
       uri: '/by-ref',
     });
-    assert.deepEqual((spec(find(full, 'Trigger', 'kev-trigger-trades')).delivery as Record<string, unknown>).format, 'binary');
+    const trades = findHashed(full, 'Trigger', 'kev-trigger-trades');
+    assert.deepEqual(spec(trades).delivery as Record<string, unknown>, { retry: 0, backoffPolicy: 'linear', backoffDelay: 'PT1S', timeout: 'PT10S', retryAfterMax: 'PT30S', format: 'binary', deadLetterSink: { ref: { apiVersion: 'serving.knative.dev/v1', kind: 'Service', name: 'kev-dlq', namespace: 'events' } } });
+    assert.equal(trades?.metadata.annotations?.['kafka.eventing.knative.dev/delivery.order'], 'ordered');
+    assert.equal(findHashed(full, 'Trigger', 'kev-trigger-audit-all')?.metadata.annotations?.['kafka.eventing.knative.dev/delivery.order'], undefined);
   });
 });
 
@@ -84,20 +89,31 @@ describe('PingSources and KafkaSinks', () => {
     const bin = spec(find(full, 'PingSource', 'kev-ping-binary'));
     assert.equal(bin.dataBase64, 'aGVsbG8=');
     assert.equal(bin.data, undefined);
-    assert.deepEqual(bin.sink, { ref: { apiVersion: 'eventing.knative.dev/v1alpha1', kind: 'KafkaSink', name: 'kev-audit-log', namespace: 'events' } });
+    assert.deepEqual(bin.sink, { ref: { apiVersion: 'eventing.knative.dev/v1alpha1', kind: 'KafkaSink', name: findHashed(full, 'KafkaSink', 'kev-audit-log')?.metadata.name, namespace: 'events' } });
   });
   it('local.yaml pings the handler every minute', () => {
     const p = spec(find(render(4, { files: ['values/local.yaml'] }), 'PingSource', 'ev-knative-events-ping-heartbeat'));
     assert.equal(p.schedule, '* * * * *');
   });
   it('KafkaSink: topic, servers, partitions, content mode, auth nested under spec.auth', () => {
-    assert.deepEqual(spec(find(full, 'KafkaSink', 'kev-audit-log')), {
+    assert.deepEqual(spec(findHashed(full, 'KafkaSink', 'kev-audit-log')), {
       topic: 'audit',
       bootstrapServers: ['audit.kafka:9092'],
       contentMode: 'binary',
       auth: { secret: { ref: { name: 'audit-kafka-auth' } } },
     });
-    assert.deepEqual(spec(find(full, 'KafkaSink', 'kev-trades-out')).bootstrapServers, ['b1.kafka:9092', 'b2.kafka:9092']);
-    assert.deepEqual(spec(find(full, 'KafkaSink', 'kev-trades-out')).auth, { secret: { ref: { name: 'kafka-auth' } } });
+    assert.deepEqual(spec(findHashed(full, 'KafkaSink', 'kev-trades-out')).bootstrapServers, ['b1.kafka:9092', 'b2.kafka:9092']);
+    assert.deepEqual(spec(findHashed(full, 'KafkaSink', 'kev-trades-out')).auth, { secret: { ref: { name: 'kafka-auth' } } });
+  });
+  it('KafkaSink owns (and sizes) its topic only with ownTopic, and says so in an annotation', () => {
+    const owned = findHashed(full, 'KafkaSink', 'kev-dead-letters');
+    assert.deepEqual([spec(owned).numPartitions, spec(owned).replicationFactor], [3, 2]);
+    assert.equal(owned?.metadata.annotations?.['knative-events.dev/owns-topic'], 'true');
+    for (const file of ['values/dev.yaml', 'values/staging.yaml', 'values/prod.yaml', 'values/local.yaml']) {
+      for (const s of render(4, { files: [file] }).filter((o) => o.kind === 'KafkaSink')) {
+        assert.equal(spec(s).numPartitions, undefined, file);
+        assert.equal(spec(s).replicationFactor, undefined, file);
+      }
+    }
   });
 });

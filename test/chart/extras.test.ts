@@ -10,14 +10,32 @@ ensureHelm();
 
 describe('extras', () => {
   const full = render(4, { files: ['chart/ci/full-values.yaml'] });
-  it('PodMonitor selects the release pods on user-port (and the queue-proxy when asked)', () => {
+  it('PodMonitor selects the release pods that serve metrics on user-port, with the metrics token (and the queue-proxy when asked)', () => {
     const pm = spec(find(full, 'PodMonitor', 'kev'));
-    assert.deepEqual(pm.selector, { matchLabels: { 'app.kubernetes.io/name': 'knative-events', 'app.kubernetes.io/instance': 'ev' } });
+    assert.deepEqual(pm.selector, { matchLabels: { 'app.kubernetes.io/name': 'knative-events', 'app.kubernetes.io/instance': 'ev', 'knative-events.dev/metrics': 'true' } });
     assert.deepEqual(pm.podMetricsEndpoints, [
-      { port: 'user-port', path: '/internal/metrics', interval: '30s', scrapeTimeout: '10s' },
+      { port: 'user-port', path: '/internal/metrics', interval: '30s', scrapeTimeout: '10s', authorization: { type: 'Bearer', credentials: { name: 'metrics-token', key: 'bearer' } } },
       { port: 'http-usermetric', path: '/metrics', interval: '30s', scrapeTimeout: '10s' },
     ]);
     assert.equal(render(4).filter((o) => o.kind === 'PodMonitor').length, 0);
+  });
+  it('prod and staging: PodMonitor labelled for kube-prometheus-stack, every pod scraped with the token', () => {
+    for (const file of ['values/prod.yaml', 'values/staging.yaml']) {
+      const objs = render(4, { files: [file] });
+      const pm = find(objs, 'PodMonitor', 'ev-knative-events');
+      assert.equal(pm?.metadata.labels?.release, 'kube-prometheus-stack', file);
+      const ep = (spec(pm).podMetricsEndpoints as Array<Record<string, unknown>>)[0];
+      assert.deepEqual(ep?.authorization, { type: 'Bearer', credentials: { name: 'knative-events-metrics', key: 'token' } }, file);
+      for (const s of objs.filter((o) => o.kind === 'Service')) {
+        assert.equal((s.spec as { template: { metadata: { labels: Record<string, string> } } }).template.metadata.labels['knative-events.dev/metrics'], 'true', `${file} ${s.metadata.name}`);
+      }
+    }
+  });
+  it('without a token the public handler serves no metrics and is neither annotated for scraping nor selected', () => {
+    const h = render(4).find((o) => o.kind === 'Service' && o.metadata.name.endsWith('-handler'));
+    const tmeta = (h?.spec as { template: { metadata: { labels: Record<string, string>; annotations?: Record<string, string> } } }).template.metadata;
+    assert.equal(tmeta.labels['knative-events.dev/metrics'], undefined);
+    assert.equal(tmeta.annotations?.['prometheus.io/scrape'], undefined);
   });
   it('dashboards ConfigMap holds chart/dashboards/*.json when there are any, and is absent otherwise', () => {
     const dir = join(CHART_DIR, 'dashboards');
@@ -49,7 +67,7 @@ describe('extras', () => {
       assert.ok(r.ok, r.stderr);
       const notes = r.stdout.slice(r.stdout.indexOf('NOTES:'));
       assert.match(notes, /ev-knative-events-transformer {2}role=sink-forwarder function=trade-transform sink=trades-out/);
-      assert.match(notes, /ingress: http:\/\/kafka-broker-ingress\.knative-eventing\.svc\.cluster\.local\/events\/local/);
+      assert.match(notes, /ingress: http:\/\/kafka-broker-ingress\.knative-eventing\.svc\.cluster\.local\/events\/local-[0-9a-f]{8}\n/);
       assert.match(notes, /kubectl get ksvc ev-knative-events-handler -n events/);
       assert.match(notes, /helm test ev -n events/);
     });

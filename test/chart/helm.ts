@@ -58,7 +58,8 @@ function cacheKey(major: HelmMajor, args: string[]): string {
   const h = createHash('sha256');
   const bin = pinnedHelmPath(major);
   h.update(`${bin}\0${statSync(bin).size}\0${JSON.stringify(args)}\0`);
-  for (const f of filesUnder(CHART_DIR)) h.update(`${relative(CHART_DIR, f)}\0`).update(readFileSync(f)).update('\0');
+  // chart/README.md is documentation: no template reads it, so editing it keeps the cached renders
+  for (const f of filesUnder(CHART_DIR).filter((x) => relative(CHART_DIR, x) !== 'README.md')) h.update(`${relative(CHART_DIR, f)}\0`).update(readFileSync(f)).update('\0');
   args.forEach((a, i) => {
     if (args[i - 1] !== '-f') return;
     const file = isAbsolute(a) ? a : join(ROOT, a);
@@ -146,7 +147,8 @@ export function render(major: HelmMajor, o: RenderOptions = {}): K8sObject[] {
 
 /** Every values file the chart is tested with: values/*.yaml and chart/ci/*-values.yaml. */
 export function valuesFiles(): string[] {
-  const envs = readdirSync(join(ROOT, 'values')).filter((f) => f.endsWith('.yaml')).sort().map((f) => join('values', f));
+  // values/local-secrets*.yaml is the local runner's secrets file (files:/secrets:), not chart values
+  const envs = readdirSync(join(ROOT, 'values')).filter((f) => f.endsWith('.yaml') && !f.startsWith('local-secrets')).sort().map((f) => join('values', f));
   const ciDir = join(CHART_DIR, 'ci');
   const ci = existsSync(ciDir) ? readdirSync(ciDir).filter((f) => f.endsWith('-values.yaml')).sort().map((f) => join('chart', 'ci', f)) : [];
   return [...envs, ...ci];

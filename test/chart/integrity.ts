@@ -41,9 +41,10 @@ function at(o: unknown, ...path: string[]): unknown {
 
 const ADDRESSABLE = new Set(['serving.knative.dev/v1/Service', 'eventing.knative.dev/v1/Broker', 'eventing.knative.dev/v1alpha1/KafkaSink']);
 
-const BROKER_URL = /^http:\/\/(kafka-broker-ingress|broker-ingress)\.knative-eventing\.svc\.cluster\.local\/([^/]+)\/([^/]+)$/;
-const SINK_URL = /^http:\/\/kafka-sink-ingress\.knative-eventing\.svc\.cluster\.local\/([^/]+)\/([^/]+)$/;
-const KSVC_URL = /^http:\/\/([^./]+)\.([^./]+)\.svc\.cluster\.local(\/.*)?$/;
+// <service>.<eventing namespace>.svc.<cluster domain> (clusterDomain and cluster.eventingNamespace are values)
+const BROKER_URL = /^http:\/\/(kafka-broker-ingress|broker-ingress)\.[a-z0-9-]+\.svc\.[a-z0-9.-]+\/([^/]+)\/([^/]+)$/;
+const SINK_URL = /^http:\/\/kafka-sink-ingress\.[a-z0-9-]+\.svc\.[a-z0-9.-]+\/([^/]+)\/([^/]+)$/;
+const KSVC_URL = /^http:\/\/([^./]+)\.([^./]+)\.svc\.[a-z0-9.-]+(\/.*)?$/;
 
 class Index {
   private readonly items = new Map<string, { apiVersion?: string; obj?: K8sObject }>();

@@ -74,7 +74,7 @@ describe('Knative Services', () => {
     assert.equal(container(ksvc(full, 'transformer', 'kev')).image, 'registry.example.com/team/knative-events:1.2.4');
     assert.deepEqual(podTemplate(h).spec.imagePullSecrets, [{ name: 'regcred' }]);
     assert.equal(podTemplate(h).spec.containerConcurrency, 50);
-    assert.equal(podTemplate(h).spec.timeoutSeconds, 60);
+    assert.equal(podTemplate(h).spec.timeoutSeconds, 900, 'above 600: full-values.yaml declares cluster.maxRevisionTimeoutSeconds 900');
     assert.equal(podTemplate(ksvc(full, 'audit', 'kev')).spec.serviceAccountName, 'audit-sa');
     assert.equal(ksvc(full, 'echo', 'kev').metadata.labels?.['networking.knative.dev/visibility'], 'cluster-local');
   });
