@@ -29,30 +29,36 @@ export async function bundleConfig(root) {
     },
   };
 
-  // node-vault (with axios, form-data, tv4 and friends: ~300 KiB) is used only in Vault direct mode, but V8
-  // would pre-parse every byte of it on every start of every role (≈ 8 ms). It is bundled on its own and kept
-  // in the one file as a string, compiled only when direct mode first imports it.
-  const deferred = await build({
-    stdin: { contents: "module.exports = require('node-vault');", resolveDir: root, loader: 'js', sourcefile: 'node-vault-entry.js' },
-    bundle: true,
-    platform: 'node',
-    target: 'node20',
-    format: 'cjs',
-    minify: true,
-    legalComments: 'none',
-    write: false,
-    metafile: true,
-    logLevel: 'warning',
-  });
-  const deferredNodeVault = {
-    name: 'deferred-node-vault',
+  // Packages only some processes need: node-vault (with axios, form-data, tv4 and friends: ~300 KiB) only in
+  // Vault direct mode, pg (~85 KiB) only for the dlq's PostgreSQL store. Bundled normally, V8 would pre-parse
+  // every byte of them on every start of every role (≈ 8 ms for node-vault). Each is bundled on its own and
+  // kept in the one file as a string, compiled only when first imported.
+  const deferredPackages = {};
+  for (const name of ['node-vault', 'pg']) {
+    deferredPackages[name] = await build({
+      stdin: { contents: `module.exports = require('${name}');`, resolveDir: root, loader: 'js', sourcefile: `${name}-entry.js` },
+      bundle: true,
+      platform: 'node',
+      target: 'node20',
+      format: 'cjs',
+      minify: true,
+      legalComments: 'none',
+      write: false,
+      metafile: true,
+      logLevel: 'warning',
+      // pg's optional native binding and its Cloudflare Workers socket are never used on Node.
+      external: ['pg-native', 'pg-cloudflare', 'cloudflare:sockets'],
+    });
+  }
+  const deferredModules = {
+    name: 'deferred-packages',
     setup(b) {
-      b.onResolve({ filter: /^node-vault$/ }, () => ({ path: 'node-vault', namespace: 'deferred' }));
-      b.onLoad({ filter: /.*/, namespace: 'deferred' }, () => ({
+      b.onResolve({ filter: /^(node-vault|pg)$/ }, (args) => ({ path: args.path, namespace: 'deferred' }));
+      b.onLoad({ filter: /.*/, namespace: 'deferred' }, (args) => ({
         loader: 'js',
-        contents: `const source = ${JSON.stringify(deferred.outputFiles[0].text)};
+        contents: `const source = ${JSON.stringify(deferredPackages[args.path].outputFiles[0].text)};
   const loaded = { exports: {} };
-  require('node:vm').runInThisContext('(function (module, exports, require) {' + source + '\\n})', { filename: 'node-vault.bundled.js' })(loaded, loaded.exports, require);
+  require('node:vm').runInThisContext('(function (module, exports, require) {' + source + '\\n})', { filename: '${args.path}.bundled.js' })(loaded, loaded.exports, require);
   module.exports = loaded.exports;`,
       }));
     },
@@ -77,7 +83,7 @@ export async function bundleConfig(root) {
 
   return {
     options: {
-      plugins: [mimeDbSubset, deferredNodeVault, koaWithoutEagerFetch],
+      plugins: [mimeDbSubset, deferredModules, koaWithoutEagerFetch],
       entryPoints: [`${root}runtime/main.ts`],
       bundle: true,
       platform: 'node',
@@ -85,6 +91,6 @@ export async function bundleConfig(root) {
       format: 'cjs',
       define: { 'process.env.npm_package_version': JSON.stringify(pkg.version) },
     },
-    separateInputs: deferred.metafile.inputs,
+    separateInputs: Object.assign({}, ...Object.values(deferredPackages).map((d) => d.metafile.inputs)),
   };
 }
