@@ -4,14 +4,14 @@
 import * as v from 'valibot';
 import { ConfigError, httpUrl, integer, oneOf, section as parseSection, withoutEmpty, type Env } from './config/fields.js';
 import { vaultSection, type VaultConfig } from './config/vault.js';
-import { dlqStoreConfig, dlqStoreEntries, hideDatabaseUrl, type DlqStoreConfig } from './config/dlq.js';
+import { dlqReplayConfig, dlqReplayEntries, dlqStoreConfig, dlqStoreEntries, hideDatabaseUrl, type DlqReplayConfig, type DlqStoreConfig } from './config/dlq.js';
 import { functionNames } from '../functions/index.js';
 import type { Secrets } from './function-api.js';
 import { resolveSecretReferences } from './secrets/references.js';
 
 export { ConfigError } from './config/fields.js';
 export { defaultAgentSecretsDir, defaultServiceAccountTokenPath, type VaultConfig } from './config/vault.js';
-export type { DlqStoreConfig, PostgresStoreConfig } from './config/dlq.js';
+export type { DlqReplayConfig, DlqStoreConfig, PostgresStoreConfig } from './config/dlq.js';
 
 export const roles = ['handler', 'subscriber', 'sink-forwarder', 'dlq'] as const;
 export type Role = (typeof roles)[number];
@@ -90,6 +90,7 @@ const sinkForwarderSchema = v.object({
 
 const dlqSchema = v.object({
   ...dlqStoreEntries,
+  ...dlqReplayEntries,
   DLQ_ADMIN_TOKEN: v.optional(v.pipe(v.string(), v.minLength(16, 'expected at least 16 characters (a token that can be guessed protects nothing)'))),
   /** Where a replay sends an event (normally the broker); replay is off without it. */
   BROKER_URL: v.optional(httpUrl('the Knative Broker ingress URL to replay dead letters to')),
@@ -162,6 +163,7 @@ export interface DlqConfig extends CommonConfig {
   readonly store: DlqStoreConfig;
   readonly adminToken: string | undefined;
   readonly replayUrl: string | undefined;
+  readonly replay: DlqReplayConfig;
 }
 
 export type RuntimeConfig = HandlerConfig | SubscriberConfig | SinkForwarderConfig | DlqConfig;
@@ -195,6 +197,7 @@ export function parseConfig(rawEnv: Env, secrets?: Secrets): RuntimeConfig {
   const dlq = role === 'dlq' ? section(dlqSchema, env, problems, hideDatabaseUrl(shown)) : undefined;
   const metrics = section(metricsSchema, env, problems, shown);
   const dlqStore = dlq ? dlqStoreConfig(dlq, problems) : undefined;
+  const dlqReplay = dlq ? dlqReplayConfig(dlq, problems) : undefined;
   const vault = vaultSection(env, problems);
   // A reference that did not resolve is reported once, by the reference's own problem.
   problems.splice(0, problems.length, ...refs.problems, ...problems.filter((p) => !refs.unresolved.has(p.slice(0, p.indexOf(':')))));
@@ -246,8 +249,8 @@ export function parseConfig(rawEnv: Env, secrets?: Secrets): RuntimeConfig {
       partitionKey: forwarder.SINK_PARTITION_KEY,
     });
   }
-  if (dlq && dlqStore) {
-    return Object.freeze({ ...base, role: 'dlq', store: dlqStore, adminToken: dlq.DLQ_ADMIN_TOKEN, replayUrl: dlq.BROKER_URL });
+  if (dlq && dlqStore && dlqReplay) {
+    return Object.freeze({ ...base, role: 'dlq', store: dlqStore, adminToken: dlq.DLQ_ADMIN_TOKEN, replayUrl: dlq.BROKER_URL, replay: dlqReplay });
   }
   throw new ConfigError([`ROLE: "${role}" has no configuration section`]);
 }

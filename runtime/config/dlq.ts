@@ -85,3 +85,45 @@ export function dlqStoreConfig(dlq: ParsedStore, problems: string[]): DlqStoreCo
   }
   return Object.freeze({ kind, file: dlq.DLQ_FILE });
 }
+
+// Replay (the dead-letter console and admin API, runtime/dlq/replay-*.ts): where a replay may send to, and how
+// fast a bulk job sends when the caller gives no rate.
+export interface DlqReplayConfig {
+  /** to=<url> is allowed only for these (normalised with new URL().href); to=destination and to=broker always. */
+  readonly targets: readonly string[];
+  /** Events per second of a bulk replay job that does not ask for a rate. */
+  readonly defaultRate: number;
+  /** The highest rate a job may ask for. */
+  readonly maxRate: number;
+}
+
+function replayTargetList(value: string): string[] {
+  return value.split(',').map((part) => part.trim()).filter((part) => part !== '');
+}
+
+function allHttpUrls(value: string): boolean {
+  return replayTargetList(value).every((part) => {
+    try {
+      const url = new URL(part);
+      return url.protocol === 'http:' || url.protocol === 'https:';
+    } catch {
+      return false;
+    }
+  });
+}
+
+export const dlqReplayEntries = {
+  DLQ_REPLAY_TARGETS: v.optional(v.pipe(v.string(), v.trim(), v.check(allHttpUrls, 'expected a comma-separated list of http(s) URLs that a replay may be sent to (to=<url>)'))),
+  DLQ_REPLAY_RATE: integer(1, 10_000, 50),
+  DLQ_REPLAY_RATE_MAX: integer(1, 10_000, 500),
+};
+
+type ParsedReplay = v.InferOutput<v.ObjectSchema<typeof dlqReplayEntries, undefined>>;
+
+export function dlqReplayConfig(parsed: ParsedReplay, problems: string[]): DlqReplayConfig {
+  if (parsed.DLQ_REPLAY_RATE > parsed.DLQ_REPLAY_RATE_MAX) {
+    problems.push(`DLQ_REPLAY_RATE: ${parsed.DLQ_REPLAY_RATE} is above DLQ_REPLAY_RATE_MAX (${parsed.DLQ_REPLAY_RATE_MAX}); lower it or raise the maximum`);
+  }
+  const targets = parsed.DLQ_REPLAY_TARGETS === undefined ? [] : replayTargetList(parsed.DLQ_REPLAY_TARGETS).map((url) => new URL(url).href);
+  return Object.freeze({ targets: Object.freeze([...new Set(targets)]), defaultRate: parsed.DLQ_REPLAY_RATE, maxRate: parsed.DLQ_REPLAY_RATE_MAX });
+}

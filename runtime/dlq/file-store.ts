@@ -18,7 +18,7 @@ import { RecordIndex, wantedHashes, type FieldValues } from './file-index.js';
 import { scanLines } from './file-scan.js';
 import { nodeFileSystem, type StoreFileHandle, type StoreFileSystem } from './file-system.js';
 import { parseStoreLine, previewChars } from './parse-lines.js';
-import { duplicateKey, type DeadLetter, type ReplayMarker } from './record.js';
+import { duplicateKey, type DeadLetter, type PurgeMarker, type ReplayMarker } from './record.js';
 import type { AppendResult, CorruptLine, DeadLetterQueries, DeadLetterStore, LetterFilter, Page, PageRequest, StoredLetter } from './store.js';
 
 export type { StoreFileSystem, StoreFileHandle } from './file-system.js';
@@ -43,6 +43,8 @@ interface Pending {
   /** Index values for a dead letter; for a replay marker, the record it marks. */
   readonly values?: FieldValues;
   readonly marks?: number;
+  /** For a purge marker, the record it removes. */
+  readonly purges?: number;
   resolve(): void;
   reject(err: unknown): void;
 }
@@ -60,6 +62,8 @@ interface OpenFile {
   corruptTotal: number;
   /** The last line has no newline (a crash, a failed write, a hand edit): the next write starts with one. */
   partial: { readonly offset: number; readonly line: number } | undefined;
+  /** Records removed by a purge marker: no longer listed, shown or replayed (the bytes stay until the file is rotated). */
+  readonly purged: Set<number>;
 }
 
 const reportedLinesMax = 20;
@@ -93,7 +97,9 @@ function matches(letter: DeadLetter, filter: LetterFilter): boolean {
     (filter.type === undefined || letter.event.type === filter.type) &&
     (filter.source === undefined || letter.event.source === filter.source) &&
     (filter.code === undefined || letter.error.code === filter.code) &&
-    (filter.destination === undefined || letter.error.destination === filter.destination)
+    (filter.destination === undefined || letter.error.destination === filter.destination) &&
+    (filter.receivedFrom === undefined || Date.parse(letter.receivedAt) >= Date.parse(filter.receivedFrom)) &&
+    (filter.receivedTo === undefined || Date.parse(letter.receivedAt) < Date.parse(filter.receivedTo))
   );
 }
 
@@ -172,7 +178,7 @@ export async function openFileStore(options: FileStoreOptions): Promise<FileStor
     const found: CorruptLine[] = [];
     let lineNumber = firstLine;
     // Collected per chunk and handled in order; replay markers need reads, so they are resolved after.
-    const markers: Array<{ id: string; offset: number; length: number; line: number; preview: string }> = [];
+    const markers: Array<{ id: string; offset: number; length: number; line: number; preview: string; purge: boolean }> = [];
     await scanLines(file.handle, from, to, (scanned) => {
       lineNumber++;
       const text = scanned.bytes.toString('utf8');
@@ -187,15 +193,17 @@ export async function openFileStore(options: FileStoreOptions): Promise<FileStor
         return;
       }
       if (parsed.line.kind === 'dead-letter') file.index.add(scanned.offset, scanned.bytes.length, indexValues(parsed.line));
-      else markers.push({ id: parsed.line.id, offset: scanned.offset, length: scanned.bytes.length, line: lineNumber, preview: text.slice(0, previewChars) });
+      else markers.push({ id: parsed.line.id, offset: scanned.offset, length: scanned.bytes.length, line: lineNumber, preview: text.slice(0, previewChars), purge: parsed.line.kind === 'purged' });
     });
     file.lines = lineNumber;
     for (const marker of markers) {
       const record = await recordOf(file, marker.id);
       if (record !== undefined) {
-        file.index.setReplay(record, marker.offset, marker.length);
+        if (marker.purge) file.purged.add(record);
+        else file.index.setReplay(record, marker.offset, marker.length);
         continue;
       }
+      if (marker.purge) continue; // purged twice (two replicas, a retry): the first one removed it
       const entry = { line: marker.line, offset: marker.offset, reason: `replay marker for dead letter ${marker.id}, which is not in the file`, preview: marker.preview };
       found.push(entry);
       addCorrupt(file, entry);
@@ -209,7 +217,7 @@ export async function openFileStore(options: FileStoreOptions): Promise<FileStor
     const handle = await fs.open(path, 'a+', 0o600);
     if (!existed) await syncDirectory();
     const { size, ino, dev } = await handle.stat();
-    const file: OpenFile = { handle, ino, dev, end: 0, lines: 0, index: new RecordIndex(), corrupt: [], corruptTotal: 0, partial: undefined };
+    const file: OpenFile = { handle, ino, dev, end: 0, lines: 0, index: new RecordIndex(), corrupt: [], corruptTotal: 0, partial: undefined, purged: new Set() };
     await indexRange(file, 0, size, 0);
     file.end = size;
     return file;
@@ -303,6 +311,7 @@ export async function openFileStore(options: FileStoreOptions): Promise<FileStor
         const length = p.bytes.length - 1;
         if (p.values) target.index.add(offset, length, p.values);
         else if (p.marks !== undefined && p.marks < target.index.count) target.index.setReplay(p.marks, offset, length);
+        else if (p.purges !== undefined && p.purges < target.index.count) target.purged.add(p.purges);
         offset += p.bytes.length;
       }
       target.lines += batch.length;
@@ -329,7 +338,7 @@ export async function openFileStore(options: FileStoreOptions): Promise<FileStor
     flushing = undefined;
   }
 
-  function enqueue(line: DeadLetter | ReplayMarker, extra: { values?: FieldValues; marks?: number }): Promise<void> {
+  function enqueue(line: DeadLetter | ReplayMarker | PurgeMarker, extra: { values?: FieldValues; marks?: number; purges?: number }): Promise<void> {
     return new Promise<void>((resolve, reject) => {
       queue.push({ bytes: Buffer.from(`${JSON.stringify(line)}\n`), ...extra, resolve, reject });
       flushing ??= flush();
@@ -340,7 +349,7 @@ export async function openFileStore(options: FileStoreOptions): Promise<FileStor
   async function findDuplicate(key: string): Promise<string | undefined> {
     const current = file;
     for (const record of current.index.candidatesByDuplicateKey(key)) {
-      if (current.index.replay(record)) continue;
+      if (current.index.replay(record) || current.purged.has(record)) continue;
       const letter = await readLetter(current, record);
       if (letter && duplicateKey(letter) === key) return letter.id;
     }
@@ -368,6 +377,7 @@ export async function openFileStore(options: FileStoreOptions): Promise<FileStor
   }
 
   async function storedAt(current: OpenFile, record: number): Promise<StoredLetter | undefined> {
+    if (current.purged.has(record)) return undefined;
     const letter = await readLetter(current, record);
     return letter ? { letter, replayed: await readMarker(current, record) } : undefined;
   }
@@ -405,6 +415,20 @@ export async function openFileStore(options: FileStoreOptions): Promise<FileStor
       const record = await recordOf(file, marker.id);
       if (record === undefined) throw new Error(`dead-letter store: no dead letter ${marker.id} to mark as replayed`);
       await enqueue(marker, { marks: record });
+    },
+    async purge(ids, purgedAt) {
+      const current = file;
+      const removed: string[] = [];
+      const writes: Array<Promise<void>> = [];
+      for (const id of new Set(ids)) {
+        const record = await recordOf(current, id);
+        if (record === undefined || current.purged.has(record)) continue;
+        removed.push(id);
+        writes.push(enqueue({ kind: 'purged', id, purgedAt }, { purges: record }));
+      }
+      // One group commit for the lot; resolved once every marker is fsynced.
+      await Promise.all(writes);
+      return removed;
     },
     corrupt: () => file.corrupt,
     validCursor: (cursor) => /^\d{1,15}$/.test(cursor),

@@ -11,6 +11,7 @@ function isRecord(value: unknown): value is StoreLine {
   if (line.kind === 'dead-letter') {
     return typeof line.receivedAt === 'string' && typeof line.event === 'object' && line.event !== null && typeof line.error === 'object' && line.error !== null;
   }
+  if (line.kind === 'purged') return typeof line.purgedAt === 'string';
   return line.kind === 'replayed' && typeof line.replayedAt === 'string';
 }
 

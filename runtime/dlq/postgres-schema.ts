@@ -6,11 +6,16 @@ import type { PoolClient } from 'pg';
 
 /** Quoted identifiers for one schema (validated by the config: lowercase letters, digits, _). */
 export function tables(schema: string) {
-  return { letters: `"${schema}".dead_letters`, version: `"${schema}".dead_letters_schema` };
+  return {
+    letters: `"${schema}".dead_letters`,
+    version: `"${schema}".dead_letters_schema`,
+    jobs: `"${schema}".dead_letter_replay_jobs`,
+    audit: `"${schema}".dead_letter_audit`,
+  };
 }
 
 function steps(schema: string): string[][] {
-  const { letters } = tables(schema);
+  const { letters, jobs, audit } = tables(schema);
   return [
     [
       // seq orders the list and is the paging key; id is the store id the API shows.
@@ -40,6 +45,13 @@ function steps(schema: string): string[][] {
       `CREATE INDEX dead_letters_replayed ON ${letters} (seq) WHERE replayed_at IS NOT NULL`,
       // Retention deletes the oldest first.
       `CREATE INDEX dead_letters_received ON ${letters} (received_at)`,
+    ],
+    [
+      // Bulk replay jobs (dlq/replay-jobs.ts): the latest state of each, shared by every replica.
+      `CREATE TABLE ${jobs} (id text PRIMARY KEY, created_at timestamptz NOT NULL, job text NOT NULL)`,
+      `CREATE INDEX dead_letter_replay_jobs_created ON ${jobs} (created_at)`,
+      // Every replay and purge (dlq/audit.ts), newest first by seq.
+      `CREATE TABLE ${audit} (seq bigserial PRIMARY KEY, at timestamptz NOT NULL, entry text NOT NULL)`,
     ],
   ];
 }

@@ -62,7 +62,9 @@ function matches(letter: DeadLetter, filter: LetterFilter): boolean {
     (filter.type === undefined || letter.event.type === filter.type) &&
     (filter.source === undefined || letter.event.source === filter.source) &&
     (filter.code === undefined || letter.error.code === filter.code) &&
-    (filter.destination === undefined || letter.error.destination === filter.destination)
+    (filter.destination === undefined || letter.error.destination === filter.destination) &&
+    (filter.receivedFrom === undefined || Date.parse(letter.receivedAt) >= Date.parse(filter.receivedFrom)) &&
+    (filter.receivedTo === undefined || Date.parse(letter.receivedAt) < Date.parse(filter.receivedTo))
   );
 }
 
@@ -219,6 +221,8 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
       if (filter.code !== undefined) add('error_code = ?', indexed(filter.code));
       if (filter.destination !== undefined) add('error_destination = ?', indexed(filter.destination));
       if (filter.replayed !== undefined) where.push(filter.replayed ? 'replayed_at IS NOT NULL' : 'replayed_at IS NULL');
+      if (filter.receivedFrom !== undefined) add('received_at >= ?', filter.receivedFrom);
+      if (filter.receivedTo !== undefined) add('received_at < ?', filter.receivedTo);
       const newest = request.order === 'newest';
       if (request.cursor !== undefined) add(newest ? 'seq < ?' : 'seq > ?', request.cursor);
       params.push(limit + 1);
@@ -236,6 +240,10 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
     },
     async markReplayed(marker) {
       await use(() => pool.query(`UPDATE ${letters} SET replayed_at = $2, replay = $3 WHERE id = $1`, [marker.id, marker.replayedAt, JSON.stringify(marker)]));
+    },
+    async purge(ids) {
+      const { rows } = await use(() => pool.query<{ id: string }>(`DELETE FROM ${letters} WHERE id = ANY($1::text[]) RETURNING id`, [[...new Set(ids)]]));
+      return rows.map((row) => row.id);
     },
     corrupt: () => [],
     validCursor: (cursor) => /^\d{1,18}$/.test(cursor),

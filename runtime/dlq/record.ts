@@ -35,9 +35,22 @@ export interface ReplayMarker {
   readonly replayedAt: string;
   readonly target: string;
   readonly status: number;
+  /** The `replayid` extension the replayed event carried (dlq/replay.ts): links the original to its replay. */
+  readonly replayId?: string;
+  /** destination, broker, or url (an allow-listed DLQ_REPLAY_TARGETS entry). */
+  readonly to?: string;
+  /** The bulk replay job that sent it, if any. */
+  readonly job?: string;
 }
 
-export type StoreLine = DeadLetter | ReplayMarker;
+/** Written by a purge (file store): the dead letter is no longer listed or shown. */
+export interface PurgeMarker {
+  readonly kind: 'purged';
+  readonly id: string;
+  readonly purgedAt: string;
+}
+
+export type StoreLine = DeadLetter | ReplayMarker | PurgeMarker;
 
 const errorExtensions = ['knativeerrordest', 'knativeerrorcode', 'knativeerrordata'] as const;
 

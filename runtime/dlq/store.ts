@@ -24,6 +24,10 @@ export interface LetterFilter {
   readonly code?: string;
   readonly destination?: string;
   readonly replayed?: boolean;
+  /** Received at or after this time (ISO 8601). */
+  readonly receivedFrom?: string;
+  /** Received before this time (ISO 8601). */
+  readonly receivedTo?: string;
 }
 
 /** A dead letter with its latest replay marker (null when it was never replayed). */
@@ -52,6 +56,8 @@ export interface DeadLetterQueries {
   list(request: PageRequest): Promise<Page>;
   get(id: string): Promise<StoredLetter | undefined>;
   markReplayed(marker: ReplayMarker): Promise<void>;
+  /** Removes these dead letters (purge, dlq/purge.ts); resolves with the ids that were there and are gone now. */
+  purge(ids: readonly string[], purgedAt: string): Promise<string[]>;
   /** Lines the store could not read (file store); always empty for a database. */
   corrupt(): readonly CorruptLine[];
   /** True when `cursor` could have come from this store's `nextCursor` (a bad one is a 400). */
