@@ -96,11 +96,11 @@ function fromStructured(body: Buffer): { attributes: Map<string, AttributeValue>
     // null: the attribute is absent (CloudEvents JSON format).
     if (name === 'data' || name === 'data_base64' || value === null) continue;
     const typed = asAttributeValue(value);
-    if (typed === undefined || typeof value === 'object') problems.push(`attribute "${name}" must be a string, a 32-bit integer or a boolean, got ${describeValue(value)}`);
+    if (typed === undefined) problems.push(`attribute "${name}" must be a string, a 32-bit integer or a boolean, got ${describeValue(value)}`);
     else attributes.set(name, typed);
   }
   if (problems.length > 0) throw new HttpError(400, 'invalid_event', problems.join('; '), { details: problems });
-  const encoded = members.data_base64 ?? undefined;
+  const encoded = members.data_base64 ?? undefined; // null: absent
   if (encoded !== undefined) {
     if (members.data !== undefined) throw new HttpError(400, 'invalid_event', 'data_base64 cannot be sent together with data');
     if (typeof encoded !== 'string' || encoded.length % 4 !== 0 || !base64.test(encoded)) throw new HttpError(400, 'invalid_event', 'data_base64 must be a base64 string (RFC 4648)');
