@@ -84,7 +84,7 @@ describe('dlq postgres store', () => {
     const other = await sendDeadLetter(runtime.url, { id: 'dup-1', dest: 'http://audit.default.svc' });
     assert.notEqual(other.id, a.id);
     const rows = await server.query(db.name, 'SELECT count(*)::int AS n FROM dead_letters WHERE event_id = $1', ['dup-1']);
-    assert.equal(rows.rows[0].n, 2);
+    assert.equal(rows.rows[0]?.n, 2);
 
     const replayed = await adminCall(runtime.url, token, `/dead-letters/${a.id}/replay`, 'POST');
     assert.equal(replayed.body.replayed, true);
@@ -147,7 +147,7 @@ describe('dlq postgres store', () => {
     const probe = await deleteExpired(pool, 'dead_letters', new Date(Date.now() - 365 * 86_400_000), 4);
     assert.deepEqual(probe, { deleted: 0, batches: 0 }, 'nothing is a year old');
     const counted = await server.query(db.name, 'SELECT count(*)::int AS n FROM dead_letters');
-    assert.equal(counted.rows[0].n, 13);
+    assert.equal(counted.rows[0]?.n, 13);
 
     // A dlq started with retention deletes the old ones on its own.
     const current = await dlq(db.url, { DLQ_RETENTION_DAYS: '7' });

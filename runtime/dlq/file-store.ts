@@ -227,7 +227,7 @@ export async function openFileStore(options: FileStoreOptions): Promise<FileStor
   const corruptAtOpen = [...file.corrupt];
   reportCorrupt(log, path, corruptAtOpen, 'found at start-up');
 
-  /** Before a write: is the file still the one we hold, and does it end where we think? */
+  /** Is the file at the path still the one we hold (and does it end where we think)? */
   async function checkFile(): Promise<void> {
     const onDisk = await statIfExists(fs, path);
     if (!onDisk || onDisk.ino !== file.ino || onDisk.dev !== file.dev) {
@@ -243,6 +243,11 @@ export async function openFileStore(options: FileStoreOptions): Promise<FileStor
       options.onRecreated?.(why);
       return;
     }
+    await checkSize();
+  }
+
+  /** Before a write: does the file end where we think? If something else appended, index what it wrote. */
+  async function checkSize(): Promise<void> {
     const { size } = await file.handle.stat();
     if (size === file.end) return;
     if (size < file.end) {
@@ -288,7 +293,10 @@ export async function openFileStore(options: FileStoreOptions): Promise<FileStor
 
   async function writeBatch(batch: readonly Pending[]): Promise<void> {
     for (let attempt = 1; ; attempt++) {
-      await checkFile();
+      // Whether the file was deleted or replaced is checked after the write (it has to be anyway: it can happen
+      // during the write); before it, only where the file ends. One file system round trip less per batch.
+      if (attempt === 1) await checkSize();
+      else await checkFile();
       const target = file;
       const prefix = target.partial ? newline : Buffer.alloc(0);
       const bytes = Buffer.concat([prefix, ...batch.map((p) => p.bytes)]);
