@@ -24,8 +24,9 @@ const value = (env: Env, name: string): string | undefined => {
 };
 const set = (env: Env, name: string, source: EnvSource): Env => [...env.filter((e) => e.name !== name), { name, source }];
 
-// Connection settings of a PostgreSQL store, whatever the chart calls them: none of them means anything locally.
-const databaseVar = /^(DLQ_)?(DATABASE_|POSTGRES|PG)[A-Z0-9_]*$/;
+// Settings of the PostgreSQL store (connection, pool, schema, retention), whatever the chart calls them: none
+// applies to the file store, and the runtime refuses them there.
+const databaseVar = /^(DLQ_)?(DATABASE_|POSTGRES|PG|RETENTION_)[A-Z0-9_]*$/;
 // The direct-mode login settings; VAULT_SECRETS_DIR and VAULT_REFRESH_SECONDS stay (agent mode uses them).
 const vaultLoginVar = /^VAULT_(?!SECRETS_DIR$|REFRESH_SECONDS$)[A-Z0-9_]+$/;
 
@@ -44,7 +45,7 @@ export function adaptForLocal(manifests: Manifests, options: { newToken: () => s
       // A mount of its own, so the plan maps the file to a local folder like any other volume.
       env = set(env, 'DLQ_FILE', { value: '/local-dlq/dead-letters.jsonl' });
       volumeMounts = [...volumeMounts, { name: 'dlq-data', mountPath: '/local-dlq' }];
-      notes.push(`${s.short}: DLQ_STORE ${store} runs as the file store locally (${options.localDlqDir(s.short)}/dead-letters.jsonl); no PostgreSQL is started${dropped.length > 0 ? `, so ${dropped.join(', ')} ${dropped.length === 1 ? 'is' : 'are'} not needed` : ''}`);
+      notes.push(`${s.short}: DLQ_STORE ${store} runs as the file store locally (${options.localDlqDir(s.short)}/dead-letters.jsonl); no PostgreSQL is started${dropped.length > 0 ? `, so ${dropped.join(', ')} ${dropped.length === 1 ? 'is' : 'are'} left out` : ''}`);
     }
     if (env.some((e) => e.name === 'VAULT_ADDR')) {
       env = env.filter((e) => !vaultLoginVar.test(e.name));

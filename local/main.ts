@@ -161,13 +161,18 @@ async function main(): Promise<void> {
   out.plain(summary(plan, { cwd: process.cwd(), nextPings: pings.nextRuns(), dlq, notReady, stateFile, suggestions, handlerAuth: handler?.env.HANDLER_AUTH ?? 'off' }));
   if (notReady.length > 0) runner.warn(`not ready after 20 s: ${notReady.join(', ')} (their logs say why; they are restarted with backoff)`);
 
+  let firstSignalAt = 0;
   const shutdown = async (signal: string) => {
+    // One Ctrl-C in a terminal arrives twice: from the terminal (to the whole process group) and forwarded by
+    // npm. Only a second signal a moment later is the user's "Ctrl-C again".
+    if (stopping && Date.now() - firstSignalAt < 1000) return;
     if (stopping) {
       runner.warn(`${signal} again: killing the services now`);
       for (const c of children.values()) c.kill();
       process.exit(130);
     }
     stopping = true;
+    firstSignalAt = Date.now();
     runner.info(`${signal}: stopping — services drain first (Ctrl-C again to kill them)`);
     pings.stop();
     // Services first: they may still be posting to the broker or a KafkaSink while they drain.

@@ -26,7 +26,7 @@ const adapt = (m: Manifests) => adaptForLocal(m, { newToken: () => 'generated-to
 
 const prodLike = manifests(
   service('handler', [v('ROLE', 'handler'), v('HANDLER_AUTH', 'hmac'), v('VAULT_SECRETS_DIR', '/vault/secrets'), ref('METRICS_TOKEN', 'metrics', 'token')], { vaultAgentFiles: ['app'] }),
-  service('dlq', [v('ROLE', 'dlq'), v('DLQ_STORE', 'postgres'), v('DLQ_DATABASE_URL', 'secret:DLQ_DATABASE_URL'), ref('DLQ_ADMIN_TOKEN', 'dlq-admin', 'token'), ref('METRICS_TOKEN', 'metrics', 'token')], { vaultAgentFiles: ['app'] }),
+  service('dlq', [v('ROLE', 'dlq'), v('DLQ_STORE', 'postgres'), v('DLQ_DATABASE_URL', 'secret:DLQ_DATABASE_URL'), v('DLQ_RETENTION_DAYS', '90'), ref('DLQ_ADMIN_TOKEN', 'dlq-admin', 'token'), ref('METRICS_TOKEN', 'metrics', 'token')], { vaultAgentFiles: ['app'] }),
 );
 
 describe('findMissing + missingMessage', () => {
@@ -39,7 +39,7 @@ describe('findMissing + missingMessage', () => {
     assert.ok(lines.includes('  - handler, dlq: env METRICS_TOKEN comes from Secret metrics key token'));
     assert.ok(lines.includes('  - handler, dlq: the Vault agent writes the file app (vault.secrets.app)'));
     assert.ok(lines.includes('  - handler: HANDLER_AUTH=hmac checks callers against the comma-separated keys in the secret HANDLER_AUTH_KEYS'));
-    const skeleton = lines.slice(lines.indexOf('Missing, in the local secrets file format:') + 1, lines.findIndex((l) => l.startsWith('Copy the example')));
+    const skeleton = lines.slice(lines.indexOf('Missing, in the local secrets file format:') + 1, lines.findIndex((l) => l.startsWith('Copy the example where')));
     assert.deepEqual(skeleton.map((l) => l.replace(/\s+#.*$/, '')), ['  files:', '    app:', '      HANDLER_AUTH_KEYS: <value>', '  secrets:', '    metrics:', '      token: <value>', '    dlq-admin:', '      token: <value>']);
     assert.match(message, /npm start -- values\/prod\.yaml --secrets \.local-run\/secrets\.yaml/);
     // The postgres store runs as a file store here: its database URL is not asked for.
@@ -78,9 +78,10 @@ describe('adaptForLocal', () => {
     assert.equal(env.DLQ_STORE, 'file');
     assert.equal(env.DLQ_FILE, '/local-dlq/dead-letters.jsonl');
     assert.equal(env.DLQ_DATABASE_URL, undefined);
+    assert.equal(env.DLQ_RETENTION_DAYS, undefined);
     assert.equal(env.DLQ_ADMIN_TOKEN, 'ref', 'a token from a Secret is kept');
     assert.deepEqual(dlq?.volumeMounts, [{ name: 'dlq-data', mountPath: '/local-dlq' }]);
-    assert.deepEqual(adapted.notes, ['dlq: DLQ_STORE postgres runs as the file store locally (.local-run/volumes/dlq/dlq-data/dead-letters.jsonl); no PostgreSQL is started, so DLQ_DATABASE_URL is not needed']);
+    assert.deepEqual(adapted.notes, ['dlq: DLQ_STORE postgres runs as the file store locally (.local-run/volumes/dlq/dlq-data/dead-letters.jsonl); no PostgreSQL is started, so DLQ_DATABASE_URL, DLQ_RETENTION_DAYS are left out']);
     assert.equal(adapted.generatedTokens.size, 0);
   });
 

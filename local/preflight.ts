@@ -113,6 +113,6 @@ export function missingMessage(missing: Missing, context: { values: string; secr
     ...skeleton(missing),
     context.secretsFile
       ? `Add them to ${context.secretsFile} and start again.`
-      : `Copy the example outside git's reach, fill it in, and pass it:\n  cp values/local-secrets.example.yaml .local-run/secrets.yaml     # .local-run/ is git-ignored\n  npm start -- ${context.values.split(', ').join(' ')} --secrets .local-run/secrets.yaml     (or set local.secretsFile in a values file)`,
+      : `Copy the example where git does not look, fill it in, and pass it:\n  mkdir -p .local-run && cp values/local-secrets.example.yaml .local-run/secrets.yaml     # .local-run/ is git-ignored\n  npm start -- ${context.values.split(', ').join(' ')} --secrets .local-run/secrets.yaml     (or set local.secretsFile in a values file)`,
   ].join('\n');
 }
