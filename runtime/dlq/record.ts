@@ -110,11 +110,11 @@ export function storedEvent(letter: DeadLetter): CloudEvent<unknown> {
  * The event to send again: as it was before it failed (same id), without the dead-letter extensions. A dead
  * letter kept raw because it was not a valid CloudEvent cannot be sent as one: 422, with the reason.
  */
-export function eventForReplay(letter: DeadLetter): CloudEvent<unknown> {
+export function eventForReplay(letter: DeadLetter, extensions: Readonly<Record<string, string>> = {}): CloudEvent<unknown> {
   if (letter.invalid !== undefined) {
     throw new HttpError(422, 'invalid_event', `dead letter ${letter.id} was stored raw because it is not a valid CloudEvent (${letter.invalid}); it cannot be replayed as it is`);
   }
   const attributes: Record<string, unknown> = { ...letter.event };
   for (const name of errorExtensions) delete attributes[name];
-  return new CloudEvent<unknown>(attributes, false);
+  return new CloudEvent<unknown>({ ...attributes, ...extensions }, false);
 }

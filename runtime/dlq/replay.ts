@@ -1,33 +1,95 @@
-// Sends a dead letter again (to the broker) and records that it did. Idempotent: a dead letter with a replay
-// marker is not sent again unless forced, and two replays of one id at the same time share one send.
-// The replayed event keeps its original id, so if the process dies between the send and the marker and the
-// replay is repeated, receivers can still tell it is the same event (at-least-once, never a new identity).
+// Sends a dead letter again and records that it did. Where to (replay-target.ts): by default the subscriber
+// that failed (knativeerrordest), so the Triggers that already handled the event do not get it twice; or the
+// broker, or an allow-listed URL.
+//
+// The replayed event keeps its original id, loses the knativeerror* extensions and gains a `replayid`
+// extension: a new id per replay, also written into the original's replay marker (replayId), so the
+// original points to its replay and a replayed event that fails again points back to it.
+//
+// Idempotent: a dead letter with a replay marker is not sent again unless forced, and two replays of one id
+// at the same time share one send. If the process dies between the send and the marker, a later replay sends
+// it again with the same event id (at-least-once, never a new identity).
 import type { EventSender } from '../events/sender.js';
 import { HttpError } from '../http/errors.js';
 import type { Logger } from '../logger.js';
-import { eventForReplay, type ReplayMarker } from './record.js';
+import { eventForReplay, type DeadLetter, type ReplayMarker } from './record.js';
+import type { ReplayTargets, ResolvedTarget } from './replay-target.js';
 import type { DeadLetterQueries, StoredLetter } from './store.js';
 
 export type ReplayOutcome =
-  | { readonly id: string; readonly replayed: true; readonly status: number; readonly target: string; readonly replayedAt: string }
-  | { readonly id: string; readonly replayed: false; readonly alreadyReplayedAt: string };
+  | {
+      readonly id: string;
+      readonly replayed: true;
+      readonly status: number;
+      readonly to: string;
+      readonly target: string;
+      readonly replayId: string;
+      readonly replayedAt: string;
+    }
+  | { readonly id: string; readonly replayed: false; readonly alreadyReplayedAt: string; readonly replayId: string | null };
 
-export interface Replayer {
-  replay(stored: StoredLetter, force: boolean): Promise<ReplayOutcome>;
+export interface ReplayOptions {
+  readonly force: boolean;
+  /** destination (default), broker, or an allow-listed URL. */
+  readonly to?: string;
+  /** The bulk job doing it (recorded in the marker). */
+  readonly job?: string;
+  /** Called right before the event goes out (a job's rate limiter): not for skipped or unsendable letters. */
+  readonly beforeSend?: () => Promise<void>;
 }
 
-export function createReplayer(options: { store: DeadLetterQueries; sender: EventSender; target: string; now: () => Date; log: Logger }): Replayer {
-  const { store, sender, target, now, log } = options;
+export interface Replayer {
+  /** The targets this dlq may replay to (for the console and errors). */
+  readonly targets: ReplayTargets;
+  replay(stored: StoredLetter, options: ReplayOptions): Promise<ReplayOutcome>;
+  /** What a replay would send, without sending (dry run). */
+  preview(letter: DeadLetter, to: string | undefined): { to: string; target: string; event: Record<string, unknown> };
+}
+
+/** The attribute linking a replayed event to its replay (and so to the dead letter it came from). */
+export const replayIdExtension = 'replayid';
+
+export function createReplayer(options: {
+  store: DeadLetterQueries;
+  targets: ReplayTargets;
+  senderFor: (target: ResolvedTarget) => EventSender;
+  now: () => Date;
+  newId: () => string;
+  log: Logger;
+}): Replayer {
+  const { store, targets, senderFor, now, newId, log } = options;
   const inFlight = new Map<string, Promise<ReplayOutcome>>();
   // Replays done by this process: a caller may hold a letter read before another replay's marker landed.
-  const doneHere = new Map<string, string>();
+  const doneHere = new Map<string, ReplayMarker>();
 
-  async function replayOnce({ letter, replayed }: StoredLetter, force: boolean): Promise<ReplayOutcome> {
-    const previous = doneHere.get(letter.id) ?? replayed?.replayedAt;
-    if (previous && !force) return { id: letter.id, replayed: false, alreadyReplayedAt: previous };
-    const { status } = await sender.send(eventForReplay(letter));
-    const marker: ReplayMarker = { kind: 'replayed', id: letter.id, replayedAt: now().toISOString(), target, status };
-    doneHere.set(letter.id, marker.replayedAt);
+  async function replayOnce({ letter, replayed }: StoredLetter, opts: ReplayOptions): Promise<ReplayOutcome> {
+    const previous = doneHere.get(letter.id) ?? replayed;
+    if (previous && !opts.force) return { id: letter.id, replayed: false, alreadyReplayedAt: previous.replayedAt, replayId: previous.replayId ?? null };
+    const target = targets.resolve(opts.to, letter);
+    const replayId = newId();
+    // Built before the rate limiter is asked: an event that cannot be sent (stored raw, a poison attribute)
+    // fails here and takes no slot of the job's rate.
+    let event;
+    try {
+      event = eventForReplay(letter, { [replayIdExtension]: replayId });
+    } catch (err) {
+      if (err instanceof HttpError) throw err;
+      throw new HttpError(422, 'invalid_event', `dead letter ${letter.id} cannot be sent as a CloudEvent: ${(err as Error).message}`);
+    }
+    await opts.beforeSend?.();
+    const { status } = await senderFor(target).send(event);
+    const marker: ReplayMarker = {
+      kind: 'replayed',
+      id: letter.id,
+      replayedAt: now().toISOString(),
+      target: target.url,
+      status,
+      replayId,
+      to: target.to,
+      ...(opts.job === undefined ? {} : { job: opts.job }),
+    };
+    doneHere.set(letter.id, marker);
+    if (doneHere.size > 100_000) doneHere.delete(doneHere.keys().next().value as string);
     try {
       await store.markReplayed(marker);
     } catch (err) {
@@ -35,18 +97,26 @@ export function createReplayer(options: { store: DeadLetterQueries; sender: Even
       log.error({ err, deadLetter: letter.id }, 'dead letter replayed but the replay marker could not be written');
       throw new HttpError(500, 'store_failed', `dead letter ${letter.id} was replayed (status ${status}) but could not be marked as replayed; after a restart a second replay would send it again`);
     }
-    log.info({ deadLetter: letter.id, eventId: letter.event.id, status, target }, 'dead letter replayed');
-    return { id: letter.id, replayed: true, status, target, replayedAt: marker.replayedAt };
+    log.info({ deadLetter: letter.id, eventId: letter.event.id, status, to: target.to, target: target.url, replayId, job: opts.job }, 'dead letter replayed');
+    return { id: letter.id, replayed: true, status, to: target.to, target: target.url, replayId, replayedAt: marker.replayedAt };
   }
 
   return {
-    replay(stored, force) {
+    targets,
+    replay(stored, opts) {
       const id = stored.letter.id;
       const running = inFlight.get(id);
       if (running) return running;
-      const started = replayOnce(stored, force).finally(() => inFlight.delete(id));
+      const started = replayOnce(stored, opts).finally(() => inFlight.delete(id));
       inFlight.set(id, started);
       return started;
+    },
+    preview(letter, to) {
+      const target = targets.resolve(to, letter);
+      const event = eventForReplay(letter, { [replayIdExtension]: '(a new id, assigned when sent)' });
+      const json: Record<string, unknown> = {};
+      for (const [name, value] of Object.entries(event)) if (value !== undefined) json[name] = value;
+      return { to: target.to, target: target.url, event: json };
     },
   };
 }

@@ -4,13 +4,16 @@
 // refused (dlq/read-dead-letter.ts). With DLQ_ADMIN_TOKEN set, /dead-letters lists, shows and replays.
 import type { DlqConfig } from '../config.js';
 import { adminRoutes } from '../dlq/admin.js';
+import { adminFileFor, memoryAdminState, openFileAdminState, type AdminState } from '../dlq/admin-state.js';
 import { openFileStore } from '../dlq/file-store.js';
 import { createKafkaSinkStore } from '../dlq/kafka-sink-store.js';
 import { readDeadLetter } from '../dlq/read-dead-letter.js';
 import { deadLetterFrom } from '../dlq/record.js';
 import { createReplayer } from '../dlq/replay.js';
+import { createJobRunner } from '../dlq/replay-jobs.js';
+import { replayTargets, type ResolvedTarget } from '../dlq/replay-target.js';
 import type { DeadLetterStore } from '../dlq/store.js';
-import { createEventSender } from '../events/sender.js';
+import { createEventSender, type EventSender } from '../events/sender.js';
 import { readBody } from '../http/body.js';
 import { HttpError } from '../http/errors.js';
 import type { RoleDeps, RoleInstance, Route } from './role.js';
@@ -83,16 +86,48 @@ export async function createDlqRole(config: DlqConfig, deps: RoleDeps, options: 
     },
   };
 
+  // The admin API's own records (replay jobs, the audit log), kept where the dead letters are.
+  let state: AdminState | undefined;
+  if (config.adminToken) {
+    if (store.kind === 'file' && config.store.kind === 'file') state = await openFileAdminState(adminFileFor(config.store.file));
+    else if (store.kind === 'postgres' && config.store.kind === 'postgres') {
+      const { openPostgresAdminState } = await import('../dlq/admin-state-postgres.js');
+      state = await openPostgresAdminState(config.store);
+    } else state = memoryAdminState();
+  }
+  // One sender per replay target URL (a destination, the broker, an allow-listed URL), made when first used.
+  const senders = new Map<string, EventSender>();
+  const senderFor = (target: ResolvedTarget): EventSender => {
+    let sender = senders.get(target.url);
+    if (!sender) {
+      if (senders.size >= 1000) senders.delete(senders.keys().next().value as string);
+      sender = senderTo(target.to === 'broker' ? 'broker' : 'replay target', target.url, 'binary', config, deps);
+      senders.set(target.url, sender);
+    }
+    return sender;
+  };
   const replayer =
-    config.replayUrl && store.query
-      ? createReplayer({ store: store.query, sender: senderTo('replay', config.replayUrl, 'binary', config, deps), target: config.replayUrl, now: deps.now, log: deps.log })
+    store.query && state
+      ? createReplayer({ store: store.query, targets: replayTargets(config.replayUrl, config.replay.targets), senderFor, now: deps.now, newId: deps.newId, log: deps.log })
       : undefined;
-  const admin = config.adminToken ? adminRoutes({ token: config.adminToken, store, replayer }) : [];
-  if (!config.adminToken) deps.log.info('DLQ_ADMIN_TOKEN is not set: the /dead-letters admin API is off');
+  const jobs =
+    replayer && store.query && state
+      ? createJobRunner({ queries: store.query, state, replayer, storeKind: store.kind, now: deps.now, newId: deps.newId, log: deps.log })
+      : undefined;
+  const admin =
+    config.adminToken && state
+      ? adminRoutes({ token: config.adminToken, store, state, replayer, jobs, rates: { defaultRate: config.replay.defaultRate, maxRate: config.replay.maxRate }, now: deps.now, newId: deps.newId })
+      : [];
+  if (!config.adminToken) deps.log.info('DLQ_ADMIN_TOKEN is not set: the /dead-letters admin API and console are off');
 
   return {
     routes: [ingest, ...admin],
     notReady: () => store.notReady?.(),
-    close: () => store.close(),
+    async close() {
+      // Running replay jobs are saved as interrupted (resumable) before their store closes.
+      await jobs?.close();
+      await state?.close();
+      await store.close();
+    },
   };
 }
