@@ -1,0 +1,66 @@
+// The npm scripts a newcomer runs outside the pipeline: `npm run start:runtime` (one role alone) drains and
+// exits when npm gets SIGTERM — no orphaned runtime — and `npm run helm` runs the pinned Helm 4.
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { freePort } from '../test/helpers/bundle.js';
+import { isAlive } from './state.js';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+const { NODE_TEST_CONTEXT: _ctx, ...env } = process.env;
+
+async function until<T>(what: string, probe: () => T | undefined, timeoutMs: number, output: () => string): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}; output:\n${output()}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/** Direct children of a process (Linux: /proc, through ps). */
+const childrenOf = (pid: number) =>
+  spawnSync('ps', ['-o', 'pid=', '--ppid', String(pid)], { encoding: 'utf8' })
+    .stdout.split('\n')
+    .map((l) => Number(l.trim()))
+    .filter((n) => n > 0);
+
+describe('npm run start:runtime', () => {
+  it('SIGTERM to npm reaches the runtime: it drains, exits 0, and nothing is left running', async () => {
+    assert.ok(existsSync(`${root}dist/knative-events.cjs`), 'dist/knative-events.cjs is missing: run `npm run build` first');
+    const port = await freePort();
+    const npm = spawn('npm', ['run', 'start:runtime'], { cwd: root, env: { ...env, ROLE: 'subscriber', FUNCTION: 'echo', PORT: String(port) }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    npm.stdout.on('data', (c: Buffer) => (output += c.toString()));
+    npm.stderr.on('data', (c: Buffer) => (output += c.toString()));
+    const closed = new Promise<number | null>((resolve) => npm.once('close', (code) => resolve(code)));
+    try {
+      await until('the runtime listening', () => (output.includes('"msg":"subscriber listening"') ? true : undefined), 20_000, () => output);
+      // What runs under npm (the runtime itself: the script execs node, no shell in between).
+      const runtimePids = [...childrenOf(npm.pid as number), ...childrenOf(npm.pid as number).flatMap(childrenOf)];
+      assert.ok(runtimePids.length > 0, 'npm has a child');
+      npm.kill('SIGTERM');
+      const code = await Promise.race([closed, new Promise<'late'>((r) => setTimeout(() => r('late'), 20_000))]);
+      assert.equal(code, 0, output);
+      assert.match(output, /"signal":"SIGTERM".*"msg":"draining"/);
+      assert.match(output, /"msg":"stopped"/);
+      await until('every process under npm gone', () => (runtimePids.every((pid) => !isAlive(pid)) ? true : undefined), 5_000, () => output);
+    } finally {
+      if (npm.exitCode === null) npm.kill('SIGKILL');
+    }
+  });
+});
+
+describe('npm run helm', () => {
+  it('runs the pinned Helm 4 with the arguments given, and passes its exit code through', () => {
+    const version = spawnSync('npm', ['run', '--silent', 'helm', '--', 'version', '--short'], { cwd: root, env, encoding: 'utf8', timeout: 120_000 });
+    assert.equal(version.status, 0, version.stderr);
+    assert.match(version.stdout, /^v4\.1\.\d+/m);
+    const bad = spawnSync('npm', ['run', '--silent', 'helm', '--', 'template', 'x', 'no-such-chart'], { cwd: root, env, encoding: 'utf8', timeout: 120_000 });
+    assert.equal(bad.status, 1);
+    assert.match(bad.stderr, /no-such-chart/);
+  });
+});
