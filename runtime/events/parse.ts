@@ -116,7 +116,7 @@ function fromStructured(body: Buffer): { attributes: Map<string, AttributeValue>
   return { attributes, data: { bytes: topLevelMember(body, 'data') as Buffer, kind: 'json', value: members.data } };
 }
 
-/** The SDK's own schema (URI formats, date-time) on the context attributes, and our stricter rules. */
+/** The rules the SDK does not check (or checks only when asked). */
 function checkAttributes(attributes: Map<string, AttributeValue>): void {
   const missing = ['specversion', 'id', 'source', 'type'].filter((name) => typeof attributes.get(name) !== 'string' || attributes.get(name) === '');
   if (missing.length > 0) {
@@ -143,13 +143,12 @@ function checkAttributes(attributes: Map<string, AttributeValue>): void {
     if (typeof value === 'string' && !(value as string & { isWellFormed(): boolean }).isWellFormed()) problems.push(`attribute "${name}" is not well-formed Unicode`);
   }
   if (problems.length > 0) throw new HttpError(400, 'invalid_event', problems.join('; '), { details: problems });
+}
+
+/** The SDK's own schema (URI formats, date-time) on an event; its failures are a 400. */
+function sdkValidate(event: CloudEvent<unknown>): void {
   try {
-    const core: Record<string, AttributeValue> = {};
-    for (const name of contextAttributes) {
-      const value = attributes.get(name);
-      if (value !== undefined) core[name] = value;
-    }
-    new CloudEvent<unknown>(core, false).validate();
+    event.validate();
   } catch (err) {
     if (err instanceof ValidationError || err instanceof TypeError) {
       const details = err instanceof ValidationError && Array.isArray(err.errors) ? err.errors.map((e) => (typeof e === 'string' ? e : JSON.stringify(e))) : [];
@@ -177,8 +176,7 @@ export function rejectDuplicateAttributeHeaders(rawHeaders: readonly string[]): 
   }
 }
 
-/** The event as it came: attributes as given (filled in only where missing, legacy mode), data as raw bytes. */
-export function readWireEvent(headers: IncomingHttpHeaders, body: Buffer, options: ParseOptions): WireEvent {
+function readWire(headers: IncomingHttpHeaders, body: Buffer, options: ParseOptions): WireEvent {
   const rawType = headerValue(headers['content-type']);
   const contentType = parseContentType(rawType);
   if (contentType?.batch) throw new HttpError(415, 'unsupported_media_type', 'batched CloudEvents are not accepted: send one event per request');
@@ -215,6 +213,19 @@ export function readWireEvent(headers: IncomingHttpHeaders, body: Buffer, option
   return new WireEvent(attributes, data);
 }
 
+/** The event as it came: attributes as given (filled in only where missing, legacy mode), data as raw bytes. */
+export function readWireEvent(headers: IncomingHttpHeaders, body: Buffer, options: ParseOptions): WireEvent {
+  const event = readWire(headers, body, options);
+  // The SDK's schema on the context attributes only: extensions may be names its CloudEvent cannot hold.
+  const core: Record<string, AttributeValue> = {};
+  for (const name of contextAttributes) {
+    const value = event.attributes.get(name);
+    if (value !== undefined) core[name] = value;
+  }
+  sdkValidate(new CloudEvent<unknown>(core, false));
+  return event;
+}
+
 // Extension names the SDK's CloudEvent cannot hold: they would replace its methods (`validate`, `emit`),
 // its `constructor`, or are old attributes it treats specially. Legal on the wire, so the handler carries
 // them; a function cannot be given them.
@@ -230,7 +241,7 @@ function dataValue(event: WireEvent): unknown {
   return data.bytes;
 }
 
-/** The wire form as the SDK's CloudEvent (what a function is given). */
+/** The wire form as the SDK's CloudEvent (what a function is given), not validated again. */
 export function toCloudEvent(event: WireEvent): ParsedEvent {
   const attributes: Record<string, unknown> = {};
   for (const [name, value] of event.attributes) {
@@ -240,10 +251,17 @@ export function toCloudEvent(event: WireEvent): ParsedEvent {
     attributes[name] = value;
   }
   if (event.data !== undefined) attributes.data = dataValue(event);
-  // Checked already (readWireEvent): the SDK's own validation would only repeat it.
   return new CloudEvent<unknown>(attributes, false);
 }
 
+/** Both forms of one request: the SDK event a function is given (validated once) and the wire form it came in. */
+export function parseEvent(headers: IncomingHttpHeaders, body: Buffer, options: ParseOptions): { event: ParsedEvent; wire: WireEvent } {
+  const wire = readWire(headers, body, options);
+  const event = toCloudEvent(wire);
+  sdkValidate(event);
+  return { event, wire };
+}
+
 export function parseCloudEvent(headers: IncomingHttpHeaders, body: Buffer, options: ParseOptions): ParsedEvent {
-  return toCloudEvent(readWireEvent(headers, body, options));
+  return parseEvent(headers, body, options).event;
 }

@@ -6,7 +6,7 @@ import type { EventFunction } from '../function-api.js';
 import { readBody } from '../http/body.js';
 import type { RoleDeps } from '../roles/role.js';
 import { invokeFunction } from './invoke.js';
-import { readWireEvent, toCloudEvent } from './parse.js';
+import { parseEvent } from './parse.js';
 import type { WireEvent } from './wire-event.js';
 
 export interface FunctionRoleSettings {
@@ -22,9 +22,7 @@ export function receiveAndRun(settings: FunctionRoleSettings, fn: EventFunction<
   const parseOptions = { legacy: false, newId: deps.newId, now: deps.now };
   return async (ctx) => {
     const body = await readBody(ctx.req, settings.maxBodyBytes);
-    const wire = readWireEvent(ctx.req.headers, body, parseOptions);
-    ctx.state.event = wire; // in the log line even if a function cannot be given it (below)
-    const event = toCloudEvent(wire);
+    const { event, wire } = parseEvent(ctx.req.headers, body, parseOptions);
     ctx.state.event = event;
     const result = await invokeFunction(fn, event, {
       functionName: settings.functionName,
