@@ -54,12 +54,18 @@ const CACHE_DIR = join(ROOT, '.tools', 'render-cache');
  * each values file named by -f). The same inputs give the same output, so a run is reused across test files
  * (each runs in its own process); any edit to the chart or a values file makes a new key.
  */
+let chartDigest: string | undefined;
 function cacheKey(major: HelmMajor, args: string[]): string {
+  // the chart's bytes, read once per test process (a test run does not edit the chart)
+  if (chartDigest === undefined) {
+    const c = createHash('sha256');
+    // chart/README.md is documentation: no template reads it, so editing it keeps the cached renders
+    for (const f of filesUnder(CHART_DIR).filter((x) => relative(CHART_DIR, x) !== 'README.md')) c.update(`${relative(CHART_DIR, f)}\0`).update(readFileSync(f)).update('\0');
+    chartDigest = c.digest('hex');
+  }
   const h = createHash('sha256');
   const bin = pinnedHelmPath(major);
-  h.update(`${bin}\0${statSync(bin).size}\0${JSON.stringify(args)}\0`);
-  // chart/README.md is documentation: no template reads it, so editing it keeps the cached renders
-  for (const f of filesUnder(CHART_DIR).filter((x) => relative(CHART_DIR, x) !== 'README.md')) h.update(`${relative(CHART_DIR, f)}\0`).update(readFileSync(f)).update('\0');
+  h.update(`${bin}\0${statSync(bin).size}\0${chartDigest}\0${JSON.stringify(args)}\0`);
   args.forEach((a, i) => {
     if (args[i - 1] !== '-f') return;
     const file = isAbsolute(a) ? a : join(ROOT, a);
