@@ -365,9 +365,10 @@ deadLetterSink:
 
 {{/*
 A Trigger's delivery when it sets one: the broker's delivery with the trigger's keys over it (0 included). Both
-broker classes use a Trigger's spec.delivery INSTEAD of the Broker's, not merged with it (eventing-kafka-broker
-control-plane/pkg/reconciler/trigger/v2/triggerv2.go deliverySpec; the namespaced Kafka broker's
-MergeEgressConfig takes the backoff policy from the Trigger alone), so the chart writes the merge out in full.
+broker classes use a Trigger's spec.delivery INSTEAD of the Broker's, not merged with it (eventing
+pkg/reconciler/broker/trigger/trigger.go; eventing-kafka-broker control-plane/pkg/reconciler/trigger/v2/triggerv2.go
+deliverySpec; the namespaced Kafka broker's MergeEgressConfig takes the backoff policy from the Trigger alone), so
+the chart writes the merge out in full.
 Returns a YAML map (without deadLetterSink: the caller inherits the broker's). (dict "ctx" $ "delivery" map)
 */}}
 {{- define "ke.triggerDelivery" -}}
