@@ -70,6 +70,13 @@ describe('extras', () => {
       assert.match(notes, /ingress: http:\/\/kafka-broker-ingress\.knative-eventing\.svc\.cluster\.local\/events\/local-[0-9a-f]{8}\n/);
       assert.match(notes, /kubectl get ksvc ev-knative-events-handler -n events/);
       assert.match(notes, /helm test ev -n events/);
+      assert.match(notes, /Not created by this chart, must exist:\n {2}- Kafka topic trades-normalized: KafkaSink trades-out writes to it and does not create it/);
+      const prod = helm(major, ['install', 'ev', CHART_DIR, '--namespace', 'events', '--dry-run=client', '-f', 'values/prod.yaml']);
+      assert.ok(prod.ok, prod.stderr);
+      assert.match(prod.stdout, /- Secret knative-events-metrics \(key token\): the metrics bearer token/);
+      assert.doesNotMatch(prod.stdout, /DLQ_DATABASE_URL of/, 'prod reads the database URL from Vault');
+      const dev = helm(major, ['install', 'ev', CHART_DIR, '--namespace', 'events', '--dry-run=client', '-f', 'values/dev.yaml']);
+      assert.match(dev.stdout, /- Secret knative-events-dev-dlq-database \(key url\): DLQ_DATABASE_URL of services\.dlq, a PostgreSQL URL/);
     });
   }
 });
