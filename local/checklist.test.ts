@@ -286,7 +286,8 @@ describe('npm start -- values/prod.yaml', () => {
     it('reaches ready: every service up and a signed first event suggested', () => {
       const state = readState(join(copy, '.local-run', 'state.json'));
       assert.deepEqual(state?.services.map((s) => s.short).sort(), ['dlq', 'handler', 'transformer']);
-      assert.doesNotMatch(pipeline.output, /not ready|exited unexpectedly/);
+      // A crash-looping service (a secret the checks missed, say) is reported "not ready" after 20 s.
+      assert.doesNotMatch(pipeline.output, /not ready/);
       assert.match(pipeline.output, /npm run send -- --sign --type com\.example\.trade/);
     });
 
