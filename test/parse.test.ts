@@ -159,6 +159,10 @@ test('structured mode: JSON data is kept as the bytes of its member, text as its
   assert.equal(escapedKey.data?.bytes.toString(), '[1, 2]', 'a key written with escapes is still "data"');
   const text = readWireEvent({ 'content-type': 'application/cloudevents+json' }, json({ specversion: '1.0', id: 's', source: '/s', type: 't', datacontenttype: 'text/plain; charset=latin1', data: 'café' }), strict);
   assert.deepEqual(text.data?.bytes, Buffer.from('café', 'latin1'), 'text in its declared charset');
+  const latin1 = Buffer.from('Größe', 'latin1');
+  const base64Text = readWireEvent({ 'content-type': 'application/cloudevents+json' }, json({ specversion: '1.0', id: 's', source: '/s', type: 't', datacontenttype: 'text/plain; charset=iso-8859-1', data_base64: latin1.toString('base64') }), strict);
+  assert.equal(base64Text.data?.kind, 'text', 'text sent as base64 is still text');
+  assert.equal(toCloudEvent(base64Text).data, 'Größe', 'decoded as Latin-1 for a function');
 });
 
 test('ce- header values are percent-decoded (HTTP binding §3.1.3.2); bad encodings are a 400', () => {

@@ -100,14 +100,15 @@ function fromStructured(body: Buffer): { attributes: Map<string, AttributeValue>
     else attributes.set(name, typed);
   }
   if (problems.length > 0) throw new HttpError(400, 'invalid_event', problems.join('; '), { details: problems });
+  const type = parseContentType(typeof members.datacontenttype === 'string' ? members.datacontenttype : undefined);
   const encoded = members.data_base64 ?? undefined; // null: absent
   if (encoded !== undefined) {
     if (members.data !== undefined) throw new HttpError(400, 'invalid_event', 'data_base64 cannot be sent together with data');
     if (typeof encoded !== 'string' || encoded.length % 4 !== 0 || !base64.test(encoded)) throw new HttpError(400, 'invalid_event', 'data_base64 must be a base64 string (RFC 4648)');
-    return { attributes, data: { bytes: Buffer.from(encoded, 'base64'), kind: 'binary' } };
+    // Text sent as base64 (another charset, say) is still text; anything else, JSON included, stays bytes.
+    return { attributes, data: { bytes: Buffer.from(encoded, 'base64'), kind: type?.text ? 'text' : 'binary' } };
   }
   if (members.data === undefined) return { attributes, data: undefined };
-  const type = parseContentType(typeof members.datacontenttype === 'string' ? members.datacontenttype : undefined);
   // Text of a non-JSON type travels as a JSON string; the data is its characters, in the declared charset.
   if (typeof members.data === 'string' && type !== undefined && !type.json) {
     return { attributes, data: { bytes: encodeText(members.data, type.charset), kind: 'text' } };
