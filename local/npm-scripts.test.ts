@@ -1,8 +1,9 @@
 // The npm scripts a newcomer runs outside the pipeline: `npm run start:runtime` (one role alone) drains and
-// exits when npm gets SIGTERM — no orphaned runtime — and `npm run helm` runs the pinned Helm 4.
+// exits when npm gets SIGTERM — no orphaned runtime —, `npm run helm` runs the pinned Helm 4, and `npm run new`
+// refuses what it cannot scaffold without touching anything (the scaffold itself: local/checklist.test.ts).
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { freePort } from '../test/helpers/bundle.js';
@@ -62,5 +63,19 @@ describe('npm run helm', () => {
     const bad = spawnSync('npm', ['run', '--silent', 'helm', '--', 'template', 'x', 'no-such-chart'], { cwd: root, env, encoding: 'utf8', timeout: 120_000 });
     assert.equal(bad.status, 1);
     assert.match(bad.stderr, /no-such-chart/);
+  });
+});
+
+describe('npm run new', () => {
+  it('refuses a bad name and an existing function, and changes nothing', () => {
+    const registry = readFileSync(`${root}functions/index.ts`, 'utf8');
+    const bad = spawnSync(process.execPath, ['build/new-function.mjs', 'Bad_Name'], { cwd: root, env, encoding: 'utf8' });
+    assert.equal(bad.status, 1);
+    assert.match(bad.stderr, /^npm run new: "Bad_Name" is not a function name\nusage: npm run new -- <name> {3}\(lowercase letters, digits and dashes/);
+    const taken = spawnSync(process.execPath, ['build/new-function.mjs', 'echo'], { cwd: root, env, encoding: 'utf8' });
+    assert.equal(taken.status, 1);
+    assert.match(taken.stderr, /^npm run new: functions\/echo already exists: pick another name or edit it$/m);
+    assert.equal(existsSync(`${root}functions/Bad_Name`), false);
+    assert.equal(readFileSync(`${root}functions/index.ts`, 'utf8'), registry);
   });
 });

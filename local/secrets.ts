@@ -47,7 +47,7 @@ export function loadLocalSecrets(file: string | undefined, repoRoot: string, spa
     raw = parse(readFileSync(path, 'utf8')) as unknown;
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    throw new RunnerError(code ? `secrets file ${path} cannot be read (${code}): create it or fix local.secretsFile / --secrets` : `secrets file ${path} is not valid YAML: fix it`);
+    throw new RunnerError(code ? `secrets file ${path} cannot be read (${code}): create it (values/local-secrets.example.yaml is one to copy) or fix local.secretsFile / --secrets` : `secrets file ${path} is not valid YAML: fix it`);
   }
   const doc = (raw ?? {}) as Record<string, unknown>;
   if (typeof doc !== 'object' || Array.isArray(doc)) throw new RunnerError(`secrets file ${path}: expected a map with files: and/or secrets:`);
