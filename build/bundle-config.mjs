@@ -3,6 +3,7 @@
 // instrumented copy), so the benchmark measures the same bundle that ships.
 import { build } from 'esbuild';
 import { readFileSync } from 'node:fs';
+import { embedDlqConsole } from './dlq-console-plugin.mjs';
 
 /** esbuild options for the runtime bundle, and the metafile inputs bundled apart (for the licence list). */
 export async function bundleConfig(root) {
@@ -83,7 +84,7 @@ export async function bundleConfig(root) {
 
   return {
     options: {
-      plugins: [mimeDbSubset, deferredModules, koaWithoutEagerFetch],
+      plugins: [mimeDbSubset, deferredModules, koaWithoutEagerFetch, embedDlqConsole],
       entryPoints: [`${root}runtime/main.ts`],
       bundle: true,
       platform: 'node',

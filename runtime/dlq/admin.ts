@@ -327,7 +327,9 @@ export function adminRoutes(options: AdminOptions): Route[] {
   // Method, path pattern (after /dead-letters), handler; `open` routes need no token.
   const table: Array<{ method: string; pattern: RegExp; handle: Handler; open?: boolean }> = [
     { method: 'GET', pattern: /^$/, handle: list },
-    { method: 'GET', pattern: /^\/ui\/?$/, handle: (ctx) => serveConsole(ctx, undefined), open: true },
+    { method: 'GET', pattern: /^\/ui$/, handle: (ctx) => serveConsole(ctx, undefined), open: true },
+    // The page's links are relative to /dead-letters/ui (so it works under any path prefix): no trailing slash.
+    { method: 'GET', pattern: /^\/ui\/$/, handle: async (ctx) => ctx.redirect('../ui'), open: true },
     { method: 'GET', pattern: /^\/ui\/([a-z0-9.-]+)$/, handle: (ctx, m) => serveConsole(ctx, m[1]), open: true },
     { method: 'GET', pattern: /^\/settings$/, handle: settings },
     { method: 'GET', pattern: /^\/audit$/, handle: auditLog },

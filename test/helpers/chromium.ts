@@ -1,0 +1,44 @@
+// Headless Chromium for the console tests: Debian's `chromium` (installed by .ci/run), driven by
+// playwright-core, which downloads no browser of its own. A fresh profile per launch, no network the page
+// does not ask for, and screenshots under test-output/ (gitignored).
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium, type Browser, type BrowserContext } from 'playwright-core';
+
+export const chromiumPath = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+export const testOutput = fileURLToPath(new URL('../../test-output/', import.meta.url));
+
+export interface HeadlessChromium {
+  readonly browser: BrowserContext;
+  close(): Promise<void>;
+}
+
+/** A persistent context on a fresh --user-data-dir (removed on close): nothing carries over between tests. */
+export async function launchChromium(): Promise<HeadlessChromium> {
+  if (!existsSync(chromiumPath)) throw new Error(`${chromiumPath} not found: install Debian's chromium (apt-get install -y chromium; .ci/run does)`);
+  const profile = mkdtempSync(join(tmpdir(), 'knative-events-chromium-'));
+  const context = await chromium.launchPersistentContext(profile, {
+    executablePath: chromiumPath,
+    headless: true,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    viewport: { width: 1366, height: 768 },
+    timeout: 60_000,
+  });
+  return {
+    browser: context,
+    async close() {
+      await context.close().catch(() => undefined);
+      rmSync(profile, { recursive: true, force: true });
+    },
+  };
+}
+
+export function screenshotPath(name: string): string {
+  const dir = join(testOutput, 'dlq-console');
+  mkdirSync(dir, { recursive: true });
+  return join(dir, `${name}.png`);
+}
+
+export type { Browser };
