@@ -3,7 +3,7 @@
 //   files:   <file name>: {KEY: value}   what the Vault agent would render into VAULT_SECRETS_DIR; the
 //            runner writes them (mode 0600) under <outDir>/secrets and points every service at that folder
 //   secrets: <Secret name>: {key: value} Kubernetes Secrets that env valueFrom.secretKeyRef / envFrom name
-import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { isAbsolute, join, relative, resolve } from 'node:path';
 import { parse } from 'yaml';
 import { RunnerError } from './errors.js';
@@ -58,6 +58,8 @@ export function loadLocalSecrets(file: string | undefined, repoRoot: string, spa
 
 /** Writes `files:` as the Vault agent would (KEY="value", JSON-escaped) and returns the folder, or undefined when there are none. */
 export function writeAgentFiles(secrets: LocalSecrets, dir: string): string | undefined {
+  // Emptied first: a file left by an earlier run with another secrets file must not be read as this run's.
+  rmSync(dir, { recursive: true, force: true });
   const names = Object.keys(secrets.files);
   if (names.length === 0) return undefined;
   mkdirSync(dir, { recursive: true, mode: 0o700 });
