@@ -42,6 +42,11 @@ says so under cluster.features.
 {{- if gt (int $cfg.timeoutSeconds) $maxTimeout -}}
 {{- fail (printf "%s.timeoutSeconds: %d is above the cluster's max-revision-timeout-seconds %d (config-defaults in knative-serving; serving pkg/apis/serving/v1/revision_validation.go). Lower it, or raise cluster.maxRevisionTimeoutSeconds to what your cluster sets" $at (int $cfg.timeoutSeconds) $maxTimeout) -}}
 {{- end -}}
+{{- /* serving pkg/apis/serving/metadata_validation.go ValidateContainerConcurrency; default 1000 in pkg/apis/config/defaults.go */ -}}
+{{- $maxCc := int (default 1000 $ctx.Values.cluster.containerConcurrencyMaxLimit) -}}
+{{- if gt (int $cfg.containerConcurrency) $maxCc -}}
+{{- fail (printf "%s.containerConcurrency: %d is above the cluster's container-concurrency-max-limit %d (config-defaults in knative-serving; serving pkg/apis/serving/metadata_validation.go). Lower it (0 = unlimited), or raise cluster.containerConcurrencyMaxLimit to what your cluster sets" $at (int $cfg.containerConcurrency) $maxCc) -}}
+{{- end -}}
 {{- /* serving pkg/apis/serving/k8s_validation.go validatePersistentVolumeClaims */ -}}
 {{- $writable := list -}}
 {{- range $i, $v := (default (list) $cfg.volumes) -}}

@@ -14,6 +14,7 @@ export interface ClusterFeatures {
   podspecPersistentVolumeClaim: boolean;
   podspecPersistentVolumeWrite: boolean;
   maxRevisionTimeoutSeconds: number;
+  containerConcurrencyMaxLimit: number;
   eventingNamespace: string;
 }
 
@@ -23,6 +24,7 @@ export const STOCK_CLUSTER: ClusterFeatures = {
   podspecPersistentVolumeClaim: false,
   podspecPersistentVolumeWrite: false,
   maxRevisionTimeoutSeconds: 600,
+  containerConcurrencyMaxLimit: 1000,
   eventingNamespace: 'knative-eventing',
 };
 
@@ -42,6 +44,7 @@ export const RULES = {
   metricNeedsHpa: { id: 'serving/metric-class', source: `${SERVING} pkg/apis/autoscaling/annotation_validation.go (validateMetric)`, what: 'metric cpu or memory needs class hpa.autoscaling.knative.dev' },
   minMaxScale: { id: 'serving/min-max-scale', source: `${SERVING} pkg/apis/autoscaling/annotation_validation.go (validateMinMaxScale)`, what: 'max-scale (unless 0) is not below min-scale' },
   timeout: { id: 'serving/timeout-seconds', source: `${SERVING} pkg/apis/serving/v1/revision_validation.go (validateTimeoutSeconds), pkg/apis/config/defaults.go`, what: 'timeoutSeconds at most max-revision-timeout-seconds (600)' },
+  containerConcurrency: { id: 'serving/container-concurrency', source: `${SERVING} pkg/apis/serving/metadata_validation.go (ValidateContainerConcurrency), pkg/apis/config/defaults.go`, what: 'containerConcurrency at most container-concurrency-max-limit (1000)' },
   reservedPorts: { id: 'serving/reserved-ports', source: `${SERVING} pkg/apis/serving/k8s_validation.go (reservedPorts)`, what: 'container ports 8008, 8012, 8013, 8022, 9090, 9091 are reserved' },
   pvc: { id: 'serving/pvc-flags', source: `${SERVING} pkg/apis/serving/k8s_validation.go (validatePersistentVolumeClaims), pkg/apis/config/features.go`, what: 'PVC volumes need kubernetes.podspec-persistent-volume-claim, writable ones also -write' },
   readOnlyMounts: { id: 'serving/read-only-mounts', source: `${SERVING} pkg/apis/serving/k8s_validation.go (validateVolumeMounts)`, what: 'mounts of volumes other than emptyDir/PVC/ephemeral are readOnly' },
@@ -158,6 +161,8 @@ function checkService(o: K8sObject, cluster: ClusterFeatures, report: Report): v
   if (max !== 0 && max < min) report(RULES.minMaxScale, o, `max-scale ${max} < min-scale ${min}`);
   const timeout = Number(podSpec.timeoutSeconds ?? 0);
   if (timeout > cluster.maxRevisionTimeoutSeconds || timeout < 0) report(RULES.timeout, o, `timeoutSeconds ${timeout} > ${cluster.maxRevisionTimeoutSeconds}`);
+  const cc = Number(podSpec.containerConcurrency ?? 0);
+  if (cc > cluster.containerConcurrencyMaxLimit || cc < 0) report(RULES.containerConcurrency, o, `containerConcurrency ${cc} > ${cluster.containerConcurrencyMaxLimit}`);
   const volumes = new Map(arr(podSpec.volumes).map((v) => [str(obj(v).name) ?? '', obj(v)]));
   for (const [name, v] of volumes) {
     const pvc = v.persistentVolumeClaim === undefined ? undefined : obj(v.persistentVolumeClaim);
@@ -252,6 +257,7 @@ export function clusterOf(values: Array<Record<string, unknown>>): ClusterFeatur
     const f = obj(cl.features);
     for (const k of ['allowZeroInitialScale', 'deliveryRetryAfter', 'podspecPersistentVolumeClaim', 'podspecPersistentVolumeWrite'] as const) if (typeof f[k] === 'boolean') c[k] = f[k];
     if (typeof cl.maxRevisionTimeoutSeconds === 'number') c.maxRevisionTimeoutSeconds = cl.maxRevisionTimeoutSeconds;
+    if (typeof cl.containerConcurrencyMaxLimit === 'number') c.containerConcurrencyMaxLimit = cl.containerConcurrencyMaxLimit;
     if (typeof cl.eventingNamespace === 'string') c.eventingNamespace = cl.eventingNamespace;
   }
   return c;
