@@ -1,0 +1,368 @@
+// Replay semantics against a running dlq (file store; the console tests run the PostgreSQL store too):
+// - two Triggers match one event, one subscriber fails: the replay reaches only that subscriber (its
+//   knativeerrordest), through the project's local Broker with real Trigger fan-out and dead-lettering;
+// - to=broker, to=<allow-listed URL>, a URL not on DLQ_REPLAY_TARGETS refused; the replayed event keeps its
+//   id, loses knativeerror*, gains replayid, and the original's record points to the replay; dry runs;
+// - poison pills: a bulk job over 1,000 dead letters with bad ones mixed in replays every good one at the
+//   requested rate (measured from the receiver's own timestamps) and reports every bad one;
+// - a job survives a restart of the dlq: saved as interrupted, resumed, nothing sent twice;
+// - purge by id and filter with a dry-run count, kept across a restart; every action in the audit log.
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { HTTP, type CloudEvent } from 'cloudevents';
+import { createBroker } from '../local/broker.js';
+import { defaultDelivery } from '../local/delivery.js';
+import { fetchPost } from '../local/http.js';
+import { createConsole } from '../local/log.js';
+import { startServer, type RunningServer } from '../local/server.js';
+import { adminCall, listAll, sendDeadLetter, waitFor } from './helpers/dead-letters.js';
+import { startReceiver, type Receiver } from './helpers/receiver.js';
+import { startRuntime, type RunningRuntime } from './helpers/runtime.js';
+
+const token = 'replay-test-token-0123456789';
+const dirs: string[] = [];
+const cleanups: Array<() => Promise<unknown>> = [];
+after(async () => {
+  for (const cleanup of cleanups.reverse()) await cleanup().catch(() => undefined);
+  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+});
+
+function storeFile(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'dlq-replay-'));
+  dirs.push(dir);
+  return join(dir, 'dead-letters.jsonl');
+}
+
+async function dlq(env: Record<string, string>): Promise<RunningRuntime> {
+  const runtime = await startRuntime({ ROLE: 'dlq', DLQ_ADMIN_TOKEN: token, LOG_LEVEL: 'warn', ...env });
+  cleanups.push(() => runtime.stop());
+  return runtime;
+}
+
+async function receiver(...args: Parameters<typeof startReceiver>): Promise<Receiver> {
+  const r = await startReceiver(...args);
+  cleanups.push(() => r.close());
+  return r;
+}
+
+async function post(url: string, path: string, caller = 'replay-test') {
+  const res = await fetch(new URL(path, url), { method: 'POST', headers: { authorization: `Bearer ${token}`, 'x-dlq-caller': caller } });
+  const text = await res.text();
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  return { status: res.status, body: (text ? JSON.parse(text) : undefined) as any };
+}
+
+async function jobDone(url: string, id: string, deadlineMs = 30_000) {
+  return waitFor(`replay job ${id} to finish`, async () => {
+    const { body } = await adminCall(url, token, `/dead-letters/replays/${id}`);
+    return ['done', 'cancelled', 'failed', 'interrupted'].includes(body.job.state) ? body.job : undefined;
+  }, deadlineMs);
+}
+
+describe('dlq replay: to the subscriber that failed', () => {
+  test('two Triggers match one event and one fails: the replay reaches only the failed subscriber, once', async () => {
+    const billing = await receiver({ status: 202 });
+    const shipping = await receiver({ status: 202 });
+    shipping.script({ status: 422, body: '{"success":false,"error":{"message":"no address"}}' });
+    const runtime = await dlq({ DLQ_FILE: storeFile() });
+    const lines: string[] = [];
+    const log = createConsole({ level: 'debug', colour: false, write: (l) => lines.push(l) }).component('broker');
+    const delivery = { ...defaultDelivery, retry: 0, deadLetterUrl: runtime.url };
+    const broker = createBroker(
+      [{ name: 'default', namespace: 'shop', path: '/shop/default', url: '' }],
+      [
+        { name: 'billing', namespace: 'shop', brokerPath: '/shop/default', filter: { attributes: { type: 'com.example.order' } }, subscriberUrl: billing.url, subscriberLabel: 'billing', delivery },
+        { name: 'shipping', namespace: 'shop', brokerPath: '/shop/default', filter: { attributes: { type: 'com.example.order' } }, subscriberUrl: shipping.url, subscriberLabel: 'shipping', delivery },
+      ],
+      { post: fetchPost, sleep: async () => undefined, log },
+    );
+    const ingress: RunningServer = await startServer('broker', '127.0.0.1', 0, (req, body) => broker.handle(req, body));
+    cleanups.push(() => ingress.close());
+    const brokerUrl = `http://127.0.0.1:${ingress.port}/shop/default`;
+
+    const sent = await fetch(brokerUrl, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'ce-specversion': '1.0', 'ce-id': 'order-42', 'ce-source': '/shop', 'ce-type': 'com.example.order' },
+      body: '{"order":42}',
+    });
+    assert.equal(sent.status, 202);
+    await broker.idle();
+    assert.equal(billing.requests.length, 1, 'billing handled it');
+    assert.equal(shipping.requests.length, 1, 'shipping refused it');
+    const [letter] = await waitFor('the dead letter stored', async () => {
+      const items = await listAll(runtime.url, token);
+      return items.length === 1 ? items : undefined;
+    });
+    assert.equal((letter?.error as { destination: string }).destination, shipping.url);
+
+    const dry = await post(runtime.url, `/dead-letters/${letter!.id}/replay?dryRun=true`);
+    assert.equal(dry.status, 200);
+    assert.equal(dry.body.target, shipping.url);
+    assert.equal(dry.body.event.knativeerrordest, undefined);
+    assert.equal(shipping.requests.length, 1, 'a dry run sends nothing');
+
+    const replayed = await post(runtime.url, `/dead-letters/${letter!.id}/replay`);
+    assert.equal(replayed.status, 200, JSON.stringify(replayed.body));
+    assert.equal(replayed.body.to, 'destination');
+    assert.equal(replayed.body.target, shipping.url);
+    assert.equal(shipping.requests.length, 2, 'shipping got the replay');
+    assert.equal(billing.requests.length, 1, 'billing, which had handled it, did not get it again');
+    const event = shipping.requests[1]!.event!;
+    assert.equal(event.id, 'order-42', 'same id');
+    assert.deepEqual(event.data, { order: 42 });
+    assert.equal(event.knativeerrordest, undefined);
+    assert.equal(event.knativeerrorcode, undefined);
+    assert.equal(event.knativeerrordata, undefined);
+    assert.equal(event.replayid, replayed.body.replayId);
+
+    const shown = (await adminCall(runtime.url, token, `/dead-letters/${letter!.id}`)).body.deadLetter;
+    assert.equal(shown.replayed.replayId, replayed.body.replayId, 'the original points to its replay');
+    assert.equal(shown.replayed.to, 'destination');
+    assert.equal(shown.replayed.target, shipping.url);
+
+    const again = await post(runtime.url, `/dead-letters/${letter!.id}/replay`);
+    assert.equal(again.body.replayed, false);
+    assert.equal(again.body.replayId, replayed.body.replayId);
+    assert.equal(shipping.requests.length, 2, 'not sent twice');
+  });
+
+  test('to=broker, to=<allow-listed URL>, and a URL not on DLQ_REPLAY_TARGETS refused; a letter without knativeerrordest', async () => {
+    const broker = await receiver({ status: 202 });
+    const allowed = await receiver({ status: 202 });
+    const other = await receiver({ status: 202 });
+    const runtime = await dlq({ DLQ_FILE: storeFile(), BROKER_URL: broker.url, DLQ_REPLAY_TARGETS: `${allowed.url}, http://example.invalid/x` });
+    const a = await sendDeadLetter(runtime.url, { id: 'a', dest: other.url });
+    const b = await sendDeadLetter(runtime.url, { id: 'b', dest: other.url });
+
+    const toBroker = await post(runtime.url, `/dead-letters/${a.id}/replay?to=broker`);
+    assert.equal(toBroker.body.target, broker.url);
+    assert.equal(broker.requests.length, 1);
+    const toAllowed = await post(runtime.url, `/dead-letters/${b.id}/replay?to=${encodeURIComponent(allowed.url)}`);
+    assert.equal(toAllowed.status, 200);
+    assert.equal(allowed.requests[0]?.event?.id, 'b');
+
+    const refused = await post(runtime.url, `/dead-letters/${b.id}/replay?force=true&to=${encodeURIComponent(other.url)}`);
+    assert.equal(refused.status, 403);
+    assert.match(refused.body.error.message, /not in DLQ_REPLAY_TARGETS/);
+    const refusedJob = await post(runtime.url, `/dead-letters/replays?all=true&to=${encodeURIComponent('http://169.254.169.254/')}`);
+    assert.equal(refusedJob.status, 403);
+    assert.equal(other.requests.length, 0, 'nothing reached a host that is not allowed');
+
+    const noDest = await fetch(runtime.url, { method: 'POST', headers: { 'content-type': 'application/json', 'ce-specversion': '1.0', 'ce-id': 'c', 'ce-source': '/s', 'ce-type': 't' }, body: '{}' });
+    const noDestReplay = await post(runtime.url, `/dead-letters/${noDest.headers.get('x-dead-letter-id')}/replay`);
+    assert.equal(noDestReplay.status, 422);
+    assert.match(noDestReplay.body.error.message, /no knativeerrordest/);
+
+    const withoutBroker = await dlq({ DLQ_FILE: storeFile() });
+    const c = await sendDeadLetter(withoutBroker.url, { id: 'c', dest: other.url });
+    assert.equal((await post(withoutBroker.url, `/dead-letters/${c.id}/replay?to=broker`)).status, 400);
+  });
+});
+
+/** A receiver that records when each event arrived (its own clock), answering 400 to the ones marked `refuse`. */
+async function timedReceiver(): Promise<{ url: string; arrivals: Array<{ at: number; event: CloudEvent<unknown> }>; close(): Promise<void> }> {
+  const arrivals: Array<{ at: number; event: CloudEvent<unknown> }> = [];
+  const server: Server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const at = performance.now();
+      const event = HTTP.toEvent({ headers: req.headers as Record<string, string>, body: Buffer.concat(chunks).toString('utf8') }) as CloudEvent<unknown>;
+      arrivals.push({ at, event });
+      res.writeHead(event.refuse === 'yes' ? 400 : 202).end();
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const close = () => new Promise<void>((resolve) => {
+    server.closeAllConnections();
+    server.close(() => resolve());
+  });
+  cleanups.push(close);
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/`, arrivals, close };
+}
+
+/** Posts `count` requests, `concurrency` at a time (the file store commits them in groups). */
+async function inParallel(count: number, concurrency: number, send: (i: number) => Promise<void>): Promise<void> {
+  let next = 0;
+  await Promise.all(Array.from({ length: concurrency }, async () => {
+    while (next < count) await send(next++);
+  }));
+}
+
+describe('dlq replay: bulk jobs', () => {
+  test('poison pills: 1,000 good dead letters and bad ones mixed in are replayed at the requested rate, every bad one reported', async () => {
+    const target = await timedReceiver();
+    const runtime = await dlq({ DLQ_FILE: storeFile(), OUTBOUND_RETRIES: '0' });
+    const good = 1000;
+    const bad = new Map<string, RegExp>();
+    // Every 25th one is bad, each a different way: an extension the SDK cannot take (`constructor`, which used
+    // to stop a batch replay at the same event on every run), data that is not the JSON it says it is (stored
+    // raw), no knativeerrordest, a destination that refuses it.
+    const kinds = ['constructor', 'broken-json', 'no-destination', 'refused'] as const;
+    const total = good + 40;
+    await inParallel(total, 16, async (i) => {
+      const headers: Record<string, string> = {
+        'content-type': 'application/json',
+        'ce-specversion': '1.0',
+        'ce-id': `ev-${i}`,
+        'ce-source': '/bulk',
+        'ce-type': 'com.example.bulk',
+        'ce-knativeerrordest': target.url,
+        'ce-knativeerrorcode': '503',
+      };
+      let body = JSON.stringify({ n: i });
+      if (i % 26 === 25) {
+        const kind = kinds[bad.size % kinds.length]!;
+        if (kind === 'constructor') {
+          headers['ce-constructor'] = 'x';
+          bad.set(`ev-${i}`, /constructor/);
+        } else if (kind === 'broken-json') {
+          body = '{"n": ';
+          bad.set(`ev-${i}`, /stored raw because it is not a valid CloudEvent/);
+        } else if (kind === 'no-destination') {
+          delete headers['ce-knativeerrordest'];
+          bad.set(`ev-${i}`, /no knativeerrordest/);
+        } else {
+          headers['ce-refuse'] = 'yes';
+          bad.set(`ev-${i}`, /refused the event with status 400/);
+        }
+      }
+      const res = await fetch(runtime.url, { method: 'POST', headers, body });
+      assert.equal(res.status, 202);
+    });
+    assert.equal(bad.size, 40);
+
+    const rate = 200;
+    const started = await post(runtime.url, `/dead-letters/replays?type=com.example.bulk&rate=${rate}`);
+    assert.equal(started.status, 202, JSON.stringify(started.body));
+    const job = await jobDone(runtime.url, started.body.job.id, 60_000);
+    assert.equal(job.state, 'done', JSON.stringify(job));
+    assert.equal(job.total, total);
+    assert.equal(job.replayed, good);
+    assert.equal(job.failed, 40);
+    assert.equal(job.done, total);
+    // Every bad one reported with why; no good one among them.
+    assert.deepEqual(new Set(job.failures.map((f: { eventId: string }) => f.eventId)), new Set(bad.keys()));
+    for (const failure of job.failures as Array<{ eventId: string; message: string }>) assert.match(failure.message, bad.get(failure.eventId)!, failure.eventId);
+
+    // Exactly the good ones arrived, once each (the refused ones arrived and were answered 400).
+    const accepted = target.arrivals.filter((a) => a.event.refuse !== 'yes');
+    assert.equal(accepted.length, good);
+    assert.equal(new Set(accepted.map((a) => a.event.id)).size, good);
+    for (const { event } of accepted) assert.ok(!bad.has(event.id), `${event.id} is a bad one`);
+
+    // The rate, from the receiver's timestamps: every send (the refused ones took a slot too).
+    const times = target.arrivals.map((a) => a.at).sort((x, y) => x - y);
+    const seconds = (times.at(-1)! - times[0]!) / 1000;
+    const measured = (times.length - 1) / seconds;
+    assert.ok(measured >= rate * 0.8 && measured <= rate * 1.2, `measured ${measured.toFixed(1)} events/s over ${seconds.toFixed(2)} s; asked for ${rate} (±20%)`);
+    // No second was a burst far above the rate (the limiter catches up at most a second's worth).
+    const perSecond = new Map<number, number>();
+    for (const t of times) perSecond.set(Math.floor((t - times[0]!) / 1000), (perSecond.get(Math.floor((t - times[0]!) / 1000)) ?? 0) + 1);
+    assert.ok(Math.max(...perSecond.values()) <= rate * 2, `at most twice the rate in any second: ${[...perSecond.values()].join(', ')}`);
+    console.log(`# poison-pill job: ${good} good + 40 bad, ${measured.toFixed(1)} events/s measured at the receiver (asked ${rate}), ${seconds.toFixed(2)} s`);
+
+    // A second run skips what was replayed and fails on the same bad ones again, never stuck on them.
+    const second = await jobDone(runtime.url, (await post(runtime.url, '/dead-letters/replays?type=com.example.bulk&rate=500')).body.job.id);
+    assert.equal(second.replayed, 0);
+    assert.equal(second.failed, 40);
+  });
+
+  test('a dry run counts and shows what would be sent; a job survives a restart of the dlq (interrupted, resumed, nothing sent twice)', async () => {
+    const target = await receiver({ status: 202 });
+    const file = storeFile();
+    let runtime = await startRuntime({ ROLE: 'dlq', DLQ_ADMIN_TOKEN: token, LOG_LEVEL: 'warn', DLQ_FILE: file });
+    await inParallel(60, 10, async (i) => {
+      assert.equal((await sendDeadLetter(runtime.url, { id: `r-${i}`, type: 'restart.me', dest: target.url })).status, 202);
+    });
+    const dry = await post(runtime.url, '/dead-letters/replays?type=restart.me&rate=20&dryRun=true');
+    assert.equal(dry.body.count, 60);
+    assert.equal(dry.body.estimatedSeconds, 3);
+    assert.equal(dry.body.sample[0].eventId, 'r-0');
+    assert.equal(dry.body.sample[0].target, target.url);
+    assert.equal(dry.body.sample[0].event.knativeerrordest, undefined);
+    assert.equal(target.requests.length, 0);
+
+    const { job } = (await post(runtime.url, '/dead-letters/replays?type=restart.me&rate=20')).body;
+    await waitFor('some sent', () => (target.requests.length >= 5 ? true : undefined));
+    await runtime.stop(); // SIGTERM: the job is saved as interrupted
+    const sentBefore = target.requests.length;
+    assert.ok(sentBefore < 60);
+
+    runtime = await startRuntime({ ROLE: 'dlq', DLQ_ADMIN_TOKEN: token, LOG_LEVEL: 'warn', DLQ_FILE: file });
+    cleanups.push(() => runtime.stop());
+    const interrupted = (await adminCall(runtime.url, token, `/dead-letters/replays/${job.id}`)).body.job;
+    assert.equal(interrupted.state, 'interrupted');
+    assert.match(interrupted.reason, /stopped .*\/resume/);
+    assert.equal(interrupted.replayed, sentBefore);
+    assert.equal(target.requests.length, sentBefore, 'nothing runs it after the restart until it is resumed');
+
+    const resumed = await post(runtime.url, `/dead-letters/replays/${job.id}/resume`);
+    assert.equal(resumed.status, 200);
+    const finished = await jobDone(runtime.url, job.id);
+    assert.equal(finished.state, 'done');
+    assert.equal(finished.replayed + finished.skipped, 60);
+    assert.equal(target.requests.length, 60, 'every one sent');
+    assert.equal(new Set(target.requests.map((r) => r.event?.id)).size, 60, 'none twice');
+  });
+
+  test('a job by ids; cancel stops it at once', async () => {
+    const target = await receiver({ status: 202 });
+    const runtime = await dlq({ DLQ_FILE: storeFile() });
+    const ids: string[] = [];
+    for (let i = 0; i < 30; i++) ids.push((await sendDeadLetter(runtime.url, { id: `c-${i}`, type: 'cancel.me', dest: target.url })).id!);
+    const { job } = (await post(runtime.url, `/dead-letters/replays?ids=${ids.join(',')}&rate=10`)).body;
+    await waitFor('some sent', () => (target.requests.length >= 3 ? true : undefined));
+    const cancelled = (await post(runtime.url, `/dead-letters/replays/${job.id}/cancel`)).body.job;
+    assert.equal(cancelled.state, 'cancelled');
+    assert.equal(target.requests.length, cancelled.replayed, 'nothing sent after the cancel answered');
+    assert.ok(cancelled.replayed < 30);
+    assert.equal((await post(runtime.url, `/dead-letters/replays/${job.id}/cancel`)).status, 409);
+    assert.deepEqual(target.requests.map((r) => r.event?.id), ids.slice(0, cancelled.replayed).map((_, i) => `c-${i}`), 'in the order given');
+  });
+});
+
+describe('dlq purge and audit', () => {
+  test('purge by id and by filter with a dry-run count; purged letters stay gone after a restart; the audit log names the caller', async () => {
+    const file = storeFile();
+    let runtime = await startRuntime({ ROLE: 'dlq', DLQ_ADMIN_TOKEN: token, LOG_LEVEL: 'warn', DLQ_FILE: file });
+    const keep = await sendDeadLetter(runtime.url, { id: 'keep', type: 'keep' });
+    const one = await sendDeadLetter(runtime.url, { id: 'one', type: 'old' });
+    for (let i = 0; i < 5; i++) await sendDeadLetter(runtime.url, { id: `old-${i}`, type: 'old', code: '500' });
+
+    assert.equal((await post(runtime.url, '/dead-letters/purge')).status, 400, 'no ids, no filter, no all=true');
+    const dryOne = (await adminCall(runtime.url, token, `/dead-letters/${one.id}?dryRun=true`, 'DELETE')).body;
+    assert.equal(dryOne.count, 1);
+    assert.equal((await adminCall(runtime.url, token, `/dead-letters/${one.id}`)).status, 200, 'a dry run removes nothing');
+    assert.equal((await adminCall(runtime.url, token, `/dead-letters/${one.id}`, 'DELETE')).body.purged, 1);
+    assert.equal((await adminCall(runtime.url, token, `/dead-letters/${one.id}`)).status, 404);
+
+    const dry = await post(runtime.url, '/dead-letters/purge?type=old&code=500&dryRun=true', 'ops: alice');
+    assert.equal(dry.body.count, 5);
+    assert.equal(dry.body.sample.length, 5);
+    assert.equal((await listAll(runtime.url, token, '&type=old')).length, 5);
+    const purged = await post(runtime.url, '/dead-letters/purge?type=old&code=500', 'ops: alice');
+    assert.equal(purged.body.purged, 5);
+    assert.deepEqual((await listAll(runtime.url, token)).map((i) => i.eventId), ['keep']);
+
+    await runtime.stop();
+    runtime = await startRuntime({ ROLE: 'dlq', DLQ_ADMIN_TOKEN: token, LOG_LEVEL: 'warn', DLQ_FILE: file });
+    cleanups.push(() => runtime.stop());
+    assert.deepEqual((await listAll(runtime.url, token)).map((i) => i.id), [keep.id], 'still purged after a restart');
+    assert.equal((await adminCall(runtime.url, token, '/dead-letters')).body.corrupt.length, 0, 'purge markers are records, not corrupt lines');
+
+    const audit = (await adminCall(runtime.url, token, '/dead-letters/audit')).body.items;
+    assert.deepEqual(audit.map((e: { action: string }) => e.action), ['purge', 'purge']);
+    assert.equal(audit[0].caller.label, 'ops: alice');
+    assert.match(audit[0].caller.token, /^sha256:[0-9a-f]{12}$/);
+    assert.ok(!JSON.stringify(audit).includes(token), 'the token itself is never recorded');
+    assert.deepEqual(audit[0].what, { filter: { type: 'old', code: '500' } });
+    assert.deepEqual(audit[0].result, { purged: 5 });
+    assert.deepEqual(audit[1].what, { ids: [one.id] });
+  });
+});
