@@ -13,7 +13,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, before, describe, test } from 'node:test';
+import { after, describe, test } from 'node:test';
 import { HTTP, type CloudEvent } from 'cloudevents';
 import { createBroker } from '../local/broker.js';
 import { defaultDelivery } from '../local/delivery.js';
