@@ -123,12 +123,14 @@ describe('dlq postgres store', () => {
     const db = await database();
     const replicas = await Promise.all([1, 2, 3].map(() => dlq(db.url)));
     for (const r of replicas) assert.equal(await readyStatus(r.url), 200);
-    const version = await server.query(db.name, 'SELECT version FROM dead_letters_schema');
-    assert.deepEqual(version.rows, [{ version: 1 }]);
+    const version = await server.query<{ version: number }>(db.name, 'SELECT version FROM dead_letters_schema');
+    assert.equal(version.rows.length, 1, 'one version row, written once');
+    assert.ok((version.rows[0]?.version ?? 0) >= 1);
     const stored = await sendDeadLetter(replicas[0]!.url, { id: 'seen-by-all' });
     for (const r of replicas) assert.equal((await adminCall(r.url, token, `/dead-letters/${stored.id}`)).body.deadLetter.event.id, 'seen-by-all');
     const again = await dlq(db.url);
     assert.equal(await readyStatus(again.url), 200);
+    assert.deepEqual((await server.query(db.name, 'SELECT version FROM dead_letters_schema')).rows, version.rows, 'a restart changes nothing');
     assert.deepEqual(eventIds(await listAll(again.url, token)), ['seen-by-all']);
   });
 
