@@ -37,6 +37,18 @@ says so under cluster.features.
 {{- if and (ne $min "") (ne $max "") (ne $max "0") (lt (int $max) (int $min)) -}}
 {{- fail (printf "%s.autoscaling.maxScale: %s is less than minScale %s (serving pkg/apis/autoscaling/annotation_validation.go validateMinMaxScale)" $at $max $min) -}}
 {{- end -}}
+{{- /* validateWindow, validateScaleDownDelay: window 6s..1h, scale-down-delay 0..1h (WindowMin/WindowMax, pkg/apis/autoscaling/register.go) */ -}}
+{{- with toString (default "" $as.window) -}}
+{{- $s := include "ke.durationSeconds" . | int -}}
+{{- if or (lt $s 6) (gt $s 3600) -}}
+{{- fail (printf "%s.autoscaling.window: %s is outside 6s..1h, which Knative Serving refuses (serving pkg/apis/autoscaling/annotation_validation.go validateWindow)" $at .) -}}
+{{- end -}}
+{{- end -}}
+{{- with toString (default "" $as.scaleDownDelay) -}}
+{{- if gt (include "ke.durationSeconds" . | int) 3600 -}}
+{{- fail (printf "%s.autoscaling.scaleDownDelay: %s is above 1h, which Knative Serving refuses (serving pkg/apis/autoscaling/annotation_validation.go validateScaleDownDelay)" $at .) -}}
+{{- end -}}
+{{- end -}}
 {{- /* serving pkg/apis/serving/v1/revision_validation.go validateTimeoutSeconds; default 600 in pkg/apis/config/defaults.go */ -}}
 {{- $maxTimeout := int (default 600 $ctx.Values.cluster.maxRevisionTimeoutSeconds) -}}
 {{- if gt (int $cfg.timeoutSeconds) $maxTimeout -}}
@@ -141,4 +153,15 @@ application/json, data (or decoded dataBase64) must be a JSON object. (dict "p" 
 {{- if and .t.ordered (ne .ctx.Values.broker.class "Kafka") -}}
 {{- fail (printf "%s.ordered: only the Kafka broker delivers in order (kafka.eventing.knative.dev/delivery.order); the %s broker sends every event on its own, concurrently, in no order" .at .ctx.Values.broker.class) -}}
 {{- end -}}
+{{- end -}}
+
+{{/* Seconds in a duration of whole h/m/s parts (the schema allows only those), e.g. "1h30m" → 5400. */}}
+{{- define "ke.durationSeconds" -}}
+{{- $total := 0 -}}
+{{- range regexFindAll "[0-9]+[hms]" . -1 -}}
+{{- $n := trimSuffix "h" (trimSuffix "m" (trimSuffix "s" .)) | int -}}
+{{- $unit := ternary 3600 (ternary 60 1 (hasSuffix "m" .)) (hasSuffix "h" .) -}}
+{{- $total = add $total (mul $n $unit) -}}
+{{- end -}}
+{{- $total -}}
 {{- end -}}

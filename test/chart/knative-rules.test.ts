@@ -51,6 +51,7 @@ const MUTATIONS: Record<string, Mutation> = {
   [RULES.initialScaleZero.id]: (o) => void (podAnn(kind(o, 'Service', 'handler'))['autoscaling.knative.dev/initial-scale'] = '0'),
   [RULES.metricNeedsHpa.id]: (o) => void (podAnn(kind(o, 'Service', 'echo'))['autoscaling.knative.dev/metric'] = 'memory'),
   [RULES.minMaxScale.id]: (o) => void Object.assign(podAnn(kind(o, 'Service', 'echo')), { 'autoscaling.knative.dev/min-scale': '4', 'autoscaling.knative.dev/max-scale': '2' }),
+  [RULES.windows.id]: (o) => void (podAnn(kind(o, 'Service', 'echo'))['autoscaling.knative.dev/window'] = '2h'),
   [RULES.timeout.id]: (o) => void (tmpl(kind(o, 'Service', 'echo')).spec.timeoutSeconds = 601),
   [RULES.containerConcurrency.id]: (o) => void (tmpl(kind(o, 'Service', 'echo')).spec.containerConcurrency = 1001),
   [RULES.reservedPorts.id]: (o) => void (tmpl(kind(o, 'Service', 'echo')).spec.containers[0].ports[0].containerPort = 8012),

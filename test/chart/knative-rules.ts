@@ -43,6 +43,7 @@ export const RULES = {
   initialScaleZero: { id: 'serving/initial-scale-zero', source: `${SERVING} pkg/apis/autoscaling/annotation_validation.go (validateInitialScale)`, what: 'initial-scale "0" needs allow-zero-initial-scale' },
   metricNeedsHpa: { id: 'serving/metric-class', source: `${SERVING} pkg/apis/autoscaling/annotation_validation.go (validateMetric)`, what: 'metric cpu or memory needs class hpa.autoscaling.knative.dev' },
   minMaxScale: { id: 'serving/min-max-scale', source: `${SERVING} pkg/apis/autoscaling/annotation_validation.go (validateMinMaxScale)`, what: 'max-scale (unless 0) is not below min-scale' },
+  windows: { id: 'serving/autoscaling-windows', source: `${SERVING} pkg/apis/autoscaling/annotation_validation.go (validateWindow, validateScaleDownDelay), pkg/apis/autoscaling/register.go`, what: 'window within 6s..1h, scale-down-delay within 0..1h, whole seconds' },
   timeout: { id: 'serving/timeout-seconds', source: `${SERVING} pkg/apis/serving/v1/revision_validation.go (validateTimeoutSeconds), pkg/apis/config/defaults.go`, what: 'timeoutSeconds at most max-revision-timeout-seconds (600)' },
   containerConcurrency: { id: 'serving/container-concurrency', source: `${SERVING} pkg/apis/serving/metadata_validation.go (ValidateContainerConcurrency), pkg/apis/config/defaults.go`, what: 'containerConcurrency at most container-concurrency-max-limit (1000)' },
   reservedPorts: { id: 'serving/reserved-ports', source: `${SERVING} pkg/apis/serving/k8s_validation.go (reservedPorts)`, what: 'container ports 8008, 8012, 8013, 8022, 9090, 9091 are reserved' },
@@ -148,6 +149,13 @@ function isJsonObject(text: string): boolean {
 
 type Report = (rule: Rule, o: K8sObject, message: string) => void;
 
+/** Seconds in a Go duration of whole h/m/s parts ("1h30m", "0s"); undefined for anything else (ms, fractions). */
+function goSeconds(d: string): number | undefined {
+  const m = /^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$/.exec(d);
+  if (!m || d === '') return undefined;
+  return Number(m[1] ?? 0) * 3600 + Number(m[2] ?? 0) * 60 + Number(m[3] ?? 0);
+}
+
 function checkService(o: K8sObject, cluster: ClusterFeatures, report: Report): void {
   const template = obj(obj(o.spec).template);
   const ann = obj(obj(template.metadata).annotations) as Record<string, string>;
@@ -159,6 +167,10 @@ function checkService(o: K8sObject, cluster: ClusterFeatures, report: Report): v
   const min = Number(a('min-scale') ?? 0);
   const max = Number(a('max-scale') ?? 0);
   if (max !== 0 && max < min) report(RULES.minMaxScale, o, `max-scale ${max} < min-scale ${min}`);
+  const window = a('window');
+  if (window !== undefined && !((goSeconds(window) ?? -1) >= 6 && (goSeconds(window) ?? 0) <= 3600)) report(RULES.windows, o, `window ${window} outside 6s..1h (or not whole seconds)`);
+  const delay = a('scale-down-delay');
+  if (delay !== undefined && !((goSeconds(delay) ?? -1) >= 0 && (goSeconds(delay) ?? 0) <= 3600)) report(RULES.windows, o, `scale-down-delay ${delay} outside 0..1h (or not whole seconds)`);
   const timeout = Number(podSpec.timeoutSeconds ?? 0);
   if (timeout > cluster.maxRevisionTimeoutSeconds || timeout < 0) report(RULES.timeout, o, `timeoutSeconds ${timeout} > ${cluster.maxRevisionTimeoutSeconds}`);
   const cc = Number(podSpec.containerConcurrency ?? 0);
