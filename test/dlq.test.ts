@@ -22,6 +22,7 @@ import type { RoleObserver } from '../runtime/roles/role.js';
 import { listen } from '../runtime/server.js';
 import { startReceiver, type Receiver } from './helpers/receiver.js';
 import { startRuntime, type RunningRuntime } from './helpers/runtime.js';
+import { waitFor } from './helpers/dead-letters.js';
 
 const token = 'dlq-admin-token-for-tests-0123';
 const auth = { authorization: `Bearer ${token}` };
@@ -247,6 +248,7 @@ describe('dlq: admin API', () => {
 });
 
 describe('dlq: replay', () => {
+  // Replays here go to the broker (to=broker); the default, the failed destination, is in dlq-replay.test.ts.
   test('replay sends the original event to the broker, marks it, and is idempotent across concurrent calls and restarts', async () => {
     const broker = await receiver();
     const file = await tempFile();
@@ -255,7 +257,7 @@ describe('dlq: replay', () => {
     const stored = await deadLetter(runtime.url, { id: 'r-1', data: { trade_id: 'T-7' } });
     const other = await deadLetter(runtime.url, { id: 'r-2' });
 
-    const first = await admin(runtime.url, `/dead-letters/${stored.id}/replay`, { method: 'POST' });
+    const first = await admin(runtime.url, `/dead-letters/${stored.id}/replay?to=broker`, { method: 'POST' });
     assert.equal(first.status, 200);
     assert.equal(first.body.replayed, true);
     assert.equal(first.body.status, 202);
@@ -266,28 +268,28 @@ describe('dlq: replay', () => {
     assert.equal(replayed.knativeerrorcode, undefined, 'the dead-letter extensions are not sent back');
     assert.equal(replayed.knativeerrordest, undefined);
 
-    const again = await admin(runtime.url, `/dead-letters/${stored.id}/replay`, { method: 'POST' });
+    const again = await admin(runtime.url, `/dead-letters/${stored.id}/replay?to=broker`, { method: 'POST' });
     assert.equal(again.body.replayed, false);
     assert.equal(again.body.alreadyReplayedAt, first.body.replayedAt);
     assert.equal(broker.accepted().length, 1);
 
-    const both = await Promise.all([1, 2, 3].map(() => admin(runtime.url, `/dead-letters/${other.id}/replay`, { method: 'POST' })));
+    const both = await Promise.all([1, 2, 3].map(() => admin(runtime.url, `/dead-letters/${other.id}/replay?to=broker`, { method: 'POST' })));
     assert.equal(both.filter((r) => r.body.replayed === true).length >= 1, true);
     assert.equal(broker.accepted().length, 2, 'three concurrent replays of one dead letter send it once');
 
     await runtime.stop();
     const restarted = await dlq(env);
-    const afterRestart = await admin(restarted.url, `/dead-letters/${stored.id}/replay`, { method: 'POST' });
+    const afterRestart = await admin(restarted.url, `/dead-letters/${stored.id}/replay?to=broker`, { method: 'POST' });
     assert.equal(afterRestart.body.replayed, false, 'the replay marker is in the file');
     assert.equal((await admin(restarted.url, `/dead-letters/${stored.id}`)).body.deadLetter.replayed.status, 202);
     assert.deepEqual((await admin(restarted.url, '/dead-letters?replayed=true')).body.items.length, 2);
 
-    const forced = await admin(restarted.url, `/dead-letters/${stored.id}/replay?force=true`, { method: 'POST' });
+    const forced = await admin(restarted.url, `/dead-letters/${stored.id}/replay?to=broker&force=true`, { method: 'POST' });
     assert.equal(forced.body.replayed, true);
     assert.equal(broker.accepted().length, 3);
   });
 
-  test('a replay the broker does not accept answers 5xx and leaves the dead letter unreplayed; batch replay by filter', async () => {
+  test('a replay the broker does not accept answers 5xx and leaves the dead letter unreplayed; batch replay by filter is a job', async () => {
     const broker = await receiver();
     const runtime = await dlq({ DLQ_FILE: await tempFile(), DLQ_ADMIN_TOKEN: token, BROKER_URL: broker.url });
     const a = await deadLetter(runtime.url, { id: 'b-1', type: 'retry.me' });
@@ -295,24 +297,33 @@ describe('dlq: replay', () => {
     await deadLetter(runtime.url, { id: 'b-3', type: 'leave.me' });
 
     broker.setFallback({ status: 503 });
-    const failed = await admin(runtime.url, `/dead-letters/${a.id}/replay`, { method: 'POST' });
+    const failed = await admin(runtime.url, `/dead-letters/${a.id}/replay?to=broker`, { method: 'POST' });
     assert.ok(failed.status >= 500);
     assert.equal((await admin(runtime.url, '/dead-letters?replayed=true')).body.items.length, 0);
 
-    const batchDown = await admin(runtime.url, '/dead-letters/replay?type=retry.me', { method: 'POST' });
-    assert.equal(batchDown.status, 502);
-    assert.equal(batchDown.body.failed.id, a.id);
-    assert.equal(batchDown.body.notAttempted, 1);
+    // A batch replay is a job (POST /dead-letters/replay is the old name of POST /dead-letters/replays): it
+    // answers at once and goes on past failures, which it reports.
+    const finished = async (path: string) => {
+      const started = await admin(runtime.url, path, { method: 'POST' });
+      assert.equal(started.status, 202, JSON.stringify(started.body));
+      return waitFor('the replay job to finish', async () => {
+        const { job } = (await admin(runtime.url, `/dead-letters/replays/${started.body.job.id}`)).body;
+        return job.state === 'done' ? job : undefined;
+      });
+    };
+    const batchDown = await finished('/dead-letters/replay?type=retry.me&to=broker&rate=100');
+    assert.equal(batchDown.failed, 2);
+    assert.deepEqual(batchDown.failures.map((f: { id: string }) => f.id), [a.id, batchDown.failures[1].id]);
+    assert.match(batchDown.failures[0].message, /broker answered 503/);
 
     broker.setFallback({ status: 202 });
     assert.equal((await admin(runtime.url, '/dead-letters/replay', { method: 'POST' })).status, 400, 'no filter and no all=true');
-    const batch = await admin(runtime.url, '/dead-letters/replay?type=retry.me', { method: 'POST' });
-    assert.equal(batch.status, 200);
-    assert.equal(batch.body.replayed.length, 2);
+    const batch = await finished('/dead-letters/replay?type=retry.me&to=broker&rate=100');
+    assert.equal(batch.replayed, 2);
     assert.deepEqual(broker.accepted().map((r) => r.event!.id), ['b-1', 'b-2']);
-    const batchAgain = await admin(runtime.url, '/dead-letters/replay?type=retry.me', { method: 'POST' });
-    assert.deepEqual(batchAgain.body.replayed, []);
-    assert.equal(batchAgain.body.skipped.length, 2);
+    const batchAgain = await finished('/dead-letters/replays?type=retry.me&to=broker&rate=100');
+    assert.equal(batchAgain.total, 0, 'only dead letters not replayed yet');
+    assert.equal(batchAgain.replayed, 0);
     assert.equal(broker.accepted().length, 2);
   });
 
@@ -329,17 +340,17 @@ describe('dlq: replay', () => {
     const id = res.headers.get('x-dead-letter-id');
     const shown = await admin(runtime.url, `/dead-letters/${id}`);
     assert.equal(shown.body.deadLetter.event.data_base64, bytes.toString('base64'));
-    assert.equal((await admin(runtime.url, `/dead-letters/${id}/replay`, { method: 'POST' })).body.replayed, true);
+    assert.equal((await admin(runtime.url, `/dead-letters/${id}/replay?to=broker`, { method: 'POST' })).body.replayed, true);
     const sent = broker.accepted()[0]!;
     assert.equal(sent.headers['content-type'], 'application/octet-stream');
     assert.deepEqual(sent.body, bytes);
   });
 
-  test('replay is off without BROKER_URL', async () => {
+  test('replay to the broker is off without BROKER_URL', async () => {
     const runtime = await dlq({ DLQ_FILE: await tempFile(), DLQ_ADMIN_TOKEN: token });
     const stored = await deadLetter(runtime.url, { id: 'n-1' });
-    const res = await admin(runtime.url, `/dead-letters/${stored.id}/replay`, { method: 'POST' });
-    assert.equal(res.status, 404);
+    const res = await admin(runtime.url, `/dead-letters/${stored.id}/replay?to=broker`, { method: 'POST' });
+    assert.equal(res.status, 400);
     assert.match(res.body.error.message, /BROKER_URL/);
   });
 });
