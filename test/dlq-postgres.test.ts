@@ -166,6 +166,28 @@ describe('dlq postgres store', () => {
     assert.deepEqual(await listAll(runtime.url, token), []);
   });
 
+  test('a slow database (the table locked by someone else): 503 within DLQ_DATABASE_TIMEOUT_MS, not ready, ready again once it answers', async () => {
+    const db = await database();
+    const runtime = await dlq(db.url, { DLQ_DATABASE_TIMEOUT_MS: '500' });
+    assert.equal((await sendDeadLetter(runtime.url, { id: 'before' })).status, 202);
+    const locker = new pg.Client({ connectionString: db.url });
+    await locker.connect();
+    cleanups.push(() => locker.end());
+    await locker.query('BEGIN');
+    await locker.query('LOCK TABLE dead_letters IN ACCESS EXCLUSIVE MODE');
+    const started = Date.now();
+    const slow = await sendDeadLetter(runtime.url, { id: 'during' });
+    assert.equal(slow.status, 503);
+    assert.equal(slow.retryAfter, '1');
+    assert.ok(Date.now() - started < 3000, `answered in ${Date.now() - started} ms, not left hanging`);
+    await waitFor('/readyz to say not ready', async () => ((await readyStatus(runtime.url)) === 503 ? true : undefined));
+    assert.equal((await sendDeadLetter(runtime.url, { id: 'while-not-ready' })).status, 503);
+    await locker.query('COMMIT');
+    await waitFor('/readyz to be ready again', async () => ((await readyStatus(runtime.url)) === 200 ? true : undefined));
+    assert.equal((await sendDeadLetter(runtime.url, { id: 'after' })).status, 202);
+    assert.deepEqual(eventIds(await listAll(runtime.url, token)), ['after', 'before']);
+  });
+
   test('a database that is not there at start: not ready, 503 with Retry-After, ready once it is', async () => {
     const name = `dlq_${++databases}`;
     const runtime = await dlq(server.url(name), { DLQ_DATABASE_TIMEOUT_MS: '1000' });

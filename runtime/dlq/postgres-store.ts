@@ -126,7 +126,8 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
   async function probe(lastDelayMs: number): Promise<void> {
     try {
       if (!schemaReady) await ensureSchema();
-      else await pool.query('SELECT 1');
+      // The table, not just the server: a lock held on it (a long migration, a VACUUM FULL) is "too slow" too.
+      else await pool.query(`SELECT seq FROM ${letters} LIMIT 1`);
       if (down !== undefined) log.info({ store: 'postgres' }, 'dead-letter database reachable: taking dead letters again');
       down = undefined;
       startRetention();
