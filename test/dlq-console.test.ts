@@ -147,6 +147,7 @@ for (const storeKind of ['file', 'postgres'] as const) {
       assert.equal(await page.locator('#data-kind').innerText(), 'JSON');
       assert.equal(await page.locator('#detail-data').innerText(), JSON.stringify({ order: 1, lines: [{ sku: 'A', qty: 2 }] }, null, 2));
       assert.equal(await page.locator('#detail-answer').innerText(), JSON.stringify({ success: false, error: { message: 'no address' } }, null, 2), 'knativeerrordata decoded and pretty-printed');
+      await page.evaluate('window.scrollTo(0, 0)');
       await page.screenshot({ path: screenshotPath(`${storeKind}-2-detail`) });
 
       await page.getByRole('button', { name: 'Replay…' }).click();
