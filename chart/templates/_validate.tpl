@@ -1,9 +1,10 @@
 {{/*
-What a stock Knative cluster's admission webhooks refuse, refused here at render instead: a failed `helm install`
-names the value to fix, where the webhook would fail the release halfway with an API error. Each rule names the
-upstream file it mirrors (Knative 1.17); chart/README.md, "Knative rules the chart mirrors", is the same list,
-and test/chart/knative-rules.ts checks the rendered objects against it. A cluster that enables a feature flag
-says so under cluster.features.
+What the render refuses beyond values.schema.json. Most of it is what a stock Knative cluster's admission webhooks
+refuse, refused here at render instead: a failed `helm install` names the value to fix, where the webhook would fail
+the release halfway with an API error. Each rule names the upstream file it mirrors (Knative 1.17); chart/README.md,
+"Knative rules the chart mirrors", is the same list, and test/chart/knative-rules.ts checks the rendered objects
+against it. A cluster that enables a feature flag says so under cluster.features. Reference checks (a name that is
+not rendered) are in _destinations.tpl, next to the references.
 */}}
 
 {{- define "ke.validateGlobal" -}}
