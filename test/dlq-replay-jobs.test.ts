@@ -3,9 +3,12 @@
 // asked through another replica is picked up by the replica running the job; the limiter catches up at most
 // a second's worth after a stall.
 import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { createLogger } from '../runtime/logger.js';
-import { memoryAdminState, type ReplayJob } from '../runtime/dlq/admin-state.js';
+import { memoryAdminState, openFileAdminState, type ReplayJob } from '../runtime/dlq/admin-state.js';
 import { rateLimiter } from '../runtime/dlq/rate-limiter.js';
 import { createJobRunner } from '../runtime/dlq/replay-jobs.js';
 import type { Replayer } from '../runtime/dlq/replay.js';
@@ -136,6 +139,30 @@ describe('rate limiter', () => {
       assert.ok(waits.every((w) => w > 9.99 && w <= 10.01));
     } finally {
       globalThis.setTimeout = realSetTimeout;
+    }
+  });
+});
+
+describe('the file store\'s admin file', () => {
+  test('keeps the audit log and each job\'s latest state across a reopen, and compacts as jobs save their progress', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'dlq-admin-state-'));
+    try {
+      const path = join(dir, 'dead-letters.admin.jsonl');
+      const state = await openFileAdminState(path, 20_000);
+      for (let i = 0; i < 3; i++) await state.appendAudit({ id: `a-${i}`, at: new Date(i).toISOString(), action: 'purge', caller, what: { ids: [`x-${i}`] }, result: { purged: 1 } });
+      const at = new Date().toISOString();
+      const job: ReplayJob = { id: 'j', createdAt: at, updatedAt: at, heartbeatAt: at, owner: 'o', state: 'running', filter: {}, to: 'destination', rate: 10, force: false, caller, total: 500, done: 0, replayed: 0, skipped: 0, failed: 0, failures: [], cursor: null, cancelRequested: false };
+      for (let done = 1; done <= 500; done++) await state.saveJob({ ...job, done, replayed: done });
+      await state.close();
+      assert.ok(statSync(path).size < 25_000, `compacted: ${statSync(path).size} bytes for 500 saves`);
+      const lines = readFileSync(path, 'utf8').trim().split('\n');
+      assert.ok(lines.length < 100);
+      const again = await openFileAdminState(path);
+      assert.equal((await again.getJob('j'))?.done, 500);
+      assert.deepEqual((await again.listAudit(10, undefined)).items.map((e) => e.id), ['a-2', 'a-1', 'a-0']);
+      await again.close();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });

@@ -2,7 +2,7 @@
 // progress survives a restart of the dlq and every replica can answer for a job) and the audit log of every
 // replay and purge. Kept where the dead letters are: beside the file store (a JSON-lines file of its own), or
 // in the same PostgreSQL schema (admin-state-postgres.ts).
-import { open } from 'node:fs/promises';
+import { open, rename } from 'node:fs/promises';
 import { dirname, basename, join } from 'node:path';
 import type { LetterFilter } from './store.js';
 
@@ -96,12 +96,14 @@ type AdminLine = ({ kind: 'audit' } & AuditEntry) | ({ kind: 'job' } & ReplayJob
 
 /**
  * The file store's admin state: one JSON line per audit entry and per job update (the latest line of a job
- * wins), appended and fsynced. Read once at start-up; small (a job writes a line a second while it runs).
+ * wins), appended and fsynced. Read once at start-up. A running job writes a line a second, so once the file
+ * has grown by `compactAfterBytes` it is rewritten with the audit log and each job's latest line only
+ * (a new file, fsynced, renamed over the old one: a crash leaves one or the other, whole).
  */
-export async function openFileAdminState(path: string): Promise<AdminState> {
+export async function openFileAdminState(path: string, compactAfterBytes = 4 * 1024 * 1024): Promise<AdminState> {
   const audit: AuditEntry[] = [];
   const jobs = new Map<string, ReplayJob>();
-  const handle = await open(path, 'a+', 0o600);
+  let handle = await open(path, 'a+', 0o600);
   const text = (await handle.readFile()).toString('utf8');
   for (const line of text.split('\n')) {
     if (line.trim() === '') continue;
@@ -122,6 +124,26 @@ export async function openFileAdminState(path: string): Promise<AdminState> {
   // A line cut short by a crash: the next one starts on a line of its own.
   let needsNewline = text.length > 0 && !text.endsWith('\n');
   let writing: Promise<void> = Promise.resolve();
+  let grown = 0;
+
+  async function compact(): Promise<void> {
+    const lines = [...audit.map((entry) => ({ kind: 'audit', ...entry })), ...[...jobs.values()].map((job) => ({ kind: 'job', ...job }))];
+    const temporary = `${path}.compacting`;
+    const out = await open(temporary, 'w', 0o600);
+    try {
+      await out.writeFile(lines.map((line) => `${JSON.stringify(line)}\n`).join(''));
+      await out.sync();
+    } finally {
+      await out.close();
+    }
+    await rename(temporary, path);
+    // From here on the path is the new file: append to it whatever happens next.
+    await handle.close().catch(() => undefined);
+    handle = await open(path, 'a+', 0o600);
+    grown = 0;
+    const dir = await open(dirname(path), 'r');
+    await dir.sync().finally(() => dir.close());
+  }
 
   function write(line: AdminLine): Promise<void> {
     const next = writing.then(async () => {
@@ -129,6 +151,7 @@ export async function openFileAdminState(path: string): Promise<AdminState> {
       needsNewline = false;
       await handle.appendFile(bytes);
       await handle.sync();
+      grown += Buffer.byteLength(bytes);
     });
     writing = next.catch(() => undefined);
     return next;
@@ -148,6 +171,11 @@ export async function openFileAdminState(path: string): Promise<AdminState> {
     async saveJob(job) {
       await write({ kind: 'job', ...job });
       jobs.set(job.id, job);
+      if (grown > compactAfterBytes) {
+        const run = writing.then(compact);
+        writing = run.catch(() => undefined); // a failed compaction leaves the file as it was: appends go on
+        await writing;
+      }
     },
     async getJob(id) {
       return jobs.get(id);

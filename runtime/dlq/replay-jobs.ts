@@ -147,7 +147,7 @@ export function createJobRunner(options: JobRunnerOptions): JobRunner {
     const progress = () => ({ ...counts, done: counts.replayed + counts.skipped + counts.failed, failures: [...failures] });
     const fail = (id: string, eventId: unknown, message: string) => {
       counts.failed++;
-      if (failures.length < maxFailuresKept) failures.push({ id, eventId: typeof eventId === 'string' ? eventId : null, message });
+      if (failures.length < maxFailuresKept) failures.push({ id, eventId: typeof eventId === 'string' ? eventId.slice(0, 200) : null, message: message.slice(0, 500) });
     };
     // The heartbeat: progress saved every second even while one send waits on a slow target, and a cancel
     // asked through another replica picked up.
