@@ -16,6 +16,7 @@ import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { HTTP, type CloudEvent } from 'cloudevents';
 import { createBroker } from '../local/broker.js';
+import { ConfigError, parseConfig, type DlqConfig } from '../runtime/config.js';
 import { defaultDelivery } from '../local/delivery.js';
 import { fetchPost } from '../local/http.js';
 import { createConsole } from '../local/log.js';
@@ -364,5 +365,17 @@ describe('dlq purge and audit', () => {
     assert.deepEqual(audit[0].what, { filter: { type: 'old', code: '500' } });
     assert.deepEqual(audit[0].result, { purged: 5 });
     assert.deepEqual(audit[1].what, { ids: [one.id] });
+  });
+});
+
+describe('dlq replay: configuration', () => {
+  test('DLQ_REPLAY_TARGETS is a list of http(s) URLs (normalised); rates are bounded', () => {
+    const config = parseConfig({ ROLE: 'dlq', DLQ_REPLAY_TARGETS: ' http://quarantine.default.svc.cluster.local , https://Example.com/a ' }) as DlqConfig;
+    assert.deepEqual(config.replay.targets, ['http://quarantine.default.svc.cluster.local/', 'https://example.com/a']);
+    assert.equal(config.replay.defaultRate, 50);
+    assert.equal(config.replay.maxRate, 500);
+    assert.throws(() => parseConfig({ ROLE: 'dlq', DLQ_REPLAY_TARGETS: 'http://ok/, file:///etc/passwd' }), (err: unknown) => err instanceof ConfigError && /DLQ_REPLAY_TARGETS: expected a comma-separated list of http\(s\) URLs/.test(err.message));
+    assert.throws(() => parseConfig({ ROLE: 'dlq', DLQ_REPLAY_RATE: '600' }), (err: unknown) => err instanceof ConfigError && /DLQ_REPLAY_RATE: 600 is above DLQ_REPLAY_RATE_MAX \(500\)/.test(err.message));
+    assert.throws(() => parseConfig({ ROLE: 'dlq', DLQ_REPLAY_RATE: '0' }), (err: unknown) => err instanceof ConfigError && /DLQ_REPLAY_RATE/.test(err.message));
   });
 });
