@@ -4,6 +4,8 @@ import Koa from 'koa';
 import type { CloudEvent } from 'cloudevents';
 import { rejectDuplicateAttributeHeaders } from './events/parse.js';
 import { envelopeFor, HttpError } from './http/errors.js';
+import { checkHeaderCount } from './http/header-limit.js';
+import type { MemoryBudget } from './http/memory-budget.js';
 import type { Lifecycle } from './lifecycle.js';
 import type { Logger } from './logger.js';
 import type { RoleInstance, Route } from './roles/role.js';
@@ -16,7 +18,11 @@ export interface AppDeps {
   readonly middleware?: readonly Koa.Middleware[];
   /** Extra routes served by every role (e.g. /metrics). */
   readonly extraRoutes?: readonly Route[];
+  /** Admission control for request bodies (runtime/http/memory-budget.ts); none in tests that don't need it. */
+  readonly memory?: { readonly budget: MemoryBudget; readonly maxBodyBytes: number };
 }
+
+const hasBody = (req: Koa.Request['req']) => (req.headers['content-length'] !== undefined && req.headers['content-length'] !== '0') || req.headers['transfer-encoding'] !== undefined;
 
 function healthRoutes(lifecycle: Lifecycle, role: RoleInstance): Route[] {
   return [
@@ -104,7 +110,9 @@ export function buildApp(deps: AppDeps): Koa {
       eventSource: event?.source,
       errorType: failure instanceof HttpError ? failure.type : failure ? 'internal' : undefined,
     };
-    if (failure && ctx.status >= 500) log.error({ ...line, err: failure }, 'request failed');
+    // Refused for lack of memory: expected under overload, and a stack per refusal would add to the load.
+    if (failure instanceof HttpError && failure.type === 'overloaded') log.warn({ ...line, error: failure.message }, 'request refused');
+    else if (failure && ctx.status >= 500) log.error({ ...line, err: failure }, 'request failed');
     else if (failure) {
       const rejected = { ...line, error: failure instanceof HttpError ? failure.message : undefined };
       // A function's PermanentError is an expected outcome (Knative dead-letters the event), not a warning.
@@ -112,6 +120,24 @@ export function buildApp(deps: AppDeps): Koa {
       else log.warn(rejected, 'request rejected');
     }
     else if (ctx.path !== '/healthz' && ctx.path !== '/readyz') log.info(line, 'request');
+  });
+  // Bounds, before any work on the request: the header count, then memory admission. A request without a
+  // body (/healthz, /readyz, /metrics) reserves nothing and never waits for one that has.
+  const memory = deps.memory;
+  app.use(async (ctx, next) => {
+    checkHeaderCount(ctx.req.rawHeaders);
+    if (memory && hasBody(ctx.req)) {
+      let reservation;
+      try {
+        reservation = memory.budget.admit(ctx.req, memory.maxBodyBytes);
+      } catch (err) {
+        // The body is not read: closing the connection after the answer spares reading it just to discard it.
+        ctx.set('Connection', 'close');
+        throw err;
+      }
+      ctx.res.once('close', reservation.release);
+    }
+    await next();
   });
   for (const middleware of deps.middleware ?? []) app.use(middleware);
   app.use(async (ctx) => {

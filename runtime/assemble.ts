@@ -1,6 +1,7 @@
 // Builds a runnable role from a parsed config and its I/O: the one place where dependencies meet.
 // main.ts calls it with the real clock, HTTP client and stdout; tests call it with their own.
 import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import type Koa from 'koa';
 import { buildApp } from './app.js';
 import { ConfigError, type RuntimeConfig } from './config.js';
@@ -8,6 +9,7 @@ import { createHttpPoster, type HttpPoster } from './events/http-client.js';
 import { realClock, type RetryClock } from './events/retry.js';
 import type { FunctionModule, Secrets } from './function-api.js';
 import { functionLoaders } from '../functions/index.js';
+import { containerMemoryLimit, createMemoryBudget, defaultMemoryBudget, type MemoryBudget } from './http/memory-budget.js';
 import { createLifecycle, type Lifecycle } from './lifecycle.js';
 import type { Logger } from './logger.js';
 import { createRole } from './roles/index.js';
@@ -27,6 +29,8 @@ export interface AssembleIo {
   readonly rotateRole?: (role: RoleInstance, build: (config: RuntimeConfig) => Promise<RoleInstance>) => RoleInstance;
   /** The build's version, for knative_events_build_info. */
   readonly version?: string;
+  /** Reads a system file (the cgroup memory limit); undefined when it cannot. Tests pass their own. */
+  readonly readSystemFile?: (path: string) => string | undefined;
 }
 
 export interface Assembled {
@@ -35,8 +39,18 @@ export interface Assembled {
   readonly role: RoleInstance;
   /** This process's metrics; undefined when METRICS_ENABLED=false. */
   readonly metrics: ProcessMetrics | undefined;
+  /** Admission control for request bodies (MEMORY_BUDGET_BYTES, or derived from the container limit). */
+  readonly memoryBudget: MemoryBudget;
   /** Closes what the role opened (outbound connections, files). */
   close(): Promise<void>;
+}
+
+function readSystemFile(path: string): string | undefined {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch {
+    return undefined;
+  }
 }
 
 async function loadRegisteredFunction(name: string): Promise<FunctionModule> {
@@ -72,12 +86,21 @@ export async function assemble(config: RuntimeConfig, io: AssembleIo): Promise<A
   };
   const built = await createRole(config, roleDeps);
   const role = io.rotateRole ? io.rotateRole(built, (next) => createRole(next, roleDeps)) : built;
-  const app = buildApp({ log: io.log, lifecycle, role, middleware: metrics ? [metrics.middleware] : [], extraRoutes: metrics?.routes ?? [] });
+  const memoryBudget = createMemoryBudget(config.memoryBudgetBytes ?? defaultMemoryBudget(containerMemoryLimit(io.readSystemFile ?? readSystemFile)));
+  const app = buildApp({
+    log: io.log,
+    lifecycle,
+    role,
+    middleware: metrics ? [metrics.middleware] : [],
+    extraRoutes: metrics?.routes ?? [],
+    memory: { budget: memoryBudget, maxBodyBytes: config.maxBodyBytes },
+  });
   return {
     app,
     lifecycle,
     role,
     metrics,
+    memoryBudget,
     async close() {
       await role.close?.();
       await poster.close();

@@ -34,6 +34,20 @@ const commonSchema = v.object({
   OUTBOUND_RETRIES: integer(0, 20, 3),
   OUTBOUND_BACKOFF_MS: integer(0, 60_000, 100),
   OUTBOUND_BACKOFF_MAX_MS: integer(0, 600_000, 2000),
+  /** All attempts of one outbound call and the waits between them end within this. */
+  OUTBOUND_DEADLINE_MS: integer(1, 3_600_000, 25_000),
+  /** Bytes request bodies may hold at once (runtime/http/memory-budget.ts); `auto`: from the container's memory limit. */
+  MEMORY_BUDGET_BYTES: v.optional(
+    v.pipe(
+      v.string(),
+      v.trim(),
+      v.toLowerCase(),
+      v.regex(/^(auto|\d+)$/, 'expected auto or a number of bytes from 1048576 (1 MiB)'),
+      v.transform((x) => (x === 'auto' ? undefined : Number(x))),
+      v.check((x) => x === undefined || x >= 1024 * 1024, 'expected auto or a number of bytes from 1048576 (1 MiB)'),
+    ),
+    'auto',
+  ),
   K_SERVICE: v.optional(v.string()),
   K_REVISION: v.optional(v.string()),
 });
@@ -101,6 +115,8 @@ export interface OutboundConfig {
   readonly retries: number;
   readonly backoffMs: number;
   readonly backoffMaxMs: number;
+  /** Every attempt and wait of one call ends within this (OUTBOUND_DEADLINE_MS); unset: no overall deadline. */
+  readonly deadlineMs?: number;
 }
 
 export interface MetricsConfig {
@@ -114,6 +130,8 @@ interface CommonConfig {
   readonly port: number;
   readonly logLevel: LogLevel;
   readonly maxBodyBytes: number;
+  /** MEMORY_BUDGET_BYTES; undefined: derived from the container's memory limit at start-up (assemble.ts). */
+  readonly memoryBudgetBytes: number | undefined;
   readonly shutdownTimeoutMs: number;
   readonly outbound: OutboundConfig;
   readonly metrics: MetricsConfig;
@@ -207,12 +225,14 @@ export function parseConfig(rawEnv: Env, secrets?: Secrets): RuntimeConfig {
     port: c.PORT,
     logLevel: c.LOG_LEVEL,
     maxBodyBytes: c.MAX_BODY_BYTES,
+    memoryBudgetBytes: c.MEMORY_BUDGET_BYTES,
     shutdownTimeoutMs: c.SHUTDOWN_TIMEOUT_SECONDS * 1000,
     outbound: Object.freeze({
       timeoutMs: c.OUTBOUND_TIMEOUT_MS,
       retries: c.OUTBOUND_RETRIES,
       backoffMs: c.OUTBOUND_BACKOFF_MS,
       backoffMaxMs: Math.max(c.OUTBOUND_BACKOFF_MAX_MS, c.OUTBOUND_BACKOFF_MS),
+      deadlineMs: c.OUTBOUND_DEADLINE_MS,
     }),
     metrics: Object.freeze({ enabled: metrics.METRICS_ENABLED, path: metrics.METRICS_PATH, token: metrics.METRICS_TOKEN, eventTypes: Object.freeze(metrics.METRICS_EVENT_TYPES) }),
     service: c.K_SERVICE ?? role,

@@ -67,7 +67,7 @@ async function main(): Promise<void> {
   }
   if (runtime.metrics) secrets.store.observe(runtime.metrics.secretsObserver);
   runtime.lifecycle.markReady();
-  log.info({ port: config.port, version }, `${config.role} listening`);
+  log.info({ port: config.port, version, memoryBudgetBytes: runtime.memoryBudget.limitBytes }, `${config.role} listening`);
 
   let stopping = false;
   const stop = async (signal: string) => {

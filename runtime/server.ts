@@ -4,6 +4,7 @@
 import { createServer, STATUS_CODES, type Server } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type Koa from 'koa';
+import { maxRequestHeaders } from './http/header-limit.js';
 import type { Lifecycle } from './lifecycle.js';
 
 export interface ServerOptions {
@@ -46,8 +47,9 @@ export async function listen(app: Koa, options: ServerOptions): Promise<Server> 
     },
     app.callback(),
   );
-  // More headers than this are dropped by Node before they reach us; no legitimate event needs more.
-  server.maxHeadersCount = 200;
+  // Node drops headers past this count silently; keeping one more than the limit lets the app see that a
+  // request has too many and refuse it with 431 (runtime/http/header-limit.ts) rather than lose some.
+  server.maxHeadersCount = maxRequestHeaders + 1;
   server.on('clientError', answerClientError);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

@@ -19,7 +19,7 @@ test('a handler config gets its defaults: port 8080, structured mode, 1 MiB body
   assert.equal(config.logLevel, 'info');
   assert.equal(config.maxBodyBytes, 1024 * 1024);
   assert.equal(config.shutdownTimeoutMs, 30_000);
-  assert.deepEqual(config.outbound, { timeoutMs: 5000, retries: 3, backoffMs: 100, backoffMaxMs: 2000 });
+  assert.deepEqual(config.outbound, { timeoutMs: 5000, retries: 3, backoffMs: 100, backoffMaxMs: 2000, deadlineMs: 25000 });
   if (config.role !== 'handler') throw new Error('unreachable');
   assert.equal(config.brokerUrl, 'http://broker.local/ns/default');
   assert.equal(config.brokerContentMode, 'structured');

@@ -57,3 +57,35 @@ test('a client that never finishes its headers is cut off with 408 at the header
     server.close();
   }
 });
+
+test('too many headers → 431 with the envelope, never a request handled with some headers dropped', async () => {
+  const broker = await startReceiver();
+  const runtime = await startRuntime({ ROLE: 'handler', BROKER_URL: broker.url });
+  try {
+    const port = Number(new URL(runtime.url).port);
+    const request = (extensions: number) => {
+      const lines = ['POST / HTTP/1.1', 'Host: x', 'Content-Type: application/json', 'ce-specversion: 1.0', 'ce-id: many', 'ce-source: /s'];
+      for (let i = 0; i < extensions; i++) lines.push(`ce-x${i}: v${i}`);
+      // The attribute that used to go missing: after all the others.
+      lines.push('ce-type: t', 'Content-Length: 2', 'Connection: close');
+      return `${lines.join('\r\n')}\r\n\r\n{}`;
+    };
+    // 8 fixed headers + 248 extensions = 256, the limit: accepted, every extension forwarded.
+    const atLimit = await raw(port, request(248));
+    assert.match(atLimit, /^HTTP\/1.1 202 /);
+    const forwarded = broker.requests.at(-1)?.event as unknown as Record<string, unknown>;
+    assert.equal(forwarded.type, 't');
+    assert.equal(forwarded.x247, 'v247');
+    assert.equal(Object.keys(forwarded).filter((k) => /^x\d+$/.test(k)).length, 248);
+    // One more: refused as a whole.
+    const over = await raw(port, request(249));
+    assert.match(over, /^HTTP\/1.1 431 /);
+    assert.match(over, /\{"success":false,"error":\{"type":"too_many_headers","message":"the request has more than 256 headers; send fewer \(CloudEvent extensions included\)"\}\}$/);
+    const far = await raw(port, request(1000));
+    assert.match(far, /^HTTP\/1.1 431 /);
+    assert.equal(broker.requests.length, 1);
+  } finally {
+    await runtime.stop();
+    await broker.close();
+  }
+});

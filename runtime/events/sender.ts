@@ -78,11 +78,11 @@ export function createEventSender(options: EventSenderOptions, io: SenderIo): Ev
   const { poster, clock, log, observer } = io;
   const policy = { retries: outbound.retries, baseDelayMs: outbound.backoffMs, maxDelayMs: outbound.backoffMaxMs };
 
-  async function attemptOnce(headers: Record<string, string>, body: Buffer): Promise<AttemptOutcome<AttemptResult>> {
+  async function attemptOnce(headers: Record<string, string>, body: Buffer, timeoutMs: number): Promise<AttemptOutcome<AttemptResult>> {
     const started = performance.now();
     let result: AttemptResult;
     try {
-      const response = await poster.post(url, headers, body, outbound.timeoutMs);
+      const response = await poster.post(url, headers, body, timeoutMs);
       result = response.status >= 200 && response.status < 300 ? { kind: 'accepted', status: response.status } : { kind: 'status', status: response.status, body: response.body };
     } catch (err) {
       const code = (err as { code?: string }).code ?? '';
@@ -100,12 +100,20 @@ export function createEventSender(options: EventSenderOptions, io: SenderIo): Ev
       const message = serialise(event, mode);
       const headers = extraHeaders ? { ...message.headers, ...extraHeaders } : message.headers;
       let attempts = 0;
+      // One deadline over every attempt and the waits between them (OUTBOUND_DEADLINE_MS), so our caller hears
+      // back in the documented time even when each attempt times out: attempts and waits are cut to fit.
+      const deadline = performance.now() + (outbound.deadlineMs ?? Infinity);
+      const remaining = () => deadline - performance.now();
+      const boundedClock: RetryClock = { random: clock.random, sleep: (ms) => clock.sleep(Math.max(0, Math.min(ms, remaining()))) };
+      let last: AttemptOutcome<AttemptResult> | undefined;
       const outcome = await withRetries(
         policy,
-        clock,
-        (n) => {
+        boundedClock,
+        async (n) => {
+          // No time left after a wait: the previous answer is final.
+          if (last && remaining() < 1) return { ...last, retryable: false };
           attempts = n + 1;
-          return attemptOnce(headers, message.body);
+          return (last = await attemptOnce(headers, message.body, Math.max(1, Math.min(outbound.timeoutMs, remaining()))));
         },
         (n, last, delayMs) => {
           observer?.retry?.(target);

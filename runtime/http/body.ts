@@ -1,21 +1,38 @@
 // Reads a request body into a Buffer, bounded: a Content-Length over the limit is refused before reading,
-// a body that grows past it is cut off. Either way the answer is 413 with the error envelope.
+// a body that grows past it is cut off. Either way the answer is 413 with the error envelope. Memory
+// admission (memory-budget.ts): a body of unknown length is charged to its request's reservation as it
+// streams in, and a body that will be parsed as JSON is charged for its parsed objects chunk by chunk (the
+// scan's cost spread over the chunks' callbacks, never one long pause); either can end in 503 when the
+// budget is full. A large body is handed over in its turn
+// (heavy-turns.ts), so the work it causes does not keep health probes waiting.
 // Hand-written rather than raw-body: raw-body pulls iconv-lite's code-page tables (~500 KiB) into the
 // bundle for a decoding step we never use, and the bundle's size is paid on every cold start.
 import type { IncomingMessage } from 'node:http';
 import { HttpError } from './errors.js';
+import { heavyBodyBytes, takeHeavyTurn } from './heavy-turns.js';
+import { bytesHeldPerBodyByte, parsedAsJson, parsedJsonEstimate, reservationOf } from './memory-budget.js';
 
 function tooLarge(limitBytes: number): HttpError {
   return new HttpError(413, 'payload_too_large', `request body is larger than the limit of ${limitBytes} bytes (MAX_BODY_BYTES)`);
 }
 
-export function readBody(req: IncomingMessage, limitBytes: number): Promise<Buffer> {
+export async function readBody(req: IncomingMessage, limitBytes: number): Promise<Buffer> {
+  const body = await readBounded(req, limitBytes);
+  if (body.length >= heavyBodyBytes) await takeHeavyTurn();
+  return body;
+}
+
+function readBounded(req: IncomingMessage, limitBytes: number): Promise<Buffer> {
   const declared = req.headers['content-length'];
   if (declared !== undefined && Number(declared) > limitBytes) {
     // Don't read what we will refuse; pause so the socket is not drained into memory.
     req.pause();
     return Promise.reject(tooLarge(limitBytes));
   }
+  const reservation = reservationOf(req);
+  // With a Content-Length the bytes were reserved up front; otherwise they are charged as they come.
+  const perByte = declared === undefined ? bytesHeldPerBodyByte : 0;
+  const json = reservation !== undefined && parsedAsJson(req.headers['content-type']);
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let received = 0;
@@ -31,6 +48,14 @@ export function readBody(req: IncomingMessage, limitBytes: number): Promise<Buff
         cleanup();
         req.pause();
         reject(tooLarge(limitBytes));
+        return;
+      }
+      try {
+        reservation?.grow(chunk.length * perByte + (json ? parsedJsonEstimate(chunk) : 0));
+      } catch (err) {
+        cleanup();
+        req.pause();
+        reject(err);
         return;
       }
       chunks.push(chunk);

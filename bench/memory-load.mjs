@@ -1,0 +1,180 @@
+// Memory under overload (issue 15): 200 concurrent 1 MiB requests, each a JSON array of many small objects,
+// against a handler whose broker never answers, so every admitted request is held until its outbound
+// deadline. Checks that the handler's RSS stays under the container limit the chart sets for production
+// (values/prod.yaml: 384Mi) and that /healthz answers within 100 ms throughout. Not part of the test run.
+//
+//   npm run build && node bench/memory-load.mjs [--seconds 45] [--concurrency 200] [--limit-mib 384]
+//
+// The handler runs with MEMORY_BUDGET_BYTES set to what it derives by itself from a 384 MiB cgroup limit
+// (144 MiB; this machine has no cgroup limit to read) and every other setting at its default. Clients act as
+// Knative's queue-proxy or a well-behaved caller does: a 503 is retried after its Retry-After, anything else
+// at once. The load generator is a separate process at the lowest CPU priority (nice 19): in a cluster the
+// callers are on other machines, and on this 2-core one it would otherwise take the handler's CPU. The
+// /healthz prober runs in the orchestrating process, which does nothing else.
+import { spawn } from 'node:child_process';
+import http from 'node:http';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { freePort, memoryOf, stop } from './lib/processes.mjs';
+
+const { values: opts } = parseArgs({
+  options: {
+    'load-port': { type: 'string' },
+    seconds: { type: 'string', default: '45' },
+    concurrency: { type: 'string', default: '200' },
+    'limit-mib': { type: 'string', default: '384' },
+  },
+});
+const seconds = Number(opts.seconds);
+const concurrency = Number(opts.concurrency);
+const limitMiB = Number(opts['limit-mib']);
+const MiB = 1024 * 1024;
+// Same arithmetic as runtime/http/memory-budget.ts defaultMemoryBudget: half of (limit − 96 MiB).
+const budgetBytes = Math.floor((limitMiB * MiB - 96 * MiB) / 2);
+const bundle = fileURLToPath(new URL('../dist/knative-events.cjs', import.meta.url));
+
+/** 1 MiB of `{"a":N}` objects: ≈131,000 objects per body. */
+function body() {
+  const parts = [];
+  let size = 2;
+  for (let i = 0; size < MiB - 16; i++) {
+    const item = `{"a":${i % 10}}`;
+    parts.push(item);
+    size += item.length + 1;
+  }
+  return Buffer.from(`[${parts.join(',')}]`);
+}
+
+async function hangingBroker() {
+  const sockets = new Set();
+  const server = http.createServer((req) => req.resume());
+  server.on('connection', (s) => {
+    sockets.add(s);
+    s.on('close', () => sockets.delete(s));
+  });
+  const port = await freePort();
+  await new Promise((resolve) => server.listen(port, '127.0.0.1', resolve));
+  return { url: `http://127.0.0.1:${port}/ns/broker`, close: () => new Promise((resolve) => { for (const s of sockets) s.destroy(); server.close(resolve); }) };
+}
+
+function post(port, payload) {
+  return new Promise((resolve) => {
+    const started = performance.now();
+    const req = http.request(
+      { host: '127.0.0.1', port, method: 'POST', path: '/', agent: false, headers: { 'content-type': 'application/json', ce_type: 'bench.memory', ce_source: '/bench', 'content-length': payload.length } },
+      (res) => {
+        res.resume();
+        res.on('end', () => resolve({ status: res.statusCode, ms: performance.now() - started, retryAfter: Number(res.headers['retry-after'] ?? 0) }));
+      },
+    );
+    req.on('error', (err) => resolve({ status: err.code ?? 'error', ms: performance.now() - started, retryAfter: 0 }));
+    req.end(payload);
+  });
+}
+
+/** The load generator's part, run as its own process: `concurrency` clients for `seconds`; prints the results. */
+async function generateLoad(port) {
+  const payload = body();
+  const results = [];
+  const endAt = performance.now() + seconds * 1000;
+  const client = async () => {
+    while (performance.now() < endAt) {
+      const result = await post(port, payload);
+      results.push(result);
+      if (result.status === 503 && result.retryAfter > 0) await new Promise((r) => setTimeout(r, result.retryAfter * 1000));
+    }
+  };
+  await Promise.all(Array.from({ length: concurrency }, client));
+  process.stdout.write(JSON.stringify({ bodyBytes: payload.length, results }));
+}
+
+/** /healthz every 50 ms on a fresh connection, until stopped; a failure counts as Infinity. */
+function probeHealth(port) {
+  const latencies = [];
+  const t0 = performance.now();
+  let stopped = false;
+  let done;
+  const finished = new Promise((resolve) => (done = resolve));
+  const probe = () => {
+    if (stopped) return done(latencies);
+    const started = performance.now();
+    const next = (ms) => {
+      latencies.push(ms);
+      if (process.env.BENCH_DEBUG && ms > 100) console.error(`slow /healthz at ${Math.round(started - t0)} ms: ${Math.round(ms)} ms`);
+      setTimeout(probe, 50);
+    };
+    const req = http.get({ host: '127.0.0.1', port, path: '/healthz', agent: false }, (res) => {
+      res.resume();
+      res.on('end', () => next(res.statusCode === 200 ? performance.now() - started : Infinity));
+    });
+    req.setTimeout(5000, () => req.destroy(new Error('timeout')));
+    req.on('error', () => next(Infinity));
+  };
+  probe();
+  return { stop: () => ((stopped = true), finished) };
+}
+
+async function main() {
+  const broker = await hangingBroker();
+  const port = await freePort();
+  // BENCH_CHILD_NODE_ARGS (e.g. --trace-gc) and BENCH_CHILD_STDOUT=1: for finding out where time goes.
+  const nodeArgs = (process.env.BENCH_CHILD_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  const child = spawn(process.execPath, [...nodeArgs, bundle], {
+    env: { PATH: process.env.PATH, ROLE: 'handler', PORT: String(port), BROKER_URL: broker.url, LOG_LEVEL: 'warn', MEMORY_BUDGET_BYTES: String(budgetBytes) },
+    stdio: ['ignore', process.env.BENCH_CHILD_STDOUT ? 'inherit' : 'ignore', 'inherit'],
+  });
+  for (let i = 0; ; i++) {
+    try {
+      const res = await fetch(`http://127.0.0.1:${port}/healthz`);
+      if (res.ok) break;
+    } catch {
+      if (i > 200) throw new Error('the handler did not start');
+      await new Promise((r) => setTimeout(r, 25));
+    }
+  }
+  const idle = memoryOf(child.pid);
+  const prober = probeHealth(port);
+
+  let peakRss = idle.rssMiB;
+  const sampler = setInterval(() => (peakRss = Math.max(peakRss, memoryOf(child.pid).rssMiB)), 50);
+  const load = spawn('nice', ['-n', '19', process.execPath, fileURLToPath(import.meta.url), '--load-port', String(port), '--seconds', String(seconds), '--concurrency', String(concurrency)], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  let loadOutput = '';
+  load.stdout.on('data', (c) => (loadOutput += c));
+  await new Promise((resolve) => load.once('exit', resolve));
+  const { bodyBytes, results } = JSON.parse(loadOutput);
+  clearInterval(sampler);
+  const latencies = (await prober.stop()).sort((a, b) => a - b);
+  const { peakMiB } = memoryOf(child.pid);
+  await new Promise((r) => setTimeout(r, 5000));
+  const after = memoryOf(child.pid).rssMiB;
+  await stop(child);
+  await broker.close();
+
+  const byStatus = {};
+  for (const r of results) byStatus[r.status] = (byStatus[r.status] ?? 0) + 1;
+  const ms = (status) => results.filter((r) => r.status === status).map((r) => r.ms).sort((a, b) => a - b);
+  const pct = (sorted, p) => (sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor((sorted.length * p) / 100))] : NaN);
+  const upstream = [...ms(504), ...ms(502)].sort((a, b) => a - b);
+  const refused = results.filter((r) => r.status === 503 && r.retryAfter > 0 && r.ms < 1000).map((r) => r.ms).sort((a, b) => a - b);
+  const peak = Math.max(peakRss, peakMiB);
+  const healthMax = latencies.at(-1);
+  const report = {
+    settings: { concurrency, seconds, bodyBytes, limitMiB, memoryBudgetMiB: budgetBytes / MiB },
+    statuses: byStatus,
+    rssMiB: { idle: +idle.rssMiB.toFixed(1), peak: +peak.toFixed(1), fiveSecondsAfter: +after.toFixed(1) },
+    healthz: { probes: latencies.length, p50Ms: +pct(latencies, 50).toFixed(1), p99Ms: +pct(latencies, 99).toFixed(1), maxMs: +healthMax.toFixed(1) },
+    upstreamFailureMs: { count: upstream.length, min: Math.round(upstream[0] ?? NaN), p50: Math.round(pct(upstream, 50)), max: Math.round(upstream.at(-1) ?? NaN) },
+    refusedMs: { count: refused.length, p50: +pct(refused, 50).toFixed(1), p99: +pct(refused, 99).toFixed(1) },
+  };
+  console.log(JSON.stringify(report, null, 2));
+  const ok = peak < limitMiB && healthMax <= 100;
+  console.log(`${ok ? 'PASS' : 'FAIL'}: peak RSS ${peak.toFixed(1)} MiB (limit ${limitMiB}), /healthz max ${healthMax.toFixed(1)} ms (goal ≤ 100) over ${latencies.length} probes`);
+  process.exitCode = ok ? 0 : 1;
+}
+
+(opts['load-port'] ? generateLoad(Number(opts['load-port'])) : main()).catch((err) => {
+  console.error(err);
+  process.exit(1);
+});
