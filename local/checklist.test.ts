@@ -15,6 +15,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { waitFor } from '../test/helpers/wait.js';
 import { readState, type RunState } from './state.js';
 
 const repo = fileURLToPath(new URL('..', import.meta.url));
@@ -25,16 +26,9 @@ const readme = readFileSync(join(repo, 'README.md'), 'utf8');
 const { NODE_TEST_CONTEXT: _ctx, ...inherited } = process.env;
 const env = { ...inherited, NO_COLOR: '1', FORCE_COLOR: '0' };
 
-/** Polls until `probe` returns a value; fails with `what` and the output so far once the deadline passes. */
-async function until<T>(what: string, probe: () => T | undefined, timeoutMs: number, output: () => string = () => ''): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}; output:\n${output().slice(-4000)}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
+/** waitFor with the output so far in the failure message. */
+const until = <T>(what: string, probe: () => T | undefined, timeoutMs: number, output: () => string = () => ''): Promise<T> =>
+  waitFor(probe, timeoutMs, { what, intervalMs: 100, context: () => `output:\n${output().slice(-4000)}`, errors: 'throw' });
 
 /** Runs one shell command in the copy, as typed in a terminal; resolves with its output, or fails at the deadline. */
 function sh(command: string, timeoutMs = 60_000): Promise<{ code: number | null; stdout: string; stderr: string }> {

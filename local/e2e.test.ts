@@ -11,6 +11,7 @@ import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { bundlePath } from '../test/helpers/bundle.js';
 import { ensureHelm } from '../test/chart/helm.js';
+import { waitFor } from '../test/helpers/wait.js';
 import { isAlive, readState, type RunState } from './state.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -21,15 +22,9 @@ let runner: ReturnType<typeof spawn>;
 let exited: Promise<number | null>;
 let state: RunState;
 
-async function until<T>(what: string, probe: () => T | undefined, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; runner output:\n${output.slice(-4000)}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+/** waitFor with the runner's output in the failure message. */
+const until = <T>(what: string, probe: () => T | undefined, timeoutMs = 20_000): Promise<T> =>
+  waitFor(probe, timeoutMs, { what, intervalMs: 50, context: () => `runner output:\n${output.slice(-4000)}` });
 
 /** The promise's value, or a failure naming what did not happen within the deadline. */
 async function within<T>(what: string, promise: Promise<T>, timeoutMs: number): Promise<T> {

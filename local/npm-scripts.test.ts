@@ -7,20 +7,15 @@ import { existsSync, readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { freePort } from '../test/helpers/bundle.js';
+import { waitFor } from '../test/helpers/wait.js';
 import { isAlive } from './state.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const { NODE_TEST_CONTEXT: _ctx, ...env } = process.env;
 
-async function until<T>(what: string, probe: () => T | undefined, timeoutMs: number, output: () => string): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}; output:\n${output()}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+/** waitFor with the output so far in the failure message. */
+const until = <T>(what: string, probe: () => T | undefined, timeoutMs: number, output: () => string): Promise<T> =>
+  waitFor(probe, timeoutMs, { what, intervalMs: 50, context: () => `output:\n${output()}` });
 
 /** Direct children of a process (Linux: /proc, through ps). */
 const childrenOf = (pid: number) =>

@@ -8,6 +8,7 @@ import { describe, it } from 'node:test';
 import { createConsole } from './log.js';
 import { buildRequest, SendError } from './send.js';
 import { writeState } from './state.js';
+import { waitFor } from '../test/helpers/wait.js';
 import { restartDelayMs, supervise } from './supervisor.js';
 
 describe('supervise', () => {
@@ -23,9 +24,7 @@ describe('supervise', () => {
     const dir = mkdtempSync(join(tmpdir(), 'sup-'));
     const script = `const fs=require('fs');const f=${JSON.stringify(join(dir, 'runs'))};const n=(fs.existsSync(f)?Number(fs.readFileSync(f,'utf8')):0)+1;fs.writeFileSync(f,String(n));if(n<3)process.exit(3);process.on('SIGTERM',()=>{process.stdout.write('drained\\n',()=>process.exit(0))});process.stdout.write('ready '+n+'\\n');setInterval(()=>{},1000);`;
     const s = supervise({ command: process.execPath, args: ['-e', script], env: {}, cwd: dir, spawn: (c, a, o) => spawn(c, a, { ...o, stdio: ['ignore', 'pipe', 'pipe'] }), log, policy: { initialDelayMs: 20, maxDelayMs: 100, healthyAfterMs: 60_000 } });
-    const deadline = Date.now() + 10_000;
-    while (!lines.some((l) => l.includes('ready 3')) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
-    assert.ok(lines.some((l) => l.includes('ready 3')), lines.join('\n'));
+    await waitFor(() => lines.some((l) => l.includes('ready 3')), 10_000, { what: "the third run's 'ready 3'", intervalMs: 20, context: () => lines.join('\n') });
     assert.equal(s.restarts(), 2);
     assert.equal(lines.filter((l) => l.includes('exited unexpectedly (code 3); restarting in')).length, 2);
     const pid = s.pid();

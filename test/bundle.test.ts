@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { bundlePath, startBundle } from './helpers/bundle.js';
 import { startReceiver, type Receiver } from './helpers/receiver.js';
+import { waitFor } from './helpers/wait.js';
 
 let broker: Receiver;
 before(async () => {
@@ -69,8 +70,7 @@ test('SIGTERM under load: every request in flight is answered 202, then the proc
       fetch(proc.url, { method: 'POST', headers: { 'content-type': 'application/json', ce_type: 't', ce_source: 's', 'ce-id': `load-${i}` }, body: `{"i":${i}}` }).then((r) => r.status),
     );
     // Wait until every request has reached the broker stand-in, so all are in flight at SIGTERM.
-    const deadline = Date.now() + 5000;
-    while (slowBroker.requests.length < 40 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    await waitFor(() => slowBroker.requests.length >= 40, 5000, { what: 'all 40 requests at the broker stand-in', intervalMs: 10, context: () => `${slowBroker.requests.length} arrived` });
     assert.equal(slowBroker.requests.length, 40);
     proc.child.kill('SIGTERM');
     const statuses = await Promise.all(inFlight);

@@ -9,6 +9,7 @@ import type { Behaviour, Receiver } from './helpers/receiver.js';
 import { startReceiver } from './helpers/receiver.js';
 import { startRuntime } from './helpers/runtime.js';
 import { startBundle } from './helpers/bundle.js';
+import { waitFor } from './helpers/wait.js';
 
 // Slow answers stay under the runtime's timeout: an answer lost after the ingress accepted is the one case
 // where at-least-once delivery must repeat a record (with the same id), and it is not what this test is about.
@@ -141,7 +142,7 @@ test('SIGKILL of the handler during load, then a restart: nothing acknowledged i
     );
   const first = await startBundle({ ROLE: 'handler', BROKER_URL: broker.url, LOG_LEVEL: 'fatal' });
   const load = sendBatch(first.url, 0, 100);
-  while (broker.requests.length < 20) await new Promise((r) => setTimeout(r, 2));
+  await waitFor(() => broker.requests.length >= 20, 10_000, { what: '20 events at the broker before the kill', intervalMs: 2 });
   first.child.kill('SIGKILL');
   await load;
   const second = await startBundle({ ROLE: 'handler', BROKER_URL: broker.url, LOG_LEVEL: 'fatal' });

@@ -4,6 +4,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { startBundle } from './helpers/bundle.js';
+import { waitFor } from './helpers/wait.js';
 
 /** The top-level keys of one JSON object text, duplicates kept (JSON.parse keeps only the last). */
 function topLevelKeys(text: string): string[] {
@@ -42,8 +43,7 @@ test('a function\'s log lines carry each key once; a PermanentError is logged at
     assert.equal(good.status, 200);
     const bad = await post('bad-1', { trade_id: 'T-2' });
     assert.equal(bad.status, 422);
-    const deadline = Date.now() + 5000;
-    while (!bundle.stdout().includes('"eventId":"bad-1"') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    await waitFor(() => bundle.stdout().includes('"eventId":"bad-1"'), 5000, { what: "the log line of event bad-1", intervalMs: 20 });
 
     const lines = bundle.stdout().split('\n').filter(Boolean);
     for (const line of lines) {

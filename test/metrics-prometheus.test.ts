@@ -4,7 +4,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { startRuntime, type RunningRuntime } from './helpers/runtime.js';
-import { dashboardQueries, postEvent, startPrometheus, until, type PrometheusServer } from './metrics-support.js';
+import { waitFor } from './helpers/wait.js';
+import { dashboardQueries, postEvent, startPrometheus, type PrometheusServer } from './metrics-support.js';
 
 const token = 'prometheus-scrape-token';
 const job = 'knative-events';
@@ -36,9 +37,9 @@ describe('a real Prometheus scrapes the runtime', () => {
 
   test('the target is up with the token and down without it', async () => {
     let up: unknown;
-    await until(async () => (up = await value(`up{job="${job}"}`)) === 1, 20_000, `up{job="${job}"} == 1`, () => up);
+    await waitFor(async () => (up = await value(`up{job="${job}"}`)) === 1, 20_000, { what: `up{job="${job}"} == 1`, intervalMs: 200, context: () => ({ lastSeen: up }) });
     let wrong: unknown;
-    await until(async () => (wrong = await value('up{job="wrong-token"}')) === 0, 20_000, 'up{job="wrong-token"} == 0', () => wrong);
+    await waitFor(async () => (wrong = await value('up{job="wrong-token"}')) === 0, 20_000, { what: 'up{job="wrong-token"} == 0', intervalMs: 200, context: () => ({ lastSeen: wrong }) });
   });
 
   test(`after ${total} events, the received counter is exactly ${total}, split by allowed type`, async () => {
@@ -47,7 +48,7 @@ describe('a real Prometheus scrapes the runtime', () => {
     }
     const received = `sum(knative_events_received_total{job="${job}"})`;
     let seen: unknown;
-    await until(async () => (seen = await value(received)) === total, 20_000, `${received} == ${total}`, () => seen);
+    await waitFor(async () => (seen = await value(received)) === total, 20_000, { what: `${received} == ${total}`, intervalMs: 200, context: () => ({ lastSeen: seen }) });
     assert.equal(await value(`knative_events_received_total{job="${job}", role="subscriber", function="echo", event_type="com.example.order"}`), 15);
     assert.equal(await value(`knative_events_received_total{job="${job}", event_type="other"}`), 10);
     assert.equal(await value(`sum(knative_events_processed_total{job="${job}"})`), total);
@@ -66,7 +67,7 @@ describe('a real Prometheus scrapes the runtime', () => {
       const panelExprs = exprs.filter((q) => q.panel === panel).map((q) => concrete(q.expr));
       assert.ok(panelExprs.length > 0, `the dashboard has no panel "${panel}"`);
       const seriesShown = async () => (await Promise.all(panelExprs.map((e) => prometheus.query(e)))).some((result) => result.length > 0);
-      await until(seriesShown, 10_000, `panel "${panel}" to show the subscriber: ${panelExprs.join(' | ')}`);
+      await waitFor(seriesShown, 10_000, { what: `panel "${panel}" to show the subscriber: ${panelExprs.join(' | ')}`, intervalMs: 200 });
     }
   });
 });

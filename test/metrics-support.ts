@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import type { Role } from '../runtime/config.js';
 import { freePort } from './helpers/bundle.js';
 import { startReceiver, type Receiver } from './helpers/receiver.js';
+import { waitFor } from './helpers/wait.js';
 
 export interface Sample {
   readonly name: string;
@@ -130,10 +131,10 @@ export async function startPrometheus(jobs: readonly ScrapeJob[]): Promise<Prome
     rmSync(dir, { recursive: true, force: true });
   };
   try {
-    await until(async () => {
+    await waitFor(async () => {
       if (!running) throw new Error(`prometheus exited during start-up:\n${output}`);
       return (await fetch(`${url}/-/ready`).catch(() => undefined))?.status === 200;
-    }, 20_000, 'prometheus to answer /-/ready');
+    }, 20_000, { what: 'prometheus to answer /-/ready', intervalMs: 200, errors: 'throw' });
   } catch (err) {
     await stop();
     throw err;
@@ -149,15 +150,6 @@ export async function startPrometheus(jobs: readonly ScrapeJob[]): Promise<Prome
     logs: () => output,
     stop,
   };
-}
-
-/** Polls `check` until it returns true; the error names what was awaited and the last value seen. */
-export async function until(check: () => Promise<boolean>, timeoutMs: number, what: string, lastSeen?: () => unknown): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${lastSeen ? `; last seen: ${JSON.stringify(lastSeen())}` : ''}`);
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
 }
 
 /** Every query in the Grafana dashboard the chart ships, with its panel's title. */

@@ -10,11 +10,13 @@ import { after, test } from 'node:test';
 import type { VaultConfig } from '../runtime/config.js';
 import { createLogger } from '../runtime/logger.js';
 import { openSecrets, VaultStartupError } from '../runtime/secrets/index.js';
+import type { DirectTimers } from '../runtime/secrets/direct.js';
 import type { SecretsFailureReason } from '../runtime/secrets/store.js';
 import { startBundle } from './helpers/bundle.js';
 import { startReceiver } from './helpers/receiver.js';
-import { assertNoSecrets, postEvent, runBundleToExit, waitFor } from './helpers/secrets.js';
+import { assertNoSecrets, postEvent, runBundleToExit } from './helpers/secrets.js';
 import { startVaultStandin, type VaultStandinOptions } from './helpers/vault-standin.js';
+import { waitFor } from './helpers/wait.js';
 
 const cleanups: Array<() => Promise<void> | void> = [];
 after(async () => {
@@ -100,10 +102,10 @@ test('renews its token before the lease ends, and logs in again when renewal is 
   const { vault, tokenPath } = await standin({ leaseSeconds: 0.3 });
   vault.putKv2('secret', 'app', { A: '1' });
   await open(direct(vault.url, tokenPath));
-  await waitFor('a renewal', () => (vault.count('/renew-self') >= 2 ? true : undefined));
+  await waitFor(() => vault.count('/renew-self') >= 2, 5000, { what: 'a renewal' });
   assert.equal(vault.count('/login'), 1);
   vault.fail.renew = true;
-  await waitFor('a new login after the refused renewal', () => (vault.count('/login') >= 2 ? true : undefined));
+  await waitFor(() => vault.count('/login') >= 2, 5000, { what: 'a new login after the refused renewal' });
 });
 
 test('an expired token: the next refresh logs in again and reads the rotated value', async () => {
@@ -112,7 +114,7 @@ test('an expired token: the next refresh logs in again and reads the rotated val
   const { source } = await open(direct(vault.url, tokenPath, { refreshMs: 100 }));
   vault.expireTokens();
   vault.putKv2('secret', 'app', { A: 'after' });
-  await waitFor('the rotated value', () => (source.store.get('A') === 'after' ? true : undefined));
+  await waitFor(() => source.store.get('A') === 'after', 5000, { what: 'the rotated value' });
   assert.equal(vault.count('/login'), 2);
   assert.equal(source.store.status().ok, true);
 });
@@ -122,13 +124,13 @@ test('Vault sealed later: the last good secrets stay, the failure is reported, r
   vault.putKv2('secret', 'app', { A: 'good' });
   const { source, failures } = await open(direct(vault.url, tokenPath, { refreshMs: 100 }));
   vault.fail.sealed = true;
-  await waitFor('the sealed failure', () => (failures.includes('sealed') ? true : undefined));
+  await waitFor(() => failures.includes('sealed'), 5000, { what: 'the sealed failure' });
   assert.equal(source.store.get('A'), 'good');
   assert.equal(source.store.status().ok, false);
   assert.equal(source.store.status().lastFailure?.reason, 'sealed');
   vault.fail.sealed = false;
   vault.putKv2('secret', 'app', { A: 'newer' });
-  await waitFor('recovery', () => (source.store.get('A') === 'newer' ? true : undefined));
+  await waitFor(() => source.store.get('A') === 'newer', 5000, { what: 'recovery' });
   assert.equal(source.store.status().ok, true);
 });
 
@@ -157,12 +159,44 @@ test('start-up errors name the cause: login refused, sealed, slow, missing path,
   await failsWith(direct('http://127.0.0.1:1', tokenPath), /Vault is unreachable \(ECONNREFUSED\)/);
 });
 
+/** Timers the test fires by hand (createDirectSecrets takes them): a backoff is seen, then released, with no real wait. */
+function manualTimers() {
+  const pending = new Map<number, { fn: () => void; ms: number }>();
+  let next = 0;
+  let advanced = 0;
+  const timers: DirectTimers = {
+    setTimeout: (fn, ms) => (pending.set(++next, { fn, ms }), next),
+    clearTimeout: (handle) => void pending.delete(handle as number),
+    now: () => Date.now() + advanced,
+  };
+  return {
+    timers,
+    /** The first pending timer of at most `maxMs` (a backoff, not the 60 s refresh). */
+    find: (maxMs: number) => [...pending].find(([, t]) => t.ms <= maxMs),
+    /** Moves the clock past the timer and runs it. */
+    fire([handle, t]: [number, { fn: () => void; ms: number }]) {
+      pending.delete(handle);
+      advanced += t.ms;
+      t.fn();
+    },
+  };
+}
+
 test('start-up retries with backoff until Vault answers within the deadline', async () => {
   const { vault, tokenPath } = await standin();
   vault.putKv2('secret', 'app', { A: '1' });
   vault.fail.delayMs = 400;
-  setTimeout(() => (vault.fail.delayMs = 0), 600);
-  const { source } = await open(direct(vault.url, tokenPath, { timeoutMs: 150, startupDeadlineMs: 5000 }));
+  const clock = manualTimers();
+  let settled = false;
+  const opening = openSecrets(direct(vault.url, tokenPath, { timeoutMs: 150, startupDeadlineMs: 5000 }), { log, timers: clock.timers }).finally(() => (settled = true));
+  // The first attempt times out (Vault answers after 400 ms, the client waits 150): start-up backs off 200 ms.
+  const backoff = await waitFor(() => clock.find(5000), 5000, { what: 'the first backoff' });
+  assert.equal(backoff[1].ms, 200);
+  assert.equal(settled, false, 'start-up waits for the backoff');
+  vault.fail.delayMs = 0;
+  clock.fire(backoff);
+  const source = await opening;
+  cleanups.push(() => source.close());
   assert.equal(source.store.get('A'), '1');
 });
 
@@ -210,19 +244,19 @@ test('the handler gets BROKER_URL only from Vault, follows its rotation, and pri
   };
   const bundle = await startBundle(env);
   cleanups.push(() => void bundle.child.kill('SIGKILL'));
-  await waitFor('readiness', async () => ((await fetch(`${bundle.url}readyz`)).status === 200 ? true : undefined));
+  await waitFor(async () => ((await fetch(`${bundle.url}readyz`)).status === 200 ? true : undefined), 5000, { what: 'readiness' });
   assert.equal((await postEvent(bundle.url, 'e1')).status, 202);
   assert.equal(first.accepted()[0]?.path, `/ns/broker-${token}`);
 
   vault.putKv2('secret', 'knative-events/app', { BROKER_URL: `${second.url}ns/broker-${token}-rotated`, API_KEY: apiKey });
-  await waitFor('events to reach the rotated broker URL', async () => {
+  await waitFor(async () => {
     assert.equal((await postEvent(bundle.url, unique())).status, 202);
     return second.accepted().length > 0 ? true : undefined;
-  });
+  }, 5000, { what: 'events to reach the rotated broker URL', errors: 'throw' });
   assert.equal(second.accepted()[0]?.path, `/ns/broker-${token}-rotated`);
 
   vault.fail.sealed = true;
-  await waitFor('the outage to be logged', () => (bundle.stdout().includes('"reason":"sealed"') ? true : undefined));
+  await waitFor(() => (bundle.stdout().includes('"reason":"sealed"') ? true : undefined), 5000, { what: 'the outage to be logged' });
   assert.equal((await postEvent(bundle.url, unique())).status, 202, 'keeps serving with the last good secrets');
 
   const metrics = await (await fetch(`${bundle.url}metrics`)).text();
@@ -248,7 +282,7 @@ test('while Vault is unavailable at start-up /readyz answers 503, then 200 once 
   assert.match(await starting.text(), /starting/);
   assert.equal((await postEvent(bundle.url, 'early')).status, 503);
   vault.fail.sealed = false;
-  await waitFor('readiness', async () => ((await fetch(`${bundle.url}readyz`)).status === 200 ? true : undefined), 10_000);
+  await waitFor(async () => ((await fetch(`${bundle.url}readyz`)).status === 200 ? true : undefined), 10_000, { what: 'readiness' });
   bundle.child.kill('SIGTERM');
   assert.equal(await bundle.exited, 0);
 });

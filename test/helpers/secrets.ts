@@ -3,6 +3,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { bundlePath, freePort } from './bundle.js';
+import { waitFor as sharedWaitFor } from './wait.js';
 
 export interface ExitedBundle {
   readonly code: number | string;
@@ -37,14 +38,9 @@ export async function runBundleToExit(env: Record<string, string>, timeoutMs = 1
   return { code: await exited, stdout, stderr, readiness };
 }
 
-export async function waitFor<T>(what: string, probe: () => Promise<T | undefined> | T | undefined, timeoutMs = 5000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined && value !== false) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
+/** @deprecated test/helpers/wait.ts waitFor(condition, deadlineMs, { what }); kept until test/vault-agent.test.ts moves to it. */
+export function waitFor<T>(what: string, probe: () => Promise<T | undefined> | T | undefined, timeoutMs = 5000): Promise<T> {
+  return sharedWaitFor(probe, timeoutMs, { what });
 }
 
 /** Fails naming which secret leaked (by index, not value) into which output. */
