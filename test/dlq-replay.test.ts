@@ -165,6 +165,47 @@ describe('dlq replay: to the subscriber that failed', () => {
   });
 });
 
+/** A subscriber that answers every event with a reply event (binary mode), as a transformer does. */
+async function replyingSubscriber(): Promise<{ url: string; received: string[] }> {
+  const received: string[] = [];
+  const server: Server = createServer((req, res) => {
+    req.resume();
+    req.on('end', () => {
+      received.push(String(req.headers['ce-id']));
+      res.writeHead(200, { 'content-type': 'application/json', 'ce-specversion': '1.0', 'ce-id': `reply-to-${req.headers['ce-id']}`, 'ce-source': '/shipping', 'ce-type': 'com.example.shipped' }).end('{"shipped":true}');
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  cleanups.push(() => new Promise<void>((resolve) => {
+    server.closeAllConnections();
+    server.close(() => resolve());
+  }));
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/`, received };
+}
+
+describe('dlq replay: a destination that replies', () => {
+  test('its reply event is published into the broker, as Knative would; without BROKER_URL the replay fails and stays unreplayed', async () => {
+    const subscriber = await replyingSubscriber();
+    const broker = await receiver({ status: 202 });
+    const runtime = await dlq({ DLQ_FILE: storeFile(), BROKER_URL: broker.url });
+    const stored = await sendDeadLetter(runtime.url, { id: 'ship-1', dest: subscriber.url });
+    const replayed = await post(runtime.url, `/dead-letters/${stored.id}/replay`);
+    assert.equal(replayed.status, 200, JSON.stringify(replayed.body));
+    assert.deepEqual(replayed.body.reply, { id: 'reply-to-ship-1', type: 'com.example.shipped', status: 202 });
+    assert.deepEqual(subscriber.received, ['ship-1']);
+    assert.equal(broker.requests.length, 1, 'the reply, not the replayed event, went to the broker');
+    assert.equal(broker.requests[0]!.event!.id, 'reply-to-ship-1');
+    assert.deepEqual(broker.requests[0]!.event!.data, { shipped: true });
+
+    const noBroker = await dlq({ DLQ_FILE: storeFile() });
+    const other = await sendDeadLetter(noBroker.url, { id: 'ship-2', dest: subscriber.url });
+    const refused = await post(noBroker.url, `/dead-letters/${other.id}/replay`);
+    assert.equal(refused.status, 502);
+    assert.match(refused.body.error.message, /answered with a reply event \(com\.example\.shipped\).*set BROKER_URL/);
+    assert.equal((await adminCall(noBroker.url, token, `/dead-letters/${other.id}`)).body.deadLetter.replayed, null, 'left unreplayed: it can be replayed again');
+  });
+});
+
 /** A receiver that records when each event arrived (its own clock), answering 400 to the ones marked `refuse`. */
 async function timedReceiver(): Promise<{ url: string; arrivals: Array<{ at: number; event: CloudEvent<unknown> }>; close(): Promise<void> }> {
   const arrivals: Array<{ at: number; event: CloudEvent<unknown> }> = [];

@@ -9,7 +9,7 @@
 // Idempotent: a dead letter with a replay marker is not sent again unless forced, and two replays of one id
 // at the same time share one send. If the process dies between the send and the marker, a later replay sends
 // it again with the same event id (at-least-once, never a new identity).
-import type { EventSender } from '../events/sender.js';
+import type { CloudEvent } from 'cloudevents';
 import { HttpError } from '../http/errors.js';
 import type { Logger } from '../logger.js';
 import { eventForReplay, type DeadLetter, type ReplayMarker } from './record.js';
@@ -25,6 +25,8 @@ export type ReplayOutcome =
       readonly target: string;
       readonly replayId: string;
       readonly replayedAt: string;
+      /** The reply event the destination answered with, published into the broker. */
+      readonly reply?: { readonly id: string; readonly type: string; readonly status: number };
     }
   | { readonly id: string; readonly replayed: false; readonly alreadyReplayedAt: string; readonly replayId: string | null };
 
@@ -46,13 +48,18 @@ export interface Replayer {
   preview(letter: DeadLetter, to: string | undefined): { to: string; target: string; event: Record<string, unknown> };
 }
 
+/** Sends to one target: the broker's sender, or the destination delivery (replay-delivery.ts). */
+export interface ReplaySender {
+  send(event: CloudEvent<unknown>): Promise<{ status: number; reply?: { id: string; type: string; status: number } }>;
+}
+
 /** The attribute linking a replayed event to its replay (and so to the dead letter it came from). */
 export const replayIdExtension = 'replayid';
 
 export function createReplayer(options: {
   store: DeadLetterQueries;
   targets: ReplayTargets;
-  senderFor: (target: ResolvedTarget) => EventSender;
+  senderFor: (target: ResolvedTarget) => ReplaySender;
   now: () => Date;
   newId: () => string;
   log: Logger;
@@ -77,7 +84,7 @@ export function createReplayer(options: {
       throw new HttpError(422, 'invalid_event', `dead letter ${letter.id} cannot be sent as a CloudEvent: ${(err as Error).message}`);
     }
     await opts.beforeSend?.();
-    const { status } = await senderFor(target).send(event);
+    const { status, reply } = await senderFor(target).send(event);
     const marker: ReplayMarker = {
       kind: 'replayed',
       id: letter.id,
@@ -97,8 +104,8 @@ export function createReplayer(options: {
       log.error({ err, deadLetter: letter.id }, 'dead letter replayed but the replay marker could not be written');
       throw new HttpError(500, 'store_failed', `dead letter ${letter.id} was replayed (status ${status}) but could not be marked as replayed; after a restart a second replay would send it again`);
     }
-    log.info({ deadLetter: letter.id, eventId: letter.event.id, status, to: target.to, target: target.url, replayId, job: opts.job }, 'dead letter replayed');
-    return { id: letter.id, replayed: true, status, to: target.to, target: target.url, replayId, replayedAt: marker.replayedAt };
+    log.info({ deadLetter: letter.id, eventId: letter.event.id, status, to: target.to, target: target.url, replayId, job: opts.job, replyId: reply?.id }, 'dead letter replayed');
+    return { id: letter.id, replayed: true, status, to: target.to, target: target.url, replayId, replayedAt: marker.replayedAt, ...(reply ? { reply } : {}) };
   }
 
   return {

@@ -9,11 +9,12 @@ import { openFileStore } from '../dlq/file-store.js';
 import { createKafkaSinkStore } from '../dlq/kafka-sink-store.js';
 import { readDeadLetter } from '../dlq/read-dead-letter.js';
 import { deadLetterFrom } from '../dlq/record.js';
-import { createReplayer } from '../dlq/replay.js';
+import { createReplayer, type ReplaySender } from '../dlq/replay.js';
 import { createJobRunner } from '../dlq/replay-jobs.js';
+import { createDestinationDelivery } from '../dlq/replay-delivery.js';
 import { replayTargets, type ResolvedTarget } from '../dlq/replay-target.js';
 import type { DeadLetterStore } from '../dlq/store.js';
-import { createEventSender, type EventSender } from '../events/sender.js';
+import { createEventSender } from '../events/sender.js';
 import { readBody } from '../http/body.js';
 import { HttpError } from '../http/errors.js';
 import type { RoleDeps, RoleInstance, Route } from './role.js';
@@ -95,17 +96,20 @@ export async function createDlqRole(config: DlqConfig, deps: RoleDeps, options: 
       state = await openPostgresAdminState(config.store);
     } else state = memoryAdminState();
   }
-  // One sender per replay target URL (a destination, the broker, an allow-listed URL), made when first used.
-  const senders = new Map<string, EventSender>();
-  const senderFor = (target: ResolvedTarget): EventSender => {
-    let sender = senders.get(target.url);
-    if (!sender) {
-      if (senders.size >= 1000) senders.delete(senders.keys().next().value as string);
-      sender = senderTo(target.to === 'broker' ? 'broker' : 'replay target', target.url, 'binary', config, deps);
-      senders.set(target.url, sender);
-    }
-    return sender;
-  };
+  // to=broker: the broker's ingress (202, no reply). To a destination or an allow-listed URL the dlq acts as
+  // Knative's dispatcher for that one Trigger, publishing a reply event into the broker (replay-delivery.ts).
+  const brokerSender = config.replayUrl ? senderTo('broker', config.replayUrl, 'binary', config, deps) : undefined;
+  const toDestination = createDestinationDelivery({
+    outbound: config.outbound,
+    clock: deps.clock,
+    log: deps.log,
+    stopping: deps.stopping,
+    broker: brokerSender,
+    maxReplyBytes: config.maxBodyBytes,
+    newId: deps.newId,
+    now: deps.now,
+  });
+  const senderFor = (target: ResolvedTarget): ReplaySender => (target.to === 'broker' && brokerSender ? brokerSender : toDestination.to(target.url));
   const replayer =
     store.query && state
       ? createReplayer({ store: store.query, targets: replayTargets(config.replayUrl, config.replay.targets), senderFor, now: deps.now, newId: deps.newId, log: deps.log })
@@ -126,6 +130,7 @@ export async function createDlqRole(config: DlqConfig, deps: RoleDeps, options: 
     async close() {
       // Running replay jobs are saved as interrupted (resumable) before their store closes.
       await jobs?.close();
+      toDestination.close();
       await state?.close();
       await store.close();
     },
