@@ -98,7 +98,7 @@ test('a request is admitted again once the one holding the budget has been answe
 
 test('reservations: Content-Length up front, refused only when others hold the budget, released once', () => {
   const budget = createMemoryBudget(1000);
-  const req = (length?: number) => ({ headers: length === undefined ? {} : { 'content-length': String(length) } }) as never;
+  const req = (length?: number, type = 'application/octet-stream') => ({ headers: length === undefined ? { 'content-type': type } : { 'content-length': String(length), 'content-type': type } }) as never;
   const a = budget.admit(req(300), 10_000);
   assert.equal(a.bytes, 600, 'twice the body: the body and one outgoing copy');
   assert.throws(() => budget.admit(req(300), 10_000), /busy: request bodies in progress fill the memory budget of 1000 bytes/);
@@ -111,6 +111,9 @@ test('reservations: Content-Length up front, refused only when others hold the b
   const alone = budget.admit(req(5000), 10_000);
   assert.equal(alone.bytes, 10_000, 'alone, a request is admitted whatever its size');
   alone.release();
+  const json = budget.admit(req(100, 'application/cloudevents+json; charset=utf-8'), 10_000);
+  assert.equal(json.bytes, 500, 'JSON: its parsed objects prepaid at 3 bytes per byte, on top of the 2');
+  json.release();
 });
 
 test('the JSON charge covers what parsing really allocates, for the shapes that blow up most', () => {

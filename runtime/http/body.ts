@@ -10,7 +10,7 @@
 import type { IncomingMessage } from 'node:http';
 import { HttpError } from './errors.js';
 import { heavyBodyBytes, takeHeavyTurn } from './heavy-turns.js';
-import { bytesHeldPerBodyByte, parsedAsJson, parsedJsonEstimate, reservationOf } from './memory-budget.js';
+import { bytesHeldPerBodyByte, jsonPrepaidPerBodyByte, parsedAsJson, parsedJsonEstimate, reservationOf } from './memory-budget.js';
 
 function tooLarge(limitBytes: number): HttpError {
   return new HttpError(413, 'payload_too_large', `request body is larger than the limit of ${limitBytes} bytes (MAX_BODY_BYTES)`);
@@ -33,6 +33,10 @@ function readBounded(req: IncomingMessage, limitBytes: number): Promise<Buffer> 
   // With a Content-Length the bytes were reserved up front; otherwise they are charged as they come.
   const perByte = declared === undefined ? bytesHeldPerBodyByte : 0;
   const json = reservation !== undefined && parsedAsJson(req.headers['content-type']);
+  // What admission prepaid for the parsed objects (known length only); charged: the estimate beyond it.
+  const prepaid = json && declared !== undefined ? Number(declared) * jsonPrepaidPerBodyByte : 0;
+  let estimated = 0;
+  let charged = 0;
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let received = 0;
@@ -51,7 +55,14 @@ function readBounded(req: IncomingMessage, limitBytes: number): Promise<Buffer> 
         return;
       }
       try {
-        reservation?.grow(chunk.length * perByte + (json ? parsedJsonEstimate(chunk) : 0));
+        let more = chunk.length * perByte;
+        if (json) {
+          estimated += parsedJsonEstimate(chunk);
+          const beyond = Math.max(0, estimated - prepaid - charged);
+          charged += beyond;
+          more += beyond;
+        }
+        reservation?.grow(more);
       } catch (err) {
         cleanup();
         req.pause();

@@ -32,6 +32,14 @@ export interface Reservation {
 export const bytesHeldPerBodyByte = 2;
 
 /**
+ * For a JSON body of known length, the parsed objects are prepaid at this many bytes per body byte when the
+ * request is admitted (typical JSON: a 309-byte trade is estimated at 2.1x), and only what the body's
+ * structure turns out to need beyond it is charged as it arrives. Without it, a burst of large bodies was
+ * admitted on their raw size alone, and all of them were read and scanned before the charges refused most.
+ */
+export const jsonPrepaidPerBodyByte = 3;
+
+/**
  * Memory the parsed JSON of `body` may take, from its structure: ≈64 bytes per object or array (an empty
  * `{}` is 3 bytes of text and 64 of heap), 16 per value separator, and the text once more for strings. An
  * upper bound for the shapes measured above. Additive, so it is computed per chunk as the body arrives (a
@@ -97,7 +105,9 @@ export function createMemoryBudget(limitBytes: number): MemoryBudget {
       };
       const declared = Number(req.headers['content-length']);
       // Over MAX_BODY_BYTES: the route answers 413 without reading; nothing to reserve.
-      if (declared > 0 && declared <= maxBodyBytes) reservation.grow(declared * bytesHeldPerBodyByte);
+      if (declared > 0 && declared <= maxBodyBytes) {
+        reservation.grow(declared * (bytesHeldPerBodyByte + (parsedAsJson(req.headers['content-type']) ? jsonPrepaidPerBodyByte : 0)));
+      }
       tickets.set(req, reservation);
       return reservation;
     },
