@@ -83,7 +83,7 @@ describe('npm run dlq', () => {
 
     const audit = await cli('audit');
     const rows = audit.out.split('\n').slice(1);
-    assert.deepEqual(rows.map((r) => r.split(/\s{2,}/)[1]), ['purge', 'replay-job', 'replay']);
+    assert.deepEqual(rows.map((r) => r.split(/\s{2,}/)[1]), ['purge', 'replay-job-end', 'replay-job', 'replay']);
     for (const row of rows) assert.match(row, /cli-test/);
   });
 

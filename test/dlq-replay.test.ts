@@ -309,6 +309,10 @@ describe('dlq replay: bulk jobs', () => {
     assert.ok(Math.max(...perSecond.values()) <= rate * 2, `at most twice the rate in any second: ${[...perSecond.values()].join(', ')}`);
     console.log(`# poison-pill job: ${good} good + 40 bad, ${measured.toFixed(1)} events/s measured at the receiver (asked ${rate}), ${seconds.toFixed(2)} s`);
 
+    const ended = (await adminCall(runtime.url, token, '/dead-letters/audit')).body.items.find((e: { action: string }) => e.action === 'replay-job-end');
+    assert.deepEqual(ended.result, { state: 'done', total, replayed: good, skipped: 0, failed: 40 });
+    assert.equal(ended.caller.label, 'replay-test');
+
     // A second run skips what was replayed and fails on the same bad ones again, never stuck on them.
     const second = await jobDone(runtime.url, (await post(runtime.url, '/dead-letters/replays?type=com.example.bulk&rate=500')).body.job.id);
     assert.equal(second.replayed, 0);

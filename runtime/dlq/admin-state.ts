@@ -15,7 +15,7 @@ export interface Caller {
 export interface AuditEntry {
   readonly id: string;
   readonly at: string;
-  readonly action: 'replay' | 'replay-job' | 'replay-job-cancel' | 'replay-job-resume' | 'purge';
+  readonly action: 'replay' | 'replay-job' | 'replay-job-end' | 'replay-job-cancel' | 'replay-job-resume' | 'purge';
   readonly caller: Caller;
   /** What was asked: ids or a filter, the target, dry run or not. */
   readonly what: Readonly<Record<string, unknown>>;

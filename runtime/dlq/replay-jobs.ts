@@ -142,6 +142,11 @@ export function createJobRunner(options: JobRunnerOptions): JobRunner {
       saving = next.catch(() => undefined);
       return next;
     };
+    // The end: in the audit log first, then saved, so whoever sees the final state finds its audit entry.
+    const finish = async (patch: Partial<JobWithIds>): Promise<void> => {
+      await audit({ ...job, ...patch });
+      await save(patch);
+    };
     const failures: JobFailure[] = [...job.failures];
     const counts = { replayed: job.replayed, skipped: job.skipped, failed: job.failed };
     const progress = () => ({ ...counts, done: counts.replayed + counts.skipped + counts.failed, failures: [...failures] });
@@ -188,23 +193,31 @@ export function createJobRunner(options: JobRunnerOptions): JobRunner {
       if (signal.aborted) {
         const why = signal.reason instanceof Error ? signal.reason.message : 'stopped';
         if (why === 'shutdown') {
-          await save({ ...progress(), state: 'interrupted', reason: `the dlq was stopped (SIGTERM) after ${counts.replayed + counts.skipped + counts.failed} of ${job.total}; POST /dead-letters/replays/${job.id}/resume to go on` });
+          await finish({ ...progress(), state: 'interrupted', reason: `the dlq was stopped (SIGTERM) after ${counts.replayed + counts.skipped + counts.failed} of ${job.total}; POST /dead-letters/replays/${job.id}/resume to go on` });
         } else {
-          await save({ ...progress(), state: 'cancelled', cancelRequested: true, finishedAt: now().toISOString() });
+          await finish({ ...progress(), state: 'cancelled', cancelRequested: true, finishedAt: now().toISOString() });
         }
       } else {
-        await save({ ...progress(), state: 'done', cursor: null, finishedAt: now().toISOString() });
+        await finish({ ...progress(), state: 'done', cursor: null, finishedAt: now().toISOString() });
       }
       log.info({ job: job.id, state: job.state, replayed: counts.replayed, skipped: counts.skipped, failed: counts.failed }, 'replay job finished');
     } catch (err) {
       const reason = signal.aborted ? 'stopped' : err instanceof HttpError ? err.message : `unexpected error: ${(err as Error).message ?? String(err)}`;
       log.error({ err, job: job.id }, 'replay job stopped: the dead letters could not be read');
-      await save({ ...progress(), state: signal.aborted ? 'interrupted' : 'failed', reason, finishedAt: now().toISOString() }).catch((saveErr: unknown) => {
+      await finish({ ...progress(), state: signal.aborted ? 'interrupted' : 'failed', reason, finishedAt: now().toISOString() }).catch((saveErr: unknown) => {
         log.error({ err: saveErr, job: job.id }, 'replay job: its final state could not be saved');
       });
     } finally {
       clearInterval(heartbeat);
     }
+  }
+
+  /** The outcome of a job in the audit log, under the caller who started it (its start is audited by admin.ts). */
+  async function audit(job: JobWithIds): Promise<void> {
+    const result = { state: job.state, total: job.total, replayed: job.replayed, skipped: job.skipped, failed: job.failed, ...(job.reason ? { reason: job.reason } : {}) };
+    await state
+      .appendAudit({ id: newId(), at: now().toISOString(), action: 'replay-job-end', caller: job.caller, what: { job: job.id, to: job.to, rate: job.rate }, result })
+      .catch((err: unknown) => log.error({ err, job: job.id }, 'replay job: its outcome could not be written to the audit log'));
   }
 
   function launch(job: JobWithIds): void {
