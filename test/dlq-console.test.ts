@@ -127,6 +127,11 @@ for (const storeKind of ['file', 'postgres'] as const) {
       assert.equal(await page.locator('#letters img').count(), 0);
       assert.ok((await rowsText(page)).some((row) => row.includes(xss)));
       assert.notEqual(await page.title(), 'pwned');
+      // Every control has an accessible name (a label, aria-label, or its text).
+      const unnamed = await page.evaluate(`[...document.querySelectorAll('input, select, button, textarea')]
+        .filter((el) => !el.closest('[hidden]') && !(el.labels && el.labels.length) && !el.getAttribute('aria-label') && !el.textContent.trim())
+        .map((el) => el.outerHTML.slice(0, 80))`);
+      assert.deepEqual(unnamed, []);
       await page.screenshot({ path: screenshotPath(`${storeKind}-1-list`) });
     });
 
