@@ -5,7 +5,8 @@
 //   id, loses knativeerror*, gains replayid, and the original's record points to the replay; dry runs;
 // - poison pills: a bulk job over 1,000 dead letters with bad ones mixed in replays every good one at the
 //   requested rate (measured from the receiver's own timestamps) and reports every bad one;
-// - a job survives a restart of the dlq: saved as interrupted, resumed, nothing sent twice;
+// - a job survives a restart of the dlq (file and PostgreSQL stores): saved as interrupted, resumed, nothing
+//   sent twice;
 // - purge by id and filter with a dry-run count, kept across a restart; every action in the audit log.
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -13,7 +14,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, describe, test } from 'node:test';
+import { after, before, describe, test } from 'node:test';
 import { HTTP, type CloudEvent } from 'cloudevents';
 import { createBroker } from '../local/broker.js';
 import { ConfigError, parseConfig, type DlqConfig } from '../runtime/config.js';
@@ -22,6 +23,7 @@ import { fetchPost } from '../local/http.js';
 import { createConsole } from '../local/log.js';
 import { startServer, type RunningServer } from '../local/server.js';
 import { adminCall, listAll, sendDeadLetter, waitFor } from './helpers/dead-letters.js';
+import { startPostgres, type PostgresServer } from './helpers/postgres.js';
 import { startReceiver, type Receiver } from './helpers/receiver.js';
 import { startRuntime, type RunningRuntime } from './helpers/runtime.js';
 
@@ -319,44 +321,6 @@ describe('dlq replay: bulk jobs', () => {
     assert.equal(second.failed, 40);
   });
 
-  test('a dry run counts and shows what would be sent; a job survives a restart of the dlq (interrupted, resumed, nothing sent twice)', async () => {
-    const target = await receiver({ status: 202 });
-    const file = storeFile();
-    let runtime = await startRuntime({ ROLE: 'dlq', DLQ_ADMIN_TOKEN: token, LOG_LEVEL: 'warn', DLQ_FILE: file });
-    await inParallel(60, 10, async (i) => {
-      assert.equal((await sendDeadLetter(runtime.url, { id: `r-${i}`, type: 'restart.me', dest: target.url })).status, 202);
-    });
-    const dry = await post(runtime.url, '/dead-letters/replays?type=restart.me&rate=20&dryRun=true');
-    assert.equal(dry.body.count, 60);
-    assert.equal(dry.body.estimatedSeconds, 3);
-    assert.equal(dry.body.sample[0].eventId, 'r-0');
-    assert.equal(dry.body.sample[0].target, target.url);
-    assert.equal(dry.body.sample[0].event.knativeerrordest, undefined);
-    assert.equal(target.requests.length, 0);
-
-    const { job } = (await post(runtime.url, '/dead-letters/replays?type=restart.me&rate=20')).body;
-    await waitFor('some sent', () => (target.requests.length >= 5 ? true : undefined));
-    await runtime.stop(); // SIGTERM: the job is saved as interrupted
-    const sentBefore = target.requests.length;
-    assert.ok(sentBefore < 60);
-
-    runtime = await startRuntime({ ROLE: 'dlq', DLQ_ADMIN_TOKEN: token, LOG_LEVEL: 'warn', DLQ_FILE: file });
-    cleanups.push(() => runtime.stop());
-    const interrupted = (await adminCall(runtime.url, token, `/dead-letters/replays/${job.id}`)).body.job;
-    assert.equal(interrupted.state, 'interrupted');
-    assert.match(interrupted.reason, /stopped .*\/resume/);
-    assert.equal(interrupted.replayed, sentBefore);
-    assert.equal(target.requests.length, sentBefore, 'nothing runs it after the restart until it is resumed');
-
-    const resumed = await post(runtime.url, `/dead-letters/replays/${job.id}/resume`);
-    assert.equal(resumed.status, 200);
-    const finished = await jobDone(runtime.url, job.id);
-    assert.equal(finished.state, 'done');
-    assert.equal(finished.replayed + finished.skipped, 60);
-    assert.equal(target.requests.length, 60, 'every one sent');
-    assert.equal(new Set(target.requests.map((r) => r.event?.id)).size, 60, 'none twice');
-  });
-
   test('a job by ids; cancel stops it at once', async () => {
     const target = await receiver({ status: 202 });
     const runtime = await dlq({ DLQ_FILE: storeFile() });
@@ -371,6 +335,54 @@ describe('dlq replay: bulk jobs', () => {
     assert.equal((await post(runtime.url, `/dead-letters/replays/${job.id}/cancel`)).status, 409);
     assert.deepEqual(target.requests.map((r) => r.event?.id), ids.slice(0, cancelled.replayed).map((_, i) => `c-${i}`), 'in the order given');
   });
+});
+
+describe('dlq replay: a job across a restart, both stores', () => {
+  let postgres: PostgresServer;
+  before(async () => {
+    postgres = await startPostgres({ fsync: false });
+    cleanups.push(() => postgres.close());
+  });
+
+  for (const storeKind of ['file', 'postgres'] as const) {
+    test(`${storeKind} store: a dry run counts and shows what would be sent; a job survives a restart of the dlq (interrupted, resumed, nothing sent twice)`, async () => {
+      const target = await receiver({ status: 202 });
+      const storeEnv: Record<string, string> = storeKind === 'file' ? { DLQ_FILE: storeFile() } : { DLQ_STORE: 'postgres', DLQ_DATABASE_URL: await postgres.createDatabase('dlq_restart') };
+      let runtime = await startRuntime({ ROLE: 'dlq', DLQ_ADMIN_TOKEN: token, LOG_LEVEL: 'warn', ...storeEnv });
+      await inParallel(60, 10, async (i) => {
+        assert.equal((await sendDeadLetter(runtime.url, { id: `r-${i}`, type: 'restart.me', dest: target.url })).status, 202);
+      });
+      const dry = await post(runtime.url, '/dead-letters/replays?type=restart.me&rate=20&dryRun=true');
+      assert.equal(dry.body.count, 60);
+      assert.equal(dry.body.estimatedSeconds, 3);
+      assert.equal(dry.body.sample[0].eventId, 'r-0');
+      assert.equal(dry.body.sample[0].target, target.url);
+      assert.equal(dry.body.sample[0].event.knativeerrordest, undefined);
+      assert.equal(target.requests.length, 0);
+
+      const { job } = (await post(runtime.url, '/dead-letters/replays?type=restart.me&rate=20')).body;
+      await waitFor('some sent', () => (target.requests.length >= 5 ? true : undefined));
+      await runtime.stop(); // SIGTERM: the job is saved as interrupted
+      const sentBefore = target.requests.length;
+      assert.ok(sentBefore < 60);
+
+      runtime = await startRuntime({ ROLE: 'dlq', DLQ_ADMIN_TOKEN: token, LOG_LEVEL: 'warn', ...storeEnv });
+      cleanups.push(() => runtime.stop());
+      const interrupted = (await adminCall(runtime.url, token, `/dead-letters/replays/${job.id}`)).body.job;
+      assert.equal(interrupted.state, 'interrupted');
+      assert.match(interrupted.reason, /stopped .*\/resume/);
+      assert.equal(interrupted.replayed, sentBefore);
+      assert.equal(target.requests.length, sentBefore, 'nothing runs it after the restart until it is resumed');
+
+      const resumed = await post(runtime.url, `/dead-letters/replays/${job.id}/resume`);
+      assert.equal(resumed.status, 200);
+      const finished = await jobDone(runtime.url, job.id);
+      assert.equal(finished.state, 'done');
+      assert.equal(finished.replayed + finished.skipped, 60);
+      assert.equal(target.requests.length, 60, 'every one sent');
+      assert.equal(new Set(target.requests.map((r) => r.event?.id)).size, 60, 'none twice');
+    });
+  }
 });
 
 describe('dlq purge and audit', () => {
