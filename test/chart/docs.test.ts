@@ -1,8 +1,11 @@
-// chart/README.md documents every value the schema accepts; the CRD schema extractor reads CRDs strictly.
+// chart/README.md documents every value the schema accepts, its Parameters tables and the schema's descriptions are
+// generated from values.yaml and up to date; the CRD schema extractor reads CRDs strictly.
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import { README, SCHEMA, VALUES, generateReadme, generateSchema } from '../../build/chart-docs.mjs';
 import { crdToSchemas } from '../../build/extract-crd-schemas.mjs';
 import { CHART_DIR } from './helm.js';
 
@@ -38,6 +41,31 @@ describe('chart/README.md', () => {
       return !new RegExp(`[\`.]${k}[\`.,]|\`${k} `).test(readme);
     });
     assert.deepEqual(missing, []);
+  });
+});
+
+describe('generated value docs (npm run docs:chart)', () => {
+  it("chart/README.md's Parameters tables are what values.yaml's ## @param lines generate", () => {
+    assert.equal(readFileSync(README, 'utf8'), generateReadme(), 'chart/README.md is out of date: run `npm run docs:chart`');
+  });
+  it("values.schema.json's descriptions are what values.yaml's ## @param lines generate", () => {
+    assert.equal(readFileSync(SCHEMA, 'utf8'), generateSchema(), 'chart/values.schema.json is out of date: run `npm run docs:chart`');
+  });
+  it('an edited @param line changes both (the checks above can fail)', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'chart-docs-test-'));
+    try {
+      const edited = join(dir, 'values.yaml');
+      const text = readFileSync(VALUES, 'utf8');
+      assert.match(text, /## @param image\.tag Tag;/);
+      writeFileSync(edited, text.replace('## @param image.tag Tag;', '## @param image.tag The tag;'));
+      const readme = generateReadme(edited);
+      assert.match(readme, /\| `image\.tag` +\| The tag;/);
+      assert.notEqual(readme, readFileSync(README, 'utf8'));
+      const tagDescription = (JSON.parse(generateSchema(edited)) as { definitions: { image: { properties: { tag: { description: string } } } } }).definitions.image.properties.tag.description;
+      assert.match(tagDescription, /^The tag;/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 
