@@ -121,10 +121,15 @@ export function buildApp(deps: AppDeps): Koa {
     }
     else if (ctx.path !== '/healthz' && ctx.path !== '/readyz') log.info(line, 'request');
   });
-  // Bounds, before any work on the request: the header count, then memory admission. A request without a
-  // body (/healthz, /readyz, /metrics) reserves nothing and never waits for one that has.
+  for (const middleware of deps.middleware ?? []) app.use(middleware);
   const memory = deps.memory;
-  app.use(async (ctx, next) => {
+  app.use(async (ctx) => {
+    const route = findRoute(ctx.method, ctx.path);
+    // The matched pattern, for metrics: a bounded label, unlike the raw path. Set before the bounds below,
+    // so their refusals are counted by route and reason like any other.
+    ctx.state.route = route.path;
+    // Bounds, before any work on the request: the header count, then memory admission. A request without a
+    // body (/healthz, /readyz, /metrics) reserves nothing and never waits for one that has.
     checkHeaderCount(ctx.req.rawHeaders);
     if (memory && hasBody(ctx.req)) {
       let reservation;
@@ -137,14 +142,7 @@ export function buildApp(deps: AppDeps): Koa {
       }
       ctx.res.once('close', reservation.release);
     }
-    await next();
-  });
-  for (const middleware of deps.middleware ?? []) app.use(middleware);
-  app.use(async (ctx) => {
-    const route = findRoute(ctx.method, ctx.path);
     if (ctx.method === 'POST') rejectDuplicateAttributeHeaders(ctx.req.rawHeaders);
-    // The matched pattern, for metrics: a bounded label, unlike the raw path.
-    ctx.state.route = route.path;
     await route.handle(ctx);
   });
   // Errors are all answered above; Koa's default handler would print to stderr.

@@ -69,6 +69,9 @@ test('over the budget: 503 with Retry-After at once, health answers, and the bud
     for (const path of ['healthz', 'readyz']) assert.equal((await fetch(`${runtime.url}${path}`)).status, 200, path);
     assert.equal(broker.requests.length, 1, 'nothing refused reached the broker');
     assert.ok(runtime.logs().some((l) => l.msg === 'request refused' && l.level === 'warn' && l.errorType === 'overloaded' && l.err === undefined));
+    // Counted like any other failure, by reason, so an alert can fire on sustained overload.
+    const metrics = await (await fetch(`${runtime.url}metrics`)).text();
+    assert.match(metrics, /knative_events_failed_total\{[^}]*reason="overloaded"[^}]*\} 2\b/);
 
     // The held request ends (its connection is cut): its reservation is released and a new request fits.
     broker.setFallback({ status: 202 });
