@@ -47,10 +47,10 @@ export function testSource(name) {
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import pino from 'pino';
-import { CloudEvent, PermanentError, isReply, type FunctionContext } from '../../runtime/function-api.js';
+import { CloudEvent, PermanentError, isReply, noSpan, type FunctionContext } from '../../runtime/function-api.js';
 import ${id} from './index.js';
 
-const context: FunctionContext = { log: pino({ level: 'silent' }), config: {}, secrets: { get: () => undefined }, signal: new AbortController().signal };
+const context: FunctionContext = { log: pino({ level: 'silent' }), config: {}, secrets: { get: () => undefined }, signal: new AbortController().signal, span: noSpan };
 const event = (data: { name: string }) => new CloudEvent({ id: '1', type: '${eventTypeOf(name)}', source: '/test', data });
 
 test('${name} replies with a greeting for the name in the event', async () => {

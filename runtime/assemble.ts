@@ -15,6 +15,7 @@ import type { Logger } from './logger.js';
 import { createRole } from './roles/index.js';
 import type { RoleDeps, RoleInstance } from './roles/role.js';
 import type { ProcessMetrics } from './metrics/index.js';
+import { openTracing, type Tracing } from './tracing/index.js';
 
 export interface AssembleIo {
   readonly log: Logger;
@@ -39,6 +40,8 @@ export interface Assembled {
   readonly role: RoleInstance;
   /** This process's metrics; undefined when METRICS_ENABLED=false. */
   readonly metrics: ProcessMetrics | undefined;
+  /** Spans per hop, exported over OTLP when OTEL_EXPORTER_OTLP_ENDPOINT is set; a no-op otherwise. */
+  readonly tracing: Tracing;
   /** Admission control for request bodies (MEMORY_BUDGET_BYTES, or derived from the container limit). */
   readonly memoryBudget: MemoryBudget;
   /** Closes what the role opened (outbound connections, files). */
@@ -71,6 +74,8 @@ export async function assemble(config: RuntimeConfig, io: AssembleIo): Promise<A
   const lifecycle = createLifecycle();
   const poster = io.poster ?? createHttpPoster();
   const metrics = await createProcessMetrics(config, io.version ?? 'unknown');
+  // The recording side of tracing is imported only when an endpoint is set (runtime/tracing/index.ts).
+  const tracing = await openTracing(io.env ?? {}, { log: io.log, registry: metrics?.registry, service: config.service, role: config.role, revision: config.revision, version: io.version });
   const roleDeps: RoleDeps = {
     log: io.log,
     env: io.env ?? {},
@@ -83,6 +88,7 @@ export async function assemble(config: RuntimeConfig, io: AssembleIo): Promise<A
     stopping: () => lifecycle.stopping,
     observer: metrics?.sendObserver,
     roleObserver: metrics?.roleObserver,
+    tracing,
   };
   const built = await createRole(config, roleDeps);
   const role = io.rotateRole ? io.rotateRole(built, (next) => createRole(next, roleDeps)) : built;
@@ -100,10 +106,14 @@ export async function assemble(config: RuntimeConfig, io: AssembleIo): Promise<A
     lifecycle,
     role,
     metrics,
+    tracing,
     memoryBudget,
     async close() {
       await role.close?.();
       await poster.close();
+      // The spans of the requests the drain waited for: exported within 5 s (or SHUTDOWN_TIMEOUT_SECONDS when
+      // shorter, at least 1 s), what is left is counted as dropped (reason shutdown).
+      await tracing.shutdown(Math.max(1000, Math.min(5000, config.shutdownTimeoutMs)));
     },
   };
 }

@@ -2,8 +2,13 @@
 // Functions import only from this file, so its shape is the contract between the runtime and user code.
 import { CloudEvent } from 'cloudevents';
 import type { Logger } from './logger.js';
+import type { FunctionSpan } from './tracing/index.js';
 
 export { CloudEvent };
+export type { FunctionSpan };
+
+/** A span that records nothing: for a FunctionContext built by hand (a function's own unit tests). */
+export const noSpan: FunctionSpan = Object.freeze({ setAttribute() {}, addEvent() {} });
 
 /** Secrets by name (Vault, later). `get` returns undefined for a name that is not there. */
 export interface Secrets {
@@ -18,6 +23,11 @@ export interface FunctionContext {
   readonly secrets: Secrets;
   /** Aborted when the function's time is up or the caller went away. */
   readonly signal: AbortSignal;
+  /**
+   * The function's own span in the event's trace (a child of the role's `process` span): attributes and
+   * events added here reach the OpenTelemetry collector. Records nothing while tracing is off.
+   */
+  readonly span: FunctionSpan;
 }
 
 /**

@@ -2,12 +2,12 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { CloudEvent } from 'cloudevents';
 import pino from 'pino';
-import type { FunctionContext } from '../../runtime/function-api.js';
+import { noSpan, type FunctionContext } from '../../runtime/function-api.js';
 import echo from './index.js';
 
 const lines: Array<Record<string, unknown>> = [];
 const log = pino({ level: 'debug' }, { write: (line: string) => void lines.push(JSON.parse(line) as Record<string, unknown>) });
-const context: FunctionContext = { log, config: {}, secrets: { get: () => undefined }, signal: new AbortController().signal };
+const context: FunctionContext = { log, config: {}, secrets: { get: () => undefined }, signal: new AbortController().signal, span: noSpan };
 
 test('echo answers with the event data and logs it at debug', () => {
   const data = { event_data_1: 'data value 1' };

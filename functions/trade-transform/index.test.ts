@@ -4,11 +4,11 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { CloudEvent } from 'cloudevents';
 import pino from 'pino';
-import { isReply, PermanentError, type FunctionContext } from '../../runtime/function-api.js';
+import { isReply, noSpan, PermanentError, type FunctionContext } from '../../runtime/function-api.js';
 import tradeTransform from './index.js';
 import { loadMapping } from './mapping.js';
 
-const context: FunctionContext = { log: pino({ level: 'silent' }), config: {}, secrets: { get: () => undefined }, signal: new AbortController().signal };
+const context: FunctionContext = { log: pino({ level: 'silent' }), config: {}, secrets: { get: () => undefined }, signal: new AbortController().signal, span: noSpan };
 const trade = {
   trade_id: 'T-1001',
   instrument: { ticker: 'aapl' },

@@ -3,7 +3,7 @@
 import type { CloudEvent } from 'cloudevents';
 import type { ServerResponse } from 'node:http';
 import { HttpError } from '../http/errors.js';
-import { PermanentError, type EventFunction, type FunctionContext, type Secrets } from '../function-api.js';
+import { noSpan, PermanentError, type EventFunction, type FunctionContext, type FunctionSpan, type Secrets } from '../function-api.js';
 import type { Logger } from '../logger.js';
 import type { RoleObserver } from '../roles/role.js';
 
@@ -16,6 +16,8 @@ export interface InvokeOptions {
   /** The caller's response: the function's signal aborts when its connection closes before the answer. */
   readonly response?: ServerResponse;
   readonly observer?: RoleObserver;
+  /** The function's span (`context.span`); receive-and-run.ts starts it as a child of the role's span. */
+  readonly span?: FunctionSpan;
 }
 
 const isThenable = (value: unknown): value is PromiseLike<unknown> =>
@@ -47,6 +49,10 @@ class LazyContext implements FunctionContext {
 
   get secrets() {
     return this.options.secrets;
+  }
+
+  get span(): FunctionSpan {
+    return this.options.span ?? noSpan;
   }
 
   get log(): Logger {

@@ -5,6 +5,8 @@ import type { CloudEvent } from 'cloudevents';
 import type { EventFunction } from '../function-api.js';
 import { readBody } from '../http/body.js';
 import type { RoleDeps } from '../roles/role.js';
+import { endWithOutcome, startIncomingSpan } from '../tracing/hops.js';
+import { noopTracing, nowMs, type Span } from '../tracing/index.js';
 import { invokeFunction } from './invoke.js';
 import { parseEvent } from './parse.js';
 import type { WireEvent } from './wire-event.js';
@@ -15,24 +17,43 @@ export interface FunctionRoleSettings {
   readonly maxBodyBytes: number;
 }
 
-/** `wire`: the event as it came, so what the function passes on unchanged can go out byte for byte. */
-export type ReceiveAndRun = (ctx: Koa.Context) => Promise<{ event: CloudEvent<unknown>; wire: WireEvent; result: unknown }>;
+/**
+ * `wire`: the event as it came, so what the function passes on unchanged can go out byte for byte. `span`: the
+ * role's `process` span (CONSUMER), still open: the role adds its publishes under it and ends it
+ * (tracing/hops.ts `within`). When the function fails, it is ended here with the error.
+ */
+export type ReceiveAndRun = (ctx: Koa.Context) => Promise<{ event: CloudEvent<unknown>; wire: WireEvent; result: unknown; span: Span }>;
 
 export function receiveAndRun(settings: FunctionRoleSettings, fn: EventFunction<unknown>, deps: RoleDeps): ReceiveAndRun {
   const parseOptions = { legacy: false, newId: deps.newId, now: deps.now };
+  const tracing = deps.tracing ?? noopTracing;
+  const processAttributes = { 'messaging.operation.name': 'process', 'messaging.operation.type': 'process', 'http.request.method': 'POST', 'http.route': '/' };
+  const functionAttributes = { 'faas.invoked_name': settings.functionName, 'code.function.name': settings.functionName };
   return async (ctx) => {
+    const started = tracing.enabled ? nowMs() : undefined;
     const body = await readBody(ctx.req, settings.maxBodyBytes);
     const { event, wire } = parseEvent(ctx.req.headers, body, parseOptions);
     ctx.state.event = event;
-    const result = await invokeFunction(fn, event, {
-      functionName: settings.functionName,
-      timeoutMs: settings.functionTimeoutMs,
-      log: deps.log,
-      config: deps.env,
-      secrets: deps.secrets,
-      response: ctx.res,
-      observer: deps.roleObserver,
-    });
-    return { event, wire, result };
+    const span = startIncomingSpan(tracing, `process ${settings.functionName}`, { kind: 'consumer', headers: ctx.req.headers, event: wire, startTime: started, attributes: processAttributes });
+    const functionSpan = tracing.startSpan(`function ${settings.functionName}`, { kind: 'internal', parent: span.context, attributes: functionAttributes });
+    let result: unknown;
+    try {
+      result = await invokeFunction(fn, event, {
+        functionName: settings.functionName,
+        timeoutMs: settings.functionTimeoutMs,
+        log: deps.log,
+        config: deps.env,
+        secrets: deps.secrets,
+        response: ctx.res,
+        observer: deps.roleObserver,
+        span: functionSpan,
+      });
+    } catch (err) {
+      endWithOutcome(functionSpan, { error: err });
+      endWithOutcome(span, { error: err });
+      throw err;
+    }
+    functionSpan.end();
+    return { event, wire, result, span };
   };
 }

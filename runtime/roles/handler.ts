@@ -7,12 +7,17 @@ import { readBody } from '../http/body.js';
 import { createCallerCheck } from '../http/caller-auth.js';
 import { readWireEvent } from '../events/parse.js';
 import { createEventSender } from '../events/sender.js';
+import { sendTraced, startIncomingSpan, within } from '../tracing/hops.js';
+import { noopTracing, nowMs } from '../tracing/index.js';
 import type { RoleDeps, RoleInstance } from './role.js';
 
 export function createHandlerRole(config: HandlerConfig, deps: RoleDeps): RoleInstance {
   const sender = createEventSender({ target: 'broker', url: config.brokerUrl, mode: config.brokerContentMode, outbound: config.outbound }, deps);
   const parseOptions = { legacy: true, newId: deps.newId, now: deps.now };
   const checkCaller = createCallerCheck(config.callerAuth, deps.secrets, deps.now);
+  const tracing = deps.tracing ?? noopTracing;
+  const broker = { name: 'broker', url: config.brokerUrl };
+  const receiveAttributes = { 'messaging.operation.name': 'receive', 'messaging.operation.type': 'receive', 'http.request.method': 'POST', 'http.route': '/' };
 
   return {
     routes: [
@@ -20,11 +25,15 @@ export function createHandlerRole(config: HandlerConfig, deps: RoleDeps): RoleIn
         method: 'POST',
         path: '/',
         async handle(ctx) {
+          const started = tracing.enabled ? nowMs() : undefined;
           const body = await readBody(ctx.req, config.maxBodyBytes);
           checkCaller?.(ctx.req, body);
           const event = readWireEvent(ctx.req.headers, body, parseOptions);
           ctx.state.event = event;
-          await sender.send(event);
+          // receive (SERVER) → publish broker (PRODUCER): the event goes on with the publish span's context in
+          // its traceparent extension and headers, whatever trace the caller sent (tracing/hops.ts).
+          const span = startIncomingSpan(tracing, 'receive', { kind: 'server', headers: ctx.req.headers, event, startTime: started, attributes: receiveAttributes });
+          await within(span, true, () => sendTraced(tracing, span.context, broker, event, (traced, headers) => sender.send(traced, headers)), () => 202);
           ctx.state.outcome = 'forwarded';
           ctx.status = 202;
           ctx.body = { success: true, id: event.id, type: event.type, source: event.source };

@@ -6,6 +6,7 @@ import type { RetryClock } from '../events/retry.js';
 import type { SendObserver } from '../events/sender.js';
 import type { Secrets } from '../function-api.js';
 import type { FunctionModule } from '../function-api.js';
+import type { Tracing } from '../tracing/index.js';
 
 export interface Route {
   readonly method: 'GET' | 'POST' | 'PUT' | 'DELETE';
@@ -51,4 +52,6 @@ export interface RoleDeps {
   readonly roleObserver?: RoleObserver;
   /** True once SIGTERM arrived: outbound retries stop early so draining ends in time. */
   readonly stopping: () => boolean;
+  /** Spans for each hop (runtime/tracing); unset: tracing off, the caller's trace context still passed on. */
+  readonly tracing?: Tracing;
 }

@@ -1,17 +1,23 @@
 // What a Trigger delivers to when the result must land on a Kafka topic: runs FUNCTION on the event and
 // posts what it returns to the KafkaSink ingress. 202 only once the sink has accepted every record;
 // otherwise a 5xx, so Knative retries the delivery (with the same record ids) and finally dead-letters it.
+import type { CloudEvent } from 'cloudevents';
+import type Koa from 'koa';
 import type { SinkForwarderConfig } from '../config.js';
 import { receiveAndRun } from '../events/receive-and-run.js';
 import { createEventSender } from '../events/sender.js';
 import { buildSinkEvents } from '../events/sink-event.js';
-import { wireFromCloudEvent } from '../events/wire-event.js';
+import { wireFromCloudEvent, type WireEvent } from '../events/wire-event.js';
+import { sendTraced, within } from '../tracing/hops.js';
+import { noopTracing, type SpanContext } from '../tracing/index.js';
 import type { RoleDeps, RoleInstance } from './role.js';
 
 export async function createSinkForwarderRole(config: SinkForwarderConfig, deps: RoleDeps): Promise<RoleInstance> {
   const fn = (await deps.loadFunction(config.functionName)).default;
   const sender = createEventSender({ target: 'sink', url: config.sink.url, mode: config.sink.contentMode, outbound: config.outbound }, deps);
   const run = receiveAndRun(config, fn, deps);
+  const tracing = deps.tracing ?? noopTracing;
+  const destination = { name: 'sink', url: config.sink.url };
   const eventOptions = {
     type: config.eventType,
     source: config.eventSource ?? `/knative-events/${config.service}`,
@@ -25,24 +31,29 @@ export async function createSinkForwarderRole(config: SinkForwarderConfig, deps:
         method: 'POST',
         path: '/',
         async handle(ctx) {
-          const { event, wire, result } = await run(ctx);
-          const traceContext = { traceparent: ctx.get('traceparent') || undefined, tracestate: ctx.get('tracestate') || undefined };
-          // Every record is written out before the first is sent, so one the function got wrong sends none.
-          // Data passed on unchanged goes out as the bytes that came in.
-          const outgoing = buildSinkEvents(event, result, eventOptions, traceContext).map((record) => wireFromCloudEvent(record, { event, wire }));
-          // One after another, in the function's order: records of one result keep their order on a partition.
-          // If one fails, the whole delivery is retried; the ones already written come again with the same ids.
-          for (const record of outgoing) await sender.send(record);
-          ctx.set('x-forwarded-events', String(outgoing.length));
-          // No body: the Kafka broker's dispatcher fails a delivery whose 2xx answer has a body that is not a
-          // CloudEvent ("unknown encoding and non empty response"). Body first: Koa turns a null body set
-          // after the status into a 204.
-          ctx.body = null;
-          ctx.status = outgoing.length > 0 ? 202 : 204;
-          ctx.state.outcome = outgoing.length > 0 ? 'forwarded' : 'processed';
-          if (outgoing.length > 0) deps.log.debug({ eventId: event.id, records: outgoing.map((e) => e.id) }, 'forwarded to the sink');
+          const { event, wire, result, span } = await run(ctx);
+          await within(span, false, () => forward(ctx, event, wire, result, span.context), () => ctx.status);
         },
       },
     ],
   };
+
+  async function forward(ctx: Koa.Context, event: CloudEvent<unknown>, wire: WireEvent, result: unknown, parent: SpanContext | undefined): Promise<void> {
+    const traceContext = { traceparent: ctx.get('traceparent') || undefined, tracestate: ctx.get('tracestate') || undefined };
+    // Every record is written out before the first is sent, so one the function got wrong sends none.
+    // Data passed on unchanged goes out as the bytes that came in.
+    const outgoing = buildSinkEvents(event, result, eventOptions, traceContext).map((record) => wireFromCloudEvent(record, { event, wire }));
+    // One after another, in the function's order: records of one result keep their order on a partition.
+    // If one fails, the whole delivery is retried; the ones already written come again with the same ids.
+    // Each record is its own publish span (a child of `process`), whose context the record carries on.
+    for (const record of outgoing) await sendTraced(tracing, parent, destination, record, (traced, headers) => sender.send(traced, headers));
+    ctx.set('x-forwarded-events', String(outgoing.length));
+    // No body: the Kafka broker's dispatcher fails a delivery whose 2xx answer has a body that is not a
+    // CloudEvent ("unknown encoding and non empty response"). Body first: Koa turns a null body set
+    // after the status into a 204.
+    ctx.body = null;
+    ctx.status = outgoing.length > 0 ? 202 : 204;
+    ctx.state.outcome = outgoing.length > 0 ? 'forwarded' : 'processed';
+    if (outgoing.length > 0) deps.log.debug({ eventId: event.id, records: outgoing.map((e) => e.id) }, 'forwarded to the sink');
+  }
 }

@@ -3,12 +3,15 @@
 import type { SubscriberConfig } from '../config.js';
 import { receiveAndRun } from '../events/receive-and-run.js';
 import { writeResult } from '../events/reply.js';
+import { traceReply, within } from '../tracing/hops.js';
+import { noopTracing } from '../tracing/index.js';
 import type { RoleDeps, RoleInstance } from './role.js';
 
 export async function createSubscriberRole(config: SubscriberConfig, deps: RoleDeps): Promise<RoleInstance> {
   const fn = (await deps.loadFunction(config.functionName)).default;
   const run = receiveAndRun(config, fn, deps);
   const replyDefaults = { source: `/knative-events/${config.service}`, newId: deps.newId, now: deps.now, plainResult: config.plainResult };
+  const tracing = deps.tracing ?? noopTracing;
 
   return {
     routes: [
@@ -16,8 +19,12 @@ export async function createSubscriberRole(config: SubscriberConfig, deps: RoleD
         method: 'POST',
         path: '/',
         async handle(ctx) {
-          const { event, wire, result } = await run(ctx);
-          writeResult(ctx, result, replyDefaults, { event, wire });
+          const { event, wire, result, span } = await run(ctx);
+          await within(span, false, () => {
+            writeResult(ctx, result, replyDefaults, { event, wire });
+            // A reply is published into the broker by Knative: it goes on in this trace (tracing/hops.ts).
+            if (ctx.state.reply) traceReply(tracing, span.context, ctx.state.reply, (name, value) => ctx.set(name, value));
+          }, () => ctx.status);
           ctx.state.outcome = ctx.state.reply ? 'replied' : 'processed';
         },
       },
