@@ -5,7 +5,8 @@
 //   id, loses knativeerror*, gains replayid, and the original's record points to the replay; dry runs;
 // - poison pills: a bulk job over 1,000 dead letters with bad ones mixed in replays every good one at the
 //   requested rate (measured from the receiver's own timestamps) and reports every bad one;
-// - a job survives a restart of the dlq (file and PostgreSQL stores): saved as interrupted, resumed, nothing
+// - a job survives a restart of the dlq (file and PostgreSQL stores; and kill -9 of the bundled dlq): saved or
+//   shown as interrupted, resumed, nothing
 //   sent twice;
 // - purge by id and filter with a dry-run count, kept across a restart; every action in the audit log.
 import assert from 'node:assert/strict';
@@ -23,6 +24,7 @@ import { fetchPost } from '../local/http.js';
 import { createConsole } from '../local/log.js';
 import { startServer, type RunningServer } from '../local/server.js';
 import { adminCall, listAll, sendDeadLetter, waitFor } from './helpers/dead-letters.js';
+import { startBundle } from './helpers/bundle.js';
 import { startPostgres, type PostgresServer } from './helpers/postgres.js';
 import { startReceiver, type Receiver } from './helpers/receiver.js';
 import { startRuntime, type RunningRuntime } from './helpers/runtime.js';
@@ -383,6 +385,40 @@ describe('dlq replay: a job across a restart, both stores', () => {
       assert.equal(new Set(target.requests.map((r) => r.event?.id)).size, 60, 'none twice');
     });
   }
+});
+
+describe('dlq replay: a job when the dlq is killed', () => {
+  test('kill -9 of the bundled dlq mid-job: after the restart the job says it was interrupted, and resumes', async () => {
+    const target = await receiver({ status: 202 });
+    const dir = mkdtempSync(join(tmpdir(), 'dlq-replay-kill-'));
+    dirs.push(dir);
+    const env = { ROLE: 'dlq', DLQ_ADMIN_TOKEN: token, LOG_LEVEL: 'warn', DLQ_FILE: join(dir, 'dead-letters.jsonl') };
+    let bundle = await startBundle(env, { cwd: dir });
+    cleanups.push(async () => bundle.child.kill('SIGKILL'));
+    await inParallel(40, 8, async (i) => {
+      assert.equal((await sendDeadLetter(bundle.url, { id: `k-${i}`, type: 'kill.me', dest: target.url })).status, 202);
+    });
+    const { job } = (await post(bundle.url, '/dead-letters/replays?type=kill.me&rate=10')).body;
+    await waitFor('some sent', () => (target.requests.length >= 3 ? true : undefined));
+    bundle.child.kill('SIGKILL');
+    await bundle.exited;
+    const sentBefore = target.requests.length;
+
+    bundle = await startBundle({ ...env, PORT: String(bundle.port) }, { cwd: dir });
+    const shown = (await adminCall(bundle.url, token, `/dead-letters/replays/${job.id}`)).body.job;
+    assert.equal(shown.state, 'interrupted');
+    assert.match(shown.reason, /stopped \(restart or crash\)/);
+    assert.equal(target.requests.length, sentBefore);
+    assert.equal((await post(bundle.url, `/dead-letters/replays/${job.id}/resume`)).status, 200);
+    const finished = await jobDone(bundle.url, job.id);
+    assert.equal(finished.state, 'done');
+    const ids = target.requests.map((r) => r.event?.id);
+    assert.equal(new Set(ids).size, 40, 'every one sent');
+    // Sent before the kill and not yet marked may go again (at least once, same id): never more than that.
+    assert.ok(ids.length <= 40 + 2, `${ids.length} sends for 40 dead letters`);
+    bundle.child.kill('SIGTERM');
+    await bundle.exited;
+  });
 });
 
 describe('dlq purge and audit', () => {
