@@ -6,8 +6,7 @@
 // - poison pills: a bulk job over 1,000 dead letters with bad ones mixed in replays every good one at the
 //   requested rate (measured from the receiver's own timestamps) and reports every bad one;
 // - a job survives a restart of the dlq (file and PostgreSQL stores; and kill -9 of the bundled dlq): saved or
-//   shown as interrupted, resumed, nothing
-//   sent twice;
+//   shown as interrupted, then resumed; nothing sent twice after SIGTERM, at least once after kill -9;
 // - purge by id and filter with a dry-run count, kept across a restart; every action in the audit log.
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
