@@ -19,6 +19,8 @@ import type { DeadLetterStore } from '../dlq/store.js';
 import { createEventSender } from '../events/sender.js';
 import { readBody } from '../http/body.js';
 import { HttpError } from '../http/errors.js';
+import { endDeadLetterSpan, startDeadLetterSpan } from '../tracing/dead-letter.js';
+import { nowMs } from '../tracing/index.js';
 import type { RoleDeps, RoleInstance, Route } from './role.js';
 
 export interface DlqRoleOptions {
@@ -57,16 +59,20 @@ export async function createDlqRole(config: DlqConfig, deps: RoleDeps, options: 
     method: 'POST',
     path: '/',
     async handle(ctx) {
+      const started = deps.tracing?.enabled ? nowMs() : undefined;
       const body = await readBody(ctx.req, config.maxBodyBytes);
       const read = readDeadLetter(ctx.req.headers, body, deps);
       const letter = deadLetterFrom(read.event, deps.newId(), deps.now(), read.invalid);
       // For the request log and metrics (a raw capture's attributes may be missing or not strings).
       const text = (value: unknown) => (typeof value === 'string' ? value : undefined);
       ctx.state.event = { id: text(letter.event.id), type: text(letter.event.type), source: text(letter.event.source) };
+      // A CONSUMER span in the failed delivery's trace, knativeerrordest/knativeerrorcode as attributes.
+      const span = startDeadLetterSpan(deps.tracing, ctx.req.headers, letter, started);
       let stored;
       try {
         stored = await store.append(letter);
       } catch (err) {
+        endDeadLetterSpan(span, { error: err });
         // The sender's own errors already say "try again" (5xx); anything else is the disk or the database.
         if (err instanceof HttpError && err.status >= 500) throw err;
         throw new HttpError(503, 'store_failed', 'the dead letter could not be stored; try again', { cause: err });
@@ -86,6 +92,7 @@ export async function createDlqRole(config: DlqConfig, deps: RoleDeps, options: 
       ctx.body = null;
       ctx.status = 202;
       ctx.state.outcome = 'stored';
+      endDeadLetterSpan(span, { status: 202, deadLetterId: stored.id, duplicate: stored.duplicate });
     },
   };
 
