@@ -285,7 +285,21 @@ describe('npm start -- values/prod.yaml', () => {
       assert.match(pipeline.output, /npm run send -- --sign --type com\.example\.trade/);
     });
 
-    // `npm run send -- --sign …` against this pipeline goes here, once the HMAC scheme has landed.
+    it('npm run send -- --sign: the suggested signed event is accepted and lands in the sink', async () => {
+      const send = /^\s+(npm run send -- --sign --type com\.example\.trade .*)$/m.exec(pipeline.output)?.[1];
+      assert.ok(send, 'the table suggests a signed send');
+      const sinkFile = join(copy, '.local-run', 'kafka', 'trades-normalized.jsonl');
+      const before = jsonLines(sinkFile).length;
+      const r = await sh(send);
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stdout, /^202 Accepted/m);
+      assert.match(r.stdout, /accepted by the handler; follow it in the logs/);
+      await pipeline.waitFor('the signed trade in the sink', () => (jsonLines(sinkFile).length > before ? true : undefined), 15_000);
+      // The same request unsigned is refused: the signature is what let it in.
+      const unsigned = await sh(send.replace(' --sign', ''));
+      assert.notEqual(unsigned.code, 0);
+      assert.match(unsigned.stdout, /^401 /m);
+    });
 
     it('Ctrl-C stops it', async () => {
       assert.equal(await pipeline.interrupt(45_000), 0, pipeline.output.slice(-2000));
