@@ -12,6 +12,8 @@
 import type { CloudEvent } from 'cloudevents';
 import { HttpError } from '../http/errors.js';
 import type { Logger } from '../logger.js';
+import type { Tracing } from '../tracing/index.js';
+import { traceReplay } from '../tracing/replay.js';
 import { eventForReplay, type DeadLetter, type ReplayMarker } from './record.js';
 import type { ReplayTargets, ResolvedTarget } from './replay-target.js';
 import type { DeadLetterQueries, StoredLetter } from './store.js';
@@ -63,6 +65,8 @@ export function createReplayer(options: {
   now: () => Date;
   newId: () => string;
   log: Logger;
+  /** Each replay is a new trace linked to the original one (runtime/tracing/replay.ts). */
+  tracing?: Tracing;
 }): Replayer {
   const { store, targets, senderFor, now, newId, log } = options;
   const inFlight = new Map<string, Promise<ReplayOutcome>>();
@@ -84,7 +88,17 @@ export function createReplayer(options: {
       throw new HttpError(422, 'invalid_event', `dead letter ${letter.id} cannot be sent as a CloudEvent: ${(err as Error).message}`);
     }
     await opts.beforeSend?.();
-    const { status, reply } = await senderFor(target).send(event);
+    // A new trace per replay, with a span link to the trace the event had when it failed.
+    const traced = traceReplay(options.tracing, event, target, { deadLetterId: letter.id, replayId });
+    let sent;
+    try {
+      sent = await senderFor(target).send(traced.event);
+    } catch (err) {
+      traced.end({ error: err });
+      throw err;
+    }
+    traced.end({ status: sent.status });
+    const { status, reply } = sent;
     const marker: ReplayMarker = {
       kind: 'replayed',
       id: letter.id,

@@ -121,7 +121,7 @@ export async function createDlqRole(config: DlqConfig, deps: RoleDeps, options: 
   const senderFor = (target: ResolvedTarget): ReplaySender => (target.to === 'broker' && brokerSender ? brokerSender : toDestination.to(target.url));
   const replayer =
     store.query && state
-      ? createReplayer({ store: store.query, targets: replayTargets(config.replayUrl, config.replay.targets), senderFor, now: deps.now, newId: deps.newId, log: deps.log })
+      ? createReplayer({ store: store.query, targets: replayTargets(config.replayUrl, config.replay.targets), senderFor, now: deps.now, newId: deps.newId, log: deps.log, tracing: deps.tracing })
       : undefined;
   const jobs =
     replayer && store.query && state
