@@ -10,30 +10,39 @@ export function rateLimiter(ratePerSecond: number, signal: AbortSignal, clock: (
   const interval = 1000 / ratePerSecond;
   let start: number | undefined;
   let sent = 0;
+  // Turns are taken in the order asked (FIFO), each after the one before it: a caller that arrives late never
+  // overtakes one still waiting for its time, so sends leave in the order the job reads the dead letters.
+  let chain: Promise<void> = Promise.resolve();
   return {
-    async take() {
-      signal.throwIfAborted();
-      const now = clock();
-      start ??= now;
-      let due = start + sent * interval;
-      if (now - due > 1000) {
-        start += now - due - 1000;
-        due = start + sent * interval;
-      }
-      sent++;
-      const wait = due - now;
-      if (wait <= 0) return;
-      await new Promise<void>((resolve, reject) => {
-        const timer = setTimeout(() => {
-          signal.removeEventListener('abort', onAbort);
-          resolve();
-        }, wait);
-        const onAbort = () => {
-          clearTimeout(timer);
-          reject(signal.reason);
-        };
-        signal.addEventListener('abort', onAbort, { once: true });
-      });
+    take() {
+      const turn = chain.then(waitTurn);
+      chain = turn.catch(() => undefined);
+      return turn;
     },
   };
+
+  async function waitTurn(): Promise<void> {
+    signal.throwIfAborted();
+    const now = clock();
+    start ??= now;
+    let due = start + sent * interval;
+    if (now - due > 1000) {
+      start += now - due - 1000;
+      due = start + sent * interval;
+    }
+    sent++;
+    const wait = due - now;
+    if (wait <= 0) return;
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        signal.removeEventListener('abort', onAbort);
+        resolve();
+      }, wait);
+      const onAbort = () => {
+        clearTimeout(timer);
+        reject(signal.reason);
+      };
+      signal.addEventListener('abort', onAbort, { once: true });
+    });
+  }
 }
