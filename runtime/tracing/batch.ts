@@ -81,7 +81,8 @@ export class BatchProcessor {
     clearTimeout(this.timer);
     const deadline = performance.now() + timeoutMs;
     let timer: NodeJS.Timeout | undefined;
-    const expired = new Promise<void>((resolve) => (timer = setTimeout(resolve, timeoutMs).unref()));
+    // Not unref'd: shutdown is awaited, and the process must live until its deadline.
+    const expired = new Promise<void>((resolve) => (timer = setTimeout(resolve, timeoutMs)));
     const all = (async () => {
       while (this.queue.length > 0 || this.exporting) {
         const left = deadline - performance.now();
