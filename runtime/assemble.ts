@@ -1,19 +1,23 @@
-// Builds a runnable role from a parsed config and its I/O: the one place where dependencies meet.
-// main.ts calls it with the real clock, HTTP client and stdout; tests call it with their own.
+// Builds a runnable role from a parsed config and its I/O: the one place where dependencies meet (the role,
+// its rotation when secrets change, metrics and their observers, tracing, the app). main.ts only reads the
+// process's edges (environment, secrets, the function registry, the port) and calls it with the real clock,
+// HTTP client and stdout; tests call it with their own.
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type Koa from 'koa';
 import { buildApp } from './app.js';
-import { ConfigError, type RuntimeConfig } from './config.js';
+import { parseConfig, type RuntimeConfig } from './config.js';
 import { createHttpPoster, type HttpPoster } from './events/http-client.js';
 import { realClock, type RetryClock } from './events/retry.js';
 import type { FunctionModule, Secrets } from './function-api.js';
-import { functionLoaders } from '../functions/index.js';
+import { noFunctions, type FunctionRegistry } from './function-registry.js';
 import { containerMemoryLimit, createMemoryBudget, defaultMemoryBudget, type MemoryBudget } from './http/memory-budget.js';
 import { createLifecycle, type Lifecycle } from './lifecycle.js';
 import type { Logger } from './logger.js';
 import { createRole } from './roles/index.js';
 import type { RoleDeps, RoleInstance } from './roles/role.js';
+import { rotateRoleOnSecretChange } from './roles/rotating-role.js';
+import type { SecretStore } from './secrets/store.js';
 import type { ProcessMetrics } from './metrics/index.js';
 import { openTracing, type Tracing } from './tracing/index.js';
 
@@ -24,10 +28,15 @@ export interface AssembleIo {
   readonly clock?: RetryClock;
   readonly newId?: () => string;
   readonly now?: () => Date;
-  readonly secrets?: Secrets;
+  /**
+   * What roles and functions read. A SecretStore (main.ts passes the one openSecrets loaded) also rebuilds the
+   * role when a secret the config refers to rotates (roles/rotating-role.ts) and reports to the metrics.
+   */
+  readonly secrets?: Secrets | SecretStore;
+  /** The build's functions (main.ts passes functions/index.ts); none by default. */
+  readonly functions?: FunctionRegistry;
+  /** Loads a function by name in place of the registry (tests inject their own). */
   readonly loadFunction?: (name: string) => Promise<FunctionModule>;
-  /** Wraps the role so it can be rebuilt from a new config when secrets rotate (runtime/secrets/rotating-role.ts). */
-  readonly rotateRole?: (role: RoleInstance, build: (config: RuntimeConfig) => Promise<RoleInstance>) => RoleInstance;
   /** The build's version, for knative_events_build_info. */
   readonly version?: string;
   /** Reads a system file (the cgroup memory limit); undefined when it cannot. Tests pass their own. */
@@ -56,10 +65,17 @@ function readSystemFile(path: string): string | undefined {
   }
 }
 
-async function loadRegisteredFunction(name: string): Promise<FunctionModule> {
-  const load = functionLoaders[name];
-  if (!load) throw new ConfigError([`FUNCTION: unknown function "${name}"`]);
-  return load();
+const isSecretStore = (secrets: Secrets | SecretStore | undefined): secrets is SecretStore => secrets !== undefined && 'onChange' in secrets;
+
+/**
+ * With Vault on, a rotated secret that the config refers to rebuilds the role (roles/rotating-role.ts); with it
+ * off nothing can change, so the role serves unwrapped.
+ */
+function rotatingWhenSecretsChange(config: RuntimeConfig, role: RoleInstance, io: AssembleIo, build: (config: RuntimeConfig) => Promise<RoleInstance>): RoleInstance {
+  const store = io.secrets;
+  if (!isSecretStore(store) || config.vault.mode === 'off') return role;
+  const functionNames = (io.functions ?? noFunctions).names;
+  return rotateRoleOnSecretChange({ role, config, env: io.env ?? {}, store, log: io.log, parse: (env, secrets) => parseConfig(env, secrets, functionNames), build });
 }
 
 /** prom-client is imported only when metrics are on: a process without them starts without loading it. */
@@ -84,14 +100,15 @@ export async function assemble(config: RuntimeConfig, io: AssembleIo): Promise<A
     newId: io.newId ?? randomUUID,
     now: io.now ?? (() => new Date()),
     secrets: io.secrets ?? { get: () => undefined },
-    loadFunction: io.loadFunction ?? loadRegisteredFunction,
+    loadFunction: io.loadFunction ?? (io.functions ?? noFunctions).load,
     stopping: () => lifecycle.stopping,
     observer: metrics?.sendObserver,
     roleObserver: metrics?.roleObserver,
     tracing,
   };
   const built = await createRole(config, roleDeps);
-  const role = io.rotateRole ? io.rotateRole(built, (next) => createRole(next, roleDeps)) : built;
+  const role = rotatingWhenSecretsChange(config, built, io, (next) => createRole(next, roleDeps));
+  if (metrics && isSecretStore(io.secrets)) io.secrets.observe(metrics.secretsObserver);
   const memoryBudget = createMemoryBudget(config.memoryBudgetBytes ?? defaultMemoryBudget(containerMemoryLimit(io.readSystemFile ?? readSystemFile)));
   const app = buildApp({
     log: io.log,

@@ -5,7 +5,6 @@ import * as v from 'valibot';
 import { ConfigError, httpUrl, integer, oneOf, section as parseSection, withoutEmpty, type Env } from './config/fields.js';
 import { vaultSection, type VaultConfig } from './config/vault.js';
 import { dlqReplayConfig, dlqReplayEntries, dlqStoreConfig, dlqStoreEntries, hideDatabaseUrl, type DlqReplayConfig, type DlqStoreConfig } from './config/dlq.js';
-import { functionNames } from '../functions/index.js';
 import type { Secrets } from './function-api.js';
 import { resolveSecretReferences } from './secrets/references.js';
 
@@ -18,11 +17,13 @@ export type Role = (typeof roles)[number];
 export type ContentMode = 'binary' | 'structured';
 export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent';
 
-const functionName = v.pipe(
-  v.string(`is required for this role: one of ${functionNames.join(', ')}`),
-  v.trim(),
-  v.check((name) => (functionNames as readonly string[]).includes(name), `expected a function under functions/: one of ${functionNames.join(', ')}`),
-);
+/** FUNCTION names one of the build's functions (runtime/function-registry.ts); without the list, any name. */
+const functionName = (names: readonly string[] | undefined) =>
+  v.pipe(
+    v.string(names ? `is required for this role: one of ${names.join(', ')}` : 'is required for this role'),
+    v.trim(),
+    v.check((name) => names === undefined || names.includes(name), `expected a function under functions/: one of ${names?.join(', ')}`),
+  );
 
 const commonSchema = v.object({
   ROLE: v.pipe(v.string(`is required: one of ${roles.join(', ')}`), v.trim(), v.picklist(roles, `expected one of ${roles.join(', ')}`)),
@@ -73,34 +74,36 @@ const handlerSchema = v.object({
   HANDLER_AUTH_REPLAY_CAPACITY: integer(1000, 10_000_000, 200_000),
 });
 
-const functionSchema = {
-  FUNCTION: functionName,
+const functionSchema = (names: readonly string[] | undefined) => ({
+  FUNCTION: functionName(names),
   FUNCTION_TIMEOUT_MS: integer(1, 3_600_000, 60_000),
-};
-
-const subscriberSchema = v.object({
-  ...functionSchema,
-  /**
-   * What a plain (non-event) result becomes: `json` answers 200 with it; `discard` answers 204. Knative's Kafka
-   * broker treats a 2xx with a body that is not a CloudEvent as a failed delivery, so the chart sets `discard`
-   * for subscribers behind a Kafka-class broker.
-   */
-  SUBSCRIBER_PLAIN_RESULT: oneOf(['json', 'discard'] as const, 'json'),
 });
+
+const subscriberSchema = (names: readonly string[] | undefined) =>
+  v.object({
+    ...functionSchema(names),
+    /**
+     * What a plain (non-event) result becomes: `json` answers 200 with it; `discard` answers 204. Knative's Kafka
+     * broker treats a 2xx with a body that is not a CloudEvent as a failed delivery, so the chart sets `discard`
+     * for subscribers behind a Kafka-class broker.
+     */
+    SUBSCRIBER_PLAIN_RESULT: oneOf(['json', 'discard'] as const, 'json'),
+  });
 
 const sinkSchema = {
   KAFKA_SINK_URL: httpUrl('the KafkaSink ingress URL, e.g. http://kafka-sink-ingress.knative-eventing.svc.cluster.local/<namespace>/<sink>'),
   SINK_CONTENT_MODE: oneOf(['binary', 'structured'] as const, 'binary'),
 };
 
-const sinkForwarderSchema = v.object({
-  ...functionSchema,
-  ...sinkSchema,
-  SINK_EVENT_TYPE: v.optional(v.pipe(v.string(), v.trim(), v.minLength(1))),
-  SINK_EVENT_SOURCE: v.optional(v.pipe(v.string(), v.trim(), v.minLength(1))),
-  /** Where the Kafka record key comes from: an attribute of the incoming event (`subject`) or `data.<path>`. */
-  SINK_PARTITION_KEY: v.optional(v.pipe(v.string(), v.trim(), v.regex(/^(data(\.[A-Za-z0-9_-]+)+|[a-z0-9]{1,20})$/, 'expected an attribute name (e.g. subject) or data.<field>[.<field>...]'))),
-});
+const sinkForwarderSchema = (names: readonly string[] | undefined) =>
+  v.object({
+    ...functionSchema(names),
+    ...sinkSchema,
+    SINK_EVENT_TYPE: v.optional(v.pipe(v.string(), v.trim(), v.minLength(1))),
+    SINK_EVENT_SOURCE: v.optional(v.pipe(v.string(), v.trim(), v.minLength(1))),
+    /** Where the Kafka record key comes from: an attribute of the incoming event (`subject`) or `data.<path>`. */
+    SINK_PARTITION_KEY: v.optional(v.pipe(v.string(), v.trim(), v.regex(/^(data(\.[A-Za-z0-9_-]+)+|[a-z0-9]{1,20})$/, 'expected an attribute name (e.g. subject) or data.<field>[.<field>...]'))),
+  });
 
 const dlqSchema = v.object({
   ...dlqStoreEntries,
@@ -187,20 +190,23 @@ export interface DlqConfig extends CommonConfig {
 export type RuntimeConfig = HandlerConfig | SubscriberConfig | SinkForwarderConfig | DlqConfig;
 
 /** What to tell someone who left a required variable out. */
-const requiredHints: Record<string, string> = {
+const requiredHints = (functionNames: readonly string[] | undefined): Record<string, string> => ({
   ROLE: `one of ${roles.join(', ')}`,
   BROKER_URL: 'the Knative Broker ingress URL, e.g. http://kafka-broker-ingress.knative-eventing.svc.cluster.local/<namespace>/<broker>',
-  FUNCTION: `the function to run, one of ${functionNames.join(', ')}`,
+  FUNCTION: functionNames ? `the function to run, one of ${functionNames.join(', ')}` : 'the function to run',
   KAFKA_SINK_URL: 'the KafkaSink ingress URL, e.g. http://kafka-sink-ingress.knative-eventing.svc.cluster.local/<namespace>/<sink>',
-};
+});
 
-const section = <S extends v.GenericSchema>(schema: S, env: Env, problems: string[], shown: Env = env) => parseSection(schema, env, problems, { shown, hints: requiredHints });
+const section = <S extends v.GenericSchema>(schema: S, env: Env, problems: string[], shown: Env = env, functionNames?: readonly string[]) =>
+  parseSection(schema, env, problems, { shown, hints: requiredHints(functionNames) });
 
 /**
  * `secrets` resolves values written as `secret:NAME` or `${secret:NAME}` (see runtime/secrets/references.ts);
- * problems quote the reference, never the secret's value.
+ * problems quote the reference, never the secret's value. `functionNames`: the names FUNCTION may take (main.ts
+ * passes the build's registry, runtime/function-registry.ts); without them any name passes here, and an unknown
+ * one fails when the role loads it.
  */
-export function parseConfig(rawEnv: Env, secrets?: Secrets): RuntimeConfig {
+export function parseConfig(rawEnv: Env, secrets?: Secrets, functionNames?: readonly string[]): RuntimeConfig {
   const refs = resolveSecretReferences(rawEnv, secrets);
   const env = withoutEmpty(refs.env);
   const shown = withoutEmpty(rawEnv);
@@ -210,8 +216,8 @@ export function parseConfig(rawEnv: Env, secrets?: Secrets): RuntimeConfig {
   const roleResult = v.safeParse(commonSchema.entries.ROLE, env.ROLE);
   const role = roleResult.success ? roleResult.output : undefined;
   const handler = role === 'handler' ? section(handlerSchema, env, problems, shown) : undefined;
-  const subscriber = role === 'subscriber' ? section(subscriberSchema, env, problems, shown) : undefined;
-  const forwarder = role === 'sink-forwarder' ? section(sinkForwarderSchema, env, problems, shown) : undefined;
+  const subscriber = role === 'subscriber' ? section(subscriberSchema(functionNames), env, problems, shown, functionNames) : undefined;
+  const forwarder = role === 'sink-forwarder' ? section(sinkForwarderSchema(functionNames), env, problems, shown, functionNames) : undefined;
   const dlq = role === 'dlq' ? section(dlqSchema, env, problems, hideDatabaseUrl(shown)) : undefined;
   const metrics = section(metricsSchema, env, problems, shown);
   const dlqStore = dlq ? dlqStoreConfig(dlq, problems) : undefined;
@@ -284,7 +290,7 @@ export interface BootConfig {
 }
 
 /** PORT, LOG_LEVEL and VAULT_* cannot themselves come from secrets: they are needed to load them. */
-export function parseBootConfig(rawEnv: Env): BootConfig {
+export function parseBootConfig(rawEnv: Env, functionNames?: readonly string[]): BootConfig {
   const env = withoutEmpty(rawEnv);
   const problems: string[] = [];
   const c = section(v.pick(commonSchema, ['PORT', 'LOG_LEVEL', 'K_SERVICE', 'K_REVISION']), env, problems);
@@ -292,7 +298,7 @@ export function parseBootConfig(rawEnv: Env): BootConfig {
   if (problems.length > 0 || !c || !vault) {
     // Report everything wrong at once, as parseConfig does; only secret references wait for the secrets.
     try {
-      parseConfig(rawEnv);
+      parseConfig(rawEnv, undefined, functionNames);
     } catch (err) {
       if (err instanceof ConfigError) throw new ConfigError(err.problems.filter((p) => !/^[^:]+: refers to secret /.test(p)));
     }

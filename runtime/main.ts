@@ -1,13 +1,16 @@
-// Wiring only: environment → config → dependencies → role → app → listen → drain on SIGTERM.
+// The process's edges only: environment → secrets → config → assemble() (where dependencies meet) → listen →
+// drain on SIGTERM. The one file that imports the generated function registry: it hands it to the runtime.
+import { functionLoaders, functionNames } from '../functions/index.js';
 import { assemble } from './assemble.js';
 import { ConfigError, parseBootConfig, parseConfig, type BootConfig, type RuntimeConfig } from './config.js';
+import { functionRegistry } from './function-registry.js';
+import { listenWhileStarting, type StartingServer } from './listen-while-starting.js';
 import { createLogger } from './logger.js';
 import { openSecrets, type SecretSource } from './secrets/index.js';
-import { listenWhileStarting, type StartingServer } from './secrets/listen-while-starting.js';
-import { rotateRoleOnSecretChange } from './secrets/rotating-role.js';
 import { drain, listen } from './server.js';
 
 const version = process.env.npm_package_version ?? '0.1.0';
+const functions = functionRegistry(functionNames, functionLoaders);
 
 function fail(message: string): never {
   process.stderr.write(`knative-events: ${message}\n`);
@@ -25,7 +28,7 @@ async function main(): Promise<void> {
   // Secrets first (config values may reference them), so only what loading them needs is read before.
   let boot: BootConfig;
   try {
-    boot = parseBootConfig(process.env);
+    boot = parseBootConfig(process.env, functions.names);
   } catch (err) {
     if (err instanceof ConfigError) fail(err.message);
     throw err;
@@ -43,7 +46,7 @@ async function main(): Promise<void> {
   const env = Object.freeze({ ...process.env });
   let config: RuntimeConfig;
   try {
-    config = parseConfig(env, secrets.store);
+    config = parseConfig(env, secrets.store, functions.names);
   } catch (err) {
     if (err instanceof ConfigError) fail(err.message);
     throw err;
@@ -55,7 +58,7 @@ async function main(): Promise<void> {
     env,
     version,
     secrets: secrets.store,
-    rotateRole: (role, build) => rotateRoleOnSecretChange({ role, config, env, store: secrets.store, log, parse: parseConfig, build }),
+    functions,
   });
 
   let server;
@@ -65,7 +68,6 @@ async function main(): Promise<void> {
   } catch (err) {
     failToListen(err, config.port);
   }
-  if (runtime.metrics) secrets.store.observe(runtime.metrics.secretsObserver);
   runtime.lifecycle.markReady();
   log.info({ port: config.port, version, memoryBudgetBytes: runtime.memoryBudget.limitBytes }, `${config.role} listening`);
 

@@ -1,10 +1,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ConfigError, parseConfig } from '../runtime/config.js';
+import { functionRegistry } from '../runtime/function-registry.js';
+
+/** The names main.ts would pass from the build's registry (functions/index.ts). */
+const functionNames = ['echo', 'trade-transform'];
 
 function problems(env: Record<string, string>): readonly string[] {
   try {
-    parseConfig(env);
+    parseConfig(env, undefined, functionNames);
   } catch (err) {
     assert.ok(err instanceof ConfigError, `expected ConfigError, got ${String(err)}`);
     return err.problems;
@@ -51,6 +55,14 @@ test('a missing ROLE or required variable says it is required and what to put th
 test('an unknown ROLE or FUNCTION lists the known ones', () => {
   assert.match(problems({ ROLE: 'gateway' })[0] ?? '', /ROLE: expected one of handler, subscriber, sink-forwarder, dlq \(got "gateway"\)/);
   assert.match(problems({ ROLE: 'subscriber', FUNCTION: 'nope' })[0] ?? '', /FUNCTION: expected a function under functions\/: one of echo, trade-transform \(got "nope"\)/);
+});
+
+test('without the registry names any FUNCTION passes the config, and the registry refuses an unknown one when it loads', async () => {
+  assert.equal((parseConfig({ ROLE: 'subscriber', FUNCTION: 'nope' }) as { functionName: string }).functionName, 'nope');
+  assert.match(problems({ ROLE: 'subscriber', FUNCTION: ' ' })[0] ?? '', /^FUNCTION: is required/);
+  const registry = functionRegistry(functionNames, { echo: async () => ({ default: () => undefined }) });
+  assert.equal(typeof (await registry.load('echo')).default, 'function');
+  await assert.rejects(registry.load('nope'), (err: unknown) => err instanceof ConfigError && /FUNCTION: unknown function "nope"/.test(err.message));
 });
 
 test('empty values count as unset (Helm renders a missing value as "")', () => {

@@ -1,7 +1,7 @@
 // The dlq's store section of the configuration: which store (file, postgres, kafka-sink) and its settings.
 // DLQ_DATABASE_URL holds a password, so it is never quoted in a problem; like any variable it may be a
 // `secret:NAME` reference (Vault, runtime/secrets/references.ts) or come from a Kubernetes Secret (env
-// valueFrom), and a rotated secret rebuilds the role with a new connection pool (secrets/rotating-role.ts).
+// valueFrom), and a rotated secret rebuilds the role with a new connection pool (roles/rotating-role.ts).
 import * as v from 'valibot';
 import { httpUrl, integer, oneOf, type Env } from './fields.js';
 

@@ -1,10 +1,13 @@
 // Starts a role in-process on a loopback port (port 0) from an env map, through the same parseConfig and
-// assemble() that main.ts uses, with logs captured for assertions. For the bundled file, see bundle.ts.
+// assemble() that main.ts uses, with the build's function registry as main.ts passes it, and logs captured for
+// assertions. For the bundled file, see bundle.ts.
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
+import { functionLoaders, functionNames } from '../../functions/index.js';
 import { assemble, type AssembleIo, type Assembled } from '../../runtime/assemble.js';
 import { parseConfig, type RuntimeConfig } from '../../runtime/config.js';
+import { functionRegistry } from '../../runtime/function-registry.js';
 import { createLogger } from '../../runtime/logger.js';
 import { drain, listen } from '../../runtime/server.js';
 
@@ -19,7 +22,8 @@ export interface RunningRuntime extends Assembled {
 }
 
 export async function startRuntime(env: Record<string, string>, io: Partial<AssembleIo> = {}): Promise<RunningRuntime> {
-  const config = parseConfig({ PORT: '1', LOG_LEVEL: 'debug', ...env });
+  const functions = io.functions ?? functionRegistry(functionNames, functionLoaders);
+  const config = parseConfig({ PORT: '1', LOG_LEVEL: 'debug', ...env }, io.secrets, functions.names);
   const lines: string[] = [];
   const destination = new Writable({
     write(chunk: Buffer, _enc, done) {
@@ -28,7 +32,7 @@ export async function startRuntime(env: Record<string, string>, io: Partial<Asse
     },
   });
   const log = io.log ?? createLogger({ level: config.logLevel, base: { role: config.role }, destination });
-  const assembled = await assemble(config, { env, ...io, log });
+  const assembled = await assemble(config, { env, functions, ...io, log });
   const server = await listen(assembled.app, { port: 0, host: '127.0.0.1' });
   assembled.lifecycle.markReady();
   const { port } = server.address() as AddressInfo;

@@ -3,11 +3,11 @@
 // nor routes to it; `serve(app)` then hands the same socket to the real app.
 import type { Server } from 'node:http';
 import type Koa from 'koa';
-import { buildApp } from '../app.js';
-import { createLifecycle } from '../lifecycle.js';
-import type { Logger } from '../logger.js';
-import { HttpError } from '../http/errors.js';
-import { listen } from '../server.js';
+import { buildApp } from './app.js';
+import { createLifecycle } from './lifecycle.js';
+import type { Logger } from './logger.js';
+import { HttpError } from './http/errors.js';
+import { listen } from './server.js';
 
 export interface StartingServer {
   readonly server: Server;

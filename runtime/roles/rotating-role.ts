@@ -7,9 +7,9 @@ import { isDeepStrictEqual } from 'node:util';
 import { ConfigError, type RuntimeConfig } from '../config.js';
 import { HttpError } from '../http/errors.js';
 import type { Logger } from '../logger.js';
-import type { RoleInstance, Route } from '../roles/role.js';
-import { resolveSecretReferences } from './references.js';
-import type { SecretStore } from './store.js';
+import { resolveSecretReferences } from '../secrets/references.js';
+import type { SecretStore } from '../secrets/store.js';
+import type { RoleInstance, Route } from './role.js';
 
 export interface RotatingRoleOptions {
   readonly role: RoleInstance;
