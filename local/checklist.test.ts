@@ -235,6 +235,15 @@ describe('a new function, the walkthrough and the dlq admin API on one pipeline'
     assert.equal(JSON.parse(refused.stdout).success, false);
   });
 
+  it('the table prints the dead-letter console URL, and the dlq serves the page there', async () => {
+    const url = /^\s+console {4}(http:\/\/127\.0\.0\.1:\d+\/dead-letters\/ui)$/m.exec(pipeline.output)?.[1];
+    assert.ok(url, 'the table prints the console URL');
+    const page = await fetch(url);
+    assert.equal(page.status, 200);
+    assert.match(page.headers.get('content-type') ?? '', /text\/html/);
+    assert.match(await page.text(), /<title>[^<]*[Dd]ead/);
+  });
+
   it("the pipeline delivers to the new function: the scaffold's send command reaches hello, and its reply is published", async () => {
     const send = /^\s+(npm run send -- --type com\.example\.hello .*)$/m.exec(scaffold)?.[1];
     assert.ok(send, 'npm run new printed a send command');

@@ -142,7 +142,8 @@ async function main(): Promise<void> {
         adminUrl: `${s.url}dead-letters`,
         token: fromSecret ? undefined : s.env.DLQ_ADMIN_TOKEN,
         tokenFrom: generated ? 'token generated for this run' : (fromSecret ?? 'token from the values file'),
-        consoleUrl: undefined, // the dead-letter web console's URL goes here once the dlq serves one
+        // The console is served by the dlq itself, behind the same token (asked once by the page).
+        consoleUrl: `${s.url}dead-letters/ui`,
       };
     });
   const handler = plan.services.find((s) => s.role === 'handler');
