@@ -116,6 +116,17 @@ broker the chart does not render: behind any broker, plain results are dropped (
 {{- end -}}
 {{- $metrics := include "ke.metricsEnv" (dict "ctx" $ctx "cfg" $cfg) | fromYaml -}}
 {{- range $k, $v := $metrics }}{{ $_ := set $env $k $v }}{{ end -}}
+{{- /* OTEL_* for tracing (runtime/tracing): on every service when tracing.endpoint is set, off (not loaded) otherwise. */ -}}
+{{- $tracing := default (dict) $ctx.Values.tracing -}}
+{{- if $tracing.endpoint -}}
+{{- $_ := set $env "OTEL_EXPORTER_OTLP_ENDPOINT" (dict "value" $tracing.endpoint) -}}
+{{- $_ := set $env "OTEL_TRACES_SAMPLER" (dict "value" "parentbased_traceidratio") -}}
+{{- $_ := set $env "OTEL_TRACES_SAMPLER_ARG" (dict "value" (toString (ternary $tracing.sampleRatio 1 (hasKey $tracing "sampleRatio")))) -}}
+{{- $headers := default (dict) $tracing.headers -}}
+{{- if $headers.existingSecret -}}
+{{- $_ := set $env "OTEL_EXPORTER_OTLP_HEADERS" (dict "valueFrom" (dict "secretKeyRef" (dict "name" $headers.existingSecret "key" (default "headers" $headers.key)))) -}}
+{{- end -}}
+{{- end -}}
 {{- if and $cfg.sink (ne $role "sink-forwarder") -}}
 {{- fail (printf "%s.sink: only a sink-forwarder writes to a KafkaSink (role is %s; a dlq uses dlq.sink)" $at $role) -}}
 {{- end -}}

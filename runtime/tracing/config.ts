@@ -98,7 +98,7 @@ export function parseTracingConfig(env: Env, defaults: TracingDefaults): Tracing
   const sampler = (value(env, 'OTEL_TRACES_SAMPLER')?.toLowerCase() ?? 'parentbased_always_on') as SamplerName;
   if (!samplers.includes(sampler)) problems.push(`OTEL_TRACES_SAMPLER: expected one of ${samplers.join(', ')} (got ${JSON.stringify(env.OTEL_TRACES_SAMPLER)})`);
   const ratioRaw = value(env, 'OTEL_TRACES_SAMPLER_ARG');
-  const ratio = ratioRaw === undefined ? 1 : /^(\d+\.?\d*|\.\d+)$/.test(ratioRaw) ? Number(ratioRaw) : NaN;
+  const ratio = ratioRaw === undefined ? 1 : /^(\d+\.?\d*|\.\d+)(e[-+]?\d+)?$/i.test(ratioRaw) ? Number(ratioRaw) : NaN;
   if (!(ratio >= 0 && ratio <= 1)) problems.push(`OTEL_TRACES_SAMPLER_ARG: expected a sampling ratio from 0 to 1, e.g. 0.01 (got ${JSON.stringify(ratioRaw)})`);
   const headers = {
     ...keyValues(value(env, 'OTEL_EXPORTER_OTLP_HEADERS'), 'OTEL_EXPORTER_OTLP_HEADERS', problems),
