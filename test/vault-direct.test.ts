@@ -10,7 +10,7 @@ import { after, test } from 'node:test';
 import type { VaultConfig } from '../runtime/config.js';
 import { createLogger } from '../runtime/logger.js';
 import { openSecrets, VaultStartupError } from '../runtime/secrets/index.js';
-import type { DirectTimers } from '../runtime/secrets/direct.js';
+import type { Clock } from '../runtime/clock.js';
 import type { SecretsFailureReason } from '../runtime/secrets/store.js';
 import { startBundle } from './helpers/bundle.js';
 import { startReceiver } from './helpers/receiver.js';
@@ -159,18 +159,21 @@ test('start-up errors name the cause: login refused, sealed, slow, missing path,
   await failsWith(direct('http://127.0.0.1:1', tokenPath), /Vault is unreachable \(ECONNREFUSED\)/);
 });
 
-/** Timers the test fires by hand (createDirectSecrets takes them): a backoff is seen, then released, with no real wait. */
-function manualTimers() {
+/** A clock the test fires by hand (createDirectSecrets takes it): a backoff is seen, then released, with no real wait. */
+function manualClock() {
   const pending = new Map<number, { fn: () => void; ms: number }>();
   let next = 0;
   let advanced = 0;
-  const timers: DirectTimers = {
-    setTimeout: (fn, ms) => (pending.set(++next, { fn, ms }), next),
+  const setTimeout = (fn: () => void, ms: number) => (pending.set(++next, { fn, ms }), next);
+  const clock: Clock = {
+    setTimeout,
     clearTimeout: (handle) => void pending.delete(handle as number),
     now: () => Date.now() + advanced,
+    sleep: (ms) => new Promise<void>((resolve) => setTimeout(resolve, ms)),
+    random: () => 0.5,
   };
   return {
-    timers,
+    clock,
     /** The first pending timer of at most `maxMs` (a backoff, not the 60 s refresh). */
     find: (maxMs: number) => [...pending].find(([, t]) => t.ms <= maxMs),
     /** Moves the clock past the timer and runs it. */
@@ -186,9 +189,9 @@ test('start-up retries with backoff until Vault answers within the deadline', as
   const { vault, tokenPath } = await standin();
   vault.putKv2('secret', 'app', { A: '1' });
   vault.fail.delayMs = 400;
-  const clock = manualTimers();
+  const clock = manualClock();
   let settled = false;
-  const opening = openSecrets(direct(vault.url, tokenPath, { timeoutMs: 150, startupDeadlineMs: 5000 }), { log, timers: clock.timers }).finally(() => (settled = true));
+  const opening = openSecrets(direct(vault.url, tokenPath, { timeoutMs: 150, startupDeadlineMs: 5000 }), { log, clock: clock.clock }).finally(() => (settled = true));
   // The first attempt times out (Vault answers after 400 ms, the client waits 150): start-up backs off 200 ms.
   const backoff = await waitFor(() => clock.find(5000), 5000, { what: 'the first backoff' });
   assert.equal(backoff[1].ms, 200);

@@ -5,7 +5,8 @@ import { CloudEvent, ValidationError } from 'cloudevents';
 import type Koa from 'koa';
 import { isReply } from '../function-api.js';
 import { HttpError } from '../http/errors.js';
-import { binaryMessage, wireFromCloudEvent, type WireEvent } from './wire-event.js';
+import { serialise } from './sender.js';
+import type { WireEvent } from './wire-event.js';
 
 export function toReplyEvent(
   result: unknown,
@@ -55,7 +56,7 @@ export function writeResult(ctx: Koa.Context, result: unknown, defaults: ResultO
   }
   const event = toReplyEvent(result, defaults, origin);
   if (event) {
-    const message = binaryMessage(wireFromCloudEvent(event, origin));
+    const message = serialise(event, 'binary', origin);
     // Body first: Koa sets its own Content-Type for a Buffer body, which the event's must replace.
     ctx.body = message.body;
     for (const [name, value] of Object.entries(message.headers)) ctx.set(name, value);

@@ -1,6 +1,8 @@
 // Bounded exponential backoff with full jitter. Hand-written rather than p-retry because the clock and the
 // random source must be injectable (tests drive them) and because the caller decides per outcome, from an
-// HTTP status, whether another attempt can help.
+// HTTP status, whether another attempt can help. Outbound sends (sender.ts), dlq replays and direct Vault's
+// start-up (secrets/direct.ts) all retry through withRetries.
+import type { Clock } from '../clock.js';
 
 export interface RetryPolicy {
   /** Attempts after the first. */
@@ -9,15 +11,8 @@ export interface RetryPolicy {
   readonly maxDelayMs: number;
 }
 
-export interface RetryClock {
-  sleep(ms: number): Promise<void>;
-  random(): number;
-}
-
-export const realClock: RetryClock = {
-  sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
-  random: Math.random,
-};
+/** The part of the clock (runtime/clock.ts) that retries use. */
+export type RetryClock = Pick<Clock, 'sleep' | 'random'>;
 
 /** Delay before retry number `attempt` (1-based): uniform in [0, min(max, base × 2^(attempt-1))]. */
 export function backoffDelay(policy: RetryPolicy, attempt: number, random: () => number): number {

@@ -50,9 +50,13 @@ const retryableStatus = (status: number) => status >= 500 || status === 404 || s
 
 const timeoutCodes = new Set([timeoutCode, 'ETIMEDOUT']);
 
-/** The HTTP request for an event in a content mode (binary: percent-encoded ce- headers and the data as the body). */
-export function serialise(event: WireEvent | CloudEvent<unknown>, mode: ContentMode): HttpMessage {
-  const wire = event instanceof WireEvent ? event : wireFromCloudEvent(event);
+/**
+ * The HTTP message for an event in a content mode (binary: percent-encoded ce- headers and the data as the body):
+ * every outgoing event and a subscriber's reply (reply.ts) are written here. `origin`: the event a function was
+ * given, so a reply that carries its data unchanged sends those bytes.
+ */
+export function serialise(event: WireEvent | CloudEvent<unknown>, mode: ContentMode, origin?: { readonly event: CloudEvent<unknown>; readonly wire: WireEvent }): HttpMessage {
+  const wire = event instanceof WireEvent ? event : wireFromCloudEvent(event, origin);
   return mode === 'binary' ? binaryMessage(wire) : structuredMessage(wire);
 }
 

@@ -5,7 +5,8 @@ import { readFile } from 'node:fs/promises';
 import { defaultAgentSecretsDir, type VaultConfig } from '../config.js';
 import type { Logger } from '../logger.js';
 import { loadAgentSecrets, watchAgentSecrets } from './agent.js';
-import { createDirectSecrets, VaultStartupError, type DirectTimers } from './direct.js';
+import type { Clock } from '../clock.js';
+import { createDirectSecrets, VaultStartupError } from './direct.js';
 import { createSecretStore, type SecretsFailureReason, type SecretStore, type SecretStoreWriter, type VaultOperation } from './store.js';
 import type { NodeVaultOptions, VaultApi } from './vault-api.js';
 
@@ -22,7 +23,8 @@ export interface SecretsIo {
   readonly log: Logger;
   readonly readFile?: (path: string) => Promise<string>;
   readonly createVaultApi?: (options: NodeVaultOptions) => Promise<VaultApi>;
-  readonly timers?: DirectTimers;
+  /** Start-up backoff, renewals and refreshes of direct mode run on it (tests pass a manual one). */
+  readonly clock?: Clock;
   readonly exists?: (path: string) => boolean;
 }
 
@@ -56,7 +58,7 @@ export async function openSecrets(config: VaultConfig, io: SecretsIo): Promise<S
   if (config.skipVerify) log.warn('VAULT_SKIP_VERIFY=true: Vault\'s TLS certificate is not verified');
   const createApi = io.createVaultApi ?? (async (o: NodeVaultOptions) => (await import('./vault-api.js')).createNodeVaultApi(o));
   const api = timedVaultApi(await createApi({ address: config.address, namespace: config.namespace, ca, skipVerify: config.skipVerify, timeoutMs: config.timeoutMs }), store);
-  const direct = createDirectSecrets({ config, api, store, log, readJwt: () => read(config.tokenPath), timers: io.timers });
+  const direct = createDirectSecrets({ config, api, store, log, readJwt: () => read(config.tokenPath), clock: io.clock });
   try {
     await direct.start();
   } catch (err) {
