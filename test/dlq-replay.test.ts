@@ -152,9 +152,11 @@ describe('dlq replay: to the subscriber that failed', () => {
 
     const refused = await post(runtime.url, `/dead-letters/${b.id}/replay?force=true&to=${encodeURIComponent(other.url)}`);
     assert.equal(refused.status, 403);
+    assert.equal(refused.body.error.type, 'forbidden');
     assert.match(refused.body.error.message, /not in DLQ_REPLAY_TARGETS/);
     const refusedJob = await post(runtime.url, `/dead-letters/replays?all=true&to=${encodeURIComponent('http://169.254.169.254/')}`);
     assert.equal(refusedJob.status, 403);
+    assert.equal(refusedJob.body.error.type, 'forbidden');
     assert.equal(other.requests.length, 0, 'nothing reached a host that is not allowed');
 
     const noDest = await fetch(runtime.url, { method: 'POST', headers: { 'content-type': 'application/json', 'ce-specversion': '1.0', 'ce-id': 'c', 'ce-source': '/s', 'ce-type': 't' }, body: '{}' });
@@ -333,7 +335,10 @@ describe('dlq replay: bulk jobs', () => {
     assert.equal(cancelled.state, 'cancelled');
     assert.equal(target.requests.length, cancelled.replayed, 'nothing sent after the cancel answered');
     assert.ok(cancelled.replayed < 30);
-    assert.equal((await post(runtime.url, `/dead-letters/replays/${job.id}/cancel`)).status, 409);
+    const cancelledTwice = await post(runtime.url, `/dead-letters/replays/${job.id}/cancel`);
+    assert.equal(cancelledTwice.status, 409);
+    assert.equal(cancelledTwice.body.error.type, 'conflict');
+    assert.match(cancelledTwice.body.error.message, /nothing to cancel/);
     assert.deepEqual(target.requests.map((r) => r.event?.id), ids.slice(0, cancelled.replayed).map((_, i) => `c-${i}`), 'in the order given');
   });
 });

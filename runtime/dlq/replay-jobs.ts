@@ -298,11 +298,11 @@ export function createJobRunner(options: JobRunnerOptions): JobRunner {
         await state.saveJob(cancelled);
         return cancelled;
       }
-      throw new HttpError(409, 'bad_request', `replay job ${id} is ${job.state}: there is nothing to cancel`);
+      throw new HttpError(409, 'conflict', `replay job ${id} is ${job.state}: there is nothing to cancel`);
     },
     async resume(id) {
       const job = await find(id);
-      if (job.state !== 'interrupted' && job.state !== 'failed') throw new HttpError(409, 'bad_request', `replay job ${id} is ${job.state}: only an interrupted or failed job can be resumed`);
+      if (job.state !== 'interrupted' && job.state !== 'failed') throw new HttpError(409, 'conflict', `replay job ${id} is ${job.state}: only an interrupted or failed job can be resumed`);
       const at = now().toISOString();
       const resumed: JobWithIds = { ...job, owner, state: job.total === null ? 'counting' : 'running', heartbeatAt: at, updatedAt: at, reason: undefined, finishedAt: undefined };
       await state.saveJob(resumed);

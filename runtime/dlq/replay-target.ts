@@ -41,7 +41,7 @@ export function replayTargets(brokerUrl: string | undefined, allowed: readonly s
     const url = httpUrl(to);
     if (!url) throw new HttpError(400, 'bad_request', 'to must be destination, broker, or an http(s) URL listed in DLQ_REPLAY_TARGETS');
     if (!allowList.has(url)) {
-      throw new HttpError(403, 'bad_request', `to=${url} is not in DLQ_REPLAY_TARGETS: a replay goes to the failed destination, the broker, or an allow-listed URL (${allowList.size === 0 ? 'none is listed' : [...allowList].join(', ')})`);
+      throw new HttpError(403, 'forbidden', `to=${url} is not in DLQ_REPLAY_TARGETS: a replay goes to the failed destination, the broker, or an allow-listed URL (${allowList.size === 0 ? 'none is listed' : [...allowList].join(', ')})`);
     }
   }
 

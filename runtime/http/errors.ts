@@ -14,6 +14,8 @@ export type ErrorType =
   | 'not_found'
   | 'method_not_allowed'
   | 'unauthorized'
+  | 'forbidden'
+  | 'conflict'
   | 'replayed'
   | 'too_many_headers'
   | 'overloaded'
