@@ -4,6 +4,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
+import { waitFor } from './wait.js';
 
 export const bundlePath = fileURLToPath(new URL('../../dist/knative-events.cjs', import.meta.url));
 
@@ -43,22 +44,18 @@ export async function startBundle(env: Record<string, string>, options: { cwd?: 
   child.stderr?.on('data', (c: Buffer) => (err += c.toString()));
   const exited = new Promise<number | string>((resolve) => child.once('exit', (code, signal) => resolve(code ?? signal ?? -1)));
   const url = `http://127.0.0.1:${port}/`;
-  const deadline = Date.now() + (options.timeoutMs ?? 10_000);
   let exitedEarly = false;
   void exited.then(() => (exitedEarly = true));
-  for (;;) {
+  const healthy = async () => {
     if (exitedEarly) throw new Error(`the runtime exited during start-up: ${err || out}`);
-    try {
-      const res = await fetch(`${url}healthz`);
-      if (res.status === 200) break;
-    } catch {
-      // not listening yet
-    }
-    if (Date.now() > deadline) {
-      child.kill('SIGKILL');
-      throw new Error(`the runtime did not answer /healthz in time: ${err || out}`);
-    }
-    await new Promise((r) => setTimeout(r, 20));
+    // not listening yet: a refused connection is "not yet"
+    return (await fetch(`${url}healthz`).catch(() => undefined))?.status === 200;
+  };
+  try {
+    await waitFor(healthy, options.timeoutMs ?? 10_000, { what: 'the runtime to answer /healthz', intervalMs: 20, errors: 'throw', context: () => err || out });
+  } catch (e) {
+    child.kill('SIGKILL');
+    throw e;
   }
   return { child, url, port, stdout: () => out, stderr: () => err, exited };
 }
