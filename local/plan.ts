@@ -6,7 +6,7 @@ import { defaultDelivery, type DeliverySpec } from './delivery.js';
 import { parseDuration } from './duration.js';
 import { RunnerError } from './errors.js';
 import type { TriggerFilter } from './filter.js';
-import type { Destination, Manifests, RawDelivery } from './manifests.js';
+import type { Destination, Manifests, PingSourceManifest, RawDelivery, ServiceManifest, TriggerManifest } from './manifests.js';
 
 export interface ServicePlan {
   readonly name: string;
@@ -158,86 +158,104 @@ function label(dest: Destination): string {
   return dest.ref ? `${dest.ref.kind}/${dest.ref.name}${dest.uri ? dest.uri : ''}` : (dest.uri ?? '');
 }
 
-export function buildPlan(manifests: Manifests, inputs: PlanInputs): Plan {
-  const brokerIngressUrl = `http://${inputs.host}:${inputs.brokerPort}`;
-  const sinkIngressUrl = `http://${inputs.host}:${inputs.sinkPort}`;
+/** Where each Service, the broker ingress and the KafkaSink ingress listen on this machine. */
+function localAddresses(manifests: Manifests, inputs: PlanInputs): { addresses: Addresses; serviceUrls: ReadonlyMap<string, string> } {
   const serviceUrls = new Map<string, string>();
   for (const s of manifests.services) {
     const port = inputs.servicePorts.get(`${s.namespace}/${s.name}`);
     if (port === undefined) throw new Error(`no port assigned to ${s.namespace}/${s.name}`);
     serviceUrls.set(`${s.namespace}/${s.name}`, `http://${inputs.host}:${port}/`);
   }
-  const addresses: Addresses = { brokerBase: brokerIngressUrl, sinkBase: sinkIngressUrl, serviceUrl: (name, ns) => serviceUrls.get(`${ns}/${name}`) };
+  const addresses: Addresses = {
+    brokerBase: `http://${inputs.host}:${inputs.brokerPort}`,
+    sinkBase: `http://${inputs.host}:${inputs.sinkPort}`,
+    serviceUrl: (name, ns) => serviceUrls.get(`${ns}/${name}`),
+  };
+  return { addresses, serviceUrls };
+}
 
-  const services = manifests.services.map((s): ServicePlan => {
-    const at = `Service ${s.name}`;
-    const volumes = s.volumeMounts.map((m) => ({ mountPath: m.mountPath.replace(/\/$/, ''), localDir: join(inputs.outDir, 'volumes', s.short, m.name) }));
-    const localPath = (value: string) => {
-      for (const v of volumes) if (value === v.mountPath || value.startsWith(`${v.mountPath}/`)) return v.localDir + value.slice(v.mountPath.length);
-      return value;
-    };
-    const secret = (name: string, key: string | undefined, optional: boolean, where: string): Record<string, string> => {
-      const found = inputs.secrets[name];
-      if (found && (key === undefined || found[key] !== undefined)) return key === undefined ? { ...found } : { [key]: found[key] as string };
-      if (optional) return {};
-      const file = inputs.secretsFile ?? '(none: set local.secretsFile in the values file or pass --secrets <file>)';
-      throw new RunnerError(`${at} ${where} needs Secret ${name}${key ? ` key ${key}` : ''}: add it to the local secrets file ${file} under secrets:, as "secrets: {${name}: {${key ?? '<key>'}: <value>}}"`);
-    };
-    const env: Record<string, string> = {};
-    for (const ref of s.envFromSecrets) Object.assign(env, secret(ref.name, undefined, ref.optional, `envFrom secretRef ${ref.name}`));
-    for (const { name, source } of s.env) {
-      if ('value' in source) env[name] = localPath(rewriteUrl(source.value, addresses));
-      else if ('secretKeyRef' in source) {
-        const found = secret(source.secretKeyRef.name, source.secretKeyRef.key, source.secretKeyRef.optional, `env ${name}`);
-        if (found[source.secretKeyRef.key] !== undefined) env[name] = found[source.secretKeyRef.key] as string;
-      } else if (source.fieldRef === 'metadata.namespace') env[name] = s.namespace;
-      else if (source.fieldRef === 'metadata.name') env[name] = `${s.name}-00001-local`;
-      else throw new RunnerError(`${at} env ${name}: fieldRef ${source.fieldRef} has no local value (metadata.name and metadata.namespace do)`);
-    }
-    if (inputs.logLevel) env.LOG_LEVEL = inputs.logLevel;
-    if (inputs.agentSecretsDir) {
-      if (env.VAULT_ADDR) throw new RunnerError(`${at}: vault.mode direct logs in to a real Vault; for local runs use vault.mode off (or agent) and the local secrets file's files: section`);
-      env.VAULT_SECRETS_DIR = inputs.agentSecretsDir;
-    }
-    const url = serviceUrls.get(`${s.namespace}/${s.name}`) as string;
-    const port = new URL(url).port;
-    // What Knative Serving injects into every container.
-    Object.assign(env, { PORT: port, K_SERVICE: s.name, K_CONFIGURATION: s.name, K_REVISION: `${s.name}-00001` });
-    return { name: s.name, namespace: s.namespace, short: s.short, role: env.ROLE ?? '?', functionName: env.FUNCTION, port: Number(port), url, env, volumes, timeoutSeconds: s.timeoutSeconds };
-  });
+/** A Secret's keys from the local secrets file (all of them, or one); an optional one that is missing gives none. */
+function secretValues(inputs: PlanInputs, at: string, ref: { name: string; key?: string; optional: boolean }, where: string): Record<string, string> {
+  const { name, key, optional } = ref;
+  const found = inputs.secrets[name];
+  if (found && (key === undefined || found[key] !== undefined)) return key === undefined ? { ...found } : { [key]: found[key] as string };
+  if (optional) return {};
+  const file = inputs.secretsFile ?? '(none: set local.secretsFile in the values file or pass --secrets <file>)';
+  throw new RunnerError(`${at} ${where} needs Secret ${name}${key ? ` key ${key}` : ''}: add it to the local secrets file ${file} under secrets:, as "secrets: {${name}: {${key ?? '<key>'}: <value>}}"`);
+}
 
-  const brokers = manifests.brokers.map((b): BrokerPlan => ({ name: b.name, namespace: b.namespace, path: `/${b.namespace}/${b.name}`, url: `${brokerIngressUrl}/${b.namespace}/${b.name}` }));
-  const triggers = manifests.triggers.map((t): TriggerPlan => {
-    const at = `Trigger ${t.name}`;
-    const broker = manifests.brokers.find((b) => b.name === t.broker && b.namespace === t.namespace);
-    if (!broker) throw new RunnerError(`${at}: broker ${t.namespace}/${t.broker} is not in the rendered chart (an existing broker cannot be run locally: set broker.create: true)`);
-    // spec.delivery on the Trigger replaces the Broker's.
-    const raw = t.delivery ?? broker.delivery;
-    return {
-      name: t.name,
-      namespace: t.namespace,
-      brokerPath: `/${broker.namespace}/${broker.name}`,
-      filter: t.filter,
-      subscriberUrl: resolveDestination(t.subscriber, addresses, `${at} spec.subscriber`),
-      subscriberLabel: label(t.subscriber),
-      delivery: deliverySpec(raw, addresses, `${at} ${t.delivery ? 'spec.delivery' : `(broker ${broker.name}) spec.delivery`}`),
-    };
-  });
-  const pings = manifests.pingSources.map((p): PingPlan => {
-    const at = `PingSource ${p.name}`;
-    if (p.data !== undefined && p.dataBase64 !== undefined) throw new RunnerError(`${at}: data and dataBase64 are exclusive`);
-    return {
-      name: p.name,
-      namespace: p.namespace,
-      schedule: p.schedule,
-      timezone: p.timezone,
-      contentType: p.contentType,
-      data: p.dataBase64 !== undefined ? Buffer.from(p.dataBase64, 'base64') : p.data,
-      extensions: p.extensions,
-      sinkUrl: resolveDestination(p.sink, addresses, `${at} spec.sink`),
-      sinkLabel: label(p.sink),
-    };
-  });
+/** A Service's environment as its container would see it: values, Secrets and fieldRefs resolved, paths mapped to local folders. */
+function serviceEnv(s: ServiceManifest, inputs: PlanInputs, addresses: Addresses, volumes: ServicePlan['volumes']): Record<string, string> {
+  const at = `Service ${s.name}`;
+  const localPath = (value: string) => {
+    for (const v of volumes) if (value === v.mountPath || value.startsWith(`${v.mountPath}/`)) return v.localDir + value.slice(v.mountPath.length);
+    return value;
+  };
+  const env: Record<string, string> = {};
+  for (const ref of s.envFromSecrets) Object.assign(env, secretValues(inputs, at, ref, `envFrom secretRef ${ref.name}`));
+  for (const { name, source } of s.env) {
+    if ('value' in source) env[name] = localPath(rewriteUrl(source.value, addresses));
+    else if ('secretKeyRef' in source) {
+      const found = secretValues(inputs, at, source.secretKeyRef, `env ${name}`);
+      if (found[source.secretKeyRef.key] !== undefined) env[name] = found[source.secretKeyRef.key] as string;
+    } else if (source.fieldRef === 'metadata.namespace') env[name] = s.namespace;
+    else if (source.fieldRef === 'metadata.name') env[name] = `${s.name}-00001-local`;
+    else throw new RunnerError(`${at} env ${name}: fieldRef ${source.fieldRef} has no local value (metadata.name and metadata.namespace do)`);
+  }
+  if (inputs.logLevel) env.LOG_LEVEL = inputs.logLevel;
+  if (inputs.agentSecretsDir) {
+    if (env.VAULT_ADDR) throw new RunnerError(`${at}: vault.mode direct logs in to a real Vault; for local runs use vault.mode off (or agent) and the local secrets file's files: section`);
+    env.VAULT_SECRETS_DIR = inputs.agentSecretsDir;
+  }
+  return env;
+}
+
+function servicePlan(s: ServiceManifest, inputs: PlanInputs, addresses: Addresses, serviceUrls: ReadonlyMap<string, string>): ServicePlan {
+  const volumes = s.volumeMounts.map((m) => ({ mountPath: m.mountPath.replace(/\/$/, ''), localDir: join(inputs.outDir, 'volumes', s.short, m.name) }));
+  const env = serviceEnv(s, inputs, addresses, volumes);
+  const url = serviceUrls.get(`${s.namespace}/${s.name}`) as string;
+  const port = new URL(url).port;
+  // What Knative Serving injects into every container.
+  Object.assign(env, { PORT: port, K_SERVICE: s.name, K_CONFIGURATION: s.name, K_REVISION: `${s.name}-00001` });
+  return { name: s.name, namespace: s.namespace, short: s.short, role: env.ROLE ?? '?', functionName: env.FUNCTION, port: Number(port), url, env, volumes, timeoutSeconds: s.timeoutSeconds };
+}
+
+function triggerPlan(t: TriggerManifest, manifests: Manifests, addresses: Addresses): TriggerPlan {
+  const at = `Trigger ${t.name}`;
+  const broker = manifests.brokers.find((b) => b.name === t.broker && b.namespace === t.namespace);
+  if (!broker) throw new RunnerError(`${at}: broker ${t.namespace}/${t.broker} is not in the rendered chart (an existing broker cannot be run locally: set broker.create: true)`);
+  // spec.delivery on the Trigger replaces the Broker's.
+  const raw = t.delivery ?? broker.delivery;
+  return {
+    name: t.name,
+    namespace: t.namespace,
+    brokerPath: `/${broker.namespace}/${broker.name}`,
+    filter: t.filter,
+    subscriberUrl: resolveDestination(t.subscriber, addresses, `${at} spec.subscriber`),
+    subscriberLabel: label(t.subscriber),
+    delivery: deliverySpec(raw, addresses, `${at} ${t.delivery ? 'spec.delivery' : `(broker ${broker.name}) spec.delivery`}`),
+  };
+}
+
+function pingPlan(p: PingSourceManifest, addresses: Addresses): PingPlan {
+  const at = `PingSource ${p.name}`;
+  if (p.data !== undefined && p.dataBase64 !== undefined) throw new RunnerError(`${at}: data and dataBase64 are exclusive`);
+  return {
+    name: p.name,
+    namespace: p.namespace,
+    schedule: p.schedule,
+    timezone: p.timezone,
+    contentType: p.contentType,
+    data: p.dataBase64 !== undefined ? Buffer.from(p.dataBase64, 'base64') : p.data,
+    extensions: p.extensions,
+    sinkUrl: resolveDestination(p.sink, addresses, `${at} spec.sink`),
+    sinkLabel: label(p.sink),
+  };
+}
+
+export function buildPlan(manifests: Manifests, inputs: PlanInputs): Plan {
+  const { addresses, serviceUrls } = localAddresses(manifests, inputs);
+  const { brokerBase: brokerIngressUrl, sinkBase: sinkIngressUrl } = addresses;
   const sinks = manifests.kafkaSinks.map((k): SinkPlan => ({
     name: k.name,
     namespace: k.namespace,
@@ -247,5 +265,14 @@ export function buildPlan(manifests: Manifests, inputs: PlanInputs): Plan {
     contentMode: k.contentMode,
     file: join(inputs.outDir, 'kafka', `${k.topic}.jsonl`),
   }));
-  return { services, brokers, triggers, pings, sinks, brokerIngressUrl, sinkIngressUrl, ignored: manifests.ignored };
+  return {
+    services: manifests.services.map((s) => servicePlan(s, inputs, addresses, serviceUrls)),
+    brokers: manifests.brokers.map((b): BrokerPlan => ({ name: b.name, namespace: b.namespace, path: `/${b.namespace}/${b.name}`, url: `${brokerIngressUrl}/${b.namespace}/${b.name}` })),
+    triggers: manifests.triggers.map((t) => triggerPlan(t, manifests, addresses)),
+    pings: manifests.pingSources.map((p) => pingPlan(p, addresses)),
+    sinks,
+    brokerIngressUrl,
+    sinkIngressUrl,
+    ignored: manifests.ignored,
+  };
 }
