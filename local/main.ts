@@ -8,22 +8,22 @@ import { join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { findHelm } from '../build/helm-path.mjs';
 import { setupHelm } from '../build/setup-helm.mjs';
-import { adaptForLocal } from './adapt.js';
+import { adaptForLocal, type Adapted } from './adapt.js';
 import { parseRunnerArgs, usage } from './args.js';
-import { createBroker } from './broker.js';
+import { createBroker, type LocalBroker } from './broker.js';
 import { ensureBundle } from './bundle.js';
 import { RunnerError } from './errors.js';
 import { fetchPost } from './http.js';
 import { createKafkaSinkIngress } from './kafka-sink.js';
-import { createConsole, wantsColour, type Level } from './log.js';
-import { readManifests } from './manifests.js';
-import { buildPlan } from './plan.js';
-import { startPings } from './ping.js';
+import { createConsole, wantsColour } from './log.js';
+import { readManifests, type Manifests } from './manifests.js';
+import { buildPlan, type Plan } from './plan.js';
+import { startPings, type PingScheduler } from './ping.js';
 import { findMissing, missingMessage } from './preflight.js';
 import { assignPorts } from './ports.js';
 import { renderChart, type SpawnSync } from './render.js';
-import { loadLocalSecrets, writeAgentFiles } from './secrets.js';
-import { startServer } from './server.js';
+import { loadLocalSecrets, writeAgentFiles, type LocalSecrets } from './secrets.js';
+import { startServer, type RunningServer } from './server.js';
 import { removeState, writeState } from './state.js';
 import { supervise, waitReady, type Supervised } from './supervisor.js';
 import { suggestEvents } from './suggest.js';
@@ -50,32 +50,33 @@ function helmBinary(say: (m: string) => void): string {
   }
 }
 
-async function main(): Promise<void> {
-  const args = parseRunnerArgs(process.argv.slice(2));
-  if (args.help) {
-    process.stdout.write(`${usage}\n`);
-    return;
-  }
-  const level: Level = args.logLevel ?? 'info';
-  const out = createConsole({ level, colour: wantsColour(process.env, process.stdout.isTTY === true), write: (line) => process.stdout.write(`${line}\n`) });
-  const runner = out.component('runner');
+type Args = ReturnType<typeof parseRunnerArgs>;
+type Console = ReturnType<typeof createConsole>;
+type Log = ReturnType<Console['component']>;
+type Rendered = ReturnType<typeof renderChart>;
 
+/** Bundle and helm, then the chart rendered with the values files and read into manifests. */
+function renderManifests(args: Args, runner: Log): { rendered: Rendered; manifests: Manifests } {
   ensureBundle(root, bundle, args.build, spawnText, (m) => runner.info(m));
   const helm = helmBinary((m) => runner.info(m));
   const valuesFiles = args.valuesFiles.map((f) => resolve(process.cwd(), f));
   const rendered = renderChart({ helm, chartDir: join(root, 'chart'), valuesFiles, release: args.release, namespace: args.namespace, cwd: root, spawn: spawnText, env: process.env });
-  let manifests;
+  let manifests: Manifests;
   try {
     manifests = readManifests(rendered.manifests, args.namespace);
   } catch (err) {
     throw err instanceof RunnerError ? err : new RunnerError(`the rendered chart cannot run locally: ${(err as Error).message}`);
   }
   if (manifests.services.length === 0) throw new RunnerError(`${args.valuesFiles.join(', ')} enables no service: enable at least one under services:`);
+  return { rendered, manifests };
+}
 
-  const outDir = resolve(process.cwd(), args.outDir ?? rendered.local.outDir ?? join(root, '.local-run'));
-  const shown = (p: string) => (relative(process.cwd(), p).startsWith('..') ? p : relative(process.cwd(), p));
+/** A path as printed: relative to the working directory when it is under it. */
+const shown = (p: string) => (relative(process.cwd(), p).startsWith('..') ? p : relative(process.cwd(), p));
+
+/** Stand-ins for what only a cluster has, then every secret checked, before anything is started. */
+function adaptWithSecrets(args: Args, rendered: Rendered, manifests: Manifests, outDir: string, runner: Log): { adapted: Adapted; secrets: LocalSecrets; agentSecretsDir: string | undefined } {
   const secrets = loadLocalSecrets(args.secretsFile ?? rendered.local.secretsFile, root, spawnText);
-  // Stand-ins for what only a cluster has, then every secret checked, before anything is started.
   const adapted = adaptForLocal(manifests, { newToken: () => randomBytes(16).toString('hex'), localDlqDir: (short) => shown(join(outDir, 'volumes', short, 'dlq-data')) });
   const missing = missingMessage(findMissing(adapted, secrets), { values: args.valuesFiles.join(', '), secretsFile: secrets.file && shown(secrets.file) });
   if (missing) throw new RunnerError(missing);
@@ -88,27 +89,11 @@ async function main(): Promise<void> {
     agentSecretsDir = join(outDir, 'secrets');
     mkdirSync(agentSecretsDir, { recursive: true, mode: 0o700 });
   }
-  const ports = await assignPorts(adapted.manifests.services, args.port ?? rendered.local.port ?? 8080, host);
-  const plan = buildPlan(adapted.manifests, {
-    host,
-    brokerPort: ports.broker,
-    sinkPort: ports.sink,
-    servicePorts: ports.services,
-    outDir,
-    secrets: secrets.secrets,
-    secretsFile: secrets.file,
-    logLevel: args.logLevel,
-    agentSecretsDir,
-  });
+  return { adapted, secrets, agentSecretsDir };
+}
 
-  for (const s of plan.services) out.component(s.short);
-  let stopping = false;
-  const deliveryIo = { post: fetchPost, sleep, stopping: () => stopping };
-  const sinkIngress = await createKafkaSinkIngress(plan.sinks, { log: out.component('sink') });
-  const sinkServer = await startServer('KafkaSink ingress', host, ports.sink, (req, body) => sinkIngress.handle(req, body));
-  const broker = createBroker(plan.brokers, plan.triggers, { ...deliveryIo, log: out.component('broker') });
-  const brokerServer = await startServer('broker ingress', host, ports.broker, (req, body) => broker.handle(req, body));
-
+/** Each Service as a supervised child process of the bundled runtime. */
+function startServices(plan: Plan, outDir: string, out: Console): Map<string, Supervised> {
   const children = new Map<string, Supervised>();
   for (const service of plan.services) {
     for (const v of service.volumes) mkdirSync(v.localDir, { recursive: true });
@@ -124,13 +109,12 @@ async function main(): Promise<void> {
       }),
     );
   }
-  const readiness = await Promise.all(plan.services.map(async (s) => ({ short: s.short, ready: await waitReady(s.url, 20_000) })));
-  const notReady = readiness.filter((r) => !r.ready).map((r) => r.short);
-  const pings = startPings(plan.pings, { ...deliveryIo, log: out.component('ping') });
+  return children;
+}
 
-  const stateFile = join(outDir, 'state.json');
-  const dlqFiles = plan.services.filter((s) => s.role === 'dlq' && (s.env.DLQ_STORE ?? 'file') === 'file').map((s) => resolve(outDir, s.env.DLQ_FILE ?? 'dead-letters.jsonl'));
-  const dlq = plan.services
+/** How to reach each dlq's admin API and console, and where its token comes from. */
+function dlqAccess(plan: Plan, adapted: Adapted, secrets: LocalSecrets, outDir: string): DlqAccess[] {
+  return plan.services
     .filter((s) => s.role === 'dlq')
     .map((s): DlqAccess => {
       const generated = adapted.generatedTokens.get(s.short);
@@ -146,22 +130,40 @@ async function main(): Promise<void> {
         consoleUrl: `${s.url}dead-letters/ui`,
       };
     });
-  const handler = plan.services.find((s) => s.role === 'handler');
+}
+
+/** state.json: what runs where, for `npm run send` and `npm run dlq`. */
+function writeRunState(stateFile: string, plan: Plan, outDir: string, children: ReadonlyMap<string, Supervised>, dlq: readonly DlqAccess[]): void {
+  const dlqFiles = plan.services.filter((s) => s.role === 'dlq' && (s.env.DLQ_STORE ?? 'file') === 'file').map((s) => resolve(outDir, s.env.DLQ_FILE ?? 'dead-letters.jsonl'));
   writeState(stateFile, {
     pid: process.pid,
     startedAt: new Date().toISOString(),
     outDir,
-    handlerUrl: handler?.url,
+    handlerUrl: plan.services.find((s) => s.role === 'handler')?.url,
     brokers: plan.brokers.map((b) => b.url),
     services: plan.services.map((s) => ({ short: s.short, name: s.name, role: s.role, function: s.functionName, url: s.url, pid: children.get(s.short)?.pid() })),
     sinks: plan.sinks.map((s) => ({ name: s.name, topic: s.topic, url: s.url, file: s.file })),
     dlqFiles,
     dlqAdmin: dlq.map((d) => ({ short: d.short, url: d.adminUrl, token: plan.services.find((s) => s.short === d.short)?.env.DLQ_ADMIN_TOKEN })),
   });
-  const suggestions = suggestEvents(plan, join(root, 'functions'));
-  out.plain(summary(plan, { cwd: process.cwd(), nextPings: pings.nextRuns(), dlq, notReady, stateFile, suggestions, handlerAuth: handler?.env.HANDLER_AUTH ?? 'off' }));
-  if (notReady.length > 0) runner.warn(`not ready after 20 s: ${notReady.join(', ')} (their logs say why; they are restarted with backoff)`);
+}
 
+interface Running {
+  readonly plan: Plan;
+  readonly children: ReadonlyMap<string, Supervised>;
+  readonly pings: PingScheduler;
+  readonly broker: LocalBroker;
+  readonly servers: readonly RunningServer[];
+  readonly stateFile: string;
+  readonly runner: Log;
+  /** Tells deliveries in progress to stop retrying. */
+  markStopping(): void;
+}
+
+/** Ctrl-C: services drain first, then the broker and the sink ingress; a second Ctrl-C kills the services. */
+function stopOnSignals(running: Running): void {
+  const { plan, children, runner } = running;
+  let stopping = false;
   let firstSignalAt = 0;
   const shutdown = async (signal: string) => {
     // One Ctrl-C in a terminal arrives twice: from the terminal (to the whole process group) and forwarded by
@@ -173,19 +175,56 @@ async function main(): Promise<void> {
       process.exit(130);
     }
     stopping = true;
+    running.markStopping();
     firstSignalAt = Date.now();
     runner.info(`${signal}: stopping — services drain first (Ctrl-C again to kill them)`);
-    pings.stop();
+    running.pings.stop();
     // Services first: they may still be posting to the broker or a KafkaSink while they drain.
-    await Promise.all(plan.services.map((s) => children.get(s.short)?.stop((Math.min(s.timeoutSeconds ?? 30, 30) + 5) * 1000)));
-    await Promise.race([broker.idle(), sleep(5000)]);
-    await Promise.all([brokerServer.close(), sinkServer.close()]);
-    removeState(stateFile);
+    await Promise.all(plan.services.flatMap((s) => children.get(s.short)?.stop((Math.min(s.timeoutSeconds ?? 30, 30) + 5) * 1000) ?? []));
+    await Promise.race([running.broker.idle(), sleep(5000)]);
+    await Promise.all(running.servers.map((server) => server.close()));
+    removeState(running.stateFile);
     runner.info('stopped');
     process.exit(0);
   };
   process.on('SIGINT', () => void shutdown('SIGINT'));
   process.on('SIGTERM', () => void shutdown('SIGTERM'));
+}
+
+async function main(): Promise<void> {
+  const args = parseRunnerArgs(process.argv.slice(2));
+  if (args.help) {
+    process.stdout.write(`${usage}\n`);
+    return;
+  }
+  const out = createConsole({ level: args.logLevel ?? 'info', colour: wantsColour(process.env, process.stdout.isTTY === true), write: (line) => process.stdout.write(`${line}\n`) });
+  const runner = out.component('runner');
+  const { rendered, manifests } = renderManifests(args, runner);
+  const outDir = resolve(process.cwd(), args.outDir ?? rendered.local.outDir ?? join(root, '.local-run'));
+  const { adapted, secrets, agentSecretsDir } = adaptWithSecrets(args, rendered, manifests, outDir, runner);
+  const ports = await assignPorts(adapted.manifests.services, args.port ?? rendered.local.port ?? 8080, host);
+  const plan = buildPlan(adapted.manifests, { host, brokerPort: ports.broker, sinkPort: ports.sink, servicePorts: ports.services, outDir, secrets: secrets.secrets, secretsFile: secrets.file, logLevel: args.logLevel, agentSecretsDir });
+
+  for (const s of plan.services) out.component(s.short);
+  let stopping = false;
+  const deliveryIo = { post: fetchPost, sleep, stopping: () => stopping };
+  const sinkIngress = await createKafkaSinkIngress(plan.sinks, { log: out.component('sink') });
+  const sinkServer = await startServer('KafkaSink ingress', host, ports.sink, (req, body) => sinkIngress.handle(req, body));
+  const broker = createBroker(plan.brokers, plan.triggers, { ...deliveryIo, log: out.component('broker') });
+  const brokerServer = await startServer('broker ingress', host, ports.broker, (req, body) => broker.handle(req, body));
+  const children = startServices(plan, outDir, out);
+  const readiness = await Promise.all(plan.services.map(async (s) => ({ short: s.short, ready: await waitReady(s.url, 20_000) })));
+  const notReady = readiness.filter((r) => !r.ready).map((r) => r.short);
+  const pings = startPings(plan.pings, { ...deliveryIo, log: out.component('ping') });
+
+  const stateFile = join(outDir, 'state.json');
+  const dlq = dlqAccess(plan, adapted, secrets, outDir);
+  writeRunState(stateFile, plan, outDir, children, dlq);
+  const suggestions = suggestEvents(plan, join(root, 'functions'));
+  const handlerAuth = plan.services.find((s) => s.role === 'handler')?.env.HANDLER_AUTH ?? 'off';
+  out.plain(summary(plan, { cwd: process.cwd(), nextPings: pings.nextRuns(), dlq, notReady, stateFile, suggestions, handlerAuth }));
+  if (notReady.length > 0) runner.warn(`not ready after 20 s: ${notReady.join(', ')} (their logs say why; they are restarted with backoff)`);
+  stopOnSignals({ plan, children, pings, broker, servers: [brokerServer, sinkServer], stateFile, runner, markStopping: () => (stopping = true) });
 }
 
 main().catch((err: unknown) => {
