@@ -227,7 +227,20 @@ export function parseConfig(rawEnv: Env, secrets?: Secrets, functionNames?: read
   problems.splice(0, problems.length, ...refs.problems, ...problems.filter((p) => !refs.unresolved.has(p.slice(0, p.indexOf(':')))));
   if (problems.length > 0 || !c || !role || !metrics || !vault) throw new ConfigError(problems);
 
-  const base: CommonConfig = {
+  const base = commonConfig(c, metrics, role, vault);
+  if (handler) return Object.freeze({ ...base, role: 'handler', brokerUrl: handler.BROKER_URL, brokerContentMode: handler.BROKER_CONTENT_MODE, callerAuth: callerAuthConfig(handler) });
+  if (subscriber) {
+    return Object.freeze({ ...base, role: 'subscriber', functionName: subscriber.FUNCTION, functionTimeoutMs: subscriber.FUNCTION_TIMEOUT_MS, plainResult: subscriber.SUBSCRIBER_PLAIN_RESULT });
+  }
+  if (forwarder) return sinkForwarderConfig(base, forwarder);
+  if (dlq && dlqStore && dlqReplay) {
+    return Object.freeze({ ...base, role: 'dlq', store: dlqStore, adminToken: dlq.DLQ_ADMIN_TOKEN, replayUrl: dlq.BROKER_URL, replay: dlqReplay });
+  }
+  throw new ConfigError([`ROLE: "${role}" has no configuration section`]);
+}
+
+function commonConfig(c: v.InferOutput<typeof commonSchema>, metrics: v.InferOutput<typeof metricsSchema>, role: Role, vault: VaultConfig): CommonConfig {
+  return {
     port: c.PORT,
     logLevel: c.LOG_LEVEL,
     maxBodyBytes: c.MAX_BODY_BYTES,
@@ -245,40 +258,31 @@ export function parseConfig(rawEnv: Env, secrets?: Secrets, functionNames?: read
     revision: c.K_REVISION,
     vault,
   };
-  if (handler) {
-    const callerAuth: CallerAuthConfig =
-      handler.HANDLER_AUTH === 'off'
-        ? { mode: 'off' }
-        : handler.HANDLER_AUTH === 'bearer'
-          ? { mode: 'bearer', secretName: handler.HANDLER_AUTH_SECRET }
-          : {
-              mode: 'hmac',
-              secretName: handler.HANDLER_AUTH_SECRET,
-              windowMs: handler.HANDLER_AUTH_WINDOW_SECONDS * 1000,
-              futureSkewMs: handler.HANDLER_AUTH_FUTURE_SKEW_SECONDS * 1000,
-              replayCapacity: handler.HANDLER_AUTH_REPLAY_CAPACITY,
-            };
-    return Object.freeze({ ...base, role: 'handler', brokerUrl: handler.BROKER_URL, brokerContentMode: handler.BROKER_CONTENT_MODE, callerAuth: Object.freeze(callerAuth) });
-  }
-  if (subscriber) {
-    return Object.freeze({ ...base, role: 'subscriber', functionName: subscriber.FUNCTION, functionTimeoutMs: subscriber.FUNCTION_TIMEOUT_MS, plainResult: subscriber.SUBSCRIBER_PLAIN_RESULT });
-  }
-  if (forwarder) {
-    return Object.freeze({
-      ...base,
-      role: 'sink-forwarder',
-      functionName: forwarder.FUNCTION,
-      functionTimeoutMs: forwarder.FUNCTION_TIMEOUT_MS,
-      sink: Object.freeze({ url: forwarder.KAFKA_SINK_URL, contentMode: forwarder.SINK_CONTENT_MODE }),
-      eventType: forwarder.SINK_EVENT_TYPE,
-      eventSource: forwarder.SINK_EVENT_SOURCE,
-      partitionKey: forwarder.SINK_PARTITION_KEY,
-    });
-  }
-  if (dlq && dlqStore && dlqReplay) {
-    return Object.freeze({ ...base, role: 'dlq', store: dlqStore, adminToken: dlq.DLQ_ADMIN_TOKEN, replayUrl: dlq.BROKER_URL, replay: dlqReplay });
-  }
-  throw new ConfigError([`ROLE: "${role}" has no configuration section`]);
+}
+
+function callerAuthConfig(handler: v.InferOutput<typeof handlerSchema>): CallerAuthConfig {
+  if (handler.HANDLER_AUTH === 'off') return Object.freeze({ mode: 'off' });
+  if (handler.HANDLER_AUTH === 'bearer') return Object.freeze({ mode: 'bearer', secretName: handler.HANDLER_AUTH_SECRET });
+  return Object.freeze({
+    mode: 'hmac',
+    secretName: handler.HANDLER_AUTH_SECRET,
+    windowMs: handler.HANDLER_AUTH_WINDOW_SECONDS * 1000,
+    futureSkewMs: handler.HANDLER_AUTH_FUTURE_SKEW_SECONDS * 1000,
+    replayCapacity: handler.HANDLER_AUTH_REPLAY_CAPACITY,
+  });
+}
+
+function sinkForwarderConfig(base: CommonConfig, forwarder: v.InferOutput<ReturnType<typeof sinkForwarderSchema>>): SinkForwarderConfig {
+  return Object.freeze({
+    ...base,
+    role: 'sink-forwarder',
+    functionName: forwarder.FUNCTION,
+    functionTimeoutMs: forwarder.FUNCTION_TIMEOUT_MS,
+    sink: Object.freeze({ url: forwarder.KAFKA_SINK_URL, contentMode: forwarder.SINK_CONTENT_MODE }),
+    eventType: forwarder.SINK_EVENT_TYPE,
+    eventSource: forwarder.SINK_EVENT_SOURCE,
+    partitionKey: forwarder.SINK_PARTITION_KEY,
+  });
 }
 
 /** What main.ts needs before secrets exist: where to listen and log while loading them, and where they come from. */

@@ -22,6 +22,32 @@ export async function readBody(req: IncomingMessage, limitBytes: number): Promis
   return body;
 }
 
+/**
+ * What a chunk costs the request's memory reservation: its bytes when the length was not declared (a declared
+ * length was reserved up front), and for a body parsed as JSON the estimate of its parsed objects beyond what
+ * admission prepaid. Throws (503) when the budget cannot grow.
+ */
+function chunkCharger(req: IncomingMessage, declared: string | undefined): (chunk: Buffer) => void {
+  const reservation = reservationOf(req);
+  if (reservation === undefined) return () => {};
+  const perByte = declared === undefined ? bytesHeldPerBodyByte : 0;
+  const json = parsedAsJson(req.headers['content-type']);
+  // What admission prepaid for the parsed objects (known length only); charged: the estimate beyond it.
+  const prepaid = json && declared !== undefined ? Number(declared) * jsonPrepaidPerBodyByte : 0;
+  let estimated = 0;
+  let charged = 0;
+  return (chunk) => {
+    let more = chunk.length * perByte;
+    if (json) {
+      estimated += parsedJsonEstimate(chunk);
+      const beyond = Math.max(0, estimated - prepaid - charged);
+      charged += beyond;
+      more += beyond;
+    }
+    reservation.grow(more);
+  };
+}
+
 function readBounded(req: IncomingMessage, limitBytes: number): Promise<Buffer> {
   const declared = req.headers['content-length'];
   if (declared !== undefined && Number(declared) > limitBytes) {
@@ -29,14 +55,7 @@ function readBounded(req: IncomingMessage, limitBytes: number): Promise<Buffer> 
     req.pause();
     return Promise.reject(tooLarge(limitBytes));
   }
-  const reservation = reservationOf(req);
-  // With a Content-Length the bytes were reserved up front; otherwise they are charged as they come.
-  const perByte = declared === undefined ? bytesHeldPerBodyByte : 0;
-  const json = reservation !== undefined && parsedAsJson(req.headers['content-type']);
-  // What admission prepaid for the parsed objects (known length only); charged: the estimate beyond it.
-  const prepaid = json && declared !== undefined ? Number(declared) * jsonPrepaidPerBodyByte : 0;
-  let estimated = 0;
-  let charged = 0;
+  const charge = chunkCharger(req, declared);
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let received = 0;
@@ -46,28 +65,18 @@ function readBounded(req: IncomingMessage, limitBytes: number): Promise<Buffer> 
       req.off('error', onError);
       req.off('aborted', onAborted);
     };
+    const stop = (err: Error) => {
+      cleanup();
+      req.pause();
+      reject(err);
+    };
     const onData = (chunk: Buffer) => {
       received += chunk.length;
-      if (received > limitBytes) {
-        cleanup();
-        req.pause();
-        reject(tooLarge(limitBytes));
-        return;
-      }
+      if (received > limitBytes) return stop(tooLarge(limitBytes));
       try {
-        let more = chunk.length * perByte;
-        if (json) {
-          estimated += parsedJsonEstimate(chunk);
-          const beyond = Math.max(0, estimated - prepaid - charged);
-          charged += beyond;
-          more += beyond;
-        }
-        reservation?.grow(more);
+        charge(chunk);
       } catch (err) {
-        cleanup();
-        req.pause();
-        reject(err);
-        return;
+        return stop(err instanceof Error ? err : new Error(String(err)));
       }
       chunks.push(chunk);
     };

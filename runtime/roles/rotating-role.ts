@@ -34,6 +34,26 @@ function generation(role: RoleInstance): Generation {
   return { role, routes: new Map(role.routes.map((r) => [keyOf(r.method, r.path), r])), inFlight: 0, retired: false };
 }
 
+/** The routes of the first role, each forwarded to the current generation's route (a rebuilt role of the same ROLE serves the same ones). */
+function forwardingRoutes(first: RoleInstance, current: () => Generation, closeIfIdle: (gen: Generation) => void): Route[] {
+  return first.routes.map((route) => ({
+    method: route.method,
+    path: route.path,
+    async handle(ctx) {
+      const gen = current();
+      const target = gen.routes.get(keyOf(route.method, route.path));
+      if (!target) throw new HttpError(404, 'not_found', `no route for ${ctx.path}`);
+      gen.inFlight++;
+      try {
+        await target.handle(ctx);
+      } finally {
+        gen.inFlight--;
+        closeIfIdle(gen);
+      }
+    },
+  }));
+}
+
 export function rotateRoleOnSecretChange(options: RotatingRoleOptions): RoleInstance {
   const { store, log } = options;
   let current = generation(options.role);
@@ -75,31 +95,13 @@ export function rotateRoleOnSecretChange(options: RotatingRoleOptions): RoleInst
       .catch((err: unknown) => log.error({ error: err instanceof Error ? err.message : String(err) }, 'rebuilding the role from rotated secrets failed: keeping the current one'));
   });
 
-  // The routes of the first role; a rebuilt role of the same ROLE serves the same ones.
-  const routes: Route[] = options.role.routes.map((route) => ({
-    method: route.method,
-    path: route.path,
-    async handle(ctx) {
-      const gen = current;
-      const target = gen.routes.get(keyOf(route.method, route.path));
-      if (!target) throw new HttpError(404, 'not_found', `no route for ${ctx.path}`);
-      gen.inFlight++;
-      try {
-        await target.handle(ctx);
-      } finally {
-        gen.inFlight--;
-        closeIfIdle(gen);
-      }
-    },
-  }));
-
   return {
-    routes,
+    routes: forwardingRoutes(options.role, () => current, closeIfIdle),
     notReady: () => current.role.notReady?.(),
     async close() {
       unsubscribe();
       await rebuilding;
-      await Promise.all([current, ...retiring].map((gen) => gen.role.close?.()));
+      await Promise.all([current, ...retiring].flatMap((gen) => gen.role.close?.() ?? []));
       retiring.clear();
     },
   };
