@@ -223,7 +223,8 @@ describe('one trace per event, exported over OTLP/HTTP', () => {
     const res = await fetch(handler.url, { method: 'POST', headers: { 'content-type': 'application/cloudevents+json' }, body });
     assert.equal(res.status, 202);
     await broker.settled();
-    const spans = await otlp.waitForSpans((s) => s.some((x) => x.name === 'function echo'), 'the subscriber’s spans');
+    // Each role exports on its own schedule: wait for every span the test looks at, not just the last one made.
+    const spans = await otlp.waitForSpans((s) => ['receive', 'publish broker', 'process echo', 'function echo'].every((name) => s.some((x) => x.name === name)), 'the four spans');
     const receive = one(spans, byService('edge2', 'receive'), 'receive');
     const publish = one(spans, byService('edge2', 'publish broker'), 'publish');
     const process = one(spans, byService('quiet', 'process echo'), 'process');
@@ -256,7 +257,10 @@ describe('one trace per event, exported over OTLP/HTTP', () => {
 
     assert.equal((await send(handler.url, 'job-1', 'com.example.job', { job: 1 })).status, 202);
     await broker.settled();
-    const spans = await otlp.waitForSpans((s) => s.some((x) => x.name === 'receive dead-letter'), 'the dead letter’s span');
+    const spans = await otlp.waitForSpans(
+      (s) => s.some((x) => x.name === 'receive dead-letter') && s.filter(byService('flaky', 'process echo')).length === 2 && s.filter(byService('flaky', 'function echo')).length === 2 && s.some(byService('edge3', 'publish broker')),
+      'the publish, both attempts and the dead letter’s span',
+    );
     const publish = one(spans, byService('edge3', 'publish broker'), 'publish');
     const attempts = spans.filter(byService('flaky', 'process echo'));
     assert.equal(attempts.length, 2, 'the first delivery and its retry');
@@ -279,7 +283,10 @@ describe('one trace per event, exported over OTLP/HTTP', () => {
     // Replay (to the subscriber that failed, which works now): a new trace, with a link back to the failed one.
     const replayed = await fetch(`${dlq.url}dead-letters/${String(deadLetterId)}/replay`, { method: 'POST', headers: { authorization: `Bearer ${token}` } });
     assert.equal(replayed.status, 200, await replayed.text());
-    const after = await otlp.waitForSpans((s) => s.filter(byService('flaky', 'process echo')).length === 3, 'the replayed delivery’s process span');
+    const after = await otlp.waitForSpans(
+      (s) => s.filter(byService('flaky', 'process echo')).length === 3 && s.some((x) => x.resource['service.name'] === 'dead-letters' && x.name.startsWith('publish ')),
+      'the replay’s span and the replayed delivery’s process span',
+    );
     const replay = one(after, (s) => s.resource['service.name'] === 'dead-letters' && s.name.startsWith('publish '), 'replay publish');
     assert.equal(replay.name, 'publish destination');
     assert.equal(replay.kind, 'producer');

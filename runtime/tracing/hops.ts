@@ -52,7 +52,7 @@ export function startIncomingSpan(
     parent,
     links: other ? [{ context: other, attributes: { 'knative_events.link': 'http-traceparent' } }] : undefined,
     startTime: options.startTime,
-    attributes: { 'messaging.system': messagingSystem, ...options.attributes, ...(options.event ? eventAttributes(options.event instanceof WireEvent ? wireFields(options.event) : options.event) : {}) },
+    attributes: () => ({ 'messaging.system': messagingSystem, ...options.attributes, ...(options.event ? eventAttributes(options.event instanceof WireEvent ? wireFields(options.event) : options.event) : {}) }),
   });
 }
 
@@ -63,6 +63,15 @@ const wireFields = (event: WireEvent): EventLike => ({
   subject: event.attributes.get('subject'),
   specversion: event.attributes.get('specversion'),
 });
+
+const destinations = new WeakMap<object, Attributes>();
+
+/** destinationAttributes, worked out once per destination object (a role's are made once). */
+function destinationOf(destination: { name: string; url: string }): Attributes {
+  let attributes = destinations.get(destination);
+  if (!attributes) destinations.set(destination, (attributes = destinationAttributes(destination.name, destination.url)));
+  return attributes;
+}
 
 /** Where a publish goes: a short name for the span and the URL (credentials and query left out of url.full). */
 export function destinationAttributes(name: string, url: string): Attributes {
@@ -90,13 +99,13 @@ export function startPublishSpan(tracing: Tracing, parent: SpanContext | undefin
     kind: 'producer',
     parent,
     root,
-    attributes: {
+    attributes: () => ({
       'messaging.system': messagingSystem,
       'messaging.operation.name': 'publish',
       'messaging.operation.type': 'send',
-      ...destinationAttributes(destination.name, destination.url),
+      ...destinationOf(destination),
       ...eventAttributes(event),
-    },
+    }),
   });
 }
 
@@ -175,7 +184,7 @@ export function traceReply(tracing: Tracing, parent: SpanContext | undefined, re
   const span = tracing.startSpan('publish reply', {
     kind: 'producer',
     parent,
-    attributes: { 'messaging.system': messagingSystem, 'messaging.operation.name': 'publish', 'messaging.operation.type': 'send', 'messaging.destination.name': 'reply', ...eventAttributes(reply) },
+    attributes: () => ({ 'messaging.system': messagingSystem, 'messaging.operation.name': 'publish', 'messaging.operation.type': 'send', 'messaging.destination.name': 'reply', ...eventAttributes(reply) }),
   });
   const headers = traceHeaders(span.context);
   for (const [name, value] of Object.entries(headers)) {

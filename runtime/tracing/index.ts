@@ -23,7 +23,8 @@ export interface SpanOptions {
   /** A new trace even when a parent is given (it is then linked instead): replays. */
   readonly root?: boolean;
   readonly links?: readonly SpanLink[];
-  readonly attributes?: Attributes;
+  /** A function is called only when the span records (sampled, tracing on): nothing is built for the rest. */
+  readonly attributes?: Attributes | (() => Attributes);
   /** Epoch milliseconds (fractions allowed), when the work began before the span could be started. */
   readonly startTime?: number;
 }

@@ -13,6 +13,7 @@ import { RecordingSpan } from './span.js';
 // Ids from a pool of random bytes refilled 4 KiB at a time: one getrandom call per ~170 spans.
 const pool = Buffer.alloc(4096);
 let used = pool.length;
+const zeros: Record<number, string> = { 8: '0'.repeat(16), 16: '0'.repeat(32) };
 function randomHex(bytes: number): string {
   for (;;) {
     if (used + bytes > pool.length) {
@@ -20,7 +21,7 @@ function randomHex(bytes: number): string {
       used = 0;
     }
     const hex = pool.toString('hex', used, (used += bytes));
-    if (!/^0+$/.test(hex)) return hex; // all-zero ids are invalid
+    if (hex !== zeros[bytes]) return hex; // all-zero ids are invalid
   }
 }
 

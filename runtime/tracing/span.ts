@@ -2,7 +2,7 @@
 // limits (counted when dropped, as OTLP reports), so one span's memory has a ceiling whatever a function
 // writes into it, and with it the batch queue's.
 import type { SpanContext } from './context.js';
-import { nowMs, type AttributeValue, type Attributes, type Span, type SpanKind, type SpanLink } from './index.js';
+import { nowMs, type AttributeValue, type Attributes, type Span, type SpanKind, type SpanLink, type SpanOptions } from './index.js';
 
 export interface SpanLimits {
   readonly attributeCount: number;
@@ -51,7 +51,8 @@ const isValue = (value: unknown): value is AttributeValue =>
 function putAttributes(into: Map<string, AttributeValue>, attributes: Attributes | undefined, limits: SpanLimits): number {
   let dropped = 0;
   if (!attributes) return 0;
-  for (const [key, value] of Object.entries(attributes)) {
+  for (const key in attributes) {
+    const value = attributes[key];
     if (value === undefined || key === '') continue;
     if (!isValue(value)) {
       dropped++;
@@ -86,10 +87,10 @@ export class RecordingSpan implements Span, FinishedSpan {
     readonly start: number,
     private readonly limits: SpanLimits,
     private readonly onEnd: (span: RecordingSpan) => void,
-    attributes: Attributes | undefined,
+    attributes: SpanOptions['attributes'],
     links: readonly SpanLink[] | undefined,
   ) {
-    this.droppedAttributes = putAttributes(this.attributes, attributes, limits);
+    this.droppedAttributes = putAttributes(this.attributes, typeof attributes === 'function' ? attributes() : attributes, limits);
     for (const link of links ?? []) this.addLink(link);
   }
 
