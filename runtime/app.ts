@@ -142,7 +142,7 @@ export function buildApp(deps: AppDeps): Koa {
       }
       ctx.res.once('close', reservation.release);
     }
-    if (ctx.method === 'POST') rejectDuplicateAttributeHeaders(ctx.req.rawHeaders);
+    if (ctx.method === 'POST' && route.readsRepeatedAttributeHeaders !== true) rejectDuplicateAttributeHeaders(ctx.req.rawHeaders);
     await route.handle(ctx);
   });
   // Errors are all answered above; Koa's default handler would print to stderr.

@@ -95,12 +95,15 @@ describe('dlq: storing', () => {
     assert.equal(stored.id, res.id);
     assert.deepEqual(stored.error, { destination: 'http://transform.default.svc.cluster.local', code: '422', data: '{"error":"trade T-1 cannot be mapped"}' });
     assert.equal(stored.event.id, 'e-1');
-    assert.deepEqual(stored.event.data, { trade_id: 'T-1' });
+    assert.deepEqual(stored.data, { kind: 'json', text: '{"trade_id":"T-1"}' }, 'the data as it came, as its own text');
+    assert.equal(stored.event.data, undefined);
     assert.equal(stored.event.knativeerrorcode, '422', 'the event is kept as it arrived, extensions included');
 
     const shown = await admin(runtime.url, `/dead-letters/${res.id}`);
     assert.equal(shown.status, 200);
     assert.equal(shown.body.deadLetter.event.id, 'e-1');
+    assert.deepEqual(shown.body.deadLetter.event.data, { trade_id: 'T-1' }, 'the API shows JSON data parsed');
+    assert.deepEqual(shown.body.deadLetter.data, { kind: 'json', text: '{"trade_id":"T-1"}' });
     assert.equal(shown.body.deadLetter.replayed, null);
     assert.equal((await admin(runtime.url, '/dead-letters/no-such-id')).status, 404);
   });

@@ -21,6 +21,7 @@ import { HttpError } from '../http/errors.js';
 import type { Route } from '../roles/role.js';
 import type { AdminState, AuditEntry, Caller } from './admin-state.js';
 import { planPurge, purge } from './purge.js';
+import { eventJson } from './record.js';
 import type { Replayer } from './replay.js';
 import type { JobRunner } from './replay-jobs.js';
 import type { DeadLetterQueries, DeadLetterStore, LetterFilter, StoredLetter } from './store.js';
@@ -204,7 +205,8 @@ export function adminRoutes(options: AdminOptions): Route[] {
 
   const show: Handler = async (ctx, match) => {
     const stored = await find(queriesFor(), decodeId(match[1] as string));
-    ctx.body = { success: true, deadLetter: { ...stored.letter, replayed: stored.replayed } };
+    // `event` shows the data (JSON parsed); `data` is the bytes as they came (what a replay sends).
+    ctx.body = { success: true, deadLetter: { ...stored.letter, event: eventJson(stored.letter), replayed: stored.replayed } };
   };
 
   const replayOne: Handler = async (ctx, match) => {

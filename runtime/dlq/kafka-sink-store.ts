@@ -1,11 +1,12 @@
 // Dead letters forwarded to a KafkaSink (a dead-letter topic) through the same sender the sink-forwarder
 // uses: retried with backoff, and `append` resolves only when the sink answered 2xx. The event goes as it
-// arrived, knativeerror* extensions included, so the topic holds everything the file store would.
+// arrived (its data byte for byte), knativeerror* extensions included, so the topic holds everything the
+// file store would.
 // A topic cannot be read back over the KafkaSink's HTTP ingress: no list, show or replay here (no `query`),
 // and no duplicate detection (a consumer can de-duplicate on source, id and knativeerrordest).
 import { CloudEvent } from 'cloudevents';
 import type { EventSender } from '../events/sender.js';
-import { storedEvent, type DeadLetter } from './record.js';
+import { storedWire, type DeadLetter } from './record.js';
 import type { DeadLetterStore } from './store.js';
 
 const extensionName = /^[a-z0-9]{1,20}$/;
@@ -38,7 +39,7 @@ export function createKafkaSinkStore(sender: EventSender): DeadLetterStore {
   return {
     kind: 'kafka-sink',
     async append(letter) {
-      await sender.send(letter.invalid === undefined ? storedEvent(letter) : rawEvent(letter));
+      await sender.send(letter.invalid === undefined ? storedWire(letter) : rawEvent(letter));
       return { id: letter.id, duplicate: false };
     },
     size: () => undefined,

@@ -5,20 +5,36 @@
 // `__proto__` or longer than 20 characters, anything that throws) is kept raw: the request body byte for
 // byte as data_base64, every attribute that could be read, and the reason. Only a request with no CloudEvent
 // attribute anywhere is refused (400): that is not a dead letter, it is a wrong address.
+//
+// A valid CloudEvent is kept as it came: its attributes as given (ce- headers percent-decoded, as the HTTP
+// binding §3.1.3.2 says) and its data as the bytes that came (record.ts, StoredData), so a replay sends them
+// unchanged. A CloudEvent attribute sent in more than one header (which every other route refuses, app.ts)
+// is captured raw: the first value kept, every value in the reason. A raw capture percent-decodes ce- header
+// values too, and keeps one whose encoding is invalid as typed, saying so in the reason.
 import type { IncomingHttpHeaders } from 'node:http';
-import { parseCloudEvent } from '../events/parse.js';
+import { parseEvent, rejectDuplicateAttributeHeaders } from '../events/parse.js';
+import { decodeHeaderValue } from '../events/percent.js';
 import { HttpError } from '../http/errors.js';
-import { eventToJson } from './record.js';
+import { storedData, type StoredData } from './record.js';
 
 export interface ReadDeadLetter {
   /** The event's attributes in structured JSON form. Null-prototype when captured raw (any name is data). */
   readonly event: Record<string, unknown>;
+  /** A valid CloudEvent's data as it came; a raw capture keeps the body in event.data_base64. */
+  readonly data?: StoredData;
   /** Why it was captured raw; undefined for a valid CloudEvent. */
   readonly invalid?: string;
 }
 
+/** The request as Node gives it: `headers` joins a repeated header into "a, b"; `rawHeaders` has each. */
+export interface DeadLetterRequest {
+  readonly headers: IncomingHttpHeaders;
+  readonly rawHeaders: readonly string[];
+}
+
 const requiredAttributes = ['specversion', 'id', 'source', 'type'];
 const reasonChars = 300;
+const noteValueChars = 100;
 
 function first(value: string | string[] | undefined): string | undefined {
   return Array.isArray(value) ? value.join(', ') : value;
@@ -28,17 +44,35 @@ function isStructured(contentType: string | undefined): boolean {
   return (contentType ?? '').split(';', 1)[0]?.trim().toLowerCase() === 'application/cloudevents+json';
 }
 
-/** Attributes from ce-* headers, every name kept as sent (header names arrive lower-cased). */
-function headerAttributes(headers: IncomingHttpHeaders, into: Record<string, unknown>): number {
-  let found = 0;
-  for (const name of Object.keys(headers)) {
+const quoted = (value: string) => JSON.stringify(value.length > noteValueChars ? `${value.slice(0, noteValueChars)}…` : value);
+
+/**
+ * Attributes from ce-* headers, from the raw list (names lower-cased, each name kept as sent): values
+ * percent-decoded where the encoding is valid, kept as typed where not; a repeated header's first value.
+ * What was not as it should be goes into `notes`.
+ */
+function headerAttributes(rawHeaders: readonly string[], into: Record<string, unknown>, notes: string[]): number {
+  const values = new Map<string, string[]>();
+  for (let i = 0; i + 1 < rawHeaders.length; i += 2) {
+    const name = (rawHeaders[i] as string).toLowerCase();
     if (!name.startsWith('ce-') || name.length === 3) continue;
-    const value = first(headers[name]);
-    if (value === undefined) continue;
-    into[name.slice(3)] = value;
-    found++;
+    const all = values.get(name) ?? [];
+    all.push(rawHeaders[i + 1] as string);
+    values.set(name, all);
   }
-  return found;
+  for (const [name, all] of values) {
+    const attribute = name.slice(3);
+    const raw = all[0] as string;
+    let value = raw;
+    try {
+      value = decodeHeaderValue(attribute, raw);
+    } catch (err) {
+      notes.push(`${name} kept as typed: ${(err as Error).message}`);
+    }
+    if (all.length > 1) notes.push(`${name} was sent ${all.length} times, the first kept (${all.map(quoted).join(', ')})`);
+    into[attribute] = value;
+  }
+  return values.size;
 }
 
 /** Top-level primitives of a structured body; `data` is replaced by the raw body (see below). */
@@ -60,11 +94,11 @@ function structuredAttributes(body: Buffer, into: Record<string, unknown>): numb
   return found;
 }
 
-function rawCapture(headers: IncomingHttpHeaders, body: Buffer): Record<string, unknown> | undefined {
-  const contentType = first(headers['content-type']);
+function rawCapture(request: DeadLetterRequest, body: Buffer, notes: string[]): Record<string, unknown> | undefined {
+  const contentType = first(request.headers['content-type']);
   // Null prototype: `__proto__` or `constructor` sent as an attribute is just a name here.
   const event = Object.create(null) as Record<string, unknown>;
-  let found = headerAttributes(headers, event);
+  let found = headerAttributes(request.rawHeaders, event, notes);
   if (isStructured(contentType)) found += structuredAttributes(body, event);
   else if (contentType !== undefined) event.datacontenttype = contentType;
   if (found === 0) return undefined;
@@ -78,22 +112,28 @@ function describe(err: unknown): string {
   return message.length > reasonChars ? `${message.slice(0, reasonChars)}…` : message;
 }
 
-export function readDeadLetter(headers: IncomingHttpHeaders, body: Buffer, options: { newId: () => string; now: () => Date }): ReadDeadLetter {
+export function readDeadLetter(request: DeadLetterRequest, body: Buffer, options: { newId: () => string; now: () => Date }): ReadDeadLetter {
+  const { headers } = request;
   let reason: string;
   try {
-    const event = eventToJson(parseCloudEvent(headers, body, { legacy: false, requireJson: false, newId: options.newId, now: options.now }));
-    // It has to survive being written as JSON too (a stack overflow on deep data is "bad input", not a 5xx).
-    JSON.stringify(event);
-    return { event };
+    // Node joined a repeated header into one value that would pass for an attribute: captured raw instead.
+    rejectDuplicateAttributeHeaders(request.rawHeaders);
+    const { wire } = parseEvent(headers, body, { legacy: false, requireJson: false, newId: options.newId, now: options.now });
+    // The SDK's checks passed (parseEvent), so every name is an attribute name: never `__proto__`.
+    const event: Record<string, unknown> = {};
+    for (const [name, value] of wire.attributes) event[name] = value;
+    return wire.data === undefined ? { event } : { event, data: storedData(wire.data, wire.datacontenttype) };
   } catch (err) {
     // A 415 for a batch is a refusal of the request's form, not of a dead letter we could keep.
     if (err instanceof HttpError && err.status === 415) throw err;
     reason = describe(err);
   }
-  const event = rawCapture(headers, body);
+  const notes: string[] = [];
+  const event = rawCapture(request, body, notes);
   if (!event) {
     throw new HttpError(400, 'missing_attributes', `not a CloudEvent: no ce-* headers and no CloudEvent attributes in the body (${reason})`);
   }
   const structured = isStructured(first(headers['content-type']));
-  return { event, invalid: `${reason}${structured ? ' (data_base64 holds the whole request body)' : ''}` };
+  const noted = notes.length === 0 ? '' : `; ${notes.join('; ')}`;
+  return { event, invalid: `${reason}${noted}${structured ? ' (data_base64 holds the whole request body)' : ''}` };
 }

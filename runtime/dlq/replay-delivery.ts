@@ -24,7 +24,7 @@ export interface DestinationResult {
 }
 
 export interface DestinationSender {
-  send(event: CloudEvent<unknown>): Promise<DestinationResult>;
+  send(event: WireEvent | CloudEvent<unknown>): Promise<DestinationResult>;
 }
 
 export interface DestinationDeliveryOptions {

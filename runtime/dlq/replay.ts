@@ -9,12 +9,13 @@
 // Idempotent: a dead letter with a replay marker is not sent again unless forced, and two replays of one id
 // at the same time share one send. If the process dies between the send and the marker, a later replay sends
 // it again with the same event id (at-least-once, never a new identity).
-import type { CloudEvent } from 'cloudevents';
+import { CloudEvent } from 'cloudevents';
+import { WireEvent } from '../events/wire-event.js';
 import { HttpError } from '../http/errors.js';
 import type { Logger } from '../logger.js';
 import type { Tracing } from '../tracing/index.js';
 import { traceReplay } from '../tracing/replay.js';
-import { eventForReplay, type DeadLetter, type ReplayMarker } from './record.js';
+import { wireForReplay, wireJson, type DeadLetter, type ReplayMarker } from './record.js';
 import type { ReplayTargets, ResolvedTarget } from './replay-target.js';
 import type { DeadLetterQueries, StoredLetter } from './store.js';
 
@@ -52,11 +53,33 @@ export interface Replayer {
 
 /** Sends to one target: the broker's sender, or the destination delivery (replay-delivery.ts). */
 export interface ReplaySender {
-  send(event: CloudEvent<unknown>): Promise<{ status: number; reply?: { id: string; type: string; status: number } }>;
+  send(event: WireEvent): Promise<{ status: number; reply?: { id: string; type: string; status: number } }>;
 }
 
 /** The attribute linking a replayed event to its replay (and so to the dead letter it came from). */
 export const replayIdExtension = 'replayid';
+
+const traceAttributes = ['specversion', 'id', 'source', 'type', 'subject', 'traceparent', 'tracestate'];
+
+/**
+ * The replay's trace (runtime/tracing/replay.ts works on an SDK CloudEvent): it is given the attributes it
+ * reads, and only the trace context it sets comes back into the wire event, so attributes and data go out
+ * as they were stored.
+ */
+function traced(tracing: Tracing | undefined, event: WireEvent, target: ResolvedTarget, ids: { deadLetterId: string; replayId: string }) {
+  const attributes: Record<string, unknown> = {};
+  for (const name of traceAttributes) if (event.attributes.has(name)) attributes[name] = event.attributes.get(name);
+  const probe = new CloudEvent<unknown>(attributes, false);
+  const trace = traceReplay(tracing, probe, target, ids);
+  if (trace.event === probe) return { event, end: trace.end };
+  const withContext = new Map(event.attributes);
+  for (const name of ['traceparent', 'tracestate']) {
+    const value = (trace.event as unknown as Record<string, unknown>)[name];
+    if (typeof value === 'string') withContext.set(name, value);
+    else withContext.delete(name);
+  }
+  return { event: new WireEvent(withContext, event.data), end: trace.end };
+}
 
 export function createReplayer(options: {
   store: DeadLetterQueries;
@@ -82,22 +105,22 @@ export function createReplayer(options: {
     // fails here and takes no slot of the job's rate.
     let event;
     try {
-      event = eventForReplay(letter, { [replayIdExtension]: replayId });
+      event = wireForReplay(letter, { [replayIdExtension]: replayId });
     } catch (err) {
       if (err instanceof HttpError) throw err;
       throw new HttpError(422, 'invalid_event', `dead letter ${letter.id} cannot be sent as a CloudEvent: ${(err as Error).message}`);
     }
     await opts.beforeSend?.();
     // A new trace per replay, with a span link to the trace the event had when it failed.
-    const traced = traceReplay(options.tracing, event, target, { deadLetterId: letter.id, replayId });
+    const trace = traced(options.tracing, event, target, { deadLetterId: letter.id, replayId });
     let sent;
     try {
-      sent = await senderFor(target).send(traced.event);
+      sent = await senderFor(target).send(trace.event);
     } catch (err) {
-      traced.end({ error: err });
+      trace.end({ error: err });
       throw err;
     }
-    traced.end({ status: sent.status });
+    trace.end({ status: sent.status });
     const { status, reply } = sent;
     const marker: ReplayMarker = {
       kind: 'replayed',
@@ -134,10 +157,8 @@ export function createReplayer(options: {
     },
     preview(letter, to) {
       const target = targets.resolve(to, letter);
-      const event = eventForReplay(letter, { [replayIdExtension]: '(a new id, assigned when sent)' });
-      const json: Record<string, unknown> = {};
-      for (const [name, value] of Object.entries(event)) if (value !== undefined) json[name] = value;
-      return { to: target.to, target: target.url, event: json };
+      const event = wireForReplay(letter, { [replayIdExtension]: '(a new id, assigned when sent)' });
+      return { to: target.to, target: target.url, event: wireJson(event) };
     },
   };
 }

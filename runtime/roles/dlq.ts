@@ -58,11 +58,13 @@ export async function createDlqRole(config: DlqConfig, deps: RoleDeps, options: 
   const ingest: Route = {
     method: 'POST',
     path: '/',
+    // A repeated ce- header is a dead letter too: read and kept raw with the reason (dlq/read-dead-letter.ts).
+    readsRepeatedAttributeHeaders: true,
     async handle(ctx) {
       const started = deps.tracing?.enabled ? nowMs() : undefined;
       const body = await readBody(ctx.req, config.maxBodyBytes);
-      const read = readDeadLetter(ctx.req.headers, body, deps);
-      const letter = deadLetterFrom(read.event, deps.newId(), deps.now(), read.invalid);
+      const read = readDeadLetter(ctx.req, body, deps);
+      const letter = deadLetterFrom(read.event, deps.newId(), deps.now(), read.invalid, read.data);
       // For the request log and metrics (a raw capture's attributes may be missing or not strings).
       const text = (value: unknown) => (typeof value === 'string' ? value : undefined);
       ctx.state.event = { id: text(letter.event.id), type: text(letter.event.type), source: text(letter.event.source) };

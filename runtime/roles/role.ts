@@ -12,6 +12,11 @@ export interface Route {
   readonly method: 'GET' | 'POST' | 'PUT' | 'DELETE';
   /** An exact path, or a prefix ending in `/*` handled by the role itself. */
   readonly path: string;
+  /**
+   * The route reads a CloudEvent attribute sent in more than one header itself (the dlq keeps it raw), so
+   * the app does not refuse it with 400 first, as it does for every other POST.
+   */
+  readonly readsRepeatedAttributeHeaders?: boolean;
   handle(ctx: Koa.Context): Promise<void>;
 }
 
