@@ -37,6 +37,16 @@ function replyOf(response: PostResponse, newId: () => string, now: () => Date): 
   return parseCloudEvent(response.headers, response.body, { legacy: false, requireJson: false, newId, now });
 }
 
+type Delivery = Awaited<ReturnType<typeof deliver>>;
+
+/** What happened to an event the subscriber did not take: dead-lettered, lost, or dropped. */
+function logUndelivered(log: BrokerDeps['log'], trigger: TriggerPlan, event: CloudEvent<unknown>, result: Exclude<Delivery, { outcome: 'delivered' }>, tag: Record<string, unknown>): void {
+  const why = `${describeAttempt(result.last)} after ${result.attempts} attempt${result.attempts === 1 ? '' : 's'}`;
+  if (result.outcome === 'dead-lettered') log.warn(`${event.type} not delivered to ${trigger.subscriberLabel} (${why}): sent to the dead-letter sink`, tag);
+  else if (result.outcome === 'dead-letter-failed') log.error(`${event.type} not delivered to ${trigger.subscriberLabel} (${why}) and the dead-letter sink did not take it either: event lost`, tag);
+  else log.error(`${event.type} not delivered to ${trigger.subscriberLabel} (${why}) and the trigger has no dead-letter sink: event dropped`, tag);
+}
+
 export function createBroker(brokers: readonly BrokerPlan[], triggers: readonly TriggerPlan[], deps: BrokerDeps): LocalBroker {
   const newId = deps.newId ?? randomUUID;
   const now = deps.now ?? (() => new Date());
@@ -50,13 +60,7 @@ export function createBroker(brokers: readonly BrokerPlan[], triggers: readonly 
       ...deps,
       onRetry: (n, last, delayMs) => log.warn(`${trigger.subscriberLabel} answered ${describeAttempt(last)}; retry ${n}/${trigger.delivery.retry} in ${delayMs} ms`, tag),
     }, { prefer: 'reply' });
-    if (result.outcome !== 'delivered') {
-      const why = `${describeAttempt(result.last)} after ${result.attempts} attempt${result.attempts === 1 ? '' : 's'}`;
-      if (result.outcome === 'dead-lettered') log.warn(`${event.type} not delivered to ${trigger.subscriberLabel} (${why}): sent to the dead-letter sink`, tag);
-      else if (result.outcome === 'dead-letter-failed') log.error(`${event.type} not delivered to ${trigger.subscriberLabel} (${why}) and the dead-letter sink did not take it either: event lost`, tag);
-      else log.error(`${event.type} not delivered to ${trigger.subscriberLabel} (${why}) and the trigger has no dead-letter sink: event dropped`, tag);
-      return;
-    }
+    if (result.outcome !== 'delivered') return logUndelivered(log, trigger, event, result, tag);
     log.info(`${event.type} → ${trigger.subscriberLabel}: ${result.response.status}`, { ...tag, attempts: result.attempts });
     let reply: CloudEvent<unknown> | undefined;
     try {
@@ -86,24 +90,28 @@ export function createBroker(brokers: readonly BrokerPlan[], triggers: readonly 
     }
   }
 
+  /** The broker ingress: a CloudEvent POSTed to a broker's path is published into it (202). */
+  function accept(req: IncomingMessage, body: Buffer): { status: number; body?: unknown } {
+    const path = (req.url ?? '/').split('?')[0]?.replace(/\/$/, '') ?? '';
+    if (!known.has(path)) return { status: 404, body: { error: 'not_found', message: `no broker at ${path}; brokers: ${[...known].join(', ')}` } };
+    if (req.method !== 'POST') return { status: 405, body: { error: 'method_not_allowed', message: 'POST a CloudEvent' } };
+    let event: CloudEvent<unknown>;
+    try {
+      event = parseCloudEvent(req.headers, body, { legacy: false, requireJson: false, newId, now });
+    } catch (err) {
+      if (!(err instanceof HttpError)) throw err;
+      deps.log.warn(`rejected a request: ${err.message}`);
+      return { status: 400, body: { error: err.type, message: err.message } };
+    }
+    deps.log.debug(`accepted ${event.type} from ${event.source}`, { eventId: event.id, broker: path });
+    publish(path, event);
+    return { status: 202 };
+  }
+
   return {
     publish,
-    async handle(req, body) {
-      const path = (req.url ?? '/').split('?')[0]?.replace(/\/$/, '') ?? '';
-      if (!known.has(path)) return { status: 404, body: { error: 'not_found', message: `no broker at ${path}; brokers: ${[...known].join(', ')}` } };
-      if (req.method !== 'POST') return { status: 405, body: { error: 'method_not_allowed', message: 'POST a CloudEvent' } };
-      let event: CloudEvent<unknown>;
-      try {
-        event = parseCloudEvent(req.headers, body, { legacy: false, requireJson: false, newId, now });
-      } catch (err) {
-        if (!(err instanceof HttpError)) throw err;
-        deps.log.warn(`rejected a request: ${err.message}`);
-        return { status: 400, body: { error: err.type, message: err.message } };
-      }
-      deps.log.debug(`accepted ${event.type} from ${event.source}`, { eventId: event.id, broker: path });
-      publish(path, event);
-      return { status: 202 };
-    },
+    // In an executor, so a throw becomes a rejection as it would in an async function.
+    handle: (req, body) => new Promise((resolve) => resolve(accept(req, body))),
     async idle() {
       while (inFlight.size > 0) await Promise.allSettled([...inFlight]);
     },

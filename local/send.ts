@@ -32,48 +32,35 @@ export interface SendDefaults {
   readonly env?: Readonly<Record<string, string | undefined>>;
 }
 
-export function buildRequest(argv: readonly string[], defaults: SendDefaults): SendRequest | 'help' {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: [...argv],
-      options: {
-        type: { type: 'string' },
-        source: { type: 'string' },
-        data: { type: 'string' },
-        subject: { type: 'string' },
-        id: { type: 'string' },
-        ext: { type: 'string', multiple: true },
-        service: { type: 'string' },
-        url: { type: 'string' },
-        state: { type: 'string' },
-        sign: { type: 'boolean' },
-        key: { type: 'string' },
-        'key-secret': { type: 'string' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    });
-  } catch (err) {
-    throw new SendError(`${(err as Error).message}\n${usage}`);
-  }
-  const v = parsed.values;
-  if (v.help) return 'help';
-  const missing = (['type', 'source', 'data'] as const).filter((k) => !v[k]);
-  if (missing.length > 0) throw new SendError(`missing ${missing.map((m) => `--${m}`).join(', ')}\n${usage}`);
-  try {
-    JSON.parse(v.data as string);
-  } catch (err) {
-    throw new SendError(`--data is not valid JSON (${(err as Error).message}): quote it, e.g. --data '{"a":1}'`);
-  }
-  let url = v.url;
-  const stateFile = resolve(process.cwd(), v.state ?? defaults.stateFile);
-  const state = readState(stateFile);
-  if (!url) {
-    if (!state || !isAlive(state.pid)) throw new SendError(`no pipeline is running (${stateFile} ${state ? 'is stale' : 'not found'}): start it with \`npm start\` first, or pass --url`);
-    const target = v.service ? state.services.find((s) => s.short === v.service) : state.services.find((s) => s.role === 'handler');
-    if (!target) throw new SendError(v.service ? `no service ${v.service}; running: ${state.services.map((s) => s.short).join(', ')}` : 'the running pipeline has no handler service: pass --service NAME');
-    url = target.url;
-  }
+const sendOptions = {
+  type: { type: 'string' },
+  source: { type: 'string' },
+  data: { type: 'string' },
+  subject: { type: 'string' },
+  id: { type: 'string' },
+  ext: { type: 'string', multiple: true },
+  service: { type: 'string' },
+  url: { type: 'string' },
+  state: { type: 'string' },
+  sign: { type: 'boolean' },
+  key: { type: 'string' },
+  'key-secret': { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+type SendValues = ReturnType<typeof parseArgs<{ options: typeof sendOptions }>>['values'];
+
+/** The URL to send to: --url, or a service of the running pipeline (the handler unless --service says). */
+function targetUrl(v: SendValues, state: ReturnType<typeof readState>, stateFile: string): string {
+  if (v.url) return v.url;
+  if (!state || !isAlive(state.pid)) throw new SendError(`no pipeline is running (${stateFile} ${state ? 'is stale' : 'not found'}): start it with \`npm start\` first, or pass --url`);
+  const target = v.service ? state.services.find((s) => s.short === v.service) : state.services.find((s) => s.role === 'handler');
+  if (!target) throw new SendError(v.service ? `no service ${v.service}; running: ${state.services.map((s) => s.short).join(', ')}` : 'the running pipeline has no handler service: pass --service NAME');
+  return target.url;
+}
+
+/** The binary-mode ce- headers, from the flags (each --ext name=value as its own attribute). */
+function eventHeaders(v: SendValues, defaults: SendDefaults): Record<string, string> {
   const headers: Record<string, string> = {
     'content-type': 'application/json',
     'ce-specversion': '1.0',
@@ -88,6 +75,32 @@ export function buildRequest(argv: readonly string[], defaults: SendDefaults): S
     if (!name || !/^[a-z0-9]{1,20}$/.test(name) || rest.length === 0) throw new SendError(`--ext ${ext}: expected name=value with a name of 1-20 lowercase letters or digits`);
     headers[`ce-${name}`] = rest.join('=');
   }
+  return headers;
+}
+
+export function buildRequest(argv: readonly string[], defaults: SendDefaults): SendRequest | 'help' {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: [...argv],
+      options: sendOptions,
+    });
+  } catch (err) {
+    throw new SendError(`${(err as Error).message}\n${usage}`);
+  }
+  const v = parsed.values;
+  if (v.help) return 'help';
+  const missing = (['type', 'source', 'data'] as const).filter((k) => !v[k]);
+  if (missing.length > 0) throw new SendError(`missing ${missing.map((m) => `--${m}`).join(', ')}\n${usage}`);
+  try {
+    JSON.parse(v.data as string);
+  } catch (err) {
+    throw new SendError(`--data is not valid JSON (${(err as Error).message}): quote it, e.g. --data '{"a":1}'`);
+  }
+  const stateFile = resolve(process.cwd(), v.state ?? defaults.stateFile);
+  const state = readState(stateFile);
+  const url = targetUrl(v, state, stateFile);
+  const headers = eventHeaders(v, defaults);
   if (v.sign) {
     const key = v.key ?? defaults.env?.HANDLER_AUTH_KEY ?? (keyFromPipeline(state, v['key-secret'] ?? 'HANDLER_AUTH_KEYS'));
     const timestamp = String(Math.floor((defaults.now?.() ?? new Date()).getTime() / 1000));

@@ -42,6 +42,13 @@ export interface Supervised {
   kill(): void;
 }
 
+/** The child's stdout and stderr, one log line per line. */
+function forwardOutput(c: ChildProcess, log: SupervisorOptions['log']): void {
+  for (const [stream, name] of [[c.stdout, 'stdout'], [c.stderr, 'stderr']] as const) {
+    if (stream) createInterface({ input: stream }).on('line', (line) => log.child(line, name));
+  }
+}
+
 export function supervise(options: SupervisorOptions): Supervised {
   const policy = options.policy ?? defaultRestartPolicy;
   const now = options.now ?? Date.now;
@@ -52,13 +59,24 @@ export function supervise(options: SupervisorOptions): Supervised {
   let restarts = 0;
   let timer: NodeJS.Timeout | undefined;
 
+  /** After an exit that was not asked for: a restart after a backoff that grows with quick crashes. */
+  const restartLater = (startedAt: number, how: string) => {
+    crashes = now() - startedAt >= policy.healthyAfterMs ? 1 : crashes + 1;
+    const delay = restartDelayMs(policy, crashes);
+    options.log.error(`exited unexpectedly (${how}); restarting in ${(delay / 1000).toFixed(1)} s`);
+    timer = setTimeout(() => {
+      timer = undefined;
+      if (stopping) return;
+      restarts++;
+      start();
+    }, delay);
+  };
+
   const start = () => {
     const startedAt = now();
     const c = options.spawn(options.command, options.args, { env: options.env, cwd: options.cwd });
     child = c;
-    for (const [stream, name] of [[c.stdout, 'stdout'], [c.stderr, 'stderr']] as const) {
-      if (stream) createInterface({ input: stream }).on('line', (line) => options.log.child(line, name));
-    }
+    forwardOutput(c, options.log);
     exited = new Promise<void>((resolve) => {
       c.once('error', (err) => {
         options.log.error(`could not start: ${err.message}`);
@@ -69,19 +87,8 @@ export function supervise(options: SupervisorOptions): Supervised {
       c.once('close', (code, signal) => {
         if (child === c) child = undefined;
         resolve();
-        if (stopping) {
-          options.log.debug(`exited (${signal ?? `code ${code}`})`);
-          return;
-        }
-        crashes = now() - startedAt >= policy.healthyAfterMs ? 1 : crashes + 1;
-        const delay = restartDelayMs(policy, crashes);
-        options.log.error(`exited unexpectedly (${signal ?? `code ${code}`}); restarting in ${(delay / 1000).toFixed(1)} s`);
-        timer = setTimeout(() => {
-          timer = undefined;
-          if (stopping) return;
-          restarts++;
-          start();
-        }, delay);
+        if (stopping) options.log.debug(`exited (${signal ?? `code ${code}`})`);
+        else restartLater(startedAt, signal ?? `code ${code}`);
       });
     });
   };
