@@ -35,6 +35,8 @@ export interface DeadLetterRequest {
 const requiredAttributes = ['specversion', 'id', 'source', 'type'];
 const reasonChars = 300;
 const noteValueChars = 100;
+/** Notes on the headers (a value per repeated header at most) stay readable: cut beyond this. */
+const notesChars = 2000;
 
 function first(value: string | string[] | undefined): string | undefined {
   return Array.isArray(value) ? value.join(', ') : value;
@@ -134,6 +136,7 @@ export function readDeadLetter(request: DeadLetterRequest, body: Buffer, options
     throw new HttpError(400, 'missing_attributes', `not a CloudEvent: no ce-* headers and no CloudEvent attributes in the body (${reason})`);
   }
   const structured = isStructured(first(headers['content-type']));
-  const noted = notes.length === 0 ? '' : `; ${notes.join('; ')}`;
+  const joined = notes.join('; ');
+  const noted = notes.length === 0 ? '' : `; ${joined.length > notesChars ? `${joined.slice(0, notesChars)}…` : joined}`;
   return { event, invalid: `${reason}${noted}${structured ? ' (data_base64 holds the whole request body)' : ''}` };
 }
