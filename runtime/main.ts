@@ -1,11 +1,12 @@
 // The process's edges only: environment → secrets → config → assemble() (where dependencies meet) → listen →
 // drain on SIGTERM. The one file that imports the generated function registry: it hands it to the runtime.
 import { functionLoaders, functionNames } from '../functions/index.js';
-import { assemble } from './assemble.js';
+import type { Server } from 'node:http';
+import { assemble, type Assembled } from './assemble.js';
 import { ConfigError, parseBootConfig, parseConfig, type BootConfig, type RuntimeConfig } from './config.js';
 import { functionRegistry } from './function-registry.js';
 import { listenWhileStarting, type StartingServer } from './listen-while-starting.js';
-import { createLogger } from './logger.js';
+import { createLogger, type Logger } from './logger.js';
 import { openSecrets, type SecretSource } from './secrets/index.js';
 import { drain, listen } from './server.js';
 
@@ -24,6 +25,34 @@ function failToListen(err: unknown, port: number): never {
   throw err;
 }
 
+/** The secrets config values may reference; on failure, the retry warnings logged meanwhile reach stdout first. */
+async function loadSecrets(boot: BootConfig, bootLog: Logger): Promise<SecretSource> {
+  try {
+    return await openSecrets(boot.vault, { log: bootLog });
+  } catch (err) {
+    await new Promise<void>((resolve) => bootLog.flush(() => resolve()));
+    throw err;
+  }
+}
+
+/** SIGTERM (or Ctrl-C): readiness 503, requests in flight finish, then what the role opened is closed. */
+function drainOnSignals(server: Server, runtime: Assembled, secrets: SecretSource, config: RuntimeConfig, log: Logger): void {
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal, inFlight: runtime.lifecycle.inFlight }, 'draining');
+    const { abandoned } = await drain(server, runtime.lifecycle, config.shutdownTimeoutMs);
+    await runtime.close();
+    secrets.close();
+    if (abandoned > 0) log.warn({ abandoned }, 'shutdown timeout reached with requests still running');
+    log.info('stopped');
+    log.flush(() => process.exit(0));
+  };
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+  process.on('SIGINT', () => void stop('SIGINT'));
+}
+
 async function main(): Promise<void> {
   // Secrets first (config values may reference them), so only what loading them needs is read before.
   let boot: BootConfig;
@@ -35,14 +64,7 @@ async function main(): Promise<void> {
   }
   const bootLog = createLogger({ level: boot.logLevel, base: { ...boot.logBase } });
   const starting: StartingServer | undefined = boot.vault.mode === 'direct' ? await listenWhileStarting(boot.port, bootLog).catch((err: unknown) => failToListen(err, boot.port)) : undefined;
-  let secrets: SecretSource;
-  try {
-    secrets = await openSecrets(boot.vault, { log: bootLog });
-  } catch (err) {
-    // The retry warnings logged while waiting must reach stdout before main's catch exits.
-    await new Promise<void>((resolve) => bootLog.flush(() => resolve()));
-    throw err;
-  }
+  const secrets = await loadSecrets(boot, bootLog);
   const env = Object.freeze({ ...process.env });
   let config: RuntimeConfig;
   try {
@@ -61,7 +83,7 @@ async function main(): Promise<void> {
     functions,
   });
 
-  let server;
+  let server: Server;
   try {
     if (starting) starting.serve(runtime.app);
     server = starting?.server ?? (await listen(runtime.app, { port: config.port }));
@@ -70,21 +92,7 @@ async function main(): Promise<void> {
   }
   runtime.lifecycle.markReady();
   log.info({ port: config.port, version, memoryBudgetBytes: runtime.memoryBudget.limitBytes }, `${config.role} listening`);
-
-  let stopping = false;
-  const stop = async (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    log.info({ signal, inFlight: runtime.lifecycle.inFlight }, 'draining');
-    const { abandoned } = await drain(server, runtime.lifecycle, config.shutdownTimeoutMs);
-    await runtime.close();
-    secrets.close();
-    if (abandoned > 0) log.warn({ abandoned }, 'shutdown timeout reached with requests still running');
-    log.info('stopped');
-    log.flush(() => process.exit(0));
-  };
-  process.on('SIGTERM', () => void stop('SIGTERM'));
-  process.on('SIGINT', () => void stop('SIGINT'));
+  drainOnSignals(server, runtime, secrets, config, log);
 }
 
 main().catch((err: unknown) => {
