@@ -47,6 +47,24 @@ function logUndelivered(log: BrokerDeps['log'], trigger: TriggerPlan, event: Clo
   else log.error(`${event.type} not delivered to ${trigger.subscriberLabel} (${why}) and the trigger has no dead-letter sink: event dropped`, tag);
 }
 
+/** The subscriber's reply event, if it answered with one that may be published (valid, within the hop limit). */
+function publishableReply(log: BrokerDeps['log'], trigger: TriggerPlan, response: PostResponse, hops: number, tag: Record<string, unknown>, read: () => CloudEvent<unknown> | undefined): CloudEvent<unknown> | undefined {
+  let reply: CloudEvent<unknown> | undefined;
+  try {
+    reply = read();
+  } catch (err) {
+    log.warn(`${trigger.subscriberLabel} answered with an invalid reply event (${(err as Error).message}); ignored`, tag);
+    return undefined;
+  }
+  if (!reply) return undefined;
+  if (hops + 1 > maxReplyHops) {
+    log.error(`reply ${reply.type} dropped: more than ${maxReplyHops} reply hops (a trigger probably matches its own subscriber's replies)`, tag);
+    return undefined;
+  }
+  log.info(`reply ${reply.type} from ${trigger.subscriberLabel} published into the broker`, { ...tag, replyId: reply.id });
+  return reply;
+}
+
 export function createBroker(brokers: readonly BrokerPlan[], triggers: readonly TriggerPlan[], deps: BrokerDeps): LocalBroker {
   const newId = deps.newId ?? randomUUID;
   const now = deps.now ?? (() => new Date());
@@ -62,20 +80,8 @@ export function createBroker(brokers: readonly BrokerPlan[], triggers: readonly 
     }, { prefer: 'reply' });
     if (result.outcome !== 'delivered') return logUndelivered(log, trigger, event, result, tag);
     log.info(`${event.type} → ${trigger.subscriberLabel}: ${result.response.status}`, { ...tag, attempts: result.attempts });
-    let reply: CloudEvent<unknown> | undefined;
-    try {
-      reply = replyOf(result.response, newId, now);
-    } catch (err) {
-      log.warn(`${trigger.subscriberLabel} answered with an invalid reply event (${(err as Error).message}); ignored`, tag);
-      return;
-    }
-    if (!reply) return;
-    if (hops + 1 > maxReplyHops) {
-      log.error(`reply ${reply.type} dropped: more than ${maxReplyHops} reply hops (a trigger probably matches its own subscriber's replies)`, tag);
-      return;
-    }
-    log.info(`reply ${reply.type} from ${trigger.subscriberLabel} published into the broker`, { ...tag, replyId: reply.id });
-    publish(brokerPath, reply, hops + 1);
+    const reply = publishableReply(log, trigger, result.response, hops, tag, () => replyOf(result.response, newId, now));
+    if (reply) publish(brokerPath, reply, hops + 1);
   }
 
   function publish(brokerPath: string, event: CloudEvent<unknown>, hops = 0): void {

@@ -49,6 +49,33 @@ function forwardOutput(c: ChildProcess, log: SupervisorOptions['log']): void {
   }
 }
 
+/** Resolves when the child has closed or could not start; `onClose` is told how it ended. */
+function whenClosed(c: ChildProcess, log: SupervisorOptions['log'], onClose: (how: string) => void): Promise<void> {
+  return new Promise<void>((resolve) => {
+    c.once('error', (err) => {
+      log.error(`could not start: ${err.message}`);
+      resolve();
+    });
+    // 'close', not 'exit': it comes after the child's stdout and stderr have ended, so its last log lines
+    // (the "draining" and "stopped" of a SIGTERM) are read before the runner moves on or exits.
+    c.once('close', (code, signal) => {
+      resolve();
+      onClose(signal ?? `code ${code}`);
+    });
+  });
+}
+
+/** SIGTERM, then SIGKILL once the grace period is over; resolves when the child has exited. */
+async function terminate(c: ChildProcess, exited: Promise<void>, graceMs: number, log: SupervisorOptions['log']): Promise<void> {
+  c.kill('SIGTERM');
+  const killer = setTimeout(() => {
+    log.warn(`did not stop within ${graceMs} ms; killing it`);
+    c.kill('SIGKILL');
+  }, graceMs);
+  await exited;
+  clearTimeout(killer);
+}
+
 export function supervise(options: SupervisorOptions): Supervised {
   const policy = options.policy ?? defaultRestartPolicy;
   const now = options.now ?? Date.now;
@@ -77,19 +104,10 @@ export function supervise(options: SupervisorOptions): Supervised {
     const c = options.spawn(options.command, options.args, { env: options.env, cwd: options.cwd });
     child = c;
     forwardOutput(c, options.log);
-    exited = new Promise<void>((resolve) => {
-      c.once('error', (err) => {
-        options.log.error(`could not start: ${err.message}`);
-        resolve();
-      });
-      // 'close', not 'exit': it comes after the child's stdout and stderr have ended, so its last log lines
-      // (the "draining" and "stopped" of a SIGTERM) are read before the runner moves on or exits.
-      c.once('close', (code, signal) => {
-        if (child === c) child = undefined;
-        resolve();
-        if (stopping) options.log.debug(`exited (${signal ?? `code ${code}`})`);
-        else restartLater(startedAt, signal ?? `code ${code}`);
-      });
+    exited = whenClosed(c, options.log, (how) => {
+      if (child === c) child = undefined;
+      if (stopping) options.log.debug(`exited (${how})`);
+      else restartLater(startedAt, how);
     });
   };
   start();
@@ -99,20 +117,13 @@ export function supervise(options: SupervisorOptions): Supervised {
     restarts: () => restarts,
     async stop(graceMs) {
       stopping = true;
-      if (timer) clearTimeout(timer);
+      clearTimeout(timer);
       const c = child;
-      if (!c || c.exitCode !== null || c.signalCode !== null) return;
-      c.kill('SIGTERM');
-      const killer = setTimeout(() => {
-        options.log.warn(`did not stop within ${graceMs} ms; killing it`);
-        c.kill('SIGKILL');
-      }, graceMs);
-      await exited;
-      clearTimeout(killer);
+      if (c && c.exitCode === null && c.signalCode === null) await terminate(c, exited, graceMs, options.log);
     },
     kill() {
       stopping = true;
-      if (timer) clearTimeout(timer);
+      clearTimeout(timer);
       child?.kill('SIGKILL');
     },
   };
