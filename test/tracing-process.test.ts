@@ -4,8 +4,9 @@
 // collector is a small OTLP/HTTP receiver on loopback (test/helpers/otlp-collector.ts), standing in for an
 // OpenTelemetry collector. Needs `npm run build` (dist/knative-events.cjs).
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { after, test } from 'node:test';
-import { startBundle } from './helpers/bundle.js';
+import { bundlePath, startBundle } from './helpers/bundle.js';
 import { startOtlpCollector } from './helpers/otlp-collector.js';
 import { startReceiver } from './helpers/receiver.js';
 import { waitFor } from './helpers/wait.js';
@@ -84,4 +85,14 @@ test('collector down: the queue stays bounded, spans are dropped and counted in 
   assert.equal((await fetch(proc.url, event('back-1'))).status, 202);
   await otlp.waitForSpans((spans) => spans.filter((s) => s.attributes['cloudevents.event_id'] === 'back-1').length === 2, 'the spans of the event sent once the collector is back');
   await waitFor(async () => metric(await (await fetch(metricsUrl)).text(), 'knative_events_trace_spans_exported_total') === 2, 5000, { what: 'exported_total at 2' });
+});
+
+test('a wrong OTEL_* value stops the process at start-up: exit 1, every problem named, no stack trace, no credential quoted', () => {
+  const env = { PATH: process.env.PATH ?? '', ROLE: 'subscriber', FUNCTION: 'echo', OTEL_EXPORTER_OTLP_ENDPOINT: 'http://127.0.0.1:4318', OTEL_TRACES_SAMPLER: 'sometimes', OTEL_EXPORTER_OTLP_HEADERS: 'token-without-a-key' };
+  const result = spawnSync(process.execPath, [bundlePath], { env, encoding: 'utf8', timeout: 10_000 });
+  assert.equal(result.status, 1, result.stderr);
+  assert.match(result.stderr, /OTEL_TRACES_SAMPLER: expected one of always_on, always_off, traceidratio/);
+  assert.match(result.stderr, /OTEL_EXPORTER_OTLP_HEADERS: expected key=value pairs/);
+  assert.doesNotMatch(result.stderr, /token-without-a-key/);
+  assert.doesNotMatch(result.stderr, /\n\s+at /, 'no stack trace');
 });

@@ -147,11 +147,11 @@ export async function sendTraced<R extends { status: number; attempts: number }>
   parent: SpanContext | undefined,
   destination: { name: string; url: string },
   event: WireEvent,
-  send: (event: WireEvent, headers: Record<string, string>) => Promise<R>,
+  send: (event: WireEvent, headers: Record<string, string> | undefined) => Promise<R>,
 ): Promise<R> {
   const span = startPublishSpan(tracing, parent, destination, wireFields(event));
   try {
-    const result = await send(withTraceContext(event, span.context), traceHeaders(span.context));
+    const result = await send(withTraceContext(event, span.context), span.context ? traceHeaders(span.context) : undefined);
     if (result.attempts > 1) span.setAttribute('http.request.resend_count', result.attempts - 1);
     endWithOutcome(span, { status: result.status });
     return result;
