@@ -53,6 +53,25 @@ async function postBinaryDeadLetter(url: string, id: string, dest: string): Prom
   assert.equal(res.status, 202);
 }
 
+/** A JSON dead letter sent as written: a number too big for a double and a repeated key, which parsing would lose. */
+async function postJsonTextDeadLetter(url: string, input: { id: string; type: string; source: string; dest: string; answer: string; json: string }): Promise<void> {
+  const res = await fetch(url, {
+    method: 'POST',
+    headers: {
+      'content-type': 'application/json',
+      'ce-specversion': '1.0',
+      'ce-id': input.id,
+      'ce-type': input.type,
+      'ce-source': input.source,
+      'ce-knativeerrordest': input.dest,
+      'ce-knativeerrorcode': '422',
+      'ce-knativeerrordata': Buffer.from(input.answer).toString('base64'),
+    },
+    body: input.json,
+  });
+  assert.equal(res.status, 202);
+}
+
 async function signIn(page: Page, url: string): Promise<void> {
   await page.goto(new URL('/dead-letters/ui', url).href);
   await page.getByLabel('Admin token (DLQ_ADMIN_TOKEN)').fill(token);
@@ -90,7 +109,7 @@ for (const storeKind of ['file', 'postgres'] as const) {
       await sendDeadLetter(runtime.url, { id: 'order-1', type: 'com.example.order', source: '/shop', code: '422', dest: shipping.url, body: '{"success":false,"error":{"message":"no address"}}', data: { order: 1, lines: [{ sku: 'A', qty: 2 }] } });
       await sendDeadLetter(runtime.url, { id: 'order-2', type: 'com.example.order', source: '/shop', code: '422', dest: shipping.url, data: { order: 2 } });
       await sendDeadLetter(runtime.url, { id: 'invoice-1', type: 'com.example.invoice', source: '/billing', code: '500', dest: billing.url, data: { invoice: 1 } });
-      await sendDeadLetter(runtime.url, { id: 'markup-1', type: xss, source: xss, code: '422', dest: billing.url, body: xss, data: { note: xss } });
+      await postJsonTextDeadLetter(runtime.url, { id: 'markup-1', type: xss, source: xss, dest: billing.url, answer: xss, json: `{"note":${JSON.stringify(xss)},"n":12345678901234567890,"n":1}` });
       await postBinaryDeadLetter(runtime.url, 'blob-1', billing.url);
       await sendDeadLetter(runtime.url, { id: 'purge-1', type: 'purge.me', code: '400', dest: billing.url });
       await sendDeadLetter(runtime.url, { id: 'purge-2', type: 'purge.me', code: '400', dest: billing.url });
@@ -188,6 +207,7 @@ for (const storeKind of ['file', 'postgres'] as const) {
       await page.locator('#detail-title', { hasText: 'Dead letter markup-1' }).waitFor();
       assert.equal(await page.locator('#detail-answer').innerText(), xss);
       assert.match(await page.locator('#detail-data').innerText(), /onerror/);
+      assert.match(await page.locator('#detail-data').innerText(), /\n {2}"n": 12345678901234567890,\n {2}"n": 1\n\}$/, 'JSON shown as it was sent: the big number and both keys');
       assert.equal(await page.locator('#detail img, #confirm img').count(), 0);
       await page.getByRole('button', { name: 'Close the dead letter' }).click();
     });

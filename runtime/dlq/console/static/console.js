@@ -276,14 +276,58 @@
     }
     return bad === 0;
   }
-  /** What to show for the event's data: [kind, text, base64 or null]. */
-  function renderData(event) {
+  /**
+   * Valid JSON text laid out as JSON.stringify(value, null, 2) would, from its own tokens: numbers too big
+   * for a double, repeated keys and key order stay as they were sent.
+   */
+  function indentJson(text) {
+    let out = '';
+    let depth = 0;
+    const newline = () => `\n${'  '.repeat(depth)}`;
+    for (let i = 0; i < text.length; i++) {
+      const c = text[i];
+      if (c === '"') {
+        let j = i + 1;
+        while (j < text.length && text[j] !== '"') j += text[j] === '\\' ? 2 : 1;
+        out += text.slice(i, j + 1);
+        i = j;
+      } else if (c === '{' || c === '[') {
+        const close = c === '{' ? '}' : ']';
+        let j = i + 1;
+        while (j < text.length && ' \t\n\r'.includes(text[j])) j++;
+        if (text[j] === close) {
+          out += c + close;
+          i = j;
+        } else {
+          depth++;
+          out += c + newline();
+        }
+      } else if (c === '}' || c === ']') {
+        depth--;
+        out += newline() + c;
+      } else if (c === ',') out += `,${newline()}`;
+      else if (c === ':') out += ': ';
+      else if (!' \t\n\r'.includes(c)) out += c;
+    }
+    return out;
+  }
+  /** What to show for the event's data: [kind, text, base64 or null]. `stored`: the data as it came, if kept. */
+  function renderData(event, stored) {
     const type = typeof event.datacontenttype === 'string' ? event.datacontenttype : '';
+    if (stored && stored.kind === 'json' && typeof stored.text === 'string') {
+      try {
+        JSON.parse(stored.text);
+        return ['JSON', indentJson(stored.text), null];
+      } catch {
+        // shown from the event below
+      }
+    }
     if ('data' in event && event.data !== undefined && event.data !== null) {
       if (typeof event.data === 'string') {
         if (looksJson(type)) {
           try {
-            return ['JSON', JSON.stringify(JSON.parse(event.data), null, 2), null];
+            JSON.parse(event.data);
+            return ['JSON', indentJson(event.data), null];
           } catch {
             // shown as text
           }
@@ -307,7 +351,8 @@
       }
       if (text !== null && looksJson(type)) {
         try {
-          return ['JSON', JSON.stringify(JSON.parse(text), null, 2), event.data_base64];
+          JSON.parse(text);
+          return ['JSON', indentJson(text), event.data_base64];
         } catch {
           // not JSON after all: text or binary below
         }
@@ -360,7 +405,7 @@
       if (name === 'data' || name === 'data_base64') continue;
       attributes.append(el('tr', {}, el('td', {}, name), el('td', {}, typeof value === 'string' ? value : JSON.stringify(value))));
     }
-    const [kind, text, base64] = renderData(event);
+    const [kind, text, base64] = renderData(event, letter.data);
     $('data-kind').textContent = kind;
     $('detail-data').textContent = text;
     $('data-base64-wrap').hidden = base64 === null;
