@@ -37,7 +37,7 @@ export interface FinishedSpan {
 
 function clip(value: AttributeValue, max: number): AttributeValue {
   if (typeof value === 'string') return value.length > max ? value.slice(0, max) : value;
-  if (Array.isArray(value)) return value.map((item) => (typeof item === 'string' && item.length > max ? item.slice(0, max) : item));
+  if (typeof value === 'object') return value.map((item) => (item.length > max ? item.slice(0, max) : item));
   return value;
 }
 
