@@ -300,6 +300,22 @@ describe('one trace per event, exported over OTLP/HTTP', () => {
     assert.deepEqual([third.traceId, third.parentSpanId, third.status.code], [replay.traceId, replay.spanId, 0]);
   });
 
+  test('sampling: a new trace at ratio 0 is not recorded but goes on unsampled (flag 00); a caller’s sampled trace is recorded whole', async () => {
+    const otlp = await collector();
+    const broker = await startBroker({ header: 'dropped', triggers: [] });
+    const handler = await role({ ROLE: 'handler', K_SERVICE: 'ratio0', BROKER_URL: broker.url, OTEL_TRACES_SAMPLER: 'parentbased_traceidratio', OTEL_TRACES_SAMPLER_ARG: '0' }, otlp);
+    assert.equal((await send(handler.url, 'unsampled-1', 'com.example.s', { a: 1 })).status, 202);
+    const unsampled = String(broker.received[0]!.headers.traceparent);
+    assert.match(unsampled, /^00-[0-9a-f]{32}-[0-9a-f]{16}-00$/, 'a context, not sampled');
+    assert.equal(broker.received[0]!.event.traceparent, unsampled);
+    const trace = hex(16);
+    assert.equal((await send(handler.url, 'sampled-1', 'com.example.s', { a: 2 }, { traceparent: `00-${trace}-${hex(8)}-01` })).status, 202);
+    const spans = await otlp.waitForSpans((s) => s.length >= 2, 'the sampled trace’s spans');
+    await new Promise((r) => setTimeout(r, 100));
+    assert.deepEqual(spans.map((s) => [s.name, s.traceId, s.attributes['cloudevents.event_id']]).sort(), [['publish broker', trace, 'sampled-1'], ['receive', trace, 'sampled-1']]);
+    assert.match(String(broker.received[1]!.headers.traceparent), new RegExp(`^00-${trace}-[0-9a-f]{16}-01$`));
+  });
+
   test('tracing off: nothing is recorded and the caller’s trace passes through, in the header and the extension', async () => {
     const broker = await startBroker({ header: 'dropped', triggers: [] });
     const handler = await role({ ROLE: 'handler', BROKER_URL: broker.url, BROKER_CONTENT_MODE: 'binary' }, undefined);
