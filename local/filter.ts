@@ -116,7 +116,7 @@ export function attributesOf(event: { toJSON(): Record<string, unknown> }): Even
   const out: Record<string, string> = {};
   for (const [name, value] of Object.entries(event.toJSON())) {
     if (name === 'data' || name === 'data_base64' || value === undefined || value === null) continue;
-    out[name] = value instanceof Date ? value.toISOString() : String(value);
+    out[name] = value instanceof Date ? value.toISOString() : typeof value === 'string' ? value : typeof value === 'number' || typeof value === 'boolean' ? String(value) : JSON.stringify(value);
   }
   return out;
 }

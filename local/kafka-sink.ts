@@ -50,7 +50,7 @@ export function toRecord(event: CloudEvent<unknown>, mode: 'binary' | 'structure
   }
   const bytes = mode === 'binary' && rawBinaryBody ? rawBinaryBody : Buffer.isBuffer(message.body) ? message.body : Buffer.from(message.body, 'utf8');
   const key = (event as unknown as Record<string, unknown>).partitionkey;
-  return { topic: where.topic, partition: 0, offset: where.offset, timestamp: where.timestamp, key: key === undefined ? null : String(key), headers, ...bodyOf(bytes) };
+  return { topic: where.topic, partition: 0, offset: where.offset, timestamp: where.timestamp, key: key === undefined ? null : typeof key === 'string' ? key : typeof key === 'number' || typeof key === 'boolean' ? String(key) : JSON.stringify(key), headers, ...bodyOf(bytes) };
 }
 
 export interface KafkaSinkIngress {

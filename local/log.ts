@@ -96,7 +96,7 @@ export function createConsole(options: ConsoleOptions): RunnerConsole {
           // The child filters by its own LOG_LEVEL; the runner shows what it was given.
           const level = typeof parsed.level === 'string' ? parsed.level : (pinoLevels[Number(parsed.level)] ?? 'info');
           const time = typeof parsed.time === 'string' ? parsed.time.slice(11, 23) : clock(now());
-          emit(name, level, time, String(parsed.msg ?? ''), formatFields(parsed));
+          emit(name, level, time, typeof parsed.msg === 'string' ? parsed.msg : parsed.msg === undefined || parsed.msg === null ? '' : JSON.stringify(parsed.msg), formatFields(parsed));
         },
       };
     },

@@ -44,7 +44,7 @@ function readLocalSection(file: string): { local: LocalSettings; stripped: strin
   }
   const doc = parseDocument(text);
   if (doc.errors.length > 0) throw new RunnerError(`values file ${file} is not valid YAML: ${(doc.errors[0]?.message ?? '').split('\n')[0]}`);
-  const local = doc.get('local', false) as unknown;
+  const local = doc.get('local', false);
   if (local === undefined) return { local: {}, stripped: undefined };
   const settings = (doc.toJS() as { local?: unknown }).local;
   if (typeof settings !== 'object' || settings === null || Array.isArray(settings)) throw new RunnerError(`${file}: local: expected a map (secretsFile, outDir, port)`);

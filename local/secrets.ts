@@ -21,7 +21,7 @@ function stringMaps(raw: unknown, at: string): Record<string, Record<string, str
   if (raw === undefined || raw === null) return {};
   if (typeof raw !== 'object' || Array.isArray(raw)) throw new RunnerError(`${at}: expected a map of name → {KEY: value}`);
   const out: Record<string, Record<string, string>> = {};
-  for (const [name, values] of Object.entries(raw)) {
+  for (const [name, values] of Object.entries(raw as Record<string, unknown>)) {
     if (typeof values !== 'object' || values === null || Array.isArray(values)) throw new RunnerError(`${at}.${name}: expected a map of KEY: value`);
     out[name] = Object.fromEntries(Object.entries(values).map(([k, v]) => [k, typeof v === 'string' ? v : JSON.stringify(v)]));
   }

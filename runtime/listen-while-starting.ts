@@ -15,16 +15,16 @@ export interface StartingServer {
 }
 
 export async function listenWhileStarting(port: number, log: Logger): Promise<StartingServer> {
-  const notYet = async () => {
-    throw new HttpError(503, 'shutting_down', 'starting: loading secrets from Vault');
-  };
+  const notYet = () => Promise.reject(new HttpError(503, 'shutting_down', 'starting: loading secrets from Vault'));
   const starting = buildApp({ log, lifecycle: createLifecycle(), role: { routes: [{ method: 'POST', path: '/*', handle: notYet }] } });
   const server = await listen(starting, { port });
   return {
     server,
     serve(app) {
       server.removeAllListeners('request');
-      server.on('request', app.callback());
+      // Koa's handler answers its own errors: the promise it returns never rejects.
+      const handle = app.callback();
+      server.on('request', (req, res) => void handle(req, res));
     },
   };
 }

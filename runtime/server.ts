@@ -36,6 +36,7 @@ function answerClientError(err: NodeJS.ErrnoException, socket: Duplex): void {
 }
 
 export async function listen(app: Koa, options: ServerOptions): Promise<Server> {
+  const handle = app.callback();
   const server = createServer(
     {
       headersTimeout: options.headersTimeoutMs ?? 10_000,
@@ -45,7 +46,8 @@ export async function listen(app: Koa, options: ServerOptions): Promise<Server> 
       // Node checks the two timeouts above only this often (30 s by default).
       connectionsCheckingInterval: Math.min(1000, Math.ceil((options.headersTimeoutMs ?? 10_000) / 2)),
     },
-    app.callback(),
+    // Koa's handler answers its own errors: the promise it returns never rejects.
+    (req, res) => void handle(req, res),
   );
   // Node drops headers past this count silently; keeping one more than the limit lets the app see that a
   // request has too many and refuse it with 431 (runtime/http/header-limit.ts) rather than lose some.

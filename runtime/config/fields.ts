@@ -55,7 +55,8 @@ export const boolean = (fallback: 'true' | 'false') =>
 
 function problemsOf(issues: readonly v.BaseIssue<unknown>[], env: Env, hints: Readonly<Record<string, string>>): string[] {
   return issues.map((issue) => {
-    const name = String(issue.path?.[0]?.key ?? '');
+    const key = issue.path?.[0]?.key;
+    const name = typeof key === 'string' || typeof key === 'number' ? String(key) : '';
     const raw = env[name];
     if (raw === undefined) return `${name}: is required${hints[name] ? `: ${hints[name]}` : ''}`;
     const got = raw === undefined ? '' : ` (got ${JSON.stringify(raw.length > 80 ? `${raw.slice(0, 80)}…` : raw)})`;

@@ -64,9 +64,10 @@ export function createHttpPoster(options: { maxSockets?: number } = {}): HttpPos
         req.end(body);
       });
     },
-    async close() {
+    close() {
       httpAgent.destroy();
       httpsAgent.destroy();
+      return Promise.resolve();
     },
   };
 }

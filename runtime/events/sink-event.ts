@@ -52,7 +52,7 @@ function keyOf(attributes: Record<string, unknown>, spec: string): string | unde
 function partitionKeyFor(outgoing: Record<string, unknown>, incoming: CloudEvent<unknown>, spec: string | undefined): string | undefined {
   if (typeof outgoing.partitionkey === 'string' && outgoing.partitionkey !== '') return outgoing.partitionkey;
   if (spec === undefined) return undefined;
-  return keyOf(outgoing, spec) ?? keyOf({ ...incoming } as Record<string, unknown>, spec);
+  return keyOf(outgoing, spec) ?? keyOf({ ...incoming }, spec);
 }
 
 function attributesOf(item: unknown, incoming: CloudEvent<unknown>, index: number, options: SinkEventOptions): Record<string, unknown> {

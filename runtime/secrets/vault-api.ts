@@ -95,7 +95,8 @@ export async function createNodeVaultApi(options: NodeVaultOptions): Promise<Vau
     renewSelf: () => call('token renew-self', async () => leaseOf('token renew-self', await client.tokenRenewSelf())),
     lookupSelf: () =>
       call('token lookup-self', async () => {
-        const ttl = (await client.tokenLookupSelf())?.data?.ttl;
+        const answer = (await client.tokenLookupSelf()) as { data?: { ttl?: unknown } } | undefined;
+        const ttl = answer?.data?.ttl;
         return { ttlSeconds: typeof ttl === 'number' ? ttl : 0 };
       }),
     read: (path) => call(`read ${path}`, () => client.read(path)),
