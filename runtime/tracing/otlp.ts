@@ -1,7 +1,7 @@
 // Ended spans → an OTLP ExportTraceServiceRequest in protobuf (opentelemetry-proto, collector/trace/v1 and
 // trace/v1; field numbers below are the .proto's). Written by hand, not with protobufjs: the messages are
 // few and fixed, and a generic protobuf runtime would be most of tracing's cost at start-up. The tests decode
-// what this writes with protobufjs and the official .proto files (test/fixtures/opentelemetry-proto).
+// what this writes with protobufjs and the official .proto files (local/opentelemetry-proto, through local/otlp-decode.ts).
 import type { AttributeValue, SpanKind } from './index.js';
 import type { FinishedSpan } from './span.js';
 

@@ -1,43 +1,14 @@
 // A small OTLP/HTTP receiver on loopback standing in for an OpenTelemetry collector (there is none here): it
 // takes POST /v1/traces with a protobuf body, decodes it with protobufjs and the official OTLP .proto files
-// (test/fixtures/opentelemetry-proto, copied from open-telemetry/opentelemetry-proto), and keeps the spans
+// (local/otlp-decode.ts, with local/opentelemetry-proto copied from open-telemetry/opentelemetry-proto), and keeps the spans
 // for assertions. Decoding with the real definitions, not the runtime's own encoder, is what makes the
 // export test a check of the wire format. It can be told to answer an error or to stop answering (down).
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { fileURLToPath } from 'node:url';
-import protobuf from 'protobufjs';
+import { createDecoder, type ReceivedSpan } from '../../local/otlp-decode.js';
 import { waitFor } from './wait.js';
 
-const protoRoot = fileURLToPath(new URL('../fixtures/opentelemetry-proto/', import.meta.url));
-
-function loadRequestType(): protobuf.Type {
-  const root = new protobuf.Root();
-  root.resolvePath = (_origin, target) => (target.startsWith('/') ? target : protoRoot + target);
-  root.loadSync('opentelemetry/proto/collector/trace/v1/trace_service.proto', { keepCase: false });
-  return root.lookupType('opentelemetry.proto.collector.trace.v1.ExportTraceServiceRequest');
-}
-
-export type AnyValue = string | number | boolean | AnyValue[] | undefined;
-
-export interface ReceivedSpan {
-  readonly traceId: string;
-  readonly spanId: string;
-  readonly parentSpanId: string;
-  readonly traceState: string;
-  readonly name: string;
-  /** SPAN_KIND_* without the prefix, lowercased: server, client, producer, consumer, internal. */
-  readonly kind: string;
-  readonly startNs: bigint;
-  readonly endNs: bigint;
-  readonly attributes: Record<string, AnyValue>;
-  readonly events: Array<{ name: string; attributes: Record<string, AnyValue> }>;
-  readonly links: Array<{ traceId: string; spanId: string; attributes: Record<string, AnyValue> }>;
-  readonly status: { code: number; message: string };
-  readonly flags: number;
-  readonly resource: Record<string, AnyValue>;
-  readonly scope: string;
-}
+export type { AnyValue, ReceivedSpan } from '../../local/otlp-decode.js';
 
 export interface OtlpCollector {
   /** The base endpoint (OTEL_EXPORTER_OTLP_ENDPOINT): spans go to <url>/v1/traces. */
@@ -50,63 +21,8 @@ export interface OtlpCollector {
   close(): Promise<void>;
 }
 
-const kindNames = ['unspecified', 'internal', 'server', 'client', 'producer', 'consumer'];
-const hex = (b: Uint8Array | undefined) => (b ? Buffer.from(b).toString('hex') : '');
-
-interface DecodedValue {
-  stringValue?: string;
-  boolValue?: boolean;
-  intValue?: { toString(): string } | number;
-  doubleValue?: number;
-  arrayValue?: { values?: DecodedValue[] };
-}
-
-function value(v: DecodedValue | undefined): AnyValue {
-  if (!v) return undefined;
-  if (v.stringValue !== undefined) return v.stringValue;
-  if (v.boolValue !== undefined) return v.boolValue;
-  if (v.intValue !== undefined) return Number(v.intValue.toString());
-  if (v.doubleValue !== undefined) return v.doubleValue;
-  if (v.arrayValue !== undefined) return (v.arrayValue.values ?? []).map(value);
-  return undefined;
-}
-
-const attrs = (list: Array<{ key: string; value?: DecodedValue }> | undefined) => Object.fromEntries((list ?? []).map((kv) => [kv.key, value(kv.value)]));
-const ns = (n: { toString(): string } | number | undefined) => BigInt(n === undefined ? 0 : n.toString());
-
-/* eslint-disable @typescript-eslint/no-explicit-any -- the decoded message is checked field by field below */
-function spansOf(message: any): ReceivedSpan[] {
-  const out: ReceivedSpan[] = [];
-  for (const rs of message.resourceSpans ?? []) {
-    const resource = attrs(rs.resource?.attributes);
-    for (const ss of rs.scopeSpans ?? []) {
-      for (const s of ss.spans ?? []) {
-        out.push({
-          traceId: hex(s.traceId),
-          spanId: hex(s.spanId),
-          parentSpanId: hex(s.parentSpanId),
-          traceState: s.traceState ?? '',
-          name: s.name,
-          kind: kindNames[s.kind ?? 0] ?? String(s.kind),
-          startNs: ns(s.startTimeUnixNano),
-          endNs: ns(s.endTimeUnixNano),
-          attributes: attrs(s.attributes),
-          events: (s.events ?? []).map((e: any) => ({ name: e.name, attributes: attrs(e.attributes) })),
-          links: (s.links ?? []).map((l: any) => ({ traceId: hex(l.traceId), spanId: hex(l.spanId), attributes: attrs(l.attributes) })),
-          status: { code: s.status?.code ?? 0, message: s.status?.message ?? '' },
-          flags: s.flags ?? 0,
-          resource,
-          scope: ss.scope?.name ?? '',
-        });
-      }
-    }
-  }
-  return out;
-}
-/* eslint-enable @typescript-eslint/no-explicit-any */
-
 export async function startOtlpCollector(): Promise<OtlpCollector> {
-  const type = loadRequestType();
+  const decode = createDecoder();
   const spans: ReceivedSpan[] = [];
   const requests: OtlpCollector['requests'] = [];
   let mode: { status: number } | 'down' = { status: 200 };
@@ -122,7 +38,7 @@ export async function startOtlpCollector(): Promise<OtlpCollector> {
           res.writeHead(415).end();
           return;
         }
-        decoded = spansOf(type.toObject(type.decode(body), { defaults: false }));
+        decoded = decode(body);
         spans.push(...decoded);
       }
       requests.push({ path: req.url ?? '', headers: req.headers, spans: decoded.length });
