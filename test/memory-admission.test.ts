@@ -13,19 +13,12 @@ import {
 } from '../runtime/http/memory-budget.js';
 import { startReceiver } from './helpers/receiver.js';
 import { startRuntime } from './helpers/runtime.js';
+import { waitFor } from './helpers/wait.js';
 
 const MiB = 1024 * 1024;
 /** 60 KB of `{}`: 20,000 objects, charged ≈1.7 MB: more than the whole 1 MiB budget alone. */
 const manyObjects = `[${Array(20_000).fill('{}').join(',')}]`;
 const legacy = { 'content-type': 'application/json', ce_type: 't', ce_source: 's' };
-
-async function waitFor(what: string, condition: () => boolean, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
 
 /** A POST whose body arrives chunked, without Content-Length (its size is learnt only as it streams). */
 function postChunked(url: string, body: string): Promise<{ status: number; text: string }> {
@@ -47,7 +40,7 @@ test('over the budget: 503 with Retry-After at once, health answers, and the bud
   try {
     // Alone, a request is admitted even though it is charged more than the budget (never refused forever).
     const held = fetch(runtime.url, { method: 'POST', headers: legacy, body: manyObjects }).catch((err: Error) => err);
-    await waitFor('the first request to reach the hanging broker', () => broker.requests.length === 1);
+    await waitFor(() => broker.requests.length === 1, 5000, { what: 'the first request to reach the hanging broker', intervalMs: 10 });
     assert.ok(runtime.memoryBudget.heldBytes > MiB, `charged ${runtime.memoryBudget.heldBytes} bytes`);
 
     const started = performance.now();
@@ -77,7 +70,7 @@ test('over the budget: 503 with Retry-After at once, health answers, and the bud
     broker.setFallback({ status: 202 });
     await broker.close();
     await held;
-    await waitFor('the reservation to be released', () => runtime.memoryBudget.heldBytes === 0);
+    await waitFor(() => runtime.memoryBudget.heldBytes === 0, 5000, { what: 'the reservation to be released', intervalMs: 10 });
   } finally {
     await runtime.stop();
   }
@@ -88,10 +81,10 @@ test('a request is admitted again once the one holding the budget has been answe
   const runtime = await startRuntime({ ROLE: 'handler', BROKER_URL: broker.url, MEMORY_BUDGET_BYTES: String(MiB) });
   try {
     const first = fetch(runtime.url, { method: 'POST', headers: legacy, body: manyObjects });
-    await waitFor('the first request at the broker', () => broker.requests.length === 1);
+    await waitFor(() => broker.requests.length === 1, 5000, { what: 'the first request at the broker', intervalMs: 10 });
     assert.equal((await fetch(runtime.url, { method: 'POST', headers: legacy, body: manyObjects })).status, 503);
     assert.equal((await first).status, 202);
-    await waitFor('the reservation to be released', () => runtime.memoryBudget.heldBytes === 0);
+    await waitFor(() => runtime.memoryBudget.heldBytes === 0, 5000, { what: 'the reservation to be released', intervalMs: 10 });
     assert.equal((await fetch(runtime.url, { method: 'POST', headers: legacy, body: manyObjects })).status, 202);
   } finally {
     await runtime.stop();

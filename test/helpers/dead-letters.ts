@@ -1,5 +1,7 @@
 // Dead letters as Knative delivers them (binary CloudEvents with the knativeerror* extensions), the dlq's
 // admin API, and waiting for a condition with a deadline: shared by the dlq tests of every store.
+import { waitFor as sharedWaitFor } from './wait.js';
+
 export interface DeadLetterInput {
   readonly id: string;
   readonly type?: string;
@@ -60,20 +62,16 @@ export async function listAll(url: string, token: string, query = ''): Promise<A
   throw new Error('GET /dead-letters never ended');
 }
 
-/** Polls `check` until it returns a value other than undefined, or fails after `deadlineMs` saying what it waited for. */
+/**
+ * Polls `check` until it returns a value other than undefined, or fails after `deadlineMs` saying what it waited
+ * for: test/helpers/wait.ts waitFor, with the argument order the dlq tests use (and `false` or `null` a value).
+ */
 export async function waitFor<T>(what: string, check: () => Promise<T | undefined> | T | undefined, deadlineMs = 15_000): Promise<T> {
-  const deadline = Date.now() + deadlineMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const value = await check();
-      if (value !== undefined) return value;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out after ${deadlineMs} ms waiting for ${what}${last ? ` (last error: ${String(last)})` : ''}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
+  const found = await sharedWaitFor(async () => {
+    const value = await check();
+    return value === undefined ? undefined : { value };
+  }, deadlineMs, { what, intervalMs: 50 });
+  return found.value;
 }
 
 export async function readyStatus(url: string): Promise<number> {
