@@ -56,7 +56,7 @@ describe('values/local.yaml → plan', async () => {
     assert.equal(handler?.env.K_SERVICE, 'local-knative-events-handler');
     assert.equal(handler?.env.K_REVISION, 'local-knative-events-handler-00001');
     // METRICS_ENABLED=false: the chart serves no /metrics on a public service without metrics.token
-    assert.deepEqual(Object.keys(handler?.env ?? {}).sort(), ['BROKER_URL', 'K_CONFIGURATION', 'K_REVISION', 'K_SERVICE', 'LOG_LEVEL', 'METRICS_ENABLED', 'METRICS_PATH', 'PORT', 'ROLE']);
+    assert.deepEqual(Object.keys(handler?.env ?? {}).sort(), ['BROKER_URL', 'HANDLER_AUTH', 'K_CONFIGURATION', 'K_REVISION', 'K_SERVICE', 'LOG_LEVEL', 'MEMORY_BUDGET_BYTES', 'METRICS_ENABLED', 'METRICS_PATH', 'OUTBOUND_DEADLINE_MS', 'PORT', 'ROLE']);
     assert.match(svc('transformer')?.env.KAFKA_SINK_URL ?? '', new RegExp(`^http://127\\.0\\.0\\.1:${ports.sink}/default/local-knative-events-trades-out-[0-9a-f]{8}$`));
   });
   it('maps the dlq volume to a local folder', () => {

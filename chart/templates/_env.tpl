@@ -100,6 +100,11 @@ The container env, merged by name: chart contract first, then services.<name>.en
 {{- $role := toString $cfg.role -}}
 {{- $_ := set $env "ROLE" (dict "value" $role) -}}
 {{- $_ := set $env "LOG_LEVEL" (dict "value" (default $ctx.Values.logLevel $cfg.logLevel)) -}}
+{{- /* Every role: one outbound call's overall deadline, and the request-body memory budget (ke.validateEnv checks both against timeoutSeconds and resources.limits.memory). */ -}}
+{{- $_ := set $env "OUTBOUND_DEADLINE_MS" (dict "value" (toString (int (ternary $cfg.outboundDeadlineMs 25000 (hasKey $cfg "outboundDeadlineMs"))))) -}}
+{{- $budget := ternary $cfg.memoryBudgetBytes "auto" (hasKey $cfg "memoryBudgetBytes") -}}
+{{- $_ := set $env "MEMORY_BUDGET_BYTES" (dict "value" (ternary $budget (toString (int64 $budget)) (kindIs "string" $budget))) -}}
+{{- include "ke.handlerAuthEnv" (dict "env" $env "cfg" $cfg "role" $role "at" $at) -}}
 {{- if has $role (list "subscriber" "sink-forwarder") -}}
 {{- if not $cfg.function }}{{ fail (printf "%s.function: required for role %s" $at $role) }}{{ end -}}
 {{- $_ := set $env "FUNCTION" (dict "value" $cfg.function) -}}
@@ -170,6 +175,7 @@ broker the chart does not render: behind any broker, plain results are dropped (
 {{- if or $tok.existingSecret $tok.vaultSecret -}}
 {{- $_ := set $env "DLQ_ADMIN_TOKEN" (include "ke.secretEnv" (dict "ctx" $ctx "cfg" $cfg "ref" $tok "at" (printf "%s.dlq.adminToken" $at) "defaultKey" "token") | fromYaml) -}}
 {{- end -}}
+{{- include "ke.dlqReplayEnv" (dict "env" $env "dlq" $dlq "at" $at) -}}
 {{- end -}}
 {{- $mode := include "ke.vaultMode" $ctx -}}
 {{- if include "ke.vaultOn" (dict "ctx" $ctx "cfg" $cfg) -}}
@@ -215,4 +221,47 @@ broker the chart does not render: behind any broker, plain results are dropped (
   value: {{ toString $e.value | quote }}
 {{- end }}
 {{- end }}
+{{- end -}}
+
+{{/*
+HANDLER_AUTH* from services.<name>.auth (handlers only; README.md, "Who may call the handler"). HANDLER_AUTH is
+always rendered; the secret name unless off; the window, clock skew and replay capacity with hmac. An unquoted
+`off` (YAML false) also means off. Sets into .env. (dict "env" envMap "cfg" serviceConfig "role" role "at" path)
+*/}}
+{{- define "ke.handlerAuthEnv" -}}
+{{- $a := default (dict) .cfg.auth -}}
+{{- if and .cfg.auth (ne .role "handler") -}}
+{{- fail (printf "%s.auth: only a handler checks its callers (role is %s)" .at .role) -}}
+{{- end -}}
+{{- if eq .role "handler" -}}
+{{- $mode := "off" -}}
+{{- if and $a.mode (not (kindIs "bool" $a.mode)) }}{{ $mode = toString $a.mode }}{{ end -}}
+{{- $_ := set .env "HANDLER_AUTH" (dict "value" $mode) -}}
+{{- if ne $mode "off" -}}
+{{- $_ := set .env "HANDLER_AUTH_SECRET" (dict "value" (default "HANDLER_AUTH_KEYS" $a.secret)) -}}
+{{- end -}}
+{{- if eq $mode "hmac" -}}
+{{- $_ := set .env "HANDLER_AUTH_WINDOW_SECONDS" (dict "value" (toString (int (default 300 $a.windowSeconds)))) -}}
+{{- $_ := set .env "HANDLER_AUTH_FUTURE_SKEW_SECONDS" (dict "value" (toString (int (ternary $a.futureSkewSeconds 5 (hasKey $a "futureSkewSeconds"))))) -}}
+{{- $_ := set .env "HANDLER_AUTH_REPLAY_CAPACITY" (dict "value" (toString (int (default 200000 $a.replayCapacity)))) -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+
+{{/*
+DLQ_REPLAY_* from services.<name>.dlq.replay (runtime/config/dlq.ts): the allow-list for to=<url>, the default
+and highest rate of a bulk job. Sets into .env. (dict "env" envMap "dlq" dlqValues "at" path)
+*/}}
+{{- define "ke.dlqReplayEnv" -}}
+{{- $r := default (dict) .dlq.replay -}}
+{{- $rate := int (default 50 $r.rate) -}}
+{{- $rateMax := int (default 500 $r.rateMax) -}}
+{{- if gt $rate $rateMax -}}
+{{- fail (printf "%s.dlq.replay.rate: %d is above %s.dlq.replay.rateMax %d (the runtime refuses DLQ_REPLAY_RATE above DLQ_REPLAY_RATE_MAX); lower rate or raise rateMax" .at $rate .at $rateMax) -}}
+{{- end -}}
+{{- $_ := set .env "DLQ_REPLAY_RATE" (dict "value" (toString $rate)) -}}
+{{- $_ := set .env "DLQ_REPLAY_RATE_MAX" (dict "value" (toString $rateMax)) -}}
+{{- with $r.targets -}}
+{{- $_ := set $.env "DLQ_REPLAY_TARGETS" (dict "value" (join "," .)) -}}
+{{- end -}}
 {{- end -}}

@@ -90,6 +90,29 @@ a token. (dict "env" envMap "cfg" serviceConfig "at" "services.x")
 {{- if and (eq (include "ke.visibility" .cfg) "public") (not (hasKey .env "METRICS_TOKEN")) (ne (lower (get $val "METRICS_ENABLED")) "false") -}}
 {{- fail (printf "%s.env.METRICS_ENABLED: a public service's /metrics is reachable from the internet: set metrics.token.existingSecret (METRICS_TOKEN) to serve it, or leave METRICS_ENABLED to the chart (false)" .at) -}}
 {{- end -}}
+{{- include "ke.validateDeadlineAndBudget" (dict "val" $val "cfg" .cfg "at" .at) -}}
+{{- end -}}
+
+{{/*
+OUTBOUND_DEADLINE_MS below the request timeout: Knative ends the request at timeoutSeconds, so a longer deadline
+would let an outbound call (and its retries) outlive the request it serves. MEMORY_BUDGET_BYTES=auto is derived
+from the cgroup memory limit (runtime/http/memory-budget.ts): without resources.limits.memory there is none and the
+runtime would assume a fixed 256 MiB budget, whatever the node has. (dict "val" plainEnv "cfg" serviceConfig "at" path)
+*/}}
+{{- define "ke.validateDeadlineAndBudget" -}}
+{{- $deadline := toString (get .val "OUTBOUND_DEADLINE_MS") -}}
+{{- $timeout := int (default 300 .cfg.timeoutSeconds) -}}
+{{- if and (regexMatch "^[0-9]+$" $deadline) (ge (atoi $deadline) (mul $timeout 1000)) -}}
+{{- fail (printf "%s.outboundDeadlineMs: %s ms (OUTBOUND_DEADLINE_MS) must be below %s.timeoutSeconds × 1000 = %d ms (timeoutSeconds %d): Knative ends the request first, while an outbound call and its retries still run. Lower outboundDeadlineMs or raise timeoutSeconds" .at $deadline .at (mul $timeout 1000) $timeout) -}}
+{{- end -}}
+{{- $budget := lower (trim (toString (get .val "MEMORY_BUDGET_BYTES"))) -}}
+{{- $limits := default (dict) (default (dict) .cfg.resources).limits -}}
+{{- if and (eq $budget "auto") (not $limits.memory) -}}
+{{- fail (printf "%s.memoryBudgetBytes: auto (MEMORY_BUDGET_BYTES) is derived from the container's memory limit, but %s.resources.limits.memory is not set (without a cgroup limit the runtime assumes a fixed 256 MiB budget). Set resources.limits.memory (serviceDefaults or the service), or set memoryBudgetBytes to a number of bytes" .at .at) -}}
+{{- end -}}
+{{- if and (regexMatch "^[0-9]+$" $budget) (lt (atoi $budget) 1048576) -}}
+{{- fail (printf "%s.memoryBudgetBytes: %s is below 1048576 (1 MiB), which the runtime refuses (MEMORY_BUDGET_BYTES); use auto or a larger number of bytes" .at $budget) -}}
+{{- end -}}
 {{- end -}}
 
 {{/* A PVC volume needs kubernetes.podspec-persistent-volume-claim, and -write unless read-only. (dict "ctx" $ "at" path "readOnly" bool) */}}

@@ -83,6 +83,8 @@ const MUTATIONS: Record<string, Mutation> = {
     setEnv(kind(o, 'Service', 'dlq'), 'DLQ_STORE', 'file');
     setEnv(kind(o, 'Service', 'dlq'), 'DLQ_FILE', '/data/x.jsonl');
   },
+  [RULES.outboundDeadline.id]: (o) => setEnv(kind(o, 'Service', 'transformer'), 'OUTBOUND_DEADLINE_MS', '300000'),
+  [RULES.memoryLimit.id]: (o) => void (tmpl(kind(o, 'Service', 'echo')).spec.containers[0].resources = {}),
 };
 
 /** Rules about names derived from immutable fields are shown by upgrades, not by values a user can get wrong. */

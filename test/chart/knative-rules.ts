@@ -62,6 +62,8 @@ export const RULES = {
   sinkIdentity: { id: 'immutable/kafka-sink-topic', source: `${KAFKA} control-plane/pkg/apis/eventing/v1alpha1/kafka_sink_validation.go (CheckImmutableFields)`, what: 'a KafkaSink\'s name carries the hash of topic, numPartitions, replicationFactor' },
   publicMetrics: { id: 'chart/public-metrics', source: `${SERVING} pkg/reconciler/route/visibility/visibility.go (without the cluster-local label a route is external, every path included)`, what: 'a public service serves /metrics only behind METRICS_TOKEN' },
   dlqFileStore: { id: 'chart/dlq-file-store', source: 'docs/sink-forwarder-and-dlq.md (one writer, persistent volume)', what: 'the file store runs on a PVC with max-scale 1' },
+  outboundDeadline: { id: 'chart/outbound-deadline', source: `${SERVING} pkg/apis/serving/v1/revision_validation.go (timeoutSeconds ends the request) and runtime/config.ts OUTBOUND_DEADLINE_MS`, what: 'OUTBOUND_DEADLINE_MS is below timeoutSeconds × 1000' },
+  memoryLimit: { id: 'chart/memory-budget-limit', source: 'README.md MEMORY_BUDGET_BYTES (auto: from the cgroup memory limit, runtime/http/memory-budget.ts)', what: 'MEMORY_BUDGET_BYTES=auto only with resources.limits.memory' },
 } as const satisfies Record<string, Rule>;
 
 type Obj = Record<string, unknown>;
@@ -197,6 +199,10 @@ function checkService(o: K8sObject, cluster: ClusterFeatures, report: Report): v
     if (role === 'subscriber' && val('SUBSCRIBER_PLAIN_RESULT') !== 'discard') report(RULES.plainReplies, o, 'a subscriber without SUBSCRIBER_PLAIN_RESULT=discard answers plain JSON, which every broker class fails');
     const isPublic = o.metadata.labels?.['networking.knative.dev/visibility'] !== 'cluster-local';
     if (isPublic && val('METRICS_ENABLED') !== 'false' && !env.has('METRICS_TOKEN')) report(RULES.publicMetrics, o, 'public service serves /metrics without METRICS_TOKEN');
+    const deadline = Number(val('OUTBOUND_DEADLINE_MS') ?? 25_000);
+    if (deadline >= (timeout || 300) * 1000) report(RULES.outboundDeadline, o, `OUTBOUND_DEADLINE_MS ${deadline} is not below timeoutSeconds ${timeout || 300} × 1000`);
+    const limits = obj(obj(obj(c).resources).limits);
+    if ((val('MEMORY_BUDGET_BYTES') ?? 'auto').trim().toLowerCase() === 'auto' && limits.memory === undefined) report(RULES.memoryLimit, o, 'MEMORY_BUDGET_BYTES=auto without resources.limits.memory');
     if (role === 'dlq' && val('DLQ_STORE') === 'file') {
       const file = val('DLQ_FILE') ?? '';
       const mount = arr(obj(c).volumeMounts).map(obj).find((m) => file.startsWith(`${String(m.mountPath).replace(/\/$/, '')}/`));
