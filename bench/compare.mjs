@@ -27,7 +27,7 @@ const subscriber = (label, bundle) => ({ label, command: (port) => ({ cmd: proce
 const servers = { floor: targets.bare, before: subscriber('before', before), after: subscriber('after', paths.bundle) };
 const names = Object.keys(servers);
 
-const cold = Object.fromEntries(names.map((n) => [n, { ms: [], cpu: [] }]));
+const cold = Object.fromEntries(names.map((n) => [n, { ms: /** @type {number[]} */ ([]), cpu: /** @type {number[]} */ ([]) }]));
 for (let i = 0; i < starts; i++) {
   for (const name of names) {
     const { child, coldStartMs, startCpuMs } = await startTimed(servers[name], probe);

@@ -53,7 +53,7 @@ async function hangingBroker() {
     s.on('close', () => sockets.delete(s));
   });
   const port = await freePort();
-  await new Promise((resolve) => server.listen(port, '127.0.0.1', resolve));
+  await new Promise((resolve) => server.listen(port, '127.0.0.1', () => resolve(undefined)));
   return { url: `http://127.0.0.1:${port}/ns/broker`, close: () => new Promise((resolve) => { for (const s of sockets) s.destroy(); server.close(resolve); }) };
 }
 
@@ -67,7 +67,7 @@ function post(port, payload) {
         res.on('end', () => resolve({ status: res.statusCode, ms: performance.now() - started, retryAfter: Number(res.headers['retry-after'] ?? 0) }));
       },
     );
-    req.on('error', (err) => resolve({ status: err.code ?? 'error', ms: performance.now() - started, retryAfter: 0 }));
+    req.on('error', (err) => resolve({ status: /** @type {NodeJS.ErrnoException} */ (err).code ?? 'error', ms: performance.now() - started, retryAfter: 0 }));
     req.end(payload);
   });
 }

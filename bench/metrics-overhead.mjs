@@ -83,6 +83,7 @@ async function throughput() {
   const running = {};
   for (const v of variants) running[v.name] = await startTimed(v, probe);
   const perRound = { on: [], off: [] };
+  /** @type {{ on: Array<{ ok: number, p99Ms: number }>, off: Array<{ ok: number, p99Ms: number }> }} */
   const load = { on: [], off: [] };
   const cpuPerRequest = { on: [], off: [] };
   try {

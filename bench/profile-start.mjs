@@ -32,6 +32,7 @@ const { child, port, coldStartMs } = await startTimed(target, probe);
 const load = loadS > 0 ? await measureLoad({ url: `http://127.0.0.1:${port}/`, connections: 10, durationS: loadS, warmupS: 0, ...probe }) : undefined;
 await stop(child);
 const file = readdirSync(dir).find((f) => f.endsWith('.cpuprofile'));
+if (!file) throw new Error(`no .cpuprofile written in ${dir}`);
 const profile = JSON.parse(readFileSync(join(dir, file), 'utf8'));
 rmSync(dir, { recursive: true, force: true });
 
@@ -44,13 +45,16 @@ function groupOf(callFrame) {
   const { url, lineNumber, columnNumber, functionName } = callFrame;
   if (!url) return functionName.startsWith('(') ? functionName : '(native)';
   if (!url.endsWith('knative-events.cjs')) return url.startsWith('node:') ? 'node internals' : url;
-  const entry = map.findEntry(lineNumber, columnNumber);
+  const found = map.findEntry(lineNumber, columnNumber);
+  // findEntry answers {} when nothing maps there.
+  /** @type {(import('node:module').SourceMapping & { name?: string }) | undefined} (Node adds the name; @types/node 20 lacks it) */
+  const entry = 'originalSource' in found ? found : undefined;
   const source = entry?.originalSource ?? '';
   const pkg = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(source);
-  if (pkg) return byLine ? `${pkg[1]} ${entry.name ?? functionName}` : pkg[1];
+  if (pkg) return byLine ? `${pkg[1]} ${entry?.name ?? functionName}` : pkg[1];
   const file = source.replace(/^.*?\/(runtime|functions)\//, '$1/');
   if (!file) return '(bundle, unmapped)';
-  return byLine ? `${file}:${entry.originalLine + 1} ${entry.name ?? functionName}` : file;
+  return byLine && entry ? `${file}:${entry.originalLine + 1} ${entry.name ?? functionName}` : file;
 }
 
 // Node's own frames (module loader, builtins being compiled) are charged to the closest bundle frame that

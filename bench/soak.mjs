@@ -39,8 +39,8 @@ function readBody(req) {
 
 async function listen(handler) {
   const server = http.createServer(handler);
-  await new Promise((r) => server.listen(0, '127.0.0.1', r));
-  return { server, port: server.address().port };
+  await new Promise((r) => server.listen(0, '127.0.0.1', () => r(undefined)));
+  return { server, port: /** @type {import('node:net').AddressInfo} */ (server.address()).port };
 }
 
 // KafkaSink stand-in: counts records by the incoming event id the sink-forwarder keeps in `sourceeventid`.

@@ -48,7 +48,7 @@ function postject(args) {
   try {
     cli = createRequire(join(root, 'package.json')).resolve('postject/dist/cli.js');
   } catch (err) {
-    if (err.code !== 'MODULE_NOT_FOUND') throw err;
+    if (/** @type {NodeJS.ErrnoException} */ (err).code !== 'MODULE_NOT_FOUND') throw err;
   }
   const lines = cli ? quietly(process.execPath, [cli, ...args]) : quietly('npx', ['--yes', `postject@${postjectVersion}`, ...args]);
   const filtered = lines.filter((l) => harmless.test(l)).length;
@@ -82,7 +82,8 @@ export function buildBinary({ output = join(root, 'dist/knative-events'), codeCa
 const isMain = process.argv[1] && fileURLToPath(import.meta.url) === resolve(process.argv[1]);
 if (isMain) {
   const started = Date.now();
-  const output = buildBinary({ output: option('--output') ? resolve(option('--output')) : undefined, codeCache: !process.argv.includes('--no-code-cache') });
+  const outputOption = option('--output');
+  const output = buildBinary({ output: outputOption ? resolve(outputOption) : undefined, codeCache: !process.argv.includes('--no-code-cache') });
   const mib = statSync(output).size / 1024 / 1024;
   const shown = relative(process.cwd(), output).startsWith('..') ? output : relative(process.cwd(), output);
   console.log(`${shown}: ${mib.toFixed(1)} MiB in ${((Date.now() - started) / 1000).toFixed(1)} s (Node ${process.version})`);

@@ -9,13 +9,21 @@ export const ROOT = fileURLToPath(new URL('..', import.meta.url));
 export const TOOLS_DIR = join(ROOT, '.tools');
 export const HELM_MAJORS = /** @type {const} */ ([3, 4]);
 
-/** Path of the pinned helm binary for one major version (it may not exist yet). */
+/**
+ * Path of the pinned helm binary for one major version (it may not exist yet).
+ * @param {3 | 4} major
+ * @returns {string}
+ */
 export function pinnedHelmPath(major) {
   const exe = process.platform === 'win32' ? 'helm.exe' : 'helm';
   return join(TOOLS_DIR, `helm${major}`, exe);
 }
 
-/** The pinned helm for a major version; throws a message that says how to get it. */
+/**
+ * The pinned helm for a major version; throws a message that says how to get it.
+ * @param {3 | 4} major
+ * @returns {string}
+ */
 export function requirePinnedHelm(major) {
   const p = pinnedHelmPath(major);
   if (!existsSync(p)) {
@@ -24,7 +32,10 @@ export function requirePinnedHelm(major) {
   return p;
 }
 
-/** For users: `helm` on PATH if it runs, else the pinned Helm 4; undefined when neither exists. */
+/**
+ * For users: `helm` on PATH if it runs, else the pinned Helm 4; undefined when neither exists.
+ * @returns {string | undefined}
+ */
 export function findHelm() {
   const onPath = spawnSync('helm', ['version', '--short'], { encoding: 'utf8' });
   if (onPath.status === 0) return 'helm';

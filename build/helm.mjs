@@ -20,7 +20,7 @@ if (!existsSync(helm)) {
 
 const child = spawn(helm, process.argv.slice(2), { stdio: 'inherit' });
 // Forwarded, so stopping `npm run helm` (SIGTERM from a supervisor, not only Ctrl-C) stops Helm too.
-for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) process.on(signal, () => child.kill(signal));
+for (const signal of /** @type {const} */ (['SIGINT', 'SIGTERM', 'SIGHUP'])) process.on(signal, () => child.kill(signal));
 child.on('error', (err) => {
   console.error(`npm run helm: ${helm} could not run (${err.message}): delete .tools/helm${major} and try again`);
   process.exit(1);

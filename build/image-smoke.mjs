@@ -10,10 +10,11 @@ const image = process.argv[2] ?? 'knative-events:scratch';
 const buildahEnv = { ...process.env, STORAGE_DRIVER: 'vfs', BUILDAH_ISOLATION: 'chroot' };
 const buildah = (...args) => execFileSync('buildah', args, { env: buildahEnv, encoding: 'utf8' }).trim();
 
+/** @returns {Promise<number>} */
 const freePort = () =>
   new Promise((resolve) => {
     const s = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
+      const { port } = /** @type {import('node:net').AddressInfo} */ (s.address());
       s.close(() => resolve(port));
     });
   });
@@ -29,8 +30,9 @@ async function receiver() {
       res.writeHead(202).end();
     });
   });
-  await new Promise((r) => server.listen(0, '127.0.0.1', r));
-  return { url: `http://127.0.0.1:${server.address().port}/`, received, close: () => server.close() };
+  await new Promise((r) => server.listen(0, '127.0.0.1', () => r(undefined)));
+  const { port } = /** @type {import('node:net').AddressInfo} */ (server.address());
+  return { url: `http://127.0.0.1:${port}/`, received, close: () => server.close() };
 }
 
 async function waitHealthy(url, child) {
@@ -61,8 +63,8 @@ async function runRole(name, env, check) {
     await check(url);
     console.log(`ok   ${name}`);
   } finally {
-    process.kill(-child.pid, 'SIGTERM');
-    await new Promise((r) => (child.exitCode !== null ? r() : child.once('exit', r)));
+    if (child.pid !== undefined) process.kill(-child.pid, 'SIGTERM');
+    await new Promise((r) => (child.exitCode !== null ? r(undefined) : child.once('exit', r)));
     buildah('rm', ctr);
   }
 }

@@ -17,6 +17,7 @@ import { pathToFileURL } from 'node:url';
 import AdmZip from 'adm-zip';
 import { pinnedHelmPath } from './helm-path.mjs';
 
+/** @type {ReadonlyArray<{ major: 3 | 4, pkg: string, version: string, integrity: string, expect: RegExp }>} */
 export const PINNED = [
   {
     major: 3,
@@ -79,8 +80,13 @@ function install({ major, pkg, version, integrity, expect }) {
   return got;
 }
 
-/** Installs the pinned Helm of each of `majors` (default: all) that is missing; returns major → path. */
+/**
+ * Installs the pinned Helm of each of `majors` (default: all) that is missing; returns major → path.
+ * @param {{ force?: boolean, log?: (message: string) => void, majors?: ReadonlyArray<3 | 4> }} [options]
+ * @returns {Record<number, string>}
+ */
 export function setupHelm({ force = false, log = () => {}, majors = PINNED.map((p) => p.major) } = {}) {
+  /** @type {Record<number, string>} */
   const out = {};
   for (const pin of PINNED.filter((p) => majors.includes(p.major))) {
     const dest = pinnedHelmPath(pin.major);
@@ -103,7 +109,8 @@ if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) 
     const majors = process.argv.slice(2).filter((a) => /^\d+$/.test(a)).map(Number);
     const unknown = majors.filter((m) => !PINNED.some((p) => p.major === m));
     if (unknown.length > 0) throw new Error(`no pinned Helm ${unknown.join(', ')} (pinned: ${PINNED.map((p) => p.major).join(', ')})`);
-    setupHelm({ force: process.argv.includes('--force'), log: (m) => console.log(m), ...(majors.length > 0 ? { majors } : {}) });
+    const pinned = PINNED.map((p) => p.major).filter((m) => majors.includes(m));
+    setupHelm({ force: process.argv.includes('--force'), log: (m) => console.log(m), ...(majors.length > 0 ? { majors: pinned } : {}) });
   } catch (err) {
     console.error(`setup-helm: ${err instanceof Error ? err.message : String(err)}`);
     process.exit(1);

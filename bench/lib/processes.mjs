@@ -5,12 +5,13 @@ import http from 'node:http';
 import { performance } from 'node:perf_hooks';
 import { createServer } from 'node:net';
 
+/** @returns {Promise<number>} */
 export function freePort() {
   return new Promise((resolve, reject) => {
     const server = createServer();
     server.once('error', reject);
     server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address();
+      const { port } = /** @type {import('node:net').AddressInfo} */ (server.address());
       server.close(() => resolve(port));
     });
   });
@@ -58,7 +59,8 @@ export async function startTimed(target, probe, { timeoutMs = 20_000 } = {}) {
       }
       throw new Error(`${target.label} answered ${answer.status}: ${answer.body}`);
     } catch (err) {
-      if (err.code !== 'ECONNREFUSED' && err.code !== 'ECONNRESET') {
+      const code = /** @type {NodeJS.ErrnoException} */ (err).code;
+      if (code !== 'ECONNREFUSED' && code !== 'ECONNRESET') {
         child.kill('SIGKILL');
         throw err;
       }
@@ -81,7 +83,7 @@ export function stop(child, signal = 'SIGTERM') {
     const force = setTimeout(() => child.kill('SIGKILL'), 5000);
     child.once('exit', () => {
       clearTimeout(force);
-      resolve();
+      resolve(undefined);
     });
     child.kill(signal);
   });
