@@ -11,6 +11,7 @@ import { setupHelm } from '../build/setup-helm.mjs';
 import { adaptForLocal, type Adapted } from './adapt.js';
 import { parseRunnerArgs, usage } from './args.js';
 import { createBroker, type LocalBroker } from './broker.js';
+import { startTraceStore, traceEnv } from './traces.js';
 import { ensureBundle } from './bundle.js';
 import { RunnerError } from './errors.js';
 import { fetchPost } from './http.js';
@@ -93,7 +94,7 @@ function adaptWithSecrets(args: Args, rendered: Rendered, manifests: Manifests, 
 }
 
 /** Each Service as a supervised child process of the bundled runtime. */
-function startServices(plan: Plan, outDir: string, out: Console): Map<string, Supervised> {
+function startServices(plan: Plan, outDir: string, out: Console, extraEnv: Readonly<Record<string, string>>): Map<string, Supervised> {
   const children = new Map<string, Supervised>();
   for (const service of plan.services) {
     for (const v of service.volumes) mkdirSync(v.localDir, { recursive: true });
@@ -102,7 +103,7 @@ function startServices(plan: Plan, outDir: string, out: Console): Map<string, Su
       supervise({
         command: process.execPath,
         args: [bundle],
-        env: { ...service.env },
+        env: { ...service.env, ...extraEnv },
         cwd: outDir,
         spawn: (cmd, a, o) => spawn(cmd, a, { ...o, stdio: ['ignore', 'pipe', 'pipe'] }),
         log: out.component(service.short),
@@ -133,7 +134,7 @@ function dlqAccess(plan: Plan, adapted: Adapted, secrets: LocalSecrets, outDir: 
 }
 
 /** state.json: what runs where, for `npm run send` and `npm run dlq`. */
-function writeRunState(stateFile: string, plan: Plan, outDir: string, children: ReadonlyMap<string, Supervised>, dlq: readonly DlqAccess[]): void {
+function writeRunState(stateFile: string, plan: Plan, outDir: string, children: ReadonlyMap<string, Supervised>, dlq: readonly DlqAccess[], traces: string): void {
   const dlqFiles = plan.services.filter((s) => s.role === 'dlq' && (s.env.DLQ_STORE ?? 'file') === 'file').map((s) => resolve(outDir, s.env.DLQ_FILE ?? 'dead-letters.jsonl'));
   writeState(stateFile, {
     pid: process.pid,
@@ -145,6 +146,7 @@ function writeRunState(stateFile: string, plan: Plan, outDir: string, children: 
     sinks: plan.sinks.map((s) => ({ name: s.name, topic: s.topic, url: s.url, file: s.file })),
     dlqFiles,
     dlqAdmin: dlq.map((d) => ({ short: d.short, url: d.adminUrl, token: plan.services.find((s) => s.short === d.short)?.env.DLQ_ADMIN_TOKEN })),
+    traces,
   });
 }
 
@@ -212,14 +214,16 @@ async function main(): Promise<void> {
   const sinkServer = await startServer('KafkaSink ingress', host, ports.sink, (req, body) => sinkIngress.handle(req, body));
   const broker = createBroker(plan.brokers, plan.triggers, { ...deliveryIo, log: out.component('broker') });
   const brokerServer = await startServer('broker ingress', host, ports.broker, (req, body) => broker.handle(req, body));
-  const children = startServices(plan, outDir, out);
+  // Every service's spans, kept in memory for `npm run trace -- <event id>` (and forwarded to tracing.endpoint when the values set one).
+  const traces = await startTraceStore({ host, forwardTo: plan.services.map((s) => s.env.OTEL_EXPORTER_OTLP_ENDPOINT).find(Boolean) });
+  const children = startServices(plan, outDir, out, traceEnv(traces));
   const readiness = await Promise.all(plan.services.map(async (s) => ({ short: s.short, ready: await waitReady(s.url, 20_000) })));
   const notReady = readiness.filter((r) => !r.ready).map((r) => r.short);
   const pings = startPings(plan.pings, { ...deliveryIo, log: out.component('ping') });
 
   const stateFile = join(outDir, 'state.json');
   const dlq = dlqAccess(plan, adapted, secrets, outDir);
-  writeRunState(stateFile, plan, outDir, children, dlq);
+  writeRunState(stateFile, plan, outDir, children, dlq, traces.url);
   const suggestions = suggestEvents(plan, join(root, 'functions'));
   const handlerAuth = plan.services.find((s) => s.role === 'handler')?.env.HANDLER_AUTH ?? 'off';
   out.plain(summary(plan, { cwd: process.cwd(), nextPings: pings.nextRuns(), dlq, notReady, stateFile, suggestions, handlerAuth }));

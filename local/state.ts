@@ -15,6 +15,8 @@ export interface RunState {
   readonly dlqFiles: readonly string[];
   /** Each dlq's admin API (/dead-letters) and its bearer token (generated for the run, or from the secrets file). */
   readonly dlqAdmin?: ReadonlyArray<{ short: string; url: string; token: string | undefined }>;
+  /** The trace store every service exports its spans to (local/traces.ts), for `npm run trace`. */
+  readonly traces?: string;
 }
 
 export function writeState(file: string, state: RunState): void {
