@@ -13,7 +13,8 @@ import type { SecretsFailureReason } from '../runtime/secrets/store.js';
 import { startBundle } from './helpers/bundle.js';
 import { startReceiver } from './helpers/receiver.js';
 import { startRuntime } from './helpers/runtime.js';
-import { assertNoSecrets, postEvent, runBundleToExit, waitFor } from './helpers/secrets.js';
+import { assertNoSecrets, postEvent, runBundleToExit } from './helpers/secrets.js';
+import { waitFor } from './helpers/wait.js';
 
 const cleanups: Array<() => Promise<void> | void> = [];
 after(async () => {
@@ -52,15 +53,15 @@ test('context.secrets sees a re-rendered file at once, without a restart; a malf
   assert.deepEqual(await keyNow(), { key: 'first-key', other: 'o' });
   // The refresh interval is a minute: only the directory watch can make this pass in time.
   renderInto(dir, 'app', 'export API_KEY="second-key"\n');
-  await waitFor('the rotated key', async () => ((await keyNow()).key === 'second-key' ? true : undefined));
+  await waitFor(async () => ((await keyNow()).key === 'second-key' ? true : undefined), 5000, { what: 'the rotated key' });
 
   renderInto(dir, 'app', 'export API_KEY="third-key\n');
-  await waitFor('the malformed file to be reported', () => (failures.includes('malformed_file') ? true : undefined));
+  await waitFor(() => (failures.includes('malformed_file') ? true : undefined), 5000, { what: 'the malformed file to be reported' });
   assert.deepEqual(await keyNow(), { key: 'second-key', other: 'o' });
   assert.equal(source.store.status().ok, false);
 
   renderInto(dir, 'app', 'export API_KEY="fourth-key"\n');
-  await waitFor('the fixed file', async () => ((await keyNow()).key === 'fourth-key' ? true : undefined));
+  await waitFor(async () => ((await keyNow()).key === 'fourth-key' ? true : undefined), 5000, { what: 'the fixed file' });
   assert.equal(source.store.status().ok, true);
 });
 
@@ -71,7 +72,7 @@ test('the periodic re-read picks up a change even without a watch event', async 
   cleanups.push(() => source.close());
   // Written in place (no rename), which some volumes do not report: the interval still sees it.
   writeFileSync(join(dir, 'app'), 'A="2"\n');
-  await waitFor('the periodic re-read', () => (source.store.get('A') === '2' ? true : undefined), 3000);
+  await waitFor(() => (source.store.get('A') === '2' ? true : undefined), 3000, { what: 'the periodic re-read' });
 });
 
 test('the handler gets BROKER_URL only from an agent file, follows its rotation, and prints no secret', async () => {
@@ -91,18 +92,18 @@ test('the handler gets BROKER_URL only from an agent file, follows its rotation,
   assert.equal(first.accepted().at(-1)?.path, `/ns/broker-${token}`);
 
   renderInto(dir, 'app', `export BROKER_URL="${secondUrl}"\nexport API_KEY="${apiKey}"\n`);
-  await waitFor('events to reach the rotated broker URL', async () => {
+  await waitFor(async () => {
     assert.equal((await postEvent(bundle.url, unique())).status, 202);
     return second.accepted().length > 0 ? true : undefined;
-  });
+  }, 5000, { what: 'events to reach the rotated broker URL' });
   assert.equal(second.accepted()[0]?.path, `/ns/broker-${token}-rotated`);
 
   // A malformed re-render keeps the last good secrets; the metrics say so, by reason, and count the rotation.
   renderInto(dir, 'app', 'BROKER_URL="unterminated\n');
-  const metrics = await waitFor('the failed refresh to show in /metrics', async () => {
+  const metrics = await waitFor(async () => {
     const text = await (await fetch(`${bundle.url}metrics`)).text();
     return /knative_events_secrets_last_refresh_ok 0/.test(text) ? text : undefined;
-  });
+  }, 5000, { what: 'the failed refresh to show in /metrics' });
   assert.match(metrics, /knative_events_secrets_refresh_failures_total\{reason="malformed_file"\} [1-9]/);
   assert.match(metrics, /knative_events_secrets_changes_total [1-9]/);
   assert.equal((await postEvent(bundle.url, unique())).status, 202, 'still serving with the last good secrets');

@@ -1,9 +1,8 @@
-// Helpers for the Vault tests: run the bundle until it exits, wait for a condition, and check that no
-// secret value appears in anything the process printed or served.
+// Helpers for the Vault tests: run the bundle until it exits, and check that no secret value appears in
+// anything the process printed or served. Waiting for a condition: test/helpers/wait.ts.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { bundlePath, freePort } from './bundle.js';
-import { waitFor as sharedWaitFor } from './wait.js';
 
 export interface ExitedBundle {
   readonly code: number | string;
@@ -38,10 +37,6 @@ export async function runBundleToExit(env: Record<string, string>, timeoutMs = 1
   return { code: await exited, stdout, stderr, readiness };
 }
 
-/** @deprecated test/helpers/wait.ts waitFor(condition, deadlineMs, { what }); kept until test/vault-agent.test.ts moves to it. */
-export function waitFor<T>(what: string, probe: () => Promise<T | undefined> | T | undefined, timeoutMs = 5000): Promise<T> {
-  return sharedWaitFor(probe, timeoutMs, { what });
-}
 
 /** Fails naming which secret leaked (by index, not value) into which output. */
 export function assertNoSecrets(outputs: Record<string, string>, secrets: readonly string[]): void {
