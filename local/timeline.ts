@@ -41,16 +41,19 @@ function traceLines(spans: readonly ReceivedSpan[]): string[] {
   }
   for (const list of children.values()) list.sort((a, b) => (a.startNs < b.startNs ? -1 : a.startNs > b.startNs ? 1 : 0));
   const lines: string[] = [];
+  const serviceOf = (s: ReceivedSpan) => String(s.resource['service.name'] ?? '?');
+  const serviceWidth = Math.max(...spans.map((s) => serviceOf(s).length));
   const walk = (parent: string, depth: number) => {
     const list = children.get(parent) ?? [];
-    // Deliveries of one publish that ran more than once: Knative retried.
-    const processes = list.filter((s) => s.kind === 'consumer' && s.name.startsWith('process '));
+    // One service processing one publish more than once: Knative retried (several services: the triggers' fan-out).
+    const attempts = (s: ReceivedSpan) => list.filter((x) => x.kind === 'consumer' && x.name === s.name && serviceOf(x) === serviceOf(s));
     list.forEach((s) => {
-      const attempt = processes.length > 1 && processes.includes(s) ? processes.indexOf(s) + 1 : undefined;
+      const same = attempts(s);
+      const attempt = same.length > 1 ? same.indexOf(s) + 1 : undefined;
       const offset = `+${fixed(ms(s.startNs - start))} ms`.padStart(11);
       const took = `${fixed(ms(s.endNs - s.startNs))} ms`.padStart(10);
-      const service = String(s.resource['service.name'] ?? '?').padEnd(14);
-      const name = `${'  '.repeat(depth)}${s.name}`.padEnd(30);
+      const service = serviceOf(s).padEnd(serviceWidth);
+      const name = `${'  '.repeat(depth)}${s.name}`.padEnd(32);
       lines.push(`${offset} ${took}  ${service} ${name} ${s.kind.toUpperCase().padEnd(9)} ${outcome(s).padEnd(22)} ${details(s, attempt)}`.trimEnd());
       walk(s.spanId, depth + 1);
     });

@@ -53,9 +53,18 @@ test('the timeline of a trade (→ sink) and of an unmappable one (→ dlq), fro
     return spans.some((s) => s.name === 'publish sink') && spans.some((s) => s.name === 'receive') ? spans : undefined;
   }, 10_000, { what: 'the trade’s spans, sink included' });
   const okLines = formatTimeline('trade-ok', ok).split('\n');
-  const order = ['handler        receive', 'handler          publish broker', 'transformer        process trade-transform', 'transformer          function trade-transform', 'transformer          publish sink'];
-  const at = order.map((text) => okLines.findIndex((line) => line.includes(text)));
-  assert.ok(at.every((i, n) => i > 0 && (n === 0 || i > at[n - 1]!)), `in order, nested by parent:\n${okLines.join('\n')}`);
+  // In order, each span indented under its parent (two columns per level).
+  const order: Array<[service: string, span: string, depth: number]> = [
+    ['handler', 'receive', 0],
+    ['handler', 'publish broker', 1],
+    ['transformer', 'process trade-transform', 2],
+    ['transformer', 'function trade-transform', 3],
+    ['transformer', 'publish sink', 3],
+  ];
+  const at = order.map(([service, span]) => okLines.findIndex((line) => new RegExp(`\\s${service}\\s+${span}\\s`).test(line)));
+  assert.ok(at.every((i, n) => i > 0 && (n === 0 || i > at[n - 1]!)), `in order:\n${okLines.join('\n')}`);
+  const column = (n: number) => okLines[at[n]!]!.indexOf(order[n]![1]);
+  for (let n = 1; n < order.length; n++) assert.equal(column(n) - column(0), 2 * order[n]![2], `nested by parent:\n${okLines.join('\n')}`);
   assert.match(okLines[0]!, /^event trade-ok$/);
   assert.match(okLines[2]!, /^trace [0-9a-f]{32} \(5 spans\)$/);
   assert.match(okLines[at[4]!]!, /PRODUCER\s+202\s+com\.example\.trade\.normalized/);
