@@ -17,7 +17,8 @@ import { median } from './lib/stats.mjs';
 import { paths } from './lib/targets.mjs';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
-const option = (name, fallback) => (process.argv.includes(name) ? process.argv[process.argv.indexOf(name) + 1] : fallback);
+const option = (name, fallback) =>
+  process.argv.includes(name) ? process.argv[process.argv.indexOf(name) + 1] : fallback;
 const before = option('--before', `${root}bench/results/baseline.cjs`);
 const starts = Number(option('--starts', 15));
 const durationS = Number(option('--duration', 5));
@@ -26,10 +27,31 @@ const rounds = Number(option('--rounds', 5));
 const log = (msg) => process.stderr.write(`${msg}\n`);
 const probe = { headers, body };
 
-const sink = await startTimed({ label: 'otlp sink', command: (port) => ({ cmd: process.execPath, args: [`${root}bench/peers/otlp-sink.cjs`], env: { PORT: String(port) } }) }, { method: 'GET', path: '/' });
+const sink = await startTimed(
+  {
+    label: 'otlp sink',
+    command: (port) => ({
+      cmd: process.execPath,
+      args: [`${root}bench/peers/otlp-sink.cjs`],
+      env: { PORT: String(port) },
+    }),
+  },
+  { method: 'GET', path: '/' },
+);
 const otlp = `http://127.0.0.1:${sink.port}`;
-const subscriber = (label, bundle, extra = {}) => ({ label, command: (port) => ({ cmd: process.execPath, args: [bundle], env: { ROLE: 'subscriber', FUNCTION: 'echo', PORT: String(port), ...extra } }) });
-const on = (ratio) => ({ OTEL_EXPORTER_OTLP_ENDPOINT: otlp, OTEL_TRACES_SAMPLER: 'parentbased_traceidratio', OTEL_TRACES_SAMPLER_ARG: String(ratio) });
+const subscriber = (label, bundle, extra = {}) => ({
+  label,
+  command: (port) => ({
+    cmd: process.execPath,
+    args: [bundle],
+    env: { ROLE: 'subscriber', FUNCTION: 'echo', PORT: String(port), ...extra },
+  }),
+});
+const on = (ratio) => ({
+  OTEL_EXPORTER_OTLP_ENDPOINT: otlp,
+  OTEL_TRACES_SAMPLER: 'parentbased_traceidratio',
+  OTEL_TRACES_SAMPLER_ARG: String(ratio),
+});
 const servers = {
   baseline: subscriber('baseline (before tracing)', before),
   off: subscriber('tracing off', paths.bundle),
@@ -56,12 +78,25 @@ try {
   const running = {};
   for (const name of names) running[name] = await startTimed(servers[name], probe);
   await new Promise((r) => setTimeout(r, 1000));
-  const load = Object.fromEntries(names.map((n) => [n, { idleMiB: memoryOf(running[n].child.pid).rssMiB, runs: { 10: [], 100: [] } }]));
+  const load = Object.fromEntries(
+    names.map((n) => [n, { idleMiB: memoryOf(running[n].child.pid).rssMiB, runs: { 10: [], 100: [] } }]),
+  );
   try {
     for (let round = 0; round < rounds; round++) {
       for (const name of names) {
         const { child, port } = running[name];
-        for (const connections of [10, 100]) load[name].runs[connections].push(await measureLoad({ url: `http://127.0.0.1:${port}/`, connections, durationS, warmupS, headers, body, pid: child.pid }));
+        for (const connections of [10, 100])
+          load[name].runs[connections].push(
+            await measureLoad({
+              url: `http://127.0.0.1:${port}/`,
+              connections,
+              durationS,
+              warmupS,
+              headers,
+              body,
+              pid: child.pid,
+            }),
+          );
       }
       log(`load round ${round + 1}/${rounds} done`);
     }
@@ -69,7 +104,13 @@ try {
       const at = {};
       for (const c of [10, 100]) {
         const runs = load[name].runs[c];
-        at[c] = { requestsPerSecond: median(runs.map((r) => r.requestsPerSecond)), cpuUsPerRequest: median(runs.map((r) => r.cpuUsPerRequest)), non2xx: runs.reduce((a, r) => a + r.non2xx, 0), errors: runs.reduce((a, r) => a + r.errors, 0), timeouts: runs.reduce((a, r) => a + r.timeouts, 0) };
+        at[c] = {
+          requestsPerSecond: median(runs.map((r) => r.requestsPerSecond)),
+          cpuUsPerRequest: median(runs.map((r) => r.cpuUsPerRequest)),
+          non2xx: runs.reduce((a, r) => a + r.non2xx, 0),
+          errors: runs.reduce((a, r) => a + r.errors, 0),
+          timeouts: runs.reduce((a, r) => a + r.timeouts, 0),
+        };
       }
       load[name] = { ...load[name], at, loadedMiB: memoryOf(running[name].child.pid).peakMiB };
     }
@@ -79,10 +120,21 @@ try {
   const exported = JSON.parse((await request(sink.port, { method: 'GET', path: '/' })).body);
 
   const fmt = (v, d = 0) => v.toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d });
-  const rows = [`| figure | ${names.join(' | ')} | ${names.slice(1).map((n) => `${n} ÷ baseline`).join(' | ')} |`, `| --- |${' --- |'.repeat(names.length * 2 - 1)}`];
+  const rows = [
+    `| figure | ${names.join(' | ')} | ${names
+      .slice(1)
+      .map((n) => `${n} ÷ baseline`)
+      .join(' | ')} |`,
+    `| --- |${' --- |'.repeat(names.length * 2 - 1)}`,
+  ];
   const row = (label, get, d = 0) => {
     const b = get('baseline');
-    rows.push(`| ${label} | ${names.map((n) => fmt(get(n), d)).join(' | ')} | ${names.slice(1).map((n) => `${(get(n) / b).toFixed(2)}x`).join(' | ')} |`);
+    rows.push(
+      `| ${label} | ${names.map((n) => fmt(get(n), d)).join(' | ')} | ${names
+        .slice(1)
+        .map((n) => `${(get(n) / b).toFixed(2)}x`)
+        .join(' | ')} |`,
+    );
   };
   row('cold start ms (median)', (n) => median(cold[n].ms), 1);
   row('start-up CPU ms', (n) => median(cold[n].cpu));
@@ -92,8 +144,12 @@ try {
   row('CPU µs/req @100', (n) => load[n].at[100].cpuUsPerRequest);
   row('idle RSS MiB', (n) => load[n].idleMiB, 1);
   row('peak RSS MiB (after load)', (n) => load[n].loadedMiB, 1);
-  const bad = names.flatMap((n) => [10, 100].map((c) => load[n].at[c].non2xx + load[n].at[c].errors + load[n].at[c].timeouts)).reduce((a, b) => a + b, 0);
-  rows.push(`\nnon-2xx + errors + timeouts, all load runs: ${bad}; OTLP exports received: ${exported.requests} (${fmt(exported.bytes / 2 ** 20, 1)} MiB)`);
+  const bad = names
+    .flatMap((n) => [10, 100].map((c) => load[n].at[c].non2xx + load[n].at[c].errors + load[n].at[c].timeouts))
+    .reduce((a, b) => a + b, 0);
+  rows.push(
+    `\nnon-2xx + errors + timeouts, all load runs: ${bad}; OTLP exports received: ${exported.requests} (${fmt(exported.bytes / 2 ** 20, 1)} MiB)`,
+  );
   console.log(rows.join('\n'));
 } finally {
   await stop(sink.child);

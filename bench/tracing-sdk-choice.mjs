@@ -16,7 +16,15 @@ import { median } from './lib/stats.mjs';
 const root = fileURLToPath(new URL('..', import.meta.url));
 const runs = Number(process.argv.includes('--runs') ? process.argv[process.argv.indexOf('--runs') + 1] : 15);
 const dir = mkdtempSync(join(tmpdir(), 'tracing-choice-'));
-const bundleOptions = { bundle: true, platform: 'node', target: 'node20', format: 'cjs', minify: true, legalComments: 'none', logLevel: 'error' };
+const bundleOptions = {
+  bundle: true,
+  platform: 'node',
+  target: 'node20',
+  format: 'cjs',
+  minify: true,
+  legalComments: 'none',
+  logLevel: 'error',
+};
 
 // The official SDK set up as the runtime would need it: sampler, batch processor, OTLP/HTTP protobuf exporter, resource.
 const officialEntry = join(dir, 'official-entry.cjs');
@@ -47,7 +55,12 @@ export default async function setup(url) {
 );
 const official = join(dir, 'official.cjs');
 const own = join(dir, 'own.cjs');
-await build({ ...bundleOptions, entryPoints: [officialEntry], outfile: official, nodePaths: [`${root}bench/node_modules`] });
+await build({
+  ...bundleOptions,
+  entryPoints: [officialEntry],
+  outfile: official,
+  nodePaths: [`${root}bench/node_modules`],
+});
 // prom-client is the runtime's own (already in its bundle); the tracing metrics module loads only with metrics on.
 await build({ ...bundleOptions, entryPoints: [ownEntry], outfile: own, external: ['prom-client'] });
 
@@ -63,8 +76,13 @@ Promise.resolve(setup('http://127.0.0.1:9/v1/traces')).then(() => {
 });`;
 const time = (file) => {
   const samples = [];
-  for (let i = 0; i < runs; i++) samples.push(JSON.parse(execFileSync(process.execPath, ['-e', probe(file)], { encoding: 'utf8' })));
-  return { load: median(samples.map((s) => s.load)), setup: median(samples.map((s) => s.setup)), rss: median(samples.map((s) => s.rss)) / 2 ** 20 };
+  for (let i = 0; i < runs; i++)
+    samples.push(JSON.parse(execFileSync(process.execPath, ['-e', probe(file)], { encoding: 'utf8' })));
+  return {
+    load: median(samples.map((s) => s.load)),
+    setup: median(samples.map((s) => s.setup)),
+    rss: median(samples.map((s) => s.rss)) / 2 ** 20,
+  };
 };
 const empty = join(dir, 'empty.cjs');
 writeFileSync(empty, 'module.exports = async () => {};');
@@ -78,8 +96,20 @@ const rows = [
 ];
 const o = time(own);
 const f = time(official);
-rows.push(['tracer set-up + first span ms', o.setup, f.setup], ['RSS MiB above an empty process', o.rss - base.rss, f.rss - base.rss]);
-const fmt = (v) => (typeof v === 'number' ? (v < 1 && v > 0 ? `${(v * 100).toFixed(1)}%` : v >= 1000 ? v.toLocaleString('en-US', { maximumFractionDigits: 0 }) : v.toFixed(1)) : v);
-console.log(`runtime bundle (dist/knative-events.cjs): ${product.toLocaleString('en-US')} bytes; ${runs} fresh processes each\n`);
+rows.push(
+  ['tracer set-up + first span ms', o.setup, f.setup],
+  ['RSS MiB above an empty process', o.rss - base.rss, f.rss - base.rss],
+);
+const fmt = (v) =>
+  typeof v === 'number'
+    ? v < 1 && v > 0
+      ? `${(v * 100).toFixed(1)}%`
+      : v >= 1000
+        ? v.toLocaleString('en-US', { maximumFractionDigits: 0 })
+        : v.toFixed(1)
+    : v;
+console.log(
+  `runtime bundle (dist/knative-events.cjs): ${product.toLocaleString('en-US')} bytes; ${runs} fresh processes each\n`,
+);
 console.log(`| ${rows[0].join(' | ')} |\n| --- | --- | --- |`);
 for (const row of rows.slice(1)) console.log(`| ${row.map(fmt).join(' | ')} |`);

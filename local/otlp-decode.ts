@@ -64,7 +64,10 @@ type Long = { toString(): string } | number;
 
 /** The decoded request as protobufjs's toObject() gives it (camelCase, ids as bytes, 64-bit numbers as Long). */
 interface DecodedRequest {
-  resourceSpans?: Array<{ resource?: { attributes?: KeyValues }; scopeSpans?: Array<{ scope?: { name?: string }; spans?: DecodedSpan[] }> }>;
+  resourceSpans?: Array<{
+    resource?: { attributes?: KeyValues };
+    scopeSpans?: Array<{ scope?: { name?: string }; spans?: DecodedSpan[] }>;
+  }>;
 }
 
 interface DecodedSpan {
@@ -100,7 +103,11 @@ function spansOf(message: DecodedRequest): ReceivedSpan[] {
           endNs: ns(s.endTimeUnixNano),
           attributes: attrs(s.attributes),
           events: (s.events ?? []).map((e) => ({ name: e.name, attributes: attrs(e.attributes) })),
-          links: (s.links ?? []).map((l) => ({ traceId: hex(l.traceId), spanId: hex(l.spanId), attributes: attrs(l.attributes) })),
+          links: (s.links ?? []).map((l) => ({
+            traceId: hex(l.traceId),
+            spanId: hex(l.spanId),
+            attributes: attrs(l.attributes),
+          })),
           status: { code: s.status?.code ?? 0, message: s.status?.message ?? '' },
           flags: s.flags ?? 0,
           resource,

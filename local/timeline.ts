@@ -10,7 +10,10 @@ const fixed = (n: number) => (n < 10 ? n.toFixed(2) : n < 100 ? n.toFixed(1) : n
 function outcome(s: ReceivedSpan): string {
   const status = s.attributes['http.response.status_code'];
   const failed = s.status.code === 2;
-  const parts = [status === undefined ? '' : String(status), failed ? `ERROR ${String(s.attributes['error.type'] ?? '')}`.trim() : ''].filter(Boolean);
+  const parts = [
+    status === undefined ? '' : String(status),
+    failed ? `ERROR ${String(s.attributes['error.type'] ?? '')}`.trim() : '',
+  ].filter(Boolean);
   return parts.join(' ');
 }
 
@@ -20,9 +23,16 @@ function details(s: ReceivedSpan, attempt: number | undefined): string {
   if (attempt !== undefined) out.push(`attempt ${attempt}`);
   const retries = a['http.request.resend_count'];
   if (typeof retries === 'number' && retries > 0) out.push(`${retries} retr${retries === 1 ? 'y' : 'ies'}`);
-  if (a.knativeerrordest !== undefined) out.push(`dead letter: ${show(a.knativeerrordest)} answered ${show(a.knativeerrorcode)}`);
-  if (a['knative_events.replay.id'] !== undefined) out.push(`replay ${show(a['knative_events.replay.id'])} of dead letter ${show(a['knative_events.dead_letter.id'])}`);
-  for (const l of s.links) out.push(`→ linked to trace ${l.traceId.slice(0, 8)}… span ${l.spanId.slice(0, 8)}…${l.attributes['knative_events.link'] ? ` (${show(l.attributes['knative_events.link'])})` : ''}`);
+  if (a.knativeerrordest !== undefined)
+    out.push(`dead letter: ${show(a.knativeerrordest)} answered ${show(a.knativeerrorcode)}`);
+  if (a['knative_events.replay.id'] !== undefined)
+    out.push(
+      `replay ${show(a['knative_events.replay.id'])} of dead letter ${show(a['knative_events.dead_letter.id'])}`,
+    );
+  for (const l of s.links)
+    out.push(
+      `→ linked to trace ${l.traceId.slice(0, 8)}… span ${l.spanId.slice(0, 8)}…${l.attributes['knative_events.link'] ? ` (${show(l.attributes['knative_events.link'])})` : ''}`,
+    );
   const event = a['cloudevents.event_type'];
   if (event !== undefined && s.kind === 'producer') out.push(show(event));
   return out.join('; ');
@@ -39,14 +49,16 @@ function traceLines(spans: readonly ReceivedSpan[]): string[] {
     const parent = ids.has(s.parentSpanId) ? s.parentSpanId : '';
     children.set(parent, [...(children.get(parent) ?? []), s]);
   }
-  for (const list of children.values()) list.sort((a, b) => (a.startNs < b.startNs ? -1 : a.startNs > b.startNs ? 1 : 0));
+  for (const list of children.values())
+    list.sort((a, b) => (a.startNs < b.startNs ? -1 : a.startNs > b.startNs ? 1 : 0));
   const lines: string[] = [];
   const serviceOf = (s: ReceivedSpan) => String(s.resource['service.name'] ?? '?');
   const serviceWidth = Math.max(...spans.map((s) => serviceOf(s).length));
   const walk = (parent: string, depth: number) => {
     const list = children.get(parent) ?? [];
     // One service processing one publish more than once: Knative retried (several services: the triggers' fan-out).
-    const attempts = (s: ReceivedSpan) => list.filter((x) => x.kind === 'consumer' && x.name === s.name && serviceOf(x) === serviceOf(s));
+    const attempts = (s: ReceivedSpan) =>
+      list.filter((x) => x.kind === 'consumer' && x.name === s.name && serviceOf(x) === serviceOf(s));
     list.forEach((s) => {
       const same = attempts(s);
       const attempt = same.length > 1 ? same.indexOf(s) + 1 : undefined;
@@ -54,7 +66,9 @@ function traceLines(spans: readonly ReceivedSpan[]): string[] {
       const took = `${fixed(ms(s.endNs - s.startNs))} ms`.padStart(10);
       const service = serviceOf(s).padEnd(serviceWidth);
       const name = `${'  '.repeat(depth)}${s.name}`.padEnd(32);
-      lines.push(`${offset} ${took}  ${service} ${name} ${s.kind.toUpperCase().padEnd(9)} ${outcome(s).padEnd(22)} ${details(s, attempt)}`.trimEnd());
+      lines.push(
+        `${offset} ${took}  ${service} ${name} ${s.kind.toUpperCase().padEnd(9)} ${outcome(s).padEnd(22)} ${details(s, attempt)}`.trimEnd(),
+      );
       walk(s.spanId, depth + 1);
     });
   };
@@ -67,7 +81,8 @@ export function formatTimeline(eventId: string, spans: readonly ReceivedSpan[]):
   if (spans.length === 0) return `no spans for event ${eventId} (yet: services export every 200 ms; is tracing on?)`;
   const traces = new Map<string, ReceivedSpan[]>();
   for (const s of spans) traces.set(s.traceId, [...(traces.get(s.traceId) ?? []), s]);
-  const first = (list: ReceivedSpan[]) => list.reduce((min, s) => (s.startNs < min ? s.startNs : min), list[0]!.startNs);
+  const first = (list: ReceivedSpan[]) =>
+    list.reduce((min, s) => (s.startNs < min ? s.startNs : min), list[0]!.startNs);
   const ordered = [...traces.entries()].sort((a, b) => {
     const ownA = a[1].some((s) => s.links.length === 0 && s.attributes['cloudevents.event_id'] === eventId) ? 0 : 1;
     const ownB = b[1].some((s) => s.links.length === 0 && s.attributes['cloudevents.event_id'] === eventId) ? 0 : 1;
@@ -75,7 +90,10 @@ export function formatTimeline(eventId: string, spans: readonly ReceivedSpan[]):
   });
   const blocks = ordered.map(([traceId, list]) => {
     const replay = list.some((s) => s.attributes['knative_events.replay.id'] !== undefined && s.parentSpanId === '');
-    return [`${replay ? 'replay trace' : 'trace'} ${traceId} (${list.length} span${list.length === 1 ? '' : 's'})`, ...traceLines(list)].join('\n');
+    return [
+      `${replay ? 'replay trace' : 'trace'} ${traceId} (${list.length} span${list.length === 1 ? '' : 's'})`,
+      ...traceLines(list),
+    ].join('\n');
   });
   return [`event ${eventId}`, ...blocks].join('\n\n');
 }

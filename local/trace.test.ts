@@ -22,7 +22,14 @@ after(async () => {
   for (const cleanup of cleanups.reverse()) await cleanup();
 });
 
-const trade = { trade_id: 'T-1', instrument: { ticker: 'acme' }, qty: 10, px: 12.5, side: 'B', trade_time: '2026-11-25T09:30:00Z' };
+const trade = {
+  trade_id: 'T-1',
+  instrument: { ticker: 'acme' },
+  qty: 10,
+  px: 12.5,
+  side: 'B',
+  trade_time: '2026-11-25T09:30:00Z',
+};
 
 test('the timeline of a trade (→ sink) and of an unmappable one (→ dlq), from the spans the services exported', async () => {
   const store = await startTraceStore();
@@ -32,9 +39,23 @@ test('the timeline of a trade (→ sink) and of an unmappable one (→ dlq), fro
   cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
   const sink = await startReceiver({ status: 202 });
   cleanups.push(() => sink.close());
-  const dlq = await startRuntime({ ROLE: 'dlq', K_SERVICE: 'dlq', DLQ_FILE: join(dir, 'dead-letters.jsonl'), ...tracing });
+  const dlq = await startRuntime({
+    ROLE: 'dlq',
+    K_SERVICE: 'dlq',
+    DLQ_FILE: join(dir, 'dead-letters.jsonl'),
+    ...tracing,
+  });
   cleanups.push(() => dlq.stop());
-  const transformer = await startRuntime({ ROLE: 'sink-forwarder', FUNCTION: 'trade-transform', K_SERVICE: 'transformer', KAFKA_SINK_URL: sink.url, ...tracing }, { loadFunction: async () => ({ default: tradeTransform }) });
+  const transformer = await startRuntime(
+    {
+      ROLE: 'sink-forwarder',
+      FUNCTION: 'trade-transform',
+      K_SERVICE: 'transformer',
+      KAFKA_SINK_URL: sink.url,
+      ...tracing,
+    },
+    { loadFunction: async () => ({ default: tradeTransform }) },
+  );
   cleanups.push(() => transformer.stop());
   const broker = await startBrokerStandIn({ subscriberUrl: transformer.url, deadLetterUrl: dlq.url, retries: 0 });
   cleanups.push(() => broker.close());
@@ -42,16 +63,32 @@ test('the timeline of a trade (→ sink) and of an unmappable one (→ dlq), fro
   cleanups.push(() => handler.stop());
 
   const post = (id: string, data: unknown) =>
-    fetch(handler.url, { method: 'POST', headers: { 'content-type': 'application/json', 'ce-specversion': '1.0', 'ce-id': id, 'ce-type': 'com.example.trade', 'ce-source': '/provider' }, body: JSON.stringify(data) });
+    fetch(handler.url, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/json',
+        'ce-specversion': '1.0',
+        'ce-id': id,
+        'ce-type': 'com.example.trade',
+        'ce-source': '/provider',
+      },
+      body: JSON.stringify(data),
+    });
   assert.equal((await post('trade-ok', trade)).status, 202);
   assert.equal((await post('trade-bad', { trade_id: 'T-2' })).status, 202);
   await broker.settled();
 
   const url = storeUrl({ url: store.url }, process.cwd());
-  const ok = await waitFor(async () => {
-    const spans = await fetchSpans(url, 'trade-ok');
-    return spans.some((s) => s.name === 'publish sink') && spans.some((s) => s.name === 'receive') ? spans : undefined;
-  }, 10_000, { what: 'the trade’s spans, sink included' });
+  const ok = await waitFor(
+    async () => {
+      const spans = await fetchSpans(url, 'trade-ok');
+      return spans.some((s) => s.name === 'publish sink') && spans.some((s) => s.name === 'receive')
+        ? spans
+        : undefined;
+    },
+    10_000,
+    { what: 'the trade’s spans, sink included' },
+  );
   const okLines = formatTimeline('trade-ok', ok).split('\n');
   // In order, each span indented under its parent (two columns per level).
   const order: Array<[service: string, span: string, depth: number]> = [
@@ -61,29 +98,49 @@ test('the timeline of a trade (→ sink) and of an unmappable one (→ dlq), fro
     ['transformer', 'function trade-transform', 3],
     ['transformer', 'publish sink', 3],
   ];
-  const at = order.map(([service, span]) => okLines.findIndex((line) => new RegExp(`\\s${service}\\s+${span}\\s`).test(line)));
-  assert.ok(at.every((i, n) => i > 0 && (n === 0 || i > at[n - 1]!)), `in order:\n${okLines.join('\n')}`);
+  const at = order.map(([service, span]) =>
+    okLines.findIndex((line) => new RegExp(`\\s${service}\\s+${span}\\s`).test(line)),
+  );
+  assert.ok(
+    at.every((i, n) => i > 0 && (n === 0 || i > at[n - 1]!)),
+    `in order:\n${okLines.join('\n')}`,
+  );
   const column = (n: number) => okLines[at[n]!]!.indexOf(order[n]![1]);
-  for (let n = 1; n < order.length; n++) assert.equal(column(n) - column(0), 2 * order[n]![2], `nested by parent:\n${okLines.join('\n')}`);
+  for (let n = 1; n < order.length; n++)
+    assert.equal(column(n) - column(0), 2 * order[n]![2], `nested by parent:\n${okLines.join('\n')}`);
   assert.match(okLines[0]!, /^event trade-ok$/);
   assert.match(okLines[2]!, /^trace [0-9a-f]{32} \(5 spans\)$/);
   assert.match(okLines[at[4]!]!, /PRODUCER\s+202\s+com\.example\.trade\.normalized/);
 
-  const bad = await waitFor(async () => {
-    const spans = await fetchSpans(url, 'trade-bad');
-    return spans.some((s) => s.name === 'receive dead-letter') && spans.some((s) => s.name === 'publish broker') ? spans : undefined;
-  }, 10_000, { what: 'the unmappable trade’s spans, dead letter included' });
+  const bad = await waitFor(
+    async () => {
+      const spans = await fetchSpans(url, 'trade-bad');
+      return spans.some((s) => s.name === 'receive dead-letter') && spans.some((s) => s.name === 'publish broker')
+        ? spans
+        : undefined;
+    },
+    10_000,
+    { what: 'the unmappable trade’s spans, dead letter included' },
+  );
   const badText = formatTimeline('trade-bad', bad);
   const badLines = badText.split('\n');
   const processLine = badLines.find((line) => line.includes('process trade-transform'));
   assert.match(processLine ?? '', /CONSUMER\s+422 ERROR permanent_failure/, badText);
   const dead = badLines.findIndex((line) => line.includes('receive dead-letter'));
   assert.ok(dead > badLines.findIndex((line) => line.includes('publish broker')), badText);
-  assert.match(badLines[dead]!, new RegExp(`dlq\\s+ +receive dead-letter\\s+CONSUMER\\s+202\\s+dead letter: ${transformer.url.replaceAll('.', '\\.')} answered 422`));
+  assert.match(
+    badLines[dead]!,
+    new RegExp(
+      `dlq\\s+ +receive dead-letter\\s+CONSUMER\\s+202\\s+dead letter: ${transformer.url.replaceAll('.', '\\.')} answered 422`,
+    ),
+  );
   assert.equal(spansForEvent(store.forEvent('trade-bad'), 'trade-bad').length, bad.length);
 });
 
 test('no running pipeline: a clear message; an event without spans: says so', () => {
-  assert.throws(() => storeUrl({ state: 'no/such/state.json' }, tmpdir()), /no pipeline is running .* start it with `npm start`, or pass --url/);
+  assert.throws(
+    () => storeUrl({ state: 'no/such/state.json' }, tmpdir()),
+    /no pipeline is running .* start it with `npm start`, or pass --url/,
+  );
   assert.match(formatTimeline('nothing', []), /^no spans for event nothing/);
 });

@@ -25,19 +25,31 @@ export function storeUrl(values: { url?: string; state?: string }, root: string)
   } catch {
     throw new TraceError(`no pipeline is running (${file} not found): start it with \`npm start\`, or pass --url`);
   }
-  if (!state.traces) throw new TraceError(`the running pipeline keeps no traces (${file} has no "traces" URL): pass --url`);
+  if (!state.traces)
+    throw new TraceError(`the running pipeline keeps no traces (${file} has no "traces" URL): pass --url`);
   return state.traces;
 }
 
 export async function fetchSpans(url: string, eventId: string): Promise<ReceivedSpan[]> {
-  const res = await fetch(`${url.replace(/\/+$/, '')}/traces?event=${encodeURIComponent(eventId)}`, { signal: AbortSignal.timeout(5000) });
+  const res = await fetch(`${url.replace(/\/+$/, '')}/traces?event=${encodeURIComponent(eventId)}`, {
+    signal: AbortSignal.timeout(5000),
+  });
   if (res.status !== 200) throw new TraceError(`the trace store at ${url} answered ${res.status}`);
   const spans = (await res.json()) as Array<ReceivedSpan & { startNs: string; endNs: string }>;
   return spans.map((s) => ({ ...s, startNs: BigInt(s.startNs), endNs: BigInt(s.endNs) }));
 }
 
 async function main(): Promise<void> {
-  const { values, positionals } = parseArgs({ args: process.argv.slice(2), allowPositionals: true, options: { url: { type: 'string' }, state: { type: 'string' }, json: { type: 'boolean' }, help: { type: 'boolean' } } });
+  const { values, positionals } = parseArgs({
+    args: process.argv.slice(2),
+    allowPositionals: true,
+    options: {
+      url: { type: 'string' },
+      state: { type: 'string' },
+      json: { type: 'boolean' },
+      help: { type: 'boolean' },
+    },
+  });
   if (values.help || positionals.length !== 1) {
     process.stdout.write(`${usage}\n`);
     process.exitCode = values.help ? 0 : 2;
@@ -45,7 +57,11 @@ async function main(): Promise<void> {
   }
   const eventId = positionals[0]!;
   const spans = await fetchSpans(storeUrl(values, fileURLToPath(new URL('..', import.meta.url))), eventId);
-  process.stdout.write(values.json ? `${JSON.stringify(spans, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v), 2)}\n` : `${formatTimeline(eventId, spans)}\n`);
+  process.stdout.write(
+    values.json
+      ? `${JSON.stringify(spans, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v), 2)}\n`
+      : `${formatTimeline(eventId, spans)}\n`,
+  );
 }
 
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {

@@ -24,7 +24,7 @@ export function traceEnv(store: { url: string }): Record<string, string> {
 /** Every trace an event's spans are in, plus the traces whose spans link to one of them (replays), transitively. */
 export function spansForEvent(spans: readonly ReceivedSpan[], eventId: string): ReceivedSpan[] {
   const traces = new Set(spans.filter((s) => s.attributes['cloudevents.event_id'] === eventId).map((s) => s.traceId));
-  for (let grew = true; grew; ) {
+  for (let grew = true; grew;) {
     grew = false;
     for (const s of spans) {
       if (!traces.has(s.traceId) && s.links.some((l) => traces.has(l.traceId))) {
@@ -37,13 +37,19 @@ export function spansForEvent(spans: readonly ReceivedSpan[], eventId: string): 
 }
 
 function forward(url: string, body: Buffer): void {
-  const req = request(url, { method: 'POST', headers: { 'content-type': 'application/x-protobuf', 'content-length': String(body.length) }, timeout: 5000 });
+  const req = request(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-protobuf', 'content-length': String(body.length) },
+    timeout: 5000,
+  });
   req.on('error', () => {}); // best effort: the local store has the spans either way
   req.on('timeout', () => req.destroy());
   req.end(body);
 }
 
-export async function startTraceStore(options: { host?: string; port?: number; maxSpans?: number; forwardTo?: string } = {}): Promise<TraceStore> {
+export async function startTraceStore(
+  options: { host?: string; port?: number; maxSpans?: number; forwardTo?: string } = {},
+): Promise<TraceStore> {
   const decode = createDecoder();
   const maxSpans = options.maxSpans ?? 100_000;
   let spans: ReceivedSpan[] = [];
@@ -55,7 +61,11 @@ export async function startTraceStore(options: { host?: string; port?: number; m
       const url = new URL(req.url ?? '/', 'http://local');
       if (req.method === 'GET' && url.pathname === '/traces') {
         const event = url.searchParams.get('event') ?? '';
-        res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(spansForEvent(spans, event), (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v)));
+        res
+          .writeHead(200, { 'content-type': 'application/json' })
+          .end(
+            JSON.stringify(spansForEvent(spans, event), (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v)),
+          );
         return;
       }
       if (req.method !== 'POST' || url.pathname !== '/v1/traces') {

@@ -18,7 +18,13 @@ after(async () => {
 
 const event = (id: string) => ({
   method: 'POST',
-  headers: { 'content-type': 'application/json', 'ce-specversion': '1.0', 'ce-id': id, 'ce-type': 'com.example.t', 'ce-source': '/tests' },
+  headers: {
+    'content-type': 'application/json',
+    'ce-specversion': '1.0',
+    'ce-id': id,
+    'ce-type': 'com.example.t',
+    'ce-source': '/tests',
+  },
   body: '{"n":1}',
 });
 
@@ -31,16 +37,30 @@ test('SIGTERM: the spans still queued are exported within the drain, then the pr
   const otlp = await startOtlpCollector();
   cleanups.push(() => otlp.close());
   // A schedule far longer than the test: nothing is exported before SIGTERM.
-  const proc = await startBundle({ ROLE: 'subscriber', FUNCTION: 'echo', K_SERVICE: 'flush-test', OTEL_EXPORTER_OTLP_ENDPOINT: otlp.url, OTEL_BSP_SCHEDULE_DELAY: '600000' });
+  const proc = await startBundle({
+    ROLE: 'subscriber',
+    FUNCTION: 'echo',
+    K_SERVICE: 'flush-test',
+    OTEL_EXPORTER_OTLP_ENDPOINT: otlp.url,
+    OTEL_BSP_SCHEDULE_DELAY: '600000',
+  });
   cleanups.push(() => proc.child.kill('SIGKILL'));
   const res = await fetch(proc.url, event('flush-1'));
   assert.equal(res.status, 200);
   await new Promise((r) => setTimeout(r, 300));
   assert.equal(otlp.spans.length, 0, 'nothing exported before SIGTERM');
   proc.child.kill('SIGTERM');
-  const code = await Promise.race([proc.exited, new Promise((r) => setTimeout(() => r('still running after 10 s'), 10_000))]);
+  const code = await Promise.race([
+    proc.exited,
+    new Promise((r) => setTimeout(() => r('still running after 10 s'), 10_000)),
+  ]);
   assert.equal(code, 0, proc.stderr());
-  assert.deepEqual(otlp.spans.map((s) => `${s.resource['service.name']} ${s.name} ${s.attributes['cloudevents.event_id'] ?? ''}`).sort(), ['flush-test function echo ', 'flush-test process echo flush-1']);
+  assert.deepEqual(
+    otlp.spans
+      .map((s) => `${s.resource['service.name']} ${s.name} ${s.attributes['cloudevents.event_id'] ?? ''}`)
+      .sort(),
+    ['flush-test function echo ', 'flush-test process echo flush-1'],
+  );
 });
 
 test('collector down: the queue stays bounded, spans are dropped and counted in /metrics; export resumes when it is back', async () => {
@@ -67,7 +87,9 @@ test('collector down: the queue stays bounded, spans are dropped and counted in 
       const text = await (await fetch(metricsUrl)).text();
       const full = metric(text, 'knative_events_trace_spans_dropped_total{reason="queue_full"}');
       const failed = metric(text, 'knative_events_trace_spans_dropped_total{reason="export_failed"}');
-      return full + failed === 100 ? { full, failed, exported: metric(text, 'knative_events_trace_spans_exported_total') } : undefined;
+      return full + failed === 100
+        ? { full, failed, exported: metric(text, 'knative_events_trace_spans_exported_total') }
+        : undefined;
     },
     15_000,
     { what: 'all 100 spans counted as dropped' },
@@ -83,12 +105,26 @@ test('collector down: the queue stays bounded, spans are dropped and counted in 
 
   otlp.setMode({ status: 200 });
   assert.equal((await fetch(proc.url, event('back-1'))).status, 202);
-  await otlp.waitForSpans((spans) => spans.filter((s) => s.attributes['cloudevents.event_id'] === 'back-1').length === 2, 'the spans of the event sent once the collector is back');
-  await waitFor(async () => metric(await (await fetch(metricsUrl)).text(), 'knative_events_trace_spans_exported_total') === 2, 5000, { what: 'exported_total at 2' });
+  await otlp.waitForSpans(
+    (spans) => spans.filter((s) => s.attributes['cloudevents.event_id'] === 'back-1').length === 2,
+    'the spans of the event sent once the collector is back',
+  );
+  await waitFor(
+    async () => metric(await (await fetch(metricsUrl)).text(), 'knative_events_trace_spans_exported_total') === 2,
+    5000,
+    { what: 'exported_total at 2' },
+  );
 });
 
 test('a wrong OTEL_* value stops the process at start-up: exit 1, every problem named, no stack trace, no credential quoted', () => {
-  const env = { PATH: process.env.PATH ?? '', ROLE: 'subscriber', FUNCTION: 'echo', OTEL_EXPORTER_OTLP_ENDPOINT: 'http://127.0.0.1:4318', OTEL_TRACES_SAMPLER: 'sometimes', OTEL_EXPORTER_OTLP_HEADERS: 'token-without-a-key' };
+  const env = {
+    PATH: process.env.PATH ?? '',
+    ROLE: 'subscriber',
+    FUNCTION: 'echo',
+    OTEL_EXPORTER_OTLP_ENDPOINT: 'http://127.0.0.1:4318',
+    OTEL_TRACES_SAMPLER: 'sometimes',
+    OTEL_EXPORTER_OTLP_HEADERS: 'token-without-a-key',
+  };
   const result = spawnSync(process.execPath, [bundlePath], { env, encoding: 'utf8', timeout: 10_000 });
   assert.equal(result.status, 1, result.stderr);
   assert.match(result.stderr, /OTEL_TRACES_SAMPLER: expected one of always_on, always_off, traceidratio/);

@@ -23,7 +23,12 @@ describe('W3C trace context', () => {
   test('a valid traceparent parses and formats back the same; invalid ones are ignored, never fatal', () => {
     assert.deepEqual(parseTraceparent(traceparent), { traceId: trace, spanId: span, traceFlags: 1 });
     assert.equal(formatTraceparent(parseTraceparent(traceparent)!), traceparent);
-    assert.deepEqual(parseTraceparent(`00-${trace}-${span}-00`, 'congo=t61rcWkgMzE,rojo=00f067aa0ba902b7'), { traceId: trace, spanId: span, traceFlags: 0, traceState: 'congo=t61rcWkgMzE,rojo=00f067aa0ba902b7' });
+    assert.deepEqual(parseTraceparent(`00-${trace}-${span}-00`, 'congo=t61rcWkgMzE,rojo=00f067aa0ba902b7'), {
+      traceId: trace,
+      spanId: span,
+      traceFlags: 0,
+      traceState: 'congo=t61rcWkgMzE,rojo=00f067aa0ba902b7',
+    });
     // A later version may append fields: the first four are read.
     assert.equal(parseTraceparent(`01-${trace}-${span}-01-extra`)?.traceId, trace);
     for (const bad of [
@@ -42,7 +47,10 @@ describe('W3C trace context', () => {
   });
 
   test('tracestate: kept when every member is valid (at most 32), dropped otherwise', () => {
-    assert.equal(parseTracestate('rojo=00f067aa0ba902b7, congo=t61rcWkgMzE'), 'rojo=00f067aa0ba902b7,congo=t61rcWkgMzE');
+    assert.equal(
+      parseTracestate('rojo=00f067aa0ba902b7, congo=t61rcWkgMzE'),
+      'rojo=00f067aa0ba902b7,congo=t61rcWkgMzE',
+    );
     assert.equal(parseTracestate('tenant@vendor=x'), 'tenant@vendor=x');
     assert.equal(parseTracestate('Bad=1'), undefined);
     assert.equal(parseTracestate('a=b=c'), undefined);
@@ -56,8 +64,13 @@ describe('W3C trace context', () => {
     assert.deepEqual(extractContext({ traceparent }), { parent: parseTraceparent(traceparent) });
     assert.deepEqual(extractContext({}, ext(traceparent)), { parent: parseTraceparent(traceparent) });
     assert.deepEqual(extractContext({ traceparent: nearer }, ext(traceparent)), { parent: parseTraceparent(nearer) });
-    assert.deepEqual(extractContext({ traceparent: other }, ext(traceparent)), { parent: parseTraceparent(traceparent), other: parseTraceparent(other) });
-    assert.deepEqual(extractContext({ traceparent: 'broken' }, ext(traceparent)), { parent: parseTraceparent(traceparent) });
+    assert.deepEqual(extractContext({ traceparent: other }, ext(traceparent)), {
+      parent: parseTraceparent(traceparent),
+      other: parseTraceparent(other),
+    });
+    assert.deepEqual(extractContext({ traceparent: 'broken' }, ext(traceparent)), {
+      parent: parseTraceparent(traceparent),
+    });
     assert.deepEqual(extractContext({}, new Map()), {});
   });
 });
@@ -67,7 +80,12 @@ describe('samplers', () => {
     const decide = ratioSampler(0.25);
     let kept = 0;
     for (let i = 0; i < 4000; i++) {
-      const id = (i * 2654435761).toString(16).padStart(16, '0').slice(-16) + Math.floor(Math.random() * 2 ** 32).toString(16).padStart(8, '0') + i.toString(16).padStart(8, '0');
+      const id =
+        (i * 2654435761).toString(16).padStart(16, '0').slice(-16) +
+        Math.floor(Math.random() * 2 ** 32)
+          .toString(16)
+          .padStart(8, '0') +
+        i.toString(16).padStart(8, '0');
       if (decide(id)) kept++;
       assert.equal(decide(id), decide(id));
     }
@@ -97,7 +115,10 @@ describe('OTEL_* configuration', () => {
     assert.equal(tracingRequested({ OTEL_EXPORTER_OTLP_ENDPOINT: ' ' }), false);
     assert.equal(tracingRequested({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318' }), true);
     assert.equal(tracingRequested({ OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'http://collector:4318/v1/traces' }), true);
-    assert.equal(tracingRequested({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318', OTEL_SDK_DISABLED: 'true' }), false);
+    assert.equal(
+      tracingRequested({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318', OTEL_SDK_DISABLED: 'true' }),
+      false,
+    );
     const log = { warn: () => {}, info: () => {} };
     assert.equal(await openTracing({}, { log, service: 's', role: 'handler' }), noopTracing);
   });
@@ -109,7 +130,12 @@ describe('OTEL_* configuration', () => {
     assert.equal(c.ratio, 1);
     assert.equal(c.resource['service.name'], 'trades-handler');
     assert.equal(c.resource['service.version'], '1.2.3');
-    assert.deepEqual(c.batch, { scheduleDelayMs: 5000, maxQueueSize: 2048, maxExportBatchSize: 512, exportTimeoutMs: 30000 });
+    assert.deepEqual(c.batch, {
+      scheduleDelayMs: 5000,
+      maxQueueSize: 2048,
+      maxExportBatchSize: 512,
+      exportTimeoutMs: 30000,
+    });
     const d = parseTracingConfig(
       {
         OTEL_EXPORTER_OTLP_ENDPOINT: 'http://ignored:4318',
@@ -149,7 +175,15 @@ describe('OTEL_* configuration', () => {
       (err: unknown) => {
         assert.ok(err instanceof ConfigError);
         const text = err.problems.join('\n');
-        for (const name of ['OTEL_EXPORTER_OTLP_ENDPOINT', 'OTEL_TRACES_SAMPLER:', 'OTEL_TRACES_SAMPLER_ARG', 'OTEL_EXPORTER_OTLP_PROTOCOL', 'OTEL_EXPORTER_OTLP_HEADERS', 'OTEL_BSP_MAX_QUEUE_SIZE']) assert.match(text, new RegExp(name));
+        for (const name of [
+          'OTEL_EXPORTER_OTLP_ENDPOINT',
+          'OTEL_TRACES_SAMPLER:',
+          'OTEL_TRACES_SAMPLER_ARG',
+          'OTEL_EXPORTER_OTLP_PROTOCOL',
+          'OTEL_EXPORTER_OTLP_HEADERS',
+          'OTEL_BSP_MAX_QUEUE_SIZE',
+        ])
+          assert.match(text, new RegExp(name));
         assert.doesNotMatch(text, /secret-token/);
         return true;
       },
@@ -165,10 +199,14 @@ describe('batch queue', () => {
     const alive = setInterval(() => {}, 1000);
     const pending: Array<(ok: boolean) => void> = [];
     const exporter = { export: () => new Promise<boolean>((resolve) => pending.push((ok) => resolve(ok))) };
-    const batch = new BatchProcessor(exporter, { scheduleDelayMs: 1, maxQueueSize: 10, maxExportBatchSize: 5, exportTimeoutMs: 1000 }, {
-      exported: (n) => (exported += n),
-      dropped: (reason, n) => (dropped[reason] = (dropped[reason] ?? 0) + n),
-    });
+    const batch = new BatchProcessor(
+      exporter,
+      { scheduleDelayMs: 1, maxQueueSize: 10, maxExportBatchSize: 5, exportTimeoutMs: 1000 },
+      {
+        exported: (n) => (exported += n),
+        dropped: (reason, n) => (dropped[reason] = (dropped[reason] ?? 0) + n),
+      },
+    );
     const fake = {} as FinishedSpan;
     for (let i = 0; i < 5; i++) batch.onEnd(fake);
     await waitFor(() => pending.length === 1, 2000, { what: 'the first export to start' });
@@ -195,10 +233,14 @@ describe('batch queue', () => {
 
   test('shutdown gives up at its deadline and counts what it could not export', async () => {
     const dropped: Record<string, number> = {};
-    const batch = new BatchProcessor({ export: () => new Promise<boolean>(() => {}) }, { scheduleDelayMs: 60_000, maxQueueSize: 100, maxExportBatchSize: 10, exportTimeoutMs: 60_000 }, {
-      exported: () => {},
-      dropped: (reason, n) => (dropped[reason] = (dropped[reason] ?? 0) + n),
-    });
+    const batch = new BatchProcessor(
+      { export: () => new Promise<boolean>(() => {}) },
+      { scheduleDelayMs: 60_000, maxQueueSize: 100, maxExportBatchSize: 10, exportTimeoutMs: 60_000 },
+      {
+        exported: () => {},
+        dropped: (reason, n) => (dropped[reason] = (dropped[reason] ?? 0) + n),
+      },
+    );
     for (let i = 0; i < 25; i++) batch.onEnd({} as FinishedSpan);
     const started = performance.now();
     await batch.shutdown(200);
@@ -212,16 +254,28 @@ describe('lazy loading', () => {
   test('outside runtime/tracing only the pass-through core is imported statically; the recording side only by index.ts, dynamically', () => {
     const root = fileURLToPath(new URL('../runtime/', import.meta.url));
     const core = new Set(['index', 'context', 'hops', 'dead-letter', 'replay']);
-    const files = (dir: string): string[] => readdirSync(dir).flatMap((name) => (statSync(join(dir, name)).isDirectory() ? files(join(dir, name)) : name.endsWith('.ts') ? [join(dir, name)] : []));
+    const files = (dir: string): string[] =>
+      readdirSync(dir).flatMap((name) =>
+        statSync(join(dir, name)).isDirectory()
+          ? files(join(dir, name))
+          : name.endsWith('.ts')
+            ? [join(dir, name)]
+            : [],
+      );
     const staticImport = /^import\s+(?!type\b)[^;]*?from\s+'([^']+)'/gm;
     for (const file of files(root)) {
       const inTracing = file.includes('/runtime/tracing/');
       const source = readFileSync(file, 'utf8');
       for (const [, spec] of source.matchAll(staticImport)) {
-        const name = /tracing\/([a-z-]+)\.js$/.exec(spec!)?.[1] ?? (inTracing && spec!.startsWith('./') ? spec!.slice(2, -3) : undefined);
+        const name =
+          /tracing\/([a-z-]+)\.js$/.exec(spec!)?.[1] ??
+          (inTracing && spec!.startsWith('./') ? spec!.slice(2, -3) : undefined);
         if (name === undefined) continue;
         if (!inTracing || core.has(file.replace(/^.*\/tracing\/([a-z-]+)\.ts$/, '$1'))) {
-          assert.ok(core.has(name), `${file.slice(root.length)} imports tracing/${name} statically: only ${[...core].join(', ')} may be loaded with tracing off`);
+          assert.ok(
+            core.has(name),
+            `${file.slice(root.length)} imports tracing/${name} statically: only ${[...core].join(', ')} may be loaded with tracing off`,
+          );
         }
       }
     }

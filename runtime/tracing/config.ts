@@ -4,8 +4,21 @@
 // rather than the SDK habit of a warning and a silent default: a sampler typo should not lose every trace.
 import { ConfigError } from '../config/fields.js';
 
-export type SamplerName = 'always_on' | 'always_off' | 'traceidratio' | 'parentbased_always_on' | 'parentbased_always_off' | 'parentbased_traceidratio';
-const samplers: readonly SamplerName[] = ['always_on', 'always_off', 'traceidratio', 'parentbased_always_on', 'parentbased_always_off', 'parentbased_traceidratio'];
+export type SamplerName =
+  | 'always_on'
+  | 'always_off'
+  | 'traceidratio'
+  | 'parentbased_always_on'
+  | 'parentbased_always_off'
+  | 'parentbased_traceidratio';
+const samplers: readonly SamplerName[] = [
+  'always_on',
+  'always_off',
+  'traceidratio',
+  'parentbased_always_on',
+  'parentbased_always_off',
+  'parentbased_traceidratio',
+];
 
 export interface TracingConfig {
   /** Where spans are POSTed: OTEL_EXPORTER_OTLP_TRACES_ENDPOINT as it is, or OTEL_EXPORTER_OTLP_ENDPOINT + /v1/traces. */
@@ -16,8 +29,18 @@ export interface TracingConfig {
   /** OTEL_TRACES_SAMPLER_ARG for the ratio samplers (0..1). */
   readonly ratio: number;
   readonly resource: Readonly<Record<string, string>>;
-  readonly batch: { readonly scheduleDelayMs: number; readonly maxQueueSize: number; readonly maxExportBatchSize: number; readonly exportTimeoutMs: number };
-  readonly limits: { readonly attributeCount: number; readonly eventCount: number; readonly linkCount: number; readonly attributeValueLength: number };
+  readonly batch: {
+    readonly scheduleDelayMs: number;
+    readonly maxQueueSize: number;
+    readonly maxExportBatchSize: number;
+    readonly exportTimeoutMs: number;
+  };
+  readonly limits: {
+    readonly attributeCount: number;
+    readonly eventCount: number;
+    readonly linkCount: number;
+    readonly attributeValueLength: number;
+  };
 }
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -65,7 +88,9 @@ function httpUrl(raw: string, name: string, problems: string[]): string | undefi
   } catch {
     // reported below
   }
-  problems.push(`${name}: expected an http(s) URL such as http://otel-collector.observability:4318 (got ${JSON.stringify(raw)})`);
+  problems.push(
+    `${name}: expected an http(s) URL such as http://otel-collector.observability:4318 (got ${JSON.stringify(raw)})`,
+  );
   return undefined;
 }
 
@@ -92,26 +117,43 @@ export function parseTracingConfig(env: Env, defaults: TracingDefaults): Tracing
   if (url === undefined && problems.length === 0) problems.push('OTEL_EXPORTER_OTLP_ENDPOINT: is required for tracing');
   for (const name of ['OTEL_EXPORTER_OTLP_TRACES_PROTOCOL', 'OTEL_EXPORTER_OTLP_PROTOCOL']) {
     const protocol = value(env, name);
-    if (protocol !== undefined && protocol !== 'http/protobuf') problems.push(`${name}: only http/protobuf is supported (got ${JSON.stringify(protocol)})`);
+    if (protocol !== undefined && protocol !== 'http/protobuf')
+      problems.push(`${name}: only http/protobuf is supported (got ${JSON.stringify(protocol)})`);
     if (protocol !== undefined) break;
   }
   const sampler = (value(env, 'OTEL_TRACES_SAMPLER')?.toLowerCase() ?? 'parentbased_always_on') as SamplerName;
-  if (!samplers.includes(sampler)) problems.push(`OTEL_TRACES_SAMPLER: expected one of ${samplers.join(', ')} (got ${JSON.stringify(env.OTEL_TRACES_SAMPLER)})`);
+  if (!samplers.includes(sampler))
+    problems.push(
+      `OTEL_TRACES_SAMPLER: expected one of ${samplers.join(', ')} (got ${JSON.stringify(env.OTEL_TRACES_SAMPLER)})`,
+    );
   const ratioRaw = value(env, 'OTEL_TRACES_SAMPLER_ARG');
   const ratio = ratioRaw === undefined ? 1 : /^(\d+\.?\d*|\.\d+)(e[-+]?\d+)?$/i.test(ratioRaw) ? Number(ratioRaw) : NaN;
-  if (!(ratio >= 0 && ratio <= 1)) problems.push(`OTEL_TRACES_SAMPLER_ARG: expected a sampling ratio from 0 to 1, e.g. 0.01 (got ${JSON.stringify(ratioRaw)})`);
+  if (!(ratio >= 0 && ratio <= 1))
+    problems.push(
+      `OTEL_TRACES_SAMPLER_ARG: expected a sampling ratio from 0 to 1, e.g. 0.01 (got ${JSON.stringify(ratioRaw)})`,
+    );
   const headers = {
     ...keyValues(value(env, 'OTEL_EXPORTER_OTLP_HEADERS'), 'OTEL_EXPORTER_OTLP_HEADERS', problems),
     ...keyValues(value(env, 'OTEL_EXPORTER_OTLP_TRACES_HEADERS'), 'OTEL_EXPORTER_OTLP_TRACES_HEADERS', problems),
   };
-  const exportTimeoutMs = wholeNumber(env, 'OTEL_EXPORTER_OTLP_TRACES_TIMEOUT', 1, 600_000, wholeNumber(env, 'OTEL_EXPORTER_OTLP_TIMEOUT', 1, 600_000, 10_000, problems), problems);
+  const exportTimeoutMs = wholeNumber(
+    env,
+    'OTEL_EXPORTER_OTLP_TRACES_TIMEOUT',
+    1,
+    600_000,
+    wholeNumber(env, 'OTEL_EXPORTER_OTLP_TIMEOUT', 1, 600_000, 10_000, problems),
+    problems,
+  );
   const resourceAttributes = keyValues(value(env, 'OTEL_RESOURCE_ATTRIBUTES'), 'OTEL_RESOURCE_ATTRIBUTES', problems);
   const maxQueueSize = wholeNumber(env, 'OTEL_BSP_MAX_QUEUE_SIZE', 1, 100_000, 2048, problems);
   const batch = {
     scheduleDelayMs: wholeNumber(env, 'OTEL_BSP_SCHEDULE_DELAY', 0, 600_000, 5000, problems),
     maxQueueSize,
     // The spec: a batch larger than the queue is the queue.
-    maxExportBatchSize: Math.min(maxQueueSize, wholeNumber(env, 'OTEL_BSP_MAX_EXPORT_BATCH_SIZE', 1, 100_000, 512, problems)),
+    maxExportBatchSize: Math.min(
+      maxQueueSize,
+      wholeNumber(env, 'OTEL_BSP_MAX_EXPORT_BATCH_SIZE', 1, 100_000, 512, problems),
+    ),
     exportTimeoutMs: wholeNumber(env, 'OTEL_BSP_EXPORT_TIMEOUT', 1, 600_000, 30_000, problems),
   };
   const limits = {

@@ -24,11 +24,20 @@ export function parseTraceparent(value: unknown, traceState?: unknown): SpanCont
   if (typeof value !== 'string' || value.length < 55 || value.length > 512) return undefined;
   const m = traceparentPattern.exec(value.trim());
   if (!m) return undefined;
-  const [, version, traceId, spanId, flags, rest] = m as unknown as [string, string, string, string, string, string | undefined];
+  const [, version, traceId, spanId, flags, rest] = m as unknown as [
+    string,
+    string,
+    string,
+    string,
+    string,
+    string | undefined,
+  ];
   if (version === 'ff' || (version === '00' && rest !== undefined)) return undefined;
   if (traceId === zeroTrace || spanId === zeroSpan) return undefined;
   const state = parseTracestate(traceState);
-  return state === undefined ? { traceId, spanId, traceFlags: parseInt(flags, 16) } : { traceId, spanId, traceFlags: parseInt(flags, 16), traceState: state };
+  return state === undefined
+    ? { traceId, spanId, traceFlags: parseInt(flags, 16) }
+    : { traceId, spanId, traceFlags: parseInt(flags, 16), traceState: state };
 }
 
 export function formatTraceparent(context: SpanContext): string {
@@ -36,17 +45,22 @@ export function formatTraceparent(context: SpanContext): string {
 }
 
 // One list member: a key (simple or tenant@system) and a value of printable characters without , or =.
-const memberPattern = /^(?:[a-z][_0-9a-z\-*/]{0,255}|[a-z0-9][_0-9a-z\-*/]{0,240}@[a-z][_0-9a-z\-*/]{0,13})=[\x20-\x2b\x2d-\x3c\x3e-\x7e]{0,255}[\x21-\x2b\x2d-\x3c\x3e-\x7e]$/;
+const memberPattern =
+  /^(?:[a-z][_0-9a-z\-*/]{0,255}|[a-z0-9][_0-9a-z\-*/]{0,240}@[a-z][_0-9a-z\-*/]{0,13})=[\x20-\x2b\x2d-\x3c\x3e-\x7e]{0,255}[\x21-\x2b\x2d-\x3c\x3e-\x7e]$/;
 
 /** A tracestate value, kept only when every member is valid and there are at most 32 (the spec's limits). */
 export function parseTracestate(value: unknown): string | undefined {
   if (typeof value !== 'string' || value.length === 0 || value.length > 8192) return undefined;
-  const members = value.split(',').map((m) => m.trim()).filter((m) => m !== '');
+  const members = value
+    .split(',')
+    .map((m) => m.trim())
+    .filter((m) => m !== '');
   if (members.length === 0 || members.length > 32 || !members.every((m) => memberPattern.test(m))) return undefined;
   return members.join(',');
 }
 
-export const isSampled = (context: SpanContext | undefined): boolean => context !== undefined && (context.traceFlags & 1) === 1;
+export const isSampled = (context: SpanContext | undefined): boolean =>
+  context !== undefined && (context.traceFlags & 1) === 1;
 
 type HeaderValue = string | string[] | undefined;
 
@@ -60,9 +74,14 @@ const first = (value: HeaderValue): string | undefined => (Array.isArray(value) 
  * (or dropped ours): the event's own context is the parent, so the trace survives the Kafka hop, and the
  * header's is returned as `other`, to link to.
  */
-export function extractContext(headers: Readonly<Record<string, HeaderValue>>, attributes?: { get(name: string): unknown }): { parent?: SpanContext; other?: SpanContext } {
+export function extractContext(
+  headers: Readonly<Record<string, HeaderValue>>,
+  attributes?: { get(name: string): unknown },
+): { parent?: SpanContext; other?: SpanContext } {
   const fromHeader = parseTraceparent(first(headers.traceparent), first(headers.tracestate));
-  const fromEvent = attributes ? parseTraceparent(attributes.get('traceparent'), attributes.get('tracestate')) : undefined;
+  const fromEvent = attributes
+    ? parseTraceparent(attributes.get('traceparent'), attributes.get('tracestate'))
+    : undefined;
   if (!fromEvent) return fromHeader ? { parent: fromHeader } : {};
   if (!fromHeader || fromHeader.traceId === fromEvent.traceId) return { parent: fromHeader ?? fromEvent };
   return { parent: fromEvent, other: fromHeader };
@@ -71,5 +90,7 @@ export function extractContext(headers: Readonly<Record<string, HeaderValue>>, a
 /** The HTTP headers that carry a context (both W3C headers; tracestate only when there is one). */
 export function traceHeaders(context: SpanContext | undefined): Record<string, string> {
   if (!context) return {};
-  return context.traceState ? { traceparent: formatTraceparent(context), tracestate: context.traceState } : { traceparent: formatTraceparent(context) };
+  return context.traceState
+    ? { traceparent: formatTraceparent(context), tracestate: context.traceState }
+    : { traceparent: formatTraceparent(context) };
 }

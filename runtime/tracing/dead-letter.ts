@@ -7,10 +7,19 @@ import { noopTracing, type Span, type Tracing } from './index.js';
 
 export interface DeadLetterLike {
   readonly event: Record<string, unknown>;
-  readonly error: { readonly destination: string | undefined; readonly code: string | undefined; readonly data: string | undefined };
+  readonly error: {
+    readonly destination: string | undefined;
+    readonly code: string | undefined;
+    readonly data: string | undefined;
+  };
 }
 
-export function startDeadLetterSpan(tracing: Tracing | undefined, headers: IncomingHttpHeaders, letter: DeadLetterLike, startTime?: number): Span {
+export function startDeadLetterSpan(
+  tracing: Tracing | undefined,
+  headers: IncomingHttpHeaders,
+  letter: DeadLetterLike,
+  startTime?: number,
+): Span {
   const t = tracing ?? noopTracing;
   const code = letter.error.code === undefined ? undefined : Number(letter.error.code);
   const span = startIncomingSpan(t, 'receive dead-letter', {
@@ -26,12 +35,20 @@ export function startDeadLetterSpan(tracing: Tracing | undefined, headers: Incom
       knativeerrorcode: code !== undefined && Number.isInteger(code) ? code : letter.error.code,
     },
   });
-  if (span.recording && letter.error.data !== undefined) span.addEvent('knativeerrordata', { 'knativeerrordata': letter.error.data.slice(0, 256) });
+  if (span.recording && letter.error.data !== undefined)
+    span.addEvent('knativeerrordata', { knativeerrordata: letter.error.data.slice(0, 256) });
   return span;
 }
 
 /** Ends the span: stored (its id, and whether it was a repeated delivery) or the error that refused it. */
-export function endDeadLetterSpan(span: Span, outcome: { status?: number; error?: unknown; deadLetterId?: string; duplicate?: boolean }): void {
-  if (outcome.deadLetterId !== undefined) span.setAttributes({ 'knative_events.dead_letter.id': outcome.deadLetterId, 'knative_events.dead_letter.duplicate': outcome.duplicate ?? false });
+export function endDeadLetterSpan(
+  span: Span,
+  outcome: { status?: number; error?: unknown; deadLetterId?: string; duplicate?: boolean },
+): void {
+  if (outcome.deadLetterId !== undefined)
+    span.setAttributes({
+      'knative_events.dead_letter.id': outcome.deadLetterId,
+      'knative_events.dead_letter.duplicate': outcome.duplicate ?? false,
+    });
   endWithOutcome(span, outcome);
 }

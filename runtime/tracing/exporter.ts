@@ -31,7 +31,11 @@ export function createOtlpExporter(config: TracingConfig, scope: Scope, log: Tra
       } catch (err) {
         why = (err as { code?: string }).code ?? (err as Error).message;
       }
-      if (!failing) log.warn({ url: config.url, spans: spans.length, why }, 'trace export failed; spans are dropped (counted in knative_events_trace_spans_dropped_total) until it works again');
+      if (!failing)
+        log.warn(
+          { url: config.url, spans: spans.length, why },
+          'trace export failed; spans are dropped (counted in knative_events_trace_spans_dropped_total) until it works again',
+        );
       failing = true;
       return false;
     },

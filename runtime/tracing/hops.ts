@@ -44,7 +44,13 @@ const attributeReader = (event: WireEvent | Record<string, unknown>): { get(name
 export function startIncomingSpan(
   tracing: Tracing,
   name: string,
-  options: { kind: SpanKind; headers: IncomingHttpHeaders; event?: WireEvent | Record<string, unknown>; startTime?: number; attributes?: Attributes },
+  options: {
+    kind: SpanKind;
+    headers: IncomingHttpHeaders;
+    event?: WireEvent | Record<string, unknown>;
+    startTime?: number;
+    attributes?: Attributes;
+  },
 ): Span {
   const { parent, other } = extractContext(options.headers, options.event ? attributeReader(options.event) : undefined);
   return tracing.startSpan(name, {
@@ -52,7 +58,13 @@ export function startIncomingSpan(
     parent,
     links: other ? [{ context: other, attributes: { 'knative_events.link': 'http-traceparent' } }] : undefined,
     startTime: options.startTime,
-    attributes: () => ({ 'messaging.system': messagingSystem, ...options.attributes, ...(options.event ? eventAttributes(options.event instanceof WireEvent ? wireFields(options.event) : options.event) : {}) }),
+    attributes: () => ({
+      'messaging.system': messagingSystem,
+      ...options.attributes,
+      ...(options.event
+        ? eventAttributes(options.event instanceof WireEvent ? wireFields(options.event) : options.event)
+        : {}),
+    }),
   });
 }
 
@@ -69,7 +81,8 @@ const destinations = new WeakMap<object, Attributes>();
 /** destinationAttributes, worked out once per destination object (a role's are made once). */
 function destinationOf(destination: { name: string; url: string }): Attributes {
   let attributes = destinations.get(destination);
-  if (!attributes) destinations.set(destination, (attributes = destinationAttributes(destination.name, destination.url)));
+  if (!attributes)
+    destinations.set(destination, (attributes = destinationAttributes(destination.name, destination.url)));
   return attributes;
 }
 
@@ -94,7 +107,13 @@ export function destinationAttributes(name: string, url: string): Attributes {
  * The PRODUCER span of one outgoing event ("publish <destination>"), a child of `parent`. `root`: a new trace
  * linked to `parent` instead (a replay).
  */
-export function startPublishSpan(tracing: Tracing, parent: SpanContext | undefined, destination: { name: string; url: string }, event: EventLike, root = false): Span {
+export function startPublishSpan(
+  tracing: Tracing,
+  parent: SpanContext | undefined,
+  destination: { name: string; url: string },
+  event: EventLike,
+  root = false,
+): Span {
   return tracing.startSpan(`publish ${destination.name}`, {
     kind: 'producer',
     parent,
@@ -113,7 +132,8 @@ export function startPublishSpan(tracing: Tracing, parent: SpanContext | undefin
 export function withTraceContext(event: WireEvent, context: SpanContext | undefined): WireEvent {
   if (!context) return event;
   const traceparent = formatTraceparent(context);
-  if (event.attributes.get('traceparent') === traceparent && event.attributes.get('tracestate') === context.traceState) return event;
+  if (event.attributes.get('traceparent') === traceparent && event.attributes.get('tracestate') === context.traceState)
+    return event;
   const attributes = new Map<string, WireValue>(event.attributes);
   attributes.set('traceparent', traceparent);
   if (context.traceState) attributes.set('tracestate', context.traceState);
@@ -130,7 +150,10 @@ export function endWithOutcome(span: Span, outcome: { status?: number; error?: u
   const status = err instanceof HttpError ? err.status : err !== undefined ? 500 : outcome.status;
   if (status !== undefined) span.setAttribute('http.response.status_code', status);
   // HTTP conventions: a server span fails on 5xx only (a 4xx is the caller's problem), a client span on any 4xx/5xx.
-  const failed = err !== undefined ? !outcome.server || (status ?? 500) >= 500 : status !== undefined && status >= (outcome.server ? 500 : 400);
+  const failed =
+    err !== undefined
+      ? !outcome.server || (status ?? 500) >= 500
+      : status !== undefined && status >= (outcome.server ? 500 : 400);
   if (failed) {
     const code = err instanceof HttpError ? err.type : err !== undefined ? 'internal' : String(status);
     span.fail(err instanceof Error ? err.message : `status ${status}`, code);
@@ -151,7 +174,10 @@ export async function sendTraced<R extends { status: number; attempts: number }>
 ): Promise<R> {
   const span = startPublishSpan(tracing, parent, destination, wireFields(event));
   try {
-    const result = await send(withTraceContext(event, span.context), span.context ? traceHeaders(span.context) : undefined);
+    const result = await send(
+      withTraceContext(event, span.context),
+      span.context ? traceHeaders(span.context) : undefined,
+    );
     if (result.attempts > 1) span.setAttribute('http.request.resend_count', result.attempts - 1);
     endWithOutcome(span, { status: result.status });
     return result;
@@ -162,7 +188,12 @@ export async function sendTraced<R extends { status: number; attempts: number }>
 }
 
 /** Runs a role's work under `span` and ends it with the answer's status or the error (rethrown). */
-export async function within<T>(span: Span, server: boolean, work: () => Promise<T> | T, status: () => number): Promise<T> {
+export async function within<T>(
+  span: Span,
+  server: boolean,
+  work: () => Promise<T> | T,
+  status: () => number,
+): Promise<T> {
   try {
     const value = await work();
     endWithOutcome(span, { status: status(), server });
@@ -179,12 +210,23 @@ export async function within<T>(span: Span, server: boolean, work: () => Promise
  * `ce-traceparent` header of the binary answer) and in the answer's W3C headers. With tracing off, a reply
  * that has a traceparent of its own keeps it; one without gets the incoming event's.
  */
-export function traceReply(tracing: Tracing, parent: SpanContext | undefined, reply: EventLike & { traceparent?: unknown }, set: (name: string, value: string) => void): void {
+export function traceReply(
+  tracing: Tracing,
+  parent: SpanContext | undefined,
+  reply: EventLike & { traceparent?: unknown },
+  set: (name: string, value: string) => void,
+): void {
   if (!tracing.enabled && (reply.traceparent !== undefined || !parent)) return;
   const span = tracing.startSpan('publish reply', {
     kind: 'producer',
     parent,
-    attributes: () => ({ 'messaging.system': messagingSystem, 'messaging.operation.name': 'publish', 'messaging.operation.type': 'send', 'messaging.destination.name': 'reply', ...eventAttributes(reply) }),
+    attributes: () => ({
+      'messaging.system': messagingSystem,
+      'messaging.operation.name': 'publish',
+      'messaging.operation.type': 'send',
+      'messaging.destination.name': 'reply',
+      ...eventAttributes(reply),
+    }),
   });
   const headers = traceHeaders(span.context);
   for (const [name, value] of Object.entries(headers)) {

@@ -7,7 +7,11 @@ import type { TracingObserver } from './index.js';
 
 export function tracingMetrics(registry: unknown): TracingObserver {
   const registers = [registry as Registry];
-  const exported = new Counter({ name: `${prefix}trace_spans_exported_total`, help: 'Spans the OTLP collector accepted.', registers });
+  const exported = new Counter({
+    name: `${prefix}trace_spans_exported_total`,
+    help: 'Spans the OTLP collector accepted.',
+    registers,
+  });
   const dropped = new Counter({
     name: `${prefix}trace_spans_dropped_total`,
     help: 'Spans not exported, by reason: queue_full (OTEL_BSP_MAX_QUEUE_SIZE reached), export_failed (the collector refused or was unreachable), shutdown (still queued at the drain deadline).',

@@ -150,37 +150,46 @@ function anyValue(w: Writer, value: AttributeValue): void {
   } else w.message(5, (array) => value.forEach((item) => array.message(1, (v) => anyValue(v, item))));
 }
 
-function keyValues(w: Writer, field: number, attributes: ReadonlyMap<string, AttributeValue> | Iterable<[string, AttributeValue]>): void {
-  for (const [key, value] of attributes) w.message(field, (kv) => kv.string(1, key).message(2, (v) => anyValue(v, value)));
+function keyValues(
+  w: Writer,
+  field: number,
+  attributes: ReadonlyMap<string, AttributeValue> | Iterable<[string, AttributeValue]>,
+): void {
+  for (const [key, value] of attributes)
+    w.message(field, (kv) => kv.string(1, key).message(2, (v) => anyValue(v, value)));
 }
 
 function span(w: Writer, s: FinishedSpan): void {
   w.hexBytes(1, s.context.traceId).hexBytes(2, s.context.spanId).string(3, s.context.traceState);
   if (s.parentSpanId) w.hexBytes(4, s.parentSpanId);
-  w.string(5, s.name)
-    .uint(6, kinds[s.kind])
-    .fixed64(7, nanos(s.start))
-    .fixed64(8, nanos(s.endTime));
+  w.string(5, s.name).uint(6, kinds[s.kind]).fixed64(7, nanos(s.start)).fixed64(8, nanos(s.endTime));
   keyValues(w, 9, s.attributes);
   w.uint(10, s.droppedAttributes);
-  for (const e of s.events) w.message(11, (ev) => {
-    ev.fixed64(1, nanos(e.time)).string(2, e.name);
-    keyValues(ev, 3, e.attributes);
-    ev.uint(4, e.droppedAttributes);
-  });
+  for (const e of s.events)
+    w.message(11, (ev) => {
+      ev.fixed64(1, nanos(e.time)).string(2, e.name);
+      keyValues(ev, 3, e.attributes);
+      ev.uint(4, e.droppedAttributes);
+    });
   w.uint(12, s.droppedEvents);
-  for (const l of s.links) w.message(13, (lw) => {
-    lw.hexBytes(1, l.context.traceId).hexBytes(2, l.context.spanId).string(3, l.context.traceState);
-    keyValues(lw, 4, l.attributes);
-    lw.uint(5, l.droppedAttributes);
-    // SpanFlags: the W3C trace flags in the low byte, plus "is the parent remote known" (0x100) and remote (0x200).
-    lw.fixed32(6, (l.context.traceFlags & 0xff) | 0x300);
-  });
+  for (const l of s.links)
+    w.message(13, (lw) => {
+      lw.hexBytes(1, l.context.traceId).hexBytes(2, l.context.spanId).string(3, l.context.traceState);
+      keyValues(lw, 4, l.attributes);
+      lw.uint(5, l.droppedAttributes);
+      // SpanFlags: the W3C trace flags in the low byte, plus "is the parent remote known" (0x100) and remote (0x200).
+      lw.fixed32(6, (l.context.traceFlags & 0xff) | 0x300);
+    });
   w.uint(14, s.droppedLinks);
   if (s.status.code === 'error') w.message(15, (st) => st.string(2, s.status.message).uint(3, 2));
   // Flags: W3C trace flags, and whether the parent is known to be remote (0x100) and is (0x200): a parent
   // we did not create in this process came over the wire.
-  w.fixed32(16, (s.context.traceFlags & 0xff) | 0x100 | (s.parentSpanId !== undefined && s.kind !== 'internal' && s.kind !== 'producer' ? 0x200 : 0));
+  w.fixed32(
+    16,
+    (s.context.traceFlags & 0xff) |
+      0x100 |
+      (s.parentSpanId !== undefined && s.kind !== 'internal' && s.kind !== 'producer' ? 0x200 : 0),
+  );
 }
 
 export interface Scope {
@@ -189,7 +198,11 @@ export interface Scope {
 }
 
 /** One request: one resource, one instrumentation scope, the spans. */
-export function encodeTraces(resource: Readonly<Record<string, string>>, scope: Scope, spans: readonly FinishedSpan[]): Buffer {
+export function encodeTraces(
+  resource: Readonly<Record<string, string>>,
+  scope: Scope,
+  spans: readonly FinishedSpan[],
+): Buffer {
   return new Writer()
     .message(1, (rs) => {
       rs.message(1, (r) => keyValues(r, 1, Object.entries(resource)));

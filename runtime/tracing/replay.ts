@@ -46,7 +46,11 @@ export function traceReplay(
   const context = span.context;
   // Tracing off: no new trace exists, and the event goes out as it was stored.
   if (!context) return { event, headers: {}, end: () => {} };
-  const attributes: Record<string, unknown> = { ...event, traceparent: formatTraceparent(context), tracestate: context.traceState };
+  const attributes: Record<string, unknown> = {
+    ...event,
+    traceparent: formatTraceparent(context),
+    tracestate: context.traceState,
+  };
   for (const [name, value] of Object.entries(attributes)) if (value === undefined) delete attributes[name];
   return {
     event: new CloudEvent<unknown>(attributes, false),

@@ -16,7 +16,11 @@ export function ratioSampler(ratio: number): (traceId: string) => boolean {
 }
 
 export function createSampler(name: SamplerName, ratio: number): Sampler {
-  const root = name.endsWith('always_on') ? () => true : name.endsWith('always_off') ? () => false : ratioSampler(ratio);
+  const root = name.endsWith('always_on')
+    ? () => true
+    : name.endsWith('always_off')
+      ? () => false
+      : ratioSampler(ratio);
   if (!name.startsWith('parentbased_')) return (traceId) => root(traceId);
   return (traceId, parent) => (parent ? isSampled(parent) : root(traceId));
 }

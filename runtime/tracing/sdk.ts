@@ -41,14 +41,25 @@ async function observerFor(io: TracingIo): Promise<TracingObserver> {
   return tracingMetrics(io.registry);
 }
 
-export async function createTracing(env: Readonly<Record<string, string | undefined>>, io: TracingIo): Promise<Tracing> {
-  const config = parseTracingConfig(env, { service: io.service, role: io.role, revision: io.revision, version: io.version });
+export async function createTracing(
+  env: Readonly<Record<string, string | undefined>>,
+  io: TracingIo,
+): Promise<Tracing> {
+  const config = parseTracingConfig(env, {
+    service: io.service,
+    role: io.role,
+    revision: io.revision,
+    version: io.version,
+  });
   const sample = createSampler(config.sampler, config.ratio);
   const observer = await observerFor(io);
   const exporter = createOtlpExporter(config, { name: 'knative-events', version: io.version }, io.log);
   const batch = new BatchProcessor(exporter, config.batch, observer);
   const onEnd = (span: RecordingSpan) => batch.onEnd(span);
-  io.log.info({ url: config.url, sampler: config.sampler, ratio: config.ratio, service: config.resource['service.name'] }, 'tracing on: spans exported over OTLP/HTTP');
+  io.log.info(
+    { url: config.url, sampler: config.sampler, ratio: config.ratio, service: config.resource['service.name'] },
+    'tracing on: spans exported over OTLP/HTTP',
+  );
 
   return {
     enabled: true,
@@ -56,10 +67,26 @@ export async function createTracing(env: Readonly<Record<string, string | undefi
       const parent = options.root ? undefined : options.parent;
       const traceId = parent?.traceId ?? randomHex(16);
       const sampled = sample(traceId, parent);
-      const context: SpanContext = { traceId, spanId: randomHex(8), traceFlags: sampled ? 1 : 0, ...(parent?.traceState ? { traceState: parent.traceState } : {}) };
+      const context: SpanContext = {
+        traceId,
+        spanId: randomHex(8),
+        traceFlags: sampled ? 1 : 0,
+        ...(parent?.traceState ? { traceState: parent.traceState } : {}),
+      };
       if (!sampled) return new UnsampledSpan(context);
-      const links = options.root && options.parent ? [{ context: options.parent }, ...(options.links ?? [])] : options.links;
-      return new RecordingSpan(name, options.kind ?? 'internal', context, parent?.spanId, options.startTime ?? nowMs(), config.limits, onEnd, options.attributes, links);
+      const links =
+        options.root && options.parent ? [{ context: options.parent }, ...(options.links ?? [])] : options.links;
+      return new RecordingSpan(
+        name,
+        options.kind ?? 'internal',
+        context,
+        parent?.spanId,
+        options.startTime ?? nowMs(),
+        config.limits,
+        onEnd,
+        options.attributes,
+        links,
+      );
     },
     async shutdown(timeoutMs) {
       await batch.shutdown(timeoutMs);

@@ -2,7 +2,15 @@
 // limits (counted when dropped, as OTLP reports), so one span's memory has a ceiling whatever a function
 // writes into it, and with it the batch queue's.
 import type { SpanContext } from './context.js';
-import { nowMs, type AttributeValue, type Attributes, type Span, type SpanKind, type SpanLink, type SpanOptions } from './index.js';
+import {
+  nowMs,
+  type AttributeValue,
+  type Attributes,
+  type Span,
+  type SpanKind,
+  type SpanLink,
+  type SpanOptions,
+} from './index.js';
 
 export interface SpanLimits {
   readonly attributeCount: number;
@@ -30,7 +38,11 @@ export interface FinishedSpan {
   readonly droppedAttributes: number;
   readonly events: readonly SpanEvent[];
   readonly droppedEvents: number;
-  readonly links: ReadonlyArray<{ readonly context: SpanContext; readonly attributes: ReadonlyMap<string, AttributeValue>; readonly droppedAttributes: number }>;
+  readonly links: ReadonlyArray<{
+    readonly context: SpanContext;
+    readonly attributes: ReadonlyMap<string, AttributeValue>;
+    readonly droppedAttributes: number;
+  }>;
   readonly droppedLinks: number;
   readonly status: { readonly code: 'unset' | 'error'; readonly message?: string };
 }
@@ -48,7 +60,11 @@ const isValue = (value: unknown): value is AttributeValue =>
   (Array.isArray(value) && value.every((item) => typeof item === 'string'));
 
 /** Copies attributes into `into` within the limits; returns how many were dropped. */
-function putAttributes(into: Map<string, AttributeValue>, attributes: Attributes | undefined, limits: SpanLimits): number {
+function putAttributes(
+  into: Map<string, AttributeValue>,
+  attributes: Attributes | undefined,
+  limits: SpanLimits,
+): number {
   let dropped = 0;
   if (!attributes) return 0;
   for (const key in attributes) {
@@ -73,7 +89,8 @@ export class RecordingSpan implements Span, FinishedSpan {
   droppedAttributes = 0;
   readonly events: SpanEvent[] = [];
   droppedEvents = 0;
-  readonly links: Array<{ context: SpanContext; attributes: Map<string, AttributeValue>; droppedAttributes: number }> = [];
+  readonly links: Array<{ context: SpanContext; attributes: Map<string, AttributeValue>; droppedAttributes: number }> =
+    [];
   droppedLinks = 0;
   status: { code: 'unset' | 'error'; message?: string } = { code: 'unset' };
   endTime = 0;
@@ -90,7 +107,11 @@ export class RecordingSpan implements Span, FinishedSpan {
     attributes: SpanOptions['attributes'],
     links: readonly SpanLink[] | undefined,
   ) {
-    this.droppedAttributes = putAttributes(this.attributes, typeof attributes === 'function' ? attributes() : attributes, limits);
+    this.droppedAttributes = putAttributes(
+      this.attributes,
+      typeof attributes === 'function' ? attributes() : attributes,
+      limits,
+    );
     for (const link of links ?? []) this.addLink(link);
   }
 
@@ -110,7 +131,12 @@ export class RecordingSpan implements Span, FinishedSpan {
     }
     const map = new Map<string, AttributeValue>();
     const dropped = putAttributes(map, attributes, this.limits);
-    this.events.push({ name: String(name).slice(0, this.limits.attributeValueLength), time: nowMs(), attributes: map, droppedAttributes: dropped });
+    this.events.push({
+      name: String(name).slice(0, this.limits.attributeValueLength),
+      time: nowMs(),
+      attributes: map,
+      droppedAttributes: dropped,
+    });
   }
 
   addLink(link: SpanLink): void {

@@ -17,7 +17,11 @@ export interface OtlpCollector {
   readonly requests: Array<{ path: string; headers: IncomingHttpHeaders; spans: number }>;
   /** `status`: answer that to every export; `down`: accept the connection and never answer. */
   setMode(mode: { status: number } | 'down'): void;
-  waitForSpans(predicate: (spans: ReceivedSpan[]) => boolean, what: string, deadlineMs?: number): Promise<ReceivedSpan[]>;
+  waitForSpans(
+    predicate: (spans: ReceivedSpan[]) => boolean,
+    what: string,
+    deadlineMs?: number,
+  ): Promise<ReceivedSpan[]>;
   close(): Promise<void>;
 }
 
@@ -55,7 +59,14 @@ export async function startOtlpCollector(): Promise<OtlpCollector> {
       mode = next;
     },
     waitForSpans: (predicate, what, deadlineMs = 10_000) =>
-      waitFor(() => (predicate(spans) ? spans : undefined), deadlineMs, { what, context: () => spans.map((s) => `${s.name} ${s.kind} ${s.traceId.slice(0, 8)}/${s.spanId.slice(0, 6)}<-${s.parentSpanId.slice(0, 6)}`) }),
+      waitFor(() => (predicate(spans) ? spans : undefined), deadlineMs, {
+        what,
+        context: () =>
+          spans.map(
+            (s) =>
+              `${s.name} ${s.kind} ${s.traceId.slice(0, 8)}/${s.spanId.slice(0, 6)}<-${s.parentSpanId.slice(0, 6)}`,
+          ),
+      }),
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();
