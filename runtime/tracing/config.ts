@@ -111,8 +111,8 @@ export interface TracingDefaults {
   readonly version?: string;
 }
 
-export function parseTracingConfig(env: Env, defaults: TracingDefaults): TracingConfig {
-  const problems: string[] = [];
+/** Where and how spans are sent: the URL, the protocol (only http/protobuf), headers and the request timeout. */
+function exportSettings(env: Env, problems: string[]) {
   const url = tracesUrl(env, problems);
   if (url === undefined && problems.length === 0) problems.push('OTEL_EXPORTER_OTLP_ENDPOINT: is required for tracing');
   for (const name of ['OTEL_EXPORTER_OTLP_TRACES_PROTOCOL', 'OTEL_EXPORTER_OTLP_PROTOCOL']) {
@@ -121,50 +121,54 @@ export function parseTracingConfig(env: Env, defaults: TracingDefaults): Tracing
       problems.push(`${name}: only http/protobuf is supported (got ${JSON.stringify(protocol)})`);
     if (protocol !== undefined) break;
   }
-  const sampler = (value(env, 'OTEL_TRACES_SAMPLER')?.toLowerCase() ?? 'parentbased_always_on') as SamplerName;
-  if (!samplers.includes(sampler))
-    problems.push(
-      `OTEL_TRACES_SAMPLER: expected one of ${samplers.join(', ')} (got ${JSON.stringify(env.OTEL_TRACES_SAMPLER)})`,
-    );
-  const ratioRaw = value(env, 'OTEL_TRACES_SAMPLER_ARG');
-  const ratio = ratioRaw === undefined ? 1 : /^(\d+\.?\d*|\.\d+)(e[-+]?\d+)?$/i.test(ratioRaw) ? Number(ratioRaw) : NaN;
-  if (!(ratio >= 0 && ratio <= 1))
-    problems.push(
-      `OTEL_TRACES_SAMPLER_ARG: expected a sampling ratio from 0 to 1, e.g. 0.01 (got ${JSON.stringify(ratioRaw)})`,
-    );
   const headers = {
     ...keyValues(value(env, 'OTEL_EXPORTER_OTLP_HEADERS'), 'OTEL_EXPORTER_OTLP_HEADERS', problems),
     ...keyValues(value(env, 'OTEL_EXPORTER_OTLP_TRACES_HEADERS'), 'OTEL_EXPORTER_OTLP_TRACES_HEADERS', problems),
   };
-  const exportTimeoutMs = wholeNumber(
-    env,
-    'OTEL_EXPORTER_OTLP_TRACES_TIMEOUT',
-    1,
-    600_000,
-    wholeNumber(env, 'OTEL_EXPORTER_OTLP_TIMEOUT', 1, 600_000, 10_000, problems),
-    problems,
-  );
-  const resourceAttributes = keyValues(value(env, 'OTEL_RESOURCE_ATTRIBUTES'), 'OTEL_RESOURCE_ATTRIBUTES', problems);
+  const generalTimeout = wholeNumber(env, 'OTEL_EXPORTER_OTLP_TIMEOUT', 1, 600_000, 10_000, problems);
+  const exportTimeoutMs = wholeNumber(env, 'OTEL_EXPORTER_OTLP_TRACES_TIMEOUT', 1, 600_000, generalTimeout, problems);
+  return { url, headers: Object.freeze(headers), exportTimeoutMs };
+}
+
+function samplerSettings(env: Env, problems: string[]): { sampler: SamplerName; ratio: number } {
+  const sampler = (value(env, 'OTEL_TRACES_SAMPLER')?.toLowerCase() ?? 'parentbased_always_on') as SamplerName;
+  if (!samplers.includes(sampler)) {
+    const got = JSON.stringify(env.OTEL_TRACES_SAMPLER);
+    problems.push(`OTEL_TRACES_SAMPLER: expected one of ${samplers.join(', ')} (got ${got})`);
+  }
+  const raw = value(env, 'OTEL_TRACES_SAMPLER_ARG');
+  const ratio = raw === undefined ? 1 : /^(\d+\.?\d*|\.\d+)(e[-+]?\d+)?$/i.test(raw) ? Number(raw) : NaN;
+  if (!(ratio >= 0 && ratio <= 1))
+    problems.push(
+      `OTEL_TRACES_SAMPLER_ARG: expected a sampling ratio from 0 to 1, e.g. 0.01 (got ${JSON.stringify(raw)})`,
+    );
+  return { sampler, ratio };
+}
+
+function batchSettings(env: Env, problems: string[]): TracingConfig['batch'] {
   const maxQueueSize = wholeNumber(env, 'OTEL_BSP_MAX_QUEUE_SIZE', 1, 100_000, 2048, problems);
-  const batch = {
+  const batchSize = wholeNumber(env, 'OTEL_BSP_MAX_EXPORT_BATCH_SIZE', 1, 100_000, 512, problems);
+  return Object.freeze({
     scheduleDelayMs: wholeNumber(env, 'OTEL_BSP_SCHEDULE_DELAY', 0, 600_000, 5000, problems),
     maxQueueSize,
     // The spec: a batch larger than the queue is the queue.
-    maxExportBatchSize: Math.min(
-      maxQueueSize,
-      wholeNumber(env, 'OTEL_BSP_MAX_EXPORT_BATCH_SIZE', 1, 100_000, 512, problems),
-    ),
+    maxExportBatchSize: Math.min(maxQueueSize, batchSize),
     exportTimeoutMs: wholeNumber(env, 'OTEL_BSP_EXPORT_TIMEOUT', 1, 600_000, 30_000, problems),
-  };
-  const limits = {
+  });
+}
+
+function spanLimits(env: Env, problems: string[]): TracingConfig['limits'] {
+  return Object.freeze({
     attributeCount: wholeNumber(env, 'OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT', 0, 10_000, 128, problems),
     eventCount: wholeNumber(env, 'OTEL_SPAN_EVENT_COUNT_LIMIT', 0, 10_000, 128, problems),
     linkCount: wholeNumber(env, 'OTEL_SPAN_LINK_COUNT_LIMIT', 0, 10_000, 128, problems),
     // The spec's default is no limit; ours keeps one span's worst case (and so the queue's) bounded.
     attributeValueLength: wholeNumber(env, 'OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT', 1, 1_048_576, 4096, problems),
-  };
-  if (problems.length > 0 || url === undefined) throw new ConfigError(problems);
-  // OTEL_SERVICE_NAME wins over service.name in OTEL_RESOURCE_ATTRIBUTES, which wins over K_SERVICE.
+  });
+}
+
+/** OTEL_SERVICE_NAME wins over service.name in OTEL_RESOURCE_ATTRIBUTES, which wins over K_SERVICE. */
+function resourceOf(env: Env, defaults: TracingDefaults, problems: string[]): Readonly<Record<string, string>> {
   const resource: Record<string, string> = {
     'service.name': defaults.service,
     'service.namespace': 'knative-events',
@@ -173,18 +177,20 @@ export function parseTracingConfig(env: Env, defaults: TracingDefaults): Tracing
     'knative_events.role': defaults.role,
     'telemetry.sdk.name': 'knative-events',
     'telemetry.sdk.language': 'nodejs',
-    ...resourceAttributes,
+    ...keyValues(value(env, 'OTEL_RESOURCE_ATTRIBUTES'), 'OTEL_RESOURCE_ATTRIBUTES', problems),
   };
   const serviceName = value(env, 'OTEL_SERVICE_NAME');
   if (serviceName !== undefined) resource['service.name'] = serviceName;
-  return Object.freeze({
-    url,
-    headers: Object.freeze(headers),
-    exportTimeoutMs,
-    sampler,
-    ratio,
-    resource: Object.freeze(resource),
-    batch: Object.freeze(batch),
-    limits: Object.freeze(limits),
-  });
+  return Object.freeze(resource);
+}
+
+export function parseTracingConfig(env: Env, defaults: TracingDefaults): TracingConfig {
+  const problems: string[] = [];
+  const { url, headers, exportTimeoutMs } = exportSettings(env, problems);
+  const { sampler, ratio } = samplerSettings(env, problems);
+  const batch = batchSettings(env, problems);
+  const limits = spanLimits(env, problems);
+  const resource = resourceOf(env, defaults, problems);
+  if (problems.length > 0 || url === undefined) throw new ConfigError(problems);
+  return Object.freeze({ url, headers, exportTimeoutMs, sampler, ratio, resource, batch, limits });
 }
