@@ -7,6 +7,7 @@ import type { IncomingMessage } from 'node:http';
 import type { CloudEvent } from 'cloudevents';
 import { parseCloudEvent } from '../runtime/events/parse.js';
 import { HttpError } from '../runtime/http/errors.js';
+import { brokerDeliverySpan, type SpanSink } from './broker-spans.js';
 import { deliver, describeAttempt, type DeliveryDeps } from './delivery.js';
 import { attributesOf, matches } from './filter.js';
 import type { PostResponse } from './http.js';
@@ -20,6 +21,8 @@ export interface BrokerDeps extends Omit<DeliveryDeps, 'onRetry'> {
   readonly log: ComponentLog;
   readonly newId?: () => string;
   readonly now?: () => Date;
+  /** Where the broker records its delivery spans (local/broker-spans.ts), for `npm run trace`. */
+  readonly traces?: SpanSink;
 }
 
 export interface LocalBroker {
@@ -74,10 +77,12 @@ export function createBroker(brokers: readonly BrokerPlan[], triggers: readonly 
   async function deliverTo(trigger: TriggerPlan, brokerPath: string, event: CloudEvent<unknown>, hops: number): Promise<void> {
     const log = deps.log;
     const tag = { trigger: trigger.name, eventId: event.id };
+    const span = brokerDeliverySpan(deps.traces, trigger, event);
     const result = await deliver(trigger.subscriberUrl, event, trigger.delivery, {
       ...deps,
       onRetry: (n, last, delayMs) => log.warn(`${trigger.subscriberLabel} answered ${describeAttempt(last)}; retry ${n}/${trigger.delivery.retry} in ${delayMs} ms`, tag),
-    }, { prefer: 'reply' });
+    }, { prefer: 'reply', ...span.headers });
+    span.end(result);
     if (result.outcome !== 'delivered') return logUndelivered(log, trigger, event, result, tag);
     log.info(`${event.type} → ${trigger.subscriberLabel}: ${result.response.status}`, { ...tag, attempts: result.attempts });
     const reply = publishableReply(log, trigger, result.response, hops, tag, () => replyOf(result.response, newId, now));

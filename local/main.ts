@@ -212,10 +212,11 @@ async function main(): Promise<void> {
   const deliveryIo = { post: fetchPost, sleep, stopping: () => stopping };
   const sinkIngress = await createKafkaSinkIngress(plan.sinks, { log: out.component('sink') });
   const sinkServer = await startServer('KafkaSink ingress', host, ports.sink, (req, body) => sinkIngress.handle(req, body));
-  const broker = createBroker(plan.brokers, plan.triggers, { ...deliveryIo, log: out.component('broker') });
-  const brokerServer = await startServer('broker ingress', host, ports.broker, (req, body) => broker.handle(req, body));
-  // Every service's spans, kept in memory for `npm run trace -- <event id>` (and forwarded to tracing.endpoint when the values set one).
+  // Every service's spans (and the broker's), kept in memory for `npm run trace -- <event id>`, and forwarded to
+  // tracing.endpoint when the values set one.
   const traces = await startTraceStore({ host, forwardTo: plan.services.map((s) => s.env.OTEL_EXPORTER_OTLP_ENDPOINT).find(Boolean) });
+  const broker = createBroker(plan.brokers, plan.triggers, { ...deliveryIo, log: out.component('broker'), traces });
+  const brokerServer = await startServer('broker ingress', host, ports.broker, (req, body) => broker.handle(req, body));
   const children = startServices(plan, outDir, out, traceEnv(traces));
   const readiness = await Promise.all(plan.services.map(async (s) => ({ short: s.short, ready: await waitReady(s.url, 20_000) })));
   const notReady = readiness.filter((r) => !r.ready).map((r) => r.short);

@@ -10,6 +10,11 @@ import { join } from 'node:path';
 import { after, test } from 'node:test';
 import tradeTransform from '../functions/trade-transform/index.js';
 import { startBrokerStandIn } from '../test/helpers/broker-standin.js';
+import { createBroker } from './broker.js';
+import { defaultDelivery } from './delivery.js';
+import { fetchPost } from './http.js';
+import { createConsole } from './log.js';
+import { startServer } from './server.js';
 import { startReceiver } from '../test/helpers/receiver.js';
 import { startRuntime } from '../test/helpers/runtime.js';
 import { waitFor } from '../test/helpers/wait.js';
@@ -135,6 +140,103 @@ test('the timeline of a trade (→ sink) and of an unmappable one (→ dlq), fro
     ),
   );
   assert.equal(spansForEvent(store.forEvent('trade-bad'), 'trade-bad').length, bad.length);
+});
+
+test('the local broker’s own span: deliver <trigger> around its attempts (retries as attempts under it), then the dead letter', async () => {
+  const store = await startTraceStore();
+  cleanups.push(() => store.close());
+  const tracing = { ...traceEnv(store), OTEL_BSP_SCHEDULE_DELAY: '20', LOG_LEVEL: 'warn' };
+  const dir = mkdtempSync(join(tmpdir(), 'trace-broker-'));
+  cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+  const dlq = await startRuntime({
+    ROLE: 'dlq',
+    K_SERVICE: 'dlq',
+    DLQ_FILE: join(dir, 'dead-letters.jsonl'),
+    ...tracing,
+  });
+  cleanups.push(() => dlq.stop());
+  const failing = await startRuntime(
+    { ROLE: 'subscriber', FUNCTION: 'echo', K_SERVICE: 'worker', ...tracing },
+    {
+      loadFunction: async () => ({
+        default: () => {
+          throw new Error('down');
+        },
+      }),
+    },
+  );
+  cleanups.push(() => failing.stop());
+  const log = createConsole({ level: 'error', colour: false, write: () => {} }).component('broker');
+  const delivery = { ...defaultDelivery, retry: 1, backoffDelayMs: 1, deadLetterUrl: dlq.url };
+  const broker = createBroker(
+    [{ name: 'default', namespace: 'shop', path: '/shop/default', url: '' }],
+    [
+      {
+        name: 'work',
+        namespace: 'shop',
+        brokerPath: '/shop/default',
+        filter: { attributes: {} },
+        subscriberUrl: failing.url,
+        subscriberLabel: 'worker',
+        delivery,
+      },
+    ],
+    {
+      post: fetchPost,
+      sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
+      stopping: () => false,
+      log,
+      traces: store,
+    },
+  );
+  const ingress = await startServer('broker', '127.0.0.1', 0, (req, body) => broker.handle(req, body));
+  cleanups.push(() => ingress.close());
+  const handler = await startRuntime({
+    ROLE: 'handler',
+    K_SERVICE: 'handler',
+    BROKER_URL: `http://127.0.0.1:${ingress.port}/shop/default`,
+    ...tracing,
+  });
+  cleanups.push(() => handler.stop());
+
+  const res = await fetch(handler.url, {
+    method: 'POST',
+    headers: {
+      'content-type': 'application/json',
+      'ce-specversion': '1.0',
+      'ce-id': 'job-9',
+      'ce-type': 'com.example.job',
+      'ce-source': '/jobs',
+    },
+    body: '{}',
+  });
+  assert.equal(res.status, 202);
+  await broker.idle();
+  const spans = await waitFor(
+    async () => {
+      const found = await fetchSpans(store.url, 'job-9');
+      return found.some((s) => s.name === 'receive dead-letter') &&
+        found.filter((s) => s.name === 'process echo').length === 2
+        ? found
+        : undefined;
+    },
+    10_000,
+    { what: 'the broker’s span, both attempts and the dead letter' },
+  );
+  const text = formatTimeline('job-9', spans);
+  const lines = text.split('\n');
+  const deliverAt = lines.findIndex((l) => /local-broker\s+deliver work\s+PRODUCER\s+500 ERROR\s+1 retry/.test(l));
+  assert.ok(deliverAt > lines.findIndex((l) => l.includes('publish broker')), text);
+  const attempts = lines.filter((l) => l.includes('process echo'));
+  assert.match(attempts[0] ?? '', /CONSUMER\s+500 ERROR function_error\s+attempt 1$/, text);
+  assert.match(attempts[1] ?? '', /attempt 2$/, text);
+  const deliver = spans.find((s) => s.name === 'deliver work')!;
+  assert.ok(
+    spans.filter((s) => s.name === 'process echo').every((s) => s.parentSpanId === deliver.spanId),
+    'the attempts are children of the broker’s span',
+  );
+  assert.equal(deliver.attributes['knative_events.delivery.outcome'], 'dead-lettered');
+  assert.match(text, /dlq\s+receive dead-letter .*answered 500/);
 });
 
 test('no running pipeline: a clear message; an event without spans: says so', () => {

@@ -11,6 +11,8 @@ import { createDecoder, type ReceivedSpan } from './otlp-decode.js';
 
 export interface TraceStore {
   readonly url: string;
+  /** A span recorded in this process (the local broker's). */
+  add(span: ReceivedSpan): void;
   /** The spans of the traces an event appears in, and of the traces linked to them (replays). */
   forEvent(eventId: string): ReceivedSpan[];
   close(): Promise<void>;
@@ -91,6 +93,10 @@ export async function startTraceStore(
   const { port } = server.address() as AddressInfo;
   return {
     url: `http://${options.host ?? '127.0.0.1'}:${port}`,
+    add: (span) => {
+      spans.push(span);
+      if (spans.length > maxSpans) spans.shift();
+    },
     forEvent: (eventId) => spansForEvent(spans, eventId),
     close: () =>
       new Promise<void>((resolve) => {
