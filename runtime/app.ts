@@ -29,14 +29,15 @@ function healthRoutes(lifecycle: Lifecycle, role: RoleInstance): Route[] {
     {
       method: 'GET',
       path: '/healthz',
-      async handle(ctx) {
+      handle(ctx) {
         ctx.body = { status: 'ok' };
+        return Promise.resolve();
       },
     },
     {
       method: 'GET',
       path: '/readyz',
-      async handle(ctx) {
+      handle(ctx) {
         if (!lifecycle.ready) {
           throw new HttpError(503, 'shutting_down', lifecycle.stopping ? 'draining: not taking new requests' : 'starting');
         }
@@ -44,6 +45,7 @@ function healthRoutes(lifecycle: Lifecycle, role: RoleInstance): Route[] {
         const reason = role.notReady?.();
         if (reason !== undefined) throw new HttpError(503, 'upstream_unavailable', `not ready: ${reason}`);
         ctx.body = { status: 'ready' };
+        return Promise.resolve();
       },
     },
   ];
@@ -75,13 +77,9 @@ function routeTable(routes: readonly Route[]) {
   };
 }
 
-export function buildApp(deps: AppDeps): Koa {
-  const { log, lifecycle } = deps;
-  const app = new Koa();
-  const findRoute = routeTable([...healthRoutes(lifecycle, deps.role), ...(deps.extraRoutes ?? []), ...deps.role.routes]);
-
-  // Outermost: in-flight tracking (for draining), the error envelope and the one log line per request.
-  app.use(async (ctx, next) => {
+/** Outermost: in-flight tracking (for draining), the error envelope and the one log line per request. */
+function inFlightEnvelopeAndLog(log: Logger, lifecycle: Lifecycle): Koa.Middleware {
+  return async (ctx, next) => {
     const started = performance.now();
     // In flight until the response is written (or the connection dies), not until the middleware returns:
     // Koa writes the body after this function's promise settles, and draining must wait for that too.
@@ -120,10 +118,12 @@ export function buildApp(deps: AppDeps): Koa {
       else log.warn(rejected, 'request rejected');
     }
     else if (ctx.path !== '/healthz' && ctx.path !== '/readyz') log.info(line, 'request');
-  });
-  for (const middleware of deps.middleware ?? []) app.use(middleware);
-  const memory = deps.memory;
-  app.use(async (ctx) => {
+  };
+}
+
+/** Innermost: the route, the bounds on the request (header count, memory admission), then the route's handler. */
+function routeWithinBounds(findRoute: ReturnType<typeof routeTable>, memory: AppDeps['memory']): Koa.Middleware {
+  return async (ctx) => {
     const route = findRoute(ctx.method, ctx.path);
     // The matched pattern, for metrics: a bounded label, unlike the raw path. Set before the bounds below,
     // so their refusals are counted by route and reason like any other.
@@ -144,7 +144,15 @@ export function buildApp(deps: AppDeps): Koa {
     }
     if (ctx.method === 'POST' && route.readsRepeatedAttributeHeaders !== true) rejectDuplicateAttributeHeaders(ctx.req.rawHeaders);
     await route.handle(ctx);
-  });
+  };
+}
+
+export function buildApp(deps: AppDeps): Koa {
+  const app = new Koa();
+  const findRoute = routeTable([...healthRoutes(deps.lifecycle, deps.role), ...(deps.extraRoutes ?? []), ...deps.role.routes]);
+  app.use(inFlightEnvelopeAndLog(deps.log, deps.lifecycle));
+  for (const middleware of deps.middleware ?? []) app.use(middleware);
+  app.use(routeWithinBounds(findRoute, deps.memory));
   // Errors are all answered above; Koa's default handler would print to stderr.
   app.silent = true;
   return app;

@@ -8,7 +8,8 @@ export interface Lifecycle {
   markReady(): void;
   markStopping(): void;
   requestStarted(): void;
-  requestFinished(): void;
+  /** A function, not a method: passed as it is to the response's 'close' event. */
+  readonly requestFinished: () => void;
   /** Resolves when no request is in flight (at once if none is). */
   idle(): Promise<void>;
 }

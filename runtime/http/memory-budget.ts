@@ -22,7 +22,8 @@ export interface Reservation {
   readonly bytes: number;
   /** Reserves `bytes` more, or throws the 503. */
   grow(bytes: number): void;
-  release(): void;
+  /** A function, not a method: passed as it is to the response's 'close' event. */
+  readonly release: () => void;
 }
 
 /**
