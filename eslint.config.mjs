@@ -9,7 +9,7 @@ const testFiles = ['**/*.test.ts'];
 const inFlight = ['runtime/dlq/**/*.ts', 'runtime/roles/dlq.ts', 'local/dlq-cli*.ts', 'runtime/tracing/**/*.ts', 'runtime/roles/subscriber.ts', 'runtime/events/invoke.ts', 'local/otlp-decode.ts'];
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', '.tools/**', 'bench/node_modules/**', 'chart/**', 'coverage/**'] },
+  { ignores: ['dist/**', 'node_modules/**', '.tools/**', 'bench/node_modules/**', 'bench/results/**', 'chart/**', 'coverage/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
