@@ -27,6 +27,7 @@ export const UNIT = [
   'local/ingress.test.ts',
   'local/preflight.test.ts',
   'local/table.test.ts',
+  'local/timeline.test.ts',
   'test/case-study.test.ts',
   'test/chart/docs.test.ts',
   'test/config.test.ts',
@@ -51,6 +52,7 @@ export const UNIT = [
   'test/send-sign.test.ts',
   'test/sink-forwarder.test.ts',
   'test/subscriber.test.ts',
+  'test/tracing.test.ts',
   'test/vault-config.test.ts',
 ];
 
