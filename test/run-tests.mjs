@@ -50,6 +50,7 @@ export const UNIT = [
   'test/retry.test.ts',
   'test/secrets-env-file.test.ts',
   'test/send-sign.test.ts',
+  'test/sender-trace-headers.test.ts',
   'test/sink-forwarder.test.ts',
   'test/subscriber.test.ts',
   'test/tracing.test.ts',

@@ -10,6 +10,20 @@ import { timeoutCode, type HttpPoster } from './http-client.js';
 import { withRetries, type AttemptOutcome, type RetryClock } from './retry.js';
 import { binaryMessage, structuredMessage, WireEvent, wireFromCloudEvent, type HttpMessage } from './wire-event.js';
 
+/**
+ * The W3C trace headers, from the event's distributed-tracing extension when the caller gave none: the
+ * context then travels in both places on every outbound call (a broker that reads only the headers, or only
+ * the extension, still continues the trace), whichever code path built the event (a dlq replay, say).
+ */
+function withTraceHeaders(event: WireEvent | CloudEvent<unknown>, headers: Record<string, string>): Record<string, string> {
+  if (headers.traceparent !== undefined) return headers;
+  const read = (name: string): unknown => (event instanceof WireEvent ? event.attributes.get(name) : (event as unknown as Record<string, unknown>)[name]);
+  const traceparent = read('traceparent');
+  if (typeof traceparent !== 'string') return headers;
+  const tracestate = read('tracestate');
+  return { ...headers, traceparent, ...(typeof tracestate === 'string' ? { tracestate } : {}) };
+}
+
 export type AttemptResult =
   | { kind: 'accepted'; status: number }
   | { kind: 'status'; status: number; body: string }
@@ -102,7 +116,7 @@ export function createEventSender(options: EventSenderOptions, io: SenderIo): Ev
   return {
     async send(event, extraHeaders) {
       const message = serialise(event, mode);
-      const headers = extraHeaders ? { ...message.headers, ...extraHeaders } : message.headers;
+      const headers = withTraceHeaders(event, extraHeaders ? { ...message.headers, ...extraHeaders } : message.headers);
       let attempts = 0;
       // One deadline over every attempt and the waits between them (OUTBOUND_DEADLINE_MS), so our caller hears
       // back in the documented time even when each attempt times out: attempts and waits are cut to fit.
