@@ -37,6 +37,7 @@ export const UNIT = [
   'test/function-length.test.ts',
   'test/handler.test.ts',
   'test/json-scan.test.ts',
+  'test/json-validate.test.ts',
   'test/layers.test.ts',
   'test/lifecycle.test.ts',
   'test/metrics-dashboard.test.ts',

@@ -20,6 +20,11 @@ export interface ParseOptions {
   readonly requireJson?: boolean;
   readonly newId: () => string;
   readonly now: () => Date;
+  /**
+   * The body (binary mode or legacy, JSON) was already checked by json-validate.ts (asynchronously, in slices):
+   * its data is kept as bytes, not parsed (EventData.value stays undefined; a function's copy is parsed lazily).
+   */
+  readonly jsonValidated?: boolean;
 }
 
 export type ParsedEvent = CloudEvent<unknown>;
@@ -76,8 +81,8 @@ function attributesFromHeaders(headers: IncomingHttpHeaders, legacy: boolean): {
 }
 
 /** A binary-mode body (or legacy JSON body) as data of its content type. */
-function dataFromBody(body: Buffer, contentType: ContentType | undefined): EventData {
-  if (contentType?.json) return { bytes: body, kind: 'json', value: parseJson(body, 'the request body') };
+function dataFromBody(body: Buffer, contentType: ContentType | undefined, jsonValidated: boolean | undefined): EventData {
+  if (contentType?.json) return jsonValidated ? { bytes: body, kind: 'json' } : { bytes: body, kind: 'json', value: parseJson(body, 'the request body') };
   return { bytes: body, kind: contentType?.text ? 'text' : 'binary' };
 }
 
@@ -200,7 +205,7 @@ function readWire(headers: IncomingHttpHeaders, body: Buffer, options: ParseOpti
     // In binary mode the Content-Type header is datacontenttype; a ce-datacontenttype header is not.
     attributes.delete('datacontenttype');
     if (rawType !== undefined) attributes.set('datacontenttype', rawType);
-    data = body.length > 0 ? dataFromBody(body, contentType) : undefined;
+    data = body.length > 0 ? dataFromBody(body, contentType, options.jsonValidated) : undefined;
   }
   if (options.requireJson && data !== undefined && data.kind !== 'json') {
     throw new HttpError(415, 'unsupported_media_type', 'this endpoint takes JSON data only');

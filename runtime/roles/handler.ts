@@ -5,6 +5,7 @@
 import type { HandlerConfig } from '../config.js';
 import { readBody } from '../http/body.js';
 import { createCallerCheck } from '../http/caller-auth.js';
+import { prevalidateJsonBody } from '../events/json-validate.js';
 import { readWireEvent } from '../events/parse.js';
 import { createEventSender } from '../events/sender.js';
 import { sendTraced, startIncomingSpan, within } from '../tracing/hops.js';
@@ -14,6 +15,7 @@ import type { RoleDeps, RoleInstance } from './role.js';
 export function createHandlerRole(config: HandlerConfig, deps: RoleDeps): RoleInstance {
   const sender = createEventSender({ target: 'broker', url: config.brokerUrl, mode: config.brokerContentMode, outbound: config.outbound }, deps);
   const parseOptions = { legacy: true, newId: deps.newId, now: deps.now };
+  const validatedOptions = { ...parseOptions, jsonValidated: true };
   const checkCaller = createCallerCheck(config.callerAuth, deps.secrets, deps.now);
   const tracing = deps.tracing ?? noopTracing;
   const broker = { name: 'broker', url: config.brokerUrl };
@@ -28,7 +30,10 @@ export function createHandlerRole(config: HandlerConfig, deps: RoleDeps): RoleIn
           const started = tracing.enabled ? nowMs() : undefined;
           const body = await readBody(ctx.req, config.maxBodyBytes);
           checkCaller?.(ctx.req, body);
-          const event = readWireEvent(ctx.req.headers, body, parseOptions);
+          // A large JSON body is checked in slices that yield to the loop (JSON.parse of 1 MiB blocked it for up to
+          // 250 ms); the parse step then keeps its bytes unparsed: they are forwarded as they came.
+          const jsonValidated = await prevalidateJsonBody(ctx.req.headers, body);
+          const event = readWireEvent(ctx.req.headers, body, jsonValidated ? validatedOptions : parseOptions);
           ctx.state.event = event;
           // receive (SERVER) → publish broker (PRODUCER): the event goes on with the publish span's context in
           // its traceparent extension and headers, whatever trace the caller sent (tracing/hops.ts).
