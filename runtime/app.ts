@@ -1,11 +1,11 @@
 // buildApp(deps): the Koa app for one role. It never reads the environment and never listens, so tests
 // drive it in-process and main.ts does the wiring.
 import Koa from 'koa';
-import type { CloudEvent } from 'cloudevents';
-import { rejectDuplicateAttributeHeaders } from './events/parse.js';
+import Router, { type RouterMiddleware } from '@koa/router';
 import { envelopeFor, HttpError } from './http/errors.js';
 import { checkHeaderCount } from './http/header-limit.js';
 import type { MemoryBudget } from './http/memory-budget.js';
+import type { RequestContext, RequestMiddleware, RequestState } from './http/request-state.js';
 import type { Lifecycle } from './lifecycle.js';
 import type { Logger } from './logger.js';
 import type { RoleInstance, Route } from './roles/role.js';
@@ -15,7 +15,7 @@ export interface AppDeps {
   readonly lifecycle: Lifecycle;
   readonly role: RoleInstance;
   /** Extra middleware run around every request (metrics); outermost first. */
-  readonly middleware?: readonly Koa.Middleware[];
+  readonly middleware?: readonly RequestMiddleware[];
   /** Extra routes served by every role (e.g. /metrics). */
   readonly extraRoutes?: readonly Route[];
   /** Admission control for request bodies (runtime/http/memory-budget.ts); none in tests that don't need it. */
@@ -51,34 +51,30 @@ function healthRoutes(lifecycle: Lifecycle, role: RoleInstance): Route[] {
   ];
 }
 
-/** Exact paths in a map for the hot path; `/prefix/*` routes checked after. */
-function routeTable(routes: readonly Route[]) {
-  const exact = new Map<string, Map<string, Route>>();
-  const prefixes: Route[] = [];
-  for (const route of routes) {
-    if (route.path.endsWith('/*')) {
-      prefixes.push(route);
-      continue;
-    }
-    const byMethod = exact.get(route.path) ?? new Map<string, Route>();
-    byMethod.set(route.method, route);
-    exact.set(route.path, byMethod);
-  }
-  return (method: string, path: string): Route => {
-    let byMethod = exact.get(path);
-    if (!byMethod) {
-      const matches = prefixes.filter((route) => path.startsWith(route.path.slice(0, -1)) || path === route.path.slice(0, -2));
-      if (matches.length > 0) byMethod = new Map(matches.map((route) => [route.method, route]));
-    }
-    if (!byMethod) throw new HttpError(404, 'not_found', `no route for ${path}`);
-    const route = byMethod.get(method) ?? (method === 'HEAD' ? byMethod.get('GET') : undefined);
-    if (!route) throw new HttpError(405, 'method_not_allowed', `${method} is not allowed on ${path}; use ${[...byMethod.keys()].join(', ')}`);
-    return route;
-  };
+/**
+ * Every route in one @koa/router, compiled once: strict and case-sensitive (`/healthz/` and `/HEALTHZ` are not
+ * `/healthz`). app.use(router.routes()) and then router.allowedMethods(): a path served for other methods
+ * is answered 405 with `Allow`, OPTIONS 200 with `Allow`.
+ */
+function routerFor(routes: readonly Route[], memory: AppDeps['memory']): Router<RequestState> {
+  const router = new Router<RequestState>({ strict: true, sensitive: true });
+  for (const route of routes) router.register(route.path, [route.method], withinBounds(route, memory));
+  return router;
 }
 
-/** Outermost: in-flight tracking (for draining), the error envelope and the one log line per request. */
-function inFlightEnvelopeAndLog(log: Logger, lifecycle: Lifecycle): Koa.Middleware {
+/** No route took the request (ctx.state.route unset): the router's 405 (it set `Allow`) or a 404, as the envelope. */
+function refuseUnmatched(ctx: RequestContext): void {
+  // Unset (undefined) when no route has the path, whatever the type says; '' for a method the router does not know.
+  const allow = ctx.response.get('Allow') as string | undefined;
+  if (allow === undefined || allow === '') throw new HttpError(404, 'not_found', `no route for ${ctx.method} ${ctx.path}`);
+  if (ctx.status !== 200) throw new HttpError(405, 'method_not_allowed', `${ctx.method} is not allowed on ${ctx.path}; use ${allow}`);
+}
+
+/**
+ * Outermost: in-flight tracking (for draining), the error envelope (a request no route took included) and the
+ * one log line per request.
+ */
+function inFlightEnvelopeAndLog(log: Logger, lifecycle: Lifecycle): RequestMiddleware {
   return async (ctx, next) => {
     const started = performance.now();
     // In flight until the response is written (or the connection dies), not until the middleware returns:
@@ -90,6 +86,7 @@ function inFlightEnvelopeAndLog(log: Logger, lifecycle: Lifecycle): Koa.Middlewa
     let failure: unknown;
     try {
       await next();
+      if (ctx.state.route === undefined) refuseUnmatched(ctx);
     } catch (err) {
       failure = err;
       const { status, body } = envelopeFor(err);
@@ -97,7 +94,7 @@ function inFlightEnvelopeAndLog(log: Logger, lifecycle: Lifecycle): Koa.Middlewa
       ctx.body = body;
       if (status === 503 || status === 502 || status === 504) ctx.set('Retry-After', '1');
     }
-    const event = ctx.state.event as CloudEvent<unknown> | undefined;
+    const { event } = ctx.state;
     const line = {
       method: ctx.method,
       path: ctx.path,
@@ -121,15 +118,16 @@ function inFlightEnvelopeAndLog(log: Logger, lifecycle: Lifecycle): Koa.Middlewa
   };
 }
 
-/** Innermost: the route, the bounds on the request (header count, memory admission), then the route's handler. */
-function routeWithinBounds(findRoute: ReturnType<typeof routeTable>, memory: AppDeps['memory']): Koa.Middleware {
-  return async (ctx) => {
-    const route = findRoute(ctx.method, ctx.path);
-    // The matched pattern, for metrics: a bounded label, unlike the raw path. Set before the bounds below,
-    // so their refusals are counted by route and reason like any other.
-    ctx.state.route = route.path;
-    // Bounds, before any work on the request: the header count, then memory admission. A request without a
-    // body (/healthz, /readyz, /metrics) reserves nothing and never waits for one that has.
+/**
+ * The matched route: its path template for the metrics label, then the bounds on the request (header count,
+ * memory admission), then its handler. A request without a body (/healthz, /readyz, /metrics) reserves
+ * nothing and never waits for one that has. The CloudEvent's own header checks are the parse step's.
+ */
+function withinBounds(route: Route, memory: AppDeps['memory']): RouterMiddleware<RequestState> {
+  const { path } = route;
+  return (ctx) => {
+    // Set before the bounds below, so their refusals are counted by route and reason like any other.
+    ctx.state.route = path;
     checkHeaderCount(ctx.req.rawHeaders);
     if (memory && hasBody(ctx.req)) {
       let reservation;
@@ -142,17 +140,18 @@ function routeWithinBounds(findRoute: ReturnType<typeof routeTable>, memory: App
       }
       ctx.res.once('close', reservation.release);
     }
-    if (ctx.method === 'POST' && route.readsRepeatedAttributeHeaders !== true) rejectDuplicateAttributeHeaders(ctx.req.rawHeaders);
-    await route.handle(ctx);
+    return route.handle(ctx, ctx.captures ?? []);
   };
 }
 
-export function buildApp(deps: AppDeps): Koa {
-  const app = new Koa();
-  const findRoute = routeTable([...healthRoutes(deps.lifecycle, deps.role), ...(deps.extraRoutes ?? []), ...deps.role.routes]);
+export function buildApp(deps: AppDeps): Koa<RequestState> {
+  const app = new Koa<RequestState>();
+  const routes = [...healthRoutes(deps.lifecycle, deps.role), ...(deps.extraRoutes ?? []), ...deps.role.routes];
   app.use(inFlightEnvelopeAndLog(deps.log, deps.lifecycle));
   for (const middleware of deps.middleware ?? []) app.use(middleware);
-  app.use(routeWithinBounds(findRoute, deps.memory));
+  const router = routerFor(routes, deps.memory);
+  app.use(router.routes());
+  app.use(router.allowedMethods());
   // Errors are all answered above; Koa's default handler would print to stderr.
   app.silent = true;
   return app;

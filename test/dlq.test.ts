@@ -217,6 +217,28 @@ describe('dlq: admin API', () => {
     assert.equal((await admin(off.url, '/dead-letters')).status, 404);
   });
 
+  test('routes by @koa/router: a wrong method is 405 with Allow before the token check, an unknown path 404, metrics by route template', async () => {
+    const runtime = await dlq({ DLQ_FILE: await tempFile(), DLQ_ADMIN_TOKEN: token });
+    const put = await admin(runtime.url, '/dead-letters', { method: 'PUT', headers: {} });
+    assert.equal(put.status, 405);
+    assert.equal(put.headers.get('allow'), 'HEAD, GET');
+    assert.equal(put.body.error.type, 'method_not_allowed');
+    const job = await admin(runtime.url, '/dead-letters/replays/j-1', { method: 'DELETE', headers: {} });
+    assert.equal(job.status, 405);
+    assert.equal(job.headers.get('allow'), 'HEAD, GET');
+    for (const path of ['/dead-letters/', '/dead-letters/a/b', '/Dead-Letters']) {
+      const missing = await admin(runtime.url, path);
+      assert.equal(missing.status, 404, path);
+      assert.equal(missing.body.error.type, 'not_found');
+    }
+    // The id is the path segment as sent, decoded once by the route: bad percent-encoding is a 400.
+    assert.equal((await admin(runtime.url, '/dead-letters/%E0%A4%A')).status, 400);
+    assert.equal((await admin(runtime.url, '/dead-letters/no%20such')).body.error.message, 'no dead letter with id "no such"');
+    const metrics = await (await fetch(new URL('/metrics', runtime.url))).text();
+    assert.match(metrics, /knative_events_http_request_duration_seconds_count\{[^}]*route="\/dead-letters\/:id"[^}]*status_class="4xx"\} 2/);
+    assert.match(metrics, /knative_events_http_request_duration_seconds_count\{[^}]*route="unmatched",method="PUT"[^}]*\} 1/);
+  });
+
   test('bearerTokenMatches compares the whole token', () => {
     assert.equal(bearerTokenMatches(`Bearer ${token}`, token), true);
     assert.equal(bearerTokenMatches(`Bearer ${token.slice(0, -1)}`, token), false);

@@ -129,7 +129,21 @@ test('unknown paths are 404 and wrong methods 405, both as the envelope', async 
   assert.equal(((await missing.json()) as { error: { type: string } }).error.type, 'not_found');
   const wrong = await fetch(handler.url, { method: 'PUT', body: '{}' });
   assert.equal(wrong.status, 405);
+  assert.equal(wrong.headers.get('allow'), 'POST');
   assert.match(((await wrong.json()) as { error: { message: string } }).error.message, /use POST/);
+  // A GET route answers HEAD too, so both are allowed; paths match exactly (no trailing slash, case-sensitive).
+  const health = await fetch(`${handler.url}healthz`, { method: 'POST' });
+  assert.equal(health.status, 405);
+  assert.equal(health.headers.get('allow'), 'HEAD, GET');
+  assert.equal(((await health.json()) as { error: { type: string } }).error.type, 'method_not_allowed');
+  for (const path of ['healthz/', 'HEALTHZ']) {
+    const other = await fetch(`${handler.url}${path}`);
+    assert.equal(other.status, 404, path);
+    assert.equal(((await other.json()) as { error: { type: string } }).error.type, 'not_found');
+  }
+  const options = await fetch(handler.url, { method: 'OPTIONS' });
+  assert.equal(options.status, 200);
+  assert.equal(options.headers.get('allow'), 'POST');
 });
 
 test('health: /healthz is 200, /readyz is 200 when ready', async () => {

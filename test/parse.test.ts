@@ -235,3 +235,18 @@ test('the handler accepts any data in binary mode; the legacy ce_ form stays JSO
   assert.equal(legacyText.status, 415);
   assert.match(legacyText.message, /ce_ header form carries JSON only/);
 });
+
+test('the parse step refuses an attribute sent in more than one header, from the raw headers (any mix of ce-/ce_ and case)', () => {
+  const headers = binaryHeaders({ 'ce-type': 'a, b' });
+  const raw = ['Content-Type', 'application/json', 'ce-specversion', '1.0', 'ce-id', 'e-1', 'ce-source', '/s', 'ce-type', 'a', 'CE_Type', 'b'];
+  for (const parse of [() => parseCloudEvent(headers, json({}), strict, raw), () => readWireEvent(headers, json({}), strict, raw)]) {
+    const err = rejection(parse);
+    assert.equal(err.status, 400);
+    assert.equal(err.type, 'invalid_event');
+    assert.match(err.message, /"type" was sent in more than one header/);
+  }
+  // Each attribute once: parsed; an answer read without its raw headers is not checked for repeats.
+  const once = raw.slice(0, -2);
+  assert.equal(parseCloudEvent(binaryHeaders(), json({}), strict, once).type, 'order.created');
+  assert.equal(readWireEvent(headers, json({}), strict).type, 'a, b');
+});

@@ -15,9 +15,9 @@
 // `POST /dead-letters/replay` (the old batch replay) starts a job too. Every replay and purge is audited with
 // the caller's label (X-Dlq-Caller) and a fingerprint of the token.
 import { createHash } from 'node:crypto';
-import type Koa from 'koa';
 import { bearerTokenMatches } from '../http/bearer.js';
 import { HttpError } from '../http/errors.js';
+import type { RequestContext } from '../http/request-state.js';
 import type { Route } from '../roles/role.js';
 import type { AdminState, AuditEntry, Caller } from './admin-state.js';
 import { planPurge, purge } from './purge.js';
@@ -42,13 +42,13 @@ const defaultLimit = 50;
 const maxLimit = 500;
 const maxIds = 1000;
 
-function query(ctx: Koa.Context, name: string): string | undefined {
+function query(ctx: RequestContext, name: string): string | undefined {
   const value = ctx.query[name];
   const one = Array.isArray(value) ? value[0] : value;
   return one === undefined || one === '' ? undefined : one;
 }
 
-function flag(ctx: Koa.Context, name: string): boolean {
+function flag(ctx: RequestContext, name: string): boolean {
   const value = query(ctx, name);
   if (value !== undefined && value !== 'true' && value !== 'false') throw new HttpError(400, 'bad_request', `${name} must be true or false`);
   return value === 'true';
@@ -69,7 +69,7 @@ function parseLimit(raw: string | undefined): number {
   return n;
 }
 
-function time(ctx: Koa.Context, name: string): string | undefined {
+function time(ctx: RequestContext, name: string): string | undefined {
   const value = query(ctx, name);
   if (value === undefined) return undefined;
   const ms = Date.parse(value);
@@ -77,7 +77,7 @@ function time(ctx: Koa.Context, name: string): string | undefined {
   return new Date(ms).toISOString();
 }
 
-function filterOf(ctx: Koa.Context): LetterFilter {
+function filterOf(ctx: RequestContext): LetterFilter {
   const replayed = query(ctx, 'replayed');
   if (replayed !== undefined && replayed !== 'true' && replayed !== 'false') throw new HttpError(400, 'bad_request', 'replayed must be true or false');
   const filter: LetterFilter = {
@@ -92,7 +92,7 @@ function filterOf(ctx: Koa.Context): LetterFilter {
   return Object.fromEntries(Object.entries(filter).filter(([, value]) => value !== undefined)) as LetterFilter;
 }
 
-function idsOf(ctx: Koa.Context): string[] | undefined {
+function idsOf(ctx: RequestContext): string[] | undefined {
   const raw = query(ctx, 'ids');
   if (raw === undefined) return undefined;
   const ids = [...new Set(raw.split(',').map((id) => id.trim()).filter((id) => id !== ''))];
@@ -101,7 +101,7 @@ function idsOf(ctx: Koa.Context): string[] | undefined {
 }
 
 /** A filter, ids, or all=true: a bulk action never runs over everything by accident. */
-function selectionOf(ctx: Koa.Context, action: string): { ids: string[] } | { filter: LetterFilter } {
+function selectionOf(ctx: RequestContext, action: string): { ids: string[] } | { filter: LetterFilter } {
   const ids = idsOf(ctx);
   const filter = filterOf(ctx);
   if (ids) {
@@ -138,7 +138,7 @@ async function reading<T>(run: () => Promise<T>): Promise<T> {
 }
 
 /** The caller's own label for the audit log: printable, at most 100 characters. */
-function callerOf(ctx: Koa.Context, token: string): Caller {
+function callerOf(ctx: RequestContext, token: string): Caller {
   const raw = ctx.get('x-dlq-caller');
   let label = raw;
   try {
@@ -150,12 +150,13 @@ function callerOf(ctx: Koa.Context, token: string): Caller {
   return { label: label || 'unnamed', token: `sha256:${createHash('sha256').update(token).digest('hex').slice(0, 12)}` };
 }
 
-type Handler = (ctx: Koa.Context, match: RegExpExecArray) => Promise<void>;
+/** `params`: the path's `:name` segments, as sent (decodeId decodes an id, refusing bad percent-encoding). */
+type Handler = (ctx: RequestContext, params: readonly string[]) => Promise<void>;
 
 export function adminRoutes(options: AdminOptions): Route[] {
   const { token, store, state, replayer, jobs, rates, now, newId } = options;
 
-  function authorise(ctx: Koa.Context): void {
+  function authorise(ctx: RequestContext): void {
     ctx.set('WWW-Authenticate', 'Bearer realm="dead-letters"');
     if (!bearerTokenMatches(ctx.get('authorization') || undefined, token)) {
       throw new HttpError(401, 'unauthorized', 'the dead-letter admin API needs "Authorization: Bearer <DLQ_ADMIN_TOKEN>"');
@@ -182,11 +183,11 @@ export function adminRoutes(options: AdminOptions): Route[] {
     return stored;
   }
 
-  async function audit(ctx: Koa.Context, action: AuditEntry['action'], what: Record<string, unknown>, result: Record<string, unknown>): Promise<void> {
+  async function audit(ctx: RequestContext, action: AuditEntry['action'], what: Record<string, unknown>, result: Record<string, unknown>): Promise<void> {
     await reading(() => state.appendAudit({ id: newId(), at: now().toISOString(), action, caller: callerOf(ctx, token), what, result }));
   }
 
-  function rateOf(ctx: Koa.Context): number {
+  function rateOf(ctx: RequestContext): number {
     const raw = query(ctx, 'rate');
     if (raw === undefined) return rates.defaultRate;
     const rate = Number(raw);
@@ -203,16 +204,16 @@ export function adminRoutes(options: AdminOptions): Route[] {
     ctx.body = { success: true, items: page.items.map(summary), nextCursor: page.nextCursor, corrupt: queries.corrupt() };
   };
 
-  const show: Handler = async (ctx, match) => {
-    const stored = await find(queriesFor(), decodeId(match[1] as string));
+  const show: Handler = async (ctx, params) => {
+    const stored = await find(queriesFor(), decodeId(params[0] ?? ''));
     // `event` shows the data (JSON parsed); `data` is the bytes as they came (what a replay sends).
     ctx.body = { success: true, deadLetter: { ...stored.letter, event: eventJson(stored.letter), replayed: stored.replayed } };
   };
 
-  const replayOne: Handler = async (ctx, match) => {
+  const replayOne: Handler = async (ctx, params) => {
     const queries = queriesFor();
     const { replayer: active } = requireReplay();
-    const stored = await find(queries, decodeId(match[1] as string));
+    const stored = await find(queries, decodeId(params[0] ?? ''));
     const to = query(ctx, 'to');
     const force = flag(ctx, 'force');
     if (flag(ctx, 'dryRun')) {
@@ -262,9 +263,9 @@ export function adminRoutes(options: AdminOptions): Route[] {
     ctx.body = { success: true, jobs: await reading(() => runner.list(parseLimit(query(ctx, 'limit') ?? '20'))) };
   };
 
-  const showJob: Handler = async (ctx, match) => {
+  const showJob: Handler = async (ctx, params) => {
     const { jobs: runner } = requireReplay();
-    const id = decodeId(match[1] as string);
+    const id = decodeId(params[0] ?? '');
     const job = await reading(() => runner.get(id));
     if (!job) throw new HttpError(404, 'not_found', `no replay job with id ${JSON.stringify(id)}`);
     ctx.body = { success: true, job };
@@ -272,15 +273,15 @@ export function adminRoutes(options: AdminOptions): Route[] {
 
   const jobAction =
     (action: 'cancel' | 'resume'): Handler =>
-    async (ctx, match) => {
+    async (ctx, params) => {
       const { jobs: runner } = requireReplay();
-      const id = decodeId(match[1] as string);
+      const id = decodeId(params[0] ?? '');
       const job = await reading(() => (action === 'cancel' ? runner.cancel(id) : runner.resume(id)));
       await audit(ctx, action === 'cancel' ? 'replay-job-cancel' : 'replay-job-resume', { job: id }, { state: job.state, done: job.done, total: job.total });
       ctx.body = { success: true, job };
     };
 
-  async function purgeSelection(ctx: Koa.Context, selection: { ids: string[] } | { filter: LetterFilter }): Promise<void> {
+  async function purgeSelection(ctx: RequestContext, selection: { ids: string[] } | { filter: LetterFilter }): Promise<void> {
     const queries = queriesFor();
     if (flag(ctx, 'dryRun')) {
       const planned = await reading(() => planPurge(queries, selection));
@@ -293,8 +294,8 @@ export function adminRoutes(options: AdminOptions): Route[] {
   }
 
   const purgeMany: Handler = (ctx) => purgeSelection(ctx, selectionOf(ctx, 'a purge'));
-  const purgeOne: Handler = async (ctx, match) => {
-    const id = decodeId(match[1] as string);
+  const purgeOne: Handler = async (ctx, params) => {
+    const id = decodeId(params[0] ?? '');
     await find(queriesFor(), id);
     await purgeSelection(ctx, { ids: [id] });
   };
@@ -316,7 +317,7 @@ export function adminRoutes(options: AdminOptions): Route[] {
     };
   };
 
-  async function serveConsole(ctx: Koa.Context, file: string | undefined): Promise<void> {
+  async function serveConsole(ctx: RequestContext, file: string | undefined): Promise<void> {
     // Imported only when the page is asked for: no other request or role pays for the console's bytes.
     const { consoleAsset, consoleHeaders } = await import('./console/assets.js');
     const asset = consoleAsset(file ?? 'index.html');
@@ -326,44 +327,36 @@ export function adminRoutes(options: AdminOptions): Route[] {
     ctx.body = asset.body;
   }
 
-  // Method, path pattern (after /dead-letters), handler; `open` routes need no token.
-  const table: Array<{ method: string; pattern: RegExp; handle: Handler; open?: boolean }> = [
-    { method: 'GET', pattern: /^$/, handle: list },
-    { method: 'GET', pattern: /^\/ui$/, handle: (ctx) => serveConsole(ctx, undefined), open: true },
+  // Method, path (under /dead-letters), handler; `open` routes need no token. The router takes the first
+  // that matches, so the fixed paths come before the `:id` ones they would otherwise match.
+  const table: Array<{ method: Route['method']; path: string; handle: Handler; open?: boolean }> = [
+    { method: 'GET', path: '', handle: list },
+    { method: 'GET', path: '/ui', handle: (ctx) => serveConsole(ctx, undefined), open: true },
     // The page's links are relative to /dead-letters/ui (so it works under any path prefix): no trailing slash.
-    { method: 'GET', pattern: /^\/ui\/$/, handle: async (ctx) => ctx.redirect('../ui'), open: true },
-    { method: 'GET', pattern: /^\/ui\/([a-z0-9.-]+)$/, handle: (ctx, m) => serveConsole(ctx, m[1]), open: true },
-    { method: 'GET', pattern: /^\/settings$/, handle: settings },
-    { method: 'GET', pattern: /^\/audit$/, handle: auditLog },
-    { method: 'GET', pattern: /^\/replays$/, handle: listJobs },
-    { method: 'GET', pattern: /^\/replays\/([^/]+)$/, handle: showJob },
-    { method: 'POST', pattern: /^\/replays$/, handle: startJob },
-    { method: 'POST', pattern: /^\/replay$/, handle: startJob },
-    { method: 'POST', pattern: /^\/replays\/([^/]+)\/cancel$/, handle: jobAction('cancel') },
-    { method: 'POST', pattern: /^\/replays\/([^/]+)\/resume$/, handle: jobAction('resume') },
-    { method: 'POST', pattern: /^\/purge$/, handle: purgeMany },
-    { method: 'POST', pattern: /^\/([^/]+)\/replay$/, handle: replayOne },
-    { method: 'DELETE', pattern: /^\/([^/]+)$/, handle: purgeOne },
-    { method: 'GET', pattern: /^\/([^/]+)$/, handle: show },
+    { method: 'GET', path: '/ui/', handle: async (ctx) => ctx.redirect('../ui'), open: true },
+    { method: 'GET', path: '/ui/:file', handle: (ctx, [file]) => serveConsole(ctx, file), open: true },
+    { method: 'GET', path: '/settings', handle: settings },
+    { method: 'GET', path: '/audit', handle: auditLog },
+    { method: 'GET', path: '/replays', handle: listJobs },
+    { method: 'GET', path: '/replays/:job', handle: showJob },
+    { method: 'POST', path: '/replays', handle: startJob },
+    { method: 'POST', path: '/replay', handle: startJob },
+    { method: 'POST', path: '/replays/:job/cancel', handle: jobAction('cancel') },
+    { method: 'POST', path: '/replays/:job/resume', handle: jobAction('resume') },
+    { method: 'POST', path: '/purge', handle: purgeMany },
+    { method: 'POST', path: '/:id/replay', handle: replayOne },
+    { method: 'DELETE', path: '/:id', handle: purgeOne },
+    { method: 'GET', path: '/:id', handle: show },
   ];
 
-  async function dispatch(ctx: Koa.Context): Promise<void> {
-    const rest = ctx.path.slice('/dead-letters'.length);
-    const method = ctx.method === 'HEAD' ? 'GET' : ctx.method;
-    const candidates = table.filter((entry) => entry.pattern.test(rest));
-    const entry = candidates.find((candidate) => candidate.method === method);
-    if (!entry) {
-      if (candidates.length === 0) throw new HttpError(404, 'not_found', `no route for ${ctx.method} ${ctx.path}`);
-      throw new HttpError(405, 'method_not_allowed', `${ctx.method} is not allowed on ${ctx.path}; use ${[...new Set(candidates.map((c) => c.method))].join(', ')}`);
-    }
-    if (!entry.open) authorise(ctx);
-    await entry.handle(ctx, entry.pattern.exec(rest) as RegExpExecArray);
-  }
-
-  return [
-    { method: 'GET', path: '/dead-letters', handle: dispatch },
-    { method: 'GET', path: '/dead-letters/*', handle: dispatch },
-    { method: 'POST', path: '/dead-letters/*', handle: dispatch },
-    { method: 'DELETE', path: '/dead-letters/*', handle: dispatch },
-  ];
+  return table.map(({ method, path, handle, open }) => ({
+    method,
+    path: `/dead-letters${path}`,
+    handle: open
+      ? handle
+      : (ctx, params) => {
+          authorise(ctx);
+          return handle(ctx, params);
+        },
+  }));
 }

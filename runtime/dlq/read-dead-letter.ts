@@ -12,7 +12,7 @@
 // is captured raw: the first value kept, every value in the reason. A raw capture percent-decodes ce- header
 // values too, and keeps one whose encoding is invalid as typed, saying so in the reason.
 import type { IncomingHttpHeaders } from 'node:http';
-import { parseEvent, rejectDuplicateAttributeHeaders } from '../events/parse.js';
+import { parseEvent } from '../events/parse.js';
 import { decodeHeaderValue } from '../events/percent.js';
 import { HttpError } from '../http/errors.js';
 import { storedData, type StoredData } from './record.js';
@@ -118,9 +118,9 @@ export function readDeadLetter(request: DeadLetterRequest, body: Buffer, options
   const { headers } = request;
   let reason: string;
   try {
-    // Node joined a repeated header into one value that would pass for an attribute: captured raw instead.
-    rejectDuplicateAttributeHeaders(request.rawHeaders);
-    const { wire } = parseEvent(headers, body, { legacy: false, requireJson: false, newId: options.newId, now: options.now });
+    // Node joins a repeated header into one value that would pass for an attribute: the parse step refuses
+    // it from the raw headers, and it is captured raw below instead.
+    const { wire } = parseEvent(headers, body, { legacy: false, requireJson: false, newId: options.newId, now: options.now }, request.rawHeaders);
     // The SDK's checks passed (parseEvent), so every name is an attribute name: never `__proto__`.
     const event: Record<string, unknown> = {};
     for (const [name, value] of wire.attributes) event[name] = value;

@@ -182,7 +182,12 @@ export function rejectDuplicateAttributeHeaders(rawHeaders: readonly string[]): 
   }
 }
 
-function readWire(headers: IncomingHttpHeaders, body: Buffer, options: ParseOptions): WireEvent {
+/**
+ * Every check on the CloudEvent's headers happens here, in the parse step. `rawHeaders` (the request's, as
+ * sent): a repeated attribute header is refused first; without them (an outbound answer) it is not checked.
+ */
+function readWire(headers: IncomingHttpHeaders, body: Buffer, options: ParseOptions, rawHeaders: readonly string[] | undefined): WireEvent {
+  if (rawHeaders !== undefined) rejectDuplicateAttributeHeaders(rawHeaders);
   const rawType = headerValue(headers['content-type']);
   const contentType = parseContentType(rawType);
   if (contentType?.batch) throw new HttpError(415, 'unsupported_media_type', 'batched CloudEvents are not accepted: send one event per request');
@@ -220,8 +225,8 @@ function readWire(headers: IncomingHttpHeaders, body: Buffer, options: ParseOpti
 }
 
 /** The event as it came: attributes as given (filled in only where missing, legacy mode), data as raw bytes. */
-export function readWireEvent(headers: IncomingHttpHeaders, body: Buffer, options: ParseOptions): WireEvent {
-  const event = readWire(headers, body, options);
+export function readWireEvent(headers: IncomingHttpHeaders, body: Buffer, options: ParseOptions, rawHeaders?: readonly string[]): WireEvent {
+  const event = readWire(headers, body, options, rawHeaders);
   // The SDK's schema on the context attributes only: extensions may be names its CloudEvent cannot hold.
   const core: Record<string, AttributeValue> = {};
   for (const name of contextAttributes) {
@@ -261,13 +266,13 @@ export function toCloudEvent(event: WireEvent): ParsedEvent {
 }
 
 /** Both forms of one request: the SDK event a function is given (validated once) and the wire form it came in. */
-export function parseEvent(headers: IncomingHttpHeaders, body: Buffer, options: ParseOptions): { event: ParsedEvent; wire: WireEvent } {
-  const wire = readWire(headers, body, options);
+export function parseEvent(headers: IncomingHttpHeaders, body: Buffer, options: ParseOptions, rawHeaders?: readonly string[]): { event: ParsedEvent; wire: WireEvent } {
+  const wire = readWire(headers, body, options, rawHeaders);
   const event = toCloudEvent(wire);
   sdkValidate(event);
   return { event, wire };
 }
 
-export function parseCloudEvent(headers: IncomingHttpHeaders, body: Buffer, options: ParseOptions): ParsedEvent {
-  return parseEvent(headers, body, options).event;
+export function parseCloudEvent(headers: IncomingHttpHeaders, body: Buffer, options: ParseOptions, rawHeaders?: readonly string[]): ParsedEvent {
+  return parseEvent(headers, body, options, rawHeaders).event;
 }

@@ -1,9 +1,9 @@
 // The front half shared by the roles that run a function (subscriber, sink-forwarder): read the bounded
 // body, parse and validate the CloudEvent, record it for logs and metrics, run the function on it.
-import type Koa from 'koa';
 import type { CloudEvent } from 'cloudevents';
 import type { EventFunction } from '../function-api.js';
 import { readBody } from '../http/body.js';
+import type { RequestContext } from '../http/request-state.js';
 import type { RoleDeps } from '../roles/role.js';
 import { endWithOutcome, startIncomingSpan } from '../tracing/hops.js';
 import { noopTracing, nowMs, type Span } from '../tracing/index.js';
@@ -22,7 +22,7 @@ export interface FunctionRoleSettings {
  * role's `process` span (CONSUMER), still open: the role adds its publishes under it and ends it
  * (tracing/hops.ts `within`). When the function fails, it is ended here with the error.
  */
-export type ReceiveAndRun = (ctx: Koa.Context) => Promise<{ event: CloudEvent<unknown>; wire: WireEvent; result: unknown; span: Span }>;
+export type ReceiveAndRun = (ctx: RequestContext) => Promise<{ event: CloudEvent<unknown>; wire: WireEvent; result: unknown; span: Span }>;
 
 export function receiveAndRun(settings: FunctionRoleSettings, fn: EventFunction<unknown>, deps: RoleDeps): ReceiveAndRun {
   const parseOptions = { legacy: false, newId: deps.newId, now: deps.now };
@@ -32,7 +32,7 @@ export function receiveAndRun(settings: FunctionRoleSettings, fn: EventFunction<
   return async (ctx) => {
     const started = tracing.enabled ? nowMs() : undefined;
     const body = await readBody(ctx.req, settings.maxBodyBytes);
-    const { event, wire } = parseEvent(ctx.req.headers, body, parseOptions);
+    const { event, wire } = parseEvent(ctx.req.headers, body, parseOptions, ctx.req.rawHeaders);
     ctx.state.event = event;
     const span = startIncomingSpan(tracing, `process ${settings.functionName}`, { kind: 'consumer', headers: ctx.req.headers, event: wire, startTime: started, attributes: processAttributes });
     const functionSpan = tracing.startSpan(`function ${settings.functionName}`, { kind: 'internal', parent: span.context, attributes: functionAttributes });

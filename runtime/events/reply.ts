@@ -2,11 +2,11 @@
 // how Knative takes a reply event from a subscriber and publishes it into the broker; written by the same
 // serialiser as every outgoing event (percent-encoded headers, data in its own content type).
 import { CloudEvent, ValidationError } from 'cloudevents';
-import type Koa from 'koa';
 import { isReply } from '../function-api.js';
 import { HttpError } from '../http/errors.js';
 import { serialise } from './sender.js';
 import type { WireEvent } from './wire-event.js';
+import type { RequestContext } from '../http/request-state.js';
 
 export function toReplyEvent(
   result: unknown,
@@ -49,7 +49,7 @@ export interface ResultOrigin {
   readonly wire: WireEvent;
 }
 
-export function writeResult(ctx: Koa.Context, result: unknown, defaults: ResultOptions, origin?: ResultOrigin): void {
+export function writeResult(ctx: RequestContext, result: unknown, defaults: ResultOptions, origin?: ResultOrigin): void {
   if (result === undefined || result === null) {
     ctx.status = 204;
     return;

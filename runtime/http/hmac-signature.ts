@@ -29,8 +29,8 @@ export interface SignedParts {
 const isAttributeHeader = (name: string) => name.length > 3 && /^ce[-_]/i.test(name);
 
 function single(value: string | readonly string[] | undefined): string {
-  // Repeated attribute headers are refused before any check (rejectDuplicateAttributeHeaders); joined
-  // here only so a signature never throws.
+  // A repeated attribute header is refused by the parse step (events/parse.ts), after the caller check;
+  // joined here only so a signature never throws.
   return (Array.isArray(value) ? value.join(', ') : (value as string | undefined) ?? '').trim();
 }
 

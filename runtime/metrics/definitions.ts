@@ -1,5 +1,6 @@
 // Every metric this project exports, on the registry passed in (one per process; tests make several).
 // Conventions: one prefix, base units (seconds, bytes), counters end in _total, label names are fixed here.
+import type { Outcome } from '../http/request-state.js';
 import { Counter, Gauge, Histogram, type Registry } from './prom-client.js';
 
 export const prefix = 'knative_events_';
@@ -11,7 +12,7 @@ const functionBuckets = [...latencyBuckets, 60, 300];
 const eventLabels = ['role', 'function', 'event_type'] as const;
 type EventLabel = (typeof eventLabels)[number];
 
-export type Outcome = 'forwarded' | 'replied' | 'processed' | 'stored';
+export type { Outcome } from '../http/request-state.js';
 export const outcomes: readonly Outcome[] = ['forwarded', 'replied', 'processed', 'stored'];
 
 export interface MetricSet {

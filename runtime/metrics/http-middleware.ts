@@ -1,9 +1,8 @@
 // The Koa middleware that turns each request into HTTP and event metrics. It sits inside the app's error
 // envelope, so a failure reaches it as the thrown error: the status and the stable error type come from
-// there. The route label is the pattern the app matched (ctx.state.route), never the raw path.
-import type { CloudEvent } from 'cloudevents';
-import type Koa from 'koa';
+// there. The route label is the path template the router matched (ctx.state.route), never the raw path.
 import { HttpError } from '../http/errors.js';
+import type { RequestMiddleware } from '../http/request-state.js';
 import type { MetricSet, Outcome } from './definitions.js';
 import { counterIncrementer, histogramObserver } from './fast-path.js';
 import { methodLabel, statusClass } from './labels.js';
@@ -16,9 +15,9 @@ export interface HttpMetricsOptions {
 }
 
 /** Every role takes its CloudEvents on POST / (what a Trigger, a sink or a dead-letter sink delivers to). */
-const isEventRoute = (method: string, route: unknown) => method === 'POST' && route === '/';
+const isEventRoute = (method: string, route: string | undefined) => method === 'POST' && route === '/';
 
-export function httpMetricsMiddleware(options: HttpMetricsOptions): Koa.Middleware {
+export function httpMetricsMiddleware(options: HttpMetricsOptions): RequestMiddleware {
   const { metrics, role, functionName, eventTypeLabel } = options;
   // Label objects are made once per combination (all bounded) and reused: the fast path (fast-path.ts)
   // recognises them, and the hot path allocates nothing for them.
@@ -57,16 +56,15 @@ export function httpMetricsMiddleware(options: HttpMetricsOptions): Koa.Middlewa
     } finally {
       metrics.httpInFlight.dec();
       const status = failure === undefined ? ctx.status : failure instanceof HttpError ? failure.status : 500;
-      const route = typeof ctx.state.route === 'string' ? ctx.state.route : 'unmatched';
+      const route = ctx.state.route ?? 'unmatched';
       // A method outside the known set is labelled "other" and must not grow the label cache either.
       observeDuration(httpLabelsFor(route, methodLabel(ctx.method), status), (performance.now() - started) / 1000);
       if (isEventRoute(ctx.method, ctx.state.route)) {
-        const event = ctx.state.event as CloudEvent<unknown> | undefined;
-        const labels = labelsFor(eventTypeLabel(event?.type));
+        const labels = labelsFor(eventTypeLabel(ctx.state.event?.type));
         countReceived(labels);
         if (failure === undefined) {
-          const outcome = ctx.state.outcome as Outcome | undefined;
-          if (outcome !== undefined) countHandled[outcome]?.(labels);
+          const { outcome } = ctx.state;
+          if (outcome !== undefined) countHandled[outcome](labels);
         } else {
           const reason = failure instanceof HttpError ? failure.type : 'internal';
           (status < 500 ? metrics.rejected : metrics.failed).inc({ ...labels, reason });

@@ -1,7 +1,7 @@
 // Metrics for one process: a registry of its own (not prom-client's global one, so tests can build several),
 // the request middleware, the scrape route and the observers roles call. assemble() imports this module
 // only when METRICS_ENABLED is true, so a process without metrics never loads prom-client.
-import type Koa from 'koa';
+import type { RequestMiddleware } from '../http/request-state.js';
 import { addDefaultMetrics, Registry } from './prom-client.js';
 import type { MetricsConfig } from '../config.js';
 import type { SendObserver } from '../events/sender.js';
@@ -26,7 +26,7 @@ export interface MetricsOptions {
 export interface ProcessMetrics {
   readonly registry: Registry;
   readonly metrics: MetricSet;
-  readonly middleware: Koa.Middleware;
+  readonly middleware: RequestMiddleware;
   readonly routes: readonly Route[];
   readonly sendObserver: SendObserver;
   readonly roleObserver: RoleObserver;

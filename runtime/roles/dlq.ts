@@ -58,8 +58,6 @@ export async function createDlqRole(config: DlqConfig, deps: RoleDeps, options: 
   const ingest: Route = {
     method: 'POST',
     path: '/',
-    // A repeated ce- header is a dead letter too: read and kept raw with the reason (dlq/read-dead-letter.ts).
-    readsRepeatedAttributeHeaders: true,
     async handle(ctx) {
       const started = deps.tracing?.enabled ? nowMs() : undefined;
       const body = await readBody(ctx.req, config.maxBodyBytes);

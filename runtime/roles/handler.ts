@@ -33,7 +33,7 @@ export function createHandlerRole(config: HandlerConfig, deps: RoleDeps): RoleIn
           // A large JSON body is checked in slices that yield to the loop (JSON.parse of 1 MiB blocked it for up to
           // 250 ms); the parse step then keeps its bytes unparsed: they are forwarded as they came.
           const jsonValidated = await prevalidateJsonBody(ctx.req.headers, body);
-          const event = readWireEvent(ctx.req.headers, body, jsonValidated ? validatedOptions : parseOptions);
+          const event = readWireEvent(ctx.req.headers, body, jsonValidated ? validatedOptions : parseOptions, ctx.req.rawHeaders);
           ctx.state.event = event;
           // receive (SERVER) → publish broker (PRODUCER): the event goes on with the publish span's context in
           // its traceparent extension and headers, whatever trace the caller sent (tracing/hops.ts).

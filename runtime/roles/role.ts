@@ -1,5 +1,5 @@
 // What every role provides to the app: its routes and how to close what it opened.
-import type Koa from 'koa';
+import type { RequestContext } from '../http/request-state.js';
 import type { Logger } from '../logger.js';
 import type { HttpPoster } from '../events/http-client.js';
 import type { RetryClock } from '../events/retry.js';
@@ -10,14 +10,13 @@ import type { Tracing } from '../tracing/index.js';
 
 export interface Route {
   readonly method: 'GET' | 'POST' | 'PUT' | 'DELETE';
-  /** An exact path, or a prefix ending in `/*` handled by the role itself. */
-  readonly path: string;
   /**
-   * The route reads a CloudEvent attribute sent in more than one header itself (the dlq keeps it raw), so
-   * the app does not refuse it with 400 first, as it does for every other POST.
+   * A @koa/router path template, matched case-sensitively and strictly (no trailing slash): `/`, `/healthz`,
+   * `/dead-letters/:id/replay`. A GET route answers HEAD too. The template is the route's metrics label.
    */
-  readonly readsRepeatedAttributeHeaders?: boolean;
-  handle(ctx: Koa.Context): Promise<void>;
+  readonly path: string;
+  /** `params`: the path's `:name` segments in order, as sent (not percent-decoded: the route decides how). */
+  handle(ctx: RequestContext, params: readonly string[]): Promise<void>;
 }
 
 export interface RoleInstance {
@@ -30,8 +29,8 @@ export interface RoleInstance {
 /**
  * Hooks a role calls for what only it knows; the metrics module implements them. All optional, so a role
  * and its tests work without metrics. Counters of received/rejected/failed events are derived by the app's
- * metrics middleware from `ctx.state.event` and the answer; a role sets `ctx.state.outcome`
- * ('forwarded' | 'replied' | 'processed' | 'stored') when an event was handled.
+ * metrics middleware from `ctx.state.event` and the answer; a role sets `ctx.state.outcome` when an event was
+ * handled (http/request-state.ts).
  */
 export interface RoleObserver {
   functionRan?(functionName: string, seconds: number, outcome: 'ok' | 'error' | 'permanent'): void;

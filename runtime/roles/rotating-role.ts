@@ -23,29 +23,29 @@ export interface RotatingRoleOptions {
 
 interface Generation {
   readonly role: RoleInstance;
-  readonly routes: ReadonlyMap<string, Route>;
   inFlight: number;
   retired: boolean;
 }
 
-const keyOf = (method: string, path: string) => `${method} ${path}`;
-
 function generation(role: RoleInstance): Generation {
-  return { role, routes: new Map(role.routes.map((r) => [keyOf(r.method, r.path), r])), inFlight: 0, retired: false };
+  return { role, inFlight: 0, retired: false };
 }
 
-/** The routes of the first role, each forwarded to the current generation's route (a rebuilt role of the same ROLE serves the same ones). */
+/**
+ * The routes of the first role, each forwarded to the current generation's route at the same place: a rebuilt
+ * role of the same ROLE lists the same routes in the same order, so the app's router is the one lookup.
+ */
 function forwardingRoutes(first: RoleInstance, current: () => Generation, closeIfIdle: (gen: Generation) => void): Route[] {
-  return first.routes.map((route) => ({
+  return first.routes.map((route, index) => ({
     method: route.method,
     path: route.path,
-    async handle(ctx) {
+    async handle(ctx, params) {
       const gen = current();
-      const target = gen.routes.get(keyOf(route.method, route.path));
-      if (!target) throw new HttpError(404, 'not_found', `no route for ${ctx.path}`);
+      const target = gen.role.routes[index];
+      if (target?.method !== route.method || target.path !== route.path) throw new HttpError(404, 'not_found', `no route for ${ctx.path}`);
       gen.inFlight++;
       try {
-        await target.handle(ctx);
+        await target.handle(ctx, params);
       } finally {
         gen.inFlight--;
         closeIfIdle(gen);

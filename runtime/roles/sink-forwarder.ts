@@ -2,7 +2,6 @@
 // posts what it returns to the KafkaSink ingress. 202 only once the sink has accepted every record;
 // otherwise a 5xx, so Knative retries the delivery (with the same record ids) and finally dead-letters it.
 import type { CloudEvent } from 'cloudevents';
-import type Koa from 'koa';
 import type { SinkForwarderConfig } from '../config.js';
 import { receiveAndRun } from '../events/receive-and-run.js';
 import { createEventSender } from '../events/sender.js';
@@ -11,6 +10,7 @@ import { wireFromCloudEvent, type WireEvent } from '../events/wire-event.js';
 import { sendTraced, within } from '../tracing/hops.js';
 import { noopTracing, type SpanContext } from '../tracing/index.js';
 import type { RoleDeps, RoleInstance } from './role.js';
+import type { RequestContext } from '../http/request-state.js';
 
 export async function createSinkForwarderRole(config: SinkForwarderConfig, deps: RoleDeps): Promise<RoleInstance> {
   const fn = (await deps.loadFunction(config.functionName)).default;
@@ -38,7 +38,7 @@ export async function createSinkForwarderRole(config: SinkForwarderConfig, deps:
     ],
   };
 
-  async function forward(ctx: Koa.Context, event: CloudEvent<unknown>, wire: WireEvent, result: unknown, parent: SpanContext | undefined): Promise<void> {
+  async function forward(ctx: RequestContext, event: CloudEvent<unknown>, wire: WireEvent, result: unknown, parent: SpanContext | undefined): Promise<void> {
     const traceContext = { traceparent: ctx.get('traceparent') || undefined, tracestate: ctx.get('tracestate') || undefined };
     // Every record is written out before the first is sent, so one the function got wrong sends none.
     // Data passed on unchanged goes out as the bytes that came in.

@@ -1,6 +1,5 @@
 // What a Trigger delivers to: validates the CloudEvent, runs FUNCTION on it, answers with its result
 // (204, JSON, or a reply event that Knative publishes back into the broker).
-import type { CloudEvent } from 'cloudevents';
 import type { SubscriberConfig } from '../config.js';
 import { receiveAndRun } from '../events/receive-and-run.js';
 import { writeResult } from '../events/reply.js';
@@ -24,7 +23,7 @@ export async function createSubscriberRole(config: SubscriberConfig, deps: RoleD
           await within(span, false, () => {
             writeResult(ctx, result, replyDefaults, { event, wire });
             // A reply is published into the broker by Knative: it goes on in this trace (tracing/hops.ts).
-            if (ctx.state.reply) traceReply(tracing, span.context, ctx.state.reply as CloudEvent<unknown>, (name, value) => ctx.set(name, value));
+            if (ctx.state.reply) traceReply(tracing, span.context, ctx.state.reply, (name, value) => ctx.set(name, value));
           }, () => ctx.status);
           ctx.state.outcome = ctx.state.reply ? 'replied' : 'processed';
         },

@@ -1,0 +1,21 @@
+// What one request carries from its route back out to the log line and the metrics, on ctx.state. Typed once
+// here, so the app and the metrics middleware read it without casts and a role can set only these fields.
+import type Koa from 'koa';
+import type { CloudEvent } from 'cloudevents';
+
+/** How an event was handled, set by the role that handled it (counted by knative_events_events_handled_total). */
+export type Outcome = 'forwarded' | 'replied' | 'processed' | 'stored';
+
+export interface RequestState {
+  /** The matched route's path template (`/dead-letters/:id`), a bounded metrics label; unset when none matched. */
+  route?: string;
+  /** The event the request carried, once read (a dlq raw capture's attributes may be missing). */
+  event?: { readonly id?: string | undefined; readonly type?: string | undefined; readonly source?: string | undefined };
+  /** Set by the role when the event was handled. */
+  outcome?: Outcome;
+  /** The reply event a subscriber answered with (Knative publishes it into the broker). */
+  reply?: CloudEvent<unknown>;
+}
+
+export type RequestContext = Koa.ParameterizedContext<RequestState>;
+export type RequestMiddleware = Koa.Middleware<RequestState>;
