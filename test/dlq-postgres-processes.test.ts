@@ -89,9 +89,11 @@ test('the database stopped mid-burst: refused letters got 503 with Retry-After, 
       answers.set(id, { status: -1, text: String(err), id: null, retryAfter: null });
     }
   };
-  // A steady burst from 8 senders until told to stop.
+  // A steady burst from 8 senders until told to stop, or for 2 minutes at most: a wait below that fails
+  // must not leave the senders running until the file's timeout.
+  const sendUntil = performance.now() + 120_000;
   const senders = Array.from({ length: 8 }, async () => {
-    while (!stopSending) await send(`burst-${sent++}`);
+    while (!stopSending && performance.now() < sendUntil) await send(`burst-${sent++}`);
   });
   const acknowledged = () => [...answers].filter(([, a]) => a.status === 202).map(([id]) => id);
 
