@@ -216,7 +216,8 @@ describe('one trace per event, exported over OTLP/HTTP', () => {
     assert.equal(res.status, 202);
     await broker.settled();
     const spans = await otlp.waitForSpans((s) => s.length >= 8, 'the 8 spans of the event’s path');
-    await new Promise((r) => setTimeout(r, 100));
+    // Stopping flushes every queued span: after it, a span more than the hops would have arrived.
+    await Promise.all([handler, subscriber, forwarder].map((r) => r.stop()));
     assert.equal(spans.length, 8, 'no span more than the hops');
 
     const receive = one(spans, byService('edge', 'receive'), 'handler receive');
@@ -481,7 +482,8 @@ describe('one trace per event, exported over OTLP/HTTP', () => {
       202,
     );
     const spans = await otlp.waitForSpans((s) => s.length >= 2, 'the sampled trace’s spans');
-    await new Promise((r) => setTimeout(r, 100));
+    // Stopping flushes every queued span, so an unsampled one that was recorded after all would be here now.
+    await handler.stop();
     assert.deepEqual(spans.map((s) => [s.name, s.traceId, s.attributes['cloudevents.event_id']]).sort(), [
       ['publish broker', trace, 'sampled-1'],
       ['receive', trace, 'sampled-1'],
