@@ -22,7 +22,7 @@ import type { RoleObserver } from '../runtime/roles/role.js';
 import { listen } from '../runtime/server.js';
 import { startReceiver, type Receiver } from './helpers/receiver.js';
 import { startRuntime, type RunningRuntime } from './helpers/runtime.js';
-import { waitFor } from './helpers/dead-letters.js';
+import { sendDeadLetter as deadLetter, waitFor } from './helpers/dead-letters.js';
 
 const token = 'dlq-admin-token-for-tests-0123';
 const auth = { authorization: `Bearer ${token}` };
@@ -47,31 +47,6 @@ async function receiver(): Promise<Receiver> {
   const r = await startReceiver({ status: 202 });
   cleanups.push(() => r.close());
   return r;
-}
-
-interface DeadLetterInput {
-  id: string;
-  type?: string;
-  source?: string;
-  code?: string;
-  dest?: string;
-  body?: string;
-  data?: unknown;
-}
-
-async function deadLetter(url: string, input: DeadLetterInput) {
-  const headers: Record<string, string> = {
-    'content-type': 'application/json',
-    'ce-specversion': '1.0',
-    'ce-id': input.id,
-    'ce-type': input.type ?? 'com.example.trade',
-    'ce-source': input.source ?? '/provider',
-    'ce-knativeerrordest': input.dest ?? 'http://transform.default.svc.cluster.local',
-    'ce-knativeerrorcode': input.code ?? '422',
-    'ce-knativeerrordata': Buffer.from(input.body ?? '{"success":false}').toString('base64'),
-  };
-  const res = await fetch(url, { method: 'POST', headers, body: JSON.stringify(input.data ?? { n: input.id }) });
-  return { status: res.status, text: await res.text(), id: res.headers.get('x-dead-letter-id') };
 }
 
 async function admin(url: string, path: string, init: { method?: string; headers?: Record<string, string> } = {}) {

@@ -20,6 +20,7 @@ import { nodeFileSystem, type StoreFileHandle, type StoreFileSystem } from './fi
 import { parseStoreLine, previewChars } from './parse-lines.js';
 import { duplicateKey, type DeadLetter, type PurgeMarker, type ReplayMarker } from './record.js';
 import type { AppendResult, CorruptLine, DeadLetterQueries, DeadLetterStore, LetterFilter, Page, PageRequest, StoredLetter } from './store.js';
+import { letterMatches } from './store.js';
 
 export type { StoreFileSystem, StoreFileHandle } from './file-system.js';
 
@@ -92,16 +93,6 @@ function indexValues(letter: DeadLetter): FieldValues {
   };
 }
 
-function matches(letter: DeadLetter, filter: LetterFilter): boolean {
-  return (
-    (filter.type === undefined || letter.event.type === filter.type) &&
-    (filter.source === undefined || letter.event.source === filter.source) &&
-    (filter.code === undefined || letter.error.code === filter.code) &&
-    (filter.destination === undefined || letter.error.destination === filter.destination) &&
-    (filter.receivedFrom === undefined || Date.parse(letter.receivedAt) >= Date.parse(filter.receivedFrom)) &&
-    (filter.receivedTo === undefined || Date.parse(letter.receivedAt) < Date.parse(filter.receivedTo))
-  );
-}
 
 async function readExactly(handle: StoreFileHandle, offset: number, length: number): Promise<Buffer> {
   const buffer = Buffer.allocUnsafe(length);
@@ -410,7 +401,7 @@ export async function openFileStore(options: FileStoreOptions): Promise<FileStor
         }
         const read = await Promise.all(candidates.map((record) => storedAt(current, record)));
         for (const [i, stored] of read.entries()) {
-          if (!stored || !matches(stored.letter, filter)) continue;
+          if (!stored || !letterMatches(stored.letter, filter)) continue;
           if (items.length === limit) {
             more = true;
             break;

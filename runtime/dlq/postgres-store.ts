@@ -17,6 +17,7 @@ import { migrate, tables } from './postgres-schema.js';
 import { deleteExpired } from './postgres-retention.js';
 import { duplicateKey, type DeadLetter, type ReplayMarker } from './record.js';
 import type { AppendResult, DeadLetterQueries, DeadLetterStore, LetterFilter, Page, PageRequest, StoredLetter } from './store.js';
+import { letterMatches } from './store.js';
 
 export interface PostgresStoreOptions {
   readonly config: PostgresStoreConfig;
@@ -57,16 +58,6 @@ function describe(err: unknown): string {
   return `${typeof e.message === 'string' ? e.message : String(err)}${typeof e.code === 'string' ? ` (${e.code})` : ''}`;
 }
 
-function matches(letter: DeadLetter, filter: LetterFilter): boolean {
-  return (
-    (filter.type === undefined || letter.event.type === filter.type) &&
-    (filter.source === undefined || letter.event.source === filter.source) &&
-    (filter.code === undefined || letter.error.code === filter.code) &&
-    (filter.destination === undefined || letter.error.destination === filter.destination) &&
-    (filter.receivedFrom === undefined || Date.parse(letter.receivedAt) >= Date.parse(filter.receivedFrom)) &&
-    (filter.receivedTo === undefined || Date.parse(letter.receivedAt) < Date.parse(filter.receivedTo))
-  );
-}
 
 async function createPool(config: PostgresStoreConfig): Promise<Pool> {
   const pg = await import('pg');
@@ -232,7 +223,7 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
       const { rows } = await use(() => pool.query<{ seq: string; letter: string; replay: string | null }>(sql, params));
       const page = rows.slice(0, limit);
       // Indexed columns hold a prefix: long values that only share it are dropped here.
-      const items = page.map(stored).filter((s) => matches(s.letter, filter));
+      const items = page.map(stored).filter((s) => letterMatches(s.letter, filter));
       return { items, nextCursor: rows.length > limit ? (page.at(-1)?.seq ?? null) : null };
     },
     async get(id) {

@@ -81,3 +81,15 @@ export interface DeadLetterStore {
   notReady?(): string | undefined;
   close(): Promise<void>;
 }
+
+/** Whether a dead letter passes a filter (the file store's scan; the PostgreSQL store's check of a page's rows). */
+export function letterMatches(letter: DeadLetter, filter: LetterFilter): boolean {
+  return (
+    (filter.type === undefined || letter.event.type === filter.type) &&
+    (filter.source === undefined || letter.event.source === filter.source) &&
+    (filter.code === undefined || letter.error.code === filter.code) &&
+    (filter.destination === undefined || letter.error.destination === filter.destination) &&
+    (filter.receivedFrom === undefined || Date.parse(letter.receivedAt) >= Date.parse(filter.receivedFrom)) &&
+    (filter.receivedTo === undefined || Date.parse(letter.receivedAt) < Date.parse(filter.receivedTo))
+  );
+}
