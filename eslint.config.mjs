@@ -6,10 +6,28 @@ import tseslint from 'typescript-eslint';
 
 const shipped = ['runtime/**/*.ts', 'local/**/*.ts'];
 const testFiles = ['**/*.test.ts'];
-const inFlight = ['runtime/dlq/**/*.ts', 'runtime/roles/dlq.ts', 'local/dlq-cli*.ts', 'runtime/tracing/**/*.ts', 'runtime/roles/subscriber.ts', 'runtime/events/invoke.ts', 'local/otlp-decode.ts'];
+const inFlight = [
+  'runtime/dlq/**/*.ts',
+  'runtime/roles/dlq.ts',
+  'local/dlq-cli*.ts',
+  'runtime/tracing/**/*.ts',
+  'runtime/roles/subscriber.ts',
+  'runtime/events/invoke.ts',
+  'local/otlp-decode.ts',
+];
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', '.tools/**', 'bench/node_modules/**', 'bench/results/**', 'chart/**', 'coverage/**'] },
+  {
+    ignores: [
+      'dist/**',
+      'node_modules/**',
+      '.tools/**',
+      'bench/node_modules/**',
+      'bench/results/**',
+      'chart/**',
+      'coverage/**',
+    ],
+  },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
@@ -34,13 +52,36 @@ export default tseslint.config(
     // on: their type-aware findings show as warnings until that work lands and fixes them.
     files: inFlight,
     ignores: testFiles,
-    rules: Object.fromEntries(Object.entries(tseslint.configs.recommendedTypeChecked.at(-1)?.rules ?? {}).filter(([, level]) => level !== 'off').map(([rule]) => [rule, 'warn'])),
+    rules: Object.fromEntries(
+      Object.entries(tseslint.configs.recommendedTypeChecked.at(-1)?.rules ?? {})
+        .filter(([, level]) => level !== 'off')
+        .map(([rule]) => [rule, 'warn']),
+    ),
   },
   {
     files: ['**/*.mjs', '**/*.cjs', '**/*.js'],
     languageOptions: {
       globals: Object.fromEntries(
-        ['process', 'console', 'URL', 'URLSearchParams', 'setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'setImmediate', 'fetch', 'Buffer', 'performance', 'AbortController', 'AbortSignal', 'TextEncoder', 'TextDecoder', 'structuredClone', 'queueMicrotask'].map((name) => [name, 'readonly']),
+        [
+          'process',
+          'console',
+          'URL',
+          'URLSearchParams',
+          'setTimeout',
+          'clearTimeout',
+          'setInterval',
+          'clearInterval',
+          'setImmediate',
+          'fetch',
+          'Buffer',
+          'performance',
+          'AbortController',
+          'AbortSignal',
+          'TextEncoder',
+          'TextDecoder',
+          'structuredClone',
+          'queueMicrotask',
+        ].map((name) => [name, 'readonly']),
       ),
     },
   },

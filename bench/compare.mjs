@@ -23,11 +23,20 @@ const warmupS = Number(option('--warmup', 1));
 const skipForwarding = process.argv.includes('--no-forwarding');
 const log = (msg) => process.stderr.write(`${msg}\n`);
 const probe = { headers, body };
-const subscriber = (label, bundle) => ({ label, command: (port) => ({ cmd: process.execPath, args: [bundle], env: { ROLE: 'subscriber', FUNCTION: 'echo', PORT: String(port) } }) });
+const subscriber = (label, bundle) => ({
+  label,
+  command: (port) => ({
+    cmd: process.execPath,
+    args: [bundle],
+    env: { ROLE: 'subscriber', FUNCTION: 'echo', PORT: String(port) },
+  }),
+});
 const servers = { floor: targets.bare, before: subscriber('before', before), after: subscriber('after', paths.bundle) };
 const names = Object.keys(servers);
 
-const cold = Object.fromEntries(names.map((n) => [n, { ms: /** @type {number[]} */ ([]), cpu: /** @type {number[]} */ ([]) }]));
+const cold = Object.fromEntries(
+  names.map((n) => [n, { ms: /** @type {number[]} */ ([]), cpu: /** @type {number[]} */ ([]) }]),
+);
 for (let i = 0; i < starts; i++) {
   for (const name of names) {
     const { child, coldStartMs, startCpuMs } = await startTimed(servers[name], probe);
@@ -44,17 +53,41 @@ for (const name of names) {
   await new Promise((r) => setTimeout(r, 1000));
   const idleMiB = memoryOf(child.pid).rssMiB;
   const at = {};
-  for (const connections of [10, 100]) at[connections] = await measureLoad({ url: `http://127.0.0.1:${port}/`, connections, durationS, warmupS, headers, body, pid: child.pid });
+  for (const connections of [10, 100])
+    at[connections] = await measureLoad({
+      url: `http://127.0.0.1:${port}/`,
+      connections,
+      durationS,
+      warmupS,
+      headers,
+      body,
+      pid: child.pid,
+    });
   load[name] = { idleMiB, at };
   await stop(child);
   log(`load ${name} done`);
 }
 
 async function forwarding(bundle, standInPort) {
-  const target = { label: 'handler', command: (port) => ({ cmd: process.execPath, args: [bundle], env: { ROLE: 'handler', BROKER_URL: `http://127.0.0.1:${standInPort}/ns/default`, PORT: String(port) } }) };
+  const target = {
+    label: 'handler',
+    command: (port) => ({
+      cmd: process.execPath,
+      args: [bundle],
+      env: { ROLE: 'handler', BROKER_URL: `http://127.0.0.1:${standInPort}/ns/default`, PORT: String(port) },
+    }),
+  };
   const handler = await startTimed(target, { headers: legacyHeaders, body });
   try {
-    return await measureLoad({ url: `http://127.0.0.1:${handler.port}/`, connections: 10, durationS, warmupS, headers: legacyHeaders, body, pid: handler.child.pid });
+    return await measureLoad({
+      url: `http://127.0.0.1:${handler.port}/`,
+      connections: 10,
+      durationS,
+      warmupS,
+      headers: legacyHeaders,
+      body,
+      pid: handler.child.pid,
+    });
   } finally {
     await stop(handler.child);
   }
@@ -64,10 +97,15 @@ const rows = [];
 const fmt = (v, d = 0) => v.toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d });
 const ratio = (v, f) => `${(v / f).toFixed(2)}x`;
 
-rows.push('| figure | floor | before | before ÷ floor | after | after ÷ floor |', '| --- | --- | --- | --- | --- | --- |');
+rows.push(
+  '| figure | floor | before | before ÷ floor | after | after ÷ floor |',
+  '| --- | --- | --- | --- | --- | --- |',
+);
 const row = (label, get, d = 0) => {
   const f = get('floor');
-  rows.push(`| ${label} | ${fmt(f, d)} | ${fmt(get('before'), d)} | ${ratio(get('before'), f)} | ${fmt(get('after'), d)} | ${ratio(get('after'), f)} |`);
+  rows.push(
+    `| ${label} | ${fmt(f, d)} | ${fmt(get('before'), d)} | ${ratio(get('before'), f)} | ${fmt(get('after'), d)} | ${ratio(get('after'), f)} |`,
+  );
 };
 row('cold start ms (median)', (n) => median(cold[n].ms), 1);
 row('start-up CPU ms', (n) => median(cold[n].cpu));
@@ -76,13 +114,32 @@ row('req/s @10', (n) => load[n].at[10].requestsPerSecond);
 row('req/s @100', (n) => load[n].at[100].requestsPerSecond);
 row('CPU µs/req @100', (n) => load[n].at[100].cpuUsPerRequest);
 row('idle RSS MiB', (n) => load[n].idleMiB, 1);
-const bad = names.flatMap((n) => [10, 100].map((c) => load[n].at[c].non2xx + load[n].at[c].errors + load[n].at[c].timeouts)).reduce((a, b) => a + b, 0);
+const bad = names
+  .flatMap((n) => [10, 100].map((c) => load[n].at[c].non2xx + load[n].at[c].errors + load[n].at[c].timeouts))
+  .reduce((a, b) => a + b, 0);
 rows.push(`\nnon-2xx + errors + timeouts, all load runs: ${bad}`);
 
 if (!skipForwarding) {
-  const standIn = await startTimed({ label: 'broker stand-in', command: (port) => ({ cmd: process.execPath, args: [`${root}bench/peers/broker-stand-in.cjs`], env: { PORT: String(port) } }) }, { headers: structuredHeaders, body: structuredBody });
+  const standIn = await startTimed(
+    {
+      label: 'broker stand-in',
+      command: (port) => ({
+        cmd: process.execPath,
+        args: [`${root}bench/peers/broker-stand-in.cjs`],
+        env: { PORT: String(port) },
+      }),
+    },
+    { headers: structuredHeaders, body: structuredBody },
+  );
   try {
-    const direct = await measureLoad({ url: `http://127.0.0.1:${standIn.port}/ns/default`, connections: 10, durationS, warmupS, headers: structuredHeaders, body: structuredBody });
+    const direct = await measureLoad({
+      url: `http://127.0.0.1:${standIn.port}/ns/default`,
+      connections: 10,
+      durationS,
+      warmupS,
+      headers: structuredHeaders,
+      body: structuredBody,
+    });
     const fb = await forwarding(before, standIn.port);
     const fa = await forwarding(paths.bundle, standIn.port);
     rows.push(

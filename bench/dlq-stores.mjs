@@ -21,7 +21,8 @@ import { freePort, memoryOf, stop } from './lib/processes.mjs';
 import { median } from './lib/stats.mjs';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
-const arg = (name, fallback) => (process.argv.includes(name) ? Number(process.argv[process.argv.indexOf(name) + 1]) : fallback);
+const arg = (name, fallback) =>
+  process.argv.includes(name) ? Number(process.argv[process.argv.indexOf(name) + 1]) : fallback;
 const records = arg('--records', 1_000_000);
 const pagingRows = arg('--paging-rows', 100_000);
 const seconds = arg('--seconds', 8);
@@ -39,7 +40,10 @@ const say = (line) => {
 async function serve(label, args, env, readyPath = '/readyz') {
   const port = await freePort();
   const started = performance.now();
-  const child = spawn(process.execPath, args, { env: { PATH: process.env.PATH, LOG_LEVEL: 'error', ...env, PORT: String(port) }, stdio: ['ignore', 'ignore', 'inherit'] });
+  const child = spawn(process.execPath, args, {
+    env: { PATH: process.env.PATH, LOG_LEVEL: 'error', ...env, PORT: String(port) },
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
   const deadline = Date.now() + 600_000;
   for (;;) {
     if (child.exitCode !== null) throw new Error(`${label} exited during start-up`);
@@ -56,7 +60,13 @@ async function serve(label, args, env, readyPath = '/readyz') {
   return { child, port, startMs: performance.now() - started };
 }
 
-const payload = JSON.stringify({ trade_id: 'T-1', instrument: { ticker: 'acme' }, qty: 10, px: 12.5, note: 'x'.repeat(600) });
+const payload = JSON.stringify({
+  trade_id: 'T-1',
+  instrument: { ticker: 'acme' },
+  qty: 10,
+  px: 12.5,
+  note: 'x'.repeat(600),
+});
 function headers(id) {
   return {
     'content-type': 'application/json',
@@ -79,10 +89,13 @@ async function load(port, label) {
   let n = 0;
   const post = () =>
     new Promise((resolve) => {
-      const req = http.request({ host: '127.0.0.1', port, method: 'POST', path: '/', agent, headers: headers(`${label}-${n++}`) }, (res) => {
-        res.resume();
-        res.on('end', () => resolve(res.statusCode));
-      });
+      const req = http.request(
+        { host: '127.0.0.1', port, method: 'POST', path: '/', agent, headers: headers(`${label}-${n++}`) },
+        (res) => {
+          res.resume();
+          res.on('end', () => resolve(res.statusCode));
+        },
+      );
       req.on('error', () => resolve(0));
       req.end(payload);
     });
@@ -113,9 +126,19 @@ async function throughput() {
   const baseUrl = await pg.createDatabase('baseline');
   const targets = [
     ['file store', [bundle], { ROLE: 'dlq', DLQ_FILE: file }],
-    ['bare http + append + fsync (group commit)', [join(root, 'bench/peers/dlq-fsync-baseline.cjs')], { DLQ_FILE: baseFile }, '/'],
+    [
+      'bare http + append + fsync (group commit)',
+      [join(root, 'bench/peers/dlq-fsync-baseline.cjs')],
+      { DLQ_FILE: baseFile },
+      '/',
+    ],
     ['postgres store', [bundle], { ROLE: 'dlq', DLQ_STORE: 'postgres', DLQ_DATABASE_URL: dbUrl }],
-    ['bare http + pg INSERT', [join(root, 'bench/peers/dlq-insert-baseline.cjs')], { DATABASE_URL: baseUrl, POOL_MAX: '5' }, '/'],
+    [
+      'bare http + pg INSERT',
+      [join(root, 'bench/peers/dlq-insert-baseline.cjs')],
+      { DATABASE_URL: baseUrl, POOL_MAX: '5' },
+      '/',
+    ],
   ];
   const results = [];
   for (const [label, args, env, readyPath] of targets) {
@@ -124,10 +147,14 @@ async function throughput() {
     results.push({ label, perSecond, other, rss: memoryOf(server.child.pid).peakMiB });
     await stop(server.child);
   }
-  say(`\n### Acknowledged dead letters per second (${connections} connections, ${seconds} s, ~${payload.length}-byte data)\n`);
+  say(
+    `\n### Acknowledged dead letters per second (${connections} connections, ${seconds} s, ~${payload.length}-byte data)\n`,
+  );
   say('| server | 202/s | not 202 | peak RSS MiB |\n| --- | ---: | ---: | ---: |');
   for (const r of results) say(`| ${r.label} | ${r.perSecond.toFixed(0)} | ${r.other} | ${r.rss.toFixed(0)} |`);
-  say(`\nfile store ÷ its baseline: **${(results[0].perSecond / results[1].perSecond).toFixed(2)}**; postgres store ÷ its baseline: **${(results[2].perSecond / results[3].perSecond).toFixed(2)}**; postgres ÷ file: ${(results[2].perSecond / results[0].perSecond).toFixed(2)}`);
+  say(
+    `\nfile store ÷ its baseline: **${(results[0].perSecond / results[1].perSecond).toFixed(2)}**; postgres store ÷ its baseline: **${(results[2].perSecond / results[3].perSecond).toFixed(2)}**; postgres ÷ file: ${(results[2].perSecond / results[0].perSecond).toFixed(2)}`,
+  );
 }
 
 function letterLine(i, receivedAt) {
@@ -135,8 +162,19 @@ function letterLine(i, receivedAt) {
     kind: 'dead-letter',
     id: `bench-${i}`,
     receivedAt,
-    error: { destination: 'http://transform.default.svc.cluster.local', code: i % 2 ? '422' : '500', data: '{"success":false}' },
-    event: { specversion: '1.0', id: `ev-${i}`, source: '/bench', type: i % 2 ? 'odd' : 'even', datacontenttype: 'application/json', data: { trade_id: `T-${i}`, qty: i } },
+    error: {
+      destination: 'http://transform.default.svc.cluster.local',
+      code: i % 2 ? '422' : '500',
+      data: '{"success":false}',
+    },
+    event: {
+      specversion: '1.0',
+      id: `ev-${i}`,
+      source: '/bench',
+      type: i % 2 ? 'odd' : 'even',
+      datacontenttype: 'application/json',
+      data: { trade_id: `T-${i}`, qty: i },
+    },
   })}\n`;
 }
 
@@ -154,7 +192,11 @@ async function fileWith(count, name) {
 async function databaseWith(count, name) {
   const url = await pg.createDatabase(name);
   // Let the dlq create its schema, then fill the table in one statement.
-  const first = await serve('postgres store (schema)', [bundle], { ROLE: 'dlq', DLQ_STORE: 'postgres', DLQ_DATABASE_URL: url });
+  const first = await serve('postgres store (schema)', [bundle], {
+    ROLE: 'dlq',
+    DLQ_STORE: 'postgres',
+    DLQ_DATABASE_URL: url,
+  });
   await stop(first.child);
   await pg.query(
     name,
@@ -199,10 +241,17 @@ async function memory() {
     await stop(server.child);
   }
   say(`\n### ${records.toLocaleString('en')} dead letters stored: start-up and memory\n`);
-  say('| store | start → ready, ms | RSS after start, MiB | peak RSS, MiB | first page, ms |\n| --- | ---: | ---: | ---: | ---: |');
-  for (const r of rows) say(`| ${r.label} | ${r.startMs.toFixed(0)} | ${r.idle.toFixed(0)} | ${r.peak.toFixed(0)} | ${r.pageMs.toFixed(1)} |`);
+  say(
+    '| store | start → ready, ms | RSS after start, MiB | peak RSS, MiB | first page, ms |\n| --- | ---: | ---: | ---: | ---: |',
+  );
+  for (const r of rows)
+    say(
+      `| ${r.label} | ${r.startMs.toFixed(0)} | ${r.idle.toFixed(0)} | ${r.peak.toFixed(0)} | ${r.pageMs.toFixed(1)} |`,
+    );
   say(`| bare node:http, idle (baseline) | | ${bareRss.toFixed(0)} | | |`);
-  say(`\nRSS ÷ bare node:http: file store **${(rows[0].idle / bareRss).toFixed(2)}**, postgres store **${(rows[1].idle / bareRss).toFixed(2)}**`);
+  say(
+    `\nRSS ÷ bare node:http: file store **${(rows[0].idle / bareRss).toFixed(2)}**, postgres store **${(rows[1].idle / bareRss).toFixed(2)}**`,
+  );
 }
 
 /** Walks every page (newest first) to find the last one, then times the first and the last page alike. */
@@ -229,15 +278,23 @@ async function paging() {
   const file = await fileWith(pagingRows, 'paging.jsonl');
   const dbUrl = await databaseWith(pagingRows, 'paging');
   say(`\n### Paging over ${pagingRows.toLocaleString('en')} dead letters (limit 50, newest first, median of 15)\n`);
-  say('| store | filter | pages | first page, ms | last page, ms | last ÷ first |\n| --- | --- | ---: | ---: | ---: | ---: |');
+  say(
+    '| store | filter | pages | first page, ms | last page, ms | last ÷ first |\n| --- | --- | ---: | ---: | ---: | ---: |',
+  );
   for (const [label, env] of [
     ['postgres store', { ROLE: 'dlq', DLQ_STORE: 'postgres', DLQ_DATABASE_URL: dbUrl, DLQ_ADMIN_TOKEN: token }],
     ['file store', { ROLE: 'dlq', DLQ_FILE: file, DLQ_ADMIN_TOKEN: token }],
   ]) {
     const server = await serve(label, [bundle], env);
-    for (const [name, query] of [['none', ''], ['type=even', '&type=even'], ['code=500&type=even', '&code=500&type=even']]) {
+    for (const [name, query] of [
+      ['none', ''],
+      ['type=even', '&type=even'],
+      ['code=500&type=even', '&code=500&type=even'],
+    ]) {
       const r = await pagingOf(server.port, query);
-      say(`| ${label} | ${name} | ${r.pages} | ${r.first.toFixed(2)} | ${r.last.toFixed(2)} | **${(r.last / r.first).toFixed(2)}** |`);
+      say(
+        `| ${label} | ${name} | ${r.pages} | ${r.first.toFixed(2)} | ${r.last.toFixed(2)} | **${(r.last / r.first).toFixed(2)}** |`,
+      );
     }
     await stop(server.child);
   }

@@ -54,20 +54,51 @@ async function hangingBroker() {
   });
   const port = await freePort();
   await new Promise((resolve) => server.listen(port, '127.0.0.1', () => resolve(undefined)));
-  return { url: `http://127.0.0.1:${port}/ns/broker`, close: () => new Promise((resolve) => { for (const s of sockets) s.destroy(); server.close(resolve); }) };
+  return {
+    url: `http://127.0.0.1:${port}/ns/broker`,
+    close: () =>
+      new Promise((resolve) => {
+        for (const s of sockets) s.destroy();
+        server.close(resolve);
+      }),
+  };
 }
 
 function post(port, payload) {
   return new Promise((resolve) => {
     const started = performance.now();
     const req = http.request(
-      { host: '127.0.0.1', port, method: 'POST', path: '/', agent: false, headers: { 'content-type': 'application/json', ce_type: 'bench.memory', ce_source: '/bench', 'content-length': payload.length } },
+      {
+        host: '127.0.0.1',
+        port,
+        method: 'POST',
+        path: '/',
+        agent: false,
+        headers: {
+          'content-type': 'application/json',
+          ce_type: 'bench.memory',
+          ce_source: '/bench',
+          'content-length': payload.length,
+        },
+      },
       (res) => {
         res.resume();
-        res.on('end', () => resolve({ status: res.statusCode, ms: performance.now() - started, retryAfter: Number(res.headers['retry-after'] ?? 0) }));
+        res.on('end', () =>
+          resolve({
+            status: res.statusCode,
+            ms: performance.now() - started,
+            retryAfter: Number(res.headers['retry-after'] ?? 0),
+          }),
+        );
       },
     );
-    req.on('error', (err) => resolve({ status: /** @type {NodeJS.ErrnoException} */ (err).code ?? 'error', ms: performance.now() - started, retryAfter: 0 }));
+    req.on('error', (err) =>
+      resolve({
+        status: /** @type {NodeJS.ErrnoException} */ (err).code ?? 'error',
+        ms: performance.now() - started,
+        retryAfter: 0,
+      }),
+    );
     req.end(payload);
   });
 }
@@ -81,7 +112,8 @@ async function generateLoad(port) {
     while (performance.now() < endAt) {
       const result = await post(port, payload);
       results.push(result);
-      if (result.status === 503 && result.retryAfter > 0) await new Promise((r) => setTimeout(r, result.retryAfter * 1000));
+      if (result.status === 503 && result.retryAfter > 0)
+        await new Promise((r) => setTimeout(r, result.retryAfter * 1000));
     }
   };
   await Promise.all(Array.from({ length: concurrency }, client));
@@ -100,7 +132,8 @@ function probeHealth(port) {
     const started = performance.now();
     const next = (ms) => {
       latencies.push(ms);
-      if (process.env.BENCH_DEBUG && ms > 100) console.error(`slow /healthz at ${Math.round(started - t0)} ms: ${Math.round(ms)} ms`);
+      if (process.env.BENCH_DEBUG && ms > 100)
+        console.error(`slow /healthz at ${Math.round(started - t0)} ms: ${Math.round(ms)} ms`);
       setTimeout(probe, 50);
     };
     const req = http.get({ host: '127.0.0.1', port, path: '/healthz', agent: false }, (res) => {
@@ -120,7 +153,14 @@ async function main() {
   // BENCH_CHILD_NODE_ARGS (e.g. --trace-gc) and BENCH_CHILD_STDOUT=1: for finding out where time goes.
   const nodeArgs = (process.env.BENCH_CHILD_NODE_ARGS ?? '').split(' ').filter(Boolean);
   const child = spawn(process.execPath, [...nodeArgs, bundle], {
-    env: { PATH: process.env.PATH, ROLE: 'handler', PORT: String(port), BROKER_URL: broker.url, LOG_LEVEL: 'warn', MEMORY_BUDGET_BYTES: String(budgetBytes) },
+    env: {
+      PATH: process.env.PATH,
+      ROLE: 'handler',
+      PORT: String(port),
+      BROKER_URL: broker.url,
+      LOG_LEVEL: 'warn',
+      MEMORY_BUDGET_BYTES: String(budgetBytes),
+    },
     stdio: ['ignore', process.env.BENCH_CHILD_STDOUT ? 'inherit' : 'ignore', 'inherit'],
   });
   for (let i = 0; ; i++) {
@@ -137,9 +177,24 @@ async function main() {
 
   let peakRss = idle.rssMiB;
   const sampler = setInterval(() => (peakRss = Math.max(peakRss, memoryOf(child.pid).rssMiB)), 50);
-  const load = spawn('nice', ['-n', '19', process.execPath, fileURLToPath(import.meta.url), '--load-port', String(port), '--seconds', String(seconds), '--concurrency', String(concurrency)], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
+  const load = spawn(
+    'nice',
+    [
+      '-n',
+      '19',
+      process.execPath,
+      fileURLToPath(import.meta.url),
+      '--load-port',
+      String(port),
+      '--seconds',
+      String(seconds),
+      '--concurrency',
+      String(concurrency),
+    ],
+    {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    },
+  );
   let loadOutput = '';
   load.stdout.on('data', (c) => (loadOutput += c));
   await new Promise((resolve) => load.once('exit', resolve));
@@ -154,23 +209,43 @@ async function main() {
 
   const byStatus = {};
   for (const r of results) byStatus[r.status] = (byStatus[r.status] ?? 0) + 1;
-  const ms = (status) => results.filter((r) => r.status === status).map((r) => r.ms).sort((a, b) => a - b);
-  const pct = (sorted, p) => (sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor((sorted.length * p) / 100))] : NaN);
+  const ms = (status) =>
+    results
+      .filter((r) => r.status === status)
+      .map((r) => r.ms)
+      .sort((a, b) => a - b);
+  const pct = (sorted, p) =>
+    sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor((sorted.length * p) / 100))] : NaN;
   const upstream = [...ms(504), ...ms(502)].sort((a, b) => a - b);
-  const refused = results.filter((r) => r.status === 503 && r.retryAfter > 0 && r.ms < 1000).map((r) => r.ms).sort((a, b) => a - b);
+  const refused = results
+    .filter((r) => r.status === 503 && r.retryAfter > 0 && r.ms < 1000)
+    .map((r) => r.ms)
+    .sort((a, b) => a - b);
   const peak = Math.max(peakRss, peakMiB);
   const healthMax = latencies.at(-1);
   const report = {
     settings: { concurrency, seconds, bodyBytes, limitMiB, memoryBudgetMiB: budgetBytes / MiB },
     statuses: byStatus,
     rssMiB: { idle: +idle.rssMiB.toFixed(1), peak: +peak.toFixed(1), fiveSecondsAfter: +after.toFixed(1) },
-    healthz: { probes: latencies.length, p50Ms: +pct(latencies, 50).toFixed(1), p99Ms: +pct(latencies, 99).toFixed(1), maxMs: +healthMax.toFixed(1) },
-    upstreamFailureMs: { count: upstream.length, min: Math.round(upstream[0] ?? NaN), p50: Math.round(pct(upstream, 50)), max: Math.round(upstream.at(-1) ?? NaN) },
+    healthz: {
+      probes: latencies.length,
+      p50Ms: +pct(latencies, 50).toFixed(1),
+      p99Ms: +pct(latencies, 99).toFixed(1),
+      maxMs: +healthMax.toFixed(1),
+    },
+    upstreamFailureMs: {
+      count: upstream.length,
+      min: Math.round(upstream[0] ?? NaN),
+      p50: Math.round(pct(upstream, 50)),
+      max: Math.round(upstream.at(-1) ?? NaN),
+    },
     refusedMs: { count: refused.length, p50: +pct(refused, 50).toFixed(1), p99: +pct(refused, 99).toFixed(1) },
   };
   console.log(JSON.stringify(report, null, 2));
   const ok = peak < limitMiB && healthMax <= 100;
-  console.log(`${ok ? 'PASS' : 'FAIL'}: peak RSS ${peak.toFixed(1)} MiB (limit ${limitMiB}), /healthz max ${healthMax.toFixed(1)} ms (goal ≤ 100) over ${latencies.length} probes`);
+  console.log(
+    `${ok ? 'PASS' : 'FAIL'}: peak RSS ${peak.toFixed(1)} MiB (limit ${limitMiB}), /healthz max ${healthMax.toFixed(1)} ms (goal ≤ 100) over ${latencies.length} probes`,
+  );
   process.exitCode = ok ? 0 : 1;
 }
 

@@ -44,7 +44,14 @@ const variant = (metrics) => ({
   command: (port) => ({
     cmd: process.execPath,
     args: [paths.bundle],
-    env: { ROLE: 'subscriber', FUNCTION: 'echo', LOG_LEVEL: opts['log-level'], METRICS_ENABLED: String(metrics), METRICS_EVENT_TYPES: headers['ce-type'], PORT: String(port) },
+    env: {
+      ROLE: 'subscriber',
+      FUNCTION: 'echo',
+      LOG_LEVEL: opts['log-level'],
+      METRICS_ENABLED: String(metrics),
+      METRICS_EVENT_TYPES: headers['ce-type'],
+      PORT: String(port),
+    },
   }),
 });
 const variants = [variant(true), variant(false)];
@@ -58,11 +65,13 @@ function cpuMs(pid) {
 
 function get(port, path) {
   return new Promise((resolve, reject) => {
-    http.get({ host: '127.0.0.1', port, path }, (res) => {
-      let text = '';
-      res.on('data', (c) => (text += c));
-      res.on('end', () => resolve({ status: res.statusCode, text }));
-    }).on('error', reject);
+    http
+      .get({ host: '127.0.0.1', port, path }, (res) => {
+        let text = '';
+        res.on('data', (c) => (text += c));
+        res.on('end', () => resolve({ status: res.statusCode, text }));
+      })
+      .on('error', reject);
   });
 }
 
@@ -92,25 +101,43 @@ async function throughput() {
         const { port, child } = running[v.name];
         const cpuBefore = cpuMs(child.pid);
         // Scrape while loaded, as Prometheus would (every second).
-        const scraper = v.name === 'on' ? setInterval(() => void get(port, '/metrics').catch(() => {}), 1000) : undefined;
-        const result = await measureLoad({ url: `http://127.0.0.1:${port}/`, connections, durationS, warmupS: round === 0 ? Number(opts.warmup) : 0, headers, body });
+        const scraper =
+          v.name === 'on' ? setInterval(() => void get(port, '/metrics').catch(() => {}), 1000) : undefined;
+        const result = await measureLoad({
+          url: `http://127.0.0.1:${port}/`,
+          connections,
+          durationS,
+          warmupS: round === 0 ? Number(opts.warmup) : 0,
+          headers,
+          body,
+        });
         clearInterval(scraper);
-        if (result.non2xx || result.errors || result.timeouts) throw new Error(`${v.label}: ${result.non2xx} non-2xx, ${result.errors} errors, ${result.timeouts} timeouts`);
+        if (result.non2xx || result.errors || result.timeouts)
+          throw new Error(`${v.label}: ${result.non2xx} non-2xx, ${result.errors} errors, ${result.timeouts} timeouts`);
         perRound[v.name].push(result.requestsPerSecond);
         cpuPerRequest[v.name].push(((cpuMs(child.pid) - cpuBefore) * 1000) / result.total);
         load[v.name].push(result);
-        process.stderr.write(`round ${round + 1}/${rounds} ${v.name}: ${Math.round(result.requestsPerSecond)} req/s, p99 ${result.p99Ms} ms\n`);
+        process.stderr.write(
+          `round ${round + 1}/${rounds} ${v.name}: ${Math.round(result.requestsPerSecond)} req/s, p99 ${result.p99Ms} ms\n`,
+        );
       }
     }
     // The counters must show every request the "on" process answered: a metrics path that drops counts is no result.
     const { text } = await get(running.on.port, '/metrics');
-    const counted = Number(/^knative_events_received_total\{[^}]*event_type="dev\.knative-events\.bench\.trade"\} (\d+)/m.exec(text)?.[1]);
+    const counted = Number(
+      /^knative_events_received_total\{[^}]*event_type="dev\.knative-events\.bench\.trade"\} (\d+)/m.exec(text)?.[1],
+    );
     const answered = load.on.reduce((sum, r) => sum + r.ok, 0);
-    if (!(counted >= answered)) throw new Error(`metrics counted ${counted} events, autocannon saw ${answered} answered`);
+    if (!(counted >= answered))
+      throw new Error(`metrics counted ${counted} events, autocannon saw ${answered} answered`);
   } finally {
     for (const v of variants) await stop(running[v.name].child);
   }
-  return { perRound, cpuPerRequest, p99: { on: median(load.on.map((r) => r.p99Ms)), off: median(load.off.map((r) => r.p99Ms)) } };
+  return {
+    perRound,
+    cpuPerRequest,
+    p99: { on: median(load.on.map((r) => r.p99Ms)), off: median(load.off.map((r) => r.p99Ms)) },
+  };
 }
 
 const cold = await coldStarts(Number(opts.starts));
@@ -133,17 +160,28 @@ const results = {
   coldStartMs: cold,
 };
 mkdirSync(`${root}bench/results`, { recursive: true });
-writeFileSync(`${root}bench/results/metrics-overhead-${results.date.slice(0, 10)}.json`, `${JSON.stringify(results, null, 2)}\n`);
+writeFileSync(
+  `${root}bench/results/metrics-overhead-${results.date.slice(0, 10)}.json`,
+  `${JSON.stringify(results, null, 2)}\n`,
+);
 
 const pct = (x) => `${(x * 100).toFixed(1)}%`;
-console.log(`Metrics overhead, subscriber (echo), ${connections} connections, ${rounds} × ${durationS} s rounds, LOG_LEVEL=${opts['log-level']}, ${results.machine.cores} × ${results.machine.cpu}, Node ${process.version}`);
+console.log(
+  `Metrics overhead, subscriber (echo), ${connections} connections, ${rounds} × ${durationS} s rounds, LOG_LEVEL=${opts['log-level']}, ${results.machine.cores} × ${results.machine.cpu}, Node ${process.version}`,
+);
 console.log('');
 console.log('| | metrics on | metrics off | on ÷ off |');
 console.log('| --- | --- | --- | --- |');
 console.log(`| req/s (median of rounds) | ${Math.round(on)} | ${Math.round(off)} | ${(on / off).toFixed(3)} |`);
-console.log(`| server CPU per request (median) | ${cpuOn.toFixed(0)} µs | ${cpuOff.toFixed(0)} µs | ${(cpuOn / cpuOff).toFixed(3)} |`);
+console.log(
+  `| server CPU per request (median) | ${cpuOn.toFixed(0)} µs | ${cpuOff.toFixed(0)} µs | ${(cpuOn / cpuOff).toFixed(3)} |`,
+);
 console.log(`| p99 latency (median) | ${p99.on} ms | ${p99.off} ms | |`);
-console.log(`| cold start (median of ${opts.starts}) | ${cold.on.toFixed(1)} ms | ${cold.off.toFixed(1)} ms | ${(cold.on / cold.off).toFixed(3)} |`);
+console.log(
+  `| cold start (median of ${opts.starts}) | ${cold.on.toFixed(1)} ms | ${cold.off.toFixed(1)} ms | ${(cold.on / cold.off).toFixed(3)} |`,
+);
 console.log('');
-console.log(`Overhead: ${pct(overhead)} (per round: ${pairwise.map(pct).join(', ')}); limit ${pct(limit)}: ${overhead < limit ? 'met' : 'MISSED'}`);
+console.log(
+  `Overhead: ${pct(overhead)} (per round: ${pairwise.map(pct).join(', ')}); limit ${pct(limit)}: ${overhead < limit ? 'met' : 'MISSED'}`,
+);
 process.exit(overhead < limit ? 0 : 1);

@@ -20,16 +20,24 @@ const top = arg('--top') ?? 25;
 const loadS = arg('--load') ?? 0;
 const byLine = process.argv.includes('--lines');
 const env = { ROLE: 'subscriber', FUNCTION: 'echo' };
-for (const arg of process.argv.slice(2)) if (/^[A-Z_]+=/.test(arg)) env[arg.slice(0, arg.indexOf('='))] = arg.slice(arg.indexOf('=') + 1);
+for (const arg of process.argv.slice(2))
+  if (/^[A-Z_]+=/.test(arg)) env[arg.slice(0, arg.indexOf('='))] = arg.slice(arg.indexOf('=') + 1);
 const dir = mkdtempSync(join(tmpdir(), 'knative-events-prof-'));
 
 const target = {
   label: 'bundle under --cpu-prof',
-  command: (port) => ({ cmd: process.execPath, args: ['--cpu-prof', `--cpu-prof-dir=${dir}`, '--cpu-prof-interval=100', paths.bundle], env: { ...env, PORT: String(port) } }),
+  command: (port) => ({
+    cmd: process.execPath,
+    args: ['--cpu-prof', `--cpu-prof-dir=${dir}`, '--cpu-prof-interval=100', paths.bundle],
+    env: { ...env, PORT: String(port) },
+  }),
 };
 const probe = env.ROLE === 'handler' ? { headers: legacyHeaders, body } : { headers, body };
 const { child, port, coldStartMs } = await startTimed(target, probe);
-const load = loadS > 0 ? await measureLoad({ url: `http://127.0.0.1:${port}/`, connections: 10, durationS: loadS, warmupS: 0, ...probe }) : undefined;
+const load =
+  loadS > 0
+    ? await measureLoad({ url: `http://127.0.0.1:${port}/`, connections: 10, durationS: loadS, warmupS: 0, ...probe })
+    : undefined;
 await stop(child);
 const file = readdirSync(dir).find((f) => f.endsWith('.cpuprofile'));
 if (!file) throw new Error(`no .cpuprofile written in ${dir}`);
@@ -67,7 +75,8 @@ function chargedGroup(id) {
   if (attributable(own)) return own;
   for (let p = parentOf.get(id); p !== undefined; p = parentOf.get(p)) {
     const g = groupOf(byId.get(p).callFrame);
-    if (attributable(g) && !g.startsWith('(')) return `${g} (incl. ${own})`.replace(/ \(incl\. .*\)$/, ' + node internals it calls');
+    if (attributable(g) && !g.startsWith('('))
+      return `${g} (incl. ${own})`.replace(/ \(incl\. .*\)$/, ' + node internals it calls');
   }
   return own;
 }
@@ -77,8 +86,13 @@ for (const [id, us] of selfUs) {
   groups.set(g, (groups.get(g) ?? 0) + us);
 }
 const totalUs = [...groups.values()].reduce((a, b) => a + b, 0);
-console.log(`first answer after ${coldStartMs.toFixed(1)} ms; profile covers ${(totalUs / 1000).toFixed(1)} ms (start to exit)`);
-if (load) console.log(`under load: ${Math.round(load.requestsPerSecond)} req/s at 10 connections (profiled), ${load.total} requests, non-2xx ${load.non2xx}`);
+console.log(
+  `first answer after ${coldStartMs.toFixed(1)} ms; profile covers ${(totalUs / 1000).toFixed(1)} ms (start to exit)`,
+);
+if (load)
+  console.log(
+    `under load: ${Math.round(load.requestsPerSecond)} req/s at 10 connections (profiled), ${load.total} requests, non-2xx ${load.non2xx}`,
+  );
 console.log('| self time ms | share | where |\n| ---: | ---: | --- |');
 for (const [g, us] of [...groups].sort((a, b) => b[1] - a[1]).slice(0, top)) {
   console.log(`| ${(us / 1000).toFixed(1)} | ${((100 * us) / totalUs).toFixed(1)}% | ${g} |`);

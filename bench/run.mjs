@@ -40,8 +40,21 @@ async function prepare() {
   if (!existsSync(paths.binary) || statSync(paths.binary).mtimeMs < statSync(paths.bundle).mtimeMs) {
     execFileSync(process.execPath, [`${root}build/build-binary.mjs`], { stdio: 'inherit' });
   }
-  execFileSync(process.execPath, [`${root}build/build-binary.mjs`, '--no-code-cache', '--output', paths.binaryNoCache], { stdio: 'ignore' });
-  await build({ entryPoints: [`${root}bench/peers/koa-minimal.cjs`], outfile: paths.koaBundle, bundle: true, platform: 'node', target: 'node20', format: 'cjs', minify: true, logLevel: 'warning' });
+  execFileSync(
+    process.execPath,
+    [`${root}build/build-binary.mjs`, '--no-code-cache', '--output', paths.binaryNoCache],
+    { stdio: 'ignore' },
+  );
+  await build({
+    entryPoints: [`${root}bench/peers/koa-minimal.cjs`],
+    outfile: paths.koaBundle,
+    bundle: true,
+    platform: 'node',
+    target: 'node20',
+    format: 'cjs',
+    minify: true,
+    logLevel: 'warning',
+  });
 }
 
 /** Cold starts, round-robin over the targets so that drift on the machine touches each one alike. */
@@ -60,7 +73,17 @@ async function coldStarts(names) {
     }
     log(`cold start ${i + 1}/${settings.starts}`);
   }
-  return Object.fromEntries(names.map((n) => [n, { medianMs: median(samples[n]), p90Ms: quantile(samples[n], 0.9), cpuMedianMs: median(cpu[n]), samples: samples[n] }]));
+  return Object.fromEntries(
+    names.map((n) => [
+      n,
+      {
+        medianMs: median(samples[n]),
+        p90Ms: quantile(samples[n], 0.9),
+        cpuMedianMs: median(cpu[n]),
+        samples: samples[n],
+      },
+    ]),
+  );
 }
 
 /** Idle RSS a second after the first answer, then load at 10 and 100 connections, then the peak RSS. */
@@ -72,7 +95,15 @@ async function loadAndMemory(name) {
     const byConnections = {};
     for (const connections of [10, 100]) {
       log(`load ${name} @${connections}`);
-      byConnections[connections] = await measureLoad({ url: `http://127.0.0.1:${port}/`, connections, durationS: settings.durationS, warmupS: settings.warmupS, headers, body, pid: child.pid });
+      byConnections[connections] = await measureLoad({
+        url: `http://127.0.0.1:${port}/`,
+        connections,
+        durationS: settings.durationS,
+        warmupS: settings.warmupS,
+        headers,
+        body,
+        pid: child.pid,
+      });
     }
     return { load: byConnections, memory: { idleMiB, peakMiB: memoryOf(child.pid).peakMiB } };
   } finally {
@@ -82,10 +113,24 @@ async function loadAndMemory(name) {
 
 /** The handler posting to a broker stand-in, against autocannon posting the same event straight to it. */
 async function forwarding() {
-  const standIn = await startTimed({ label: 'broker stand-in', command: (port) => ({ cmd: process.execPath, args: [`${root}bench/peers/broker-stand-in.cjs`], env: { PORT: String(port) } }) }, { headers: structuredHeaders, body: structuredBody });
+  const standIn = await startTimed(
+    {
+      label: 'broker stand-in',
+      command: (port) => ({
+        cmd: process.execPath,
+        args: [`${root}bench/peers/broker-stand-in.cjs`],
+        env: { PORT: String(port) },
+      }),
+    },
+    { headers: structuredHeaders, body: structuredBody },
+  );
   const handlerTarget = {
     label: 'handler',
-    command: (port) => ({ cmd: process.execPath, args: [paths.bundle], env: { ROLE: 'handler', BROKER_URL: `http://127.0.0.1:${standIn.port}/ns/default`, PORT: String(port) } }),
+    command: (port) => ({
+      cmd: process.execPath,
+      args: [paths.bundle],
+      env: { ROLE: 'handler', BROKER_URL: `http://127.0.0.1:${standIn.port}/ns/default`, PORT: String(port) },
+    }),
   };
   const handler = await startTimed(handlerTarget, { headers: legacyHeaders, body });
   try {
@@ -93,8 +138,19 @@ async function forwarding() {
     for (const connections of [10, 100]) {
       log(`forwarding @${connections}`);
       const common = { connections, durationS: settings.durationS, warmupS: settings.warmupS };
-      const direct = await measureLoad({ ...common, url: `http://127.0.0.1:${standIn.port}/ns/default`, headers: structuredHeaders, body: structuredBody });
-      const viaHandler = await measureLoad({ ...common, url: `http://127.0.0.1:${handler.port}/`, headers: legacyHeaders, body, pid: handler.child.pid });
+      const direct = await measureLoad({
+        ...common,
+        url: `http://127.0.0.1:${standIn.port}/ns/default`,
+        headers: structuredHeaders,
+        body: structuredBody,
+      });
+      const viaHandler = await measureLoad({
+        ...common,
+        url: `http://127.0.0.1:${handler.port}/`,
+        headers: legacyHeaders,
+        body,
+        pid: handler.child.pid,
+      });
       out[connections] = { direct, handler: viaHandler };
     }
     return out;
@@ -105,12 +161,35 @@ async function forwarding() {
 }
 
 function machine() {
-  return { cpu: os.cpus()[0]?.model.trim() ?? 'unknown CPU', cores: os.availableParallelism(), memGiB: Math.round(os.totalmem() / 2 ** 30), os: `${os.type()} ${os.release()}`, node: process.version };
+  return {
+    cpu: os.cpus()[0]?.model.trim() ?? 'unknown CPU',
+    cores: os.availableParallelism(),
+    memGiB: Math.round(os.totalmem() / 2 ** 30),
+    os: `${os.type()} ${os.release()}`,
+    node: process.version,
+  };
 }
 
 await prepare();
-const loadNames = ['bare', 'ours', 'oursBinary', 'functionsFramework', 'faasJsRuntime', 'oursQuiet', 'oursLean', 'koaMinimal'];
-const coldNames = ['bare', 'ours', 'oursBinary', 'oursBinaryNoCache', 'functionsFramework', 'faasJsRuntime', 'koaMinimal'];
+const loadNames = [
+  'bare',
+  'ours',
+  'oursBinary',
+  'functionsFramework',
+  'faasJsRuntime',
+  'oursQuiet',
+  'oursLean',
+  'koaMinimal',
+];
+const coldNames = [
+  'bare',
+  'ours',
+  'oursBinary',
+  'oursBinaryNoCache',
+  'functionsFramework',
+  'faasJsRuntime',
+  'koaMinimal',
+];
 const coldStart = await coldStarts(coldNames);
 const load = {};
 const memory = {};
@@ -128,7 +207,11 @@ const results = {
   load,
   memory,
   forwarding: await forwarding(),
-  sizes: { bundleKiB: statSync(paths.bundle).size / 1024, binaryMiB: statSync(paths.binary).size / 2 ** 20, nodeMiB: statSync(process.execPath).size / 2 ** 20 },
+  sizes: {
+    bundleKiB: statSync(paths.bundle).size / 1024,
+    binaryMiB: statSync(paths.binary).size / 2 ** 20,
+    nodeMiB: statSync(process.execPath).size / 2 ** 20,
+  },
 };
 rmSync(paths.binaryNoCache, { force: true });
 rmSync(paths.koaBundle, { force: true });

@@ -20,10 +20,20 @@ const agent = new http.Agent({ keepAlive: true, maxSockets: 256 });
 
 function post(port, headers, body) {
   return new Promise((resolve, reject) => {
-    const req = http.request({ host: '127.0.0.1', port, method: 'POST', path: '/', headers: { ...headers, 'content-length': Buffer.byteLength(body) }, agent }, (res) => {
-      res.resume();
-      res.on('end', () => resolve(res.statusCode));
-    });
+    const req = http.request(
+      {
+        host: '127.0.0.1',
+        port,
+        method: 'POST',
+        path: '/',
+        headers: { ...headers, 'content-length': Buffer.byteLength(body) },
+        agent,
+      },
+      (res) => {
+        res.resume();
+        res.on('end', () => resolve(res.statusCode));
+      },
+    );
     req.on('error', reject);
     req.end(body);
   });
@@ -72,7 +82,13 @@ const broker = await listen(async (req, res) => {
   const body = await readBody(req);
   const event = JSON.parse(body.toString('utf8'));
   res.writeHead(202).end();
-  const headers = { 'content-type': 'application/json', 'ce-specversion': '1.0', 'ce-id': event.id, 'ce-type': event.type, 'ce-source': event.source };
+  const headers = {
+    'content-type': 'application/json',
+    'ce-specversion': '1.0',
+    'ce-id': event.id,
+    'ce-type': event.type,
+    'ce-source': event.source,
+  };
   const delivery = deliver(headers, JSON.stringify(event.data));
   pending.add(delivery);
   void delivery.finally(() => pending.delete(delivery));
@@ -80,7 +96,10 @@ const broker = await listen(async (req, res) => {
 
 async function startRole(env) {
   const port = await freePort();
-  const child = spawn(process.execPath, [bundle], { env: { PATH: process.env.PATH, LOG_LEVEL: 'warn', ...env, PORT: String(port) }, stdio: ['ignore', 'ignore', 'inherit'] });
+  const child = spawn(process.execPath, [bundle], {
+    env: { PATH: process.env.PATH, LOG_LEVEL: 'warn', ...env, PORT: String(port) },
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
   for (;;) {
     try {
       const res = await fetch(`http://127.0.0.1:${port}/healthz`);
@@ -94,22 +113,42 @@ async function startRole(env) {
 
 const rssMiB = (pid) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) / 1024;
 
-const forwarder = await startRole({ ROLE: 'sink-forwarder', FUNCTION: 'echo', KAFKA_SINK_URL: `http://127.0.0.1:${sink.port}/`, SINK_EVENT_TYPE: 'soak.out' });
+const forwarder = await startRole({
+  ROLE: 'sink-forwarder',
+  FUNCTION: 'echo',
+  KAFKA_SINK_URL: `http://127.0.0.1:${sink.port}/`,
+  SINK_EVENT_TYPE: 'soak.out',
+});
 forwarderPort = forwarder.port;
 const handler = await startRole({ ROLE: 'handler', BROKER_URL: `http://127.0.0.1:${broker.port}/` });
 
 const samples = [];
-const sampler = setInterval(() => samples.push({ handler: rssMiB(handler.child.pid), forwarder: rssMiB(forwarder.child.pid) }), 1000);
+const sampler = setInterval(
+  () => samples.push({ handler: rssMiB(handler.child.pid), forwarder: rssMiB(forwarder.child.pid) }),
+  1000,
+);
 const acknowledged = new Set();
 const refused = new Map();
-const body = JSON.stringify({ trade_id: 'T-1', instrument: { ticker: 'ACME' }, qty: 100, px: 12.5, side: 'B', trade_time: '2026-11-25T09:30:00Z', pad: 'x'.repeat(120) });
+const body = JSON.stringify({
+  trade_id: 'T-1',
+  instrument: { ticker: 'ACME' },
+  qty: 100,
+  px: 12.5,
+  side: 'B',
+  trade_time: '2026-11-25T09:30:00Z',
+  pad: 'x'.repeat(120),
+});
 let next = 0;
 const started = performance.now();
 await Promise.all(
   Array.from({ length: concurrency }, async () => {
     while (next < total) {
       const id = `soak-${next++}`;
-      const status = await post(handler.port, { 'content-type': 'application/json', ce_type: 'soak.in', ce_source: '/soak', 'ce-id': id }, body).catch(() => 0);
+      const status = await post(
+        handler.port,
+        { 'content-type': 'application/json', ce_type: 'soak.in', ce_source: '/soak', 'ce-id': id },
+        body,
+      ).catch(() => 0);
       if (status === 202) acknowledged.add(id);
       else refused.set(id, status);
     }
@@ -127,7 +166,13 @@ const avg = (xs, key) => xs.reduce((s, x) => s + x[key], 0) / xs.length;
 const memory = ['handler', 'forwarder'].map((key) => {
   const first = avg(samples.slice(0, quarter), key);
   const last = avg(samples.slice(-quarter), key);
-  return { process: key, firstQuarterMiB: first.toFixed(1), lastQuarterMiB: last.toFixed(1), ratio: (last / first).toFixed(3), peakMiB: Math.max(...samples.map((s) => s[key])).toFixed(1) };
+  return {
+    process: key,
+    firstQuarterMiB: first.toFixed(1),
+    lastQuarterMiB: last.toFixed(1),
+    ratio: (last / first).toFixed(3),
+    peakMiB: Math.max(...samples.map((s) => s[key])).toFixed(1),
+  };
 });
 
 handler.child.kill('SIGTERM');
@@ -136,7 +181,9 @@ sink.server.close();
 broker.server.close();
 agent.destroy();
 
-console.log(`\n## Soak: ${total} events, ${concurrency} connections, ${seconds.toFixed(1)} s (${(total / sentSeconds).toFixed(0)} events/s into the handler)\n`);
+console.log(
+  `\n## Soak: ${total} events, ${concurrency} connections, ${seconds.toFixed(1)} s (${(total / sentSeconds).toFixed(0)} events/s into the handler)\n`,
+);
 console.log('| figure | value |\n|---|---|');
 console.log(`| acknowledged by the handler (202) | ${acknowledged.size} |`);
 console.log(`| refused (retryable) | ${refused.size} |`);
@@ -144,7 +191,10 @@ console.log(`| landed in the sink | ${landed.size} |`);
 console.log(`| lost (acknowledged, never landed) | ${lost.length} |`);
 console.log(`| landed more than once | ${duplicated.length} |`);
 console.log(`| broker redeliveries | ${deliveryRetries} |`);
-for (const m of memory) console.log(`| ${m.process} RSS, last quarter / first quarter | ${m.lastQuarterMiB} / ${m.firstQuarterMiB} MiB = ${m.ratio} (peak ${m.peakMiB}) |`);
+for (const m of memory)
+  console.log(
+    `| ${m.process} RSS, last quarter / first quarter | ${m.lastQuarterMiB} / ${m.firstQuarterMiB} MiB = ${m.ratio} (peak ${m.peakMiB}) |`,
+  );
 const ok = lost.length === 0 && duplicated.length === 0 && memory.every((m) => Number(m.ratio) < 1.25);
 console.log(ok ? '\nzero loss, flat memory' : '\nFAILED: loss, duplicates or growing memory');
 process.exit(ok ? 0 : 1);

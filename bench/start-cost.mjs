@@ -15,11 +15,13 @@ import { startTimed, stop } from './lib/processes.mjs';
 import { median } from './lib/stats.mjs';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
-const arg = (name, fallback) => (process.argv.includes(name) ? Number(process.argv[process.argv.indexOf(name) + 1]) : fallback);
+const arg = (name, fallback) =>
+  process.argv.includes(name) ? Number(process.argv[process.argv.indexOf(name) + 1]) : fallback;
 const starts = arg('--starts', 9);
 const top = arg('--top', 25);
 const env = { ROLE: 'subscriber', FUNCTION: 'echo' };
-for (const a of process.argv.slice(2)) if (/^[A-Z_]+=/.test(a)) env[a.slice(0, a.indexOf('='))] = a.slice(a.indexOf('=') + 1);
+for (const a of process.argv.slice(2))
+  if (/^[A-Z_]+=/.test(a)) env[a.slice(0, a.indexOf('='))] = a.slice(a.indexOf('=') + 1);
 
 const dir = mkdtempSync(join(tmpdir(), 'knative-events-cost-'));
 const outfile = join(dir, 'timed.cjs');
@@ -59,15 +61,22 @@ var __esm = (fn, res) => function __init() {
 `;
 let code = readFileSync(outfile, 'utf8');
 code = code.replace(/var __commonJS = [\s\S]*?\n};\n/, '').replace(/var __esm = [\s\S]*?\n};\n/, '');
-code = code.replace('var __getOwnPropNames = Object.getOwnPropertyNames;', `var __getOwnPropNames = Object.getOwnPropertyNames;${timing}`);
+code = code.replace(
+  'var __getOwnPropNames = Object.getOwnPropertyNames;',
+  `var __getOwnPropNames = Object.getOwnPropertyNames;${timing}`,
+);
 if (!code.includes('__timed(key')) throw new Error('could not find esbuild helpers to instrument');
 writeFileSync(outfile, code);
 
-const groupOf = (path) => /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(path)?.[1] ?? path.replace(/^.*?((runtime|functions)\/)/, '$1');
+const groupOf = (path) =>
+  /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(path)?.[1] ?? path.replace(/^.*?((runtime|functions)\/)/, '$1');
 const perGroup = new Map();
 const firstLine = [];
 const coldStarts = [];
-const target = { label: 'instrumented bundle', command: (port) => ({ cmd: process.execPath, args: [outfile], env: { ...env, PORT: String(port) } }) };
+const target = {
+  label: 'instrumented bundle',
+  command: (port) => ({ cmd: process.execPath, args: [outfile], env: { ...env, PORT: String(port) } }),
+};
 const probe = env.ROLE === 'handler' ? { headers: legacyHeaders, body } : { headers, body };
 for (let i = 0; i < starts; i++) {
   const { child, coldStartMs } = await startTimed(target, probe);
@@ -83,6 +92,8 @@ rmSync(dir, { recursive: true, force: true });
 
 const rows = [...perGroup].map(([g, samples]) => [g, median(samples)]).sort((a, b) => b[1] - a[1]);
 const modulesMs = rows.reduce((sum, [, ms]) => sum + ms, 0);
-console.log(`${starts} starts (${env.ROLE}): first answer after ${median(coldStarts).toFixed(1)} ms (median); Node reaches the bundle's first line at ${median(firstLine).toFixed(1)} ms; module initialisation ${modulesMs.toFixed(1)} ms in all`);
+console.log(
+  `${starts} starts (${env.ROLE}): first answer after ${median(coldStarts).toFixed(1)} ms (median); Node reaches the bundle's first line at ${median(firstLine).toFixed(1)} ms; module initialisation ${modulesMs.toFixed(1)} ms in all`,
+);
 console.log('| module init, self ms (median) | package or file |\n| ---: | --- |');
 for (const [g, ms] of rows.slice(0, top)) console.log(`| ${ms.toFixed(1)} | ${g} |`);

@@ -15,7 +15,9 @@ try {
 const counts = report.metadata?.vulnerabilities;
 if (!counts) {
   const reason = report.message ?? report.error?.summary ?? 'unknown error';
-  console.warn(`WARNING: npm audit could not reach the advisory service (${reason.trim()}): runtime dependencies NOT checked for advisories`);
+  console.warn(
+    `WARNING: npm audit could not reach the advisory service (${reason.trim()}): runtime dependencies NOT checked for advisories`,
+  );
   process.exit(0);
 }
 const serious = (counts.high ?? 0) + (counts.critical ?? 0);

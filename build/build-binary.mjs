@@ -50,20 +50,31 @@ function postject(args) {
   } catch (err) {
     if (/** @type {NodeJS.ErrnoException} */ (err).code !== 'MODULE_NOT_FOUND') throw err;
   }
-  const lines = cli ? quietly(process.execPath, [cli, ...args]) : quietly('npx', ['--yes', `postject@${postjectVersion}`, ...args]);
+  const lines = cli
+    ? quietly(process.execPath, [cli, ...args])
+    : quietly('npx', ['--yes', `postject@${postjectVersion}`, ...args]);
   const filtered = lines.filter((l) => harmless.test(l)).length;
-  if (filtered > 0) console.log(`postject: ${filtered} "Can't find string offset for section name" warnings hidden (harmless: unnamed ELF note sections)`);
+  if (filtered > 0)
+    console.log(
+      `postject: ${filtered} "Can't find string offset for section name" warnings hidden (harmless: unnamed ELF note sections)`,
+    );
   // eslint-disable-next-line no-control-regex -- postject colours its progress lines
-  for (const line of lines.filter((l) => !harmless.test(l) && !/injection|Injection done/i.test(l.replace(/\x1b\[[0-9;]*m/g, '')))) console.log(line);
+  const colour = /\x1b\[[0-9;]*m/g;
+  const progress = (l) => /injection|Injection done/i.test(l.replace(colour, ''));
+  for (const line of lines.filter((l) => !harmless.test(l) && !progress(l))) console.log(line);
 }
 
 export function buildBinary({ output = join(root, 'dist/knative-events'), codeCache = true } = {}) {
-  if (!existsSync(bundle)) execFileSync(process.execPath, [join(root, 'build/build.mjs')], { cwd: root, stdio: 'inherit' });
+  if (!existsSync(bundle))
+    execFileSync(process.execPath, [join(root, 'build/build.mjs')], { cwd: root, stdio: 'inherit' });
   const work = mkdtempSync(join(tmpdir(), 'knative-events-sea-'));
   try {
     const blob = join(work, 'sea-prep.blob');
     const config = join(work, 'sea-config.json');
-    writeFileSync(config, JSON.stringify({ main: bundle, output: blob, disableExperimentalSEAWarning: true, useCodeCache: codeCache }));
+    writeFileSync(
+      config,
+      JSON.stringify({ main: bundle, output: blob, disableExperimentalSEAWarning: true, useCodeCache: codeCache }),
+    );
     quietly(process.execPath, ['--experimental-sea-config', config], { cwd: work });
     // Write next to the target and rename, so a test never sees a half-written executable.
     const partial = `${output}.partial`;
@@ -83,8 +94,13 @@ const isMain = process.argv[1] && fileURLToPath(import.meta.url) === resolve(pro
 if (isMain) {
   const started = Date.now();
   const outputOption = option('--output');
-  const output = buildBinary({ output: outputOption ? resolve(outputOption) : undefined, codeCache: !process.argv.includes('--no-code-cache') });
+  const output = buildBinary({
+    output: outputOption ? resolve(outputOption) : undefined,
+    codeCache: !process.argv.includes('--no-code-cache'),
+  });
   const mib = statSync(output).size / 1024 / 1024;
   const shown = relative(process.cwd(), output).startsWith('..') ? output : relative(process.cwd(), output);
-  console.log(`${shown}: ${mib.toFixed(1)} MiB in ${((Date.now() - started) / 1000).toFixed(1)} s (Node ${process.version})`);
+  console.log(
+    `${shown}: ${mib.toFixed(1)} MiB in ${((Date.now() - started) / 1000).toFixed(1)} s (Node ${process.version})`,
+  );
 }

@@ -28,7 +28,9 @@ const { thirdPartyLicenses } = await import('./licenses.mjs');
 const licenses = thirdPartyLicenses({ inputs: { ...result.metafile.inputs, ...separateInputs } }, root);
 writeFileSync(`${root}dist/THIRD_PARTY_LICENSES.md`, licenses.markdown);
 const bytes = statSync(outfile).size;
-console.log(`dist/knative-events.cjs: ${(bytes / 1024).toFixed(0)} KiB, ${licenses.packages.length} third-party packages (dist/THIRD_PARTY_LICENSES.md)`);
+console.log(
+  `dist/knative-events.cjs: ${(bytes / 1024).toFixed(0)} KiB, ${licenses.packages.length} third-party packages (dist/THIRD_PARTY_LICENSES.md)`,
+);
 if (process.argv.includes('--analyze')) {
   const { analyzeMetafile } = await import('esbuild');
   console.log(await analyzeMetafile(result.metafile));

@@ -18,7 +18,14 @@ import { embedDlqConsole } from './dlq-console-plugin.mjs';
  */
 function mimeDbSubset(root) {
   const mimeDbPath = `${root}node_modules/mime-db/index.js`;
-  const mimeTypesKept = ['application/json', 'text/plain', 'text/html', 'application/octet-stream', 'application/x-www-form-urlencoded', 'multipart/form-data'];
+  const mimeTypesKept = [
+    'application/json',
+    'text/plain',
+    'text/html',
+    'application/octet-stream',
+    'application/x-www-form-urlencoded',
+    'multipart/form-data',
+  ];
   return {
     name: 'mime-db-subset',
     setup(b) {
@@ -26,7 +33,8 @@ function mimeDbSubset(root) {
       b.onLoad({ filter: /[\\/]mime-db[\\/]index\.js$/ }, () => {
         const db = JSON.parse(readFileSync(`${root}node_modules/mime-db/db.json`, 'utf8'));
         const subset = Object.fromEntries(mimeTypesKept.map((type) => [type, db[type]]));
-        if (Object.values(subset).some((entry) => entry === undefined)) throw new Error('mime-db lacks a type the bundle keeps');
+        if (Object.values(subset).some((entry) => entry === undefined))
+          throw new Error('mime-db lacks a type the bundle keeps');
         return { contents: `module.exports = ${JSON.stringify(subset)};`, loader: 'js' };
       });
     },
@@ -46,7 +54,12 @@ async function deferredPackages(root) {
   const built = {};
   for (const name of ['node-vault', 'pg']) {
     built[name] = await build({
-      stdin: { contents: `module.exports = require('${name}');`, resolveDir: root, loader: 'js', sourcefile: `${name}-entry.js` },
+      stdin: {
+        contents: `module.exports = require('${name}');`,
+        resolveDir: root,
+        loader: 'js',
+        sourcefile: `${name}-entry.js`,
+      },
       bundle: true,
       platform: 'node',
       target: 'node20',
@@ -89,9 +102,16 @@ const koaWithoutEagerFetch = {
   setup(b) {
     b.onLoad({ filter: /[\\/]node_modules[\\/]koa[\\/]lib[\\/](response|application)\.js$/ }, (args) => {
       const source = readFileSync(args.path, 'utf8');
-      const patched = source.replaceAll(/(\w+(?:\?\.\w+)*) instanceof Response\b/g, '(globalResponseLoaded() && $1 instanceof Response)');
-      if (patched === source) throw new Error(`${args.path}: no "instanceof Response" left to patch; review the koa-without-eager-fetch plugin`);
-      const helper = "const globalResponseLoaded = () => 'value' in (Object.getOwnPropertyDescriptor(globalThis, 'Response') ?? {});\n";
+      const patched = source.replaceAll(
+        /(\w+(?:\?\.\w+)*) instanceof Response\b/g,
+        '(globalResponseLoaded() && $1 instanceof Response)',
+      );
+      if (patched === source)
+        throw new Error(
+          `${args.path}: no "instanceof Response" left to patch; review the koa-without-eager-fetch plugin`,
+        );
+      const helper =
+        "const globalResponseLoaded = () => 'value' in (Object.getOwnPropertyDescriptor(globalThis, 'Response') ?? {});\n";
       return { contents: helper + patched, loader: 'js' };
     });
   },

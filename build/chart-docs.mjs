@@ -88,7 +88,8 @@ export function describeSchema(schema, docs) {
       }
       walk(child, at, refs);
     }
-    if (node.additionalProperties && typeof node.additionalProperties === 'object') walk(node.additionalProperties, `${path}.*`, refs);
+    if (node.additionalProperties && typeof node.additionalProperties === 'object')
+      walk(node.additionalProperties, `${path}.*`, refs);
   };
   walk(out, '', []);
   return out;
@@ -101,5 +102,7 @@ export function generateSchema(valuesPath = VALUES, schemaText = readFileSync(SC
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
   writeFileSync(README, generateReadme());
   writeFileSync(SCHEMA, generateSchema());
-  console.log('chart/README.md (Parameters) and chart/values.schema.json (descriptions) regenerated from chart/values.yaml');
+  console.log(
+    'chart/README.md (Parameters) and chart/values.schema.json (descriptions) regenerated from chart/values.yaml',
+  );
 }

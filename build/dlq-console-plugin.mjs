@@ -12,7 +12,8 @@ export const embedDlqConsole = {
     b.onLoad({ filter: /[\\/]runtime[\\/]dlq[\\/]console[\\/]assets\.ts$/ }, async (args) => {
       const source = readFileSync(args.path, 'utf8');
       const start = source.indexOf('const cache = new Map');
-      if (start < 0) throw new Error(`${args.path}: no "const cache = new Map" to replace; review build/dlq-console-plugin.mjs`);
+      if (start < 0)
+        throw new Error(`${args.path}: no "const cache = new Map" to replace; review build/dlq-console-plugin.mjs`);
       const dir = new URL('./static/', `file://${args.path}`);
       const files = Object.fromEntries(dlqConsoleFiles.map((name) => [name, readFileSync(new URL(name, dir), 'utf8')]));
       const embedded = `const embedded: Record<string, string> = ${JSON.stringify(files)};
@@ -23,7 +24,11 @@ export function consoleAsset(name: string): ConsoleAsset | undefined {
 }
 `;
       const head = source.slice(0, start).replace(/^import \{ readFileSync \} from 'node:fs';$/m, '');
-      return { contents: head + embedded, loader: 'ts', watchFiles: dlqConsoleFiles.map((name) => new URL(name, dir).pathname) };
+      return {
+        contents: head + embedded,
+        loader: 'ts',
+        watchFiles: dlqConsoleFiles.map((name) => new URL(name, dir).pathname),
+      };
     });
   },
 };

@@ -104,7 +104,9 @@ function main() {
   const outDir = resolve(outArg ?? 'test/chart/schemas/crds');
   rmSync(outDir, { recursive: true, force: true });
   mkdirSync(outDir, { recursive: true });
-  const files = readdirSync(crdDir).filter((f) => /\.ya?ml$/.test(f)).sort();
+  const files = readdirSync(crdDir)
+    .filter((f) => /\.ya?ml$/.test(f))
+    .sort();
   for (const f of files) {
     for (const doc of parseAllDocuments(readFileSync(join(crdDir, f), 'utf8'))) {
       const crd = doc.toJS();

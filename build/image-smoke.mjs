@@ -49,14 +49,24 @@ async function waitHealthy(url, child) {
   throw new Error('no /healthz answer within 10 s');
 }
 
-const ceHeaders = (id) => ({ 'content-type': 'application/json', 'ce-specversion': '1.0', 'ce-id': id, 'ce-source': '/image-smoke', 'ce-type': 'image.smoke' });
+const ceHeaders = (id) => ({
+  'content-type': 'application/json',
+  'ce-specversion': '1.0',
+  'ce-id': id,
+  'ce-source': '/image-smoke',
+  'ce-type': 'image.smoke',
+});
 
 async function runRole(name, env, check) {
   const port = await freePort();
   const ctr = buildah('from', image);
   const envArgs = Object.entries({ ...env, PORT: String(port) }).flatMap(([k, v]) => ['--env', `${k}=${v}`]);
   // Detached, so the whole process group (buildah and the runtime under it) can be signalled at once.
-  const child = spawn('buildah', ['run', ...envArgs, ctr, '--', '/app/knative-events'], { env: buildahEnv, stdio: 'ignore', detached: true });
+  const child = spawn('buildah', ['run', ...envArgs, ctr, '--', '/app/knative-events'], {
+    env: buildahEnv,
+    stdio: 'ignore',
+    detached: true,
+  });
   const url = `http://127.0.0.1:${port}/`;
   try {
     await waitHealthy(url, child);
@@ -80,22 +90,40 @@ expect(user.Labels?.['org.opencontainers.image.title'] === 'knative-events', 'OC
 const broker = await receiver();
 try {
   await runRole('handler', { ROLE: 'handler', BROKER_URL: broker.url }, async (url) => {
-    const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', ce_type: 'image.smoke', ce_source: '/image-smoke' }, body: '{"n":1}' });
+    const res = await fetch(url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ce_type: 'image.smoke', ce_source: '/image-smoke' },
+      body: '{"n":1}',
+    });
     expect(res.status === 202, `handler answered ${res.status}`);
-    expect(broker.received.some((r) => r.body.includes('"image.smoke"')), 'the broker stand-in got no event');
+    expect(
+      broker.received.some((r) => r.body.includes('"image.smoke"')),
+      'the broker stand-in got no event',
+    );
   });
   await runRole('subscriber', { ROLE: 'subscriber', FUNCTION: 'echo' }, async (url) => {
     const res = await fetch(url, { method: 'POST', headers: ceHeaders('s-1'), body: '{"n":2}' });
     expect(res.status === 200 && (await res.text()) === '{"n":2}', `subscriber answered ${res.status}`);
   });
-  await runRole('sink-forwarder', { ROLE: 'sink-forwarder', FUNCTION: 'echo', KAFKA_SINK_URL: broker.url }, async (url) => {
-    const before = broker.received.length;
-    const res = await fetch(url, { method: 'POST', headers: ceHeaders('f-1'), body: '{"n":3}' });
-    expect(res.status === 202, `sink-forwarder answered ${res.status}`);
-    expect(broker.received.length === before + 1 && broker.received.at(-1).body === '{"n":3}', 'the sink stand-in got no record');
-  });
+  await runRole(
+    'sink-forwarder',
+    { ROLE: 'sink-forwarder', FUNCTION: 'echo', KAFKA_SINK_URL: broker.url },
+    async (url) => {
+      const before = broker.received.length;
+      const res = await fetch(url, { method: 'POST', headers: ceHeaders('f-1'), body: '{"n":3}' });
+      expect(res.status === 202, `sink-forwarder answered ${res.status}`);
+      expect(
+        broker.received.length === before + 1 && broker.received.at(-1).body === '{"n":3}',
+        'the sink stand-in got no record',
+      );
+    },
+  );
   await runRole('dlq', { ROLE: 'dlq' }, async (url) => {
-    const res = await fetch(url, { method: 'POST', headers: { ...ceHeaders('d-1'), 'ce-knativeerrorcode': '500', 'ce-knativeerrordest': 'http://x/' }, body: '{"n":4}' });
+    const res = await fetch(url, {
+      method: 'POST',
+      headers: { ...ceHeaders('d-1'), 'ce-knativeerrorcode': '500', 'ce-knativeerrordest': 'http://x/' },
+      body: '{"n":4}',
+    });
     expect(res.status === 202 && res.headers.get('x-dead-letter-id'), `dlq answered ${res.status}`);
   });
 } finally {

@@ -85,7 +85,8 @@ triggers:
 }
 
 export function scaffold(name, { dir = join(root, 'functions'), regenerate = true } = {}) {
-  if (!/^[a-z][a-z0-9-]*$/.test(name ?? '') || name.endsWith('-')) throw new Error(`${name ? `"${name}" is not a function name` : 'no name given'}\n${usage}`);
+  if (!/^[a-z][a-z0-9-]*$/.test(name ?? '') || name.endsWith('-'))
+    throw new Error(`${name ? `"${name}" is not a function name` : 'no name given'}\n${usage}`);
   const folder = join(dir, name);
   if (existsSync(folder)) throw new Error(`functions/${name} already exists: pick another name or edit it`);
   mkdirSync(folder, { recursive: true });

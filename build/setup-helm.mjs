@@ -10,7 +10,16 @@
 //   node build/setup-helm.mjs --force   reinstall
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -106,11 +115,19 @@ export function setupHelm({ force = false, log = () => {}, majors = PINNED.map((
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
   try {
-    const majors = process.argv.slice(2).filter((a) => /^\d+$/.test(a)).map(Number);
+    const majors = process.argv
+      .slice(2)
+      .filter((a) => /^\d+$/.test(a))
+      .map(Number);
     const unknown = majors.filter((m) => !PINNED.some((p) => p.major === m));
-    if (unknown.length > 0) throw new Error(`no pinned Helm ${unknown.join(', ')} (pinned: ${PINNED.map((p) => p.major).join(', ')})`);
+    if (unknown.length > 0)
+      throw new Error(`no pinned Helm ${unknown.join(', ')} (pinned: ${PINNED.map((p) => p.major).join(', ')})`);
     const pinned = PINNED.map((p) => p.major).filter((m) => majors.includes(m));
-    setupHelm({ force: process.argv.includes('--force'), log: (m) => console.log(m), ...(majors.length > 0 ? { majors: pinned } : {}) });
+    setupHelm({
+      force: process.argv.includes('--force'),
+      log: (m) => console.log(m),
+      ...(majors.length > 0 ? { majors: pinned } : {}),
+    });
   } catch (err) {
     console.error(`setup-helm: ${err instanceof Error ? err.message : String(err)}`);
     process.exit(1);

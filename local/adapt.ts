@@ -22,7 +22,10 @@ const value = (env: Env, name: string): string | undefined => {
   const source = env.find((e) => e.name === name)?.source;
   return source && 'value' in source ? source.value : undefined;
 };
-const set = (env: Env, name: string, source: EnvSource): Env => [...env.filter((e) => e.name !== name), { name, source }];
+const set = (env: Env, name: string, source: EnvSource): Env => [
+  ...env.filter((e) => e.name !== name),
+  { name, source },
+];
 
 // Settings of the PostgreSQL store (connection, pool, schema, retention), whatever the chart calls them: none
 // applies to the file store, and the runtime refuses them there.
@@ -30,7 +33,10 @@ const databaseVar = /^(DLQ_)?(DATABASE_|POSTGRES|PG|RETENTION_)[A-Z0-9_]*$/;
 // The direct-mode login settings; VAULT_SECRETS_DIR and VAULT_REFRESH_SECONDS stay (agent mode uses them).
 const vaultLoginVar = /^VAULT_(?!SECRETS_DIR$|REFRESH_SECONDS$)[A-Z0-9_]+$/;
 
-export function adaptForLocal(manifests: Manifests, options: { newToken: () => string; localDlqDir: (short: string) => string }): Adapted {
+export function adaptForLocal(
+  manifests: Manifests,
+  options: { newToken: () => string; localDlqDir: (short: string) => string },
+): Adapted {
   const notes: string[] = [];
   const generatedTokens = new Map<string, string>();
   const vaultDirect: string[] = [];
@@ -41,11 +47,17 @@ export function adaptForLocal(manifests: Manifests, options: { newToken: () => s
     const store = value(env, 'DLQ_STORE');
     if (role === 'dlq' && store !== undefined && /^postgres(ql)?$/i.test(store)) {
       const dropped = env.filter((e) => databaseVar.test(e.name)).map((e) => e.name);
-      env = set(env.filter((e) => !databaseVar.test(e.name)), 'DLQ_STORE', { value: 'file' });
+      env = set(
+        env.filter((e) => !databaseVar.test(e.name)),
+        'DLQ_STORE',
+        { value: 'file' },
+      );
       // A mount of its own, so the plan maps the file to a local folder like any other volume.
       env = set(env, 'DLQ_FILE', { value: '/local-dlq/dead-letters.jsonl' });
       volumeMounts = [...volumeMounts, { name: 'dlq-data', mountPath: '/local-dlq' }];
-      notes.push(`${s.short}: DLQ_STORE ${store} runs as the file store locally (${options.localDlqDir(s.short)}/dead-letters.jsonl); no PostgreSQL is started${dropped.length > 0 ? `, so ${dropped.join(', ')} ${dropped.length === 1 ? 'is' : 'are'} left out` : ''}`);
+      notes.push(
+        `${s.short}: DLQ_STORE ${store} runs as the file store locally (${options.localDlqDir(s.short)}/dead-letters.jsonl); no PostgreSQL is started${dropped.length > 0 ? `, so ${dropped.join(', ')} ${dropped.length === 1 ? 'is' : 'are'} left out` : ''}`,
+      );
     }
     if (env.some((e) => e.name === 'VAULT_ADDR')) {
       env = env.filter((e) => !vaultLoginVar.test(e.name));
@@ -58,7 +70,13 @@ export function adaptForLocal(manifests: Manifests, options: { newToken: () => s
     }
     return { ...s, env, volumeMounts };
   });
-  if (vaultDirect.length > 0) notes.push(`${vaultDirect.join(', ')}: Vault direct mode reads the local secrets file's files: instead of logging in to Vault`);
-  if (generatedTokens.size > 0) notes.push(`${[...generatedTokens.keys()].join(', ')}: DLQ_ADMIN_TOKEN generated for this run (the table shows the admin URL)`);
+  if (vaultDirect.length > 0)
+    notes.push(
+      `${vaultDirect.join(', ')}: Vault direct mode reads the local secrets file's files: instead of logging in to Vault`,
+    );
+  if (generatedTokens.size > 0)
+    notes.push(
+      `${[...generatedTokens.keys()].join(', ')}: DLQ_ADMIN_TOKEN generated for this run (the table shows the admin URL)`,
+    );
   return { manifests: { ...manifests, services }, notes, generatedTokens, vaultDirect };
 }

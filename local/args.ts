@@ -47,9 +47,11 @@ export function parseRunnerArgs(argv: readonly string[]): RunnerArgs {
   }
   const v = parsed.values;
   const port = v.port === undefined ? undefined : Number(v.port);
-  if (port !== undefined && (!Number.isInteger(port) || port < 0 || port > 65535)) throw new RunnerError(`--port ${v.port}: expected a port number (0 = any free ports)`);
+  if (port !== undefined && (!Number.isInteger(port) || port < 0 || port > 65535))
+    throw new RunnerError(`--port ${v.port}: expected a port number (0 = any free ports)`);
   const level = v['log-level'];
-  if (level !== undefined && !(levels as string[]).includes(level)) throw new RunnerError(`--log-level ${level}: expected one of ${levels.join(', ')}`);
+  if (level !== undefined && !(levels as string[]).includes(level))
+    throw new RunnerError(`--log-level ${level}: expected one of ${levels.join(', ')}`);
   return {
     valuesFiles: parsed.positionals.length > 0 ? parsed.positionals : ['values/local.yaml'],
     outDir: v['out-dir'],

@@ -35,7 +35,8 @@ export interface LocalBroker {
 
 function replyOf(response: PostResponse, newId: () => string, now: () => Date): CloudEvent<unknown> | undefined {
   const ct = response.headers['content-type'] ?? '';
-  const isEvent = response.headers['ce-id'] !== undefined || ct.toLowerCase().startsWith('application/cloudevents+json');
+  const isEvent =
+    response.headers['ce-id'] !== undefined || ct.toLowerCase().startsWith('application/cloudevents+json');
   if (!isEvent) return undefined;
   return parseCloudEvent(response.headers, response.body, { legacy: false, requireJson: false, newId, now });
 }
@@ -43,59 +44,119 @@ function replyOf(response: PostResponse, newId: () => string, now: () => Date): 
 type Delivery = Awaited<ReturnType<typeof deliver>>;
 
 /** What happened to an event the subscriber did not take: dead-lettered, lost, or dropped. */
-function logUndelivered(log: BrokerDeps['log'], trigger: TriggerPlan, event: CloudEvent<unknown>, result: Exclude<Delivery, { outcome: 'delivered' }>, tag: Record<string, unknown>): void {
+function logUndelivered(
+  log: BrokerDeps['log'],
+  trigger: TriggerPlan,
+  event: CloudEvent<unknown>,
+  result: Exclude<Delivery, { outcome: 'delivered' }>,
+  tag: Record<string, unknown>,
+): void {
   const why = `${describeAttempt(result.last)} after ${result.attempts} attempt${result.attempts === 1 ? '' : 's'}`;
-  if (result.outcome === 'dead-lettered') log.warn(`${event.type} not delivered to ${trigger.subscriberLabel} (${why}): sent to the dead-letter sink`, tag);
-  else if (result.outcome === 'dead-letter-failed') log.error(`${event.type} not delivered to ${trigger.subscriberLabel} (${why}) and the dead-letter sink did not take it either: event lost`, tag);
-  else log.error(`${event.type} not delivered to ${trigger.subscriberLabel} (${why}) and the trigger has no dead-letter sink: event dropped`, tag);
+  if (result.outcome === 'dead-lettered')
+    log.warn(`${event.type} not delivered to ${trigger.subscriberLabel} (${why}): sent to the dead-letter sink`, tag);
+  else if (result.outcome === 'dead-letter-failed')
+    log.error(
+      `${event.type} not delivered to ${trigger.subscriberLabel} (${why}) and the dead-letter sink did not take it either: event lost`,
+      tag,
+    );
+  else
+    log.error(
+      `${event.type} not delivered to ${trigger.subscriberLabel} (${why}) and the trigger has no dead-letter sink: event dropped`,
+      tag,
+    );
 }
 
 /** The subscriber's reply event, if it answered with one that may be published (valid, within the hop limit). */
-function publishableReply(log: BrokerDeps['log'], trigger: TriggerPlan, response: PostResponse, hops: number, tag: Record<string, unknown>, read: () => CloudEvent<unknown> | undefined): CloudEvent<unknown> | undefined {
+function publishableReply(
+  log: BrokerDeps['log'],
+  trigger: TriggerPlan,
+  response: PostResponse,
+  hops: number,
+  tag: Record<string, unknown>,
+  read: () => CloudEvent<unknown> | undefined,
+): CloudEvent<unknown> | undefined {
   let reply: CloudEvent<unknown> | undefined;
   try {
     reply = read();
   } catch (err) {
-    log.warn(`${trigger.subscriberLabel} answered with an invalid reply event (${(err as Error).message}); ignored`, tag);
+    log.warn(
+      `${trigger.subscriberLabel} answered with an invalid reply event (${(err as Error).message}); ignored`,
+      tag,
+    );
     return undefined;
   }
   if (!reply) return undefined;
   if (hops + 1 > maxReplyHops) {
-    log.error(`reply ${reply.type} dropped: more than ${maxReplyHops} reply hops (a trigger probably matches its own subscriber's replies)`, tag);
+    log.error(
+      `reply ${reply.type} dropped: more than ${maxReplyHops} reply hops (a trigger probably matches its own subscriber's replies)`,
+      tag,
+    );
     return undefined;
   }
-  log.info(`reply ${reply.type} from ${trigger.subscriberLabel} published into the broker`, { ...tag, replyId: reply.id });
+  log.info(`reply ${reply.type} from ${trigger.subscriberLabel} published into the broker`, {
+    ...tag,
+    replyId: reply.id,
+  });
   return reply;
 }
 
-export function createBroker(brokers: readonly BrokerPlan[], triggers: readonly TriggerPlan[], deps: BrokerDeps): LocalBroker {
+export function createBroker(
+  brokers: readonly BrokerPlan[],
+  triggers: readonly TriggerPlan[],
+  deps: BrokerDeps,
+): LocalBroker {
   const newId = deps.newId ?? randomUUID;
   const now = deps.now ?? (() => new Date());
   const inFlight = new Set<Promise<void>>();
   const known = new Set(brokers.map((b) => b.path));
 
-  async function deliverTo(trigger: TriggerPlan, brokerPath: string, event: CloudEvent<unknown>, hops: number): Promise<void> {
+  async function deliverTo(
+    trigger: TriggerPlan,
+    brokerPath: string,
+    event: CloudEvent<unknown>,
+    hops: number,
+  ): Promise<void> {
     const log = deps.log;
     const tag = { trigger: trigger.name, eventId: event.id };
     const span = brokerDeliverySpan(deps.traces, trigger, event);
-    const result = await deliver(trigger.subscriberUrl, event, trigger.delivery, {
-      ...deps,
-      onRetry: (n, last, delayMs) => log.warn(`${trigger.subscriberLabel} answered ${describeAttempt(last)}; retry ${n}/${trigger.delivery.retry} in ${delayMs} ms`, tag),
-    }, { prefer: 'reply', ...span.headers });
+    const result = await deliver(
+      trigger.subscriberUrl,
+      event,
+      trigger.delivery,
+      {
+        ...deps,
+        onRetry: (n, last, delayMs) =>
+          log.warn(
+            `${trigger.subscriberLabel} answered ${describeAttempt(last)}; retry ${n}/${trigger.delivery.retry} in ${delayMs} ms`,
+            tag,
+          ),
+      },
+      { prefer: 'reply', ...span.headers },
+    );
     span.end(result);
     if (result.outcome !== 'delivered') return logUndelivered(log, trigger, event, result, tag);
-    log.info(`${event.type} → ${trigger.subscriberLabel}: ${result.response.status}`, { ...tag, attempts: result.attempts });
-    const reply = publishableReply(log, trigger, result.response, hops, tag, () => replyOf(result.response, newId, now));
+    log.info(`${event.type} → ${trigger.subscriberLabel}: ${result.response.status}`, {
+      ...tag,
+      attempts: result.attempts,
+    });
+    const reply = publishableReply(log, trigger, result.response, hops, tag, () =>
+      replyOf(result.response, newId, now),
+    );
     if (reply) publish(brokerPath, reply, hops + 1);
   }
 
   function publish(brokerPath: string, event: CloudEvent<unknown>, hops = 0): void {
     const attributes = attributesOf(event);
     const chosen = triggers.filter((t) => t.brokerPath === brokerPath && matches(t.filter, attributes));
-    if (chosen.length === 0) deps.log.info(`${event.type} from ${event.source} matched no trigger`, { eventId: event.id });
+    if (chosen.length === 0)
+      deps.log.info(`${event.type} from ${event.source} matched no trigger`, { eventId: event.id });
     for (const trigger of chosen) {
       const p = deliverTo(trigger, brokerPath, event, hops)
-        .catch((err: unknown) => deps.log.error(`delivery to ${trigger.subscriberLabel} failed: ${(err as Error).message}`, { trigger: trigger.name }))
+        .catch((err: unknown) =>
+          deps.log.error(`delivery to ${trigger.subscriberLabel} failed: ${(err as Error).message}`, {
+            trigger: trigger.name,
+          }),
+        )
         .finally(() => inFlight.delete(p));
       inFlight.add(p);
     }
@@ -104,8 +165,13 @@ export function createBroker(brokers: readonly BrokerPlan[], triggers: readonly 
   /** The broker ingress: a CloudEvent POSTed to a broker's path is published into it (202). */
   function accept(req: IncomingMessage, body: Buffer): { status: number; body?: unknown } {
     const path = (req.url ?? '/').split('?')[0]?.replace(/\/$/, '') ?? '';
-    if (!known.has(path)) return { status: 404, body: { error: 'not_found', message: `no broker at ${path}; brokers: ${[...known].join(', ')}` } };
-    if (req.method !== 'POST') return { status: 405, body: { error: 'method_not_allowed', message: 'POST a CloudEvent' } };
+    if (!known.has(path))
+      return {
+        status: 404,
+        body: { error: 'not_found', message: `no broker at ${path}; brokers: ${[...known].join(', ')}` },
+      };
+    if (req.method !== 'POST')
+      return { status: 405, body: { error: 'method_not_allowed', message: 'POST a CloudEvent' } };
     let event: CloudEvent<unknown>;
     try {
       event = parseCloudEvent(req.headers, body, { legacy: false, requireJson: false, newId, now });

@@ -27,8 +27,18 @@ const { NODE_TEST_CONTEXT: _ctx, ...inherited } = process.env;
 const env = { ...inherited, NO_COLOR: '1', FORCE_COLOR: '0' };
 
 /** waitFor with the output so far in the failure message. */
-const until = <T>(what: string, probe: () => T | undefined, timeoutMs: number, output: () => string = () => ''): Promise<T> =>
-  waitFor(probe, timeoutMs, { what, intervalMs: 100, context: () => `output:\n${output().slice(-4000)}`, errors: 'throw' });
+const until = <T>(
+  what: string,
+  probe: () => T | undefined,
+  timeoutMs: number,
+  output: () => string = () => '',
+): Promise<T> =>
+  waitFor(probe, timeoutMs, {
+    what,
+    intervalMs: 100,
+    context: () => `output:\n${output().slice(-4000)}`,
+    errors: 'throw',
+  });
 
 /** Runs one shell command in the copy, as typed in a terminal; resolves with its output, or fails at the deadline. */
 function sh(command: string, timeoutMs = 60_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
@@ -66,7 +76,13 @@ class Running {
   async interrupt(timeoutMs: number): Promise<number | null> {
     process.kill(-(this.child.pid as number), 'SIGINT');
     let timer: NodeJS.Timeout | undefined;
-    const late = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`not stopped ${timeoutMs} ms after Ctrl-C:\n${this.output.slice(-3000)}`)), timeoutMs)));
+    const late = new Promise<never>(
+      (_, reject) =>
+        (timer = setTimeout(
+          () => reject(new Error(`not stopped ${timeoutMs} ms after Ctrl-C:\n${this.output.slice(-3000)}`)),
+          timeoutMs,
+        )),
+    );
     try {
       return await Promise.race([this.closed, late]);
     } finally {
@@ -75,19 +91,33 @@ class Running {
   }
   /** Like `until`, but fails at once when the command has exited. */
   waitFor<T>(what: string, probe: () => T | undefined, timeoutMs: number): Promise<T> {
-    return until(what, () => {
-      if (this.child.exitCode !== null || this.child.signalCode !== null) throw new Error(`the command exited (${this.child.exitCode ?? this.child.signalCode}) before ${what}:\n${this.output.slice(-4000)}`);
-      return probe();
-    }, timeoutMs, () => this.output);
+    return until(
+      what,
+      () => {
+        if (this.child.exitCode !== null || this.child.signalCode !== null)
+          throw new Error(
+            `the command exited (${this.child.exitCode ?? this.child.signalCode}) before ${what}:\n${this.output.slice(-4000)}`,
+          );
+        return probe();
+      },
+      timeoutMs,
+      () => this.output,
+    );
   }
   kill(): void {
-    if (this.child.exitCode === null && this.child.signalCode === null) process.kill(-(this.child.pid as number), 'SIGKILL');
+    if (this.child.exitCode === null && this.child.signalCode === null)
+      process.kill(-(this.child.pid as number), 'SIGKILL');
   }
 }
 
 /** The copy: every file git tracks or would track (others' uncommitted work included), dependencies linked. */
 function copyWorkingTree(): void {
-  const files = spawnSync('git', ['ls-files', '-z', '--cached', '--others', '--exclude-standard'], { cwd: repo, encoding: 'utf8' }).stdout.split('\0').filter(Boolean);
+  const files = spawnSync('git', ['ls-files', '-z', '--cached', '--others', '--exclude-standard'], {
+    cwd: repo,
+    encoding: 'utf8',
+  })
+    .stdout.split('\0')
+    .filter(Boolean);
   for (const file of files) {
     if (!existsSync(join(repo, file))) continue; // deleted in the working tree, not yet in the index
     mkdirSync(dirname(join(copy, file)), { recursive: true });
@@ -118,8 +148,15 @@ function readmeBlockAfter(marker: string): string[] {
   return commandsOf(block[1]);
 }
 
-const jsonLines = (file: string) => (existsSync(file) ? readFileSync(file, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>) : []);
-const logLine = (output: string, service: string, pattern: string) => new RegExp(`^${service}\\s+│ .*${pattern}`, 'm').test(output);
+const jsonLines = (file: string) =>
+  existsSync(file)
+    ? readFileSync(file, 'utf8')
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l) as Record<string, unknown>)
+    : [];
+const logLine = (output: string, service: string, pattern: string) =>
+  new RegExp(`^${service}\\s+│ .*${pattern}`, 'm').test(output);
 
 before(() => copyWorkingTree());
 after(() => rmSync(copy, { recursive: true, force: true }));
@@ -141,13 +178,23 @@ describe('a new function, the walkthrough and the dlq admin API on one pipeline'
     assert.ok(start, 'npm run new printed the npm start command');
     pipeline = new Running(`${start} --port 0`);
     state = await pipeline.waitFor('the state file', () => readState(join(copy, '.local-run', 'state.json')), 90_000);
-    await pipeline.waitFor('the start-up table', () => (pipeline.output.includes('Ctrl-C stops everything') ? true : undefined), 20_000);
+    await pipeline.waitFor(
+      'the start-up table',
+      () => (pipeline.output.includes('Ctrl-C stops everything') ? true : undefined),
+      20_000,
+    );
   });
   after(() => pipeline?.kill());
 
   it('npm run new scaffolded a typed function with a passing unit test, and the registry knows it', async () => {
-    assert.match(readFileSync(join(copy, 'functions', 'hello', 'index.ts'), 'utf8'), /const hello: EventFunction<Greeting> = async/);
-    assert.match(readFileSync(join(copy, 'functions', 'index.ts'), 'utf8'), /'hello': \(\) => import\('\.\/hello\/index\.js'\)/);
+    assert.match(
+      readFileSync(join(copy, 'functions', 'hello', 'index.ts'), 'utf8'),
+      /const hello: EventFunction<Greeting> = async/,
+    );
+    assert.match(
+      readFileSync(join(copy, 'functions', 'index.ts'), 'utf8'),
+      /'hello': \(\) => import\('\.\/hello\/index\.js'\)/,
+    );
     const testCommand = /^\s+(node test\/run-tests\.mjs functions\/hello)$/m.exec(scaffold)?.[1];
     assert.ok(testCommand, 'npm run new printed how to test it');
     const run = await sh(testCommand);
@@ -157,9 +204,18 @@ describe('a new function, the walkthrough and the dlq admin API on one pipeline'
   });
 
   it('the start-up table lists every service, ready, and a first event per trigger', () => {
-    assert.deepEqual(state.services.map((s) => `${s.short}:${s.role}`).sort(), ['dlq:dlq', 'echo:subscriber', 'handler:handler', 'hello:subscriber', 'transformer:sink-forwarder']);
+    assert.deepEqual(state.services.map((s) => `${s.short}:${s.role}`).sort(), [
+      'dlq:dlq',
+      'echo:subscriber',
+      'handler:handler',
+      'hello:subscriber',
+      'transformer:sink-forwarder',
+    ]);
     assert.doesNotMatch(pipeline.output, /not ready/);
-    assert.match(pipeline.output, /\n {2}npm run send -- --type com\.example\.hello --source \/local\/try --data '\{"name":"Ada"\}'\n/);
+    assert.match(
+      pipeline.output,
+      /\n {2}npm run send -- --type com\.example\.hello --source \/local\/try --data '\{"name":"Ada"\}'\n/,
+    );
   });
 
   it('every command of the README walkthrough does what its comment says', async () => {
@@ -172,7 +228,13 @@ describe('a new function, the walkthrough and the dlq admin API on one pipeline'
           const r = await sh(command.replace('http://localhost:8080/', handlerUrl()));
           assert.equal(r.code, 0, r.stderr);
           assert.equal(JSON.parse(r.stdout).type, 'event-subscriber-type', 'the handler answers 202 with the event');
-          await until('echo logging the seed event', () => (logLine(pipeline.output, 'echo', 'DEBUG echo \\{.*"event_data_1":"data value 1"') ? true : undefined), 15_000, () => pipeline.output);
+          await until(
+            'echo logging the seed event',
+            () =>
+              logLine(pipeline.output, 'echo', 'DEBUG echo \\{.*"event_data_1":"data value 1"') ? true : undefined,
+            15_000,
+            () => pipeline.output,
+          );
         },
       ],
       [
@@ -186,11 +248,31 @@ describe('a new function, the walkthrough and the dlq admin API on one pipeline'
       [
         /^cat \.local-run\/kafka\/trades-normalized\.jsonl$/,
         async (command) => {
-          await until('the trade in the sink file', () => (jsonLines(join(copy, '.local-run', 'kafka', 'trades-normalized.jsonl')).length > 0 ? true : undefined), 15_000, () => pipeline.output);
-          const record = JSON.parse((await sh(command)).stdout.split('\n')[0] as string) as { topic: string; value: string; headers: Record<string, string> };
+          await until(
+            'the trade in the sink file',
+            () =>
+              jsonLines(join(copy, '.local-run', 'kafka', 'trades-normalized.jsonl')).length > 0 ? true : undefined,
+            15_000,
+            () => pipeline.output,
+          );
+          const record = JSON.parse((await sh(command)).stdout.split('\n')[0] as string) as {
+            topic: string;
+            value: string;
+            headers: Record<string, string>;
+          };
           assert.equal(record.topic, 'trades-normalized');
           assert.equal(record.headers.ce_type, 'com.example.trade.normalized');
-          assert.deepEqual(JSON.parse(record.value), { tradeId: 'T-1', symbol: 'ACME', quantity: 10, price: 12.5, side: 'BUY', currency: 'USD', tradedAt: '2026-11-25T09:30:00.000Z', venue: 'UNKNOWN', settled: false });
+          assert.deepEqual(JSON.parse(record.value), {
+            tradeId: 'T-1',
+            symbol: 'ACME',
+            quantity: 10,
+            price: 12.5,
+            side: 'BUY',
+            currency: 'USD',
+            tradedAt: '2026-11-25T09:30:00.000Z',
+            venue: 'UNKNOWN',
+            settled: false,
+          });
         },
       ],
       [
@@ -201,15 +283,30 @@ describe('a new function, the walkthrough and the dlq admin API on one pipeline'
           assert.match(r.stdout, /^202 Accepted ← POST /m, 'the handler accepts it: the 422 comes later');
           badId = /\(ce-id ([^)]+)\)/.exec(r.stdout)?.[1] ?? '';
           assert.notEqual(badId, '', r.stdout);
-          await until("the transformer's 422 in its log", () => (logLine(pipeline.output, 'transformer', '(422|cannot be mapped)') ? true : undefined), 15_000, () => pipeline.output);
+          await until(
+            "the transformer's 422 in its log",
+            () => (logLine(pipeline.output, 'transformer', '(422|cannot be mapped)') ? true : undefined),
+            15_000,
+            () => pipeline.output,
+          );
         },
       ],
       [
         /^cat \.local-run\/volumes\/dlq\/dlq-data\/dead-letters\.jsonl$/,
         async (command) => {
           const file = join(copy, '.local-run', 'volumes', 'dlq', 'dlq-data', 'dead-letters.jsonl');
-          await until('the dead letter', () => (jsonLines(file).some((l) => (l.event as { id?: string } | undefined)?.id === badId) ? true : undefined), 15_000, () => pipeline.output);
-          const dead = (await sh(command)).stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l) as { event: Record<string, string> }).find((l) => l.event.id === badId);
+          await until(
+            'the dead letter',
+            () =>
+              jsonLines(file).some((l) => (l.event as { id?: string } | undefined)?.id === badId) ? true : undefined,
+            15_000,
+            () => pipeline.output,
+          );
+          const dead = (await sh(command)).stdout
+            .split('\n')
+            .filter(Boolean)
+            .map((l) => JSON.parse(l) as { event: Record<string, string> })
+            .find((l) => l.event.id === badId);
           assert.equal(dead?.event.type, 'com.example.trade');
           assert.equal(dead?.event.knativeerrorcode, '422');
         },
@@ -225,12 +322,20 @@ describe('a new function, the walkthrough and the dlq admin API on one pipeline'
   });
 
   it('the dlq admin API lists the dead letter with the token the table printed', async () => {
-    const command = /admin API {2}(curl -H 'Authorization: Bearer [0-9a-f]{32}' http:\/\/127\.0\.0\.1:\d+\/dead-letters)$/m.exec(pipeline.output)?.[1];
+    const command =
+      /admin API {2}(curl -H 'Authorization: Bearer [0-9a-f]{32}' http:\/\/127\.0\.0\.1:\d+\/dead-letters)$/m.exec(
+        pipeline.output,
+      )?.[1];
     assert.ok(command, 'the table prints the admin API command with a generated token');
     const r = await sh(command);
     const listing = JSON.parse(r.stdout) as { success: boolean; items: unknown[] };
     assert.equal(listing.success, true, r.stdout);
-    assert.ok(listing.items.some((item) => JSON.stringify(item).includes('"com.example.trade"') && JSON.stringify(item).includes('422')), r.stdout);
+    assert.ok(
+      listing.items.some(
+        (item) => JSON.stringify(item).includes('"com.example.trade"') && JSON.stringify(item).includes('422'),
+      ),
+      r.stdout,
+    );
     const refused = await sh(command.replace(/Bearer [0-9a-f]{32}/, 'Bearer wrong-token-0123456789'));
     assert.equal(JSON.parse(refused.stdout).success, false);
   });
@@ -250,8 +355,25 @@ describe('a new function, the walkthrough and the dlq admin API on one pipeline'
     const r = await sh(send);
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /^202 Accepted/m);
-    await until('hello greeting Ada', () => (logLine(pipeline.output, 'hello', 'greeting \\{.*"name":"Ada"') ? true : undefined), 15_000, () => pipeline.output);
-    await until('the reply published', () => (logLine(pipeline.output, 'broker', 'reply com\\.example\\.hello\\.greeted from \\S+hello published into the broker') ? true : undefined), 15_000, () => pipeline.output);
+    await until(
+      'hello greeting Ada',
+      () => (logLine(pipeline.output, 'hello', 'greeting \\{.*"name":"Ada"') ? true : undefined),
+      15_000,
+      () => pipeline.output,
+    );
+    await until(
+      'the reply published',
+      () =>
+        logLine(
+          pipeline.output,
+          'broker',
+          'reply com\\.example\\.hello\\.greeted from \\S+hello published into the broker',
+        )
+          ? true
+          : undefined,
+      15_000,
+      () => pipeline.output,
+    );
   });
 
   it('Ctrl-C stops everything and removes the state file', async () => {
@@ -268,7 +390,10 @@ describe('npm start -- values/prod.yaml', () => {
     const r = await sh('npm start -- values/prod.yaml --port 0', 90_000);
     assert.equal(r.code, 1);
     const message = r.stderr.slice(r.stderr.indexOf('npm start: '));
-    assert.match(message, /^npm start: values\/prod\.yaml needs secrets that no local secrets file was given for \(nothing was started\):\n/);
+    assert.match(
+      message,
+      /^npm start: values\/prod\.yaml needs secrets that no local secrets file was given for \(nothing was started\):\n/,
+    );
     assert.match(message, /the Vault agent writes the file app/);
     assert.match(message, /HANDLER_AUTH=hmac/);
     assert.match(message, /mkdir -p \.local-run && cp values\/local-secrets\.example\.yaml \.local-run\/secrets\.yaml/);
@@ -282,7 +407,11 @@ describe('npm start -- values/prod.yaml', () => {
       assert.equal(startProd, 'npm start -- values/prod.yaml --secrets .local-run/secrets.yaml');
       assert.equal((await sh(copySecrets)).code, 0);
       pipeline = new Running(`${startProd} --port 0`);
-      await pipeline.waitFor('the start-up table', () => (pipeline.output.includes('Ctrl-C stops everything') ? true : undefined), 90_000);
+      await pipeline.waitFor(
+        'the start-up table',
+        () => (pipeline.output.includes('Ctrl-C stops everything') ? true : undefined),
+        90_000,
+      );
     });
     after(() => pipeline?.kill());
 
@@ -303,7 +432,11 @@ describe('npm start -- values/prod.yaml', () => {
       assert.equal(r.code, 0, r.stderr);
       assert.match(r.stdout, /^202 Accepted/m);
       assert.match(r.stdout, /accepted by the handler; follow it in the logs/);
-      await pipeline.waitFor('the signed trade in the sink', () => (jsonLines(sinkFile).length > before ? true : undefined), 15_000);
+      await pipeline.waitFor(
+        'the signed trade in the sink',
+        () => (jsonLines(sinkFile).length > before ? true : undefined),
+        15_000,
+      );
       // The same request unsigned is refused: the signature is what let it in.
       const unsigned = await sh(send.replace(' --sign', ''));
       assert.notEqual(unsigned.code, 0);

@@ -9,7 +9,15 @@ import { parseDuration } from './duration.js';
 import { fetchPost } from './http.js';
 
 const event = new CloudEvent<unknown>({ id: 'e-1', source: '/test', type: 'com.example.trade', data: { a: 1 } });
-const spec = (over: Partial<DeliverySpec> = {}): DeliverySpec => ({ retry: 2, backoffPolicy: 'linear', backoffDelayMs: 200, timeoutMs: 2000, deadLetterUrl: undefined, format: 'binary', ...over });
+const spec = (over: Partial<DeliverySpec> = {}): DeliverySpec => ({
+  retry: 2,
+  backoffPolicy: 'linear',
+  backoffDelayMs: 200,
+  timeoutMs: 2000,
+  deadLetterUrl: undefined,
+  format: 'binary',
+  ...over,
+});
 const receivers: Receiver[] = [];
 const receiver = async (...args: Parameters<typeof startReceiver>) => {
   const r = await startReceiver(...args);
@@ -32,8 +40,14 @@ describe('durations and backoff', () => {
     for (const bad of ['', 'P', 'PT', '2s', 'P1M', 'PT-1S', 'P1Y']) assert.equal(parseDuration(bad), undefined, bad);
   });
   it('linear waits delay × n, exponential delay × 2^n before retry n', () => {
-    assert.deepEqual([1, 2, 3].map((n) => retryDelayMs({ backoffPolicy: 'linear', backoffDelayMs: 200 }, n)), [200, 400, 600]);
-    assert.deepEqual([1, 2, 3].map((n) => retryDelayMs({ backoffPolicy: 'exponential', backoffDelayMs: 500 }, n)), [1000, 2000, 4000]);
+    assert.deepEqual(
+      [1, 2, 3].map((n) => retryDelayMs({ backoffPolicy: 'linear', backoffDelayMs: 200 }, n)),
+      [200, 400, 600],
+    );
+    assert.deepEqual(
+      [1, 2, 3].map((n) => retryDelayMs({ backoffPolicy: 'exponential', backoffDelayMs: 500 }, n)),
+      [1000, 2000, 4000],
+    );
   });
   it('retries 5xx, 404, 408, 409, 429 and no other 4xx', () => {
     for (const s of [500, 502, 503, 504, 404, 408, 409, 429]) assert.equal(isRetryable(s), true, String(s));
@@ -46,7 +60,10 @@ describe('deliver', () => {
     const subscriber = await receiver({ status: 503, body: '{"error":"busy"}' });
     const dls = await receiver();
     const clock = recordingSleep();
-    const result = await deliver(subscriber.url, event, spec({ deadLetterUrl: dls.url }), { post: fetchPost, sleep: clock.sleep });
+    const result = await deliver(subscriber.url, event, spec({ deadLetterUrl: dls.url }), {
+      post: fetchPost,
+      sleep: clock.sleep,
+    });
     assert.equal(result.outcome, 'dead-lettered');
     assert.equal(subscriber.requests.length, 3, 'first attempt + retry 2');
     assert.deepEqual(clock.delays, [200, 400]);
@@ -57,14 +74,21 @@ describe('deliver', () => {
     assert.equal(dead?.knativeerrorcode, '503');
     assert.equal(Buffer.from(String(dead?.knativeerrordata), 'base64').toString('utf8'), '{"error":"busy"}');
     assert.deepEqual(dead?.data, { a: 1 });
-    assert.equal(dls.requests[0]?.headers['ce-knativeerrorcode'], '503', 'binary mode: extensions arrive as ce- headers');
+    assert.equal(
+      dls.requests[0]?.headers['ce-knativeerrorcode'],
+      '503',
+      'binary mode: extensions arrive as ce- headers',
+    );
   });
 
   it('sends a 422 to the dead-letter sink at once, without retrying', async () => {
     const subscriber = await receiver({ status: 422, body: 'cannot map' });
     const dls = await receiver();
     const clock = recordingSleep();
-    const result = await deliver(subscriber.url, event, spec({ retry: 5, deadLetterUrl: dls.url }), { post: fetchPost, sleep: clock.sleep });
+    const result = await deliver(subscriber.url, event, spec({ retry: 5, deadLetterUrl: dls.url }), {
+      post: fetchPost,
+      sleep: clock.sleep,
+    });
     assert.equal(result.outcome, 'dead-lettered');
     assert.equal(subscriber.requests.length, 1);
     assert.deepEqual(clock.delays, []);
@@ -75,7 +99,12 @@ describe('deliver', () => {
     const subscriber = await receiver({ status: 200 });
     subscriber.script({ status: 500 }, { status: 429 });
     const clock = recordingSleep();
-    const result = await deliver(subscriber.url, event, spec({ retry: 3, backoffPolicy: 'exponential', backoffDelayMs: 100 }), { post: fetchPost, sleep: clock.sleep });
+    const result = await deliver(
+      subscriber.url,
+      event,
+      spec({ retry: 3, backoffPolicy: 'exponential', backoffDelayMs: 100 }),
+      { post: fetchPost, sleep: clock.sleep },
+    );
     assert.equal(result.outcome, 'delivered');
     assert.equal(result.attempts, 3);
     assert.deepEqual(clock.delays, [200, 400]);
@@ -86,7 +115,10 @@ describe('deliver', () => {
     const dls = await receiver();
     const clock = recordingSleep();
     const started = Date.now();
-    const result = await deliver(subscriber.url, event, spec({ retry: 1, timeoutMs: 150, deadLetterUrl: dls.url }), { post: fetchPost, sleep: clock.sleep });
+    const result = await deliver(subscriber.url, event, spec({ retry: 1, timeoutMs: 150, deadLetterUrl: dls.url }), {
+      post: fetchPost,
+      sleep: clock.sleep,
+    });
     assert.equal(result.outcome, 'dead-lettered');
     assert.equal(subscriber.requests.length, 2);
     assert.ok(Date.now() - started >= 280, 'each attempt waited for its timeout');
@@ -113,7 +145,10 @@ describe('deliver', () => {
 describe('deadLetterEvent', () => {
   it('cuts the response body to 1024 characters before base64', () => {
     const long = 'x'.repeat(3000);
-    const dead = deadLetterEvent(event, 'http://sub/', { kind: 'response', response: { status: 500, headers: {}, body: Buffer.from(long) } });
+    const dead = deadLetterEvent(event, 'http://sub/', {
+      kind: 'response',
+      response: { status: 500, headers: {}, body: Buffer.from(long) },
+    });
     assert.equal(Buffer.from(String(dead.knativeerrordata), 'base64').toString('utf8'), 'x'.repeat(1024));
     assert.equal(dead.knativeerrorcode, '500');
   });

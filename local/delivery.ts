@@ -37,7 +37,10 @@ export const defaultDelivery: DeliverySpec = Object.freeze({
   format: 'binary',
 });
 
-export function retryDelayMs(spec: Pick<DeliverySpec, 'backoffPolicy' | 'backoffDelayMs'>, retryNumber: number): number {
+export function retryDelayMs(
+  spec: Pick<DeliverySpec, 'backoffPolicy' | 'backoffDelayMs'>,
+  retryNumber: number,
+): number {
   return spec.backoffPolicy === 'linear' ? spec.backoffDelayMs * retryNumber : spec.backoffDelayMs * 2 ** retryNumber;
 }
 
@@ -45,11 +48,17 @@ export function isRetryable(status: number): boolean {
   return status >= 500 || status === 404 || status === 408 || status === 409 || status === 429;
 }
 
-export type Attempt = { readonly kind: 'response'; readonly response: PostResponse } | { readonly kind: 'no-response'; readonly message: string; readonly timeout: boolean };
+export type Attempt =
+  | { readonly kind: 'response'; readonly response: PostResponse }
+  | { readonly kind: 'no-response'; readonly message: string; readonly timeout: boolean };
 
 export type DeliveryResult =
   | { readonly outcome: 'delivered'; readonly response: PostResponse; readonly attempts: number }
-  | { readonly outcome: 'dead-lettered' | 'dropped' | 'dead-letter-failed'; readonly last: Attempt; readonly attempts: number };
+  | {
+      readonly outcome: 'dead-lettered' | 'dropped' | 'dead-letter-failed';
+      readonly last: Attempt;
+      readonly attempts: number;
+    };
 
 export interface DeliveryDeps {
   readonly post: Post;
@@ -62,10 +71,19 @@ export interface DeliveryDeps {
 const maxErrorData = 1024;
 
 export function describeAttempt(attempt: Attempt): string {
-  return attempt.kind === 'response' ? `status ${attempt.response.status}` : attempt.timeout ? `timeout (${attempt.message})` : `no response (${attempt.message})`;
+  return attempt.kind === 'response'
+    ? `status ${attempt.response.status}`
+    : attempt.timeout
+      ? `timeout (${attempt.message})`
+      : `no response (${attempt.message})`;
 }
 
-async function attemptOnce(post: Post, url: string, message: { headers: Record<string, string>; body: string | Buffer }, timeoutMs: number): Promise<Attempt> {
+async function attemptOnce(
+  post: Post,
+  url: string,
+  message: { headers: Record<string, string>; body: string | Buffer },
+  timeoutMs: number,
+): Promise<Attempt> {
   try {
     return { kind: 'response', response: await post(url, message.headers, message.body, timeoutMs) };
   } catch (err) {
@@ -77,7 +95,13 @@ const ok = (a: Attempt) => a.kind === 'response' && a.response.status >= 200 && 
 const retryable = (a: Attempt) => a.kind === 'no-response' || isRetryable(a.response.status);
 
 /** Sends with retries; no dead-lettering. */
-export async function sendWithRetries(url: string, event: CloudEvent<unknown>, spec: DeliverySpec, deps: DeliveryDeps, extraHeaders: Record<string, string> = {}): Promise<{ last: Attempt; attempts: number }> {
+export async function sendWithRetries(
+  url: string,
+  event: CloudEvent<unknown>,
+  spec: DeliverySpec,
+  deps: DeliveryDeps,
+  extraHeaders: Record<string, string> = {},
+): Promise<{ last: Attempt; attempts: number }> {
   const message = serialise(event, spec.format);
   const headers = { ...message.headers, ...extraHeaders };
   let last = await attemptOnce(deps.post, url, { headers, body: message.body }, spec.timeoutMs);
@@ -104,7 +128,13 @@ export function deadLetterEvent(event: CloudEvent<unknown>, failedUrl: string, l
 }
 
 /** Delivers to `url` under `spec`: retries, then the dead-letter sink if there is one. */
-export async function deliver(url: string, event: CloudEvent<unknown>, spec: DeliverySpec, deps: DeliveryDeps, extraHeaders: Record<string, string> = {}): Promise<DeliveryResult> {
+export async function deliver(
+  url: string,
+  event: CloudEvent<unknown>,
+  spec: DeliverySpec,
+  deps: DeliveryDeps,
+  extraHeaders: Record<string, string> = {},
+): Promise<DeliveryResult> {
   const { last, attempts } = await sendWithRetries(url, event, spec, deps, extraHeaders);
   if (ok(last) && last.kind === 'response') return { outcome: 'delivered', response: last.response, attempts };
   if (!spec.deadLetterUrl) return { outcome: 'dropped', last, attempts };

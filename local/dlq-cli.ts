@@ -94,7 +94,10 @@ function targetOf(values: Values, io: CliIo): Target {
     if (!url && admin) url = admin.url;
     if (!token && admin?.token) token = admin.token;
   }
-  if (!url) throw new CliError('which dlq? pass --url http://<host>:<port>/ (or set DLQ_URL), or start the local pipeline with `npm start`');
+  if (!url)
+    throw new CliError(
+      'which dlq? pass --url http://<host>:<port>/ (or set DLQ_URL), or start the local pipeline with `npm start`',
+    );
   if (!token) throw new CliError('no admin token: pass --token (or set DLQ_ADMIN_TOKEN)');
   // The admin URL may be given as the service's root or as its /dead-letters.
   const base = new URL(url.replace(/\/dead-letters\/?$/, '/').replace(/([^/])$/, '$1/'));
@@ -123,12 +126,22 @@ function table(rows: ReadonlyArray<Readonly<Record<string, unknown>>>, columns: 
   const cell = (value: unknown) => {
     const text = value === null || value === undefined ? '' : typeof value === 'string' ? value : JSON.stringify(value);
     // One line per row, and no terminal control characters from a dead letter's attacker-controlled fields.
-    return [...text.replace(/\s+/g, ' ')].map((c) => (c.charCodeAt(0) < 0x20 || c.charCodeAt(0) === 0x7f ? '?' : c)).join('');
+    return [...text.replace(/\s+/g, ' ')]
+      .map((c) => (c.charCodeAt(0) < 0x20 || c.charCodeAt(0) === 0x7f ? '?' : c))
+      .join('');
   };
   const cells = rows.map((row) => columns.map((column) => cell(row[column])));
-  const widths = columns.map((column, i) => Math.min(60, Math.max(column.length, ...cells.map((r) => (r[i] as string).length))));
-  const fit = (text: string, width: number) => (text.length > width ? `${text.slice(0, width - 1)}…` : text.padEnd(width));
-  return [columns.map((c, i) => fit(c, widths[i] as number)).join('  '), ...cells.map((r) => r.map((c, i) => fit(c, widths[i] as number)).join('  '))].map((line) => line.trimEnd()).join('\n');
+  const widths = columns.map((column, i) =>
+    Math.min(60, Math.max(column.length, ...cells.map((r) => (r[i] as string).length))),
+  );
+  const fit = (text: string, width: number) =>
+    text.length > width ? `${text.slice(0, width - 1)}…` : text.padEnd(width);
+  return [
+    columns.map((c, i) => fit(c, widths[i] as number)).join('  '),
+    ...cells.map((r) => r.map((c, i) => fit(c, widths[i] as number)).join('  ')),
+  ]
+    .map((line) => line.trimEnd())
+    .join('\n');
 }
 
 export async function runCli(argv: readonly string[], io: CliIo): Promise<number> {
@@ -146,7 +159,10 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     for (const [name, value] of Object.entries(query)) if (value !== undefined) url.searchParams.set(name, value);
     let res: Response;
     try {
-      res = await io.fetch(url, { method, headers: { authorization: `Bearer ${target.token}`, 'x-dlq-caller': encodeURIComponent(caller) } });
+      res = await io.fetch(url, {
+        method,
+        headers: { authorization: `Bearer ${target.token}`, 'x-dlq-caller': encodeURIComponent(caller) },
+      });
     } catch (err) {
       throw new CliError(`cannot reach the dlq at ${target.url}: ${(err as Error).message}`);
     }
@@ -166,7 +182,12 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
   }
   const print = (json: unknown, text: () => string) => io.out(values.json ? JSON.stringify(json, null, 2) : text());
   const letterColumns = (items: Array<Record<string, unknown>>) =>
-    items.map((i) => ({ ...i, code: (i.error as { code?: string }).code, destination: (i.error as { destination?: string }).destination, replayed: i.replayedAt ?? 'no' }));
+    items.map((i) => ({
+      ...i,
+      code: (i.error as { code?: string }).code,
+      destination: (i.error as { destination?: string }).destination,
+      replayed: i.replayedAt ?? 'no',
+    }));
 
   const jobLine = (job: Record<string, unknown>) =>
     `${job.id}  ${job.state}  ${job.done}/${job.total ?? '?'}  replayed ${job.replayed}, skipped ${job.skipped}, failed ${job.failed}  to ${job.to} at ${job.rate}/s${job.reason ? `  (${job.reason})` : ''}`;
@@ -187,12 +208,27 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
       let cursor: string | undefined;
       let corrupt: unknown[] = [];
       do {
-        const page = await call('GET', '/dead-letters', { ...filterQuery(values), limit: values['all-pages'] ? '500' : limit, cursor });
+        const page = await call('GET', '/dead-letters', {
+          ...filterQuery(values),
+          limit: values['all-pages'] ? '500' : limit,
+          cursor,
+        });
         items.push(...page.items);
         corrupt = page.corrupt;
         cursor = values['all-pages'] && page.nextCursor ? page.nextCursor : undefined;
       } while (cursor);
-      print({ items, corrupt }, () => table(letterColumns(items), ['id', 'receivedAt', 'eventId', 'type', 'source', 'code', 'destination', 'replayed']));
+      print({ items, corrupt }, () =>
+        table(letterColumns(items), [
+          'id',
+          'receivedAt',
+          'eventId',
+          'type',
+          'source',
+          'code',
+          'destination',
+          'replayed',
+        ]),
+      );
       return 0;
     }
     case 'show': {
@@ -205,17 +241,36 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     case 'replay': {
       const to = values.to;
       if (rest.length === 1 && !values.ids && !values.all && Object.keys(filterQuery(values)).length === 0) {
-        const body = await call('POST', `/dead-letters/${encodeURIComponent(rest[0] as string)}/replay`, { to, force: values.force ? 'true' : undefined, dryRun: values['dry-run'] ? 'true' : undefined });
+        const body = await call('POST', `/dead-letters/${encodeURIComponent(rest[0] as string)}/replay`, {
+          to,
+          force: values.force ? 'true' : undefined,
+          dryRun: values['dry-run'] ? 'true' : undefined,
+        });
         print(body, () =>
-          body.dryRun ? `would send event ${body.event.id} to ${body.target}${body.alreadyReplayedAt ? ` (already replayed at ${body.alreadyReplayedAt}${body.wouldSend ? '' : '; add --force'})` : ''}` : body.replayed ? `replayed to ${body.target}: ${body.status} (replay id ${body.replayId})` : `already replayed at ${body.alreadyReplayedAt}; add --force to send it again`,
+          body.dryRun
+            ? `would send event ${body.event.id} to ${body.target}${body.alreadyReplayedAt ? ` (already replayed at ${body.alreadyReplayedAt}${body.wouldSend ? '' : '; add --force'})` : ''}`
+            : body.replayed
+              ? `replayed to ${body.target}: ${body.status} (replay id ${body.replayId})`
+              : `already replayed at ${body.alreadyReplayedAt}; add --force to send it again`,
         );
         return 0;
       }
       if (rest.length > 0) throw new CliError('replay takes one id, or filters / --ids / --all for a bulk job');
-      const query = { ...filterQuery(values), ids: values.ids, all: values.all ? 'true' : undefined, to, rate: values.rate, force: values.force ? 'true' : undefined };
+      const query = {
+        ...filterQuery(values),
+        ids: values.ids,
+        all: values.all ? 'true' : undefined,
+        to,
+        rate: values.rate,
+        force: values.force ? 'true' : undefined,
+      };
       if (values['dry-run']) {
         const plan = await call('POST', '/dead-letters/replays', { ...query, dryRun: 'true' });
-        print(plan, () => `would replay ${plan.count} dead letter(s) to ${plan.to} at ${plan.rate}/s (about ${plan.estimatedSeconds} s); the first:\n${table(plan.sample, ['id', 'eventId', 'type', 'target', 'cannotReplay'])}`);
+        print(
+          plan,
+          () =>
+            `would replay ${plan.count} dead letter(s) to ${plan.to} at ${plan.rate}/s (about ${plan.estimatedSeconds} s); the first:\n${table(plan.sample, ['id', 'eventId', 'type', 'target', 'cannotReplay'])}`,
+        );
         return 0;
       }
       const { job } = await call('POST', '/dead-letters/replays', query);
@@ -228,10 +283,17 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
       return done.state === 'done' && done.failed === 0 ? 0 : 1;
     }
     case 'purge': {
-      const selection = rest.length > 0 ? { ids: rest.join(',') } : { ...filterQuery(values), ids: values.ids, all: values.all ? 'true' : undefined };
+      const selection =
+        rest.length > 0
+          ? { ids: rest.join(',') }
+          : { ...filterQuery(values), ids: values.ids, all: values.all ? 'true' : undefined };
       const plan = await call('POST', '/dead-letters/purge', { ...selection, dryRun: 'true' });
       if (values['dry-run'] || !values.yes) {
-        print(plan, () => `${plan.count} dead letter(s) would be purged${values['dry-run'] ? '' : '; add --yes to purge them'}${plan.sample.length ? `:\n${table(letterColumns(plan.sample), ['id', 'eventId', 'type', 'code', 'destination'])}` : ''}`);
+        print(
+          plan,
+          () =>
+            `${plan.count} dead letter(s) would be purged${values['dry-run'] ? '' : '; add --yes to purge them'}${plan.sample.length ? `:\n${table(letterColumns(plan.sample), ['id', 'eventId', 'type', 'code', 'destination'])}` : ''}`,
+        );
         return values['dry-run'] ? 0 : 1;
       }
       const done = await call('POST', '/dead-letters/purge', selection);
@@ -240,7 +302,9 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     }
     case 'jobs': {
       const { jobs } = await call('GET', '/dead-letters/replays');
-      print(jobs, () => table(jobs, ['id', 'state', 'createdAt', 'to', 'rate', 'total', 'done', 'replayed', 'skipped', 'failed']));
+      print(jobs, () =>
+        table(jobs, ['id', 'state', 'createdAt', 'to', 'rate', 'total', 'done', 'replayed', 'skipped', 'failed']),
+      );
       return 0;
     }
     case 'job':
@@ -248,14 +312,24 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     case 'resume': {
       const id = rest[0];
       if (!id) throw new CliError(`${command} needs a job id (npm run dlq -- jobs lists them)`);
-      let { job } = command === 'job' ? await call('GET', `/dead-letters/replays/${encodeURIComponent(id)}`) : await call('POST', `/dead-letters/replays/${encodeURIComponent(id)}/${command}`);
+      let { job } =
+        command === 'job'
+          ? await call('GET', `/dead-letters/replays/${encodeURIComponent(id)}`)
+          : await call('POST', `/dead-letters/replays/${encodeURIComponent(id)}/${command}`);
       if (values.wait) job = await waitForJob(id);
-      print(job, () => `${jobLine(job)}${job.failures?.length ? `\nfailures:\n${table(job.failures, ['id', 'eventId', 'message'])}` : ''}`);
+      print(
+        job,
+        () =>
+          `${jobLine(job)}${job.failures?.length ? `\nfailures:\n${table(job.failures, ['id', 'eventId', 'message'])}` : ''}`,
+      );
       return 0;
     }
     case 'audit': {
       const { items } = await call('GET', '/dead-letters/audit', { limit: values.limit ?? '50' });
-      const rows = (items as Array<Record<string, unknown>>).map((e) => ({ ...e, who: (e.caller as { label: string }).label }));
+      const rows = (items as Array<Record<string, unknown>>).map((e) => ({
+        ...e,
+        who: (e.caller as { label: string }).label,
+      }));
       print(items, () => table(rows, ['at', 'action', 'who', 'what', 'result']));
       return 0;
     }
@@ -274,10 +348,16 @@ function safeUser(): string {
 
 const isMain = process.argv[1] !== undefined && resolve(process.argv[1]) === fileURLToPath(import.meta.url);
 if (isMain) {
-  runCli(process.argv.slice(2), { env: process.env, out: (text) => process.stdout.write(`${text}\n`), fetch, sleep: (ms) => new Promise((r) => setTimeout(r, ms)), cwd: process.cwd() }).then(
+  runCli(process.argv.slice(2), {
+    env: process.env,
+    out: (text) => process.stdout.write(`${text}\n`),
+    fetch,
+    sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
+    cwd: process.cwd(),
+  }).then(
     (code) => process.exit(code),
     (err: unknown) => {
-      process.stderr.write(`${err instanceof CliError ? err.message : (err as Error).stack ?? String(err)}\n`);
+      process.stderr.write(`${err instanceof CliError ? err.message : ((err as Error).stack ?? String(err))}\n`);
       process.exit(err instanceof CliError ? 2 : 1);
     },
   );

@@ -4,7 +4,16 @@ import { describe, it } from 'node:test';
 import { CloudEvent } from 'cloudevents';
 import { attributesOf, matches, parseDialect, parseTriggerFilter, type DialectFilter } from './filter.js';
 
-const event = attributesOf(new CloudEvent({ id: '1', source: '/shop/orders', type: 'com.example.trade', subject: 'T-1', partitionkey: 'k1', data: { a: 1 } }));
+const event = attributesOf(
+  new CloudEvent({
+    id: '1',
+    source: '/shop/orders',
+    type: 'com.example.trade',
+    subject: 'T-1',
+    partitionkey: 'k1',
+    data: { a: 1 },
+  }),
+);
 
 describe('classic filter.attributes', () => {
   it('needs every listed attribute to be equal, extensions included', () => {
@@ -37,20 +46,48 @@ describe('filters dialect', () => {
     assert.equal(matches({ filters: [f({ prefix: { type: 'org.' } })] }, event), false);
     assert.equal(matches({ filters: [f({ suffix: { source: '/orders' } })] }, event), true);
     assert.equal(matches({ filters: [f({ suffix: { source: '/trades' } })] }, event), false);
-    assert.equal(matches({ filters: [f({ prefix: { dataschema: '' } })] }, event), false, 'absent attribute fails even an empty prefix');
+    assert.equal(
+      matches({ filters: [f({ prefix: { dataschema: '' } })] }, event),
+      false,
+      'absent attribute fails even an empty prefix',
+    );
   });
   it('every entry of the list must pass (AND)', () => {
-    assert.equal(matches({ filters: [f({ prefix: { type: 'com.' } }), f({ exact: { subject: 'T-1' } })] }, event), true);
-    assert.equal(matches({ filters: [f({ prefix: { type: 'com.' } }), f({ exact: { subject: 'T-2' } })] }, event), false);
+    assert.equal(
+      matches({ filters: [f({ prefix: { type: 'com.' } }), f({ exact: { subject: 'T-1' } })] }, event),
+      true,
+    );
+    assert.equal(
+      matches({ filters: [f({ prefix: { type: 'com.' } }), f({ exact: { subject: 'T-2' } })] }, event),
+      false,
+    );
   });
   it('all, any and not combine', () => {
-    assert.equal(matches({ filters: [f({ all: [{ prefix: { type: 'com.' } }, { suffix: { type: '.trade' } }] })] }, event), true);
-    assert.equal(matches({ filters: [f({ all: [{ prefix: { type: 'com.' } }, { suffix: { type: '.order' } }] })] }, event), false);
-    assert.equal(matches({ filters: [f({ any: [{ exact: { type: 'x' } }, { exact: { subject: 'T-1' } }] })] }, event), true);
-    assert.equal(matches({ filters: [f({ any: [{ exact: { type: 'x' } }, { exact: { subject: 'y' } }] })] }, event), false);
+    assert.equal(
+      matches({ filters: [f({ all: [{ prefix: { type: 'com.' } }, { suffix: { type: '.trade' } }] })] }, event),
+      true,
+    );
+    assert.equal(
+      matches({ filters: [f({ all: [{ prefix: { type: 'com.' } }, { suffix: { type: '.order' } }] })] }, event),
+      false,
+    );
+    assert.equal(
+      matches({ filters: [f({ any: [{ exact: { type: 'x' } }, { exact: { subject: 'T-1' } }] })] }, event),
+      true,
+    );
+    assert.equal(
+      matches({ filters: [f({ any: [{ exact: { type: 'x' } }, { exact: { subject: 'y' } }] })] }, event),
+      false,
+    );
     assert.equal(matches({ filters: [f({ not: { exact: { type: 'com.example.trade' } } })] }, event), false);
     assert.equal(matches({ filters: [f({ not: { exact: { type: 'other' } } })] }, event), true);
-    assert.equal(matches({ filters: [f({ not: { any: [{ exact: { type: 'a' } }, { not: { prefix: { source: '/shop' } } }] } })] }, event), true);
+    assert.equal(
+      matches(
+        { filters: [f({ not: { any: [{ exact: { type: 'a' } }, { not: { prefix: { source: '/shop' } } }] } })] },
+        event,
+      ),
+      true,
+    );
   });
   it('wins over filter.attributes when both are set', () => {
     const spec = { filter: { attributes: { type: 'never' } }, filters: [{ prefix: { type: 'com.' } }] };
@@ -59,7 +96,10 @@ describe('filters dialect', () => {
     assert.equal(matches(onlyAttributes, event), false, 'an empty filters list leaves the attributes filter in force');
   });
   it('refuses what it cannot evaluate, naming the path', () => {
-    assert.throws(() => parseDialect({ cesql: "type = 'x'" }, 'Trigger t spec.filters[0]'), /spec\.filters\[0\]\.cesql: CESQL/);
+    assert.throws(
+      () => parseDialect({ cesql: "type = 'x'" }, 'Trigger t spec.filters[0]'),
+      /spec\.filters\[0\]\.cesql: CESQL/,
+    );
     assert.throws(() => parseDialect({ exact: { a: 'b' }, prefix: { a: 'b' } }, 'x'), /exactly one of/);
     assert.throws(() => parseDialect({ all: { a: 'b' } }, 'x'), /x\.all: expected a list/);
     assert.throws(() => parseDialect({ exact: {} }, 'x'), /x\.exact: expected a map/);

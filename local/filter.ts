@@ -31,7 +31,11 @@ const standardAttributes = ['specversion', 'id', 'source', 'type', 'subject', 't
 
 const dialectKeys = ['exact', 'prefix', 'suffix', 'all', 'any', 'not'] as const;
 
-function compare(values: AttributeValues, event: EventAttributes, test: (actual: string, wanted: string) => boolean): boolean {
+function compare(
+  values: AttributeValues,
+  event: EventAttributes,
+  test: (actual: string, wanted: string) => boolean,
+): boolean {
   return Object.entries(values).every(([name, wanted]) => {
     const actual = event[name];
     return actual !== undefined && test(actual, wanted);
@@ -67,7 +71,8 @@ function stringMap(raw: unknown, at: string): AttributeValues {
   }
   const out: Record<string, string> = {};
   for (const [name, value] of Object.entries(raw)) {
-    if (typeof value !== 'string' && typeof value !== 'number' && typeof value !== 'boolean') throw new Error(`${at}.${name}: expected a string`);
+    if (typeof value !== 'string' && typeof value !== 'number' && typeof value !== 'boolean')
+      throw new Error(`${at}.${name}: expected a string`);
     out[name] = String(value);
   }
   return out;
@@ -77,9 +82,13 @@ function stringMap(raw: unknown, at: string): AttributeValues {
 export function parseDialect(raw: unknown, at: string): DialectFilter {
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new Error(`${at}: expected a filter object`);
   const keys = Object.keys(raw);
-  if ('cesql' in raw) throw new Error(`${at}.cesql: CESQL filters are not evaluated by the local runner; use exact/prefix/suffix/all/any/not`);
+  if ('cesql' in raw)
+    throw new Error(
+      `${at}.cesql: CESQL filters are not evaluated by the local runner; use exact/prefix/suffix/all/any/not`,
+    );
   const known = keys.filter((k) => (dialectKeys as readonly string[]).includes(k));
-  if (known.length !== 1 || keys.length !== 1) throw new Error(`${at}: expected exactly one of ${dialectKeys.join(', ')}, got ${keys.join(', ') || 'nothing'}`);
+  if (known.length !== 1 || keys.length !== 1)
+    throw new Error(`${at}: expected exactly one of ${dialectKeys.join(', ')}, got ${keys.join(', ') || 'nothing'}`);
   const key = known[0] as (typeof dialectKeys)[number];
   const value = (raw as Record<string, unknown>)[key];
   switch (key) {
@@ -100,14 +109,21 @@ export function parseDialect(raw: unknown, at: string): DialectFilter {
 export function parseTriggerFilter(spec: Record<string, unknown>, at: string): TriggerFilter {
   const attributesRaw = (spec.filter as { attributes?: unknown } | undefined)?.attributes;
   const filtersRaw = spec.filters;
-  const attributes = attributesRaw === undefined || attributesRaw === null ? undefined : stringMapAllowEmpty(attributesRaw, `${at}.filter.attributes`);
-  if (filtersRaw !== undefined && filtersRaw !== null && !Array.isArray(filtersRaw)) throw new Error(`${at}.filters: expected a list`);
-  const filters = Array.isArray(filtersRaw) ? filtersRaw.map((f, i) => parseDialect(f, `${at}.filters[${i}]`)) : undefined;
+  const attributes =
+    attributesRaw === undefined || attributesRaw === null
+      ? undefined
+      : stringMapAllowEmpty(attributesRaw, `${at}.filter.attributes`);
+  if (filtersRaw !== undefined && filtersRaw !== null && !Array.isArray(filtersRaw))
+    throw new Error(`${at}.filters: expected a list`);
+  const filters = Array.isArray(filtersRaw)
+    ? filtersRaw.map((f, i) => parseDialect(f, `${at}.filters[${i}]`))
+    : undefined;
   return { attributes, filters };
 }
 
 function stringMapAllowEmpty(raw: unknown, at: string): AttributeValues {
-  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new Error(`${at}: expected a map of attribute name to value`);
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw))
+    throw new Error(`${at}: expected a map of attribute name to value`);
   return Object.keys(raw).length === 0 ? {} : stringMap(raw, at);
 }
 
@@ -116,7 +132,14 @@ export function attributesOf(event: { toJSON(): Record<string, unknown> }): Even
   const out: Record<string, string> = {};
   for (const [name, value] of Object.entries(event.toJSON())) {
     if (name === 'data' || name === 'data_base64' || value === undefined || value === null) continue;
-    out[name] = value instanceof Date ? value.toISOString() : typeof value === 'string' ? value : typeof value === 'number' || typeof value === 'boolean' ? String(value) : JSON.stringify(value);
+    out[name] =
+      value instanceof Date
+        ? value.toISOString()
+        : typeof value === 'string'
+          ? value
+          : typeof value === 'number' || typeof value === 'boolean'
+            ? String(value)
+            : JSON.stringify(value);
   }
   return out;
 }

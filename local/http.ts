@@ -9,7 +9,12 @@ export interface PostResponse {
   readonly body: Buffer;
 }
 
-export type Post = (url: string, headers: Record<string, string>, body: string | Buffer, timeoutMs: number) => Promise<PostResponse>;
+export type Post = (
+  url: string,
+  headers: Record<string, string>,
+  body: string | Buffer,
+  timeoutMs: number,
+) => Promise<PostResponse>;
 
 export class TimeoutError extends Error {
   constructor(url: string, ms: number) {

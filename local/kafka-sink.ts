@@ -40,7 +40,12 @@ function bodyOf(bytes: Buffer): { value: string } | { valueBase64: string } {
 }
 
 /** The Kafka record a KafkaSink in `mode` writes for `event`. `rawBinaryBody` keeps the exact bytes of a binary-mode request. */
-export function toRecord(event: CloudEvent<unknown>, mode: 'binary' | 'structured', where: { topic: string; offset: number; timestamp: string }, rawBinaryBody?: Buffer): KafkaRecord {
+export function toRecord(
+  event: CloudEvent<unknown>,
+  mode: 'binary' | 'structured',
+  where: { topic: string; offset: number; timestamp: string },
+  rawBinaryBody?: Buffer,
+): KafkaRecord {
   const message = serialise(event, mode);
   const headers: Record<string, string> = {};
   for (const [name, value] of Object.entries(message.headers)) {
@@ -48,16 +53,39 @@ export function toRecord(event: CloudEvent<unknown>, mode: 'binary' | 'structure
     if (lower === 'content-type') headers['content-type'] = value;
     else if (mode === 'binary' && lower.startsWith('ce-')) headers[`ce_${lower.slice(3)}`] = value;
   }
-  const bytes = mode === 'binary' && rawBinaryBody ? rawBinaryBody : Buffer.isBuffer(message.body) ? message.body : Buffer.from(message.body, 'utf8');
+  const bytes =
+    mode === 'binary' && rawBinaryBody
+      ? rawBinaryBody
+      : Buffer.isBuffer(message.body)
+        ? message.body
+        : Buffer.from(message.body, 'utf8');
   const key = (event as unknown as Record<string, unknown>).partitionkey;
-  return { topic: where.topic, partition: 0, offset: where.offset, timestamp: where.timestamp, key: key === undefined ? null : typeof key === 'string' ? key : typeof key === 'number' || typeof key === 'boolean' ? String(key) : JSON.stringify(key), headers, ...bodyOf(bytes) };
+  return {
+    topic: where.topic,
+    partition: 0,
+    offset: where.offset,
+    timestamp: where.timestamp,
+    key:
+      key === undefined
+        ? null
+        : typeof key === 'string'
+          ? key
+          : typeof key === 'number' || typeof key === 'boolean'
+            ? String(key)
+            : JSON.stringify(key),
+    headers,
+    ...bodyOf(bytes),
+  };
 }
 
 export interface KafkaSinkIngress {
   handle(req: IncomingMessage, body: Buffer): Promise<{ status: number; body?: unknown }>;
 }
 
-export async function createKafkaSinkIngress(sinks: readonly SinkPlan[], deps: { log: ComponentLog; now?: () => Date }): Promise<KafkaSinkIngress> {
+export async function createKafkaSinkIngress(
+  sinks: readonly SinkPlan[],
+  deps: { log: ComponentLog; now?: () => Date },
+): Promise<KafkaSinkIngress> {
   const now = deps.now ?? (() => new Date());
   const byPath = new Map(sinks.map((s) => [s.path, s]));
   // Appends to one file are chained so offsets and lines stay in order.
@@ -72,8 +100,13 @@ export async function createKafkaSinkIngress(sinks: readonly SinkPlan[], deps: {
     async handle(req, body) {
       const path = (req.url ?? '/').split('?')[0]?.replace(/\/$/, '') ?? '';
       const sink = byPath.get(path);
-      if (!sink) return { status: 404, body: { error: 'not_found', message: `no KafkaSink at ${path}; sinks: ${[...byPath.keys()].join(', ')}` } };
-      if (req.method !== 'POST') return { status: 405, body: { error: 'method_not_allowed', message: 'POST a CloudEvent' } };
+      if (!sink)
+        return {
+          status: 404,
+          body: { error: 'not_found', message: `no KafkaSink at ${path}; sinks: ${[...byPath.keys()].join(', ')}` },
+        };
+      if (req.method !== 'POST')
+        return { status: 405, body: { error: 'method_not_allowed', message: 'POST a CloudEvent' } };
       let event: CloudEvent<unknown>;
       try {
         event = parseCloudEvent(req.headers, body, { legacy: false, requireJson: false, newId: randomUUID, now });
@@ -85,14 +118,25 @@ export async function createKafkaSinkIngress(sinks: readonly SinkPlan[], deps: {
       const wasBinary = !parseContentType(req.headers['content-type'])?.structured;
       const write = (tails.get(sink.file) ?? Promise.resolve()).then(async () => {
         const offset = offsets.get(sink.file) ?? 0;
-        const record = toRecord(event, sink.contentMode, { topic: sink.topic, offset, timestamp: now().toISOString() }, wasBinary ? body : undefined);
+        const record = toRecord(
+          event,
+          sink.contentMode,
+          { topic: sink.topic, offset, timestamp: now().toISOString() },
+          wasBinary ? body : undefined,
+        );
         await appendFile(sink.file, `${JSON.stringify(record)}\n`);
         offsets.set(sink.file, offset + 1);
         return record;
       });
-      tails.set(sink.file, write.catch(() => undefined));
+      tails.set(
+        sink.file,
+        write.catch(() => undefined),
+      );
       const record = await write;
-      deps.log.info(`${event.type} → topic ${sink.topic} offset ${record.offset}${record.key === null ? '' : ` key ${record.key}`}`, { eventId: event.id, sink: sink.name });
+      deps.log.info(
+        `${event.type} → topic ${sink.topic} offset ${record.offset}${record.key === null ? '' : ` key ${record.key}`}`,
+        { eventId: event.id, sink: sink.name },
+      );
       return { status: 202 };
     },
   };

@@ -42,7 +42,14 @@ export function fitName(name: string, width: number): string {
 }
 
 const paint = (on: boolean, code: number, text: string) => (on ? `\x1b[${code}m${text}\x1b[0m` : text);
-const pinoLevels: Record<number, Level> = { 10: 'trace', 20: 'debug', 30: 'info', 40: 'warn', 50: 'error', 60: 'fatal' };
+const pinoLevels: Record<number, Level> = {
+  10: 'trace',
+  20: 'debug',
+  30: 'info',
+  40: 'warn',
+  50: 'error',
+  60: 'fatal',
+};
 const hidden = new Set(['level', 'time', 'msg', 'pid', 'hostname', 'service', 'revision', 'role', 'v']);
 
 function formatFields(fields: Record<string, unknown> | undefined): string {
@@ -96,7 +103,17 @@ export function createConsole(options: ConsoleOptions): RunnerConsole {
           // The child filters by its own LOG_LEVEL; the runner shows what it was given.
           const level = typeof parsed.level === 'string' ? parsed.level : (pinoLevels[Number(parsed.level)] ?? 'info');
           const time = typeof parsed.time === 'string' ? parsed.time.slice(11, 23) : clock(now());
-          emit(name, level, time, typeof parsed.msg === 'string' ? parsed.msg : parsed.msg === undefined || parsed.msg === null ? '' : JSON.stringify(parsed.msg), formatFields(parsed));
+          emit(
+            name,
+            level,
+            time,
+            typeof parsed.msg === 'string'
+              ? parsed.msg
+              : parsed.msg === undefined || parsed.msg === null
+                ? ''
+                : JSON.stringify(parsed.msg),
+            formatFields(parsed),
+          );
         },
       };
     },

@@ -47,7 +47,9 @@ function helmBinary(say: (m: string) => void): string {
     // Only the major the runner uses: the chart tests fetch Helm 3 as well, a user running the pipeline does not need it.
     return setupHelm({ log: say, majors: [4] })[4] as string;
   } catch (err) {
-    throw new RunnerError(`helm is missing and could not be installed (${(err as Error).message.split('\n')[0]}): install helm or run \`node build/setup-helm.mjs\``);
+    throw new RunnerError(
+      `helm is missing and could not be installed (${(err as Error).message.split('\n')[0]}): install helm or run \`node build/setup-helm.mjs\``,
+    );
   }
 }
 
@@ -61,14 +63,26 @@ function renderManifests(args: Args, runner: Log): { rendered: Rendered; manifes
   ensureBundle(root, bundle, args.build, spawnText, (m) => runner.info(m));
   const helm = helmBinary((m) => runner.info(m));
   const valuesFiles = args.valuesFiles.map((f) => resolve(process.cwd(), f));
-  const rendered = renderChart({ helm, chartDir: join(root, 'chart'), valuesFiles, release: args.release, namespace: args.namespace, cwd: root, spawn: spawnText, env: process.env });
+  const rendered = renderChart({
+    helm,
+    chartDir: join(root, 'chart'),
+    valuesFiles,
+    release: args.release,
+    namespace: args.namespace,
+    cwd: root,
+    spawn: spawnText,
+    env: process.env,
+  });
   let manifests: Manifests;
   try {
     manifests = readManifests(rendered.manifests, args.namespace);
   } catch (err) {
-    throw err instanceof RunnerError ? err : new RunnerError(`the rendered chart cannot run locally: ${(err as Error).message}`);
+    throw err instanceof RunnerError
+      ? err
+      : new RunnerError(`the rendered chart cannot run locally: ${(err as Error).message}`);
   }
-  if (manifests.services.length === 0) throw new RunnerError(`${args.valuesFiles.join(', ')} enables no service: enable at least one under services:`);
+  if (manifests.services.length === 0)
+    throw new RunnerError(`${args.valuesFiles.join(', ')} enables no service: enable at least one under services:`);
   return { rendered, manifests };
 }
 
@@ -76,10 +90,22 @@ function renderManifests(args: Args, runner: Log): { rendered: Rendered; manifes
 const shown = (p: string) => (relative(process.cwd(), p).startsWith('..') ? p : relative(process.cwd(), p));
 
 /** Stand-ins for what only a cluster has, then every secret checked, before anything is started. */
-function adaptWithSecrets(args: Args, rendered: Rendered, manifests: Manifests, outDir: string, runner: Log): { adapted: Adapted; secrets: LocalSecrets; agentSecretsDir: string | undefined } {
+function adaptWithSecrets(
+  args: Args,
+  rendered: Rendered,
+  manifests: Manifests,
+  outDir: string,
+  runner: Log,
+): { adapted: Adapted; secrets: LocalSecrets; agentSecretsDir: string | undefined } {
   const secrets = loadLocalSecrets(args.secretsFile ?? rendered.local.secretsFile, root, spawnText);
-  const adapted = adaptForLocal(manifests, { newToken: () => randomBytes(16).toString('hex'), localDlqDir: (short) => shown(join(outDir, 'volumes', short, 'dlq-data')) });
-  const missing = missingMessage(findMissing(adapted, secrets), { values: args.valuesFiles.join(', '), secretsFile: secrets.file && shown(secrets.file) });
+  const adapted = adaptForLocal(manifests, {
+    newToken: () => randomBytes(16).toString('hex'),
+    localDlqDir: (short) => shown(join(outDir, 'volumes', short, 'dlq-data')),
+  });
+  const missing = missingMessage(findMissing(adapted, secrets), {
+    values: args.valuesFiles.join(', '),
+    secretsFile: secrets.file && shown(secrets.file),
+  });
   if (missing) throw new RunnerError(missing);
   for (const note of adapted.notes) runner.info(note);
   mkdirSync(outDir, { recursive: true });
@@ -94,7 +120,12 @@ function adaptWithSecrets(args: Args, rendered: Rendered, manifests: Manifests, 
 }
 
 /** Each Service as a supervised child process of the bundled runtime. */
-function startServices(plan: Plan, outDir: string, out: Console, extraEnv: Readonly<Record<string, string>>): Map<string, Supervised> {
+function startServices(
+  plan: Plan,
+  outDir: string,
+  out: Console,
+  extraEnv: Readonly<Record<string, string>>,
+): Map<string, Supervised> {
   const children = new Map<string, Supervised>();
   for (const service of plan.services) {
     for (const v of service.volumes) mkdirSync(v.localDir, { recursive: true });
@@ -119,11 +150,17 @@ function dlqAccess(plan: Plan, adapted: Adapted, secrets: LocalSecrets, outDir: 
     .filter((s) => s.role === 'dlq')
     .map((s): DlqAccess => {
       const generated = adapted.generatedTokens.get(s.short);
-      const ref = adapted.manifests.services.find((m) => m.short === s.short)?.env.find((e) => e.name === 'DLQ_ADMIN_TOKEN')?.source;
-      const fromSecret = ref && 'secretKeyRef' in ref ? `token: Secret ${ref.secretKeyRef.name} key ${ref.secretKeyRef.key} in ${secrets.file ? shown(secrets.file) : 'the secrets file'}` : undefined;
+      const ref = adapted.manifests.services
+        .find((m) => m.short === s.short)
+        ?.env.find((e) => e.name === 'DLQ_ADMIN_TOKEN')?.source;
+      const fromSecret =
+        ref && 'secretKeyRef' in ref
+          ? `token: Secret ${ref.secretKeyRef.name} key ${ref.secretKeyRef.key} in ${secrets.file ? shown(secrets.file) : 'the secrets file'}`
+          : undefined;
       return {
         short: s.short,
-        file: (s.env.DLQ_STORE ?? 'file') === 'file' ? resolve(outDir, s.env.DLQ_FILE ?? 'dead-letters.jsonl') : undefined,
+        file:
+          (s.env.DLQ_STORE ?? 'file') === 'file' ? resolve(outDir, s.env.DLQ_FILE ?? 'dead-letters.jsonl') : undefined,
         adminUrl: `${s.url}dead-letters`,
         token: fromSecret ? undefined : s.env.DLQ_ADMIN_TOKEN,
         tokenFrom: generated ? 'token generated for this run' : (fromSecret ?? 'token from the values file'),
@@ -134,18 +171,38 @@ function dlqAccess(plan: Plan, adapted: Adapted, secrets: LocalSecrets, outDir: 
 }
 
 /** state.json: what runs where, for `npm run send` and `npm run dlq`. */
-function writeRunState(stateFile: string, plan: Plan, outDir: string, children: ReadonlyMap<string, Supervised>, dlq: readonly DlqAccess[], traces: string): void {
-  const dlqFiles = plan.services.filter((s) => s.role === 'dlq' && (s.env.DLQ_STORE ?? 'file') === 'file').map((s) => resolve(outDir, s.env.DLQ_FILE ?? 'dead-letters.jsonl'));
+function writeRunState(
+  stateFile: string,
+  plan: Plan,
+  outDir: string,
+  children: ReadonlyMap<string, Supervised>,
+  dlq: readonly DlqAccess[],
+  traces: string,
+): void {
+  const dlqFiles = plan.services
+    .filter((s) => s.role === 'dlq' && (s.env.DLQ_STORE ?? 'file') === 'file')
+    .map((s) => resolve(outDir, s.env.DLQ_FILE ?? 'dead-letters.jsonl'));
   writeState(stateFile, {
     pid: process.pid,
     startedAt: new Date().toISOString(),
     outDir,
     handlerUrl: plan.services.find((s) => s.role === 'handler')?.url,
     brokers: plan.brokers.map((b) => b.url),
-    services: plan.services.map((s) => ({ short: s.short, name: s.name, role: s.role, function: s.functionName, url: s.url, pid: children.get(s.short)?.pid() })),
+    services: plan.services.map((s) => ({
+      short: s.short,
+      name: s.name,
+      role: s.role,
+      function: s.functionName,
+      url: s.url,
+      pid: children.get(s.short)?.pid(),
+    })),
     sinks: plan.sinks.map((s) => ({ name: s.name, topic: s.topic, url: s.url, file: s.file })),
     dlqFiles,
-    dlqAdmin: dlq.map((d) => ({ short: d.short, url: d.adminUrl, token: plan.services.find((s) => s.short === d.short)?.env.DLQ_ADMIN_TOKEN })),
+    dlqAdmin: dlq.map((d) => ({
+      short: d.short,
+      url: d.adminUrl,
+      token: plan.services.find((s) => s.short === d.short)?.env.DLQ_ADMIN_TOKEN,
+    })),
     traces,
   });
 }
@@ -182,7 +239,11 @@ function stopOnSignals(running: Running): void {
     runner.info(`${signal}: stopping — services drain first (Ctrl-C again to kill them)`);
     running.pings.stop();
     // Services first: they may still be posting to the broker or a KafkaSink while they drain.
-    await Promise.all(plan.services.flatMap((s) => children.get(s.short)?.stop((Math.min(s.timeoutSeconds ?? 30, 30) + 5) * 1000) ?? []));
+    await Promise.all(
+      plan.services.flatMap(
+        (s) => children.get(s.short)?.stop((Math.min(s.timeoutSeconds ?? 30, 30) + 5) * 1000) ?? [],
+      ),
+    );
     await Promise.race([running.broker.idle(), sleep(5000)]);
     await Promise.all(running.servers.map((server) => server.close()));
     removeState(running.stateFile);
@@ -199,26 +260,47 @@ async function main(): Promise<void> {
     process.stdout.write(`${usage}\n`);
     return;
   }
-  const out = createConsole({ level: args.logLevel ?? 'info', colour: wantsColour(process.env, process.stdout.isTTY === true), write: (line) => process.stdout.write(`${line}\n`) });
+  const out = createConsole({
+    level: args.logLevel ?? 'info',
+    colour: wantsColour(process.env, process.stdout.isTTY === true),
+    write: (line) => process.stdout.write(`${line}\n`),
+  });
   const runner = out.component('runner');
   const { rendered, manifests } = renderManifests(args, runner);
   const outDir = resolve(process.cwd(), args.outDir ?? rendered.local.outDir ?? join(root, '.local-run'));
   const { adapted, secrets, agentSecretsDir } = adaptWithSecrets(args, rendered, manifests, outDir, runner);
   const ports = await assignPorts(adapted.manifests.services, args.port ?? rendered.local.port ?? 8080, host);
-  const plan = buildPlan(adapted.manifests, { host, brokerPort: ports.broker, sinkPort: ports.sink, servicePorts: ports.services, outDir, secrets: secrets.secrets, secretsFile: secrets.file, logLevel: args.logLevel, agentSecretsDir });
+  const plan = buildPlan(adapted.manifests, {
+    host,
+    brokerPort: ports.broker,
+    sinkPort: ports.sink,
+    servicePorts: ports.services,
+    outDir,
+    secrets: secrets.secrets,
+    secretsFile: secrets.file,
+    logLevel: args.logLevel,
+    agentSecretsDir,
+  });
 
   for (const s of plan.services) out.component(s.short);
   let stopping = false;
   const deliveryIo = { post: fetchPost, sleep, stopping: () => stopping };
   const sinkIngress = await createKafkaSinkIngress(plan.sinks, { log: out.component('sink') });
-  const sinkServer = await startServer('KafkaSink ingress', host, ports.sink, (req, body) => sinkIngress.handle(req, body));
+  const sinkServer = await startServer('KafkaSink ingress', host, ports.sink, (req, body) =>
+    sinkIngress.handle(req, body),
+  );
   // Every service's spans (and the broker's), kept in memory for `npm run trace -- <event id>`, and forwarded to
   // tracing.endpoint when the values set one.
-  const traces = await startTraceStore({ host, forwardTo: plan.services.map((s) => s.env.OTEL_EXPORTER_OTLP_ENDPOINT).find(Boolean) });
+  const traces = await startTraceStore({
+    host,
+    forwardTo: plan.services.map((s) => s.env.OTEL_EXPORTER_OTLP_ENDPOINT).find(Boolean),
+  });
   const broker = createBroker(plan.brokers, plan.triggers, { ...deliveryIo, log: out.component('broker'), traces });
   const brokerServer = await startServer('broker ingress', host, ports.broker, (req, body) => broker.handle(req, body));
   const children = startServices(plan, outDir, out, traceEnv(traces));
-  const readiness = await Promise.all(plan.services.map(async (s) => ({ short: s.short, ready: await waitReady(s.url, 20_000) })));
+  const readiness = await Promise.all(
+    plan.services.map(async (s) => ({ short: s.short, ready: await waitReady(s.url, 20_000) })),
+  );
   const notReady = readiness.filter((r) => !r.ready).map((r) => r.short);
   const pings = startPings(plan.pings, { ...deliveryIo, log: out.component('ping') });
 
@@ -227,13 +309,36 @@ async function main(): Promise<void> {
   writeRunState(stateFile, plan, outDir, children, dlq, traces.url);
   const suggestions = suggestEvents(plan, join(root, 'functions'));
   const handlerAuth = plan.services.find((s) => s.role === 'handler')?.env.HANDLER_AUTH ?? 'off';
-  out.plain(summary(plan, { cwd: process.cwd(), nextPings: pings.nextRuns(), dlq, notReady, stateFile, suggestions, handlerAuth }));
-  if (notReady.length > 0) runner.warn(`not ready after 20 s: ${notReady.join(', ')} (their logs say why; they are restarted with backoff)`);
-  stopOnSignals({ plan, children, pings, broker, servers: [brokerServer, sinkServer], stateFile, runner, markStopping: () => (stopping = true) });
+  out.plain(
+    summary(plan, {
+      cwd: process.cwd(),
+      nextPings: pings.nextRuns(),
+      dlq,
+      notReady,
+      stateFile,
+      suggestions,
+      handlerAuth,
+    }),
+  );
+  if (notReady.length > 0)
+    runner.warn(`not ready after 20 s: ${notReady.join(', ')} (their logs say why; they are restarted with backoff)`);
+  stopOnSignals({
+    plan,
+    children,
+    pings,
+    broker,
+    servers: [brokerServer, sinkServer],
+    stateFile,
+    runner,
+    markStopping: () => (stopping = true),
+  });
 }
 
 main().catch((err: unknown) => {
-  const message = err instanceof RunnerError ? err.message : `could not start: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`;
+  const message =
+    err instanceof RunnerError
+      ? err.message
+      : `could not start: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`;
   process.stderr.write(`npm start: ${message}\n`);
   process.exit(1);
 });

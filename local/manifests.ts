@@ -92,7 +92,8 @@ export interface Manifests {
 type Obj = Record<string, unknown>;
 const isObj = (x: unknown): x is Obj => typeof x === 'object' && x !== null && !Array.isArray(x);
 const obj = (x: unknown): Obj => (isObj(x) ? x : {});
-const str = (x: unknown): string | undefined => (typeof x === 'string' ? x : typeof x === 'number' || typeof x === 'boolean' ? String(x) : undefined);
+const str = (x: unknown): string | undefined =>
+  typeof x === 'string' ? x : typeof x === 'number' || typeof x === 'boolean' ? String(x) : undefined;
 
 function required(x: unknown, at: string): string {
   const s = str(x);
@@ -106,7 +107,12 @@ function destination(raw: unknown, at: string, namespace: string): Destination {
   if (d.ref === undefined && uri === undefined) throw new Error(`${at}: needs a ref or a uri`);
   if (d.ref === undefined) return { uri };
   const r = obj(d.ref);
-  const ref = { apiVersion: required(r.apiVersion, `${at}.ref.apiVersion`), kind: required(r.kind, `${at}.ref.kind`), name: required(r.name, `${at}.ref.name`), namespace: str(r.namespace) ?? namespace };
+  const ref = {
+    apiVersion: required(r.apiVersion, `${at}.ref.apiVersion`),
+    kind: required(r.kind, `${at}.ref.kind`),
+    name: required(r.name, `${at}.ref.name`),
+    namespace: str(r.namespace) ?? namespace,
+  };
   return uri === undefined ? { ref } : { ref, uri };
 }
 
@@ -114,21 +120,24 @@ function delivery(raw: unknown, at: string, namespace: string): RawDelivery | un
   if (raw === undefined || raw === null) return undefined;
   const d = obj(raw);
   const retry = d.retry === undefined ? undefined : Number(d.retry);
-  if (retry !== undefined && (!Number.isInteger(retry) || retry < 0)) throw new Error(`${at}.retry: expected a whole number, got ${JSON.stringify(d.retry)}`);
+  if (retry !== undefined && (!Number.isInteger(retry) || retry < 0))
+    throw new Error(`${at}.retry: expected a whole number, got ${JSON.stringify(d.retry)}`);
   return {
     retry,
     backoffPolicy: str(d.backoffPolicy),
     backoffDelay: str(d.backoffDelay),
     timeout: str(d.timeout),
     format: str(d.format),
-    deadLetterSink: d.deadLetterSink === undefined ? undefined : destination(d.deadLetterSink, `${at}.deadLetterSink`, namespace),
+    deadLetterSink:
+      d.deadLetterSink === undefined ? undefined : destination(d.deadLetterSink, `${at}.deadLetterSink`, namespace),
   };
 }
 
 function service(o: Obj, name: string, namespace: string, at: string): ServiceManifest {
   const spec = obj(obj(obj(o.spec).template).spec);
   const containers = Array.isArray(spec.containers) ? spec.containers : [];
-  if (containers.length !== 1) throw new Error(`${at}.spec.template.spec.containers: expected exactly one container, got ${containers.length}`);
+  if (containers.length !== 1)
+    throw new Error(`${at}.spec.template.spec.containers: expected exactly one container, got ${containers.length}`);
   const c = obj(containers[0]);
   const env = (Array.isArray(c.env) ? c.env : []).map((e, i) => {
     const entry = obj(e);
@@ -138,30 +147,72 @@ function service(o: Obj, name: string, namespace: string, at: string): ServiceMa
     const from = obj(entry.valueFrom);
     if (from.secretKeyRef !== undefined) {
       const ref = obj(from.secretKeyRef);
-      return { name: envName, source: { secretKeyRef: { name: required(ref.name, `${where}.valueFrom.secretKeyRef.name`), key: required(ref.key, `${where}.valueFrom.secretKeyRef.key`), optional: ref.optional === true } } };
+      return {
+        name: envName,
+        source: {
+          secretKeyRef: {
+            name: required(ref.name, `${where}.valueFrom.secretKeyRef.name`),
+            key: required(ref.key, `${where}.valueFrom.secretKeyRef.key`),
+            optional: ref.optional === true,
+          },
+        },
+      };
     }
-    if (from.fieldRef !== undefined) return { name: envName, source: { fieldRef: required(obj(from.fieldRef).fieldPath, `${where}.valueFrom.fieldRef.fieldPath`) } };
-    throw new Error(`${where}: valueFrom ${Object.keys(from).join(', ')} cannot be resolved locally (only secretKeyRef, from the local secrets file, and fieldRef)`);
+    if (from.fieldRef !== undefined)
+      return {
+        name: envName,
+        source: { fieldRef: required(obj(from.fieldRef).fieldPath, `${where}.valueFrom.fieldRef.fieldPath`) },
+      };
+    throw new Error(
+      `${where}: valueFrom ${Object.keys(from).join(', ')} cannot be resolved locally (only secretKeyRef, from the local secrets file, and fieldRef)`,
+    );
   });
   const envFromSecrets = (Array.isArray(c.envFrom) ? c.envFrom : []).map((e, i) => {
     const entry = obj(e);
-    if (entry.secretRef === undefined) throw new Error(`${at} envFrom[${i}]: only secretRef can be resolved locally (from the local secrets file)`);
-    return { name: required(obj(entry.secretRef).name, `${at} envFrom[${i}].secretRef.name`), optional: obj(entry.secretRef).optional === true };
+    if (entry.secretRef === undefined)
+      throw new Error(`${at} envFrom[${i}]: only secretRef can be resolved locally (from the local secrets file)`);
+    return {
+      name: required(obj(entry.secretRef).name, `${at} envFrom[${i}].secretRef.name`),
+      optional: obj(entry.secretRef).optional === true,
+    };
   });
-  const volumeMounts = (Array.isArray(c.volumeMounts) ? c.volumeMounts : []).map((m, i) => ({ name: required(obj(m).name, `${at} volumeMounts[${i}].name`), mountPath: required(obj(m).mountPath, `${at} volumeMounts[${i}].mountPath`) }));
+  const volumeMounts = (Array.isArray(c.volumeMounts) ? c.volumeMounts : []).map((m, i) => ({
+    name: required(obj(m).name, `${at} volumeMounts[${i}].name`),
+    mountPath: required(obj(m).mountPath, `${at} volumeMounts[${i}].mountPath`),
+  }));
   const labels = obj(obj(o.metadata).labels);
   const timeout = spec.timeoutSeconds === undefined ? undefined : Number(spec.timeoutSeconds);
   const podAnnotations = obj(obj(obj(obj(o.spec).template).metadata).annotations);
   const agentPrefix = 'vault.hashicorp.com/agent-inject-secret-';
-  const vaultAgentFiles = Object.keys(podAnnotations).filter((k) => k.startsWith(agentPrefix)).map((k) => k.slice(agentPrefix.length)).sort();
-  return { name, namespace, short: str(labels['app.kubernetes.io/component']) ?? name, env, envFromSecrets, volumeMounts, timeoutSeconds: timeout, vaultAgentFiles };
+  const vaultAgentFiles = Object.keys(podAnnotations)
+    .filter((k) => k.startsWith(agentPrefix))
+    .map((k) => k.slice(agentPrefix.length))
+    .sort();
+  return {
+    name,
+    namespace,
+    short: str(labels['app.kubernetes.io/component']) ?? name,
+    env,
+    envFromSecrets,
+    volumeMounts,
+    timeoutSeconds: timeout,
+    vaultAgentFiles,
+  };
 }
 
 /** Parses `helm template` output. */
 export function readManifests(text: string, defaultNamespace = 'default'): Manifests {
-  const out = { services: [] as ServiceManifest[], brokers: [] as BrokerManifest[], triggers: [] as TriggerManifest[], pingSources: [] as PingSourceManifest[], kafkaSinks: [] as KafkaSinkManifest[], ignored: [] as string[] };
+  const out = {
+    services: [] as ServiceManifest[],
+    brokers: [] as BrokerManifest[],
+    triggers: [] as TriggerManifest[],
+    pingSources: [] as PingSourceManifest[],
+    kafkaSinks: [] as KafkaSinkManifest[],
+    ignored: [] as string[],
+  };
   for (const doc of parseAllDocuments(text)) {
-    if ('errors' in doc && doc.errors.length > 0) throw new Error(`the rendered chart is not valid YAML: ${doc.errors[0]?.message ?? ''}`);
+    if ('errors' in doc && doc.errors.length > 0)
+      throw new Error(`the rendered chart is not valid YAML: ${doc.errors[0]?.message ?? ''}`);
     const o = doc.toJS() as unknown;
     if (!isObj(o)) continue;
     const kind = str(o.kind) ?? '?';
@@ -174,7 +225,12 @@ export function readManifests(text: string, defaultNamespace = 'default'): Manif
     if (kind === 'Service' && apiGroup === 'serving.knative.dev') out.services.push(service(o, name, namespace, at));
     else if (kind === 'Broker' && apiGroup === 'eventing.knative.dev') {
       const className = str(obj(meta.annotations)['eventing.knative.dev/broker.class']) ?? 'MTChannelBasedBroker';
-      out.brokers.push({ name, namespace, className, delivery: delivery(spec.delivery, `${at} spec.delivery`, namespace) });
+      out.brokers.push({
+        name,
+        namespace,
+        className,
+        delivery: delivery(spec.delivery, `${at} spec.delivery`, namespace),
+      });
     } else if (kind === 'Trigger' && apiGroup === 'eventing.knative.dev') {
       out.triggers.push({
         name,
@@ -200,7 +256,8 @@ export function readManifests(text: string, defaultNamespace = 'default'): Manif
       });
     } else if (kind === 'KafkaSink' && apiGroup === 'eventing.knative.dev') {
       const mode = str(spec.contentMode) ?? 'binary';
-      if (mode !== 'binary' && mode !== 'structured') throw new Error(`${at} spec.contentMode: expected binary or structured, got ${mode}`);
+      if (mode !== 'binary' && mode !== 'structured')
+        throw new Error(`${at} spec.contentMode: expected binary or structured, got ${mode}`);
       out.kafkaSinks.push({ name, namespace, topic: required(spec.topic, `${at} spec.topic`), contentMode: mode });
     } else out.ignored.push(`${kind}/${name}`);
   }

@@ -26,15 +26,27 @@ const childrenOf = (pid: number) =>
 
 describe('npm run start:runtime', () => {
   it('SIGTERM to npm reaches the runtime: it drains, exits 0, and nothing is left running', async () => {
-    assert.ok(existsSync(`${root}dist/knative-events.cjs`), 'dist/knative-events.cjs is missing: run `npm run build` first');
+    assert.ok(
+      existsSync(`${root}dist/knative-events.cjs`),
+      'dist/knative-events.cjs is missing: run `npm run build` first',
+    );
     const port = await freePort();
-    const npm = spawn('npm', ['run', 'start:runtime'], { cwd: root, env: { ...env, ROLE: 'subscriber', FUNCTION: 'echo', PORT: String(port) }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const npm = spawn('npm', ['run', 'start:runtime'], {
+      cwd: root,
+      env: { ...env, ROLE: 'subscriber', FUNCTION: 'echo', PORT: String(port) },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let output = '';
     npm.stdout.on('data', (c: Buffer) => (output += c.toString()));
     npm.stderr.on('data', (c: Buffer) => (output += c.toString()));
     const closed = new Promise<number | null>((resolve) => npm.once('close', (code) => resolve(code)));
     try {
-      await until('the runtime listening', () => (output.includes('"msg":"subscriber listening"') ? true : undefined), 20_000, () => output);
+      await until(
+        'the runtime listening',
+        () => (output.includes('"msg":"subscriber listening"') ? true : undefined),
+        20_000,
+        () => output,
+      );
       // What runs under npm (the runtime itself: the script execs node, no shell in between).
       const runtimePids = [...childrenOf(npm.pid as number), ...childrenOf(npm.pid as number).flatMap(childrenOf)];
       assert.ok(runtimePids.length > 0, 'npm has a child');
@@ -43,7 +55,12 @@ describe('npm run start:runtime', () => {
       assert.equal(code, 0, output);
       assert.match(output, /"signal":"SIGTERM".*"msg":"draining"/);
       assert.match(output, /"msg":"stopped"/);
-      await until('every process under npm gone', () => (runtimePids.every((pid) => !isAlive(pid)) ? true : undefined), 5_000, () => output);
+      await until(
+        'every process under npm gone',
+        () => (runtimePids.every((pid) => !isAlive(pid)) ? true : undefined),
+        5_000,
+        () => output,
+      );
     } finally {
       if (npm.exitCode === null) npm.kill('SIGKILL');
     }
@@ -52,10 +69,20 @@ describe('npm run start:runtime', () => {
 
 describe('npm run helm', () => {
   it('runs the pinned Helm 4 with the arguments given, and passes its exit code through', () => {
-    const version = spawnSync('npm', ['run', '--silent', 'helm', '--', 'version', '--short'], { cwd: root, env, encoding: 'utf8', timeout: 120_000 });
+    const version = spawnSync('npm', ['run', '--silent', 'helm', '--', 'version', '--short'], {
+      cwd: root,
+      env,
+      encoding: 'utf8',
+      timeout: 120_000,
+    });
     assert.equal(version.status, 0, version.stderr);
     assert.match(version.stdout, /^v4\.1\.\d+/m);
-    const bad = spawnSync('npm', ['run', '--silent', 'helm', '--', 'template', 'x', 'no-such-chart'], { cwd: root, env, encoding: 'utf8', timeout: 120_000 });
+    const bad = spawnSync('npm', ['run', '--silent', 'helm', '--', 'template', 'x', 'no-such-chart'], {
+      cwd: root,
+      env,
+      encoding: 'utf8',
+      timeout: 120_000,
+    });
     assert.equal(bad.status, 1);
     assert.match(bad.stderr, /no-such-chart/);
   });
@@ -64,9 +91,16 @@ describe('npm run helm', () => {
 describe('npm run new', () => {
   it('refuses a bad name and an existing function, and changes nothing', () => {
     const registry = readFileSync(`${root}functions/index.ts`, 'utf8');
-    const bad = spawnSync(process.execPath, ['build/new-function.mjs', 'Bad_Name'], { cwd: root, env, encoding: 'utf8' });
+    const bad = spawnSync(process.execPath, ['build/new-function.mjs', 'Bad_Name'], {
+      cwd: root,
+      env,
+      encoding: 'utf8',
+    });
     assert.equal(bad.status, 1);
-    assert.match(bad.stderr, /^npm run new: "Bad_Name" is not a function name\nusage: npm run new -- <name> {3}\(lowercase letters, digits and dashes/);
+    assert.match(
+      bad.stderr,
+      /^npm run new: "Bad_Name" is not a function name\nusage: npm run new -- <name> {3}\(lowercase letters, digits and dashes/,
+    );
     const taken = spawnSync(process.execPath, ['build/new-function.mjs', 'echo'], { cwd: root, env, encoding: 'utf8' });
     assert.equal(taken.status, 1);
     assert.match(taken.stderr, /^npm run new: functions\/echo already exists: pick another name or edit it$/m);

@@ -11,7 +11,14 @@ import type { ComponentLog } from './log.js';
 import type { PingPlan } from './plan.js';
 
 export const pingEventType = 'dev.knative.sources.ping';
-const pingDelivery = { retry: 3, backoffPolicy: 'exponential', backoffDelayMs: 200, timeoutMs: 10_000, deadLetterUrl: undefined, format: 'binary' } as const;
+const pingDelivery = {
+  retry: 3,
+  backoffPolicy: 'exponential',
+  backoffDelayMs: 200,
+  timeoutMs: 10_000,
+  deadLetterUrl: undefined,
+  format: 'binary',
+} as const;
 
 export function pingEvent(ping: PingPlan, scheduled: Date, newId: () => string = randomUUID): CloudEvent<unknown> {
   return new CloudEvent<unknown>(
@@ -31,18 +38,25 @@ export function pingEvent(ping: PingPlan, scheduled: Date, newId: () => string =
 
 /** Checks the schedule and timezone as the PingSource webhook would; throws a RunnerError naming the source. */
 export function validatePing(ping: PingPlan): void {
-  if (ping.schedule.trim().split(/\s+/).length !== 5) throw new RunnerError(`PingSource ${ping.name}: schedule ${JSON.stringify(ping.schedule)} must have 5 fields (minute hour day month weekday)`);
+  if (ping.schedule.trim().split(/\s+/).length !== 5)
+    throw new RunnerError(
+      `PingSource ${ping.name}: schedule ${JSON.stringify(ping.schedule)} must have 5 fields (minute hour day month weekday)`,
+    );
   if (ping.timezone !== undefined) {
     try {
       new Intl.DateTimeFormat('en', { timeZone: ping.timezone });
     } catch {
-      throw new RunnerError(`PingSource ${ping.name}: timezone ${JSON.stringify(ping.timezone)} is not an IANA time zone such as Europe/Berlin`);
+      throw new RunnerError(
+        `PingSource ${ping.name}: timezone ${JSON.stringify(ping.timezone)} is not an IANA time zone such as Europe/Berlin`,
+      );
     }
   }
   try {
     new Cron(ping.schedule, { mode: '5-part', timezone: ping.timezone, paused: true }).stop();
   } catch (err) {
-    throw new RunnerError(`PingSource ${ping.name}: schedule ${JSON.stringify(ping.schedule)} is not valid cron (${(err as Error).message})`);
+    throw new RunnerError(
+      `PingSource ${ping.name}: schedule ${JSON.stringify(ping.schedule)} is not valid cron (${(err as Error).message})`,
+    );
   }
 }
 
@@ -51,16 +65,28 @@ export interface PingScheduler {
   stop(): void;
 }
 
-export function startPings(pings: readonly PingPlan[], deps: Omit<DeliveryDeps, 'onRetry'> & { log: ComponentLog }): PingScheduler {
+export function startPings(
+  pings: readonly PingPlan[],
+  deps: Omit<DeliveryDeps, 'onRetry'> & { log: ComponentLog },
+): PingScheduler {
   const jobs = pings.map((ping) => {
     validatePing(ping);
-    const job = new Cron(ping.schedule, { mode: '5-part', timezone: ping.timezone, protect: true }, async (self: Cron) => {
-      const scheduled = self.currentRun() ?? new Date();
-      const event = pingEvent(ping, scheduled);
-      const { last, attempts } = await sendWithRetries(ping.sinkUrl, event, pingDelivery, deps);
-      if (last.kind === 'response' && last.response.status >= 200 && last.response.status < 300) deps.log.info(`${ping.name} → ${ping.sinkLabel}: ${last.response.status}`, { eventId: event.id });
-      else deps.log.error(`${ping.name} → ${ping.sinkLabel} failed: ${describeAttempt(last)} after ${attempts} attempts`, { eventId: event.id });
-    });
+    const job = new Cron(
+      ping.schedule,
+      { mode: '5-part', timezone: ping.timezone, protect: true },
+      async (self: Cron) => {
+        const scheduled = self.currentRun() ?? new Date();
+        const event = pingEvent(ping, scheduled);
+        const { last, attempts } = await sendWithRetries(ping.sinkUrl, event, pingDelivery, deps);
+        if (last.kind === 'response' && last.response.status >= 200 && last.response.status < 300)
+          deps.log.info(`${ping.name} → ${ping.sinkLabel}: ${last.response.status}`, { eventId: event.id });
+        else
+          deps.log.error(
+            `${ping.name} → ${ping.sinkLabel} failed: ${describeAttempt(last)} after ${attempts} attempts`,
+            { eventId: event.id },
+          );
+      },
+    );
     return { name: ping.name, job };
   });
   return {

@@ -6,7 +6,14 @@ import { defaultDelivery, type DeliverySpec } from './delivery.js';
 import { parseDuration } from './duration.js';
 import { RunnerError } from './errors.js';
 import type { TriggerFilter } from './filter.js';
-import type { Destination, Manifests, PingSourceManifest, RawDelivery, ServiceManifest, TriggerManifest } from './manifests.js';
+import type {
+  Destination,
+  Manifests,
+  PingSourceManifest,
+  RawDelivery,
+  ServiceManifest,
+  TriggerManifest,
+} from './manifests.js';
 
 export interface ServicePlan {
   readonly name: string;
@@ -125,8 +132,14 @@ export function resolveDestination(dest: Destination, addresses: Addresses, at: 
   if (kind === 'Service' && group === 'serving.knative.dev') base = addresses.serviceUrl(name, namespace);
   else if (kind === 'KafkaSink') base = `${addresses.sinkBase}/${namespace}/${name}`;
   else if (kind === 'Broker') base = `${addresses.brokerBase}/${namespace}/${name}`;
-  else throw new RunnerError(`${at}: a ${apiVersion} ${kind} cannot run locally (the runner runs Knative Services, Brokers and KafkaSinks)`);
-  if (!base) throw new RunnerError(`${at}: Service ${namespace}/${name} is not in the rendered chart: enable it in the values file`);
+  else
+    throw new RunnerError(
+      `${at}: a ${apiVersion} ${kind} cannot run locally (the runner runs Knative Services, Brokers and KafkaSinks)`,
+    );
+  if (!base)
+    throw new RunnerError(
+      `${at}: Service ${namespace}/${name} is not in the rendered chart: enable it in the values file`,
+    );
   if (!dest.uri) return base;
   return `${base.replace(/\/$/, '')}/${dest.uri.replace(/^\//, '')}`;
 }
@@ -134,22 +147,27 @@ export function resolveDestination(dest: Destination, addresses: Addresses, at: 
 function durationMs(value: string | undefined, at: string): number | undefined {
   if (value === undefined) return undefined;
   const ms = parseDuration(value);
-  if (ms === undefined) throw new RunnerError(`${at}: ${JSON.stringify(value)} is not an ISO-8601 duration such as PT0.5S`);
+  if (ms === undefined)
+    throw new RunnerError(`${at}: ${JSON.stringify(value)} is not an ISO-8601 duration such as PT0.5S`);
   return ms;
 }
 
 export function deliverySpec(raw: RawDelivery | undefined, addresses: Addresses, at: string): DeliverySpec {
   if (!raw) return defaultDelivery;
   const policy = raw.backoffPolicy ?? defaultDelivery.backoffPolicy;
-  if (policy !== 'linear' && policy !== 'exponential') throw new RunnerError(`${at}.backoffPolicy: expected linear or exponential, got ${policy}`);
-  const format = raw.format === 'json' ? 'structured' : raw.format === undefined || raw.format === 'binary' ? 'binary' : undefined;
+  if (policy !== 'linear' && policy !== 'exponential')
+    throw new RunnerError(`${at}.backoffPolicy: expected linear or exponential, got ${policy}`);
+  const format =
+    raw.format === 'json' ? 'structured' : raw.format === undefined || raw.format === 'binary' ? 'binary' : undefined;
   if (!format) throw new RunnerError(`${at}.format: expected json or binary, got ${raw.format}`);
   return {
     retry: raw.retry ?? defaultDelivery.retry,
     backoffPolicy: policy,
     backoffDelayMs: durationMs(raw.backoffDelay, `${at}.backoffDelay`) ?? defaultDelivery.backoffDelayMs,
     timeoutMs: durationMs(raw.timeout, `${at}.timeout`) ?? defaultDelivery.timeoutMs,
-    deadLetterUrl: raw.deadLetterSink ? resolveDestination(raw.deadLetterSink, addresses, `${at}.deadLetterSink`) : undefined,
+    deadLetterUrl: raw.deadLetterSink
+      ? resolveDestination(raw.deadLetterSink, addresses, `${at}.deadLetterSink`)
+      : undefined,
     format,
   };
 }
@@ -159,7 +177,10 @@ function label(dest: Destination): string {
 }
 
 /** Where each Service, the broker ingress and the KafkaSink ingress listen on this machine. */
-function localAddresses(manifests: Manifests, inputs: PlanInputs): { addresses: Addresses; serviceUrls: ReadonlyMap<string, string> } {
+function localAddresses(
+  manifests: Manifests,
+  inputs: PlanInputs,
+): { addresses: Addresses; serviceUrls: ReadonlyMap<string, string> } {
   const serviceUrls = new Map<string, string>();
   for (const s of manifests.services) {
     const port = inputs.servicePorts.get(`${s.namespace}/${s.name}`);
@@ -175,24 +196,40 @@ function localAddresses(manifests: Manifests, inputs: PlanInputs): { addresses: 
 }
 
 /** A Secret's keys from the local secrets file (all of them, or one); an optional one that is missing gives none. */
-function secretValues(inputs: PlanInputs, at: string, ref: { name: string; key?: string; optional: boolean }, where: string): Record<string, string> {
+function secretValues(
+  inputs: PlanInputs,
+  at: string,
+  ref: { name: string; key?: string; optional: boolean },
+  where: string,
+): Record<string, string> {
   const { name, key, optional } = ref;
   const found = inputs.secrets[name];
-  if (found && (key === undefined || found[key] !== undefined)) return key === undefined ? { ...found } : { [key]: found[key] as string };
+  if (found && (key === undefined || found[key] !== undefined))
+    return key === undefined ? { ...found } : { [key]: found[key] as string };
   if (optional) return {};
   const file = inputs.secretsFile ?? '(none: set local.secretsFile in the values file or pass --secrets <file>)';
-  throw new RunnerError(`${at} ${where} needs Secret ${name}${key ? ` key ${key}` : ''}: add it to the local secrets file ${file} under secrets:, as "secrets: {${name}: {${key ?? '<key>'}: <value>}}"`);
+  throw new RunnerError(
+    `${at} ${where} needs Secret ${name}${key ? ` key ${key}` : ''}: add it to the local secrets file ${file} under secrets:, as "secrets: {${name}: {${key ?? '<key>'}: <value>}}"`,
+  );
 }
 
 /** A Service's environment as its container would see it: values, Secrets and fieldRefs resolved, paths mapped to local folders. */
-function serviceEnv(s: ServiceManifest, inputs: PlanInputs, addresses: Addresses, volumes: ServicePlan['volumes']): Record<string, string> {
+function serviceEnv(
+  s: ServiceManifest,
+  inputs: PlanInputs,
+  addresses: Addresses,
+  volumes: ServicePlan['volumes'],
+): Record<string, string> {
   const at = `Service ${s.name}`;
   const localPath = (value: string) => {
-    for (const v of volumes) if (value === v.mountPath || value.startsWith(`${v.mountPath}/`)) return v.localDir + value.slice(v.mountPath.length);
+    for (const v of volumes)
+      if (value === v.mountPath || value.startsWith(`${v.mountPath}/`))
+        return v.localDir + value.slice(v.mountPath.length);
     return value;
   };
   const env: Record<string, string> = {};
-  for (const ref of s.envFromSecrets) Object.assign(env, secretValues(inputs, at, ref, `envFrom secretRef ${ref.name}`));
+  for (const ref of s.envFromSecrets)
+    Object.assign(env, secretValues(inputs, at, ref, `envFrom secretRef ${ref.name}`));
   for (const { name, source } of s.env) {
     if ('value' in source) env[name] = localPath(rewriteUrl(source.value, addresses));
     else if ('secretKeyRef' in source) {
@@ -200,30 +237,58 @@ function serviceEnv(s: ServiceManifest, inputs: PlanInputs, addresses: Addresses
       if (found[source.secretKeyRef.key] !== undefined) env[name] = found[source.secretKeyRef.key] as string;
     } else if (source.fieldRef === 'metadata.namespace') env[name] = s.namespace;
     else if (source.fieldRef === 'metadata.name') env[name] = `${s.name}-00001-local`;
-    else throw new RunnerError(`${at} env ${name}: fieldRef ${source.fieldRef} has no local value (metadata.name and metadata.namespace do)`);
+    else
+      throw new RunnerError(
+        `${at} env ${name}: fieldRef ${source.fieldRef} has no local value (metadata.name and metadata.namespace do)`,
+      );
   }
   if (inputs.logLevel) env.LOG_LEVEL = inputs.logLevel;
   if (inputs.agentSecretsDir) {
-    if (env.VAULT_ADDR) throw new RunnerError(`${at}: vault.mode direct logs in to a real Vault; for local runs use vault.mode off (or agent) and the local secrets file's files: section`);
+    if (env.VAULT_ADDR)
+      throw new RunnerError(
+        `${at}: vault.mode direct logs in to a real Vault; for local runs use vault.mode off (or agent) and the local secrets file's files: section`,
+      );
     env.VAULT_SECRETS_DIR = inputs.agentSecretsDir;
   }
   return env;
 }
 
-function servicePlan(s: ServiceManifest, inputs: PlanInputs, addresses: Addresses, serviceUrls: ReadonlyMap<string, string>): ServicePlan {
-  const volumes = s.volumeMounts.map((m) => ({ mountPath: m.mountPath.replace(/\/$/, ''), localDir: join(inputs.outDir, 'volumes', s.short, m.name) }));
+function servicePlan(
+  s: ServiceManifest,
+  inputs: PlanInputs,
+  addresses: Addresses,
+  serviceUrls: ReadonlyMap<string, string>,
+): ServicePlan {
+  const volumes = s.volumeMounts.map((m) => ({
+    mountPath: m.mountPath.replace(/\/$/, ''),
+    localDir: join(inputs.outDir, 'volumes', s.short, m.name),
+  }));
   const env = serviceEnv(s, inputs, addresses, volumes);
   const url = serviceUrls.get(`${s.namespace}/${s.name}`) as string;
   const port = new URL(url).port;
   // What Knative Serving injects into every container.
   Object.assign(env, { PORT: port, K_SERVICE: s.name, K_CONFIGURATION: s.name, K_REVISION: `${s.name}-00001` });
-  return { name: s.name, namespace: s.namespace, short: s.short, role: env.ROLE ?? '?', functionName: env.FUNCTION, port: Number(port), url, env, volumes, timeoutSeconds: s.timeoutSeconds };
+  return {
+    name: s.name,
+    namespace: s.namespace,
+    short: s.short,
+    role: env.ROLE ?? '?',
+    functionName: env.FUNCTION,
+    port: Number(port),
+    url,
+    env,
+    volumes,
+    timeoutSeconds: s.timeoutSeconds,
+  };
 }
 
 function triggerPlan(t: TriggerManifest, manifests: Manifests, addresses: Addresses): TriggerPlan {
   const at = `Trigger ${t.name}`;
   const broker = manifests.brokers.find((b) => b.name === t.broker && b.namespace === t.namespace);
-  if (!broker) throw new RunnerError(`${at}: broker ${t.namespace}/${t.broker} is not in the rendered chart (an existing broker cannot be run locally: set broker.create: true)`);
+  if (!broker)
+    throw new RunnerError(
+      `${at}: broker ${t.namespace}/${t.broker} is not in the rendered chart (an existing broker cannot be run locally: set broker.create: true)`,
+    );
   // spec.delivery on the Trigger replaces the Broker's.
   const raw = t.delivery ?? broker.delivery;
   return {
@@ -233,13 +298,18 @@ function triggerPlan(t: TriggerManifest, manifests: Manifests, addresses: Addres
     filter: t.filter,
     subscriberUrl: resolveDestination(t.subscriber, addresses, `${at} spec.subscriber`),
     subscriberLabel: label(t.subscriber),
-    delivery: deliverySpec(raw, addresses, `${at} ${t.delivery ? 'spec.delivery' : `(broker ${broker.name}) spec.delivery`}`),
+    delivery: deliverySpec(
+      raw,
+      addresses,
+      `${at} ${t.delivery ? 'spec.delivery' : `(broker ${broker.name}) spec.delivery`}`,
+    ),
   };
 }
 
 function pingPlan(p: PingSourceManifest, addresses: Addresses): PingPlan {
   const at = `PingSource ${p.name}`;
-  if (p.data !== undefined && p.dataBase64 !== undefined) throw new RunnerError(`${at}: data and dataBase64 are exclusive`);
+  if (p.data !== undefined && p.dataBase64 !== undefined)
+    throw new RunnerError(`${at}: data and dataBase64 are exclusive`);
   return {
     name: p.name,
     namespace: p.namespace,
@@ -267,7 +337,12 @@ export function buildPlan(manifests: Manifests, inputs: PlanInputs): Plan {
   }));
   return {
     services: manifests.services.map((s) => servicePlan(s, inputs, addresses, serviceUrls)),
-    brokers: manifests.brokers.map((b): BrokerPlan => ({ name: b.name, namespace: b.namespace, path: `/${b.namespace}/${b.name}`, url: `${brokerIngressUrl}/${b.namespace}/${b.name}` })),
+    brokers: manifests.brokers.map((b): BrokerPlan => ({
+      name: b.name,
+      namespace: b.namespace,
+      path: `/${b.namespace}/${b.name}`,
+      url: `${brokerIngressUrl}/${b.namespace}/${b.name}`,
+    })),
     triggers: manifests.triggers.map((t) => triggerPlan(t, manifests, addresses)),
     pings: manifests.pingSources.map((p) => pingPlan(p, addresses)),
     sinks,

@@ -62,7 +62,10 @@ export function findMissing(adapted: Adapted, secrets: LocalSecrets): Missing {
       need(files, file);
       because(`the Vault agent writes the file ${file} (vault.secrets.${file})`, s.short);
     }
-    const usesVault = s.vaultAgentFiles.length > 0 || adapted.vaultDirect.includes(s.short) || s.env.some((e) => e.name === 'VAULT_SECRETS_DIR');
+    const usesVault =
+      s.vaultAgentFiles.length > 0 ||
+      adapted.vaultDirect.includes(s.short) ||
+      s.env.some((e) => e.name === 'VAULT_SECRETS_DIR');
     if (adapted.vaultDirect.includes(s.short) && Object.keys(secrets.files).length === 0) {
       need(files, 'vault');
       because('Vault direct mode reads its secrets from Vault: give their keys in any file under files:', s.short);
@@ -73,7 +76,10 @@ export function findMissing(adapted: Adapted, secrets: LocalSecrets): Missing {
       if (!('value' in source)) continue;
       for (const key of referenced(source.value).filter((k) => !fileKeys.has(k))) {
         need(files, home, key);
-        because(`env ${name} refers to the secret ${key}${usesVault ? '' : ' (Vault must be on for it: vault.mode agent)'}`, s.short);
+        because(
+          `env ${name} refers to the secret ${key}${usesVault ? '' : ' (Vault must be on for it: vault.mode agent)'}`,
+          s.short,
+        );
       }
     }
     const auth = plain(s, 'HANDLER_AUTH');
@@ -85,12 +91,21 @@ export function findMissing(adapted: Adapted, secrets: LocalSecrets): Missing {
       }
     }
   }
-  return { reasons: [...reasons].map(([reason, services]) => `${[...new Set(services)].join(', ')}: ${reason}`), files, secrets: k8s };
+  return {
+    reasons: [...reasons].map(([reason, services]) => `${[...new Set(services)].join(', ')}: ${reason}`),
+    files,
+    secrets: k8s,
+  };
 }
 
 function skeleton(missing: Missing): string[] {
   const lines: string[] = [];
-  const section = (title: string, comment: string, map: ReadonlyMap<string, ReadonlySet<string>>, placeholder: string) => {
+  const section = (
+    title: string,
+    comment: string,
+    map: ReadonlyMap<string, ReadonlySet<string>>,
+    placeholder: string,
+  ) => {
     if (map.size === 0) return;
     lines.push(`  ${title}:`.padEnd(30) + `# ${comment}`);
     for (const [name, keys] of map) {
@@ -103,9 +118,14 @@ function skeleton(missing: Missing): string[] {
   return lines;
 }
 
-export function missingMessage(missing: Missing, context: { values: string; secretsFile: string | undefined }): string | undefined {
+export function missingMessage(
+  missing: Missing,
+  context: { values: string; secretsFile: string | undefined },
+): string | undefined {
   if (missing.reasons.length === 0) return undefined;
-  const have = context.secretsFile ? `the local secrets file ${context.secretsFile} does not have` : 'no local secrets file was given for';
+  const have = context.secretsFile
+    ? `the local secrets file ${context.secretsFile} does not have`
+    : 'no local secrets file was given for';
   return [
     `${context.values} needs secrets that ${have} (nothing was started):`,
     ...missing.reasons.map((r) => `  - ${r}`),

@@ -19,11 +19,15 @@ export const noSecrets: LocalSecrets = { file: undefined, files: {}, secrets: {}
 
 function stringMaps(raw: unknown, at: string): Record<string, Record<string, string>> {
   if (raw === undefined || raw === null) return {};
-  if (typeof raw !== 'object' || Array.isArray(raw)) throw new RunnerError(`${at}: expected a map of name → {KEY: value}`);
+  if (typeof raw !== 'object' || Array.isArray(raw))
+    throw new RunnerError(`${at}: expected a map of name → {KEY: value}`);
   const out: Record<string, Record<string, string>> = {};
   for (const [name, values] of Object.entries(raw as Record<string, unknown>)) {
-    if (typeof values !== 'object' || values === null || Array.isArray(values)) throw new RunnerError(`${at}.${name}: expected a map of KEY: value`);
-    out[name] = Object.fromEntries(Object.entries(values).map(([k, v]) => [k, typeof v === 'string' ? v : JSON.stringify(v)]));
+    if (typeof values !== 'object' || values === null || Array.isArray(values))
+      throw new RunnerError(`${at}.${name}: expected a map of KEY: value`);
+    out[name] = Object.fromEntries(
+      Object.entries(values).map(([k, v]) => [k, typeof v === 'string' ? v : JSON.stringify(v)]),
+    );
   }
   return out;
 }
@@ -34,7 +38,9 @@ function checkNotInRepo(file: string, repoRoot: string, spawn: SpawnSync): void 
   if (rel.startsWith('..') || isAbsolute(rel)) return;
   const ignored = spawn('git', ['check-ignore', '-q', rel], { cwd: repoRoot, env: process.env });
   if (ignored.status !== 0) {
-    throw new RunnerError(`secrets file ${rel} is inside the repository and not git-ignored: move it outside the repo or under .local-run/ (ignored)`);
+    throw new RunnerError(
+      `secrets file ${rel} is inside the repository and not git-ignored: move it outside the repo or under .local-run/ (ignored)`,
+    );
   }
 }
 
@@ -47,13 +53,23 @@ export function loadLocalSecrets(file: string | undefined, repoRoot: string, spa
     raw = parse(readFileSync(path, 'utf8')) as unknown;
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    throw new RunnerError(code ? `secrets file ${path} cannot be read (${code}): create it (values/local-secrets.example.yaml is one to copy) or fix local.secretsFile / --secrets` : `secrets file ${path} is not valid YAML: fix it`);
+    throw new RunnerError(
+      code
+        ? `secrets file ${path} cannot be read (${code}): create it (values/local-secrets.example.yaml is one to copy) or fix local.secretsFile / --secrets`
+        : `secrets file ${path} is not valid YAML: fix it`,
+    );
   }
   const doc = (raw ?? {}) as Record<string, unknown>;
-  if (typeof doc !== 'object' || Array.isArray(doc)) throw new RunnerError(`secrets file ${path}: expected a map with files: and/or secrets:`);
+  if (typeof doc !== 'object' || Array.isArray(doc))
+    throw new RunnerError(`secrets file ${path}: expected a map with files: and/or secrets:`);
   const unknown = Object.keys(doc).filter((k) => k !== 'files' && k !== 'secrets');
-  if (unknown.length > 0) throw new RunnerError(`secrets file ${path}: unknown section ${unknown[0]} (expected files: and/or secrets:)`);
-  return { file: path, files: stringMaps(doc.files, `${path} files`), secrets: stringMaps(doc.secrets, `${path} secrets`) };
+  if (unknown.length > 0)
+    throw new RunnerError(`secrets file ${path}: unknown section ${unknown[0]} (expected files: and/or secrets:)`);
+  return {
+    file: path,
+    files: stringMaps(doc.files, `${path} files`),
+    secrets: stringMaps(doc.secrets, `${path} secrets`),
+  };
 }
 
 /** Writes `files:` as the Vault agent would (KEY="value", JSON-escaped) and returns the folder, or undefined when there are none. */
@@ -64,7 +80,9 @@ export function writeAgentFiles(secrets: LocalSecrets, dir: string): string | un
   if (names.length === 0) return undefined;
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   for (const name of names) {
-    const body = Object.entries(secrets.files[name] ?? {}).map(([k, v]) => `${k}=${JSON.stringify(v)}\n`).join('');
+    const body = Object.entries(secrets.files[name] ?? {})
+      .map(([k, v]) => `${k}=${JSON.stringify(v)}\n`)
+      .join('');
     const target = join(dir, name);
     writeFileSync(target, body, { mode: 0o600 });
     chmodSync(target, 0o600);

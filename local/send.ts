@@ -53,9 +53,19 @@ type SendValues = ReturnType<typeof parseArgs<{ options: typeof sendOptions }>>[
 /** The URL to send to: --url, or a service of the running pipeline (the handler unless --service says). */
 function targetUrl(v: SendValues, state: ReturnType<typeof readState>, stateFile: string): string {
   if (v.url) return v.url;
-  if (!state || !isAlive(state.pid)) throw new SendError(`no pipeline is running (${stateFile} ${state ? 'is stale' : 'not found'}): start it with \`npm start\` first, or pass --url`);
-  const target = v.service ? state.services.find((s) => s.short === v.service) : state.services.find((s) => s.role === 'handler');
-  if (!target) throw new SendError(v.service ? `no service ${v.service}; running: ${state.services.map((s) => s.short).join(', ')}` : 'the running pipeline has no handler service: pass --service NAME');
+  if (!state || !isAlive(state.pid))
+    throw new SendError(
+      `no pipeline is running (${stateFile} ${state ? 'is stale' : 'not found'}): start it with \`npm start\` first, or pass --url`,
+    );
+  const target = v.service
+    ? state.services.find((s) => s.short === v.service)
+    : state.services.find((s) => s.role === 'handler');
+  if (!target)
+    throw new SendError(
+      v.service
+        ? `no service ${v.service}; running: ${state.services.map((s) => s.short).join(', ')}`
+        : 'the running pipeline has no handler service: pass --service NAME',
+    );
   return target.url;
 }
 
@@ -72,7 +82,8 @@ function eventHeaders(v: SendValues, defaults: SendDefaults): Record<string, str
   if (v.subject) headers['ce-subject'] = v.subject;
   for (const ext of v.ext ?? []) {
     const [name, ...rest] = ext.split('=');
-    if (!name || !/^[a-z0-9]{1,20}$/.test(name) || rest.length === 0) throw new SendError(`--ext ${ext}: expected name=value with a name of 1-20 lowercase letters or digits`);
+    if (!name || !/^[a-z0-9]{1,20}$/.test(name) || rest.length === 0)
+      throw new SendError(`--ext ${ext}: expected name=value with a name of 1-20 lowercase letters or digits`);
     headers[`ce-${name}`] = rest.join('=');
   }
   return headers;
@@ -102,7 +113,8 @@ export function buildRequest(argv: readonly string[], defaults: SendDefaults): S
   const url = targetUrl(v, state, stateFile);
   const headers = eventHeaders(v, defaults);
   if (v.sign) {
-    const key = v.key ?? defaults.env?.HANDLER_AUTH_KEY ?? (keyFromPipeline(state, v['key-secret'] ?? 'HANDLER_AUTH_KEYS'));
+    const key =
+      v.key ?? defaults.env?.HANDLER_AUTH_KEY ?? keyFromPipeline(state, v['key-secret'] ?? 'HANDLER_AUTH_KEYS');
     const timestamp = String(Math.floor((defaults.now?.() ?? new Date()).getTime() / 1000));
     headers[timestampHeader] = timestamp;
     headers[signatureHeader] = signRequest(key, { timestamp, method: 'POST', headers, body: v.data as string });
@@ -113,40 +125,62 @@ export function buildRequest(argv: readonly string[], defaults: SendDefaults): S
 /** The first key of the secret, from the agent files the running pipeline wrote for its services. */
 function keyFromPipeline(state: ReturnType<typeof readState>, secretName: string): string {
   const hint = 'pass --key or set HANDLER_AUTH_KEY';
-  if (!state || !isAlive(state.pid)) throw new SendError(`--sign: no running pipeline to read ${secretName} from: ${hint}`);
+  if (!state || !isAlive(state.pid))
+    throw new SendError(`--sign: no running pipeline to read ${secretName} from: ${hint}`);
   // The same files, read the same way, as the pipeline's handler (local/secrets.ts writes them).
   const dir = resolve(state.outDir, 'secrets');
   const values = new Map<string, string>();
   try {
-    for (const name of readdirSync(dir).filter((n) => !n.startsWith('.')).sort()) {
-      for (const [k, value] of parseSecretFile(readFileSync(join(dir, name), 'utf8'), join(dir, name))) values.set(k, value);
+    for (const name of readdirSync(dir)
+      .filter((n) => !n.startsWith('.'))
+      .sort()) {
+      for (const [k, value] of parseSecretFile(readFileSync(join(dir, name), 'utf8'), join(dir, name)))
+        values.set(k, value);
     }
   } catch (err) {
-    throw new SendError(`--sign: cannot read the pipeline's secrets (${(err as Error).message}): ${hint}, or set local.secretsFile`);
+    throw new SendError(
+      `--sign: cannot read the pipeline's secrets (${(err as Error).message}): ${hint}, or set local.secretsFile`,
+    );
   }
-  const key = values.get(secretName)?.split(',').map((k) => k.trim()).find(Boolean);
+  const key = values
+    .get(secretName)
+    ?.split(',')
+    .map((k) => k.trim())
+    .find(Boolean);
   if (!key) throw new SendError(`--sign: the local secrets file defines no ${secretName}: ${hint}`);
   return key;
 }
 
 async function main(): Promise<void> {
-  const req = buildRequest(process.argv.slice(2), { stateFile: resolve(root, '.local-run', 'state.json'), newId: randomUUID, env: process.env });
+  const req = buildRequest(process.argv.slice(2), {
+    stateFile: resolve(root, '.local-run', 'state.json'),
+    newId: randomUUID,
+    env: process.env,
+  });
   if (req === 'help') {
     console.log(usage);
     return;
   }
   let res: Response;
   try {
-    res = await fetch(req.url, { method: 'POST', headers: req.headers, body: req.body, signal: AbortSignal.timeout(30_000) });
+    res = await fetch(req.url, {
+      method: 'POST',
+      headers: req.headers,
+      body: req.body,
+      signal: AbortSignal.timeout(30_000),
+    });
   } catch (err) {
-    throw new SendError(`${req.url} did not answer (${(err as { cause?: { code?: string } }).cause?.code ?? (err as Error).message}): is \`npm start\` still running?`);
+    throw new SendError(
+      `${req.url} did not answer (${(err as { cause?: { code?: string } }).cause?.code ?? (err as Error).message}): is \`npm start\` still running?`,
+    );
   }
   const text = await res.text();
   console.log(`${res.status} ${res.statusText} ← POST ${req.url} (ce-id ${req.headers['ce-id']})`);
   if (text) console.log(text);
   // A 2xx only means the handler handed the event to the broker: what the subscribers make of it shows up later,
   // in their log lines (a function's 422, say), not here.
-  if (res.status >= 200 && res.status <= 299) console.log('accepted by the handler; follow it in the logs of `npm start`');
+  if (res.status >= 200 && res.status <= 299)
+    console.log('accepted by the handler; follow it in the logs of `npm start`');
   else process.exitCode = 1;
 }
 

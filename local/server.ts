@@ -38,7 +38,8 @@ export async function startServer(what: string, host: string, port: number, hand
   const server: Server = createServer((req, res) => {
     readBody(req)
       .then(async (body) => {
-        if (body === undefined) return answer(res, 413, { error: 'payload_too_large', message: `the body exceeds ${maxBodyBytes} bytes` });
+        if (body === undefined)
+          return answer(res, 413, { error: 'payload_too_large', message: `the body exceeds ${maxBodyBytes} bytes` });
         const out = await handler(req, body);
         answer(res, out.status, out.body);
       })
@@ -46,7 +47,12 @@ export async function startServer(what: string, host: string, port: number, hand
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', (err: NodeJS.ErrnoException) => {
-      if (err.code === 'EADDRINUSE') reject(new RunnerError(`port ${port} (${what}) is already in use: stop what listens there, or start on other ports with --port <first port> (0 = any free ports)`));
+      if (err.code === 'EADDRINUSE')
+        reject(
+          new RunnerError(
+            `port ${port} (${what}) is already in use: stop what listens there, or start on other ports with --port <first port> (0 = any free ports)`,
+          ),
+        );
       else reject(err);
     });
     server.listen(port, host, () => resolve());

@@ -9,7 +9,14 @@ export interface RunState {
   /** The first handler's URL: where `npm run send` posts. */
   readonly handlerUrl: string | undefined;
   readonly brokers: readonly string[];
-  readonly services: ReadonlyArray<{ short: string; name: string; role: string; function: string | undefined; url: string; pid: number | undefined }>;
+  readonly services: ReadonlyArray<{
+    short: string;
+    name: string;
+    role: string;
+    function: string | undefined;
+    url: string;
+    pid: number | undefined;
+  }>;
   readonly sinks: ReadonlyArray<{ name: string; topic: string; url: string; file: string }>;
   /** Files the dlq services store dead letters in (DLQ_STORE=file). */
   readonly dlqFiles: readonly string[];

@@ -24,7 +24,11 @@ const defaults = { type: 'com.example.try', source: '/local/try' };
 /** Attribute values a dialect filter accepts, or undefined when this simple search finds none. */
 function satisfy(f: DialectFilter, into: Attrs): Attrs | undefined {
   // Keeps a value an earlier filter chose when it already passes this one (all: [prefix, suffix] on one attribute).
-  const merge = (values: Readonly<Record<string, string>>, passes: (actual: string, v: string) => boolean, make: (v: string) => string) => {
+  const merge = (
+    values: Readonly<Record<string, string>>,
+    passes: (actual: string, v: string) => boolean,
+    make: (v: string) => string,
+  ) => {
     const out = { ...into };
     for (const [k, v] of Object.entries(values)) {
       const current = out[k];
@@ -32,9 +36,24 @@ function satisfy(f: DialectFilter, into: Attrs): Attrs | undefined {
     }
     return out;
   };
-  if ('exact' in f) return merge(f.exact, (a, v) => a === v, (v) => v);
-  if ('prefix' in f) return merge(f.prefix, (a, v) => a.startsWith(v), (v) => `${v}${v.endsWith('.') || v.endsWith('/') ? '' : '.'}try`);
-  if ('suffix' in f) return merge(f.suffix, (a, v) => a.endsWith(v), (v) => `try${v}`);
+  if ('exact' in f)
+    return merge(
+      f.exact,
+      (a, v) => a === v,
+      (v) => v,
+    );
+  if ('prefix' in f)
+    return merge(
+      f.prefix,
+      (a, v) => a.startsWith(v),
+      (v) => `${v}${v.endsWith('.') || v.endsWith('/') ? '' : '.'}try`,
+    );
+  if ('suffix' in f)
+    return merge(
+      f.suffix,
+      (a, v) => a.endsWith(v),
+      (v) => `try${v}`,
+    );
   if ('all' in f) return f.all.reduce<Attrs | undefined>((acc, sub) => (acc ? satisfy(sub, acc) : undefined), into);
   if ('any' in f) {
     for (const sub of f.any) {
@@ -52,7 +71,8 @@ export function eventFor(filter: TriggerFilter): Attrs | undefined {
   if (filter.filters && filter.filters.length > 0) {
     for (const f of filter.filters) attrs = attrs ? satisfy(f, attrs) : undefined;
   } else if (filter.attributes) {
-    for (const [k, v] of Object.entries(filter.attributes)) attrs[k] = v === '' ? (defaults[k as keyof typeof defaults] ?? 'try') : v;
+    for (const [k, v] of Object.entries(filter.attributes))
+      attrs[k] = v === '' ? (defaults[k as keyof typeof defaults] ?? 'try') : v;
   }
   if (!attrs) return undefined;
   const event = { ...defaults, ...attrs };
@@ -82,7 +102,15 @@ export function suggestEvents(plan: Plan, functionsDir: string): Suggestion[] {
     const attrs = { specversion: '1.0', id: 'suggested', ...event };
     const reaches = [t.name, ...plan.triggers.filter((o) => o !== t && matches(o.filter, attrs)).map((o) => o.name)];
     const data = exampleData(functionsDir, subscriber?.functionName);
-    out.push({ trigger: t.name, reaches, type, source, extensions, data: data ?? '{"hello":"world"}', fromExample: data !== undefined });
+    out.push({
+      trigger: t.name,
+      reaches,
+      type,
+      source,
+      extensions,
+      data: data ?? '{"hello":"world"}',
+      fromExample: data !== undefined,
+    });
   }
   // Events built from a function's own example first: they show the pipeline doing its real work.
   return [...out.filter((s) => s.fromExample), ...out.filter((s) => !s.fromExample)];

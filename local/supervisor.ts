@@ -5,7 +5,11 @@ import type { ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import type { ComponentLog } from './log.js';
 
-export type Spawn = (command: string, args: readonly string[], options: { env: Record<string, string>; cwd: string }) => ChildProcess;
+export type Spawn = (
+  command: string,
+  args: readonly string[],
+  options: { env: Record<string, string>; cwd: string },
+) => ChildProcess;
 
 export interface RestartPolicy {
   readonly initialDelayMs: number;
@@ -44,7 +48,10 @@ export interface Supervised {
 
 /** The child's stdout and stderr, one log line per line. */
 function forwardOutput(c: ChildProcess, log: SupervisorOptions['log']): void {
-  for (const [stream, name] of [[c.stdout, 'stdout'], [c.stderr, 'stderr']] as const) {
+  for (const [stream, name] of [
+    [c.stdout, 'stdout'],
+    [c.stderr, 'stderr'],
+  ] as const) {
     if (stream) createInterface({ input: stream }).on('line', (line) => log.child(line, name));
   }
 }
@@ -66,7 +73,12 @@ function whenClosed(c: ChildProcess, log: SupervisorOptions['log'], onClose: (ho
 }
 
 /** SIGTERM, then SIGKILL once the grace period is over; resolves when the child has exited. */
-async function terminate(c: ChildProcess, exited: Promise<void>, graceMs: number, log: SupervisorOptions['log']): Promise<void> {
+async function terminate(
+  c: ChildProcess,
+  exited: Promise<void>,
+  graceMs: number,
+  log: SupervisorOptions['log'],
+): Promise<void> {
   c.kill('SIGTERM');
   const killer = setTimeout(() => {
     log.warn(`did not stop within ${graceMs} ms; killing it`);
@@ -130,7 +142,11 @@ export function supervise(options: SupervisorOptions): Supervised {
 }
 
 /** Polls GET <url>readyz until it answers 200, the deadline passes, or `gone()` says the child died. */
-export async function waitReady(url: string, timeoutMs: number, sleep: (ms: number) => Promise<void> = (ms) => new Promise((r) => setTimeout(r, ms))): Promise<boolean> {
+export async function waitReady(
+  url: string,
+  timeoutMs: number,
+  sleep: (ms: number) => Promise<void> = (ms) => new Promise((r) => setTimeout(r, ms)),
+): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     try {

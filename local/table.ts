@@ -29,7 +29,10 @@ export function wrap(text: string, width: number): string[] {
 }
 
 function describeDialect(f: DialectFilter, nested: boolean): string {
-  const pairs = (values: Readonly<Record<string, string>>, op: string) => Object.entries(values).map(([k, v]) => `${k} ${op} ${v}`).join(' and ');
+  const pairs = (values: Readonly<Record<string, string>>, op: string) =>
+    Object.entries(values)
+      .map(([k, v]) => `${k} ${op} ${v}`)
+      .join(' and ');
   if ('exact' in f) return pairs(f.exact, '=');
   if ('prefix' in f) return pairs(f.prefix, 'starts with');
   if ('suffix' in f) return pairs(f.suffix, 'ends with');
@@ -42,7 +45,8 @@ function describeDialect(f: DialectFilter, nested: boolean): string {
 
 /** A Trigger's filter in words: `type = com.example.trade`, `type starts with com.example. or type = x`. */
 export function describeFilter(filter: TriggerFilter): string {
-  if (filter.filters && filter.filters.length > 0) return filter.filters.map((f) => describeDialect(f, filter.filters!.length > 1)).join(' and ');
+  if (filter.filters && filter.filters.length > 0)
+    return filter.filters.map((f) => describeDialect(f, filter.filters!.length > 1)).join(' and ');
   const attrs = Object.entries(filter.attributes ?? {});
   if (attrs.length === 0) return 'all events';
   return attrs.map(([k, v]) => (v === '' ? `${k} is set` : `${k} = ${v}`)).join(' and ');
@@ -110,22 +114,44 @@ function triggerLines(plan: Plan): string[] {
 function sendLines(plan: Plan, extras: SummaryExtras): string[] {
   const handler = plan.services.find((s) => s.role === 'handler');
   if (!handler) return [];
-  if (extras.notReady.includes(handler.short)) return ['', `Send a first event: not yet — ${handler.short} is not ready (its log says why).`];
-  if (extras.suggestions.length === 0) return ['', 'Send a first event: no trigger of this values file can be matched by a simple event; see the Triggers above.'];
+  if (extras.notReady.includes(handler.short))
+    return ['', `Send a first event: not yet — ${handler.short} is not ready (its log says why).`];
+  if (extras.suggestions.length === 0)
+    return [
+      '',
+      'Send a first event: no trigger of this values file can be matched by a simple event; see the Triggers above.',
+    ];
   const sign = extras.handlerAuth === 'hmac' ? ' --sign' : '';
-  const lines = ['', `Send a first event (another terminal; npm run send prints 202 once the broker has it, then follow it in the logs here)`];
-  if (extras.handlerAuth === 'hmac') lines.push('  # the handler checks HMAC signatures: --sign signs with HANDLER_AUTH_KEYS from the local secrets file');
-  if (extras.handlerAuth === 'bearer') lines.push('  # the handler wants Authorization: Bearer <one of HANDLER_AUTH_KEYS>: add it as a header to the curl below');
+  const lines = [
+    '',
+    `Send a first event (another terminal; npm run send prints 202 once the broker has it, then follow it in the logs here)`,
+  ];
+  if (extras.handlerAuth === 'hmac')
+    lines.push(
+      '  # the handler checks HMAC signatures: --sign signs with HANDLER_AUTH_KEYS from the local secrets file',
+    );
+  if (extras.handlerAuth === 'bearer')
+    lines.push(
+      '  # the handler wants Authorization: Bearer <one of HANDLER_AUTH_KEYS>: add it as a header to the curl below',
+    );
   for (const s of extras.suggestions) {
     const also = s.reaches.slice(1);
-    lines.push(`  # → trigger ${shortName(plan, s.trigger)}${also.length > 0 ? ` (and ${also.map((n) => shortName(plan, n)).join(', ')})` : ''}`);
-    const ext = Object.entries(s.extensions).map(([k, v]) => ` --ext ${quote(`${k}=${v}`)}`).join('');
-    lines.push(`  npm run send --${sign} --type ${quote(s.type)} --source ${quote(s.source)}${ext} --data ${quote(s.data)}`);
+    lines.push(
+      `  # → trigger ${shortName(plan, s.trigger)}${also.length > 0 ? ` (and ${also.map((n) => shortName(plan, n)).join(', ')})` : ''}`,
+    );
+    const ext = Object.entries(s.extensions)
+      .map(([k, v]) => ` --ext ${quote(`${k}=${v}`)}`)
+      .join('');
+    lines.push(
+      `  npm run send --${sign} --type ${quote(s.type)} --source ${quote(s.source)}${ext} --data ${quote(s.data)}`,
+    );
   }
   const first = extras.suggestions[0];
   if (first && extras.handlerAuth !== 'hmac' && Object.keys(first.extensions).length === 0) {
     lines.push('  # the same first event with curl, in the legacy ce_type/ce_source form the handler also takes');
-    lines.push(`  curl -i ${handler.url} -H 'Content-Type: application/json' -H ${quote(`ce_type: ${first.type}`)} -H ${quote(`ce_source: ${first.source}`)} -d ${quote(first.data)}`);
+    lines.push(
+      `  curl -i ${handler.url} -H 'Content-Type: application/json' -H ${quote(`ce_type: ${first.type}`)} -H ${quote(`ce_source: ${first.source}`)} -d ${quote(first.data)}`,
+    );
   }
   return lines;
 }
@@ -146,13 +172,33 @@ export function summary(plan: Plan, extras: SummaryExtras): string {
   const rel = (p: string) => (relative(extras.cwd, p).startsWith('..') ? p : relative(extras.cwd, p));
   const lines: string[] = ['', 'knative-events local pipeline', ''];
   lines.push('Services');
-  lines.push(...columns([['NAME', 'URL', 'ROLE', 'FUNCTION', ''], ...plan.services.map((s) => [s.short, s.url, s.role, s.functionName ?? '-', extras.notReady.includes(s.short) ? '(not ready: see its log)' : ''])]));
+  lines.push(
+    ...columns([
+      ['NAME', 'URL', 'ROLE', 'FUNCTION', ''],
+      ...plan.services.map((s) => [
+        s.short,
+        s.url,
+        s.role,
+        s.functionName ?? '-',
+        extras.notReady.includes(s.short) ? '(not ready: see its log)' : '',
+      ]),
+    ]),
+  );
   lines.push('', 'Broker');
   lines.push(...columns(plan.brokers.map((b) => [b.name, b.url])));
   if (plan.triggers.length > 0) lines.push('', 'Triggers', ...triggerLines(plan));
   if (plan.pings.length > 0) {
     lines.push('', 'Ping sources');
-    lines.push(...columns(plan.pings.map((p) => [p.name, `"${p.schedule}"${p.timezone ? ` ${p.timezone}` : ''}`, `→ ${serviceLabel(plan, p.sinkUrl, p.sinkLabel)}`, `next ${extras.nextPings.find((n) => n.name === p.name)?.next?.toISOString() ?? '-'}`])));
+    lines.push(
+      ...columns(
+        plan.pings.map((p) => [
+          p.name,
+          `"${p.schedule}"${p.timezone ? ` ${p.timezone}` : ''}`,
+          `→ ${serviceLabel(plan, p.sinkUrl, p.sinkLabel)}`,
+          `next ${extras.nextPings.find((n) => n.name === p.name)?.next?.toISOString() ?? '-'}`,
+        ]),
+      ),
+    );
   }
   if (plan.sinks.length > 0) {
     lines.push('', 'Kafka sinks (one JSON line per record)');

@@ -22,7 +22,9 @@ export interface AppDeps {
   readonly memory?: { readonly budget: MemoryBudget; readonly maxBodyBytes: number };
 }
 
-const hasBody = (req: Koa.Request['req']) => (req.headers['content-length'] !== undefined && req.headers['content-length'] !== '0') || req.headers['transfer-encoding'] !== undefined;
+const hasBody = (req: Koa.Request['req']) =>
+  (req.headers['content-length'] !== undefined && req.headers['content-length'] !== '0') ||
+  req.headers['transfer-encoding'] !== undefined;
 
 function healthRoutes(lifecycle: Lifecycle, role: RoleInstance): Route[] {
   return [
@@ -39,7 +41,11 @@ function healthRoutes(lifecycle: Lifecycle, role: RoleInstance): Route[] {
       path: '/readyz',
       handle(ctx) {
         if (!lifecycle.ready) {
-          throw new HttpError(503, 'shutting_down', lifecycle.stopping ? 'draining: not taking new requests' : 'starting');
+          throw new HttpError(
+            503,
+            'shutting_down',
+            lifecycle.stopping ? 'draining: not taking new requests' : 'starting',
+          );
         }
         // A role that depends on something outside (the dlq's database) says when it cannot work.
         const reason = role.notReady?.();
@@ -66,8 +72,10 @@ function routerFor(routes: readonly Route[], memory: AppDeps['memory']): Router<
 function refuseUnmatched(ctx: RequestContext): void {
   // Unset (undefined) when no route has the path, whatever the type says; '' for a method the router does not know.
   const allow = ctx.response.get('Allow') as string | undefined;
-  if (allow === undefined || allow === '') throw new HttpError(404, 'not_found', `no route for ${ctx.method} ${ctx.path}`);
-  if (ctx.status !== 200) throw new HttpError(405, 'method_not_allowed', `${ctx.method} is not allowed on ${ctx.path}; use ${allow}`);
+  if (allow === undefined || allow === '')
+    throw new HttpError(404, 'not_found', `no route for ${ctx.method} ${ctx.path}`);
+  if (ctx.status !== 200)
+    throw new HttpError(405, 'method_not_allowed', `${ctx.method} is not allowed on ${ctx.path}; use ${allow}`);
 }
 
 /**
@@ -106,15 +114,15 @@ function inFlightEnvelopeAndLog(log: Logger, lifecycle: Lifecycle): RequestMiddl
       errorType: failure instanceof HttpError ? failure.type : failure ? 'internal' : undefined,
     };
     // Refused for lack of memory: expected under overload, and a stack per refusal would add to the load.
-    if (failure instanceof HttpError && failure.type === 'overloaded') log.warn({ ...line, error: failure.message }, 'request refused');
+    if (failure instanceof HttpError && failure.type === 'overloaded')
+      log.warn({ ...line, error: failure.message }, 'request refused');
     else if (failure && ctx.status >= 500) log.error({ ...line, err: failure }, 'request failed');
     else if (failure) {
       const rejected = { ...line, error: failure instanceof HttpError ? failure.message : undefined };
       // A function's PermanentError is an expected outcome (Knative dead-letters the event), not a warning.
       if (failure instanceof HttpError && failure.type === 'permanent_failure') log.info(rejected, 'request rejected');
       else log.warn(rejected, 'request rejected');
-    }
-    else if (ctx.path !== '/healthz' && ctx.path !== '/readyz') log.info(line, 'request');
+    } else if (ctx.path !== '/healthz' && ctx.path !== '/readyz') log.info(line, 'request');
   };
 }
 

@@ -12,7 +12,12 @@ import { realClock } from './clock.js';
 import type { RetryClock } from './events/retry.js';
 import type { FunctionModule, Secrets } from './function-api.js';
 import { noFunctions, type FunctionRegistry } from './function-registry.js';
-import { containerMemoryLimit, createMemoryBudget, defaultMemoryBudget, type MemoryBudget } from './http/memory-budget.js';
+import {
+  containerMemoryLimit,
+  createMemoryBudget,
+  defaultMemoryBudget,
+  type MemoryBudget,
+} from './http/memory-budget.js';
 import { createLifecycle, type Lifecycle } from './lifecycle.js';
 import type { Logger } from './logger.js';
 import { createRole } from './roles/index.js';
@@ -66,17 +71,31 @@ function readSystemFile(path: string): string | undefined {
   }
 }
 
-const isSecretStore = (secrets: Secrets | SecretStore | undefined): secrets is SecretStore => secrets !== undefined && 'onChange' in secrets;
+const isSecretStore = (secrets: Secrets | SecretStore | undefined): secrets is SecretStore =>
+  secrets !== undefined && 'onChange' in secrets;
 
 /**
  * With Vault on, a rotated secret that the config refers to rebuilds the role (roles/rotating-role.ts); with it
  * off nothing can change, so the role serves unwrapped.
  */
-function rotatingWhenSecretsChange(config: RuntimeConfig, role: RoleInstance, io: AssembleIo, build: (config: RuntimeConfig) => Promise<RoleInstance>): RoleInstance {
+function rotatingWhenSecretsChange(
+  config: RuntimeConfig,
+  role: RoleInstance,
+  io: AssembleIo,
+  build: (config: RuntimeConfig) => Promise<RoleInstance>,
+): RoleInstance {
   const store = io.secrets;
   if (!isSecretStore(store) || config.vault.mode === 'off') return role;
   const functionNames = (io.functions ?? noFunctions).names;
-  return rotateRoleOnSecretChange({ role, config, env: io.env ?? {}, store, log: io.log, parse: (env, secrets) => parseConfig(env, secrets, functionNames), build });
+  return rotateRoleOnSecretChange({
+    role,
+    config,
+    env: io.env ?? {},
+    store,
+    log: io.log,
+    parse: (env, secrets) => parseConfig(env, secrets, functionNames),
+    build,
+  });
 }
 
 /** prom-client is imported only when metrics are on: a process without them starts without loading it. */
@@ -92,7 +111,14 @@ export async function assemble(config: RuntimeConfig, io: AssembleIo): Promise<A
   const poster = io.poster ?? createHttpPoster();
   const metrics = await createProcessMetrics(config, io.version ?? 'unknown');
   // The recording side of tracing is imported only when an endpoint is set (runtime/tracing/index.ts).
-  const tracing = await openTracing(io.env ?? {}, { log: io.log, registry: metrics?.registry, service: config.service, role: config.role, revision: config.revision, version: io.version });
+  const tracing = await openTracing(io.env ?? {}, {
+    log: io.log,
+    registry: metrics?.registry,
+    service: config.service,
+    role: config.role,
+    revision: config.revision,
+    version: io.version,
+  });
   const roleDeps: RoleDeps = {
     log: io.log,
     env: io.env ?? {},
@@ -110,7 +136,9 @@ export async function assemble(config: RuntimeConfig, io: AssembleIo): Promise<A
   const built = await createRole(config, roleDeps);
   const role = rotatingWhenSecretsChange(config, built, io, (next) => createRole(next, roleDeps));
   if (metrics && isSecretStore(io.secrets)) io.secrets.observe(metrics.secretsObserver);
-  const memoryBudget = createMemoryBudget(config.memoryBudgetBytes ?? defaultMemoryBudget(containerMemoryLimit(io.readSystemFile ?? readSystemFile)));
+  const memoryBudget = createMemoryBudget(
+    config.memoryBudgetBytes ?? defaultMemoryBudget(containerMemoryLimit(io.readSystemFile ?? readSystemFile)),
+  );
   const app = buildApp({
     log: io.log,
     lifecycle,

@@ -2,9 +2,25 @@
 // Every problem is reported at once, each naming the variable and what it expects, so a
 // misconfigured Knative Service fails on its first start with a message a person can act on.
 import * as v from 'valibot';
-import { ConfigError, httpUrl, integer, oneOf, section as parseSection, withoutEmpty, type Env } from './config/fields.js';
+import {
+  ConfigError,
+  httpUrl,
+  integer,
+  oneOf,
+  section as parseSection,
+  withoutEmpty,
+  type Env,
+} from './config/fields.js';
 import { vaultSection, type VaultConfig } from './config/vault.js';
-import { dlqReplayConfig, dlqReplayEntries, dlqStoreConfig, dlqStoreEntries, hideDatabaseUrl, type DlqReplayConfig, type DlqStoreConfig } from './config/dlq.js';
+import {
+  dlqReplayConfig,
+  dlqReplayEntries,
+  dlqStoreConfig,
+  dlqStoreEntries,
+  hideDatabaseUrl,
+  type DlqReplayConfig,
+  type DlqStoreConfig,
+} from './config/dlq.js';
 import type { Secrets } from './function-api.js';
 import { resolveSecretReferences } from './secrets/references.js';
 
@@ -22,11 +38,18 @@ const functionName = (names: readonly string[] | undefined) =>
   v.pipe(
     v.string(names ? `is required for this role: one of ${names.join(', ')}` : 'is required for this role'),
     v.trim(),
-    v.check((name) => names === undefined || names.includes(name), `expected a function under functions/: one of ${names?.join(', ')}`),
+    v.check(
+      (name) => names === undefined || names.includes(name),
+      `expected a function under functions/: one of ${names?.join(', ')}`,
+    ),
   );
 
 const commonSchema = v.object({
-  ROLE: v.pipe(v.string(`is required: one of ${roles.join(', ')}`), v.trim(), v.picklist(roles, `expected one of ${roles.join(', ')}`)),
+  ROLE: v.pipe(
+    v.string(`is required: one of ${roles.join(', ')}`),
+    v.trim(),
+    v.picklist(roles, `expected one of ${roles.join(', ')}`),
+  ),
   PORT: integer(1, 65535, 8080),
   LOG_LEVEL: oneOf(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const, 'info'),
   MAX_BODY_BYTES: integer(1, 100 * 1024 * 1024, 1024 * 1024),
@@ -54,11 +77,34 @@ const commonSchema = v.object({
 });
 
 const metricsSchema = v.object({
-  METRICS_ENABLED: v.optional(v.pipe(v.string(), v.trim(), v.toLowerCase(), v.picklist(['true', 'false'], 'expected true or false'), v.transform((x) => x === 'true')), 'true'),
-  METRICS_PATH: v.optional(v.pipe(v.string(), v.trim(), v.regex(/^\/[A-Za-z0-9._~/-]*$/, 'expected a path starting with /')), '/metrics'),
+  METRICS_ENABLED: v.optional(
+    v.pipe(
+      v.string(),
+      v.trim(),
+      v.toLowerCase(),
+      v.picklist(['true', 'false'], 'expected true or false'),
+      v.transform((x) => x === 'true'),
+    ),
+    'true',
+  ),
+  METRICS_PATH: v.optional(
+    v.pipe(v.string(), v.trim(), v.regex(/^\/[A-Za-z0-9._~/-]*$/, 'expected a path starting with /')),
+    '/metrics',
+  ),
   METRICS_TOKEN: v.optional(v.string()),
   /** Event types that get their own label value; every other type is counted as "other". */
-  METRICS_EVENT_TYPES: v.optional(v.pipe(v.string(), v.transform((x) => x.split(',').map((t) => t.trim()).filter(Boolean))), ''),
+  METRICS_EVENT_TYPES: v.optional(
+    v.pipe(
+      v.string(),
+      v.transform((x) =>
+        x
+          .split(',')
+          .map((t) => t.trim())
+          .filter(Boolean),
+      ),
+    ),
+    '',
+  ),
 });
 
 const handlerSchema = v.object({
@@ -66,7 +112,10 @@ const handlerSchema = v.object({
   BROKER_CONTENT_MODE: oneOf(['structured', 'binary'] as const, 'structured'),
   HANDLER_AUTH: oneOf(['off', 'bearer', 'hmac'] as const, 'off'),
   /** The secret (Vault) whose value lists the valid caller keys, comma-separated: several at once for rotation. */
-  HANDLER_AUTH_SECRET: v.optional(v.pipe(v.string(), v.trim(), v.regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'expected a secret name (letters, digits, _)')), 'HANDLER_AUTH_KEYS'),
+  HANDLER_AUTH_SECRET: v.optional(
+    v.pipe(v.string(), v.trim(), v.regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'expected a secret name (letters, digits, _)')),
+    'HANDLER_AUTH_KEYS',
+  ),
   HANDLER_AUTH_WINDOW_SECONDS: integer(1, 3600, 300),
   /** How far a signature's timestamp may be ahead of our clock (clock skew), in seconds. */
   HANDLER_AUTH_FUTURE_SKEW_SECONDS: integer(0, 300, 5),
@@ -91,7 +140,9 @@ const subscriberSchema = (names: readonly string[] | undefined) =>
   });
 
 const sinkSchema = {
-  KAFKA_SINK_URL: httpUrl('the KafkaSink ingress URL, e.g. http://kafka-sink-ingress.knative-eventing.svc.cluster.local/<namespace>/<sink>'),
+  KAFKA_SINK_URL: httpUrl(
+    'the KafkaSink ingress URL, e.g. http://kafka-sink-ingress.knative-eventing.svc.cluster.local/<namespace>/<sink>',
+  ),
   SINK_CONTENT_MODE: oneOf(['binary', 'structured'] as const, 'binary'),
 };
 
@@ -102,13 +153,27 @@ const sinkForwarderSchema = (names: readonly string[] | undefined) =>
     SINK_EVENT_TYPE: v.optional(v.pipe(v.string(), v.trim(), v.minLength(1))),
     SINK_EVENT_SOURCE: v.optional(v.pipe(v.string(), v.trim(), v.minLength(1))),
     /** Where the Kafka record key comes from: an attribute of the incoming event (`subject`) or `data.<path>`. */
-    SINK_PARTITION_KEY: v.optional(v.pipe(v.string(), v.trim(), v.regex(/^(data(\.[A-Za-z0-9_-]+)+|[a-z0-9]{1,20})$/, 'expected an attribute name (e.g. subject) or data.<field>[.<field>...]'))),
+    SINK_PARTITION_KEY: v.optional(
+      v.pipe(
+        v.string(),
+        v.trim(),
+        v.regex(
+          /^(data(\.[A-Za-z0-9_-]+)+|[a-z0-9]{1,20})$/,
+          'expected an attribute name (e.g. subject) or data.<field>[.<field>...]',
+        ),
+      ),
+    ),
   });
 
 const dlqSchema = v.object({
   ...dlqStoreEntries,
   ...dlqReplayEntries,
-  DLQ_ADMIN_TOKEN: v.optional(v.pipe(v.string(), v.minLength(16, 'expected at least 16 characters (a token that can be guessed protects nothing)'))),
+  DLQ_ADMIN_TOKEN: v.optional(
+    v.pipe(
+      v.string(),
+      v.minLength(16, 'expected at least 16 characters (a token that can be guessed protects nothing)'),
+    ),
+  ),
   /** Where a replay sends an event (normally the broker); replay is off without it. */
   BROKER_URL: v.optional(httpUrl('the Knative Broker ingress URL to replay dead letters to')),
 });
@@ -155,7 +220,13 @@ export interface HandlerConfig extends CommonConfig {
 export type CallerAuthConfig =
   | { readonly mode: 'off' }
   | { readonly mode: 'bearer'; readonly secretName: string }
-  | { readonly mode: 'hmac'; readonly secretName: string; readonly windowMs: number; readonly futureSkewMs: number; readonly replayCapacity: number };
+  | {
+      readonly mode: 'hmac';
+      readonly secretName: string;
+      readonly windowMs: number;
+      readonly futureSkewMs: number;
+      readonly replayCapacity: number;
+    };
 
 export interface SubscriberConfig extends CommonConfig {
   readonly role: 'subscriber';
@@ -192,13 +263,20 @@ export type RuntimeConfig = HandlerConfig | SubscriberConfig | SinkForwarderConf
 /** What to tell someone who left a required variable out. */
 const requiredHints = (functionNames: readonly string[] | undefined): Record<string, string> => ({
   ROLE: `one of ${roles.join(', ')}`,
-  BROKER_URL: 'the Knative Broker ingress URL, e.g. http://kafka-broker-ingress.knative-eventing.svc.cluster.local/<namespace>/<broker>',
+  BROKER_URL:
+    'the Knative Broker ingress URL, e.g. http://kafka-broker-ingress.knative-eventing.svc.cluster.local/<namespace>/<broker>',
   FUNCTION: functionNames ? `the function to run, one of ${functionNames.join(', ')}` : 'the function to run',
-  KAFKA_SINK_URL: 'the KafkaSink ingress URL, e.g. http://kafka-sink-ingress.knative-eventing.svc.cluster.local/<namespace>/<sink>',
+  KAFKA_SINK_URL:
+    'the KafkaSink ingress URL, e.g. http://kafka-sink-ingress.knative-eventing.svc.cluster.local/<namespace>/<sink>',
 });
 
-const section = <S extends v.GenericSchema>(schema: S, env: Env, problems: string[], shown: Env = env, functionNames?: readonly string[]) =>
-  parseSection(schema, env, problems, { shown, hints: requiredHints(functionNames) });
+const section = <S extends v.GenericSchema>(
+  schema: S,
+  env: Env,
+  problems: string[],
+  shown: Env = env,
+  functionNames?: readonly string[],
+) => parseSection(schema, env, problems, { shown, hints: requiredHints(functionNames) });
 
 /**
  * `secrets` resolves values written as `secret:NAME` or `${secret:NAME}` (see runtime/secrets/references.ts);
@@ -216,30 +294,64 @@ export function parseConfig(rawEnv: Env, secrets?: Secrets, functionNames?: read
   const roleResult = v.safeParse(commonSchema.entries.ROLE, env.ROLE);
   const role = roleResult.success ? roleResult.output : undefined;
   const handler = role === 'handler' ? section(handlerSchema, env, problems, shown) : undefined;
-  const subscriber = role === 'subscriber' ? section(subscriberSchema(functionNames), env, problems, shown, functionNames) : undefined;
-  const forwarder = role === 'sink-forwarder' ? section(sinkForwarderSchema(functionNames), env, problems, shown, functionNames) : undefined;
+  const subscriber =
+    role === 'subscriber' ? section(subscriberSchema(functionNames), env, problems, shown, functionNames) : undefined;
+  const forwarder =
+    role === 'sink-forwarder'
+      ? section(sinkForwarderSchema(functionNames), env, problems, shown, functionNames)
+      : undefined;
   const dlq = role === 'dlq' ? section(dlqSchema, env, problems, hideDatabaseUrl(shown)) : undefined;
   const metrics = section(metricsSchema, env, problems, shown);
   const dlqStore = dlq ? dlqStoreConfig(dlq, problems) : undefined;
   const dlqReplay = dlq ? dlqReplayConfig(dlq, problems) : undefined;
   const vault = vaultSection(env, problems);
   // A reference that did not resolve is reported once, by the reference's own problem.
-  problems.splice(0, problems.length, ...refs.problems, ...problems.filter((p) => !refs.unresolved.has(p.slice(0, p.indexOf(':')))));
+  problems.splice(
+    0,
+    problems.length,
+    ...refs.problems,
+    ...problems.filter((p) => !refs.unresolved.has(p.slice(0, p.indexOf(':')))),
+  );
   if (problems.length > 0 || !c || !role || !metrics || !vault) throw new ConfigError(problems);
 
   const base = commonConfig(c, metrics, role, vault);
-  if (handler) return Object.freeze({ ...base, role: 'handler', brokerUrl: handler.BROKER_URL, brokerContentMode: handler.BROKER_CONTENT_MODE, callerAuth: callerAuthConfig(handler) });
+  if (handler)
+    return Object.freeze({
+      ...base,
+      role: 'handler',
+      brokerUrl: handler.BROKER_URL,
+      brokerContentMode: handler.BROKER_CONTENT_MODE,
+      callerAuth: callerAuthConfig(handler),
+    });
   if (subscriber) {
-    return Object.freeze({ ...base, role: 'subscriber', functionName: subscriber.FUNCTION, functionTimeoutMs: subscriber.FUNCTION_TIMEOUT_MS, plainResult: subscriber.SUBSCRIBER_PLAIN_RESULT });
+    return Object.freeze({
+      ...base,
+      role: 'subscriber',
+      functionName: subscriber.FUNCTION,
+      functionTimeoutMs: subscriber.FUNCTION_TIMEOUT_MS,
+      plainResult: subscriber.SUBSCRIBER_PLAIN_RESULT,
+    });
   }
   if (forwarder) return sinkForwarderConfig(base, forwarder);
   if (dlq && dlqStore && dlqReplay) {
-    return Object.freeze({ ...base, role: 'dlq', store: dlqStore, adminToken: dlq.DLQ_ADMIN_TOKEN, replayUrl: dlq.BROKER_URL, replay: dlqReplay });
+    return Object.freeze({
+      ...base,
+      role: 'dlq',
+      store: dlqStore,
+      adminToken: dlq.DLQ_ADMIN_TOKEN,
+      replayUrl: dlq.BROKER_URL,
+      replay: dlqReplay,
+    });
   }
   throw new ConfigError([`ROLE: "${role}" has no configuration section`]);
 }
 
-function commonConfig(c: v.InferOutput<typeof commonSchema>, metrics: v.InferOutput<typeof metricsSchema>, role: Role, vault: VaultConfig): CommonConfig {
+function commonConfig(
+  c: v.InferOutput<typeof commonSchema>,
+  metrics: v.InferOutput<typeof metricsSchema>,
+  role: Role,
+  vault: VaultConfig,
+): CommonConfig {
   return {
     port: c.PORT,
     logLevel: c.LOG_LEVEL,
@@ -253,7 +365,12 @@ function commonConfig(c: v.InferOutput<typeof commonSchema>, metrics: v.InferOut
       backoffMaxMs: Math.max(c.OUTBOUND_BACKOFF_MAX_MS, c.OUTBOUND_BACKOFF_MS),
       deadlineMs: c.OUTBOUND_DEADLINE_MS,
     }),
-    metrics: Object.freeze({ enabled: metrics.METRICS_ENABLED, path: metrics.METRICS_PATH, token: metrics.METRICS_TOKEN, eventTypes: Object.freeze(metrics.METRICS_EVENT_TYPES) }),
+    metrics: Object.freeze({
+      enabled: metrics.METRICS_ENABLED,
+      path: metrics.METRICS_PATH,
+      token: metrics.METRICS_TOKEN,
+      eventTypes: Object.freeze(metrics.METRICS_EVENT_TYPES),
+    }),
     service: c.K_SERVICE ?? role,
     revision: c.K_REVISION,
     vault,
@@ -262,7 +379,8 @@ function commonConfig(c: v.InferOutput<typeof commonSchema>, metrics: v.InferOut
 
 function callerAuthConfig(handler: v.InferOutput<typeof handlerSchema>): CallerAuthConfig {
   if (handler.HANDLER_AUTH === 'off') return Object.freeze({ mode: 'off' });
-  if (handler.HANDLER_AUTH === 'bearer') return Object.freeze({ mode: 'bearer', secretName: handler.HANDLER_AUTH_SECRET });
+  if (handler.HANDLER_AUTH === 'bearer')
+    return Object.freeze({ mode: 'bearer', secretName: handler.HANDLER_AUTH_SECRET });
   return Object.freeze({
     mode: 'hmac',
     secretName: handler.HANDLER_AUTH_SECRET,
@@ -272,7 +390,10 @@ function callerAuthConfig(handler: v.InferOutput<typeof handlerSchema>): CallerA
   });
 }
 
-function sinkForwarderConfig(base: CommonConfig, forwarder: v.InferOutput<ReturnType<typeof sinkForwarderSchema>>): SinkForwarderConfig {
+function sinkForwarderConfig(
+  base: CommonConfig,
+  forwarder: v.InferOutput<ReturnType<typeof sinkForwarderSchema>>,
+): SinkForwarderConfig {
   return Object.freeze({
     ...base,
     role: 'sink-forwarder',
@@ -289,7 +410,11 @@ function sinkForwarderConfig(base: CommonConfig, forwarder: v.InferOutput<Return
 export interface BootConfig {
   readonly port: number;
   readonly logLevel: LogLevel;
-  readonly logBase: { readonly service: string | undefined; readonly revision: string | undefined; readonly role: string | undefined };
+  readonly logBase: {
+    readonly service: string | undefined;
+    readonly revision: string | undefined;
+    readonly role: string | undefined;
+  };
   readonly vault: VaultConfig;
 }
 
@@ -304,10 +429,16 @@ export function parseBootConfig(rawEnv: Env, functionNames?: readonly string[]):
     try {
       parseConfig(rawEnv, undefined, functionNames);
     } catch (err) {
-      if (err instanceof ConfigError) throw new ConfigError(err.problems.filter((p) => !/^[^:]+: refers to secret /.test(p)));
+      if (err instanceof ConfigError)
+        throw new ConfigError(err.problems.filter((p) => !/^[^:]+: refers to secret /.test(p)));
     }
     throw new ConfigError(problems);
   }
   const role = env.ROLE?.trim();
-  return Object.freeze({ port: c.PORT, logLevel: c.LOG_LEVEL, logBase: Object.freeze({ service: c.K_SERVICE ?? role, revision: c.K_REVISION, role }), vault });
+  return Object.freeze({
+    port: c.PORT,
+    logLevel: c.LOG_LEVEL,
+    logBase: Object.freeze({ service: c.K_SERVICE ?? role, revision: c.K_REVISION, role }),
+    vault,
+  });
 }

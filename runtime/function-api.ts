@@ -55,7 +55,9 @@ export class PermanentError extends Error {
     super(message, { cause: options.cause });
     const status = options.status ?? 422;
     if (!Number.isInteger(status) || status < 400 || status > 499 || retriedByKnative.has(status)) {
-      throw new RangeError(`PermanentError status must be a 4xx that Knative does not retry (not 404, 408, 409, 429); got ${status}`);
+      throw new RangeError(
+        `PermanentError status must be a 4xx that Knative does not retry (not 404, 408, 409, 429); got ${status}`,
+      );
     }
     this.name = 'PermanentError';
     this.status = status;

@@ -17,7 +17,11 @@ export interface StartingServer {
 export async function listenWhileStarting(port: number, log: Logger): Promise<StartingServer> {
   const notYet = () => Promise.reject(new HttpError(503, 'shutting_down', 'starting: loading secrets from Vault'));
   // Every POST path (`/{*path}`: any number of segments) is answered 503 until the real app takes over.
-  const starting = buildApp({ log, lifecycle: createLifecycle(), role: { routes: [{ method: 'POST', path: '/{*path}', handle: notYet }] } });
+  const starting = buildApp({
+    log,
+    lifecycle: createLifecycle(),
+    role: { routes: [{ method: 'POST', path: '/{*path}', handle: notYet }] },
+  });
   const server = await listen(starting, { port });
   return {
     server,

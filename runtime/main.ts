@@ -36,7 +36,13 @@ async function loadSecrets(boot: BootConfig, bootLog: Logger): Promise<SecretSou
 }
 
 /** SIGTERM (or Ctrl-C): readiness 503, requests in flight finish, then what the role opened is closed. */
-function drainOnSignals(server: Server, runtime: Assembled, secrets: SecretSource, config: RuntimeConfig, log: Logger): void {
+function drainOnSignals(
+  server: Server,
+  runtime: Assembled,
+  secrets: SecretSource,
+  config: RuntimeConfig,
+  log: Logger,
+): void {
   let stopping = false;
   const stop = async (signal: string) => {
     if (stopping) return;
@@ -63,7 +69,10 @@ async function main(): Promise<void> {
     throw err;
   }
   const bootLog = createLogger({ level: boot.logLevel, base: { ...boot.logBase } });
-  const starting: StartingServer | undefined = boot.vault.mode === 'direct' ? await listenWhileStarting(boot.port, bootLog).catch((err: unknown) => failToListen(err, boot.port)) : undefined;
+  const starting: StartingServer | undefined =
+    boot.vault.mode === 'direct'
+      ? await listenWhileStarting(boot.port, bootLog).catch((err: unknown) => failToListen(err, boot.port))
+      : undefined;
   const secrets = await loadSecrets(boot, bootLog);
   const env = Object.freeze({ ...process.env });
   let config: RuntimeConfig;
@@ -91,7 +100,10 @@ async function main(): Promise<void> {
     failToListen(err, config.port);
   }
   runtime.lifecycle.markReady();
-  log.info({ port: config.port, version, memoryBudgetBytes: runtime.memoryBudget.limitBytes }, `${config.role} listening`);
+  log.info(
+    { port: config.port, version, memoryBudgetBytes: runtime.memoryBudget.limitBytes },
+    `${config.role} listening`,
+  );
   drainOnSignals(server, runtime, secrets, config, log);
 }
 

@@ -29,7 +29,10 @@ function answerClientError(err: NodeJS.ErrnoException, socket: Duplex): void {
     return;
   }
   const [status, message] = clientErrorStatus(err.code);
-  const body = JSON.stringify({ success: false, error: { type: status === 431 ? 'payload_too_large' : 'bad_request', message } });
+  const body = JSON.stringify({
+    success: false,
+    error: { type: status === 431 ? 'payload_too_large' : 'bad_request', message },
+  });
   socket.end(
     `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
   );

@@ -15,13 +15,18 @@ const root = fileURLToPath(new URL('..', import.meta.url));
 const binaryPath = join(root, 'dist/knative-events');
 
 function binaryIsCurrent(): boolean {
-  return existsSync(binaryPath) && existsSync(bundlePath) && statSync(binaryPath).mtimeMs > statSync(bundlePath).mtimeMs;
+  return (
+    existsSync(binaryPath) && existsSync(bundlePath) && statSync(binaryPath).mtimeMs > statSync(bundlePath).mtimeMs
+  );
 }
 
 /** Starts the executable in a fresh empty folder, with an environment that has no way to find a `node`. */
 async function startBinary(env: Record<string, string>): Promise<BundleProcess & { folder: string }> {
   const folder = mkdtempSync(join(tmpdir(), 'knative-events-binary-'));
-  const running = await startBundle({ PATH: '/nonexistent', LOG_LEVEL: 'info', ...env }, { cwd: folder, command: [binaryPath], timeoutMs: 15_000 });
+  const running = await startBundle(
+    { PATH: '/nonexistent', LOG_LEVEL: 'info', ...env },
+    { cwd: folder, command: [binaryPath], timeoutMs: 15_000 },
+  );
   return { ...running, folder };
 }
 
@@ -41,7 +46,8 @@ describe('single executable', () => {
   let broker: Receiver;
 
   before(async () => {
-    if (!binaryIsCurrent()) execFileSync(process.execPath, [join(root, 'build/build-binary.mjs')], { cwd: root, stdio: 'pipe' });
+    if (!binaryIsCurrent())
+      execFileSync(process.execPath, [join(root, 'build/build-binary.mjs')], { cwd: root, stdio: 'pipe' });
     assert.ok(binaryIsCurrent(), 'dist/knative-events was not built');
     broker = await startReceiver();
   });
@@ -72,7 +78,11 @@ describe('single executable', () => {
       await healthy(running.url);
       const res = await fetch(running.url, {
         method: 'POST',
-        headers: { 'content-type': 'application/json', ce_source: 'event-subscriber-source', ce_type: 'event-subscriber-type' },
+        headers: {
+          'content-type': 'application/json',
+          ce_source: 'event-subscriber-source',
+          ce_type: 'event-subscriber-type',
+        },
         body: JSON.stringify({ event_data_1: 'data value 1' }),
       });
       assert.equal(res.status, 202, await res.clone().text());
@@ -95,12 +105,22 @@ describe('single executable', () => {
       const data = { trade: 42, side: 'buy', note: 'ünïcode' };
       const res = await fetch(running.url, {
         method: 'POST',
-        headers: { 'content-type': 'application/json', 'ce-specversion': '1.0', 'ce-id': 'bin-1', 'ce-source': '/test', 'ce-type': 'test.echo' },
+        headers: {
+          'content-type': 'application/json',
+          'ce-specversion': '1.0',
+          'ce-id': 'bin-1',
+          'ce-source': '/test',
+          'ce-type': 'test.echo',
+        },
         body: JSON.stringify(data),
       });
       assert.equal(res.status, 200);
       assert.deepEqual(await res.json(), data);
-      const bad = await fetch(running.url, { method: 'POST', headers: { 'content-type': 'application/json', 'ce-specversion': '1.0', 'ce-id': 'x' }, body: '{}' });
+      const bad = await fetch(running.url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'ce-specversion': '1.0', 'ce-id': 'x' },
+        body: '{}',
+      });
       assert.equal(bad.status, 400);
     } finally {
       await stop(running);
@@ -111,13 +131,24 @@ describe('single executable', () => {
 
   test('sink-forwarder posts the function result to the KafkaSink and answers 202', async () => {
     const sink = await startReceiver();
-    const running = await startBinary({ ROLE: 'sink-forwarder', FUNCTION: 'echo', KAFKA_SINK_URL: sink.url, SINK_EVENT_TYPE: 'bench.forwarded' });
+    const running = await startBinary({
+      ROLE: 'sink-forwarder',
+      FUNCTION: 'echo',
+      KAFKA_SINK_URL: sink.url,
+      SINK_EVENT_TYPE: 'bench.forwarded',
+    });
     try {
       await healthy(running.url);
       const data = { trade: 7, side: 'sell' };
       const res = await fetch(running.url, {
         method: 'POST',
-        headers: { 'content-type': 'application/json', 'ce-specversion': '1.0', 'ce-id': 'fwd-1', 'ce-source': '/test', 'ce-type': 'test.forward' },
+        headers: {
+          'content-type': 'application/json',
+          'ce-specversion': '1.0',
+          'ce-id': 'fwd-1',
+          'ce-source': '/test',
+          'ce-type': 'test.forward',
+        },
         body: JSON.stringify(data),
       });
       assert.equal(res.status, 202, await res.clone().text());
@@ -154,7 +185,9 @@ describe('single executable', () => {
       assert.ok(id, 'no x-dead-letter-id header');
       const stored = readFileSync(join(running.folder, 'dead-letters.jsonl'), 'utf8');
       assert.match(stored, /"dead-1"/);
-      const shown = await fetch(`${running.url}dead-letters/${encodeURIComponent(id)}`, { headers: { authorization: `Bearer ${token}` } });
+      const shown = await fetch(`${running.url}dead-letters/${encodeURIComponent(id)}`, {
+        headers: { authorization: `Bearer ${token}` },
+      });
       assert.equal(shown.status, 200);
       assert.match(await shown.text(), /"dead-1"/);
     } finally {

@@ -19,7 +19,11 @@ after(async () => {
 });
 
 function runBundle(env: Record<string, string>) {
-  return spawnSync(process.execPath, [bundlePath], { env: { PATH: process.env.PATH ?? '', ...env }, encoding: 'utf8', timeout: 10_000 });
+  return spawnSync(process.execPath, [bundlePath], {
+    env: { PATH: process.env.PATH ?? '', ...env },
+    encoding: 'utf8',
+    timeout: 10_000,
+  });
 }
 
 test('a wrong or missing variable stops the process at once: exit 1, the variable named, no stack trace', () => {
@@ -34,7 +38,10 @@ test('a wrong or missing variable stops the process at once: exit 1, the variabl
 test('an unknown FUNCTION lists the functions the bundle knows', () => {
   const result = runBundle({ ROLE: 'subscriber', FUNCTION: 'transformer' });
   assert.equal(result.status, 1);
-  assert.match(result.stderr, /FUNCTION: expected a function under functions\/: one of echo, trade-transform \(got "transformer"\)/);
+  assert.match(
+    result.stderr,
+    /FUNCTION: expected a function under functions\/: one of echo, trade-transform \(got "transformer"\)/,
+  );
 });
 
 test("from any folder, the handler forwards the seed's curl request to the broker as a CloudEvent and answers 202", async () => {
@@ -43,7 +50,22 @@ test("from any folder, the handler forwards the seed's curl request to the broke
   try {
     // The seed's own curl command, run asynchronously: the broker stand-in lives in this process.
     const status = await new Promise<string>((resolve, reject) => {
-      const child = spawn('curl', ['-s', '-o', '/dev/null', '-w', '%{http_code}', '-H', 'Content-Type: application/json', '-H', 'ce_source: event-subscriber-source', '-H', 'ce_type: event-subscriber-type', '-d', '{"event_data_1":"data value 1"}', proc.url]);
+      const child = spawn('curl', [
+        '-s',
+        '-o',
+        '/dev/null',
+        '-w',
+        '%{http_code}',
+        '-H',
+        'Content-Type: application/json',
+        '-H',
+        'ce_source: event-subscriber-source',
+        '-H',
+        'ce_type: event-subscriber-type',
+        '-d',
+        '{"event_data_1":"data value 1"}',
+        proc.url,
+      ]);
       let out = '';
       child.stdout.on('data', (c: Buffer) => (out += c.toString()));
       child.on('error', reject);
@@ -67,16 +89,28 @@ test('SIGTERM under load: every request in flight is answered 202, then the proc
   const proc = await startBundle({ ROLE: 'handler', BROKER_URL: slowBroker.url, LOG_LEVEL: 'info' });
   try {
     const inFlight = Array.from({ length: 40 }, (_, i) =>
-      fetch(proc.url, { method: 'POST', headers: { 'content-type': 'application/json', ce_type: 't', ce_source: 's', 'ce-id': `load-${i}` }, body: `{"i":${i}}` }).then((r) => r.status),
+      fetch(proc.url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ce_type: 't', ce_source: 's', 'ce-id': `load-${i}` },
+        body: `{"i":${i}}`,
+      }).then((r) => r.status),
     );
     // Wait until every request has reached the broker stand-in, so all are in flight at SIGTERM.
-    await waitFor(() => slowBroker.requests.length >= 40, 5000, { what: 'all 40 requests at the broker stand-in', intervalMs: 10, context: () => `${slowBroker.requests.length} arrived` });
+    await waitFor(() => slowBroker.requests.length >= 40, 5000, {
+      what: 'all 40 requests at the broker stand-in',
+      intervalMs: 10,
+      context: () => `${slowBroker.requests.length} arrived`,
+    });
     assert.equal(slowBroker.requests.length, 40);
     proc.child.kill('SIGTERM');
     const statuses = await Promise.all(inFlight);
     assert.deepEqual(statuses, Array(40).fill(202));
     assert.equal(await proc.exited, 0);
-    const lines = proc.stdout().trim().split('\n').map((l) => JSON.parse(l) as { msg: string; inFlight?: number });
+    const lines = proc
+      .stdout()
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { msg: string; inFlight?: number });
     const draining = lines.find((l) => l.msg === 'draining');
     assert.ok(draining && (draining.inFlight ?? 0) > 0, 'SIGTERM arrived while requests were in flight');
     assert.equal(lines.at(-1)?.msg, 'stopped', JSON.stringify(lines.slice(-4)));

@@ -26,7 +26,13 @@ before(async () => {
   broker = await startReceiver();
   bearer = await startRuntime({ ROLE: 'handler', BROKER_URL: broker.url, HANDLER_AUTH: 'bearer' }, { secrets });
   hmac = await startRuntime(
-    { ROLE: 'handler', BROKER_URL: broker.url, HANDLER_AUTH: 'hmac', HANDLER_AUTH_WINDOW_SECONDS: '60', HANDLER_AUTH_FUTURE_SKEW_SECONDS: '5' },
+    {
+      ROLE: 'handler',
+      BROKER_URL: broker.url,
+      HANDLER_AUTH: 'hmac',
+      HANDLER_AUTH_WINDOW_SECONDS: '60',
+      HANDLER_AUTH_FUTURE_SKEW_SECONDS: '5',
+    },
     { secrets, now: () => now },
   );
 });
@@ -38,7 +44,11 @@ after(async () => {
 
 async function refusedIdentically(res: Response, what = ''): Promise<void> {
   assert.equal(res.status, 401, what);
-  assert.deepEqual(await res.json(), { success: false, error: { type: 'unauthorized', message: 'missing or invalid caller credentials' } }, what);
+  assert.deepEqual(
+    await res.json(),
+    { success: false, error: { type: 'unauthorized', message: 'missing or invalid caller credentials' } },
+    what,
+  );
 }
 
 let counter = 0;
@@ -55,18 +65,31 @@ function signedDeposit(options: { key?: string; at?: number } = {}) {
     'x-signature-timestamp': timestamp,
   };
   const payload = '{"amount":100}';
-  headers['x-signature'] = signRequest(options.key ?? 'old-key-0123456789', { timestamp, method: 'POST', headers, body: payload });
+  headers['x-signature'] = signRequest(options.key ?? 'old-key-0123456789', {
+    timestamp,
+    method: 'POST',
+    headers,
+    body: payload,
+  });
   return { headers, body: payload };
 }
 
-const post = (url: string, request: { headers: Record<string, string>; body: string }) => fetch(url, { method: 'POST', headers: request.headers, body: request.body });
+const post = (url: string, request: { headers: Record<string, string>; body: string }) =>
+  fetch(url, { method: 'POST', headers: request.headers, body: request.body });
 
 test('the documented worked example: fixed key and request, exact canonical string and signature', () => {
   // README.md, "Who may call the handler", shows these values; a caller in any language can check against them.
   const parts = {
     timestamp: '1764590400',
     method: 'POST',
-    headers: { 'Content-Type': 'application/json', 'ce-type': 'com.example.deposit', 'CE-Source': '/provider', 'ce-id': '42', 'ce-specversion': '1.0', 'x-other': 'not signed' },
+    headers: {
+      'Content-Type': 'application/json',
+      'ce-type': 'com.example.deposit',
+      'CE-Source': '/provider',
+      'ce-id': '42',
+      'ce-specversion': '1.0',
+      'x-other': 'not signed',
+    },
     body: '{"account":"A-1","amount":100}',
   };
   const canonical = [
@@ -80,18 +103,34 @@ test('the documented worked example: fixed key and request, exact canonical stri
     '0f73227360985c450b557c4c7363c3e05bef3336e3e72d04b40257e4c3d1231e',
   ].join('\n');
   assert.equal(canonicalRequest(parts).toString('latin1'), canonical);
-  assert.equal(signRequest('example-key-0123456789', parts), 'sha256=2cc852305665f48297122c1e0b0e6c8dff88736d2c7c939dd675924c30e98615');
+  assert.equal(
+    signRequest('example-key-0123456789', parts),
+    'sha256=2cc852305665f48297122c1e0b0e6c8dff88736d2c7c939dd675924c30e98615',
+  );
   // The same with nothing but an HMAC primitive, as another language would do it.
-  assert.equal(createHmac('sha256', 'example-key-0123456789').update(canonical).digest('hex'), '2cc852305665f48297122c1e0b0e6c8dff88736d2c7c939dd675924c30e98615');
+  assert.equal(
+    createHmac('sha256', 'example-key-0123456789').update(canonical).digest('hex'),
+    '2cc852305665f48297122c1e0b0e6c8dff88736d2c7c939dd675924c30e98615',
+  );
 });
 
 test('bearer: every listed key is accepted; a missing, wrong or malformed token gets the same 401', async () => {
   const before = broker.requests.length;
   for (const token of ['old-key-0123456789', 'new-key-9876543210']) {
-    const res = await fetch(bearer.url, { method: 'POST', headers: { ...event, authorization: `Bearer ${token}` }, body });
+    const res = await fetch(bearer.url, {
+      method: 'POST',
+      headers: { ...event, authorization: `Bearer ${token}` },
+      body,
+    });
     assert.equal(res.status, 202, token);
   }
-  for (const authorization of [undefined, 'Bearer nope', 'Basic old-key-0123456789', 'Bearer ', 'Bearer old-key-0123456789 extra']) {
+  for (const authorization of [
+    undefined,
+    'Bearer nope',
+    'Basic old-key-0123456789',
+    'Bearer ',
+    'Bearer old-key-0123456789 extra',
+  ]) {
     const headers: Record<string, string> = { ...event };
     if (authorization !== undefined) headers.authorization = authorization;
     await refusedIdentically(await fetch(bearer.url, { method: 'POST', headers, body }));
@@ -105,8 +144,18 @@ test('bearer: every listed key is accepted; a missing, wrong or malformed token 
 test('bearer: a rotated key applies at once, without a restart', async () => {
   secretValues.set('HANDLER_AUTH_KEYS', 'new-key-9876543210,third-key-000000000');
   try {
-    await refusedIdentically(await fetch(bearer.url, { method: 'POST', headers: { ...event, authorization: 'Bearer old-key-0123456789' }, body }));
-    const res = await fetch(bearer.url, { method: 'POST', headers: { ...event, authorization: 'Bearer third-key-000000000' }, body });
+    await refusedIdentically(
+      await fetch(bearer.url, {
+        method: 'POST',
+        headers: { ...event, authorization: 'Bearer old-key-0123456789' },
+        body,
+      }),
+    );
+    const res = await fetch(bearer.url, {
+      method: 'POST',
+      headers: { ...event, authorization: 'Bearer third-key-000000000' },
+      body,
+    });
     assert.equal(res.status, 202);
   } finally {
     secretValues.set('HANDLER_AUTH_KEYS', 'old-key-0123456789, new-key-9876543210');
@@ -126,11 +175,19 @@ test('hmac: a request signed with any listed key reaches the broker with its att
 
 test('hmac: the legacy ce_ form is signed the same way', async () => {
   const timestamp = String(nowSeconds);
-  const headers: Record<string, string> = { 'content-type': 'application/json', ce_type: 'com.example.deposit', ce_source: '/legacy', 'x-signature-timestamp': timestamp };
+  const headers: Record<string, string> = {
+    'content-type': 'application/json',
+    ce_type: 'com.example.deposit',
+    ce_source: '/legacy',
+    'x-signature-timestamp': timestamp,
+  };
   const payload = '{"legacy":true}';
   headers['x-signature'] = signRequest('new-key-9876543210', { timestamp, method: 'POST', headers, body: payload });
   assert.equal((await post(hmac.url, { headers, body: payload })).status, 202);
-  await refusedIdentically(await post(hmac.url, { headers: { ...headers, ce_type: 'com.example.withdrawal' }, body: payload }), 'legacy type changed');
+  await refusedIdentically(
+    await post(hmac.url, { headers: { ...headers, ce_type: 'com.example.withdrawal' }, body: payload }),
+    'legacy type changed',
+  );
 });
 
 test('hmac: changing any signed part after signing is refused with the same 401, and nothing reaches the broker', async () => {
@@ -146,7 +203,10 @@ test('hmac: changing any signed part after signing is refused with the same 401,
     ['content-type', (r) => (r.headers['content-type'] = 'application/json; charset=latin1')],
     ['body', (r) => (r.body = '{"amount":100000}')],
     ['timestamp', (r) => (r.headers['x-signature-timestamp'] = String(nowSeconds - 1))],
-    ['signature', (r) => (r.headers['x-signature'] = r.headers['x-signature']!.replace(/.$/, (c) => (c === '0' ? '1' : '0')))],
+    [
+      'signature',
+      (r) => (r.headers['x-signature'] = r.headers['x-signature']!.replace(/.$/, (c) => (c === '0' ? '1' : '0'))),
+    ],
     ['signature missing', (r) => delete r.headers['x-signature']],
     ['timestamp not a number', (r) => (r.headers['x-signature-timestamp'] = 'soon')],
     ['signed with an unknown key', (r) => Object.assign(r, signedDeposit({ key: 'someone-elses-key' }))],
@@ -163,10 +223,17 @@ test('hmac: changing any signed part after signing is refused with the same 401,
 });
 
 test('hmac: the method is signed', () => {
-  const check = createCallerCheck({ mode: 'hmac', secretName: 'HANDLER_AUTH_KEYS', windowMs: 60_000, futureSkewMs: 5000, replayCapacity: 1000 }, secrets, () => now);
+  const check = createCallerCheck(
+    { mode: 'hmac', secretName: 'HANDLER_AUTH_KEYS', windowMs: 60_000, futureSkewMs: 5000, replayCapacity: 1000 },
+    secrets,
+    () => now,
+  );
   const request = signedDeposit();
   const asBody = Buffer.from(request.body);
-  assert.throws(() => check?.({ method: 'PUT', headers: request.headers }, asBody), (err: unknown) => err instanceof HttpError && err.status === 401);
+  assert.throws(
+    () => check?.({ method: 'PUT', headers: request.headers }, asBody),
+    (err: unknown) => err instanceof HttpError && err.status === 401,
+  );
   assert.doesNotThrow(() => check?.({ method: 'POST', headers: request.headers }, asBody));
 });
 
@@ -179,7 +246,10 @@ test('hmac: a replay inside the window is refused with 409 and never forwarded t
     assert.equal(again.status, 409);
     assert.deepEqual(await again.json(), {
       success: false,
-      error: { type: 'replayed', message: 'this signed request was already accepted: sign every request, retries included, with a new timestamp' },
+      error: {
+        type: 'replayed',
+        message: 'this signed request was already accepted: sign every request, retries included, with a new timestamp',
+      },
     });
   }
   assert.equal(broker.requests.length, before);
@@ -213,12 +283,22 @@ test('replay memory: bounded; full of live signatures it refuses rather than for
   const sweep = createReplayGuard(2);
   sweep.admit('1'.repeat(64), 50_000, 0);
   sweep.admit('2'.repeat(64), 5_000, 0);
-  assert.equal(sweep.admit('3'.repeat(64), 60_000, 6_000), 'fresh', 'the expired second entry was swept from behind a live one');
+  assert.equal(
+    sweep.admit('3'.repeat(64), 60_000, 6_000),
+    'fresh',
+    'the expired second entry was swept from behind a live one',
+  );
 });
 
 test('hmac: the replay memory full → 503 with Retry-After, never a forgotten signature', async () => {
   const small = await startRuntime(
-    { ROLE: 'handler', BROKER_URL: broker.url, HANDLER_AUTH: 'hmac', HANDLER_AUTH_WINDOW_SECONDS: '60', HANDLER_AUTH_REPLAY_CAPACITY: '1000' },
+    {
+      ROLE: 'handler',
+      BROKER_URL: broker.url,
+      HANDLER_AUTH: 'hmac',
+      HANDLER_AUTH_WINDOW_SECONDS: '60',
+      HANDLER_AUTH_REPLAY_CAPACITY: '1000',
+    },
     { secrets, now: () => now },
   );
   try {
@@ -240,7 +320,10 @@ test('hmac: the replay memory full → 503 with Retry-After, never a forgotten s
 
 test('auth on without any key is refused at start-up, naming the secret', async () => {
   await assert.rejects(
-    startRuntime({ ROLE: 'handler', BROKER_URL: broker.url, HANDLER_AUTH: 'bearer', HANDLER_AUTH_SECRET: 'INGRESS_KEYS' }, { secrets }),
+    startRuntime(
+      { ROLE: 'handler', BROKER_URL: broker.url, HANDLER_AUTH: 'bearer', HANDLER_AUTH_SECRET: 'INGRESS_KEYS' },
+      { secrets },
+    ),
     /HANDLER_AUTH is bearer but the secret INGRESS_KEYS \(HANDLER_AUTH_SECRET\) holds no keys/,
   );
 });

@@ -54,7 +54,10 @@ async function postBinaryDeadLetter(url: string, id: string, dest: string): Prom
 }
 
 /** A JSON dead letter sent as written: a number too big for a double and a repeated key, which parsing would lose. */
-async function postJsonTextDeadLetter(url: string, input: { id: string; type: string; source: string; dest: string; answer: string; json: string }): Promise<void> {
+async function postJsonTextDeadLetter(
+  url: string,
+  input: { id: string; type: string; source: string; dest: string; answer: string; json: string },
+): Promise<void> {
   const res = await fetch(url, {
     method: 'POST',
     headers: {
@@ -104,19 +107,58 @@ for (const storeKind of ['file', 'postgres'] as const) {
       } else {
         storeEnv = { DLQ_STORE: 'postgres', DLQ_DATABASE_URL: await postgres.createDatabase('dlq_console') };
       }
-      runtime = await startRuntime({ ROLE: 'dlq', DLQ_ADMIN_TOKEN: token, LOG_LEVEL: 'warn', DLQ_REPLAY_RATE: '50', ...storeEnv });
+      runtime = await startRuntime({
+        ROLE: 'dlq',
+        DLQ_ADMIN_TOKEN: token,
+        LOG_LEVEL: 'warn',
+        DLQ_REPLAY_RATE: '50',
+        ...storeEnv,
+      });
       // What Knative would have dead-lettered: two subscribers refused events (422), one failed (500), a blob.
-      await sendDeadLetter(runtime.url, { id: 'order-1', type: 'com.example.order', source: '/shop', code: '422', dest: shipping.url, body: '{"success":false,"error":{"message":"no address"}}', data: { order: 1, lines: [{ sku: 'A', qty: 2 }] } });
-      await sendDeadLetter(runtime.url, { id: 'order-2', type: 'com.example.order', source: '/shop', code: '422', dest: shipping.url, data: { order: 2 } });
-      await sendDeadLetter(runtime.url, { id: 'invoice-1', type: 'com.example.invoice', source: '/billing', code: '500', dest: billing.url, data: { invoice: 1 } });
-      await postJsonTextDeadLetter(runtime.url, { id: 'markup-1', type: xss, source: xss, dest: billing.url, answer: xss, json: `{"note":${JSON.stringify(xss)},"n":12345678901234567890,"n":1}` });
+      await sendDeadLetter(runtime.url, {
+        id: 'order-1',
+        type: 'com.example.order',
+        source: '/shop',
+        code: '422',
+        dest: shipping.url,
+        body: '{"success":false,"error":{"message":"no address"}}',
+        data: { order: 1, lines: [{ sku: 'A', qty: 2 }] },
+      });
+      await sendDeadLetter(runtime.url, {
+        id: 'order-2',
+        type: 'com.example.order',
+        source: '/shop',
+        code: '422',
+        dest: shipping.url,
+        data: { order: 2 },
+      });
+      await sendDeadLetter(runtime.url, {
+        id: 'invoice-1',
+        type: 'com.example.invoice',
+        source: '/billing',
+        code: '500',
+        dest: billing.url,
+        data: { invoice: 1 },
+      });
+      await postJsonTextDeadLetter(runtime.url, {
+        id: 'markup-1',
+        type: xss,
+        source: xss,
+        dest: billing.url,
+        answer: xss,
+        json: `{"note":${JSON.stringify(xss)},"n":12345678901234567890,"n":1}`,
+      });
       await postBinaryDeadLetter(runtime.url, 'blob-1', billing.url);
       await sendDeadLetter(runtime.url, { id: 'purge-1', type: 'purge.me', code: '400', dest: billing.url });
       await sendDeadLetter(runtime.url, { id: 'purge-2', type: 'purge.me', code: '400', dest: billing.url });
       page = await chromium.browser.newPage();
       page.setDefaultTimeout(20_000);
       page.on('console', (m) => process.env.DEBUG_CONSOLE && console.log('page:', m.text()));
-      page.on('requestfinished', async (r) => process.env.DEBUG_CONSOLE && console.log('req:', r.method(), r.url(), (await r.response())?.status()));
+      page.on(
+        'requestfinished',
+        async (r) =>
+          process.env.DEBUG_CONSOLE && console.log('req:', r.method(), r.url(), (await r.response())?.status()),
+      );
     });
     after(async () => {
       await page?.close();
@@ -132,7 +174,11 @@ for (const storeKind of ['file', 'postgres'] as const) {
       assert.match(csp, /script-src 'self'(;|$)/);
       assert.doesNotMatch(csp, /unsafe-inline|unsafe-eval/);
       assert.equal(res.headers.get('x-content-type-options'), 'nosniff');
-      assert.equal((await fetch(new URL('/dead-letters', runtime.url))).status, 401, 'the data itself still needs the token');
+      assert.equal(
+        (await fetch(new URL('/dead-letters', runtime.url))).status,
+        401,
+        'the data itself still needs the token',
+      );
 
       await page.goto(new URL('/dead-letters/ui', runtime.url).href);
       await page.getByLabel('Admin token (DLQ_ADMIN_TOKEN)').fill('not-the-token-at-all');
@@ -169,15 +215,26 @@ for (const storeKind of ['file', 'postgres'] as const) {
       assert.match(attributes, /knativeerrordest\s+http:\/\/127\.0\.0\.1/);
       assert.match(attributes, /knativeerrorcode\s+422/);
       assert.equal(await page.locator('#data-kind').innerText(), 'JSON');
-      assert.equal(await page.locator('#detail-data').innerText(), JSON.stringify({ order: 1, lines: [{ sku: 'A', qty: 2 }] }, null, 2));
-      assert.equal(await page.locator('#detail-answer').innerText(), JSON.stringify({ success: false, error: { message: 'no address' } }, null, 2), 'knativeerrordata decoded and pretty-printed');
+      assert.equal(
+        await page.locator('#detail-data').innerText(),
+        JSON.stringify({ order: 1, lines: [{ sku: 'A', qty: 2 }] }, null, 2),
+      );
+      assert.equal(
+        await page.locator('#detail-answer').innerText(),
+        JSON.stringify({ success: false, error: { message: 'no address' } }, null, 2),
+        'knativeerrordata decoded and pretty-printed',
+      );
       await page.evaluate('window.scrollTo(0, 0)');
       await page.screenshot({ path: screenshotPath(`${storeKind}-2-detail`) });
 
       await page.getByRole('button', { name: 'Replay…' }).click();
       const dialog = page.getByRole('dialog', { name: 'Replay this dead letter?' });
       await dialog.waitFor();
-      assert.match(await dialog.innerText(), new RegExp(`its destination ${shipping.url.replace(/[/.]/g, '\\$&')}`), 'the confirmation states the target');
+      assert.match(
+        await dialog.innerText(),
+        new RegExp(`its destination ${shipping.url.replace(/[/.]/g, '\\$&')}`),
+        'the confirmation states the target',
+      );
       await page.screenshot({ path: screenshotPath(`${storeKind}-3-confirm-replay`) });
       await dialog.getByRole('button', { name: 'Replay' }).click();
       await page.getByText(`Replayed to ${shipping.url}: answered 202`).waitFor();
@@ -191,45 +248,78 @@ for (const storeKind of ['file', 'postgres'] as const) {
 
       await page.keyboard.press('Escape');
       await waitFor('the detail closed', async () => ((await page.locator('#detail').isHidden()) ? true : undefined));
-      assert.equal(await page.evaluate('document.activeElement.classList.contains("open")'), true, 'focus goes back to the row');
+      assert.equal(
+        await page.evaluate('document.activeElement.classList.contains("open")'),
+        true,
+        'focus goes back to the row',
+      );
     });
 
     test('binary data is shown as hex (and base64), markup in data and answer stays text', async () => {
       await page.getByRole('button', { name: 'Clear' }).click();
-      await waitFor('every dead letter listed again', async () => ((await rowsText(page)).length === 7 ? true : undefined));
+      await waitFor('every dead letter listed again', async () =>
+        (await rowsText(page)).length === 7 ? true : undefined,
+      );
       await page.locator('#letters tbody tr', { hasText: 'com.example.blob' }).locator('button.open').click();
       await page.locator('#detail-title', { hasText: 'Dead letter blob-1' }).waitFor();
-      assert.match(await page.locator('#data-kind').innerText(), /^Binary \(10 bytes, application\/octet-stream\): hex$/);
-      assert.match(await page.locator('#detail-data').innerText(), /^00000000 {2}00 01 02 ff fe 41 42 43 0a 80 +\.\.\.\.\.ABC\.\.$/);
-      assert.equal(await page.locator('#detail-base64').textContent(), Buffer.from([0, 1, 2, 255, 254, 65, 66, 67, 10, 128]).toString('base64'));
+      assert.match(
+        await page.locator('#data-kind').innerText(),
+        /^Binary \(10 bytes, application\/octet-stream\): hex$/,
+      );
+      assert.match(
+        await page.locator('#detail-data').innerText(),
+        /^00000000 {2}00 01 02 ff fe 41 42 43 0a 80 +\.\.\.\.\.ABC\.\.$/,
+      );
+      assert.equal(
+        await page.locator('#detail-base64').textContent(),
+        Buffer.from([0, 1, 2, 255, 254, 65, 66, 67, 10, 128]).toString('base64'),
+      );
 
       await page.locator('#letters tbody tr', { hasText: xss }).locator('button.open').click();
       await page.locator('#detail-title', { hasText: 'Dead letter markup-1' }).waitFor();
       assert.equal(await page.locator('#detail-answer').innerText(), xss);
       assert.match(await page.locator('#detail-data').innerText(), /onerror/);
-      assert.match(await page.locator('#detail-data').innerText(), /\n {2}"n": 12345678901234567890,\n {2}"n": 1\n\}$/, 'JSON shown as it was sent: the big number and both keys');
+      assert.match(
+        await page.locator('#detail-data').innerText(),
+        /\n {2}"n": 12345678901234567890,\n {2}"n": 1\n\}$/,
+        'JSON shown as it was sent: the big number and both keys',
+      );
       assert.equal(await page.locator('#detail img, #confirm img').count(), 0);
       await page.getByRole('button', { name: 'Close the dead letter' }).click();
     });
 
     test('a bulk replay job shows live progress and can be cancelled', async () => {
-      await Promise.all(Array.from({ length: 120 }, (_, i) => sendDeadLetter(runtime.url, { id: `bulk-${i}`, type: 'com.example.bulk', code: '503', dest: bulk.url })));
+      await Promise.all(
+        Array.from({ length: 120 }, (_, i) =>
+          sendDeadLetter(runtime.url, { id: `bulk-${i}`, type: 'com.example.bulk', code: '503', dest: bulk.url }),
+        ),
+      );
       await page.getByLabel('Type', { exact: true }).fill('com.example.bulk');
       await page.getByRole('button', { name: 'Apply filters' }).click();
-      await waitFor('the bulk dead letters listed', async () => ((await rowsText(page)).length === 50 ? true : undefined));
+      await waitFor('the bulk dead letters listed', async () =>
+        (await rowsText(page)).length === 50 ? true : undefined,
+      );
       await page.getByLabel('Rate (per second)').fill('20');
       await page.getByRole('button', { name: 'Replay all matching…' }).click();
       const dialog = page.getByRole('dialog', { name: 'Start a replay job?' });
       await dialog.waitFor();
-      assert.match(await dialog.innerText(), /Replay 120 dead letters matching type = com\.example\.bulk \(not replayed yet\) to each one's own destination \(the subscriber that failed\), at 20 per second/);
-      assert.match(await dialog.innerText(), new RegExp(`bulk-0 \\(com\\.example\\.bulk\\) → ${bulk.url.replace(/[/.]/g, '\\$&')}`));
+      assert.match(
+        await dialog.innerText(),
+        /Replay 120 dead letters matching type = com\.example\.bulk \(not replayed yet\) to each one's own destination \(the subscriber that failed\), at 20 per second/,
+      );
+      assert.match(
+        await dialog.innerText(),
+        new RegExp(`bulk-0 \\(com\\.example\\.bulk\\) → ${bulk.url.replace(/[/.]/g, '\\$&')}`),
+      );
       await dialog.getByRole('button', { name: 'Start the job' }).click();
 
       await page.getByRole('tab', { name: 'Replay jobs', selected: true }).waitFor();
       const job = page.locator('#jobs li').first();
       await job.locator('.job-state', { hasText: 'running' }).waitFor();
       const progress = job.getByRole('progressbar');
-      await waitFor('the progress bar moved', async () => (Number(await progress.evaluate((p) => (p as unknown as { value: number }).value)) >= 10 ? true : undefined));
+      await waitFor('the progress bar moved', async () =>
+        Number(await progress.evaluate((p) => (p as unknown as { value: number }).value)) >= 10 ? true : undefined,
+      );
       assert.equal(Number(await progress.evaluate((p) => (p as unknown as { max: number }).max)), 120);
       await page.screenshot({ path: screenshotPath(`${storeKind}-4-job-running`) });
       await job.getByRole('button', { name: 'Cancel job' }).click();
@@ -239,9 +329,15 @@ for (const storeKind of ['file', 'postgres'] as const) {
       const jobs = (await adminCall(runtime.url, token, '/dead-letters/replays')).body.jobs;
       const cancelled = jobs[0];
       assert.equal(cancelled.state, 'cancelled');
-      assert.ok(cancelled.replayed >= 10 && cancelled.replayed < 120, `cancelled part-way (${cancelled.replayed} of 120)`);
+      assert.ok(
+        cancelled.replayed >= 10 && cancelled.replayed < 120,
+        `cancelled part-way (${cancelled.replayed} of 120)`,
+      );
       assert.equal(bulk.requests.length, cancelled.replayed, 'nothing sent after the cancel');
-      assert.equal((await listAll(runtime.url, token, '&type=com.example.bulk&replayed=true')).length, cancelled.replayed);
+      assert.equal(
+        (await listAll(runtime.url, token, '&type=com.example.bulk&replayed=true')).length,
+        cancelled.replayed,
+      );
       await page.getByRole('tab', { name: 'Dead letters' }).click();
     });
 
@@ -262,7 +358,12 @@ for (const storeKind of ['file', 'postgres'] as const) {
       assert.equal(said, 'Purged 2 dead letters.');
       await page.getByText('No dead letter matches.').waitFor();
       assert.equal((await listAll(runtime.url, token, '&type=purge.me')).length, 0);
-      assert.equal((await adminCall(runtime.url, token, '/dead-letters?limit=500')).body.items.some((i: { eventId: string }) => i.eventId === 'purge-1'), false);
+      assert.equal(
+        (await adminCall(runtime.url, token, '/dead-letters?limit=500')).body.items.some(
+          (i: { eventId: string }) => i.eventId === 'purge-1',
+        ),
+        false,
+      );
 
       await page.getByRole('tab', { name: 'Audit log' }).click();
       await page.locator('#audit tbody tr').nth(3).waitFor();
@@ -280,12 +381,23 @@ describe('dlq console in the bundle', () => {
   test('dist/knative-events.cjs serves the same console files, embedded', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'dlq-console-bundle-'));
     dirs.push(dir);
-    const bundle = await startBundle({ ROLE: 'dlq', DLQ_FILE: join(dir, 'd.jsonl'), DLQ_ADMIN_TOKEN: token, LOG_LEVEL: 'warn' }, { cwd: dir });
+    const bundle = await startBundle(
+      { ROLE: 'dlq', DLQ_FILE: join(dir, 'd.jsonl'), DLQ_ADMIN_TOKEN: token, LOG_LEVEL: 'warn' },
+      { cwd: dir },
+    );
     try {
-      for (const [path, file] of [['ui', 'index.html'], ['ui/console.js', 'console.js'], ['ui/console.css', 'console.css']] as const) {
+      for (const [path, file] of [
+        ['ui', 'index.html'],
+        ['ui/console.js', 'console.js'],
+        ['ui/console.css', 'console.css'],
+      ] as const) {
         const res = await fetch(new URL(`/dead-letters/${path}`, bundle.url));
         assert.equal(res.status, 200, path);
-        assert.equal(await res.text(), readFileSync(new URL(`../runtime/dlq/console/static/${file}`, import.meta.url), 'utf8'), `${path} is the file in runtime/dlq/console/static/`);
+        assert.equal(
+          await res.text(),
+          readFileSync(new URL(`../runtime/dlq/console/static/${file}`, import.meta.url), 'utf8'),
+          `${path} is the file in runtime/dlq/console/static/`,
+        );
       }
     } finally {
       bundle.child.kill('SIGTERM');

@@ -50,7 +50,11 @@ async function send(url: string, id: string): Promise<number> {
 async function stored(url: string): Promise<{ ids: string[]; corrupt: unknown[] }> {
   const res = await fetch(new URL('/dead-letters?limit=500', url), { headers: { authorization: `Bearer ${token}` } });
   assert.equal(res.status, 200);
-  const body = (await res.json()) as { items: Array<{ eventId: string }>; corrupt: unknown[]; nextCursor: string | null };
+  const body = (await res.json()) as {
+    items: Array<{ eventId: string }>;
+    corrupt: unknown[];
+    nextCursor: string | null;
+  };
   assert.equal(body.nextCursor, null);
   return { ids: body.items.map((i) => i.eventId), corrupt: body.corrupt };
 }

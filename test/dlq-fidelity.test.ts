@@ -45,11 +45,20 @@ async function storeEnv(kind: StoreKind): Promise<{ env: Record<string, string>;
     return { env: { DLQ_FILE: file }, file };
   }
   const db = `fidelity_${++databases}`;
-  return { env: { DLQ_STORE: 'postgres', DLQ_DATABASE_URL: await (pgServer as PostgresServer).createDatabase(db) }, db };
+  return {
+    env: { DLQ_STORE: 'postgres', DLQ_DATABASE_URL: await (pgServer as PostgresServer).createDatabase(db) },
+    db,
+  };
 }
 
 async function dlq(env: Record<string, string>): Promise<RunningRuntime> {
-  const runtime = await startRuntime({ ROLE: 'dlq', DLQ_ADMIN_TOKEN: token, LOG_LEVEL: 'warn', OUTBOUND_RETRIES: '0', ...env });
+  const runtime = await startRuntime({
+    ROLE: 'dlq',
+    DLQ_ADMIN_TOKEN: token,
+    LOG_LEVEL: 'warn',
+    OUTBOUND_RETRIES: '0',
+    ...env,
+  });
   cleanups.push(() => runtime.stop());
   return runtime;
 }
@@ -61,13 +70,27 @@ async function receiver(): Promise<Receiver> {
 }
 
 /** A raw HTTP POST: header values as given (an array is sent as that many header lines), the body's bytes. */
-function post(url: string, headers: Record<string, string | string[]>, body: Buffer): Promise<{ status: number; id: string | undefined; text: string }> {
+function post(
+  url: string,
+  headers: Record<string, string | string[]>,
+  body: Buffer,
+): Promise<{ status: number; id: string | undefined; text: string }> {
   return new Promise((resolve, reject) => {
-    const req = request(url, { method: 'POST', headers: { ...headers, 'content-length': String(body.length) } }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, id: res.headers['x-dead-letter-id'] as string | undefined, text: Buffer.concat(chunks).toString('utf8') }));
-    });
+    const req = request(
+      url,
+      { method: 'POST', headers: { ...headers, 'content-length': String(body.length) } },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () =>
+          resolve({
+            status: res.statusCode ?? 0,
+            id: res.headers['x-dead-letter-id'] as string | undefined,
+            text: Buffer.concat(chunks).toString('utf8'),
+          }),
+        );
+      },
+    );
     req.setTimeout(10_000, () => req.destroy(new Error('no answer within 10 s')));
     req.on('error', reject);
     req.end(body);
@@ -93,7 +116,14 @@ interface Case {
 function binary(name: string, id: string, contentType: string, data: Buffer, extra: Record<string, string> = {}): Case {
   return {
     name,
-    headers: { 'content-type': contentType, 'ce-specversion': '1.0', 'ce-id': id, 'ce-source': '/fidelity', 'ce-type': 'com.example.fidelity', ...extra },
+    headers: {
+      'content-type': contentType,
+      'ce-specversion': '1.0',
+      'ce-id': id,
+      'ce-source': '/fidelity',
+      'ce-type': 'com.example.fidelity',
+      ...extra,
+    },
     body: data,
     expectBody: data,
     expectType: contentType,
@@ -101,22 +131,44 @@ function binary(name: string, id: string, contentType: string, data: Buffer, ext
 }
 
 const cases: Case[] = [
-  binary('JSON: a big number, 1e400, duplicate keys, key order, 1.0', 'json-1', 'application/json', Buffer.from(bigJson), { 'ce-time': nanoTime }),
-  binary('XML', 'xml-1', 'application/xml; charset=utf-8', Buffer.from('<?xml version="1.0"?>\n<trade id="T-1" px="1.50">€ 10</trade>')),
+  binary(
+    'JSON: a big number, 1e400, duplicate keys, key order, 1.0',
+    'json-1',
+    'application/json',
+    Buffer.from(bigJson),
+    { 'ce-time': nanoTime },
+  ),
+  binary(
+    'XML',
+    'xml-1',
+    'application/xml; charset=utf-8',
+    Buffer.from('<?xml version="1.0"?>\n<trade id="T-1" px="1.50">€ 10</trade>'),
+  ),
   binary('protobuf bytes', 'pb-1', 'application/protobuf', protobuf),
-  binary('Latin-1 text', 'latin-1', 'text/plain; charset=iso-8859-1', Buffer.from([0x63, 0x61, 0x66, 0xe9, 0x20, 0xa3])),
-  binary('a non-Latin-1 subject (percent-encoded, §3.1.3.2)', 'subject-1', 'application/json', Buffer.from('{"n":1}'), { 'ce-subject': encodedSubject }),
+  binary(
+    'Latin-1 text',
+    'latin-1',
+    'text/plain; charset=iso-8859-1',
+    Buffer.from([0x63, 0x61, 0x66, 0xe9, 0x20, 0xa3]),
+  ),
+  binary('a non-Latin-1 subject (percent-encoded, §3.1.3.2)', 'subject-1', 'application/json', Buffer.from('{"n":1}'), {
+    'ce-subject': encodedSubject,
+  }),
   {
     name: 'structured mode: JSON data embedded with a big number and duplicate keys',
     headers: { 'content-type': 'application/cloudevents+json' },
-    body: Buffer.from(`{"specversion":"1.0","id":"structured-1","source":"/fidelity","type":"com.example.fidelity","datacontenttype":"application/json","subject":${JSON.stringify(subject)},"time":"${nanoTime}","data":{ "id" : 12345678901234567890, "dup":1, "dup":2 }}`),
+    body: Buffer.from(
+      `{"specversion":"1.0","id":"structured-1","source":"/fidelity","type":"com.example.fidelity","datacontenttype":"application/json","subject":${JSON.stringify(subject)},"time":"${nanoTime}","data":{ "id" : 12345678901234567890, "dup":1, "dup":2 }}`,
+    ),
     expectBody: Buffer.from('{ "id" : 12345678901234567890, "dup":1, "dup":2 }'),
     expectType: 'application/json',
   },
   {
     name: 'structured mode: protobuf as data_base64',
     headers: { 'content-type': 'application/cloudevents+json' },
-    body: Buffer.from(`{"specversion":"1.0","id":"structured-2","source":"/fidelity","type":"com.example.fidelity","datacontenttype":"application/x-protobuf","data_base64":"${protobuf.toString('base64')}"}`),
+    body: Buffer.from(
+      `{"specversion":"1.0","id":"structured-2","source":"/fidelity","type":"com.example.fidelity","datacontenttype":"application/x-protobuf","data_base64":"${protobuf.toString('base64')}"}`,
+    ),
     expectBody: protobuf,
     expectType: 'application/x-protobuf',
   },
@@ -124,7 +176,8 @@ const cases: Case[] = [
 
 function ceHeaders(headers: Record<string, string | string[] | undefined>): Record<string, string> {
   const out: Record<string, string> = {};
-  for (const [name, value] of Object.entries(headers)) if (name.startsWith('ce-') && typeof value === 'string') out[name] = value;
+  for (const [name, value] of Object.entries(headers))
+    if (name.startsWith('ce-') && typeof value === 'string') out[name] = value;
   return out;
 }
 
@@ -141,8 +194,24 @@ for (const kind of ['file', 'postgres'] as const) {
         // The error extensions Knative adds: ce- headers in binary mode, members of the event in structured mode.
         const res =
           c.headers['content-type'] === 'application/cloudevents+json'
-            ? await post(runtime.url, c.headers, Buffer.concat([Buffer.from(`{"knativeerrordest":${JSON.stringify(dest)},"knativeerrorcode":"500",`), c.body.subarray(1)]))
-            : await post(runtime.url, { ...c.headers, 'ce-knativeerrordest': dest, 'ce-knativeerrorcode': '500', 'ce-knativeerrordata': Buffer.from('boom').toString('base64') }, c.body);
+            ? await post(
+                runtime.url,
+                c.headers,
+                Buffer.concat([
+                  Buffer.from(`{"knativeerrordest":${JSON.stringify(dest)},"knativeerrorcode":"500",`),
+                  c.body.subarray(1),
+                ]),
+              )
+            : await post(
+                runtime.url,
+                {
+                  ...c.headers,
+                  'ce-knativeerrordest': dest,
+                  'ce-knativeerrorcode': '500',
+                  'ce-knativeerrordata': Buffer.from('boom').toString('base64'),
+                },
+                c.body,
+              );
         assert.equal(res.status, 202, `${c.name}: ${res.text}`);
         stored.push({ c, id: res.id as string, path });
       }
@@ -152,7 +221,8 @@ for (const kind of ['file', 'postgres'] as const) {
         assert.equal(shown.status, 200);
         assert.equal(shown.body.deadLetter.invalid, undefined, `${c.name}: stored as a valid CloudEvent`);
         const data = shown.body.deadLetter.data;
-        const bytes = typeof data.text === 'string' ? Buffer.from(data.text, 'utf8') : Buffer.from(data.base64, 'base64');
+        const bytes =
+          typeof data.text === 'string' ? Buffer.from(data.text, 'utf8') : Buffer.from(data.base64, 'base64');
         assert.deepEqual(bytes, c.expectBody, `${c.name}: the stored data is the bytes that came`);
       }
       const big = await adminCall(runtime.url, token, `/dead-letters/${stored[0]!.id}`);
@@ -200,14 +270,31 @@ for (const kind of ['file', 'postgres'] as const) {
         id: 'old-json',
         receivedAt: '2026-11-01T10:00:00.000Z',
         error: { destination: dest, code: '500', data: 'boom' },
-        event: { specversion: '1.0', id: 'o-1', source: '/old', type: 'com.example.old', datacontenttype: 'application/json', knativeerrordest: dest, knativeerrorcode: '500', data: { b: [true, null], a: 1 } },
+        event: {
+          specversion: '1.0',
+          id: 'o-1',
+          source: '/old',
+          type: 'com.example.old',
+          datacontenttype: 'application/json',
+          knativeerrordest: dest,
+          knativeerrorcode: '500',
+          data: { b: [true, null], a: 1 },
+        },
       };
       const oldBinary = {
         kind: 'dead-letter',
         id: 'old-binary',
         receivedAt: '2026-11-01T10:00:01.000Z',
         error: { destination: dest, code: '500', data: undefined },
-        event: { specversion: '1.0', id: 'o-2', source: '/old', type: 'com.example.old', datacontenttype: 'application/octet-stream', knativeerrordest: dest, data_base64: protobuf.toString('base64') },
+        event: {
+          specversion: '1.0',
+          id: 'o-2',
+          source: '/old',
+          type: 'com.example.old',
+          datacontenttype: 'application/octet-stream',
+          knativeerrordest: dest,
+          data_base64: protobuf.toString('base64'),
+        },
       };
       let runtime: RunningRuntime;
       if (file) {
@@ -222,12 +309,24 @@ for (const kind of ['file', 'postgres'] as const) {
             db as string,
             `INSERT INTO public.dead_letters (id, received_at, event_id, event_type, event_source, error_code, error_destination, duplicate_key, invalid, letter)
              VALUES ($1, $2, $3, $4, $5, $6, $7, NULL, false, $8)`,
-            [letter.id, letter.receivedAt, letter.event.id, letter.event.type, letter.event.source, letter.error.code, letter.error.destination, JSON.stringify(letter)],
+            [
+              letter.id,
+              letter.receivedAt,
+              letter.event.id,
+              letter.event.type,
+              letter.event.source,
+              letter.error.code,
+              letter.error.destination,
+              JSON.stringify(letter),
+            ],
           );
         }
       }
       const list = await adminCall(runtime.url, token, '/dead-letters?type=com.example.old');
-      assert.deepEqual(list.body.items.map((i: { id: string }) => i.id), ['old-binary', 'old-json']);
+      assert.deepEqual(
+        list.body.items.map((i: { id: string }) => i.id),
+        ['old-binary', 'old-json'],
+      );
       const shown = await adminCall(runtime.url, token, '/dead-letters/old-json');
       assert.deepEqual(shown.body.deadLetter.event.data, { b: [true, null], a: 1 });
       assert.equal(shown.body.deadLetter.data, undefined);
@@ -236,7 +335,9 @@ for (const kind of ['file', 'postgres'] as const) {
       assert.equal(replayJson.status, 200, JSON.stringify(replayJson.body));
       const replayBinary = await adminCall(runtime.url, token, '/dead-letters/old-binary/replay', 'POST');
       assert.equal(replayBinary.status, 200, JSON.stringify(replayBinary.body));
-      await waitFor('both old records at their destination', () => (destination.requests.length === 2 ? true : undefined));
+      await waitFor('both old records at their destination', () =>
+        destination.requests.length === 2 ? true : undefined,
+      );
       const [json, bytes] = destination.requests;
       assert.equal(json!.headers['ce-id'], 'o-1');
       assert.equal(json!.headers['content-type'], 'application/json');
@@ -261,14 +362,24 @@ describe('dlq: what it keeps rather than refuses', () => {
     const body = Buffer.from('{"n":1}');
     const res = await post(
       runtime.url,
-      { 'content-type': 'application/json', 'ce-specversion': '1.0', 'ce-id': 'dup-1', 'ce-source': '/dup', 'ce-type': ['com.example.first', 'com.example.second'], 'ce-knativeerrorcode': '500' },
+      {
+        'content-type': 'application/json',
+        'ce-specversion': '1.0',
+        'ce-id': 'dup-1',
+        'ce-source': '/dup',
+        'ce-type': ['com.example.first', 'com.example.second'],
+        'ce-knativeerrorcode': '500',
+      },
       body,
     );
     assert.equal(res.status, 202, res.text);
     const shown = await adminCall(runtime.url, token, `/dead-letters/${res.id}`);
     const letter = shown.body.deadLetter;
     assert.match(letter.invalid, /"type" was sent in more than one header/);
-    assert.match(letter.invalid, /ce-type was sent 2 times, the first kept \("com\.example\.first", "com\.example\.second"\)/);
+    assert.match(
+      letter.invalid,
+      /ce-type was sent 2 times, the first kept \("com\.example\.first", "com\.example\.second"\)/,
+    );
     assert.equal(letter.event.type, 'com.example.first');
     assert.equal(letter.event.id, 'dup-1');
     assert.equal(letter.event.data_base64, body.toString('base64'), 'the body kept byte for byte');
@@ -277,7 +388,17 @@ describe('dlq: what it keeps rather than refuses', () => {
     const broker = await receiver();
     const handler = await startRuntime({ ROLE: 'handler', BROKER_URL: broker.url, LOG_LEVEL: 'warn' });
     cleanups.push(() => handler.stop());
-    const refused = await post(handler.url, { 'content-type': 'application/json', 'ce-specversion': '1.0', 'ce-id': 'dup-2', 'ce-source': '/dup', 'ce-type': ['a', 'b'] }, body);
+    const refused = await post(
+      handler.url,
+      {
+        'content-type': 'application/json',
+        'ce-specversion': '1.0',
+        'ce-id': 'dup-2',
+        'ce-source': '/dup',
+        'ce-type': ['a', 'b'],
+      },
+      body,
+    );
     assert.equal(refused.status, 400);
     assert.equal(JSON.parse(refused.text).error.type, 'invalid_event');
     assert.equal(broker.requests.length, 0);
@@ -288,7 +409,16 @@ describe('dlq: what it keeps rather than refuses', () => {
     const body = Buffer.from('{"broken": ');
     const res = await post(
       runtime.url,
-      { 'content-type': 'application/json', 'ce-specversion': '1.0', 'ce-id': 'pct-1', 'ce-source': '/pct', 'ce-type': 'com.example.pct', 'ce-subject': encodedSubject, 'ce-note': '100%ZZ sure', 'ce-bytes': '%C3%28' },
+      {
+        'content-type': 'application/json',
+        'ce-specversion': '1.0',
+        'ce-id': 'pct-1',
+        'ce-source': '/pct',
+        'ce-type': 'com.example.pct',
+        'ce-subject': encodedSubject,
+        'ce-note': '100%ZZ sure',
+        'ce-bytes': '%C3%28',
+      },
       body,
     );
     assert.equal(res.status, 202, res.text);
@@ -298,7 +428,10 @@ describe('dlq: what it keeps rather than refuses', () => {
     assert.equal(letter.event.note, '100%ZZ sure', 'kept as typed where it is not');
     assert.equal(letter.event.bytes, '%C3%28', 'percent-encoded bytes that are not UTF-8: kept as typed');
     assert.match(letter.invalid, /ce-note kept as typed: header ce-note: "%" must start a percent-encoded byte/);
-    assert.match(letter.invalid, /ce-bytes kept as typed: header ce-bytes: the percent-encoded bytes are not valid UTF-8/);
+    assert.match(
+      letter.invalid,
+      /ce-bytes kept as typed: header ce-bytes: the percent-encoded bytes are not valid UTF-8/,
+    );
     assert.equal(letter.event.data_base64, body.toString('base64'));
   });
 });

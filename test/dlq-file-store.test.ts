@@ -78,7 +78,10 @@ function limitedDisk(options: { free: number; maxPerWrite?: number; truncateFail
     stat: () => handle.stat(),
     close: () => handle.close(),
   });
-  const fs: StoreFileSystem = { stat: nodeFileSystem.stat, open: async (path, flags, mode) => wrap(await nodeFileSystem.open(path, flags, mode)) };
+  const fs: StoreFileSystem = {
+    stat: nodeFileSystem.stat,
+    open: async (path, flags, mode) => wrap(await nodeFileSystem.open(path, flags, mode)),
+  };
   return { fs, state };
 }
 
@@ -113,8 +116,15 @@ describe('dlq file store: writes', () => {
     const file = join(await tempDir(), 'dl.jsonl');
     const disk = limitedDisk({ free: Infinity, maxPerWrite: 97 });
     const served = await servedOn(file, disk.fs);
-    const answers = await Promise.all(Array.from({ length: 20 }, (_, i) => sendDeadLetter(served.url, { id: `s-${i}`, data: { i, padding: padding(1) } })));
-    assert.deepEqual(answers.map((a) => a.status), Array(20).fill(202));
+    const answers = await Promise.all(
+      Array.from({ length: 20 }, (_, i) =>
+        sendDeadLetter(served.url, { id: `s-${i}`, data: { i, padding: padding(1) } }),
+      ),
+    );
+    assert.deepEqual(
+      answers.map((a) => a.status),
+      Array(20).fill(202),
+    );
     assert.ok(disk.state.shortWrites > 0, 'the file system did cut writes short');
     const { eventIds, broken } = await fileRecords(file);
     assert.deepEqual(broken, []);
@@ -144,7 +154,9 @@ describe('dlq file store: writes', () => {
       };
       served = await servedOn(file, disk.fs);
     }
-    t.diagnostic(tmpfs ? 'exercised on a real tmpfs' : 'exercised on the injected file system (no tmpfs mount permitted)');
+    t.diagnostic(
+      tmpfs ? 'exercised on a real tmpfs' : 'exercised on the injected file system (no tmpfs mount permitted)',
+    );
     const acknowledged: string[] = [];
     const refused: number[] = [];
     // One at a time until the disk is full, then a burst into the full disk.
@@ -153,7 +165,14 @@ describe('dlq file store: writes', () => {
       if (res.status === 202) acknowledged.push(`one-${i}`);
       else refused.push(res.status);
     }
-    const burst = await Promise.all(Array.from({ length: 10 }, (_, i) => sendDeadLetter(served.url, { id: `burst-${i}`, data: { padding: padding(20) } }).then((r) => ({ id: `burst-${i}`, r }))));
+    const burst = await Promise.all(
+      Array.from({ length: 10 }, (_, i) =>
+        sendDeadLetter(served.url, { id: `burst-${i}`, data: { padding: padding(20) } }).then((r) => ({
+          id: `burst-${i}`,
+          r,
+        })),
+      ),
+    );
     for (const { id, r } of burst) {
       if (r.status === 202) acknowledged.push(id);
       else refused.push(r.status);
@@ -167,7 +186,10 @@ describe('dlq file store: writes', () => {
 
     await freeSpace();
     for (let i = 0; i < 2; i++) {
-      assert.equal((await sendDeadLetter(served.url, { id: `after-${i}`, data: { padding: padding(20) } })).status, 202);
+      assert.equal(
+        (await sendDeadLetter(served.url, { id: `after-${i}`, data: { padding: padding(20) } })).status,
+        202,
+      );
       acknowledged.push(`after-${i}`);
     }
     on = await fileRecords(file);
@@ -193,10 +215,21 @@ describe('dlq file store: writes', () => {
     assert.throws(() => JSON.parse(lines[1]!), 'the cut line stays (it is reported, not hidden)');
     assert.equal(JSON.parse(lines[2]!).event.id, 'next');
     const listed = await listAll(served.url, token);
-    assert.deepEqual(listed.map((i) => i.eventId), ['next', 'fits']);
-    const corrupt = (await (await fetch(new URL('/dead-letters', served.url), { headers: { authorization: `Bearer ${token}` } })).json()) as { corrupt: Array<{ line: number; reason: string }> };
-    assert.deepEqual(corrupt.corrupt.map((c) => c.line), [2]);
-    assert.ok(served.logs().some((l) => l.level === 50 || l.level === 'error'), 'logged at error level');
+    assert.deepEqual(
+      listed.map((i) => i.eventId),
+      ['next', 'fits'],
+    );
+    const corrupt = (await (
+      await fetch(new URL('/dead-letters', served.url), { headers: { authorization: `Bearer ${token}` } })
+    ).json()) as { corrupt: Array<{ line: number; reason: string }> };
+    assert.deepEqual(
+      corrupt.corrupt.map((c) => c.line),
+      [2],
+    );
+    assert.ok(
+      served.logs().some((l) => l.level === 50 || l.level === 'error'),
+      'logged at error level',
+    );
   });
 });
 
@@ -207,15 +240,29 @@ describe('dlq file store: the file changed under it', () => {
     for (let i = 0; i < 3; i++) assert.equal((await sendDeadLetter(runtime.url, { id: `before-${i}` })).status, 202);
     await unlink(file);
     for (let i = 0; i < 5; i++) assert.equal((await sendDeadLetter(runtime.url, { id: `after-${i}` })).status, 202);
-    assert.deepEqual((await fileRecords(file)).eventIds, ['after-0', 'after-1', 'after-2', 'after-3', 'after-4'], 'in the file at the path');
-    assert.ok(runtime.logs().some((l) => l.level === 'error' && l.why === 'deleted'), 'logged at error level');
+    assert.deepEqual(
+      (await fileRecords(file)).eventIds,
+      ['after-0', 'after-1', 'after-2', 'after-3', 'after-4'],
+      'in the file at the path',
+    );
+    assert.ok(
+      runtime.logs().some((l) => l.level === 'error' && l.why === 'deleted'),
+      'logged at error level',
+    );
     const metrics = await (await fetch(new URL('/metrics', runtime.url))).text();
     assert.match(metrics, /knative_events_dead_letter_store_recreated_total\{why="deleted"\} 1/);
     assert.equal((await fetch(new URL('/readyz', runtime.url))).status, 200);
-    assert.deepEqual((await listAll(runtime.url, token)).map((i) => i.eventId), ['after-4', 'after-3', 'after-2', 'after-1', 'after-0']);
+    assert.deepEqual(
+      (await listAll(runtime.url, token)).map((i) => i.eventId),
+      ['after-4', 'after-3', 'after-2', 'after-1', 'after-0'],
+    );
     await runtime.stop();
     const restarted = await dlq(file);
-    assert.equal((await listAll(restarted.url, token)).length, 5, 'all five acknowledged after the deletion survive a restart');
+    assert.equal(
+      (await listAll(restarted.url, token)).length,
+      5,
+      'all five acknowledged after the deletion survive a restart',
+    );
   });
 
   test('the store file replaced (renamed over) under a running dlq: the new file is indexed and written to', async () => {
@@ -230,7 +277,10 @@ describe('dlq file store: the file changed under it', () => {
     await rename(other, file);
     assert.equal((await sendDeadLetter(runtime.url, { id: 'after' })).status, 202);
     assert.deepEqual((await fileRecords(file)).eventIds, ['from-other', 'after']);
-    assert.deepEqual((await listAll(runtime.url, token)).map((i) => i.eventId), ['after', 'from-other']);
+    assert.deepEqual(
+      (await listAll(runtime.url, token)).map((i) => i.eventId),
+      ['after', 'from-other'],
+    );
     assert.ok(runtime.logs().some((l) => l.level === 'error' && l.why === 'replaced'));
   });
 
@@ -256,14 +306,30 @@ describe('dlq file store: the file changed under it', () => {
       'a note without a newline',
       'c',
     ]);
-    const page = (await (await fetch(new URL('/dead-letters', runtime.url), { headers: { authorization: `Bearer ${token}` } })).json()) as { items: Array<{ eventId: string }>; corrupt: Array<{ line: number; reason: string }> };
-    assert.deepEqual(page.items.map((i) => i.eventId), ['c', 'b', 'a']);
-    assert.deepEqual(page.corrupt.map((c) => c.line), [2, 4]);
+    const page = (await (
+      await fetch(new URL('/dead-letters', runtime.url), { headers: { authorization: `Bearer ${token}` } })
+    ).json()) as { items: Array<{ eventId: string }>; corrupt: Array<{ line: number; reason: string }> };
+    assert.deepEqual(
+      page.items.map((i) => i.eventId),
+      ['c', 'b', 'a'],
+    );
+    assert.deepEqual(
+      page.corrupt.map((c) => c.line),
+      [2, 4],
+    );
     await runtime.stop();
     const restarted = await dlq(file);
-    const again = (await (await fetch(new URL('/dead-letters', restarted.url), { headers: { authorization: `Bearer ${token}` } })).json()) as typeof page;
-    assert.deepEqual(again.items.map((i) => i.eventId), ['c', 'b', 'a']);
-    assert.deepEqual(again.corrupt.map((c) => c.line), [2, 4]);
+    const again = (await (
+      await fetch(new URL('/dead-letters', restarted.url), { headers: { authorization: `Bearer ${token}` } })
+    ).json()) as typeof page;
+    assert.deepEqual(
+      again.items.map((i) => i.eventId),
+      ['c', 'b', 'a'],
+    );
+    assert.deepEqual(
+      again.corrupt.map((c) => c.line),
+      [2, 4],
+    );
     // A partial line left at the end across a restart is closed before the next record too.
     await appendFile(file, '{"half":');
     await restarted.stop();
@@ -277,40 +343,92 @@ describe('dlq file store: dead letters that are not valid CloudEvents', () => {
   test('every unparseable kind is stored raw with what could be read, and a restart lists them all', async () => {
     const file = join(await tempDir(), 'dl.jsonl');
     const runtime = await dlq(file);
-    const ce = (id: string) => ({ 'ce-specversion': '1.0', 'ce-id': id, 'ce-type': 'com.example.bad', 'ce-source': '/bad', 'ce-knativeerrorcode': '400', 'ce-knativeerrordest': 'http://t.default.svc' });
+    const ce = (id: string) => ({
+      'ce-specversion': '1.0',
+      'ce-id': id,
+      'ce-type': 'com.example.bad',
+      'ce-source': '/bad',
+      'ce-knativeerrorcode': '400',
+      'ce-knativeerrordest': 'http://t.default.svc',
+    });
     const deep = '['.repeat(5000) + ']'.repeat(5000);
     const utf16 = Buffer.from('{"name":"Grüße"}', 'utf16le');
     const kinds: Array<{ id: string; headers: Record<string, string>; body: Buffer }> = [
-      { id: 'broken-json', headers: { ...ce('broken-json'), 'content-type': 'application/json' }, body: Buffer.from('{"trade_id": "T-1", ') },
+      {
+        id: 'broken-json',
+        headers: { ...ce('broken-json'), 'content-type': 'application/json' },
+        body: Buffer.from('{"trade_id": "T-1", '),
+      },
       { id: 'utf-16', headers: { ...ce('utf-16'), 'content-type': 'application/json; charset=utf-16' }, body: utf16 },
-      { id: 'long-extension', headers: { ...ce('long-extension'), 'ce-averyveryverylongextensionname': 'x', 'content-type': 'application/json' }, body: Buffer.from('{}') },
-      { id: 'validate', headers: { ...ce('validate'), 'ce-validate': 'yes', 'content-type': 'application/json' }, body: Buffer.from('{}') },
-      { id: 'constructor', headers: { ...ce('constructor'), 'ce-constructor': 'yes', 'content-type': 'application/json' }, body: Buffer.from('{}') },
-      { id: 'proto', headers: { ...ce('proto'), 'ce-__proto__': 'yes', 'content-type': 'application/json' }, body: Buffer.from('{}') },
+      {
+        id: 'long-extension',
+        headers: {
+          ...ce('long-extension'),
+          'ce-averyveryverylongextensionname': 'x',
+          'content-type': 'application/json',
+        },
+        body: Buffer.from('{}'),
+      },
+      {
+        id: 'validate',
+        headers: { ...ce('validate'), 'ce-validate': 'yes', 'content-type': 'application/json' },
+        body: Buffer.from('{}'),
+      },
+      {
+        id: 'constructor',
+        headers: { ...ce('constructor'), 'ce-constructor': 'yes', 'content-type': 'application/json' },
+        body: Buffer.from('{}'),
+      },
+      {
+        id: 'proto',
+        headers: { ...ce('proto'), 'ce-__proto__': 'yes', 'content-type': 'application/json' },
+        body: Buffer.from('{}'),
+      },
       { id: 'deep', headers: { ...ce('deep'), 'content-type': 'application/json' }, body: Buffer.from(deep) },
-      { id: 'no-specversion', headers: { 'ce-id': 'no-specversion', 'ce-type': 't', 'content-type': 'text/plain' }, body: Buffer.from('hello') },
+      {
+        id: 'no-specversion',
+        headers: { 'ce-id': 'no-specversion', 'ce-type': 't', 'content-type': 'text/plain' },
+        body: Buffer.from('hello'),
+      },
     ];
     for (const kind of kinds) {
       const res = await fetch(runtime.url, { method: 'POST', headers: kind.headers, body: kind.body });
       assert.equal(res.status, 202, `${kind.id}: ${await res.text()}`);
     }
-    const notCloudEvent = await fetch(runtime.url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"hello":1}' });
+    const notCloudEvent = await fetch(runtime.url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{"hello":1}',
+    });
     assert.equal(notCloudEvent.status, 400, 'no CloudEvent attribute anywhere: the only refusal');
     assert.match(((await notCloudEvent.json()) as { error: { message: string } }).error.message, /not a CloudEvent/);
 
     await runtime.stop();
     const restarted = await dlq(file);
     const listed = await listAll(restarted.url, token);
-    assert.deepEqual(listed.map((i) => i.eventId).reverse(), kinds.map((k) => k.id));
+    assert.deepEqual(
+      listed.map((i) => i.eventId).reverse(),
+      kinds.map((k) => k.id),
+    );
     const shownRaw = async (id: string) => {
       const item = listed.find((i) => i.eventId === id)!;
-      const res = await fetch(new URL(`/dead-letters/${item.id}`, restarted.url), { headers: { authorization: `Bearer ${token}` } });
-      return ((await res.json()) as { deadLetter: { event: Record<string, unknown>; invalid?: string; error: { code: string } } }).deadLetter;
+      const res = await fetch(new URL(`/dead-letters/${item.id}`, restarted.url), {
+        headers: { authorization: `Bearer ${token}` },
+      });
+      return (
+        (await res.json()) as {
+          deadLetter: { event: Record<string, unknown>; invalid?: string; error: { code: string } };
+        }
+      ).deadLetter;
     };
     for (const kind of kinds.filter((k) => k.id !== 'deep')) {
       const letter = await shownRaw(kind.id);
       assert.ok(letter.invalid, `${kind.id} is marked invalid`);
-      assert.deepEqual(Buffer.from(letter.event.data_base64 as string, 'base64'), kind.body, `${kind.id}: the body byte for byte`);
+      assert.deepEqual(
+        Buffer.from(letter.event.data_base64 as string, 'base64'),
+        kind.body,
+        `${kind.id}: the body byte for byte`,
+      );
       assert.equal(letter.event.id, kind.id);
     }
     assert.equal((await shownRaw('validate')).event.validate, 'yes');
@@ -319,7 +437,12 @@ describe('dlq file store: dead letters that are not valid CloudEvents', () => {
     assert.equal((await shownRaw('long-extension')).event.averyveryverylongextensionname, 'x');
     assert.equal((await shownRaw('broken-json')).error.code, '400', 'the Knative error attributes are read too');
     const deepLetter = await shownRaw('deep');
-    assert.ok(deepLetter.invalid === undefined ? Array.isArray(deepLetter.event.data) : typeof deepLetter.event.data_base64 === 'string', 'the deep one is stored, parsed or raw');
+    assert.ok(
+      deepLetter.invalid === undefined
+        ? Array.isArray(deepLetter.event.data)
+        : typeof deepLetter.event.data_base64 === 'string',
+      'the deep one is stored, parsed or raw',
+    );
   });
 });
 
@@ -329,12 +452,21 @@ test('start-up streams the file: a store file larger than one read chunk with li
   const store = await openFileStore({ path: file, log });
   const sizes = [10, 3000, 1_500_000, 5, 700_000];
   for (const [i, size] of sizes.entries()) {
-    await store.append({ kind: 'dead-letter', id: `r-${i}`, receivedAt: new Date().toISOString(), error: { destination: undefined, code: undefined, data: undefined }, event: { id: `e-${i}`, source: '/s', type: 't', data: 'y'.repeat(size) } });
+    await store.append({
+      kind: 'dead-letter',
+      id: `r-${i}`,
+      receivedAt: new Date().toISOString(),
+      error: { destination: undefined, code: undefined, data: undefined },
+      event: { id: `e-${i}`, source: '/s', type: 't', data: 'y'.repeat(size) },
+    });
   }
   await store.close();
   const reopened = await openFileStore({ path: file, log });
   const page = await reopened.query.list({ filter: {}, cursor: undefined, limit: 10, order: 'oldest' });
-  assert.deepEqual(page.items.map((s) => [s.letter.id, (s.letter.event.data as string).length]), sizes.map((size, i) => [`r-${i}`, size]));
+  assert.deepEqual(
+    page.items.map((s) => [s.letter.id, (s.letter.event.data as string).length]),
+    sizes.map((size, i) => [`r-${i}`, size]),
+  );
   assert.deepEqual(reopened.corruptAtOpen, []);
   await reopened.close();
 });

@@ -14,7 +14,13 @@ after(async () => {
 test('a dead letter kept raw is forwarded to the KafkaSink as a valid event carrying the raw body and the reason', async () => {
   const sink = await startReceiver({ status: 202 });
   cleanups.push(() => sink.close());
-  const runtime = await startRuntime({ ROLE: 'dlq', DLQ_STORE: 'kafka-sink', KAFKA_SINK_URL: sink.url, LOG_LEVEL: 'warn', OUTBOUND_RETRIES: '0' });
+  const runtime = await startRuntime({
+    ROLE: 'dlq',
+    DLQ_STORE: 'kafka-sink',
+    KAFKA_SINK_URL: sink.url,
+    LOG_LEVEL: 'warn',
+    OUTBOUND_RETRIES: '0',
+  });
   cleanups.push(() => runtime.stop());
   const body = Buffer.from('{"trade_id": "T-1", ');
   const res = await fetch(runtime.url, {
@@ -46,7 +52,13 @@ test('a dead letter kept raw is forwarded to the KafkaSink as a valid event carr
 test('a valid dead letter reaches the KafkaSink as it came: JSON text, XML and bytes unchanged, attributes as given', async () => {
   const sink = await startReceiver({ status: 202 });
   cleanups.push(() => sink.close());
-  const runtime = await startRuntime({ ROLE: 'dlq', DLQ_STORE: 'kafka-sink', KAFKA_SINK_URL: sink.url, LOG_LEVEL: 'warn', OUTBOUND_RETRIES: '0' });
+  const runtime = await startRuntime({
+    ROLE: 'dlq',
+    DLQ_STORE: 'kafka-sink',
+    KAFKA_SINK_URL: sink.url,
+    LOG_LEVEL: 'warn',
+    OUTBOUND_RETRIES: '0',
+  });
   cleanups.push(() => runtime.stop());
   const letters = [
     { type: 'application/json', body: Buffer.from('{"id":12345678901234567890,"dup":1,"dup":2}') },

@@ -22,7 +22,14 @@ after(async () => {
 });
 
 async function replica(url: string): Promise<BundleProcess> {
-  const p = await startBundle({ ROLE: 'dlq', DLQ_STORE: 'postgres', DLQ_DATABASE_URL: url, DLQ_ADMIN_TOKEN: token, DLQ_DATABASE_TIMEOUT_MS: '2000', LOG_LEVEL: 'warn' });
+  const p = await startBundle({
+    ROLE: 'dlq',
+    DLQ_STORE: 'postgres',
+    DLQ_DATABASE_URL: url,
+    DLQ_ADMIN_TOKEN: token,
+    DLQ_DATABASE_TIMEOUT_MS: '2000',
+    LOG_LEVEL: 'warn',
+  });
   running.add(p);
   return p;
 }
@@ -52,24 +59,39 @@ test('three dlq processes writing at once: every acknowledged dead letter is sto
   const url = await server.createDatabase('replicas');
   // Started together: they create the schema at the same moment.
   const replicas = await Promise.all([replica(url), replica(url), replica(url)]);
-  for (const r of replicas) await waitFor(`replica ${r.port} ready`, async () => ((await readyStatus(r.url)) === 200 ? true : undefined));
+  for (const r of replicas)
+    await waitFor(`replica ${r.port} ready`, async () => ((await readyStatus(r.url)) === 200 ? true : undefined));
 
   const events = 240;
   // Every fourth event is delivered twice, to another replica (a lost 2xx, retried by Knative).
-  const deliveries = Array.from({ length: events }, (_, i) => [i, i % 4 === 0 ? 2 : 1] as const).flatMap(([i, times]) => Array.from({ length: times }, (_, k) => ({ i, k })));
+  const deliveries = Array.from({ length: events }, (_, i) => [i, i % 4 === 0 ? 2 : 1] as const).flatMap(([i, times]) =>
+    Array.from({ length: times }, (_, k) => ({ i, k })),
+  );
   const answers = await pool(deliveries.length, 24, async (n) => {
     const { i, k } = deliveries[n]!;
     const target = replicas[(i + k) % replicas.length]!;
     return { i, res: await sendDeadLetter(target.url, { id: `ev-${i}`, data: { i, padding: 'x'.repeat(500) } }) };
   });
   const refused = answers.filter((a) => a.res.status !== 202);
-  assert.deepEqual(refused.map((a) => a.res.status), [], 'the database is up: nothing refused');
+  assert.deepEqual(
+    refused.map((a) => a.res.status),
+    [],
+    'the database is up: nothing refused',
+  );
 
-  const stored = await server.query<{ event_id: string; n: number; ids: string[] }>('replicas', 'SELECT event_id, count(*)::int AS n, array_agg(id) AS ids FROM dead_letters GROUP BY event_id');
+  const stored = await server.query<{ event_id: string; n: number; ids: string[] }>(
+    'replicas',
+    'SELECT event_id, count(*)::int AS n, array_agg(id) AS ids FROM dead_letters GROUP BY event_id',
+  );
   assert.equal(stored.rows.length, events);
-  assert.deepEqual(stored.rows.filter((r) => r.n !== 1), [], 'each event stored once');
+  assert.deepEqual(
+    stored.rows.filter((r) => r.n !== 1),
+    [],
+    'each event stored once',
+  );
   const idOf = new Map(stored.rows.map((r) => [r.event_id, r.ids[0]]));
-  for (const { i, res } of answers) assert.equal(res.id, idOf.get(`ev-${i}`), `ev-${i}: the answered id is the stored one`);
+  for (const { i, res } of answers)
+    assert.equal(res.id, idOf.get(`ev-${i}`), `ev-${i}: the answered id is the stored one`);
 
   // Every replica lists all of them.
   for (const r of replicas) assert.equal((await listAll(r.url, token)).length, events);
@@ -97,7 +119,9 @@ test('the database stopped mid-burst: refused letters got 503 with Retry-After, 
   });
   const acknowledged = () => [...answers].filter(([, a]) => a.status === 202).map(([id]) => id);
 
-  await waitFor('100 dead letters acknowledged before the outage', () => (acknowledged().length >= 100 ? true : undefined));
+  await waitFor('100 dead letters acknowledged before the outage', () =>
+    acknowledged().length >= 100 ? true : undefined,
+  );
   await server.stop('fast');
   await waitFor('/readyz to say not ready', async () => ((await readyStatus(dlq.url)) === 503 ? true : undefined));
   const refusedAtOutage = await waitFor('20 dead letters refused during the outage', () => {
@@ -105,9 +129,15 @@ test('the database stopped mid-burst: refused letters got 503 with Retry-After, 
     return refused.length >= 20 ? refused : undefined;
   });
   await server.start();
-  await waitFor('/readyz to be ready again, same process', async () => ((await readyStatus(dlq.url)) === 200 ? true : undefined), 20_000);
+  await waitFor(
+    '/readyz to be ready again, same process',
+    async () => ((await readyStatus(dlq.url)) === 200 ? true : undefined),
+    20_000,
+  );
   const before = acknowledged().length;
-  await waitFor('50 more acknowledged after the outage', () => (acknowledged().length >= before + 50 ? true : undefined));
+  await waitFor('50 more acknowledged after the outage', () =>
+    acknowledged().length >= before + 50 ? true : undefined,
+  );
   stopSending = true;
   await Promise.all(senders);
 

@@ -29,8 +29,23 @@ async function database(): Promise<{ name: string; url: string }> {
   return { name, url: await server.createDatabase(name) };
 }
 
-async function dlq(url: string, env: Record<string, string> = {}, io: Parameters<typeof startRuntime>[1] = {}): Promise<RunningRuntime> {
-  const runtime = await startRuntime({ ROLE: 'dlq', DLQ_STORE: 'postgres', DLQ_DATABASE_URL: url, DLQ_ADMIN_TOKEN: token, LOG_LEVEL: 'warn', OUTBOUND_RETRIES: '0', ...env }, io);
+async function dlq(
+  url: string,
+  env: Record<string, string> = {},
+  io: Parameters<typeof startRuntime>[1] = {},
+): Promise<RunningRuntime> {
+  const runtime = await startRuntime(
+    {
+      ROLE: 'dlq',
+      DLQ_STORE: 'postgres',
+      DLQ_DATABASE_URL: url,
+      DLQ_ADMIN_TOKEN: token,
+      LOG_LEVEL: 'warn',
+      OUTBOUND_RETRIES: '0',
+      ...env,
+    },
+    io,
+  );
   cleanups.push(() => runtime.stop());
   return runtime;
 }
@@ -42,16 +57,31 @@ describe('dlq postgres store', () => {
     const db = await database();
     const runtime = await dlq(db.url);
     assert.equal(await readyStatus(runtime.url), 200);
-    const first = await sendDeadLetter(runtime.url, { id: 'e-1', code: '422', body: '{"error":"no mapping"}', data: { trade_id: 'T-1' } });
+    const first = await sendDeadLetter(runtime.url, {
+      id: 'e-1',
+      code: '422',
+      body: '{"error":"no mapping"}',
+      data: { trade_id: 'T-1' },
+    });
     assert.equal(first.status, 202);
     assert.equal(first.text, '');
     for (let i = 2; i <= 7; i++) {
-      const res = await sendDeadLetter(runtime.url, { id: `e-${i}`, type: i % 2 ? 'odd' : 'even', source: i <= 3 ? '/early' : '/late', code: i === 7 ? '500' : '422', dest: i === 6 ? 'http://other.default.svc' : undefined });
+      const res = await sendDeadLetter(runtime.url, {
+        id: `e-${i}`,
+        type: i % 2 ? 'odd' : 'even',
+        source: i <= 3 ? '/early' : '/late',
+        code: i === 7 ? '500' : '422',
+        dest: i === 6 ? 'http://other.default.svc' : undefined,
+      });
       assert.equal(res.status, 202);
     }
     const shown = await adminCall(runtime.url, token, `/dead-letters/${first.id}`);
     assert.equal(shown.status, 200);
-    assert.deepEqual(shown.body.deadLetter.error, { destination: 'http://transform.default.svc.cluster.local', code: '422', data: '{"error":"no mapping"}' });
+    assert.deepEqual(shown.body.deadLetter.error, {
+      destination: 'http://transform.default.svc.cluster.local',
+      code: '422',
+      data: '{"error":"no mapping"}',
+    });
     assert.deepEqual(shown.body.deadLetter.event.data, { trade_id: 'T-1' });
     assert.equal(shown.body.deadLetter.replayed, null);
     assert.equal((await adminCall(runtime.url, token, '/dead-letters/nope')).status, 404);
@@ -65,10 +95,28 @@ describe('dlq postgres store', () => {
     assert.deepEqual(eventIds(page3.body.items), ['e-1']);
     assert.equal(page3.body.nextCursor, null);
 
-    assert.deepEqual(eventIds((await adminCall(runtime.url, token, '/dead-letters?type=odd')).body.items), ['e-7', 'e-5', 'e-3']);
-    assert.deepEqual(eventIds((await adminCall(runtime.url, token, '/dead-letters?type=odd&source=/early')).body.items), ['e-3']);
+    assert.deepEqual(eventIds((await adminCall(runtime.url, token, '/dead-letters?type=odd')).body.items), [
+      'e-7',
+      'e-5',
+      'e-3',
+    ]);
+    assert.deepEqual(
+      eventIds((await adminCall(runtime.url, token, '/dead-letters?type=odd&source=/early')).body.items),
+      ['e-3'],
+    );
     assert.deepEqual(eventIds((await adminCall(runtime.url, token, '/dead-letters?code=500')).body.items), ['e-7']);
-    assert.deepEqual(eventIds((await adminCall(runtime.url, token, `/dead-letters?destination=${encodeURIComponent('http://other.default.svc')}`)).body.items), ['e-6']);
+    assert.deepEqual(
+      eventIds(
+        (
+          await adminCall(
+            runtime.url,
+            token,
+            `/dead-letters?destination=${encodeURIComponent('http://other.default.svc')}`,
+          )
+        ).body.items,
+      ),
+      ['e-6'],
+    );
     assert.equal((await adminCall(runtime.url, token, '/dead-letters?cursor=abc')).status, 400);
   });
 
@@ -79,17 +127,29 @@ describe('dlq postgres store', () => {
     const runtime = await dlq(db.url, { BROKER_URL: broker.url });
     const a = await sendDeadLetter(runtime.url, { id: 'dup-1' });
     const again = await Promise.all([1, 2, 3].map(() => sendDeadLetter(runtime.url, { id: 'dup-1' })));
-    assert.deepEqual(again.map((r) => [r.status, r.id]), [[202, a.id], [202, a.id], [202, a.id]]);
+    assert.deepEqual(
+      again.map((r) => [r.status, r.id]),
+      [
+        [202, a.id],
+        [202, a.id],
+        [202, a.id],
+      ],
+    );
     // Same event, another trigger's destination: a different dead letter.
     const other = await sendDeadLetter(runtime.url, { id: 'dup-1', dest: 'http://audit.default.svc' });
     assert.notEqual(other.id, a.id);
-    const rows = await server.query(db.name, 'SELECT count(*)::int AS n FROM dead_letters WHERE event_id = $1', ['dup-1']);
+    const rows = await server.query(db.name, 'SELECT count(*)::int AS n FROM dead_letters WHERE event_id = $1', [
+      'dup-1',
+    ]);
     assert.equal(rows.rows[0]?.n, 2);
 
     const replayed = await adminCall(runtime.url, token, `/dead-letters/${a.id}/replay?to=broker`, 'POST');
     assert.equal(replayed.body.replayed, true);
     assert.equal(broker.accepted()[0]?.event?.id, 'dup-1');
-    assert.equal((await adminCall(runtime.url, token, `/dead-letters/${a.id}/replay?to=broker`, 'POST')).body.replayed, false);
+    assert.equal(
+      (await adminCall(runtime.url, token, `/dead-letters/${a.id}/replay?to=broker`, 'POST')).body.replayed,
+      false,
+    );
     const failedAgain = await sendDeadLetter(runtime.url, { id: 'dup-1' });
     assert.equal(failedAgain.status, 202);
     assert.notEqual(failedAgain.id, a.id, 'failed again after its replay: a new dead letter');
@@ -105,11 +165,23 @@ describe('dlq postgres store', () => {
     const db = await database();
     const runtime = await dlq(db.url);
     const base = { 'ce-specversion': '1.0', 'ce-type': 't', 'ce-source': '/raw' };
-    const broken = await fetch(runtime.url, { method: 'POST', headers: { ...base, 'ce-id': 'broken', 'content-type': 'application/json' }, body: '{"no": ' });
+    const broken = await fetch(runtime.url, {
+      method: 'POST',
+      headers: { ...base, 'ce-id': 'broken', 'content-type': 'application/json' },
+      body: '{"no": ',
+    });
     assert.equal(broken.status, 202);
-    const nul = await fetch(runtime.url, { method: 'POST', headers: { 'content-type': 'application/cloudevents+json' }, body: JSON.stringify({ specversion: '1.0', id: 'nul', source: '/a\u0000b', type: 'x'.repeat(5000), data: 1 }) });
+    const nul = await fetch(runtime.url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/cloudevents+json' },
+      body: JSON.stringify({ specversion: '1.0', id: 'nul', source: '/a\u0000b', type: 'x'.repeat(5000), data: 1 }),
+    });
     assert.equal(nul.status, 202, 'a NUL and a 5000-character type are stored, not a 5xx');
-    const none = await fetch(runtime.url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
+    const none = await fetch(runtime.url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{}',
+    });
     assert.equal(none.status, 400);
     const shown = await adminCall(runtime.url, token, `/dead-letters/${broken.headers.get('x-dead-letter-id')}`);
     assert.equal(Buffer.from(shown.body.deadLetter.event.data_base64, 'base64').toString(), '{"no": ');
@@ -126,10 +198,18 @@ describe('dlq postgres store', () => {
     assert.equal(version.rows.length, 1, 'one version row, written once');
     assert.ok((version.rows[0]?.version ?? 0) >= 1);
     const stored = await sendDeadLetter(replicas[0]!.url, { id: 'seen-by-all' });
-    for (const r of replicas) assert.equal((await adminCall(r.url, token, `/dead-letters/${stored.id}`)).body.deadLetter.event.id, 'seen-by-all');
+    for (const r of replicas)
+      assert.equal(
+        (await adminCall(r.url, token, `/dead-letters/${stored.id}`)).body.deadLetter.event.id,
+        'seen-by-all',
+      );
     const again = await dlq(db.url);
     assert.equal(await readyStatus(again.url), 200);
-    assert.deepEqual((await server.query(db.name, 'SELECT version FROM dead_letters_schema')).rows, version.rows, 'a restart changes nothing');
+    assert.deepEqual(
+      (await server.query(db.name, 'SELECT version FROM dead_letters_schema')).rows,
+      version.rows,
+      'a restart changes nothing',
+    );
     assert.deepEqual(eventIds(await listAll(again.url, token)), ['seen-by-all']);
   });
 
@@ -152,7 +232,9 @@ describe('dlq postgres store', () => {
 
     // A dlq started with retention deletes the old ones on its own.
     const current = await dlq(db.url, { DLQ_RETENTION_DAYS: '7' });
-    await waitFor('the 10 old dead letters to be deleted', async () => ((await listAll(current.url, token)).length === 3 ? true : undefined));
+    await waitFor('the 10 old dead letters to be deleted', async () =>
+      (await listAll(current.url, token)).length === 3 ? true : undefined,
+    );
     assert.deepEqual(eventIds(await listAll(current.url, token)).sort(), ['new-0', 'new-1', 'new-2']);
   });
 
@@ -162,7 +244,10 @@ describe('dlq postgres store', () => {
     for (let i = 0; i < 10; i++) await sendDeadLetter(runtime.url, { id: `b-${i}` });
     const pool = new pg.Pool({ connectionString: db.url, max: 1 });
     cleanups.push(() => pool.end());
-    assert.deepEqual(await deleteExpired(pool, 'dead_letters', new Date('2021-01-01T00:00:00Z'), 4), { deleted: 10, batches: 3 });
+    assert.deepEqual(await deleteExpired(pool, 'dead_letters', new Date('2021-01-01T00:00:00Z'), 4), {
+      deleted: 10,
+      batches: 3,
+    });
     assert.deepEqual(await listAll(runtime.url, token), []);
   });
 
@@ -180,10 +265,14 @@ describe('dlq postgres store', () => {
     assert.equal(slow.status, 503);
     assert.equal(slow.retryAfter, '1');
     assert.ok(Date.now() - started < 3000, `answered in ${Date.now() - started} ms, not left hanging`);
-    await waitFor('/readyz to say not ready', async () => ((await readyStatus(runtime.url)) === 503 ? true : undefined));
+    await waitFor('/readyz to say not ready', async () =>
+      (await readyStatus(runtime.url)) === 503 ? true : undefined,
+    );
     assert.equal((await sendDeadLetter(runtime.url, { id: 'while-not-ready' })).status, 503);
     await locker.query('COMMIT');
-    await waitFor('/readyz to be ready again', async () => ((await readyStatus(runtime.url)) === 200 ? true : undefined));
+    await waitFor('/readyz to be ready again', async () =>
+      (await readyStatus(runtime.url)) === 200 ? true : undefined,
+    );
     assert.equal((await sendDeadLetter(runtime.url, { id: 'after' })).status, 202);
     assert.deepEqual(eventIds(await listAll(runtime.url, token)), ['after', 'before']);
   });
@@ -193,11 +282,18 @@ describe('dlq postgres store', () => {
     const runtime = await dlq(server.url(name), { DLQ_DATABASE_TIMEOUT_MS: '1000' });
     const ready = await fetch(new URL('/readyz', runtime.url));
     assert.equal(ready.status, 503);
-    assert.match(((await ready.json()) as { error: { message: string } }).error.message, new RegExp(`database "${name}" does not exist`));
+    assert.match(
+      ((await ready.json()) as { error: { message: string } }).error.message,
+      new RegExp(`database "${name}" does not exist`),
+    );
     const refused = await sendDeadLetter(runtime.url, { id: 'early' });
     assert.equal(refused.status, 503);
     assert.equal(refused.retryAfter, '1');
-    assert.doesNotMatch(refused.text + JSON.stringify(runtime.logs()), new RegExp(server.password), 'the password is never shown');
+    assert.doesNotMatch(
+      refused.text + JSON.stringify(runtime.logs()),
+      new RegExp(server.password),
+      'the password is never shown',
+    );
     await server.createDatabase(name);
     await waitFor('/readyz to turn 200', async () => ((await readyStatus(runtime.url)) === 200 ? true : undefined));
     assert.equal((await sendDeadLetter(runtime.url, { id: 'later' })).status, 202);

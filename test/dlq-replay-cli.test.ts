@@ -21,9 +21,21 @@ let dir: string;
 before(async () => {
   dir = mkdtempSync(join(tmpdir(), 'dlq-cli-'));
   target = await startReceiver({ status: 202 });
-  runtime = await startRuntime({ ROLE: 'dlq', DLQ_ADMIN_TOKEN: token, LOG_LEVEL: 'warn', DLQ_FILE: join(dir, 'dead-letters.jsonl') });
-  for (let i = 0; i < 3; i++) await sendDeadLetter(runtime.url, { id: `a-${i}`, type: 'com.example.a', code: '422', dest: target.url });
-  await sendDeadLetter(runtime.url, { id: 'b-0', type: 'com.example.b', code: '500', dest: target.url, data: { b: 0 } });
+  runtime = await startRuntime({
+    ROLE: 'dlq',
+    DLQ_ADMIN_TOKEN: token,
+    LOG_LEVEL: 'warn',
+    DLQ_FILE: join(dir, 'dead-letters.jsonl'),
+  });
+  for (let i = 0; i < 3; i++)
+    await sendDeadLetter(runtime.url, { id: `a-${i}`, type: 'com.example.a', code: '422', dest: target.url });
+  await sendDeadLetter(runtime.url, {
+    id: 'b-0',
+    type: 'com.example.b',
+    code: '500',
+    dest: target.url,
+    data: { b: 0 },
+  });
 });
 after(async () => {
   await runtime?.stop();
@@ -50,7 +62,10 @@ describe('npm run dlq', () => {
     const lines = listed.out.split('\n');
     assert.match(lines[0]!, /^id\s+receivedAt\s+eventId\s+type\s+source\s+code\s+destination\s+replayed$/);
     assert.equal(lines.length, 4);
-    assert.deepEqual(lines.slice(1).map((l) => /\ba-\d\b/.exec(l)?.[0]), ['a-2', 'a-1', 'a-0']);
+    assert.deepEqual(
+      lines.slice(1).map((l) => /\ba-\d\b/.exec(l)?.[0]),
+      ['a-2', 'a-1', 'a-0'],
+    );
     const json = JSON.parse((await cli('list', '--type', 'com.example.b', '--json')).out);
     assert.equal(json.items.length, 1);
     const shown = JSON.parse((await cli('show', json.items[0].id)).out);
@@ -64,7 +79,10 @@ describe('npm run dlq', () => {
     assert.equal(dry.out, `would send event b-0 to ${target.url}`);
     assert.equal(target.requests.length, 0);
     const one = await cli('replay', b.id);
-    assert.match(one.out, new RegExp(`^replayed to ${target.url.replace(/[/.]/g, '\\$&')}: 202 \\(replay id [0-9a-f-]+\\)$`));
+    assert.match(
+      one.out,
+      new RegExp(`^replayed to ${target.url.replace(/[/.]/g, '\\$&')}: 202 \\(replay id [0-9a-f-]+\\)$`),
+    );
 
     const plan = await cli('replay', '--type', 'com.example.a', '--rate', '100', '--dry-run');
     assert.match(plan.out, /^would replay 3 dead letter\(s\) to destination at 100\/s/);
@@ -83,15 +101,25 @@ describe('npm run dlq', () => {
 
     const audit = await cli('audit');
     const rows = audit.out.split('\n').slice(1);
-    assert.deepEqual(rows.map((r) => r.split(/\s{2,}/)[1]), ['purge', 'replay-job-end', 'replay-job', 'replay']);
+    assert.deepEqual(
+      rows.map((r) => r.split(/\s{2,}/)[1]),
+      ['purge', 'replay-job-end', 'replay-job', 'replay'],
+    );
     for (const row of rows) assert.match(row, /cli-test/);
   });
 
   test('the npm script runs it; a missing token is a clear error', async () => {
     const run = promisify(execFile);
-    const ok = await run('npm', ['run', '--silent', 'dlq', '--', 'list', '--json', '--url', runtime.url], { env: { ...process.env, DLQ_ADMIN_TOKEN: token }, cwd: new URL('..', import.meta.url).pathname });
+    const ok = await run('npm', ['run', '--silent', 'dlq', '--', 'list', '--json', '--url', runtime.url], {
+      env: { ...process.env, DLQ_ADMIN_TOKEN: token },
+      cwd: new URL('..', import.meta.url).pathname,
+    });
     assert.equal(JSON.parse(ok.stdout).items.length, 1);
-    const failed = await run('npm', ['run', '--silent', 'dlq', '--', 'list', '--url', runtime.url, '--state', join(dir, 'none.json')], { env: { ...process.env, DLQ_ADMIN_TOKEN: '' }, cwd: new URL('..', import.meta.url).pathname }).catch((err: { code: number; stderr: string }) => err);
+    const failed = await run(
+      'npm',
+      ['run', '--silent', 'dlq', '--', 'list', '--url', runtime.url, '--state', join(dir, 'none.json')],
+      { env: { ...process.env, DLQ_ADMIN_TOKEN: '' }, cwd: new URL('..', import.meta.url).pathname },
+    ).catch((err: { code: number; stderr: string }) => err);
     assert.equal((failed as { code: number }).code, 2);
     assert.match((failed as { stderr: string }).stderr, /no admin token: pass --token \(or set DLQ_ADMIN_TOKEN\)/);
   });

@@ -20,7 +20,13 @@ const log = createLogger({ level: 'silent', base: {} });
 
 function letters(n: number): StoredLetter[] {
   return Array.from({ length: n }, (_, i) => ({
-    letter: { kind: 'dead-letter', id: `l-${i}`, receivedAt: new Date(0).toISOString(), error: { destination: 'http://x/', code: '500', data: undefined }, event: { id: `e-${i}` } },
+    letter: {
+      kind: 'dead-letter',
+      id: `l-${i}`,
+      receivedAt: new Date(0).toISOString(),
+      error: { destination: 'http://x/', code: '500', data: undefined },
+      event: { id: `e-${i}` },
+    },
     replayed: null,
   }));
 }
@@ -46,7 +52,15 @@ function countingReplayer(sent: string[]): Replayer {
     async replay(stored, options) {
       await options.beforeSend?.();
       sent.push(stored.letter.id);
-      return { id: stored.letter.id, replayed: true, status: 202, to: 'destination', target: 'http://x/', replayId: 'r', replayedAt: new Date().toISOString() };
+      return {
+        id: stored.letter.id,
+        replayed: true,
+        status: 202,
+        to: 'destination',
+        target: 'http://x/',
+        replayId: 'r',
+        replayedAt: new Date().toISOString(),
+      };
     },
     preview: () => ({ to: 'destination', target: 'http://x/', event: {} }),
   };
@@ -59,12 +73,38 @@ describe('replay jobs across replicas', () => {
     const state = memoryAdminState();
     let now = Date.parse('2026-12-01T10:00:00Z');
     const other: ReplayJob = {
-      id: 'j-1', createdAt: new Date(now).toISOString(), updatedAt: new Date(now).toISOString(), heartbeatAt: new Date(now).toISOString(), owner: 'another-replica',
-      state: 'running', filter: {}, to: 'destination', rate: 1000, force: false, caller, total: 10, done: 4, replayed: 4, skipped: 0, failed: 0, failures: [], cursor: '3', cancelRequested: false,
+      id: 'j-1',
+      createdAt: new Date(now).toISOString(),
+      updatedAt: new Date(now).toISOString(),
+      heartbeatAt: new Date(now).toISOString(),
+      owner: 'another-replica',
+      state: 'running',
+      filter: {},
+      to: 'destination',
+      rate: 1000,
+      force: false,
+      caller,
+      total: 10,
+      done: 4,
+      replayed: 4,
+      skipped: 0,
+      failed: 0,
+      failures: [],
+      cursor: '3',
+      cancelRequested: false,
     };
     await state.saveJob(other);
     const sent: string[] = [];
-    const runner = createJobRunner({ queries: queriesOver(letters(10)), state, replayer: countingReplayer(sent), storeKind: 'postgres', now: () => new Date(now), newId: () => 'new', log, staleMs: 15_000 });
+    const runner = createJobRunner({
+      queries: queriesOver(letters(10)),
+      state,
+      replayer: countingReplayer(sent),
+      storeKind: 'postgres',
+      now: () => new Date(now),
+      newId: () => 'new',
+      log,
+      staleMs: 15_000,
+    });
     now += 10_000;
     assert.equal((await runner.get('j-1'))?.state, 'running', 'heartbeat 10 s old: still running elsewhere');
     await assert.rejects(runner.resume('j-1'), /only an interrupted or failed job can be resumed/);
@@ -85,26 +125,64 @@ describe('replay jobs across replicas', () => {
     const state = memoryAdminState();
     const at = new Date().toISOString();
     await state.saveJob({
-      id: 'j-2', createdAt: at, updatedAt: at, heartbeatAt: at, owner: 'the-process-before-the-restart', state: 'running', filter: {}, to: 'destination', rate: 10, force: false, caller,
-      total: 5, done: 1, replayed: 1, skipped: 0, failed: 0, failures: [], cursor: null, cancelRequested: false,
+      id: 'j-2',
+      createdAt: at,
+      updatedAt: at,
+      heartbeatAt: at,
+      owner: 'the-process-before-the-restart',
+      state: 'running',
+      filter: {},
+      to: 'destination',
+      rate: 10,
+      force: false,
+      caller,
+      total: 5,
+      done: 1,
+      replayed: 1,
+      skipped: 0,
+      failed: 0,
+      failures: [],
+      cursor: null,
+      cancelRequested: false,
     });
-    const runner = createJobRunner({ queries: queriesOver(letters(5)), state, replayer: countingReplayer([]), storeKind: 'file', now: () => new Date(), newId: () => 'x', log });
+    const runner = createJobRunner({
+      queries: queriesOver(letters(5)),
+      state,
+      replayer: countingReplayer([]),
+      storeKind: 'file',
+      now: () => new Date(),
+      newId: () => 'x',
+      log,
+    });
     assert.equal((await runner.get('j-2'))?.state, 'interrupted');
   });
 
   test('a cancel asked through another replica stops the job at its next heartbeat', async () => {
     const state = memoryAdminState();
     const sent: string[] = [];
-    const runner = createJobRunner({ queries: queriesOver(letters(200)), state, replayer: countingReplayer(sent), storeKind: 'postgres', now: () => new Date(), newId: () => 'j-3', log, saveEveryMs: 100 });
+    const runner = createJobRunner({
+      queries: queriesOver(letters(200)),
+      state,
+      replayer: countingReplayer(sent),
+      storeKind: 'postgres',
+      now: () => new Date(),
+      newId: () => 'j-3',
+      log,
+      saveEveryMs: 100,
+    });
     await runner.start({ filter: {}, to: 'destination', rate: 20, force: false, caller });
     await waitFor('a few sent', () => (sent.length >= 3 ? true : undefined));
     // What another replica's cancel writes: the saved job with cancelRequested.
     const saved = (await state.getJob('j-3')) as ReplayJob;
     await state.saveJob({ ...saved, cancelRequested: true });
-    const cancelled = await waitFor('the job to stop', async () => {
-      const job = await state.getJob('j-3');
-      return job?.state === 'cancelled' ? job : undefined;
-    }, 5000);
+    const cancelled = await waitFor(
+      'the job to stop',
+      async () => {
+        const job = await state.getJob('j-3');
+        return job?.state === 'cancelled' ? job : undefined;
+      },
+      5000,
+    );
     assert.ok(cancelled.replayed < 200);
     assert.equal(sent.length, cancelled.replayed);
     await runner.close();
@@ -112,7 +190,7 @@ describe('replay jobs across replicas', () => {
 });
 
 describe('rate limiter', () => {
-  test('paces sends at the rate, and after a stall catches up at most one second\'s worth', async () => {
+  test("paces sends at the rate, and after a stall catches up at most one second's worth", async () => {
     let clock = 0;
     const limiter = rateLimiter(100, new AbortController().signal, () => clock);
     const waits: number[] = [];
@@ -143,15 +221,43 @@ describe('rate limiter', () => {
   });
 });
 
-describe('the file store\'s admin file', () => {
-  test('keeps the audit log and each job\'s latest state across a reopen, and compacts as jobs save their progress', async () => {
+describe("the file store's admin file", () => {
+  test("keeps the audit log and each job's latest state across a reopen, and compacts as jobs save their progress", async () => {
     const dir = mkdtempSync(join(tmpdir(), 'dlq-admin-state-'));
     try {
       const path = join(dir, 'dead-letters.admin.jsonl');
       const state = await openFileAdminState(path, 20_000);
-      for (let i = 0; i < 3; i++) await state.appendAudit({ id: `a-${i}`, at: new Date(i).toISOString(), action: 'purge', caller, what: { ids: [`x-${i}`] }, result: { purged: 1 } });
+      for (let i = 0; i < 3; i++)
+        await state.appendAudit({
+          id: `a-${i}`,
+          at: new Date(i).toISOString(),
+          action: 'purge',
+          caller,
+          what: { ids: [`x-${i}`] },
+          result: { purged: 1 },
+        });
       const at = new Date().toISOString();
-      const job: ReplayJob = { id: 'j', createdAt: at, updatedAt: at, heartbeatAt: at, owner: 'o', state: 'running', filter: {}, to: 'destination', rate: 10, force: false, caller, total: 500, done: 0, replayed: 0, skipped: 0, failed: 0, failures: [], cursor: null, cancelRequested: false };
+      const job: ReplayJob = {
+        id: 'j',
+        createdAt: at,
+        updatedAt: at,
+        heartbeatAt: at,
+        owner: 'o',
+        state: 'running',
+        filter: {},
+        to: 'destination',
+        rate: 10,
+        force: false,
+        caller,
+        total: 500,
+        done: 0,
+        replayed: 0,
+        skipped: 0,
+        failed: 0,
+        failures: [],
+        cursor: null,
+        cancelRequested: false,
+      };
       for (let done = 1; done <= 500; done++) await state.saveJob({ ...job, done, replayed: done });
       await state.close();
       assert.ok(statSync(path).size < 25_000, `compacted: ${statSync(path).size} bytes for 500 saves`);
@@ -159,7 +265,10 @@ describe('the file store\'s admin file', () => {
       assert.ok(lines.length < 100);
       const again = await openFileAdminState(path);
       assert.equal((await again.getJob('j'))?.done, 500);
-      assert.deepEqual((await again.listAudit(10, undefined)).items.map((e) => e.id), ['a-2', 'a-1', 'a-0']);
+      assert.deepEqual(
+        (await again.listAudit(10, undefined)).items.map((e) => e.id),
+        ['a-2', 'a-1', 'a-0'],
+      );
       await again.close();
     } finally {
       rmSync(dir, { recursive: true, force: true });

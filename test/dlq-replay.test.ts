@@ -55,17 +55,24 @@ async function receiver(...args: Parameters<typeof startReceiver>): Promise<Rece
 }
 
 async function post(url: string, path: string, caller = 'replay-test') {
-  const res = await fetch(new URL(path, url), { method: 'POST', headers: { authorization: `Bearer ${token}`, 'x-dlq-caller': caller } });
+  const res = await fetch(new URL(path, url), {
+    method: 'POST',
+    headers: { authorization: `Bearer ${token}`, 'x-dlq-caller': caller },
+  });
   const text = await res.text();
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
   return { status: res.status, body: (text ? JSON.parse(text) : undefined) as any };
 }
 
 async function jobDone(url: string, id: string, deadlineMs = 30_000) {
-  return waitFor(`replay job ${id} to finish`, async () => {
-    const { body } = await adminCall(url, token, `/dead-letters/replays/${id}`);
-    return ['done', 'cancelled', 'failed', 'interrupted'].includes(body.job.state) ? body.job : undefined;
-  }, deadlineMs);
+  return waitFor(
+    `replay job ${id} to finish`,
+    async () => {
+      const { body } = await adminCall(url, token, `/dead-letters/replays/${id}`);
+      return ['done', 'cancelled', 'failed', 'interrupted'].includes(body.job.state) ? body.job : undefined;
+    },
+    deadlineMs,
+  );
 }
 
 describe('dlq replay: to the subscriber that failed', () => {
@@ -80,8 +87,24 @@ describe('dlq replay: to the subscriber that failed', () => {
     const broker = createBroker(
       [{ name: 'default', namespace: 'shop', path: '/shop/default', url: '' }],
       [
-        { name: 'billing', namespace: 'shop', brokerPath: '/shop/default', filter: { attributes: { type: 'com.example.order' } }, subscriberUrl: billing.url, subscriberLabel: 'billing', delivery },
-        { name: 'shipping', namespace: 'shop', brokerPath: '/shop/default', filter: { attributes: { type: 'com.example.order' } }, subscriberUrl: shipping.url, subscriberLabel: 'shipping', delivery },
+        {
+          name: 'billing',
+          namespace: 'shop',
+          brokerPath: '/shop/default',
+          filter: { attributes: { type: 'com.example.order' } },
+          subscriberUrl: billing.url,
+          subscriberLabel: 'billing',
+          delivery,
+        },
+        {
+          name: 'shipping',
+          namespace: 'shop',
+          brokerPath: '/shop/default',
+          filter: { attributes: { type: 'com.example.order' } },
+          subscriberUrl: shipping.url,
+          subscriberLabel: 'shipping',
+          delivery,
+        },
       ],
       { post: fetchPost, sleep: async () => undefined, log },
     );
@@ -91,7 +114,13 @@ describe('dlq replay: to the subscriber that failed', () => {
 
     const sent = await fetch(brokerUrl, {
       method: 'POST',
-      headers: { 'content-type': 'application/json', 'ce-specversion': '1.0', 'ce-id': 'order-42', 'ce-source': '/shop', 'ce-type': 'com.example.order' },
+      headers: {
+        'content-type': 'application/json',
+        'ce-specversion': '1.0',
+        'ce-id': 'order-42',
+        'ce-source': '/shop',
+        'ce-type': 'com.example.order',
+      },
       body: '{"order":42}',
     });
     assert.equal(sent.status, 202);
@@ -139,7 +168,11 @@ describe('dlq replay: to the subscriber that failed', () => {
     const broker = await receiver({ status: 202 });
     const allowed = await receiver({ status: 202 });
     const other = await receiver({ status: 202 });
-    const runtime = await dlq({ DLQ_FILE: storeFile(), BROKER_URL: broker.url, DLQ_REPLAY_TARGETS: `${allowed.url}, http://example.invalid/x` });
+    const runtime = await dlq({
+      DLQ_FILE: storeFile(),
+      BROKER_URL: broker.url,
+      DLQ_REPLAY_TARGETS: `${allowed.url}, http://example.invalid/x`,
+    });
     const a = await sendDeadLetter(runtime.url, { id: 'a', dest: other.url });
     const b = await sendDeadLetter(runtime.url, { id: 'b', dest: other.url });
 
@@ -150,16 +183,32 @@ describe('dlq replay: to the subscriber that failed', () => {
     assert.equal(toAllowed.status, 200);
     assert.equal(allowed.requests[0]?.event?.id, 'b');
 
-    const refused = await post(runtime.url, `/dead-letters/${b.id}/replay?force=true&to=${encodeURIComponent(other.url)}`);
+    const refused = await post(
+      runtime.url,
+      `/dead-letters/${b.id}/replay?force=true&to=${encodeURIComponent(other.url)}`,
+    );
     assert.equal(refused.status, 403);
     assert.equal(refused.body.error.type, 'forbidden');
     assert.match(refused.body.error.message, /not in DLQ_REPLAY_TARGETS/);
-    const refusedJob = await post(runtime.url, `/dead-letters/replays?all=true&to=${encodeURIComponent('http://169.254.169.254/')}`);
+    const refusedJob = await post(
+      runtime.url,
+      `/dead-letters/replays?all=true&to=${encodeURIComponent('http://169.254.169.254/')}`,
+    );
     assert.equal(refusedJob.status, 403);
     assert.equal(refusedJob.body.error.type, 'forbidden');
     assert.equal(other.requests.length, 0, 'nothing reached a host that is not allowed');
 
-    const noDest = await fetch(runtime.url, { method: 'POST', headers: { 'content-type': 'application/json', 'ce-specversion': '1.0', 'ce-id': 'c', 'ce-source': '/s', 'ce-type': 't' }, body: '{}' });
+    const noDest = await fetch(runtime.url, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/json',
+        'ce-specversion': '1.0',
+        'ce-id': 'c',
+        'ce-source': '/s',
+        'ce-type': 't',
+      },
+      body: '{}',
+    });
     const noDestReplay = await post(runtime.url, `/dead-letters/${noDest.headers.get('x-dead-letter-id')}/replay`);
     assert.equal(noDestReplay.status, 422);
     assert.match(noDestReplay.body.error.message, /no knativeerrordest/);
@@ -177,14 +226,25 @@ async function replyingSubscriber(): Promise<{ url: string; received: string[] }
     req.resume();
     req.on('end', () => {
       received.push(String(req.headers['ce-id']));
-      res.writeHead(200, { 'content-type': 'application/json', 'ce-specversion': '1.0', 'ce-id': `reply-to-${req.headers['ce-id']}`, 'ce-source': '/shipping', 'ce-type': 'com.example.shipped' }).end('{"shipped":true}');
+      res
+        .writeHead(200, {
+          'content-type': 'application/json',
+          'ce-specversion': '1.0',
+          'ce-id': `reply-to-${req.headers['ce-id']}`,
+          'ce-source': '/shipping',
+          'ce-type': 'com.example.shipped',
+        })
+        .end('{"shipped":true}');
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  cleanups.push(() => new Promise<void>((resolve) => {
-    server.closeAllConnections();
-    server.close(() => resolve());
-  }));
+  cleanups.push(
+    () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  );
   return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/`, received };
 }
 
@@ -207,28 +267,40 @@ describe('dlq replay: a destination that replies', () => {
     const refused = await post(noBroker.url, `/dead-letters/${other.id}/replay`);
     assert.equal(refused.status, 502);
     assert.match(refused.body.error.message, /answered with a reply event \(com\.example\.shipped\).*set BROKER_URL/);
-    assert.equal((await adminCall(noBroker.url, token, `/dead-letters/${other.id}`)).body.deadLetter.replayed, null, 'left unreplayed: it can be replayed again');
+    assert.equal(
+      (await adminCall(noBroker.url, token, `/dead-letters/${other.id}`)).body.deadLetter.replayed,
+      null,
+      'left unreplayed: it can be replayed again',
+    );
   });
 });
 
 /** A receiver that records when each event arrived (its own clock), answering 400 to the ones marked `refuse`. */
-async function timedReceiver(): Promise<{ url: string; arrivals: Array<{ at: number; event: CloudEvent<unknown> }>; close(): Promise<void> }> {
+async function timedReceiver(): Promise<{
+  url: string;
+  arrivals: Array<{ at: number; event: CloudEvent<unknown> }>;
+  close(): Promise<void>;
+}> {
   const arrivals: Array<{ at: number; event: CloudEvent<unknown> }> = [];
   const server: Server = createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
       const at = performance.now();
-      const event = HTTP.toEvent({ headers: req.headers as Record<string, string>, body: Buffer.concat(chunks).toString('utf8') }) as CloudEvent<unknown>;
+      const event = HTTP.toEvent({
+        headers: req.headers as Record<string, string>,
+        body: Buffer.concat(chunks).toString('utf8'),
+      }) as CloudEvent<unknown>;
       arrivals.push({ at, event });
       res.writeHead(event.refuse === 'yes' ? 400 : 202).end();
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const close = () => new Promise<void>((resolve) => {
-    server.closeAllConnections();
-    server.close(() => resolve());
-  });
+  const close = () =>
+    new Promise<void>((resolve) => {
+      server.closeAllConnections();
+      server.close(() => resolve());
+    });
   cleanups.push(close);
   return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/`, arrivals, close };
 }
@@ -236,9 +308,11 @@ async function timedReceiver(): Promise<{ url: string; arrivals: Array<{ at: num
 /** Posts `count` requests, `concurrency` at a time (the file store commits them in groups). */
 async function inParallel(count: number, concurrency: number, send: (i: number) => Promise<void>): Promise<void> {
   let next = 0;
-  await Promise.all(Array.from({ length: concurrency }, async () => {
-    while (next < count) await send(next++);
-  }));
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next < count) await send(next++);
+    }),
+  );
 }
 
 describe('dlq replay: bulk jobs', () => {
@@ -295,7 +369,8 @@ describe('dlq replay: bulk jobs', () => {
     assert.equal(job.done, total);
     // Every bad one reported with why; no good one among them.
     assert.deepEqual(new Set(job.failures.map((f: { eventId: string }) => f.eventId)), new Set(bad.keys()));
-    for (const failure of job.failures as Array<{ eventId: string; message: string }>) assert.match(failure.message, bad.get(failure.eventId)!, failure.eventId);
+    for (const failure of job.failures as Array<{ eventId: string; message: string }>)
+      assert.match(failure.message, bad.get(failure.eventId)!, failure.eventId);
 
     // Exactly the good ones arrived, once each (the refused ones arrived and were answered 400).
     const accepted = target.arrivals.filter((a) => a.event.refuse !== 'yes');
@@ -307,19 +382,33 @@ describe('dlq replay: bulk jobs', () => {
     const times = target.arrivals.map((a) => a.at).sort((x, y) => x - y);
     const seconds = (times.at(-1)! - times[0]!) / 1000;
     const measured = (times.length - 1) / seconds;
-    assert.ok(measured >= rate * 0.8 && measured <= rate * 1.2, `measured ${measured.toFixed(1)} events/s over ${seconds.toFixed(2)} s; asked for ${rate} (±20%)`);
+    assert.ok(
+      measured >= rate * 0.8 && measured <= rate * 1.2,
+      `measured ${measured.toFixed(1)} events/s over ${seconds.toFixed(2)} s; asked for ${rate} (±20%)`,
+    );
     // No second was a burst far above the rate (the limiter catches up at most a second's worth).
     const perSecond = new Map<number, number>();
-    for (const t of times) perSecond.set(Math.floor((t - times[0]!) / 1000), (perSecond.get(Math.floor((t - times[0]!) / 1000)) ?? 0) + 1);
-    assert.ok(Math.max(...perSecond.values()) <= rate * 2, `at most twice the rate in any second: ${[...perSecond.values()].join(', ')}`);
-    console.log(`# poison-pill job: ${good} good + 40 bad, ${measured.toFixed(1)} events/s measured at the receiver (asked ${rate}), ${seconds.toFixed(2)} s`);
+    for (const t of times)
+      perSecond.set(Math.floor((t - times[0]!) / 1000), (perSecond.get(Math.floor((t - times[0]!) / 1000)) ?? 0) + 1);
+    assert.ok(
+      Math.max(...perSecond.values()) <= rate * 2,
+      `at most twice the rate in any second: ${[...perSecond.values()].join(', ')}`,
+    );
+    console.log(
+      `# poison-pill job: ${good} good + 40 bad, ${measured.toFixed(1)} events/s measured at the receiver (asked ${rate}), ${seconds.toFixed(2)} s`,
+    );
 
-    const ended = (await adminCall(runtime.url, token, '/dead-letters/audit')).body.items.find((e: { action: string }) => e.action === 'replay-job-end');
+    const ended = (await adminCall(runtime.url, token, '/dead-letters/audit')).body.items.find(
+      (e: { action: string }) => e.action === 'replay-job-end',
+    );
     assert.deepEqual(ended.result, { state: 'done', total, replayed: good, skipped: 0, failed: 40 });
     assert.equal(ended.caller.label, 'replay-test');
 
     // A second run skips what was replayed and fails on the same bad ones again, never stuck on them.
-    const second = await jobDone(runtime.url, (await post(runtime.url, '/dead-letters/replays?type=com.example.bulk&rate=500')).body.job.id);
+    const second = await jobDone(
+      runtime.url,
+      (await post(runtime.url, '/dead-letters/replays?type=com.example.bulk&rate=500')).body.job.id,
+    );
     assert.equal(second.replayed, 0);
     assert.equal(second.failed, 40);
   });
@@ -328,7 +417,8 @@ describe('dlq replay: bulk jobs', () => {
     const target = await receiver({ status: 202 });
     const runtime = await dlq({ DLQ_FILE: storeFile() });
     const ids: string[] = [];
-    for (let i = 0; i < 30; i++) ids.push((await sendDeadLetter(runtime.url, { id: `c-${i}`, type: 'cancel.me', dest: target.url })).id!);
+    for (let i = 0; i < 30; i++)
+      ids.push((await sendDeadLetter(runtime.url, { id: `c-${i}`, type: 'cancel.me', dest: target.url })).id!);
     const { job } = (await post(runtime.url, `/dead-letters/replays?ids=${ids.join(',')}&rate=10`)).body;
     await waitFor('some sent', () => (target.requests.length >= 3 ? true : undefined));
     const cancelled = (await post(runtime.url, `/dead-letters/replays/${job.id}/cancel`)).body.job;
@@ -339,7 +429,11 @@ describe('dlq replay: bulk jobs', () => {
     assert.equal(cancelledTwice.status, 409);
     assert.equal(cancelledTwice.body.error.type, 'conflict');
     assert.match(cancelledTwice.body.error.message, /nothing to cancel/);
-    assert.deepEqual(target.requests.map((r) => r.event?.id), ids.slice(0, cancelled.replayed).map((_, i) => `c-${i}`), 'in the order given');
+    assert.deepEqual(
+      target.requests.map((r) => r.event?.id),
+      ids.slice(0, cancelled.replayed).map((_, i) => `c-${i}`),
+      'in the order given',
+    );
   });
 });
 
@@ -353,10 +447,16 @@ describe('dlq replay: a job across a restart, both stores', () => {
   for (const storeKind of ['file', 'postgres'] as const) {
     test(`${storeKind} store: a dry run counts and shows what would be sent; a job survives a restart of the dlq (interrupted, resumed, nothing sent twice)`, async () => {
       const target = await receiver({ status: 202 });
-      const storeEnv: Record<string, string> = storeKind === 'file' ? { DLQ_FILE: storeFile() } : { DLQ_STORE: 'postgres', DLQ_DATABASE_URL: await postgres.createDatabase('dlq_restart') };
+      const storeEnv: Record<string, string> =
+        storeKind === 'file'
+          ? { DLQ_FILE: storeFile() }
+          : { DLQ_STORE: 'postgres', DLQ_DATABASE_URL: await postgres.createDatabase('dlq_restart') };
       let runtime = await startRuntime({ ROLE: 'dlq', DLQ_ADMIN_TOKEN: token, LOG_LEVEL: 'warn', ...storeEnv });
       await inParallel(60, 10, async (i) => {
-        assert.equal((await sendDeadLetter(runtime.url, { id: `r-${i}`, type: 'restart.me', dest: target.url })).status, 202);
+        assert.equal(
+          (await sendDeadLetter(runtime.url, { id: `r-${i}`, type: 'restart.me', dest: target.url })).status,
+          202,
+        );
       });
       const dry = await post(runtime.url, '/dead-letters/replays?type=restart.me&rate=20&dryRun=true');
       assert.equal(dry.body.count, 60);
@@ -436,7 +536,11 @@ describe('dlq purge and audit', () => {
     assert.equal((await post(runtime.url, '/dead-letters/purge')).status, 400, 'no ids, no filter, no all=true');
     const dryOne = (await adminCall(runtime.url, token, `/dead-letters/${one.id}?dryRun=true`, 'DELETE')).body;
     assert.equal(dryOne.count, 1);
-    assert.equal((await adminCall(runtime.url, token, `/dead-letters/${one.id}`)).status, 200, 'a dry run removes nothing');
+    assert.equal(
+      (await adminCall(runtime.url, token, `/dead-letters/${one.id}`)).status,
+      200,
+      'a dry run removes nothing',
+    );
     assert.equal((await adminCall(runtime.url, token, `/dead-letters/${one.id}`, 'DELETE')).body.purged, 1);
     assert.equal((await adminCall(runtime.url, token, `/dead-letters/${one.id}`)).status, 404);
 
@@ -446,16 +550,30 @@ describe('dlq purge and audit', () => {
     assert.equal((await listAll(runtime.url, token, '&type=old')).length, 5);
     const purged = await post(runtime.url, '/dead-letters/purge?type=old&code=500', 'ops: alice');
     assert.equal(purged.body.purged, 5);
-    assert.deepEqual((await listAll(runtime.url, token)).map((i) => i.eventId), ['keep']);
+    assert.deepEqual(
+      (await listAll(runtime.url, token)).map((i) => i.eventId),
+      ['keep'],
+    );
 
     await runtime.stop();
     runtime = await startRuntime({ ROLE: 'dlq', DLQ_ADMIN_TOKEN: token, LOG_LEVEL: 'warn', DLQ_FILE: file });
     cleanups.push(() => runtime.stop());
-    assert.deepEqual((await listAll(runtime.url, token)).map((i) => i.id), [keep.id], 'still purged after a restart');
-    assert.equal((await adminCall(runtime.url, token, '/dead-letters')).body.corrupt.length, 0, 'purge markers are records, not corrupt lines');
+    assert.deepEqual(
+      (await listAll(runtime.url, token)).map((i) => i.id),
+      [keep.id],
+      'still purged after a restart',
+    );
+    assert.equal(
+      (await adminCall(runtime.url, token, '/dead-letters')).body.corrupt.length,
+      0,
+      'purge markers are records, not corrupt lines',
+    );
 
     const audit = (await adminCall(runtime.url, token, '/dead-letters/audit')).body.items;
-    assert.deepEqual(audit.map((e: { action: string }) => e.action), ['purge', 'purge']);
+    assert.deepEqual(
+      audit.map((e: { action: string }) => e.action),
+      ['purge', 'purge'],
+    );
     assert.equal(audit[0].caller.label, 'ops: alice');
     assert.match(audit[0].caller.token, /^sha256:[0-9a-f]{12}$/);
     assert.ok(!JSON.stringify(audit).includes(token), 'the token itself is never recorded');
@@ -467,12 +585,27 @@ describe('dlq purge and audit', () => {
 
 describe('dlq replay: configuration', () => {
   test('DLQ_REPLAY_TARGETS is a list of http(s) URLs (normalised); rates are bounded', () => {
-    const config = parseConfig({ ROLE: 'dlq', DLQ_REPLAY_TARGETS: ' http://quarantine.default.svc.cluster.local , https://Example.com/a ' }) as DlqConfig;
+    const config = parseConfig({
+      ROLE: 'dlq',
+      DLQ_REPLAY_TARGETS: ' http://quarantine.default.svc.cluster.local , https://Example.com/a ',
+    }) as DlqConfig;
     assert.deepEqual(config.replay.targets, ['http://quarantine.default.svc.cluster.local/', 'https://example.com/a']);
     assert.equal(config.replay.defaultRate, 50);
     assert.equal(config.replay.maxRate, 500);
-    assert.throws(() => parseConfig({ ROLE: 'dlq', DLQ_REPLAY_TARGETS: 'http://ok/, file:///etc/passwd' }), (err: unknown) => err instanceof ConfigError && /DLQ_REPLAY_TARGETS: expected a comma-separated list of http\(s\) URLs/.test(err.message));
-    assert.throws(() => parseConfig({ ROLE: 'dlq', DLQ_REPLAY_RATE: '600' }), (err: unknown) => err instanceof ConfigError && /DLQ_REPLAY_RATE: 600 is above DLQ_REPLAY_RATE_MAX \(500\)/.test(err.message));
-    assert.throws(() => parseConfig({ ROLE: 'dlq', DLQ_REPLAY_RATE: '0' }), (err: unknown) => err instanceof ConfigError && /DLQ_REPLAY_RATE/.test(err.message));
+    assert.throws(
+      () => parseConfig({ ROLE: 'dlq', DLQ_REPLAY_TARGETS: 'http://ok/, file:///etc/passwd' }),
+      (err: unknown) =>
+        err instanceof ConfigError &&
+        /DLQ_REPLAY_TARGETS: expected a comma-separated list of http\(s\) URLs/.test(err.message),
+    );
+    assert.throws(
+      () => parseConfig({ ROLE: 'dlq', DLQ_REPLAY_RATE: '600' }),
+      (err: unknown) =>
+        err instanceof ConfigError && /DLQ_REPLAY_RATE: 600 is above DLQ_REPLAY_RATE_MAX \(500\)/.test(err.message),
+    );
+    assert.throws(
+      () => parseConfig({ ROLE: 'dlq', DLQ_REPLAY_RATE: '0' }),
+      (err: unknown) => err instanceof ConfigError && /DLQ_REPLAY_RATE/.test(err.message),
+    );
   });
 });

@@ -38,7 +38,13 @@ async function tempFile(): Promise<string> {
 }
 
 async function dlq(env: Record<string, string>): Promise<RunningRuntime> {
-  const runtime = await startRuntime({ ROLE: 'dlq', OUTBOUND_BACKOFF_MS: '1', OUTBOUND_BACKOFF_MAX_MS: '2', OUTBOUND_RETRIES: '1', ...env });
+  const runtime = await startRuntime({
+    ROLE: 'dlq',
+    OUTBOUND_BACKOFF_MS: '1',
+    OUTBOUND_BACKOFF_MAX_MS: '2',
+    OUTBOUND_RETRIES: '1',
+    ...env,
+  });
   cleanups.push(() => runtime.stop());
   return runtime;
 }
@@ -59,7 +65,12 @@ describe('dlq: storing', () => {
   test('stores the event with its decoded error attributes before answering 202 with no body', async () => {
     const file = await tempFile();
     const runtime = await dlq({ DLQ_FILE: file, DLQ_ADMIN_TOKEN: token });
-    const res = await deadLetter(runtime.url, { id: 'e-1', code: '422', body: '{"error":"trade T-1 cannot be mapped"}', data: { trade_id: 'T-1' } });
+    const res = await deadLetter(runtime.url, {
+      id: 'e-1',
+      code: '422',
+      body: '{"error":"trade T-1 cannot be mapped"}',
+      data: { trade_id: 'T-1' },
+    });
     assert.equal(res.status, 202);
     assert.equal(res.text, '');
     assert.ok(res.id);
@@ -68,7 +79,11 @@ describe('dlq: storing', () => {
     const stored = JSON.parse(lines[0]!);
     assert.equal(stored.kind, 'dead-letter');
     assert.equal(stored.id, res.id);
-    assert.deepEqual(stored.error, { destination: 'http://transform.default.svc.cluster.local', code: '422', data: '{"error":"trade T-1 cannot be mapped"}' });
+    assert.deepEqual(stored.error, {
+      destination: 'http://transform.default.svc.cluster.local',
+      code: '422',
+      data: '{"error":"trade T-1 cannot be mapped"}',
+    });
     assert.equal(stored.event.id, 'e-1');
     assert.deepEqual(stored.data, { kind: 'json', text: '{"trade_id":"T-1"}' }, 'the data as it came, as its own text');
     assert.equal(stored.event.data, undefined);
@@ -118,11 +133,25 @@ describe('dlq: storing', () => {
     assert.equal((await deadLetter(url, { id: 'ok-2' })).status, 202);
 
     const listed = await admin(url, '/dead-letters');
-    assert.deepEqual(listed.body.items.map((i: { eventId: string }) => i.eventId), ['ok-2', 'ok-1'], 'only what was acknowledged');
+    assert.deepEqual(
+      listed.body.items.map((i: { eventId: string }) => i.eventId),
+      ['ok-2', 'ok-1'],
+      'only what was acknowledged',
+    );
     assert.deepEqual(listed.body.corrupt, [], 'the half-written line was cut back off');
     const lines = (await readFile(file, 'utf8')).split('\n');
-    assert.deepEqual(lines.map((l) => (l ? JSON.parse(l).event.id : l)), ['ok-1', 'ok-2', ''], 'two whole lines, nothing of the refused one');
-    assert.deepEqual(observed, ['size 0 empty', 'stored http://transform.default.svc.cluster.local 422', 'size 1 bytes', 'stored http://transform.default.svc.cluster.local 422', 'size 2 bytes']);
+    assert.deepEqual(
+      lines.map((l) => (l ? JSON.parse(l).event.id : l)),
+      ['ok-1', 'ok-2', ''],
+      'two whole lines, nothing of the refused one',
+    );
+    assert.deepEqual(observed, [
+      'size 0 empty',
+      'stored http://transform.default.svc.cluster.local 422',
+      'size 1 bytes',
+      'stored http://transform.default.svc.cluster.local 422',
+      'size 2 bytes',
+    ]);
   });
 
   test('a corrupt line and a truncated last line are reported at start and by the list, and kept in the file', async () => {
@@ -137,18 +166,38 @@ describe('dlq: storing', () => {
 
     const runtime = await dlq({ DLQ_FILE: file, DLQ_ADMIN_TOKEN: token });
     const errors = runtime.logs().filter((l) => l.level === 'error');
-    assert.ok(errors.some((l) => l.line === 2 && /not valid JSON/.test(String(l.reason))), JSON.stringify(errors));
-    assert.ok(errors.some((l) => l.line === 4 && /truncated/.test(String(l.reason))), JSON.stringify(errors));
+    assert.ok(
+      errors.some((l) => l.line === 2 && /not valid JSON/.test(String(l.reason))),
+      JSON.stringify(errors),
+    );
+    assert.ok(
+      errors.some((l) => l.line === 4 && /truncated/.test(String(l.reason))),
+      JSON.stringify(errors),
+    );
 
     let listed = await admin(runtime.url, '/dead-letters');
-    assert.deepEqual(listed.body.items.map((i: { eventId: string }) => i.eventId), ['b', 'a']);
-    assert.deepEqual(listed.body.corrupt.map((c: { line: number }) => c.line), [2, 4]);
+    assert.deepEqual(
+      listed.body.items.map((i: { eventId: string }) => i.eventId),
+      ['b', 'a'],
+    );
+    assert.deepEqual(
+      listed.body.corrupt.map((c: { line: number }) => c.line),
+      [2, 4],
+    );
     assert.match(listed.body.corrupt[1].reason, /truncated/);
 
     assert.equal((await deadLetter(runtime.url, { id: 'c' })).status, 202);
     listed = await admin(runtime.url, '/dead-letters');
-    assert.deepEqual(listed.body.items.map((i: { eventId: string }) => i.eventId), ['c', 'b', 'a'], 'the new record starts on a line of its own');
-    assert.deepEqual(listed.body.corrupt.map((c: { line: number }) => c.line), [2, 4], 'the fragment is still there, still reported');
+    assert.deepEqual(
+      listed.body.items.map((i: { eventId: string }) => i.eventId),
+      ['c', 'b', 'a'],
+      'the new record starts on a line of its own',
+    );
+    assert.deepEqual(
+      listed.body.corrupt.map((c: { line: number }) => c.line),
+      [2, 4],
+      'the fragment is still there, still reported',
+    );
     const text = await readFile(file, 'utf8');
     assert.ok(text.includes(`${lineB!.slice(0, 40)}\n`));
   });
@@ -183,10 +232,22 @@ describe('dlq: admin API', () => {
     assert.equal(missing.status, 401);
     assert.equal(missing.body.error.type, 'unauthorized');
     assert.match(missing.headers.get('www-authenticate') ?? '', /^Bearer/);
-    assert.equal((await admin(runtime.url, '/dead-letters', { headers: { authorization: `Bearer ${token}x` } })).status, 401);
-    assert.equal((await admin(runtime.url, '/dead-letters', { headers: { authorization: `Basic ${token}` } })).status, 401);
-    assert.equal((await admin(runtime.url, '/dead-letters/anything/replay', { method: 'POST', headers: {} })).status, 401);
-    assert.equal((await admin(runtime.url, '/dead-letters', { headers: { authorization: `bearer ${token}` } })).status, 200);
+    assert.equal(
+      (await admin(runtime.url, '/dead-letters', { headers: { authorization: `Bearer ${token}x` } })).status,
+      401,
+    );
+    assert.equal(
+      (await admin(runtime.url, '/dead-letters', { headers: { authorization: `Basic ${token}` } })).status,
+      401,
+    );
+    assert.equal(
+      (await admin(runtime.url, '/dead-letters/anything/replay', { method: 'POST', headers: {} })).status,
+      401,
+    );
+    assert.equal(
+      (await admin(runtime.url, '/dead-letters', { headers: { authorization: `bearer ${token}` } })).status,
+      200,
+    );
 
     const off = await dlq({ DLQ_FILE: await tempFile() });
     assert.equal((await admin(off.url, '/dead-letters')).status, 404);
@@ -208,10 +269,19 @@ describe('dlq: admin API', () => {
     }
     // The id is the path segment as sent, decoded once by the route: bad percent-encoding is a 400.
     assert.equal((await admin(runtime.url, '/dead-letters/%E0%A4%A')).status, 400);
-    assert.equal((await admin(runtime.url, '/dead-letters/no%20such')).body.error.message, 'no dead letter with id "no such"');
+    assert.equal(
+      (await admin(runtime.url, '/dead-letters/no%20such')).body.error.message,
+      'no dead letter with id "no such"',
+    );
     const metrics = await (await fetch(new URL('/metrics', runtime.url))).text();
-    assert.match(metrics, /knative_events_http_request_duration_seconds_count\{[^}]*route="\/dead-letters\/:id"[^}]*status_class="4xx"\} 2/);
-    assert.match(metrics, /knative_events_http_request_duration_seconds_count\{[^}]*route="unmatched",method="PUT"[^}]*\} 1/);
+    assert.match(
+      metrics,
+      /knative_events_http_request_duration_seconds_count\{[^}]*route="\/dead-letters\/:id"[^}]*status_class="4xx"\} 2/,
+    );
+    assert.match(
+      metrics,
+      /knative_events_http_request_duration_seconds_count\{[^}]*route="unmatched",method="PUT"[^}]*\} 1/,
+    );
   });
 
   test('bearerTokenMatches compares the whole token', () => {
@@ -224,7 +294,12 @@ describe('dlq: admin API', () => {
   test('lists newest first, filters by type, source, code and replayed, and pages with a cursor', async () => {
     const runtime = await dlq({ DLQ_FILE: await tempFile(), DLQ_ADMIN_TOKEN: token });
     for (let i = 1; i <= 7; i++) {
-      await deadLetter(runtime.url, { id: `e-${i}`, type: i % 2 ? 'odd' : 'even', source: i <= 3 ? '/early' : '/late', code: i === 7 ? '500' : '422' });
+      await deadLetter(runtime.url, {
+        id: `e-${i}`,
+        type: i % 2 ? 'odd' : 'even',
+        source: i <= 3 ? '/early' : '/late',
+        code: i === 7 ? '500' : '422',
+      });
     }
     const ids = (body: { items: Array<{ eventId: string }> }) => body.items.map((i) => i.eventId);
     const page1 = await admin(runtime.url, '/dead-letters?limit=3');
@@ -240,7 +315,10 @@ describe('dlq: admin API', () => {
     assert.deepEqual(ids((await admin(runtime.url, '/dead-letters?code=500')).body), ['e-7']);
     const odd = await admin(runtime.url, '/dead-letters?type=odd&limit=2');
     assert.deepEqual(ids(odd.body), ['e-7', 'e-5']);
-    assert.deepEqual(ids((await admin(runtime.url, `/dead-letters?type=odd&limit=2&cursor=${odd.body.nextCursor}`)).body), ['e-3', 'e-1']);
+    assert.deepEqual(
+      ids((await admin(runtime.url, `/dead-letters?type=odd&limit=2&cursor=${odd.body.nextCursor}`)).body),
+      ['e-3', 'e-1'],
+    );
     assert.equal((await admin(runtime.url, '/dead-letters?limit=0')).status, 400);
     assert.equal((await admin(runtime.url, '/dead-letters?replayed=maybe')).status, 400);
     assert.deepEqual(ids((await admin(runtime.url, '/dead-letters?replayed=false&limit=1')).body), ['e-7']);
@@ -273,7 +351,9 @@ describe('dlq: replay', () => {
     assert.equal(again.body.alreadyReplayedAt, first.body.replayedAt);
     assert.equal(broker.accepted().length, 1);
 
-    const both = await Promise.all([1, 2, 3].map(() => admin(runtime.url, `/dead-letters/${other.id}/replay?to=broker`, { method: 'POST' })));
+    const both = await Promise.all(
+      [1, 2, 3].map(() => admin(runtime.url, `/dead-letters/${other.id}/replay?to=broker`, { method: 'POST' })),
+    );
     assert.equal(both.filter((r) => r.body.replayed === true).length >= 1, true);
     assert.equal(broker.accepted().length, 2, 'three concurrent replays of one dead letter send it once');
 
@@ -284,7 +364,9 @@ describe('dlq: replay', () => {
     assert.equal((await admin(restarted.url, `/dead-letters/${stored.id}`)).body.deadLetter.replayed.status, 202);
     assert.deepEqual((await admin(restarted.url, '/dead-letters?replayed=true')).body.items.length, 2);
 
-    const forced = await admin(restarted.url, `/dead-letters/${stored.id}/replay?to=broker&force=true`, { method: 'POST' });
+    const forced = await admin(restarted.url, `/dead-letters/${stored.id}/replay?to=broker&force=true`, {
+      method: 'POST',
+    });
     assert.equal(forced.body.replayed, true);
     assert.equal(broker.accepted().length, 3);
   });
@@ -313,14 +395,24 @@ describe('dlq: replay', () => {
     };
     const batchDown = await finished('/dead-letters/replay?type=retry.me&to=broker&rate=100');
     assert.equal(batchDown.failed, 2);
-    assert.deepEqual(batchDown.failures.map((f: { id: string }) => f.id), [a.id, batchDown.failures[1].id]);
+    assert.deepEqual(
+      batchDown.failures.map((f: { id: string }) => f.id),
+      [a.id, batchDown.failures[1].id],
+    );
     assert.match(batchDown.failures[0].message, /broker answered 503/);
 
     broker.setFallback({ status: 202 });
-    assert.equal((await admin(runtime.url, '/dead-letters/replay', { method: 'POST' })).status, 400, 'no filter and no all=true');
+    assert.equal(
+      (await admin(runtime.url, '/dead-letters/replay', { method: 'POST' })).status,
+      400,
+      'no filter and no all=true',
+    );
     const batch = await finished('/dead-letters/replay?type=retry.me&to=broker&rate=100');
     assert.equal(batch.replayed, 2);
-    assert.deepEqual(broker.accepted().map((r) => r.event!.id), ['b-1', 'b-2']);
+    assert.deepEqual(
+      broker.accepted().map((r) => r.event!.id),
+      ['b-1', 'b-2'],
+    );
     const batchAgain = await finished('/dead-letters/replays?type=retry.me&to=broker&rate=100');
     assert.equal(batchAgain.total, 0, 'only dead letters not replayed yet');
     assert.equal(batchAgain.replayed, 0);
@@ -333,14 +425,24 @@ describe('dlq: replay', () => {
     const bytes = Buffer.from([0, 1, 2, 250, 255, 10, 13]);
     const res = await fetch(runtime.url, {
       method: 'POST',
-      headers: { 'content-type': 'application/octet-stream', 'ce-specversion': '1.0', 'ce-id': 'bin-1', 'ce-type': 'blob', 'ce-source': '/b', 'ce-knativeerrorcode': '500' },
+      headers: {
+        'content-type': 'application/octet-stream',
+        'ce-specversion': '1.0',
+        'ce-id': 'bin-1',
+        'ce-type': 'blob',
+        'ce-source': '/b',
+        'ce-knativeerrorcode': '500',
+      },
       body: bytes,
     });
     assert.equal(res.status, 202);
     const id = res.headers.get('x-dead-letter-id');
     const shown = await admin(runtime.url, `/dead-letters/${id}`);
     assert.equal(shown.body.deadLetter.event.data_base64, bytes.toString('base64'));
-    assert.equal((await admin(runtime.url, `/dead-letters/${id}/replay?to=broker`, { method: 'POST' })).body.replayed, true);
+    assert.equal(
+      (await admin(runtime.url, `/dead-letters/${id}/replay?to=broker`, { method: 'POST' })).body.replayed,
+      true,
+    );
     const sent = broker.accepted()[0]!;
     assert.equal(sent.headers['content-type'], 'application/octet-stream');
     assert.deepEqual(sent.body, bytes);
@@ -369,7 +471,11 @@ function bindAll(handle: StoreFileHandle): StoreFileHandle {
 /** The dlq role with a file store on a file system the test controls, wired the way assemble() wires it. */
 async function dlqWithStore(file: string, fs: StoreFileSystem, roleObserver: RoleObserver): Promise<{ url: string }> {
   const config = parseConfig({ ROLE: 'dlq', DLQ_FILE: file, DLQ_ADMIN_TOKEN: token, LOG_LEVEL: 'silent' }) as DlqConfig;
-  const log = createLogger({ level: 'silent', base: {}, destination: new Writable({ write: (_c, _e, done) => done() }) });
+  const log = createLogger({
+    level: 'silent',
+    base: {},
+    destination: new Writable({ write: (_c, _e, done) => done() }),
+  });
   const store = await openFileStore({ path: file, log, fs });
   const poster = createHttpPoster();
   const lifecycle = createLifecycle();

@@ -27,7 +27,11 @@ const flapping: Behaviour[] = [
 ];
 const retryable = new Set([502, 503, 504]);
 
-async function underLoad(total: number, concurrency: number, sendOne: (i: number) => Promise<number>): Promise<Map<string, number>> {
+async function underLoad(
+  total: number,
+  concurrency: number,
+  sendOne: (i: number) => Promise<number>,
+): Promise<Map<string, number>> {
   const results = new Map<string, number>();
   let next = 0;
   await Promise.all(
@@ -41,7 +45,11 @@ async function underLoad(total: number, concurrency: number, sendOne: (i: number
   return results;
 }
 
-function assertExactlyOnce(results: Map<string, number>, ingress: Receiver, idOf: (e: CloudEvent<unknown>) => string): void {
+function assertExactlyOnce(
+  results: Map<string, number>,
+  ingress: Receiver,
+  idOf: (e: CloudEvent<unknown>) => string,
+): void {
   const acceptedIds = ingress.accepted().map((r) => {
     assert.ok(r.event, 'every accepted request is a CloudEvent');
     return idOf(r.event);
@@ -50,9 +58,14 @@ function assertExactlyOnce(results: Map<string, number>, ingress: Receiver, idOf
   for (const id of acceptedIds) counts.set(id, (counts.get(id) ?? 0) + 1);
   const acknowledged = [...results].filter(([, status]) => status >= 200 && status < 300).map(([id]) => id);
   const refused = [...results].filter(([, status]) => status < 200 || status >= 300);
-  assert.ok(acknowledged.length > 0 && refused.length > 0, `the faults should leave both outcomes (acknowledged ${acknowledged.length}, refused ${refused.length})`);
-  for (const id of acknowledged) assert.equal(counts.get(id), 1, `acknowledged ${id} found ${counts.get(id) ?? 0} times downstream`);
-  for (const [id, status] of refused) assert.ok(retryable.has(status), `${id} was refused with ${status}, which does not say "try again"`);
+  assert.ok(
+    acknowledged.length > 0 && refused.length > 0,
+    `the faults should leave both outcomes (acknowledged ${acknowledged.length}, refused ${refused.length})`,
+  );
+  for (const id of acknowledged)
+    assert.equal(counts.get(id), 1, `acknowledged ${id} found ${counts.get(id) ?? 0} times downstream`);
+  for (const [id, status] of refused)
+    assert.ok(retryable.has(status), `${id} was refused with ${status}, which does not say "try again"`);
   const duplicates = [...counts].filter(([, n]) => n > 1);
   assert.deepEqual(duplicates, [], 'no record accepted twice');
   const unacknowledgedButAccepted = [...counts.keys()].filter((id) => !acknowledged.includes(id));
@@ -63,16 +76,26 @@ test('handler → flapping broker under load: acknowledged exactly once, refusal
   const broker = await startReceiver();
   let n = 0;
   broker.setFallback({ status: 202 });
-  const runtime = await startRuntime(
-    { ROLE: 'handler', BROKER_URL: broker.url, OUTBOUND_RETRIES: '2', OUTBOUND_BACKOFF_MS: '1', OUTBOUND_BACKOFF_MAX_MS: '5', OUTBOUND_TIMEOUT_MS: '1000', LOG_LEVEL: 'fatal' },
-  );
+  const runtime = await startRuntime({
+    ROLE: 'handler',
+    BROKER_URL: broker.url,
+    OUTBOUND_RETRIES: '2',
+    OUTBOUND_BACKOFF_MS: '1',
+    OUTBOUND_BACKOFF_MAX_MS: '5',
+    OUTBOUND_TIMEOUT_MS: '1000',
+    LOG_LEVEL: 'fatal',
+  });
   // Re-arm the flapping script whenever it runs dry, so it lasts the whole run.
   const timer = setInterval(() => {
     if (n++ < 200) broker.script(...flapping);
   }, 5);
   try {
     const results = await underLoad(400, 20, async (i) => {
-      const res = await fetch(runtime.url, { method: 'POST', headers: { 'content-type': 'application/json', ce_type: 'load', ce_source: '/faults', 'ce-id': `evt-${i}` }, body: `{"i":${i}}` });
+      const res = await fetch(runtime.url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ce_type: 'load', ce_source: '/faults', 'ce-id': `evt-${i}` },
+        body: `{"i":${i}}`,
+      });
       await res.arrayBuffer();
       return res.status;
     });
@@ -86,11 +109,21 @@ test('handler → flapping broker under load: acknowledged exactly once, refusal
 
 test('handler → broker down for a while, then back: nothing acknowledged while down', async () => {
   const broker = await startReceiver({ status: 503 });
-  const runtime = await startRuntime({ ROLE: 'handler', BROKER_URL: broker.url, OUTBOUND_RETRIES: '1', OUTBOUND_BACKOFF_MS: '1', LOG_LEVEL: 'fatal' });
+  const runtime = await startRuntime({
+    ROLE: 'handler',
+    BROKER_URL: broker.url,
+    OUTBOUND_RETRIES: '1',
+    OUTBOUND_BACKOFF_MS: '1',
+    LOG_LEVEL: 'fatal',
+  });
   try {
     const results = await underLoad(200, 10, async (i) => {
       if (i === 100) broker.setFallback({ status: 202 });
-      const res = await fetch(runtime.url, { method: 'POST', headers: { 'content-type': 'application/json', ce_type: 'load', ce_source: '/faults', 'ce-id': `evt-${i}` }, body: '{}' });
+      const res = await fetch(runtime.url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ce_type: 'load', ce_source: '/faults', 'ce-id': `evt-${i}` },
+        body: '{}',
+      });
       await res.arrayBuffer();
       return res.status;
     });
@@ -104,14 +137,26 @@ test('handler → broker down for a while, then back: nothing acknowledged while
 test('sink-forwarder → flapping KafkaSink under load: acknowledged exactly once, refusals retryable', async () => {
   const sink = await startReceiver();
   let n = 0;
-  const runtime = await startRuntime({ ROLE: 'sink-forwarder', FUNCTION: 'echo', KAFKA_SINK_URL: sink.url, OUTBOUND_RETRIES: '2', OUTBOUND_BACKOFF_MS: '1', OUTBOUND_BACKOFF_MAX_MS: '5', LOG_LEVEL: 'fatal' });
+  const runtime = await startRuntime({
+    ROLE: 'sink-forwarder',
+    FUNCTION: 'echo',
+    KAFKA_SINK_URL: sink.url,
+    OUTBOUND_RETRIES: '2',
+    OUTBOUND_BACKOFF_MS: '1',
+    OUTBOUND_BACKOFF_MAX_MS: '5',
+    LOG_LEVEL: 'fatal',
+  });
   const timer = setInterval(() => {
     if (n++ < 200) sink.script(...flapping);
   }, 5);
   try {
     const results = await underLoad(400, 20, async (i) => {
       const message = HTTP.binary(new CloudEvent({ id: `evt-${i}`, type: 'load', source: '/faults', data: { i } }));
-      const res = await fetch(runtime.url, { method: 'POST', headers: message.headers as Record<string, string>, body: message.body as string });
+      const res = await fetch(runtime.url, {
+        method: 'POST',
+        headers: message.headers as Record<string, string>,
+        body: message.body as string,
+      });
       await res.arrayBuffer();
       return res.status;
     });
@@ -132,7 +177,11 @@ test('SIGKILL of the handler during load, then a restart: nothing acknowledged i
       Array.from({ length: count }, async (_, k) => {
         const id = `evt-${from + k}`;
         try {
-          const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', ce_type: 'load', ce_source: '/kill', 'ce-id': id }, body: '{}' });
+          const res = await fetch(url, {
+            method: 'POST',
+            headers: { 'content-type': 'application/json', ce_type: 'load', ce_source: '/kill', 'ce-id': id },
+            body: '{}',
+          });
           await res.arrayBuffer();
           results.set(id, res.status);
         } catch {
@@ -142,7 +191,10 @@ test('SIGKILL of the handler during load, then a restart: nothing acknowledged i
     );
   const first = await startBundle({ ROLE: 'handler', BROKER_URL: broker.url, LOG_LEVEL: 'fatal' });
   const load = sendBatch(first.url, 0, 100);
-  await waitFor(() => broker.requests.length >= 20, 10_000, { what: '20 events at the broker before the kill', intervalMs: 2 });
+  await waitFor(() => broker.requests.length >= 20, 10_000, {
+    what: '20 events at the broker before the kill',
+    intervalMs: 2,
+  });
   first.child.kill('SIGKILL');
   await load;
   const second = await startBundle({ ROLE: 'handler', BROKER_URL: broker.url, LOG_LEVEL: 'fatal' });

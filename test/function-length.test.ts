@@ -41,8 +41,10 @@ export interface FunctionLength {
 function nameOf(node: ts.FunctionLikeDeclaration, file: ts.SourceFile): string {
   if (node.name) return node.name.getText(file);
   const parent = node.parent;
-  if (ts.isVariableDeclaration(parent) || ts.isPropertyAssignment(parent) || ts.isPropertyDeclaration(parent)) return parent.name.getText(file);
-  if (ts.isCallExpression(parent) && ts.isPropertyAccessExpression(parent.expression)) return `<callback of ${parent.expression.name.getText(file)}>`;
+  if (ts.isVariableDeclaration(parent) || ts.isPropertyAssignment(parent) || ts.isPropertyDeclaration(parent))
+    return parent.name.getText(file);
+  if (ts.isCallExpression(parent) && ts.isPropertyAccessExpression(parent.expression))
+    return `<callback of ${parent.expression.name.getText(file)}>`;
   return '<anonymous>';
 }
 
@@ -65,13 +67,22 @@ export function functionLengths(path: string, text: string): FunctionLength[] {
 function shippedFiles(dir: string): string[] {
   return readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
     const path = join(dir, entry.name);
-    if (entry.isDirectory()) return entry.name === 'node_modules' || entry.name === 'testdata' ? [] : shippedFiles(path);
+    if (entry.isDirectory())
+      return entry.name === 'node_modules' || entry.name === 'testdata' ? [] : shippedFiles(path);
     return /\.(ts|mjs)$/.test(entry.name) && !/\.test\.ts$|\.d\.m?ts$/.test(entry.name) ? [path] : [];
   });
 }
 
 test('the measure counts a function from its first line to its last, by name', () => {
-  const text = ['export function a() {', '  const b = () => {', '    return 1;', '  };', '  return b();', '}', 'const c = async function () {};'].join('\n');
+  const text = [
+    'export function a() {',
+    '  const b = () => {',
+    '    return 1;',
+    '  };',
+    '  return b();',
+    '}',
+    'const c = async function () {};',
+  ].join('\n');
   assert.deepEqual(
     functionLengths('x.ts', text).map(({ id, lines }) => [id, lines]),
     [
@@ -84,10 +95,13 @@ test('the measure counts a function from its first line to its last, by name', (
 
 test(`no function in runtime/, local/ or build/ is over ${maxLines} lines`, (t) => {
   const files = ['runtime', 'local', 'build'].flatMap((dir) => shippedFiles(join(root, dir)));
-  const all = files.flatMap((file) => functionLengths(relative(root, file).split(sep).join('/'), readFileSync(file, 'utf8')));
+  const all = files.flatMap((file) =>
+    functionLengths(relative(root, file).split(sep).join('/'), readFileSync(file, 'utf8')),
+  );
   assert.ok(all.length > 500, `expected the shipped functions, found ${all.length}`);
   const long = all.filter((f) => f.lines > maxLines).sort((a, b) => b.lines - a.lines);
-  for (const f of long) t.diagnostic(`${f.lines} lines: ${f.id} (line ${f.line})${waiting.has(f.id) ? ' [waiting]' : ''}`);
+  for (const f of long)
+    t.diagnostic(`${f.lines} lines: ${f.id} (line ${f.line})${waiting.has(f.id) ? ' [waiting]' : ''}`);
   assert.deepEqual(
     long.filter((f) => !waiting.has(f.id)).map((f) => `${f.id} (line ${f.line}): ${f.lines} lines`),
     [],

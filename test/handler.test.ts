@@ -5,7 +5,11 @@ import assert from 'node:assert/strict';
 import { startReceiver, type Receiver } from './helpers/receiver.js';
 import { startRuntime, type RunningRuntime } from './helpers/runtime.js';
 
-const seedHeaders = { 'content-type': 'application/json', ce_source: 'event-subscriber-source', ce_type: 'event-subscriber-type' };
+const seedHeaders = {
+  'content-type': 'application/json',
+  ce_source: 'event-subscriber-source',
+  ce_type: 'event-subscriber-type',
+};
 const seedBody = JSON.stringify({ event_data_1: 'data value 1' });
 const noWait = { sleep: async () => {}, random: () => 0 };
 
@@ -14,7 +18,10 @@ let handler: RunningRuntime;
 
 before(async () => {
   broker = await startReceiver();
-  handler = await startRuntime({ ROLE: 'handler', BROKER_URL: broker.url, OUTBOUND_TIMEOUT_MS: '300', MAX_BODY_BYTES: '2048' }, { clock: noWait });
+  handler = await startRuntime(
+    { ROLE: 'handler', BROKER_URL: broker.url, OUTBOUND_TIMEOUT_MS: '300', MAX_BODY_BYTES: '2048' },
+    { clock: noWait },
+  );
 });
 after(async () => {
   await handler.stop();
@@ -46,9 +53,22 @@ test("the seed's legacy request reaches the broker as a valid structured CloudEv
 });
 
 test('binary CloudEvents and structured ones pass through with their attributes', async () => {
-  const binary = await post({ 'content-type': 'application/json', 'ce-id': 'b-1', 'ce-type': 't.b', 'ce-source': '/b', 'ce-specversion': '1.0', 'ce-traceid': 'x1' }, '{"n":1}');
+  const binary = await post(
+    {
+      'content-type': 'application/json',
+      'ce-id': 'b-1',
+      'ce-type': 't.b',
+      'ce-source': '/b',
+      'ce-specversion': '1.0',
+      'ce-traceid': 'x1',
+    },
+    '{"n":1}',
+  );
   assert.equal(binary.status, 202);
-  const structured = await post({ 'content-type': 'application/cloudevents+json' }, JSON.stringify({ specversion: '1.0', id: 's-1', type: 't.s', source: '/s', data: { n: 2 } }));
+  const structured = await post(
+    { 'content-type': 'application/cloudevents+json' },
+    JSON.stringify({ specversion: '1.0', id: 's-1', type: 't.s', source: '/s', data: { n: 2 } }),
+  );
   assert.equal(structured.status, 202);
   const [first, second] = broker.requests.map((r) => r.event);
   assert.equal(first?.id, 'b-1');
@@ -97,7 +117,10 @@ test('a broker that is down gives 503 upstream_unavailable', async () => {
   try {
     const res = await fetch(lonely.url, { method: 'POST', headers: seedHeaders, body: seedBody });
     assert.equal(res.status, 503);
-    assert.match(((await res.json()) as { error: { message: string } }).error.message, /unreachable after 2 attempts \(ECONNREFUSED\)/);
+    assert.match(
+      ((await res.json()) as { error: { message: string } }).error.message,
+      /unreachable after 2 attempts \(ECONNREFUSED\)/,
+    );
   } finally {
     await lonely.stop();
   }
@@ -177,12 +200,23 @@ test('a binary-mode CloudEvent with any data is forwarded; one without data too'
 });
 
 test('too deep JSON, object-valued extensions and bad percent-encoding are 4xx envelopes, never 5xx', async () => {
-  const binary = { 'content-type': 'application/json', 'ce-specversion': '1.0', 'ce-id': 'd-1', 'ce-type': 't', 'ce-source': '/d' };
+  const binary = {
+    'content-type': 'application/json',
+    'ce-specversion': '1.0',
+    'ce-id': 'd-1',
+    'ce-type': 't',
+    'ce-source': '/d',
+  };
   const structured = { 'content-type': 'application/cloudevents+json' };
   const cases: Array<[Record<string, string>, string, number, RegExp]> = [
     [binary, `${'['.repeat(500)}${']'.repeat(500)}`, 422, /more than 128 levels deep/],
     [seedHeaders, `${'{"a":'.repeat(200)}1${'}'.repeat(200)}`, 422, /more than 128 levels deep/],
-    [structured, JSON.stringify({ specversion: '1.0', id: 'o', source: '/o', type: 't', myext: { a: 1 } }), 400, /"myext" must be a string, a 32-bit integer or a boolean/],
+    [
+      structured,
+      JSON.stringify({ specversion: '1.0', id: 'o', source: '/o', type: 't', myext: { a: 1 } }),
+      400,
+      /"myext" must be a string, a 32-bit integer or a boolean/,
+    ],
     [{ ...binary, 'ce-subject': '%C0%A0' }, '{}', 400, /not valid UTF-8/],
   ];
   for (const [headers, body, status, message] of cases) {
@@ -196,7 +230,18 @@ test('too deep JSON, object-valued extensions and bad percent-encoding are 4xx e
 });
 
 test('an extension named like an object property (constructor, validate) is carried as sent', async () => {
-  const res = await post({ 'content-type': 'text/plain', 'ce-specversion': '1.0', 'ce-id': 'p-1', 'ce-type': 't', 'ce-source': '/p', 'ce-constructor': 'c', 'ce-validate': 'v' }, 'hi');
+  const res = await post(
+    {
+      'content-type': 'text/plain',
+      'ce-specversion': '1.0',
+      'ce-id': 'p-1',
+      'ce-type': 't',
+      'ce-source': '/p',
+      'ce-constructor': 'c',
+      'ce-validate': 'v',
+    },
+    'hi',
+  );
   assert.equal(res.status, 202, await res.text());
   const forwarded = JSON.parse(broker.requests[0]?.body.toString() ?? '') as Record<string, unknown>;
   assert.equal(forwarded.constructor, 'c');

@@ -26,7 +26,10 @@ test('three large bodies at once: one at a time, with other work between them', 
   clearInterval(probe);
   const order = events.map((e) => e.what).filter((w) => w !== 'probe');
   assert.deepEqual(order, ['start a', 'end a', 'start b', 'end b', 'start c', 'end c']);
-  for (const [done, next] of [['end a', 'start b'], ['end b', 'start c']] as const) {
+  for (const [done, next] of [
+    ['end a', 'start b'],
+    ['end b', 'start c'],
+  ] as const) {
     const from = events.findIndex((e) => e.what === done);
     const to = events.findIndex((e) => e.what === next);
     const between = events.slice(from + 1, to).filter((e) => e.what === 'probe').length;

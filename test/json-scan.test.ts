@@ -14,21 +14,33 @@ function depthOf(value: unknown): number {
 test('topLevelMember finds the raw text of a member, whatever surrounds it', () => {
   const text = '{ "a" : "}\\"data\\":1" , "data" :\t[1, {"data": 2}, "]"] ,"z":null}';
   assert.equal(topLevelMember(Buffer.from(text), 'data')?.toString(), '[1, {"data": 2}, "]"]');
-  assert.equal(topLevelMember(Buffer.from('{"data":1,"data":-2.50e1}'), 'data')?.toString(), '-2.50e1', 'the last of duplicates, as JSON.parse');
+  assert.equal(
+    topLevelMember(Buffer.from('{"data":1,"data":-2.50e1}'), 'data')?.toString(),
+    '-2.50e1',
+    'the last of duplicates, as JSON.parse',
+  );
   assert.equal(topLevelMember(Buffer.from('{"x":{"data":1}}'), 'data'), undefined, 'only top-level members');
   assert.equal(topLevelMember(Buffer.from('{}'), 'data'), undefined);
 });
 
 test('property: the raw member parses to what JSON.parse gives for it, in any JSON object', () => {
   fc.assert(
-    fc.property(fc.dictionary(fc.string({ maxLength: 6 }), fc.jsonValue({ maxDepth: 4 }), { maxKeys: 6 }), fc.jsonValue({ maxDepth: 4 }), fc.nat(6), fc.boolean(), (others, data, at, spaced) => {
-      const entries = Object.entries(others).filter(([key]) => key !== 'data');
-      entries.splice(Math.min(at, entries.length), 0, ['data', data]);
-      const text = spaced ? JSON.stringify(Object.fromEntries(entries), null, 2) : JSON.stringify(Object.fromEntries(entries));
-      const raw = topLevelMember(Buffer.from(text), 'data');
-      assert.ok(raw, text);
-      assert.deepEqual(JSON.parse(raw.toString()), JSON.parse(text).data);
-    }),
+    fc.property(
+      fc.dictionary(fc.string({ maxLength: 6 }), fc.jsonValue({ maxDepth: 4 }), { maxKeys: 6 }),
+      fc.jsonValue({ maxDepth: 4 }),
+      fc.nat(6),
+      fc.boolean(),
+      (others, data, at, spaced) => {
+        const entries = Object.entries(others).filter(([key]) => key !== 'data');
+        entries.splice(Math.min(at, entries.length), 0, ['data', data]);
+        const text = spaced
+          ? JSON.stringify(Object.fromEntries(entries), null, 2)
+          : JSON.stringify(Object.fromEntries(entries));
+        const raw = topLevelMember(Buffer.from(text), 'data');
+        assert.ok(raw, text);
+        assert.deepEqual(JSON.parse(raw.toString()), JSON.parse(text).data);
+      },
+    ),
     { numRuns: 1000 },
   );
 });

@@ -25,11 +25,13 @@ function sourceFiles(dir: string): string[] {
 /** The relative imports of a file that land in functions/, as written. */
 export function importsOfFunctions(file: string, text: string): string[] {
   const { importedFiles } = ts.preProcessFile(text, true, true);
-  return importedFiles.map((f) => f.fileName).filter((specifier) => {
-    if (!specifier.startsWith('.')) return false;
-    const target = resolve(dirname(file), specifier);
-    return target === functionsDir || target.startsWith(functionsDir + sep);
-  });
+  return importedFiles
+    .map((f) => f.fileName)
+    .filter((specifier) => {
+      if (!specifier.startsWith('.')) return false;
+      const target = resolve(dirname(file), specifier);
+      return target === functionsDir || target.startsWith(functionsDir + sep);
+    });
 }
 
 test('the scan finds an import of functions/ in each form (so the test below can fail)', () => {
@@ -42,14 +44,26 @@ test('the scan finds an import of functions/ in each form (so the test below can
     "import { ok } from '../function-api.js';",
     "import { also } from '../../runtime-functions/index.js';",
   ].join('\n');
-  assert.deepEqual(importsOfFunctions(file, text), ['../../functions/index.js', '../../functions/echo/index.js', '../../functions/index.js', '../../functions/trade-transform/index.js']);
+  assert.deepEqual(importsOfFunctions(file, text), [
+    '../../functions/index.js',
+    '../../functions/echo/index.js',
+    '../../functions/index.js',
+    '../../functions/trade-transform/index.js',
+  ]);
 });
 
 test('no file under runtime/ imports from functions/ (main.ts injects the function registry)', () => {
   const files = sourceFiles(join(root, 'runtime'));
   assert.ok(files.length > 50, `expected the runtime's source files, found ${files.length}`);
   const offenders = files
-    .map((file) => ({ file: relative(root, file).split(sep).join('/'), imports: importsOfFunctions(file, readFileSync(file, 'utf8')) }))
+    .map((file) => ({
+      file: relative(root, file).split(sep).join('/'),
+      imports: importsOfFunctions(file, readFileSync(file, 'utf8')),
+    }))
     .filter(({ file, imports }) => imports.length > 0 && !allowed.has(file));
-  assert.deepEqual(offenders, [], 'runtime/ must not import functions/: take what it needs from main.ts (runtime/function-registry.ts)');
+  assert.deepEqual(
+    offenders,
+    [],
+    'runtime/ must not import functions/: take what it needs from main.ts (runtime/function-registry.ts)',
+  );
 });

@@ -9,12 +9,19 @@ test('/readyz answers 503 with the envelope once draining starts, while in-fligh
   const broker = await startReceiver({ status: 202, delayMs: 200 });
   const runtime = await startRuntime({ ROLE: 'handler', BROKER_URL: broker.url });
   try {
-    const inFlight = fetch(runtime.url, { method: 'POST', headers: { 'content-type': 'application/json', ce_type: 't', ce_source: 's' }, body: '{}' });
+    const inFlight = fetch(runtime.url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ce_type: 't', ce_source: 's' },
+      body: '{}',
+    });
     await waitFor(() => broker.requests.length > 0, 5000, { what: 'the request to reach the broker', intervalMs: 5 });
     runtime.lifecycle.markStopping();
     const ready = await fetch(`${runtime.url}readyz`);
     assert.equal(ready.status, 503);
-    assert.deepEqual(await ready.json(), { success: false, error: { type: 'shutting_down', message: 'draining: not taking new requests' } });
+    assert.deepEqual(await ready.json(), {
+      success: false,
+      error: { type: 'shutting_down', message: 'draining: not taking new requests' },
+    });
     const drained = runtime.stop(2000);
     assert.equal((await inFlight).status, 202);
     assert.deepEqual(await drained, { abandoned: 0 });
@@ -28,7 +35,11 @@ test('draining gives up at its timeout and reports what it abandoned', async () 
   const broker = await startReceiver({ hang: true });
   const runtime = await startRuntime({ ROLE: 'handler', BROKER_URL: broker.url, OUTBOUND_TIMEOUT_MS: '10000' });
   try {
-    const pending = fetch(runtime.url, { method: 'POST', headers: { 'content-type': 'application/json', ce_type: 't', ce_source: 's' }, body: '{}' }).catch((err: Error) => err);
+    const pending = fetch(runtime.url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ce_type: 't', ce_source: 's' },
+      body: '{}',
+    }).catch((err: Error) => err);
     await waitFor(() => broker.requests.length > 0, 5000, { what: 'the request to reach the broker', intervalMs: 5 });
     assert.deepEqual(await runtime.stop(100), { abandoned: 1 });
     assert.ok((await pending) instanceof Error, 'the abandoned connection was closed');

@@ -10,7 +10,11 @@ import { listenWhileStarting } from '../runtime/listen-while-starting.js';
 import { createLogger } from '../runtime/logger.js';
 
 test('listening while starting: health answers, events are 503 on any path, then the real app serves the same port', async (t) => {
-  const log = createLogger({ level: 'silent', base: {}, destination: new Writable({ write: (_c, _e, done) => done() }) });
+  const log = createLogger({
+    level: 'silent',
+    base: {},
+    destination: new Writable({ write: (_c, _e, done) => done() }),
+  });
   const starting = await listenWhileStarting(0, log);
   t.after(() => new Promise<void>((resolve) => starting.server.close(() => resolve())));
   const url = `http://127.0.0.1:${(starting.server.address() as AddressInfo).port}`;

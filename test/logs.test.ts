@@ -30,20 +30,36 @@ test('topLevelKeys sees a repeated key', () => {
   assert.deepEqual(topLevelKeys('{"a":1,"b":{"a":"x\\"y"},"a":2}'), ['a', 'b', 'a']);
 });
 
-test('a function\'s log lines carry each key once; a PermanentError is logged at info, with its message and no stack', async () => {
+test("a function's log lines carry each key once; a PermanentError is logged at info, with its message and no stack", async () => {
   const bundle = await startBundle({ ROLE: 'subscriber', FUNCTION: 'trade-transform', LOG_LEVEL: 'info' });
   try {
     const post = (id: string, data: unknown) =>
       fetch(bundle.url, {
         method: 'POST',
-        headers: { 'content-type': 'application/json', 'ce-specversion': '1.0', 'ce-id': id, 'ce-type': 'com.example.trade', 'ce-source': '/provider' },
+        headers: {
+          'content-type': 'application/json',
+          'ce-specversion': '1.0',
+          'ce-id': id,
+          'ce-type': 'com.example.trade',
+          'ce-source': '/provider',
+        },
         body: JSON.stringify(data),
       });
-    const good = await post('good-1', { trade_id: 'T-1', instrument: { ticker: 'acme' }, qty: 10, px: 12.5, side: 'B', trade_time: '2026-11-25T09:30:00Z' });
+    const good = await post('good-1', {
+      trade_id: 'T-1',
+      instrument: { ticker: 'acme' },
+      qty: 10,
+      px: 12.5,
+      side: 'B',
+      trade_time: '2026-11-25T09:30:00Z',
+    });
     assert.equal(good.status, 200);
     const bad = await post('bad-1', { trade_id: 'T-2' });
     assert.equal(bad.status, 422);
-    await waitFor(() => bundle.stdout().includes('"eventId":"bad-1"'), 5000, { what: "the log line of event bad-1", intervalMs: 20 });
+    await waitFor(() => bundle.stdout().includes('"eventId":"bad-1"'), 5000, {
+      what: 'the log line of event bad-1',
+      intervalMs: 20,
+    });
 
     const lines = bundle.stdout().split('\n').filter(Boolean);
     for (const line of lines) {
@@ -63,7 +79,9 @@ test('a function\'s log lines carry each key once; a PermanentError is logged at
       assert.doesNotMatch(JSON.stringify(l), /"stack"|at .*\.cjs:\d+/);
       assert.match(String(l.error), /trade bad-1 cannot be mapped: /);
     }
-    assert.ok(permanent.some((l) => l.msg === 'function trade-transform rejected the event permanently' && l.status === 422));
+    assert.ok(
+      permanent.some((l) => l.msg === 'function trade-transform rejected the event permanently' && l.status === 422),
+    );
   } finally {
     bundle.child.kill('SIGTERM');
     await bundle.exited;

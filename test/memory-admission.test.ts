@@ -36,11 +36,20 @@ function postChunked(url: string, body: string): Promise<{ status: number; text:
 
 test('over the budget: 503 with Retry-After at once, health answers, and the budget frees when requests end', async () => {
   const broker = await startReceiver({ hang: true });
-  const runtime = await startRuntime({ ROLE: 'handler', BROKER_URL: broker.url, MEMORY_BUDGET_BYTES: String(MiB), OUTBOUND_TIMEOUT_MS: '60000', OUTBOUND_RETRIES: '0' });
+  const runtime = await startRuntime({
+    ROLE: 'handler',
+    BROKER_URL: broker.url,
+    MEMORY_BUDGET_BYTES: String(MiB),
+    OUTBOUND_TIMEOUT_MS: '60000',
+    OUTBOUND_RETRIES: '0',
+  });
   try {
     // Alone, a request is admitted even though it is charged more than the budget (never refused forever).
     const held = fetch(runtime.url, { method: 'POST', headers: legacy, body: manyObjects }).catch((err: Error) => err);
-    await waitFor(() => broker.requests.length === 1, 5000, { what: 'the first request to reach the hanging broker', intervalMs: 10 });
+    await waitFor(() => broker.requests.length === 1, 5000, {
+      what: 'the first request to reach the hanging broker',
+      intervalMs: 10,
+    });
     assert.ok(runtime.memoryBudget.heldBytes > MiB, `charged ${runtime.memoryBudget.heldBytes} bytes`);
 
     const started = performance.now();
@@ -50,7 +59,10 @@ test('over the budget: 503 with Retry-After at once, health answers, and the bud
     assert.equal(refused.headers.get('connection'), 'close');
     assert.deepEqual(await refused.json(), {
       success: false,
-      error: { type: 'overloaded', message: `busy: request bodies in progress fill the memory budget of ${MiB} bytes (MEMORY_BUDGET_BYTES); try again shortly` },
+      error: {
+        type: 'overloaded',
+        message: `busy: request bodies in progress fill the memory budget of ${MiB} bytes (MEMORY_BUDGET_BYTES); try again shortly`,
+      },
     });
     assert.ok(performance.now() - started < 2000, 'answered at once, not after the broker');
 
@@ -61,7 +73,14 @@ test('over the budget: 503 with Retry-After at once, health answers, and the bud
 
     for (const path of ['healthz', 'readyz']) assert.equal((await fetch(`${runtime.url}${path}`)).status, 200, path);
     assert.equal(broker.requests.length, 1, 'nothing refused reached the broker');
-    assert.ok(runtime.logs().some((l) => l.msg === 'request refused' && l.level === 'warn' && l.errorType === 'overloaded' && l.err === undefined));
+    assert.ok(
+      runtime
+        .logs()
+        .some(
+          (l) =>
+            l.msg === 'request refused' && l.level === 'warn' && l.errorType === 'overloaded' && l.err === undefined,
+        ),
+    );
     // Counted like any other failure, by reason, so an alert can fire on sustained overload.
     const metrics = await (await fetch(`${runtime.url}metrics`)).text();
     assert.match(metrics, /knative_events_failed_total\{[^}]*reason="overloaded"[^}]*\} 2\b/);
@@ -70,7 +89,10 @@ test('over the budget: 503 with Retry-After at once, health answers, and the bud
     broker.setFallback({ status: 202 });
     await broker.close();
     await held;
-    await waitFor(() => runtime.memoryBudget.heldBytes === 0, 5000, { what: 'the reservation to be released', intervalMs: 10 });
+    await waitFor(() => runtime.memoryBudget.heldBytes === 0, 5000, {
+      what: 'the reservation to be released',
+      intervalMs: 10,
+    });
   } finally {
     await runtime.stop();
   }
@@ -81,10 +103,16 @@ test('a request is admitted again once the one holding the budget has been answe
   const runtime = await startRuntime({ ROLE: 'handler', BROKER_URL: broker.url, MEMORY_BUDGET_BYTES: String(MiB) });
   try {
     const first = fetch(runtime.url, { method: 'POST', headers: legacy, body: manyObjects });
-    await waitFor(() => broker.requests.length === 1, 5000, { what: 'the first request at the broker', intervalMs: 10 });
+    await waitFor(() => broker.requests.length === 1, 5000, {
+      what: 'the first request at the broker',
+      intervalMs: 10,
+    });
     assert.equal((await fetch(runtime.url, { method: 'POST', headers: legacy, body: manyObjects })).status, 503);
     assert.equal((await first).status, 202);
-    await waitFor(() => runtime.memoryBudget.heldBytes === 0, 5000, { what: 'the reservation to be released', intervalMs: 10 });
+    await waitFor(() => runtime.memoryBudget.heldBytes === 0, 5000, {
+      what: 'the reservation to be released',
+      intervalMs: 10,
+    });
     assert.equal((await fetch(runtime.url, { method: 'POST', headers: legacy, body: manyObjects })).status, 202);
   } finally {
     await runtime.stop();
@@ -94,10 +122,17 @@ test('a request is admitted again once the one holding the budget has been answe
 
 test('reservations: Content-Length up front, refused only when others hold the budget, released once', () => {
   const budget = createMemoryBudget(1000);
-  const req = (length?: number, type = 'application/octet-stream') => ({ headers: length === undefined ? { 'content-type': type } : { 'content-length': String(length), 'content-type': type } }) as never;
+  const req = (length?: number, type = 'application/octet-stream') =>
+    ({
+      headers:
+        length === undefined ? { 'content-type': type } : { 'content-length': String(length), 'content-type': type },
+    }) as never;
   const a = budget.admit(req(300), 10_000);
   assert.equal(a.bytes, 600, 'twice the body: the body and one outgoing copy');
-  assert.throws(() => budget.admit(req(300), 10_000), /busy: request bodies in progress fill the memory budget of 1000 bytes/);
+  assert.throws(
+    () => budget.admit(req(300), 10_000),
+    /busy: request bodies in progress fill the memory budget of 1000 bytes/,
+  );
   assert.equal(budget.heldBytes, 600, 'a refused request holds nothing');
   const over = budget.admit(req(20_000), 10_000);
   assert.equal(over.bytes, 0, 'over MAX_BODY_BYTES: refused with 413 by the route, nothing reserved');
@@ -143,8 +178,14 @@ test('the default budget: half of the container limit after a 96 MiB baseline; a
   const files = (entries: Record<string, string>) => (path: string) => entries[path];
   assert.equal(containerMemoryLimit(files({ '/sys/fs/cgroup/memory.max': '402653184\n' })), 384 * MiB);
   assert.equal(containerMemoryLimit(files({ '/sys/fs/cgroup/memory.max': 'max\n' })), undefined);
-  assert.equal(containerMemoryLimit(files({ '/sys/fs/cgroup/memory/memory.limit_in_bytes': '268435456\n' })), 256 * MiB);
-  assert.equal(containerMemoryLimit(files({ '/sys/fs/cgroup/memory/memory.limit_in_bytes': '9223372036854771712\n' })), undefined);
+  assert.equal(
+    containerMemoryLimit(files({ '/sys/fs/cgroup/memory/memory.limit_in_bytes': '268435456\n' })),
+    256 * MiB,
+  );
+  assert.equal(
+    containerMemoryLimit(files({ '/sys/fs/cgroup/memory/memory.limit_in_bytes': '9223372036854771712\n' })),
+    undefined,
+  );
   assert.equal(containerMemoryLimit(files({})), undefined);
   assert.equal(defaultMemoryBudget(384 * MiB), 144 * MiB, 'values/prod.yaml');
   assert.equal(defaultMemoryBudget(256 * MiB), 80 * MiB, 'the chart default');
@@ -155,7 +196,10 @@ test('the default budget: half of the container limit after a 96 MiB baseline; a
 test('the runtime takes its budget from the cgroup file it is given, unless MEMORY_BUDGET_BYTES is set', async () => {
   const readSystemFile = (path: string) => (path === '/sys/fs/cgroup/memory.max' ? `${384 * MiB}\n` : undefined);
   const derived = await startRuntime({ ROLE: 'handler', BROKER_URL: 'http://127.0.0.1:9/' }, { readSystemFile });
-  const fixed = await startRuntime({ ROLE: 'handler', BROKER_URL: 'http://127.0.0.1:9/', MEMORY_BUDGET_BYTES: '5000000' }, { readSystemFile });
+  const fixed = await startRuntime(
+    { ROLE: 'handler', BROKER_URL: 'http://127.0.0.1:9/', MEMORY_BUDGET_BYTES: '5000000' },
+    { readSystemFile },
+  );
   try {
     assert.equal(derived.memoryBudget.limitBytes, 144 * MiB);
     assert.equal(fixed.memoryBudget.limitBytes, 5_000_000);

@@ -26,13 +26,23 @@ test('every metric a dashboard query names is defined, with the labels it groups
       for (const [, by] of expr.matchAll(/by \(([^)]*)\)/g)) {
         for (const label of (by as string).split(',').map((l) => l.trim())) {
           // A binary expression's sides may group by different metrics; check the label belongs to some named metric.
-          assert.ok(names.some((n) => defined.get(n)?.has(label)), `panel "${panel}" groups by "${label}", a label none of ${names.join(', ')} has`);
+          assert.ok(
+            names.some((n) => defined.get(n)?.has(label)),
+            `panel "${panel}" groups by "${label}", a label none of ${names.join(', ')} has`,
+          );
         }
       }
     }
   }
   const all = queries.map((q) => q.expr).join('\n');
-  for (const needed of ['knative_events_received_total', 'knative_events_failed_total', 'histogram_quantile(0.99', 'histogram_quantile(0.5', 'knative_events_dead_letters_stored_total', 'knative_events_function_duration_seconds_bucket']) {
+  for (const needed of [
+    'knative_events_received_total',
+    'knative_events_failed_total',
+    'histogram_quantile(0.99',
+    'histogram_quantile(0.5',
+    'knative_events_dead_letters_stored_total',
+    'knative_events_function_duration_seconds_bucket',
+  ]) {
     assert.ok(all.includes(needed), `the dashboard has no query with ${needed}`);
   }
 });

@@ -19,7 +19,10 @@ const scripted: FunctionModule = {
 describe('subscriber event metrics', () => {
   let runtime: RunningRuntime;
   before(async () => {
-    runtime = await startRuntime({ ROLE: 'subscriber', FUNCTION: 'echo', METRICS_EVENT_TYPES: 'com.example.order, com.example.refund' }, { loadFunction: async () => scripted });
+    runtime = await startRuntime(
+      { ROLE: 'subscriber', FUNCTION: 'echo', METRICS_EVENT_TYPES: 'com.example.order, com.example.refund' },
+      { loadFunction: async () => scripted },
+    );
   });
   after(() => runtime.stop());
 
@@ -32,7 +35,11 @@ describe('subscriber event metrics', () => {
       await postEvent(runtime.url, 'not.listed'),
     ];
     assert.deepEqual(statuses, [200, 200, 422, 500, 200]);
-    const broken = await fetch(runtime.url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{' });
+    const broken = await fetch(runtime.url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{',
+    });
     assert.equal(broken.status, 400);
 
     const samples = parseSamples((await scrape(runtime.url)).text);
@@ -43,17 +50,34 @@ describe('subscriber event metrics', () => {
     assert.equal(sumOf(samples, 'knative_events_received_total', { ...base, event_type: 'unknown' }), 1);
     assert.equal(sumOf(samples, 'knative_events_processed_total', { event_type: 'com.example.order' }), 2);
     assert.equal(sumOf(samples, 'knative_events_processed_total', { event_type: 'other' }), 1);
-    assert.equal(sumOf(samples, 'knative_events_rejected_total', { event_type: 'com.example.refund', reason: 'permanent_failure' }), 1);
+    assert.equal(
+      sumOf(samples, 'knative_events_rejected_total', {
+        event_type: 'com.example.refund',
+        reason: 'permanent_failure',
+      }),
+      1,
+    );
     assert.equal(sumOf(samples, 'knative_events_rejected_total', { event_type: 'unknown', reason: 'invalid_json' }), 1);
-    assert.equal(sumOf(samples, 'knative_events_failed_total', { event_type: 'com.example.order', reason: 'function_error' }), 1);
+    assert.equal(
+      sumOf(samples, 'knative_events_failed_total', { event_type: 'com.example.order', reason: 'function_error' }),
+      1,
+    );
 
-    const outcomes = ['processed', 'replied', 'forwarded', 'stored', 'rejected', 'failed'].map((o) => sumOf(samples, `knative_events_${o}_total`));
-    assert.equal(outcomes.reduce((a, b) => a + b, 0), sumOf(samples, 'knative_events_received_total'), 'received = sum of outcomes');
+    const outcomes = ['processed', 'replied', 'forwarded', 'stored', 'rejected', 'failed'].map((o) =>
+      sumOf(samples, `knative_events_${o}_total`),
+    );
+    assert.equal(
+      outcomes.reduce((a, b) => a + b, 0),
+      sumOf(samples, 'knative_events_received_total'),
+      'received = sum of outcomes',
+    );
   });
 
   test('function duration and errors are counted per function and outcome', async () => {
     const samples = parseSamples((await scrape(runtime.url)).text);
-    assert.ok(sumOf(samples, 'knative_events_function_duration_seconds_count', { function: 'echo', outcome: 'ok' }) >= 3);
+    assert.ok(
+      sumOf(samples, 'knative_events_function_duration_seconds_count', { function: 'echo', outcome: 'ok' }) >= 3,
+    );
     assert.equal(sumOf(samples, 'knative_events_function_errors_total', { function: 'echo', kind: 'error' }), 1);
     assert.equal(sumOf(samples, 'knative_events_function_errors_total', { function: 'echo', kind: 'permanent' }), 1);
   });
@@ -65,15 +89,37 @@ describe('subscriber event metrics', () => {
     assert.doesNotMatch(text, /attacker\.type/);
     assert.doesNotMatch(text, /12345/);
     const samples = parseSamples(text);
-    const types = new Set(samples.filter((s) => s.name === 'knative_events_received_total').map((s) => s.labels.event_type));
+    const types = new Set(
+      samples.filter((s) => s.name === 'knative_events_received_total').map((s) => s.labels.event_type),
+    );
     assert.deepEqual([...types].sort(), ['com.example.order', 'com.example.refund', 'other', 'unknown']);
-    assert.equal(sumOf(samples, 'knative_events_http_request_duration_seconds_count', { route: 'unmatched', method: 'GET', status_class: '4xx' }), 1);
+    assert.equal(
+      sumOf(samples, 'knative_events_http_request_duration_seconds_count', {
+        route: 'unmatched',
+        method: 'GET',
+        status_class: '4xx',
+      }),
+      1,
+    );
   });
 
   test('HTTP duration is labelled by the matched route, method and status class; in-flight counts the scrape', async () => {
     const samples = parseSamples((await scrape(runtime.url)).text);
-    assert.ok(sumOf(samples, 'knative_events_http_request_duration_seconds_count', { route: '/', method: 'POST', status_class: '2xx' }) >= 23);
-    assert.equal(sumOf(samples, 'knative_events_http_request_duration_seconds_count', { route: '/', method: 'POST', status_class: '5xx' }), 1);
+    assert.ok(
+      sumOf(samples, 'knative_events_http_request_duration_seconds_count', {
+        route: '/',
+        method: 'POST',
+        status_class: '2xx',
+      }) >= 23,
+    );
+    assert.equal(
+      sumOf(samples, 'knative_events_http_request_duration_seconds_count', {
+        route: '/',
+        method: 'POST',
+        status_class: '5xx',
+      }),
+      1,
+    );
     assert.equal(sumOf(samples, 'knative_events_http_requests_in_flight'), 1);
     assert.equal(sumOf(samples, 'knative_events_build_info', { role: 'subscriber', function: 'echo' }), 1);
   });
@@ -84,7 +130,12 @@ describe('handler outbound metrics', () => {
   let runtime: RunningRuntime;
   before(async () => {
     broker = await startReceiver();
-    runtime = await startRuntime({ ROLE: 'handler', BROKER_URL: broker.url, OUTBOUND_BACKOFF_MS: '0', OUTBOUND_RETRIES: '2' });
+    runtime = await startRuntime({
+      ROLE: 'handler',
+      BROKER_URL: broker.url,
+      OUTBOUND_BACKOFF_MS: '0',
+      OUTBOUND_RETRIES: '2',
+    });
   });
   after(async () => {
     await runtime.stop();
@@ -97,11 +148,23 @@ describe('handler outbound metrics', () => {
     broker.script({ status: 400 });
     assert.equal(await postEvent(runtime.url, 'b'), 502);
     const samples = parseSamples((await scrape(runtime.url)).text);
-    assert.equal(sumOf(samples, 'knative_events_forwarded_total', { role: 'handler', function: 'none', event_type: 'other' }), 1);
+    assert.equal(
+      sumOf(samples, 'knative_events_forwarded_total', { role: 'handler', function: 'none', event_type: 'other' }),
+      1,
+    );
     assert.equal(sumOf(samples, 'knative_events_failed_total', { reason: 'upstream_rejected' }), 1);
-    assert.equal(sumOf(samples, 'knative_events_outbound_request_duration_seconds_count', { target: 'broker', result: '5xx' }), 1);
-    assert.equal(sumOf(samples, 'knative_events_outbound_request_duration_seconds_count', { target: 'broker', result: '2xx' }), 1);
-    assert.equal(sumOf(samples, 'knative_events_outbound_request_duration_seconds_count', { target: 'broker', result: '4xx' }), 1);
+    assert.equal(
+      sumOf(samples, 'knative_events_outbound_request_duration_seconds_count', { target: 'broker', result: '5xx' }),
+      1,
+    );
+    assert.equal(
+      sumOf(samples, 'knative_events_outbound_request_duration_seconds_count', { target: 'broker', result: '2xx' }),
+      1,
+    );
+    assert.equal(
+      sumOf(samples, 'knative_events_outbound_request_duration_seconds_count', { target: 'broker', result: '4xx' }),
+      1,
+    );
     assert.equal(sumOf(samples, 'knative_events_outbound_retries_total', { target: 'broker' }), 1);
   });
 });

@@ -7,10 +7,20 @@ import { counterIncrementer, histogramObserver } from '../runtime/metrics/fast-p
 
 function metricsOf(kind: 'plain' | 'fast') {
   const registry = new Registry();
-  const histogram = new Histogram({ name: 'h_seconds', help: 'h', labelNames: ['route', 'status_class'], buckets: [0.01, 0.1, 1], registers: [registry] });
+  const histogram = new Histogram({
+    name: 'h_seconds',
+    help: 'h',
+    labelNames: ['route', 'status_class'],
+    buckets: [0.01, 0.1, 1],
+    registers: [registry],
+  });
   const counter = new Counter({ name: 'c_total', help: 'c', labelNames: ['event_type'], registers: [registry] });
-  const observe = kind === 'fast' ? histogramObserver(histogram) : (labels: Record<'route' | 'status_class', string>, v: number) => histogram.observe(labels, v);
-  const inc = kind === 'fast' ? counterIncrementer(counter) : (labels: Record<'event_type', string>) => counter.inc(labels);
+  const observe =
+    kind === 'fast'
+      ? histogramObserver(histogram)
+      : (labels: Record<'route' | 'status_class', string>, v: number) => histogram.observe(labels, v);
+  const inc =
+    kind === 'fast' ? counterIncrementer(counter) : (labels: Record<'event_type', string>) => counter.inc(labels);
   return { registry, histogram, counter, observe, inc };
 }
 

@@ -4,7 +4,14 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { Registry } from '../runtime/metrics/prom-client.js';
 import { defineMetrics } from '../runtime/metrics/definitions.js';
-import { cappedLabeller, errorCodeLabel, eventTypeLabeller, hostAndPath, methodLabel, statusClass } from '../runtime/metrics/labels.js';
+import {
+  cappedLabeller,
+  errorCodeLabel,
+  eventTypeLabeller,
+  hostAndPath,
+  methodLabel,
+  statusClass,
+} from '../runtime/metrics/labels.js';
 import { maxDestinations, roleObserver, sendObserver } from '../runtime/metrics/observers.js';
 import { parseSamples, sumOf } from './metrics-support.js';
 
@@ -16,7 +23,15 @@ describe('labels', () => {
   });
 
   test('status classes, methods and error codes come from fixed sets', () => {
-    assert.deepEqual([200, 204, 302, 404, 503, 0, 999].map(statusClass), ['2xx', '2xx', '3xx', '4xx', '5xx', 'other', 'other']);
+    assert.deepEqual([200, 204, 302, 404, 503, 0, 999].map(statusClass), [
+      '2xx',
+      '2xx',
+      '3xx',
+      '4xx',
+      '5xx',
+      'other',
+      'other',
+    ]);
     assert.deepEqual(['GET', 'POST', 'PROPFIND', 'get'].map(methodLabel), ['GET', 'POST', 'other', 'other']);
     assert.deepEqual(['500', '404', '5000', 'abc', ''].map(errorCodeLabel), ['500', '404', 'other', 'other', 'other']);
   });
@@ -26,10 +41,13 @@ describe('labels', () => {
     assert.equal(hostAndPath('not a url'), undefined);
     assert.equal(hostAndPath('file:///etc/passwd'), undefined);
     const label = cappedLabeller(2, hostAndPath);
-    assert.deepEqual(
-      ['http://a/', 'http://b/', 'http://c/', 'http://a/?q=1', 'junk'].map(label),
-      ['a/', 'b/', 'other', 'a/', 'other'],
-    );
+    assert.deepEqual(['http://a/', 'http://b/', 'http://c/', 'http://a/?q=1', 'junk'].map(label), [
+      'a/',
+      'b/',
+      'other',
+      'a/',
+      'other',
+    ]);
   });
 });
 
@@ -47,10 +65,21 @@ describe('observers', () => {
     for (let i = 0; i < maxDestinations + 10; i++) observer.deadLetterStored?.(`http://svc-${i}.ns/`, 'weird');
     observer.storeSize?.(2048, 7);
     const samples = parseSamples(await registry.metrics());
-    assert.equal(sumOf(samples, 'knative_events_dead_letters_stored_total', { destination: 'sub.ns.svc.cluster.local/', code: '500' }), 2);
-    const destinations = new Set(samples.filter((s) => s.name === 'knative_events_dead_letters_stored_total').map((s) => s.labels.destination));
+    assert.equal(
+      sumOf(samples, 'knative_events_dead_letters_stored_total', {
+        destination: 'sub.ns.svc.cluster.local/',
+        code: '500',
+      }),
+      2,
+    );
+    const destinations = new Set(
+      samples.filter((s) => s.name === 'knative_events_dead_letters_stored_total').map((s) => s.labels.destination),
+    );
     assert.equal(destinations.size, maxDestinations + 1, 'the cap plus "other"');
-    assert.equal(sumOf(samples, 'knative_events_dead_letters_stored_total', { destination: 'other', code: 'other' }), 11);
+    assert.equal(
+      sumOf(samples, 'knative_events_dead_letters_stored_total', { destination: 'other', code: 'other' }),
+      11,
+    );
     assert.equal(sumOf(samples, 'knative_events_dead_letter_store_bytes'), 2048);
     assert.equal(sumOf(samples, 'knative_events_dead_letter_store_records'), 7);
   });
@@ -65,9 +94,16 @@ describe('observers', () => {
     observer.retry?.('sink');
     const samples = parseSamples(await registry.metrics());
     for (const result of ['timeout', 'network_error', '4xx']) {
-      assert.equal(sumOf(samples, 'knative_events_outbound_request_duration_seconds_count', { target: 'sink', result }), 1, result);
+      assert.equal(
+        sumOf(samples, 'knative_events_outbound_request_duration_seconds_count', { target: 'sink', result }),
+        1,
+        result,
+      );
     }
-    assert.equal(sumOf(samples, 'knative_events_outbound_request_duration_seconds_sum', { target: 'sink', result: 'timeout' }), 5);
+    assert.equal(
+      sumOf(samples, 'knative_events_outbound_request_duration_seconds_sum', { target: 'sink', result: 'timeout' }),
+      5,
+    );
     assert.equal(sumOf(samples, 'knative_events_outbound_retries_total', { target: 'sink' }), 2);
   });
 

@@ -37,18 +37,39 @@ describe('promtool check metrics', () => {
       assert.equal(sumOf(samples, 'knative_events_received_total', { role, event_type: 'com.example.order' }), 1);
       // runtime/metrics/prom-client.ts loads prom-client's default metrics file by file: all must still be there.
       const names = new Set(samples.map((s) => s.name));
-      for (const name of ['process_cpu_seconds_total', 'process_cpu_system_seconds_total', 'process_start_time_seconds', 'process_resident_memory_bytes', 'process_open_fds', 'nodejs_eventloop_lag_p99_seconds', 'nodejs_active_handles', 'nodejs_heap_size_used_bytes', 'nodejs_heap_space_size_used_bytes', 'nodejs_version_info']) {
+      for (const name of [
+        'process_cpu_seconds_total',
+        'process_cpu_system_seconds_total',
+        'process_start_time_seconds',
+        'process_resident_memory_bytes',
+        'process_open_fds',
+        'nodejs_eventloop_lag_p99_seconds',
+        'nodejs_active_handles',
+        'nodejs_heap_size_used_bytes',
+        'nodejs_heap_space_size_used_bytes',
+        'nodejs_version_info',
+      ]) {
         assert.ok(names.has(name), `default metric ${name} is missing`);
       }
       assert.ok(sumOf(samples, 'process_cpu_user_seconds_total') > 0, 'process CPU is counted');
       if (role === 'dlq') {
         assert.equal(sumOf(samples, 'knative_events_stored_total', { role }), 1);
-        assert.equal(sumOf(samples, 'knative_events_dead_letters_stored_total', { destination: 'subscriber.ns.svc.cluster.local/', code: '500' }), 1);
+        assert.equal(
+          sumOf(samples, 'knative_events_dead_letters_stored_total', {
+            destination: 'subscriber.ns.svc.cluster.local/',
+            code: '500',
+          }),
+          1,
+        );
         assert.equal(sumOf(samples, 'knative_events_dead_letter_store_records'), 1);
       }
 
       const checked = spawnSync(promtool, ['check', 'metrics'], { input: text, encoding: 'utf8' });
-      assert.equal(checked.status, 0, `promtool check metrics failed for role ${role}:\n${checked.stdout}${checked.stderr}`);
+      assert.equal(
+        checked.status,
+        0,
+        `promtool check metrics failed for role ${role}:\n${checked.stdout}${checked.stderr}`,
+      );
     });
   }
 });

@@ -12,7 +12,15 @@ describe('metrics route', () => {
   test('METRICS_TOKEN: no or a wrong token gets the 401 envelope, the right Bearer token the metrics', async (t) => {
     const runtime = await startRuntime({ ...subscriber, METRICS_TOKEN: token });
     t.after(() => runtime.stop());
-    for (const authorization of [undefined, `Bearer ${token}x`, `Bearer ${token.slice(0, -1)}`, `Bearer ${token.toUpperCase()}`, `Bearer ${token} extra`, token, `Basic ${token}`]) {
+    for (const authorization of [
+      undefined,
+      `Bearer ${token}x`,
+      `Bearer ${token.slice(0, -1)}`,
+      `Bearer ${token.toUpperCase()}`,
+      `Bearer ${token} extra`,
+      token,
+      `Basic ${token}`,
+    ]) {
       const res = await scrape(runtime.url, { headers: authorization ? { authorization } : {} });
       assert.equal(res.status, 401, `authorization ${authorization}`);
       assert.equal(JSON.parse(res.text).success, false);
@@ -48,7 +56,8 @@ describe('metrics route', () => {
     const runtime = await startRuntime({ ...subscriber, METRICS_EVENT_TYPES: 'x' });
     t.after(() => runtime.stop());
     await postEvent(runtime.url, 'x');
-    const accept = 'application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1';
+    const accept =
+      'application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1';
     const om = await scrape(runtime.url, { headers: { accept } });
     assert.match(om.contentType, /^application\/openmetrics-text; version=1\.0\.0/);
     assert.ok(om.text.endsWith('# EOF\n'), 'OpenMetrics ends with # EOF');

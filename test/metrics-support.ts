@@ -23,7 +23,8 @@ export function parseSamples(text: string): Sample[] {
     const match = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)/.exec(line);
     if (!match) throw new Error(`not a sample line: ${line}`);
     const labels: Record<string, string> = {};
-    for (const [, key, value] of (match[2] ?? '').matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g)) labels[key as string] = value as string;
+    for (const [, key, value] of (match[2] ?? '').matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g))
+      labels[key as string] = value as string;
     samples.push({ name: match[1] as string, labels, value: Number(match[3]) });
   }
   return samples;
@@ -31,19 +32,34 @@ export function parseSamples(text: string): Sample[] {
 
 /** Sum of the samples named `name` whose labels include `labels`. */
 export function sumOf(samples: readonly Sample[], name: string, labels: Record<string, string> = {}): number {
-  return samples.filter((s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v)).reduce((sum, s) => sum + s.value, 0);
+  return samples
+    .filter((s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v))
+    .reduce((sum, s) => sum + s.value, 0);
 }
 
-export async function scrape(baseUrl: string, options: { path?: string; headers?: Record<string, string> } = {}): Promise<{ status: number; contentType: string; text: string }> {
+export async function scrape(
+  baseUrl: string,
+  options: { path?: string; headers?: Record<string, string> } = {},
+): Promise<{ status: number; contentType: string; text: string }> {
   const res = await fetch(new URL((options.path ?? '/metrics').slice(1), baseUrl), { headers: options.headers });
   return { status: res.status, contentType: res.headers.get('content-type') ?? '', text: await res.text() };
 }
 
 /** POSTs one binary-mode CloudEvent and returns the status. */
-export async function postEvent(url: string, type: string, options: { id?: string; data?: unknown } = {}): Promise<number> {
+export async function postEvent(
+  url: string,
+  type: string,
+  options: { id?: string; data?: unknown } = {},
+): Promise<number> {
   const res = await fetch(url, {
     method: 'POST',
-    headers: { 'content-type': 'application/json', 'ce-specversion': '1.0', 'ce-id': options.id ?? crypto.randomUUID(), 'ce-source': '/tests/metrics', 'ce-type': type },
+    headers: {
+      'content-type': 'application/json',
+      'ce-specversion': '1.0',
+      'ce-id': options.id ?? crypto.randomUUID(),
+      'ce-source': '/tests/metrics',
+      'ce-type': type,
+    },
     body: JSON.stringify(options.data ?? { n: 1 }),
   });
   await res.arrayBuffer();
@@ -55,7 +71,9 @@ export function requireTool(name: 'prometheus' | 'promtool'): string {
   const found = spawnSync('sh', ['-c', `command -v ${name}`], { encoding: 'utf8' });
   const path = found.stdout.trim();
   if (found.status !== 0 || path === '') {
-    throw new Error(`${name} is not installed: install the Debian package "prometheus" (apt-get install -y prometheus), as .ci/run does in CI`);
+    throw new Error(
+      `${name} is not installed: install the Debian package "prometheus" (apt-get install -y prometheus), as .ci/run does in CI`,
+    );
   }
   return path;
 }
@@ -72,7 +90,8 @@ export interface RoleSetup {
 export const roleSetups: Record<Role, () => Promise<RoleSetup>> = {
   handler: async () => withReceiver((receiver) => ({ ROLE: 'handler', BROKER_URL: receiver.url })),
   subscriber: async () => ({ env: { ROLE: 'subscriber', FUNCTION: 'echo' }, close: async () => {} }),
-  'sink-forwarder': async () => withReceiver((receiver) => ({ ROLE: 'sink-forwarder', FUNCTION: 'echo', KAFKA_SINK_URL: receiver.url })),
+  'sink-forwarder': async () =>
+    withReceiver((receiver) => ({ ROLE: 'sink-forwarder', FUNCTION: 'echo', KAFKA_SINK_URL: receiver.url })),
   dlq: async () => {
     const dir = mkdtempSync(join(tmpdir(), 'ke-metrics-dlq-'));
     return { env: { ROLE: 'dlq', DLQ_FILE: join(dir, 'dead-letters.jsonl') }, close: async () => {} };
@@ -115,9 +134,18 @@ export async function startPrometheus(jobs: readonly ScrapeJob[]): Promise<Prome
   // JSON is YAML, so the config needs no YAML writer.
   writeFileSync(join(dir, 'prometheus.yml'), JSON.stringify(config));
   const port = await freePort();
-  const child = spawn(binary, [`--config.file=${join(dir, 'prometheus.yml')}`, `--storage.tsdb.path=${join(dir, 'data')}`, `--web.listen-address=127.0.0.1:${port}`, '--log.level=warn'], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const child = spawn(
+    binary,
+    [
+      `--config.file=${join(dir, 'prometheus.yml')}`,
+      `--storage.tsdb.path=${join(dir, 'data')}`,
+      `--web.listen-address=127.0.0.1:${port}`,
+      '--log.level=warn',
+    ],
+    {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   let output = '';
   child.stdout.on('data', (c: Buffer) => (output += c.toString()));
   child.stderr.on('data', (c: Buffer) => (output += c.toString()));
@@ -131,10 +159,14 @@ export async function startPrometheus(jobs: readonly ScrapeJob[]): Promise<Prome
     rmSync(dir, { recursive: true, force: true });
   };
   try {
-    await waitFor(async () => {
-      if (!running) throw new Error(`prometheus exited during start-up:\n${output}`);
-      return (await fetch(`${url}/-/ready`).catch(() => undefined))?.status === 200;
-    }, 20_000, { what: 'prometheus to answer /-/ready', intervalMs: 200, errors: 'throw' });
+    await waitFor(
+      async () => {
+        if (!running) throw new Error(`prometheus exited during start-up:\n${output}`);
+        return (await fetch(`${url}/-/ready`).catch(() => undefined))?.status === 200;
+      },
+      20_000,
+      { what: 'prometheus to answer /-/ready', intervalMs: 200, errors: 'throw' },
+    );
   } catch (err) {
     await stop();
     throw err;
@@ -143,7 +175,11 @@ export async function startPrometheus(jobs: readonly ScrapeJob[]): Promise<Prome
     url,
     async query(expr) {
       const res = await fetch(`${url}/api/v1/query?${new URLSearchParams({ query: expr })}`);
-      const body = (await res.json()) as { status: string; error?: string; data?: { result: Array<{ metric: Record<string, string>; value: [number, string] }> } };
+      const body = (await res.json()) as {
+        status: string;
+        error?: string;
+        data?: { result: Array<{ metric: Record<string, string>; value: [number, string] }> };
+      };
       if (body.status !== 'success' || !body.data) throw new Error(`query ${expr} failed: ${body.error ?? res.status}`);
       return body.data.result;
     },
@@ -154,7 +190,9 @@ export async function startPrometheus(jobs: readonly ScrapeJob[]): Promise<Prome
 
 /** Every query in the Grafana dashboard the chart ships, with its panel's title. */
 export function dashboardQueries(): Array<{ panel: string; expr: string }> {
-  const dashboard = JSON.parse(readFileSync(new URL('../chart/dashboards/knative-events.json', import.meta.url), 'utf8')) as {
+  const dashboard = JSON.parse(
+    readFileSync(new URL('../chart/dashboards/knative-events.json', import.meta.url), 'utf8'),
+  ) as {
     panels: Array<{ title: string; targets?: Array<{ expr: string }> }>;
   };
   return dashboard.panels.flatMap((p) => (p.targets ?? []).map((t) => ({ panel: p.title, expr: t.expr })));

@@ -10,7 +10,14 @@ const legacy = { 'content-type': 'application/json', ce_type: 't', ce_source: 's
 test('a hanging broker: attempts are cut to fit the deadline, and the caller gets 504 in time', async () => {
   const broker = await startReceiver({ hang: true });
   // Without the deadline: 11 attempts × 300 ms = 3.3 s.
-  const runtime = await startRuntime({ ROLE: 'handler', BROKER_URL: broker.url, OUTBOUND_TIMEOUT_MS: '300', OUTBOUND_RETRIES: '10', OUTBOUND_BACKOFF_MS: '0', OUTBOUND_DEADLINE_MS: '1000' });
+  const runtime = await startRuntime({
+    ROLE: 'handler',
+    BROKER_URL: broker.url,
+    OUTBOUND_TIMEOUT_MS: '300',
+    OUTBOUND_RETRIES: '10',
+    OUTBOUND_BACKOFF_MS: '0',
+    OUTBOUND_DEADLINE_MS: '1000',
+  });
   try {
     const started = performance.now();
     const res = await fetch(runtime.url, { method: 'POST', headers: legacy, body: '{}' });
@@ -28,7 +35,14 @@ test('a backoff longer than the time left is cut short, and the last answer is w
   const broker = await startReceiver({ status: 503 });
   const clock = { sleep: (ms: number) => new Promise<void>((r) => setTimeout(r, ms)), random: () => 1 };
   const runtime = await startRuntime(
-    { ROLE: 'handler', BROKER_URL: broker.url, OUTBOUND_RETRIES: '3', OUTBOUND_BACKOFF_MS: '5000', OUTBOUND_BACKOFF_MAX_MS: '5000', OUTBOUND_DEADLINE_MS: '800' },
+    {
+      ROLE: 'handler',
+      BROKER_URL: broker.url,
+      OUTBOUND_RETRIES: '3',
+      OUTBOUND_BACKOFF_MS: '5000',
+      OUTBOUND_BACKOFF_MAX_MS: '5000',
+      OUTBOUND_DEADLINE_MS: '800',
+    },
     { clock },
   );
   try {

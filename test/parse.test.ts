@@ -30,7 +30,11 @@ function rejection(fn: () => unknown): HttpError {
 }
 
 test('binary mode: attributes from ce- headers, JSON data parsed, extensions kept', () => {
-  const event = parseCloudEvent(binaryHeaders({ 'ce-partitionkey': 'k1', 'ce-time': '2026-05-01T10:00:00Z' }), json({ qty: 3 }), strict);
+  const event = parseCloudEvent(
+    binaryHeaders({ 'ce-partitionkey': 'k1', 'ce-time': '2026-05-01T10:00:00Z' }),
+    json({ qty: 3 }),
+    strict,
+  );
   assert.equal(event.id, 'abc');
   assert.equal(event.type, 'order.created');
   assert.equal(event.source, '/orders');
@@ -49,16 +53,28 @@ test('content types with parameters and +json suffixes still parse as JSON', () 
 
 test('structured mode: the body is the event; data_base64 becomes bytes', () => {
   const headers = { 'content-type': 'application/cloudevents+json; charset=utf-8' };
-  const event = parseCloudEvent(headers, json({ specversion: '1.0', id: 's1', source: '/s', type: 't', data: { x: 1 }, traceid: 'tr' }), strict);
+  const event = parseCloudEvent(
+    headers,
+    json({ specversion: '1.0', id: 's1', source: '/s', type: 't', data: { x: 1 }, traceid: 'tr' }),
+    strict,
+  );
   assert.equal(event.id, 's1');
   assert.deepEqual(event.data, { x: 1 });
   assert.equal(event.traceid, 'tr');
-  const binary = parseCloudEvent(headers, json({ specversion: '1.0', id: 's2', source: '/s', type: 't', data_base64: Buffer.from('hi').toString('base64') }), strict);
+  const binary = parseCloudEvent(
+    headers,
+    json({ specversion: '1.0', id: 's2', source: '/s', type: 't', data_base64: Buffer.from('hi').toString('base64') }),
+    strict,
+  );
   assert.equal(Buffer.from(binary.data as Uint8Array).toString(), 'hi');
 });
 
 test('legacy form: ce_ underscore headers, no specversion, id and time filled in', () => {
-  const event = parseCloudEvent({ 'content-type': 'application/json', ce_type: 'event-subscriber-type', ce_source: 'event-subscriber-source' }, json({ event_data_1: 'data value 1' }), legacy);
+  const event = parseCloudEvent(
+    { 'content-type': 'application/json', ce_type: 'event-subscriber-type', ce_source: 'event-subscriber-source' },
+    json({ event_data_1: 'data value 1' }),
+    legacy,
+  );
   assert.equal(event.type, 'event-subscriber-type');
   assert.equal(event.source, 'event-subscriber-source');
   assert.equal(event.specversion, '1.0');
@@ -68,13 +84,25 @@ test('legacy form: ce_ underscore headers, no specversion, id and time filled in
 });
 
 test('legacy form keeps an id and time the client sent', () => {
-  const event = parseCloudEvent({ 'content-type': 'application/json', 'ce-type': 't', 'ce-source': 's', 'ce-id': 'mine', 'ce-time': '2025-01-01T00:00:00Z' }, json({}), legacy);
+  const event = parseCloudEvent(
+    {
+      'content-type': 'application/json',
+      'ce-type': 't',
+      'ce-source': 's',
+      'ce-id': 'mine',
+      'ce-time': '2025-01-01T00:00:00Z',
+    },
+    json({}),
+    legacy,
+  );
   assert.equal(event.id, 'mine');
   assert.equal(event.time, '2025-01-01T00:00:00Z');
 });
 
 test('missing type or source is a 400 naming exactly the missing attributes', () => {
-  const onlySource = rejection(() => parseCloudEvent({ 'content-type': 'application/json', ce_source: 's' }, json({}), legacy));
+  const onlySource = rejection(() =>
+    parseCloudEvent({ 'content-type': 'application/json', ce_source: 's' }, json({}), legacy),
+  );
   assert.equal(onlySource.status, 400);
   assert.equal(onlySource.type, 'missing_attributes');
   assert.deepEqual(onlySource.details, ['type']);
@@ -107,23 +135,46 @@ test('a bad time is refused instead of silently becoming "now"', () => {
 
 test('broken JSON is a 400 invalid_json, in both modes', () => {
   assert.equal(rejection(() => parseCloudEvent(binaryHeaders(), Buffer.from('{"a":'), strict)).type, 'invalid_json');
-  assert.equal(rejection(() => parseCloudEvent({ 'content-type': 'application/cloudevents+json' }, Buffer.from('{nope'), strict)).type, 'invalid_json');
-  assert.equal(rejection(() => parseCloudEvent({ 'content-type': 'application/cloudevents+json' }, json([1, 2]), strict)).type, 'invalid_event');
+  assert.equal(
+    rejection(() => parseCloudEvent({ 'content-type': 'application/cloudevents+json' }, Buffer.from('{nope'), strict))
+      .type,
+    'invalid_json',
+  );
+  assert.equal(
+    rejection(() => parseCloudEvent({ 'content-type': 'application/cloudevents+json' }, json([1, 2]), strict)).type,
+    'invalid_event',
+  );
 });
 
 test('the handler refuses an empty body and a body that is not JSON', () => {
-  const empty = rejection(() => parseCloudEvent({ 'content-type': 'application/json', ce_type: 't', ce_source: 's' }, Buffer.alloc(0), legacy));
+  const empty = rejection(() =>
+    parseCloudEvent({ 'content-type': 'application/json', ce_type: 't', ce_source: 's' }, Buffer.alloc(0), legacy),
+  );
   assert.equal(empty.status, 400);
   assert.equal(empty.type, 'empty_body');
-  const text = rejection(() => parseCloudEvent({ 'content-type': 'text/plain', ce_type: 't', ce_source: 's' }, Buffer.from('hi'), legacy));
+  const text = rejection(() =>
+    parseCloudEvent({ 'content-type': 'text/plain', ce_type: 't', ce_source: 's' }, Buffer.from('hi'), legacy),
+  );
   assert.equal(text.status, 415);
 });
 
 test('bad extension names, duplicated attributes and batches are refused', () => {
-  assert.equal(rejection(() => parseCloudEvent(binaryHeaders({ 'ce-Bad_Name': 'x', 'ce-bad_name': 'x' }), json({}), strict)).type, 'invalid_event');
-  const both = rejection(() => parseCloudEvent({ 'content-type': 'application/json', ce_type: 't', 'ce-type': 't', ce_source: 's' }, json({}), legacy));
+  assert.equal(
+    rejection(() => parseCloudEvent(binaryHeaders({ 'ce-Bad_Name': 'x', 'ce-bad_name': 'x' }), json({}), strict)).type,
+    'invalid_event',
+  );
+  const both = rejection(() =>
+    parseCloudEvent(
+      { 'content-type': 'application/json', ce_type: 't', 'ce-type': 't', ce_source: 's' },
+      json({}),
+      legacy,
+    ),
+  );
   assert.match(both.message, /both as ce-type and ce_type/);
-  assert.equal(rejection(() => parseCloudEvent({ 'content-type': 'application/cloudevents-batch+json' }, json([]), strict)).status, 415);
+  assert.equal(
+    rejection(() => parseCloudEvent({ 'content-type': 'application/cloudevents-batch+json' }, json([]), strict)).status,
+    415,
+  );
 });
 
 test('binary mode without a body is an event without data (valid for the subscriber)', () => {
@@ -147,36 +198,82 @@ test('binary mode keeps the body as raw bytes in any content type; JSON is check
   const json = readWireEvent(binaryHeaders(), bigJson, strict);
   assert.equal(json.data?.kind, 'json');
   assert.equal(json.data?.bytes, bigJson);
-  assert.equal(readWireEvent(binaryHeaders({ 'content-type': 'text/plain; charset=iso-8859-1' }), Buffer.from('é', 'latin1'), strict).data?.kind, 'text');
+  assert.equal(
+    readWireEvent(
+      binaryHeaders({ 'content-type': 'text/plain; charset=iso-8859-1' }),
+      Buffer.from('é', 'latin1'),
+      strict,
+    ).data?.kind,
+    'text',
+  );
 });
 
 test('structured mode: JSON data is kept as the bytes of its member, text as its characters', () => {
-  const envelope = Buffer.from('{"specversion":"1.0","id":"s","source":"/s","type":"t","data" : {"n":1.50,"n":2} ,"time":"2026-01-01T00:00:00.000000001Z"}');
+  const envelope = Buffer.from(
+    '{"specversion":"1.0","id":"s","source":"/s","type":"t","data" : {"n":1.50,"n":2} ,"time":"2026-01-01T00:00:00.000000001Z"}',
+  );
   const wire = readWireEvent({ 'content-type': 'application/cloudevents+json' }, envelope, strict);
   assert.equal(wire.data?.bytes.toString(), '{"n":1.50,"n":2}');
   assert.equal(wire.attributes.get('time'), '2026-01-01T00:00:00.000000001Z', 'time as given');
-  const escapedKey = readWireEvent({ 'content-type': 'application/cloudevents+json' }, Buffer.from('{"specversion":"1.0","id":"s","source":"/s","type":"t","d\\u0061ta":[1, 2]}'), strict);
+  const escapedKey = readWireEvent(
+    { 'content-type': 'application/cloudevents+json' },
+    Buffer.from('{"specversion":"1.0","id":"s","source":"/s","type":"t","d\\u0061ta":[1, 2]}'),
+    strict,
+  );
   assert.equal(escapedKey.data?.bytes.toString(), '[1, 2]', 'a key written with escapes is still "data"');
-  const text = readWireEvent({ 'content-type': 'application/cloudevents+json' }, json({ specversion: '1.0', id: 's', source: '/s', type: 't', datacontenttype: 'text/plain; charset=latin1', data: 'café' }), strict);
+  const text = readWireEvent(
+    { 'content-type': 'application/cloudevents+json' },
+    json({
+      specversion: '1.0',
+      id: 's',
+      source: '/s',
+      type: 't',
+      datacontenttype: 'text/plain; charset=latin1',
+      data: 'café',
+    }),
+    strict,
+  );
   assert.deepEqual(text.data?.bytes, Buffer.from('café', 'latin1'), 'text in its declared charset');
   const latin1 = Buffer.from('Größe', 'latin1');
-  const base64Text = readWireEvent({ 'content-type': 'application/cloudevents+json' }, json({ specversion: '1.0', id: 's', source: '/s', type: 't', datacontenttype: 'text/plain; charset=iso-8859-1', data_base64: latin1.toString('base64') }), strict);
+  const base64Text = readWireEvent(
+    { 'content-type': 'application/cloudevents+json' },
+    json({
+      specversion: '1.0',
+      id: 's',
+      source: '/s',
+      type: 't',
+      datacontenttype: 'text/plain; charset=iso-8859-1',
+      data_base64: latin1.toString('base64'),
+    }),
+    strict,
+  );
   assert.equal(base64Text.data?.kind, 'text', 'text sent as base64 is still text');
   assert.equal(toCloudEvent(base64Text).data, 'Größe', 'decoded as Latin-1 for a function');
 });
 
 test('ce- header values are percent-decoded (HTTP binding §3.1.3.2); bad encodings are a 400', () => {
-  const event = parseCloudEvent(binaryHeaders({ 'ce-subject': 'Euro%20%E2%82%AC%20%F0%9F%98%80', 'ce-myext': '"quoted \\"x\\""' }), json({}), strict);
+  const event = parseCloudEvent(
+    binaryHeaders({ 'ce-subject': 'Euro%20%E2%82%AC%20%F0%9F%98%80', 'ce-myext': '"quoted \\"x\\""' }),
+    json({}),
+    strict,
+  );
   assert.equal(event.subject, 'Euro € 😀');
   assert.equal(event.myext, 'quoted "x"');
-  assert.equal(parseCloudEvent(binaryHeaders({ 'ce-subject': '%e6%97%a5' }), json({}), strict).subject, '日', 'lower-case hex');
+  assert.equal(
+    parseCloudEvent(binaryHeaders({ 'ce-subject': '%e6%97%a5' }), json({}), strict).subject,
+    '日',
+    'lower-case hex',
+  );
   for (const bad of ['%', '%4', '%zz', '%C0%A0', '%ED%A0%80', '%E6%97']) {
     const err = rejection(() => parseCloudEvent(binaryHeaders({ 'ce-subject': bad }), json({}), strict));
     assert.equal(err.status, 400, bad);
     assert.match(err.message, /ce-subject.*§3\.1\.3\.2/, bad);
   }
   // Legacy ce_ headers are the seed's own form, not the binding: taken as typed.
-  assert.equal(parseCloudEvent({ 'content-type': 'application/json', ce_type: 't', ce_source: 'a%20b' }, json({}), legacy).source, 'a%20b');
+  assert.equal(
+    parseCloudEvent({ 'content-type': 'application/json', ce_type: 't', ce_source: 'a%20b' }, json({}), legacy).source,
+    'a%20b',
+  );
 });
 
 test('JSON nested past the documented limit is a 422 in both modes; at the limit it is fine', () => {
@@ -186,60 +283,118 @@ test('JSON nested past the documented limit is a 422 in both modes; at the limit
   assert.equal(binary.status, 422);
   assert.match(binary.message, /more than 128 levels/);
   const structured = Buffer.from(`{"specversion":"1.0","id":"s","source":"/s","type":"t","data":${nested(5000)}}`);
-  assert.equal(rejection(() => parseCloudEvent({ 'content-type': 'application/cloudevents+json' }, structured, strict)).status, 422);
+  assert.equal(
+    rejection(() => parseCloudEvent({ 'content-type': 'application/cloudevents+json' }, structured, strict)).status,
+    422,
+  );
   // Brackets inside strings are text, not nesting.
   assert.doesNotThrow(() => parseCloudEvent(binaryHeaders(), json({ s: '['.repeat(1000) }), strict));
 });
 
 test('extension values: string, 32-bit integer and boolean are kept typed; anything else is a 400', () => {
-  const structured = (extra: Record<string, unknown>) => json({ specversion: '1.0', id: 's', source: '/s', type: 't', ...extra });
-  const wire = readWireEvent({ 'content-type': 'application/cloudevents+json' }, structured({ n: 42, b: true, s: 'x', gone: null }), strict);
-  assert.deepEqual([wire.attributes.get('n'), wire.attributes.get('b'), wire.attributes.get('s'), wire.attributes.has('gone')], [42, true, 'x', false]);
+  const structured = (extra: Record<string, unknown>) =>
+    json({ specversion: '1.0', id: 's', source: '/s', type: 't', ...extra });
+  const wire = readWireEvent(
+    { 'content-type': 'application/cloudevents+json' },
+    structured({ n: 42, b: true, s: 'x', gone: null }),
+    strict,
+  );
+  assert.deepEqual(
+    [wire.attributes.get('n'), wire.attributes.get('b'), wire.attributes.get('s'), wire.attributes.has('gone')],
+    [42, true, 'x', false],
+  );
   for (const value of [{ a: 1 }, [1], 1.5, 2 ** 31]) {
-    const err = rejection(() => readWireEvent({ 'content-type': 'application/cloudevents+json' }, structured({ myext: value }), strict));
+    const err = rejection(() =>
+      readWireEvent({ 'content-type': 'application/cloudevents+json' }, structured({ myext: value }), strict),
+    );
     assert.equal(err.status, 400, JSON.stringify(value));
     assert.match(err.message, /attribute "myext" must be a string, a 32-bit integer or a boolean/);
   }
 });
 
 test('poison names: carried in the wire form, refused with a clear 4xx only where an SDK object would break', () => {
-  const wire = readWireEvent(binaryHeaders({ 'ce-constructor': 'c', 'ce-validate': 'v', 'ce-tostring': 't' }), json({}), strict);
-  assert.deepEqual([wire.attributes.get('constructor'), wire.attributes.get('validate'), wire.attributes.get('tostring')], ['c', 'v', 't']);
+  const wire = readWireEvent(
+    binaryHeaders({ 'ce-constructor': 'c', 'ce-validate': 'v', 'ce-tostring': 't' }),
+    json({}),
+    strict,
+  );
+  assert.deepEqual(
+    [wire.attributes.get('constructor'), wire.attributes.get('validate'), wire.attributes.get('tostring')],
+    ['c', 'v', 't'],
+  );
   const proto = rejection(() => readWireEvent(binaryHeaders({ 'ce-__proto__': 'x' }), json({}), strict));
   assert.match(proto.message, /extension attribute name "__proto__" must be 1-20 lowercase letters or digits/);
-  const structuredProto = rejection(() => readWireEvent({ 'content-type': 'application/cloudevents+json' }, Buffer.from('{"specversion":"1.0","id":"s","source":"/s","type":"t","__proto__":"x"}'), strict));
+  const structuredProto = rejection(() =>
+    readWireEvent(
+      { 'content-type': 'application/cloudevents+json' },
+      Buffer.from('{"specversion":"1.0","id":"s","source":"/s","type":"t","__proto__":"x"}'),
+      strict,
+    ),
+  );
   assert.match(structuredProto.message, /"__proto__"/);
   for (const name of ['validate', 'emit', 'constructor']) {
     const err = rejection(() => parseCloudEvent(binaryHeaders({ [`ce-${name}`]: 'x' }), json({}), strict));
     assert.equal(err.status, 422, name);
     assert.match(err.message, new RegExp(`"${name}" cannot be given to a function`));
   }
-  assert.match(rejection(() => readWireEvent(binaryHeaders({ 'ce-data': 'x' }), json({}), strict)).message, /"data" is not an attribute name/);
+  assert.match(
+    rejection(() => readWireEvent(binaryHeaders({ 'ce-data': 'x' }), json({}), strict)).message,
+    /"data" is not an attribute name/,
+  );
 });
 
 test('data_base64 must be base64; a datacontenttype must be ASCII; attributes must be well-formed Unicode', () => {
-  const structured = (extra: Record<string, unknown>) => json({ specversion: '1.0', id: 's', source: '/s', type: 't', ...extra });
+  const structured = (extra: Record<string, unknown>) =>
+    json({ specversion: '1.0', id: 's', source: '/s', type: 't', ...extra });
   const type = { 'content-type': 'application/cloudevents+json' };
   assert.match(rejection(() => readWireEvent(type, structured({ data_base64: 'a b!' }), strict)).message, /base64/);
-  assert.match(rejection(() => readWireEvent(type, structured({ datacontenttype: 'text/日本', data: 'x' }), strict)).message, /datacontenttype must be a media type in ASCII/);
-  assert.match(rejection(() => readWireEvent(type, structured({ subject: '\ud800' }), strict)).message, /not well-formed Unicode/);
+  assert.match(
+    rejection(() => readWireEvent(type, structured({ datacontenttype: 'text/日本', data: 'x' }), strict)).message,
+    /datacontenttype must be a media type in ASCII/,
+  );
+  assert.match(
+    rejection(() => readWireEvent(type, structured({ subject: '\ud800' }), strict)).message,
+    /not well-formed Unicode/,
+  );
 });
 
 test('the handler accepts any data in binary mode; the legacy ce_ form stays JSON-only', () => {
   const handler: ParseOptions = { legacy: true, newId: () => 'generated-id', now: () => fixedNow };
-  const wire = readWireEvent(binaryHeaders({ 'content-type': 'application/protobuf' }), Buffer.from([8, 150, 1]), handler);
+  const wire = readWireEvent(
+    binaryHeaders({ 'content-type': 'application/protobuf' }),
+    Buffer.from([8, 150, 1]),
+    handler,
+  );
   assert.equal(wire.id, 'abc');
   assert.equal(wire.attributes.get('time'), fixedNow.toISOString(), 'a missing time is filled in');
   assert.deepEqual(wire.data?.bytes, Buffer.from([8, 150, 1]));
-  const legacyText = rejection(() => readWireEvent({ 'content-type': 'text/plain', ce_type: 't', ce_source: 's' }, Buffer.from('hi'), handler));
+  const legacyText = rejection(() =>
+    readWireEvent({ 'content-type': 'text/plain', ce_type: 't', ce_source: 's' }, Buffer.from('hi'), handler),
+  );
   assert.equal(legacyText.status, 415);
   assert.match(legacyText.message, /ce_ header form carries JSON only/);
 });
 
 test('the parse step refuses an attribute sent in more than one header, from the raw headers (any mix of ce-/ce_ and case)', () => {
   const headers = binaryHeaders({ 'ce-type': 'a, b' });
-  const raw = ['Content-Type', 'application/json', 'ce-specversion', '1.0', 'ce-id', 'e-1', 'ce-source', '/s', 'ce-type', 'a', 'CE_Type', 'b'];
-  for (const parse of [() => parseCloudEvent(headers, json({}), strict, raw), () => readWireEvent(headers, json({}), strict, raw)]) {
+  const raw = [
+    'Content-Type',
+    'application/json',
+    'ce-specversion',
+    '1.0',
+    'ce-id',
+    'e-1',
+    'ce-source',
+    '/s',
+    'ce-type',
+    'a',
+    'CE_Type',
+    'b',
+  ];
+  for (const parse of [
+    () => parseCloudEvent(headers, json({}), strict, raw),
+    () => readWireEvent(headers, json({}), strict, raw),
+  ]) {
     const err = rejection(parse);
     assert.equal(err.status, 400);
     assert.equal(err.type, 'invalid_event');

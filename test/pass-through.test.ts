@@ -28,11 +28,38 @@ const cases: readonly DataCase[] = [
   { name: 'XML (text/xml)', contentType: 'text/xml; charset=utf-8', bytes: Buffer.from(xml), structuredAs: 'text' },
   { name: 'protobuf bytes', contentType: 'application/protobuf', bytes: protobuf, structuredAs: 'base64' },
   { name: 'all 256 byte values', contentType: 'application/octet-stream', bytes: allBytes, structuredAs: 'base64' },
-  { name: 'UTF-8 text', contentType: 'text/plain; charset=utf-8', bytes: Buffer.from('Grüße, 日本語, 😀\r\n'), structuredAs: 'text' },
-  { name: 'Latin-1 text', contentType: 'text/plain; charset=iso-8859-1', bytes: Buffer.from('café Größe ÿ ±', 'latin1'), structuredAs: 'base64' },
-  { name: 'JSON with big numbers and duplicate keys', contentType: 'application/json', bytes: Buffer.from('{"id":12345678901234567890,"big":1e400,"tiny":1.0e-400,"dup":1,"dup":2, "order":{"z":1,"a":2}}'), structuredAs: 'json' },
-  { name: 'JSON (vendor +json)', contentType: 'application/vnd.trade+json', bytes: Buffer.from('{ "n": [0.10, 1E+2, -0, "\\u00e9"] }'), structuredAs: 'json' },
-  { name: 'JSON with invalid UTF-8 in a string', contentType: 'application/json', bytes: Buffer.concat([Buffer.from('{"s":"'), Buffer.from([0xff, 0xfe, 0xc3]), Buffer.from('"}')]), structuredAs: 'base64' },
+  {
+    name: 'UTF-8 text',
+    contentType: 'text/plain; charset=utf-8',
+    bytes: Buffer.from('Grüße, 日本語, 😀\r\n'),
+    structuredAs: 'text',
+  },
+  {
+    name: 'Latin-1 text',
+    contentType: 'text/plain; charset=iso-8859-1',
+    bytes: Buffer.from('café Größe ÿ ±', 'latin1'),
+    structuredAs: 'base64',
+  },
+  {
+    name: 'JSON with big numbers and duplicate keys',
+    contentType: 'application/json',
+    bytes: Buffer.from(
+      '{"id":12345678901234567890,"big":1e400,"tiny":1.0e-400,"dup":1,"dup":2, "order":{"z":1,"a":2}}',
+    ),
+    structuredAs: 'json',
+  },
+  {
+    name: 'JSON (vendor +json)',
+    contentType: 'application/vnd.trade+json',
+    bytes: Buffer.from('{ "n": [0.10, 1E+2, -0, "\\u00e9"] }'),
+    structuredAs: 'json',
+  },
+  {
+    name: 'JSON with invalid UTF-8 in a string',
+    contentType: 'application/json',
+    bytes: Buffer.concat([Buffer.from('{"s":"'), Buffer.from([0xff, 0xfe, 0xc3]), Buffer.from('"}')]),
+    structuredAs: 'base64',
+  },
 ];
 
 const nanoTime = '2026-01-01T10:00:00.123456789+02:00';
@@ -59,7 +86,16 @@ function binaryRequest(id: string, data: DataCase): { headers: Record<string, st
 }
 
 function structuredRequest(id: string, data: DataCase): { headers: Record<string, string>; body: Buffer } {
-  const attributes = { specversion: '1.0', id, source: '/pass/through', type: 'com.example.pass', time: nanoTime, subject, myext: 'kept', datacontenttype: data.contentType };
+  const attributes = {
+    specversion: '1.0',
+    id,
+    source: '/pass/through',
+    type: 'com.example.pass',
+    time: nanoTime,
+    subject,
+    myext: 'kept',
+    datacontenttype: data.contentType,
+  };
   const head = JSON.stringify(attributes).slice(0, -1);
   const member =
     data.structuredAs === 'json'
@@ -67,13 +103,21 @@ function structuredRequest(id: string, data: DataCase): { headers: Record<string
       : data.structuredAs === 'text'
         ? Buffer.from(`,"data":${JSON.stringify(data.bytes.toString('utf8'))}`)
         : Buffer.from(`,"data_base64":"${data.bytes.toString('base64')}"`);
-  return { headers: { 'content-type': 'application/cloudevents+json; charset=utf-8' }, body: Buffer.concat([Buffer.from(head), member, Buffer.from('}')]) };
+  return {
+    headers: { 'content-type': 'application/cloudevents+json; charset=utf-8' },
+    body: Buffer.concat([Buffer.from(head), member, Buffer.from('}')]),
+  };
 }
 
-const requestFor = (mode: Mode, id: string, data: DataCase) => (mode === 'binary' ? binaryRequest(id, data) : structuredRequest(id, data));
+const requestFor = (mode: Mode, id: string, data: DataCase) =>
+  mode === 'binary' ? binaryRequest(id, data) : structuredRequest(id, data);
 
 /** A header value percent-decoded as the binding says, independently of the runtime's code. */
-const percentDecoded = (value: string) => Buffer.from(value.replace(/%([0-9A-F]{2})/gi, (_, hex: string) => String.fromCharCode(parseInt(hex, 16))), 'latin1').toString('utf8');
+const percentDecoded = (value: string) =>
+  Buffer.from(
+    value.replace(/%([0-9A-F]{2})/gi, (_, hex: string) => String.fromCharCode(parseInt(hex, 16))),
+    'latin1',
+  ).toString('utf8');
 
 interface Arrived {
   readonly attributes: Record<string, unknown>;
@@ -98,20 +142,26 @@ function arrived(request: RecordedRequest, data: DataCase, mode: Mode): Arrived 
   assert.ok(!('data' in envelope && 'data_base64' in envelope), 'data or data_base64, not both');
   let bytes: Buffer;
   if (typeof envelope.data_base64 === 'string') bytes = Buffer.from(envelope.data_base64, 'base64');
-  else if (typeof envelope.data === 'string' && !/json/.test(data.contentType)) bytes = Buffer.from(envelope.data, 'utf8');
+  else if (typeof envelope.data === 'string' && !/json/.test(data.contentType))
+    bytes = Buffer.from(envelope.data, 'utf8');
   else {
     // JSON data is embedded as the very text that came, not a re-serialisation of it.
     const embedded = Buffer.concat([Buffer.from('"data":'), data.bytes]);
     assert.ok(request.body.includes(embedded), `the JSON data is embedded as sent: ${request.body.toString('utf8')}`);
     bytes = data.bytes;
   }
-  const attributes = Object.fromEntries(Object.entries(envelope).filter(([name]) => name !== 'data' && name !== 'data_base64'));
+  const attributes = Object.fromEntries(
+    Object.entries(envelope).filter(([name]) => name !== 'data' && name !== 'data_base64'),
+  );
   return { attributes, contentType: envelope.datacontenttype as string | undefined, bytes };
 }
 
 /** The real CloudEvents SDK reads what arrived (it does not percent-decode headers, so only structured mode). */
 function sdkEvent(request: RecordedRequest): CloudEvent<unknown> {
-  const event = HTTP.toEvent({ headers: request.headers as Record<string, string>, body: request.body.toString('utf8') }) as CloudEvent<unknown>;
+  const event = HTTP.toEvent({
+    headers: request.headers as Record<string, string>,
+    body: request.body.toString('utf8'),
+  }) as CloudEvent<unknown>;
   event.validate();
   return event;
 }
@@ -127,12 +177,20 @@ async function pair(env: Record<string, string>): Promise<{ runtime: RunningRunt
   const receiver = await startReceiver();
   receivers.push(receiver);
   const url = receiver.url;
-  const runtime = await startRuntime({ LOG_LEVEL: 'warn', ...env, ...(env.ROLE === 'handler' ? { BROKER_URL: url } : { KAFKA_SINK_URL: url }) });
+  const runtime = await startRuntime({
+    LOG_LEVEL: 'warn',
+    ...env,
+    ...(env.ROLE === 'handler' ? { BROKER_URL: url } : { KAFKA_SINK_URL: url }),
+  });
   runtimes.push(runtime);
   return { runtime, receiver };
 }
 
-async function send(runtime: RunningRuntime, receiver: Receiver, request: { headers: Record<string, string>; body: Buffer }): Promise<RecordedRequest> {
+async function send(
+  runtime: RunningRuntime,
+  receiver: Receiver,
+  request: { headers: Record<string, string>; body: Buffer },
+): Promise<RecordedRequest> {
   receiver.requests.length = 0;
   const res = await fetch(runtime.url, { method: 'POST', headers: request.headers, body: request.body });
   const text = await res.text();

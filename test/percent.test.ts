@@ -9,7 +9,9 @@ test('space, double quote, percent and everything outside printable ASCII are en
   assert.equal(percentEncode('a"b%c'), 'a%22b%25c');
   assert.equal(percentEncode('tab\there\n'), 'tab%09here%0A');
   assert.equal(percentEncode('é'), '%C3%A9', 'Latin-1 characters too: headers carry ASCII');
-  const printable = Array.from({ length: 0x7e - 0x21 + 1 }, (_, i) => String.fromCharCode(0x21 + i)).filter((c) => c !== '"' && c !== '%').join('');
+  const printable = Array.from({ length: 0x7e - 0x21 + 1 }, (_, i) => String.fromCharCode(0x21 + i))
+    .filter((c) => c !== '"' && c !== '%')
+    .join('');
   assert.equal(percentEncode(printable), printable, 'the rest of U+0021–U+007E stays as it is');
 });
 
@@ -18,13 +20,21 @@ test('decoding: a single round, quoted strings unquoted first, unnecessary encod
   assert.equal(decodeHeaderValue('subject', '%61%62c'), 'abc', 'unnecessarily encoded ASCII');
   assert.equal(decodeHeaderValue('subject', '%2541'), '%41', 'one round only');
   assert.equal(decodeHeaderValue('subject', '"a \\"b\\" c"'), 'a "b" c', 'an RFC 7230 quoted string');
-  assert.equal(decodeHeaderValue('subject', Buffer.from('日本', 'utf8').toString('latin1')), '日本', 'raw UTF-8 bytes (outside the binding) read as UTF-8');
+  assert.equal(
+    decodeHeaderValue('subject', Buffer.from('日本', 'utf8').toString('latin1')),
+    '日本',
+    'raw UTF-8 bytes (outside the binding) read as UTF-8',
+  );
   assert.equal(decodeHeaderValue('subject', 'caf\u00e9'), 'café', 'a raw Latin-1 byte that is not UTF-8 stays Latin-1');
 });
 
 test('decoding refuses what the binding says to refuse, naming the header', () => {
   for (const bad of ['%', '%4', '%G0', '%C0%A0', '%ED%A0%80', '%E2%82']) {
-    assert.throws(() => decodeHeaderValue('subject', bad), (err: { status?: number; message?: string }) => err.status === 400 && /ce-subject/.test(err.message ?? ''), bad);
+    assert.throws(
+      () => decodeHeaderValue('subject', bad),
+      (err: { status?: number; message?: string }) => err.status === 400 && /ce-subject/.test(err.message ?? ''),
+      bad,
+    );
   }
 });
 

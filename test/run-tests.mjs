@@ -88,7 +88,9 @@ if (stale.length > 0) {
   process.exit(1);
 }
 
-const all = ['test', 'functions', 'local'].flatMap((d) => (existsSync(join(root, d)) ? findTests(join(root, d)) : [])).sort();
+const all = ['test', 'functions', 'local']
+  .flatMap((d) => (existsSync(join(root, d)) ? findTests(join(root, d)) : []))
+  .sort();
 const inLane = (f) => lane === 'all' || (lane === 'unit') === UNIT.includes(f);
 const files = all.filter(inLane).filter((f) => filter.length === 0 || filter.some((p) => f.includes(p)));
 if (files.length === 0) {
@@ -96,8 +98,12 @@ if (files.length === 0) {
   process.exit(1);
 }
 const timeout = lane === 'unit' ? TIMEOUT_MS.unit : TIMEOUT_MS.integration;
-const result = spawnSync(process.execPath, ['--expose-gc', '--import', 'tsx', '--test', '--test-concurrency=2', `--test-timeout=${timeout}`, ...files], {
-  cwd: root,
-  stdio: 'inherit',
-});
+const result = spawnSync(
+  process.execPath,
+  ['--expose-gc', '--import', 'tsx', '--test', '--test-concurrency=2', `--test-timeout=${timeout}`, ...files],
+  {
+    cwd: root,
+    stdio: 'inherit',
+  },
+);
 process.exit(result.status ?? 1);

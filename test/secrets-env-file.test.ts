@@ -7,17 +7,43 @@ import { parseSecretFile, SecretFileError } from '../runtime/secrets/env-file.js
 const parse = (text: string) => Object.fromEntries(parseSecretFile(text, '/vault/secrets/app'));
 
 test('KEY="value" and export KEY="value" lines, comments and blank lines', () => {
-  const text = ['# rendered by the Vault agent', '', 'BROKER_URL="http://broker/ns/default"', 'export API_KEY="k-123"   # trailing comment', '  export\tTABBED="t"', ''].join('\n');
+  const text = [
+    '# rendered by the Vault agent',
+    '',
+    'BROKER_URL="http://broker/ns/default"',
+    'export API_KEY="k-123"   # trailing comment',
+    '  export\tTABBED="t"',
+    '',
+  ].join('\n');
   assert.deepEqual(parse(text), { BROKER_URL: 'http://broker/ns/default', API_KEY: 'k-123', TABBED: 't' });
 });
 
 test('= and # inside values, single quotes literal, unquoted values, empty values', () => {
-  const text = ['A="x=y==z"', "B='p#q \\n $HOME'", 'C=plain=value # comment', 'D=""', 'E=', 'F= # only a comment', 'G="a # not a comment"'].join('\n');
-  assert.deepEqual(parse(text), { A: 'x=y==z', B: 'p#q \\n $HOME', C: 'plain=value', D: '', E: '', F: '', G: 'a # not a comment' });
+  const text = [
+    'A="x=y==z"',
+    "B='p#q \\n $HOME'",
+    'C=plain=value # comment',
+    'D=""',
+    'E=',
+    'F= # only a comment',
+    'G="a # not a comment"',
+  ].join('\n');
+  assert.deepEqual(parse(text), {
+    A: 'x=y==z',
+    B: 'p#q \\n $HOME',
+    C: 'plain=value',
+    D: '',
+    E: '',
+    F: '',
+    G: 'a # not a comment',
+  });
 });
 
 test('JSON escapes from toJSON, shell escapes for $ and backtick, and no expansion', () => {
-  const text = String.raw`A="quote\" backslash\\ slash\/ nl\n tab\t amp\u0026 lt\u003c"` + '\n' + String.raw`B="\$HOME \`id\` $(id) ${'$'}{X}"`;
+  const text =
+    String.raw`A="quote\" backslash\\ slash\/ nl\n tab\t amp\u0026 lt\u003c"` +
+    '\n' +
+    String.raw`B="\$HOME \`id\` $(id) ${'$'}{X}"`;
   assert.deepEqual(parse(text), { A: 'quote" backslash\\ slash/ nl\n tab\t amp& lt<', B: '$HOME `id` $(id) ${X}' });
 });
 

@@ -9,7 +9,9 @@ import { buildRequest, SendError, type SendRequest } from '../local/send.js';
 import { startReceiver, type Receiver } from './helpers/receiver.js';
 import { startRuntime, type RunningRuntime } from './helpers/runtime.js';
 
-const secrets = { get: (name: string) => (name === 'HANDLER_AUTH_KEYS' ? 'pipeline-key-0001,second-key-0002' : undefined) };
+const secrets = {
+  get: (name: string) => (name === 'HANDLER_AUTH_KEYS' ? 'pipeline-key-0001,second-key-0002' : undefined),
+};
 let broker: Receiver;
 let handler: RunningRuntime;
 let dir: string;
@@ -22,8 +24,27 @@ before(async () => {
   // What the local runner writes from the local secrets file (local/secrets.ts writeAgentFiles).
   writeFileSync(join(dir, 'secrets', 'app'), 'HANDLER_AUTH_KEYS="pipeline-key-0001,second-key-0002"\n');
   stateFile = join(dir, 'state.json');
-  const service = { short: 'handler', name: 'x-handler', role: 'handler', function: undefined, url: handler.url, pid: undefined };
-  writeFileSync(stateFile, JSON.stringify({ pid: process.pid, startedAt: '', outDir: dir, handlerUrl: handler.url, brokers: [], services: [service], sinks: [], dlqFiles: [] }));
+  const service = {
+    short: 'handler',
+    name: 'x-handler',
+    role: 'handler',
+    function: undefined,
+    url: handler.url,
+    pid: undefined,
+  };
+  writeFileSync(
+    stateFile,
+    JSON.stringify({
+      pid: process.pid,
+      startedAt: '',
+      outDir: dir,
+      handlerUrl: handler.url,
+      brokers: [],
+      services: [service],
+      sinks: [],
+      dlqFiles: [],
+    }),
+  );
 });
 after(async () => {
   await handler.stop();
@@ -32,10 +53,11 @@ after(async () => {
 
 const args = ['--type', 'com.example.deposit', '--source', '/cli', '--data', '{"amount":1}'];
 let ids = 0;
-const build = (extra: string[], env: Record<string, string> = {}) => buildRequest([...args, ...extra], { stateFile, newId: () => `id-${++ids}`, env }) as SendRequest;
+const build = (extra: string[], env: Record<string, string> = {}) =>
+  buildRequest([...args, ...extra], { stateFile, newId: () => `id-${++ids}`, env }) as SendRequest;
 const send = (req: SendRequest) => fetch(req.url, { method: 'POST', headers: req.headers, body: req.body });
 
-test('--sign with the key from the running pipeline\'s secret files is accepted', async () => {
+test("--sign with the key from the running pipeline's secret files is accepted", async () => {
   const req = build(['--sign']);
   assert.match(req.headers['x-signature'] ?? '', /^sha256=[0-9a-f]{64}$/);
   assert.match(req.headers['x-signature-timestamp'] ?? '', /^\d{10}$/);
@@ -53,6 +75,8 @@ test('--key, then HANDLER_AUTH_KEY, take precedence; a wrong key is refused by t
 test('--sign without any key says where to put one', () => {
   assert.throws(
     () => build(['--sign', '--key-secret', 'OTHER_KEYS']),
-    (err: unknown) => err instanceof SendError && /--sign: the local secrets file defines no OTHER_KEYS: pass --key or set HANDLER_AUTH_KEY/.test(err.message),
+    (err: unknown) =>
+      err instanceof SendError &&
+      /--sign: the local secrets file defines no OTHER_KEYS: pass --key or set HANDLER_AUTH_KEY/.test(err.message),
   );
 });

@@ -22,14 +22,26 @@ function recordingSender(mode: 'binary' | 'structured') {
     close: () => Promise.resolve(),
   };
   const sender = createEventSender(
-    { target: 'broker', url: 'http://broker.test/ns/b', mode, outbound: { timeoutMs: 1000, retries: 0, backoffMs: 1, backoffMaxMs: 1 } },
-    { poster, clock: { random: Math.random, sleep: () => Promise.resolve() }, log: createLogger({ level: 'silent', base: {} }) },
+    {
+      target: 'broker',
+      url: 'http://broker.test/ns/b',
+      mode,
+      outbound: { timeoutMs: 1000, retries: 0, backoffMs: 1, backoffMaxMs: 1 },
+    },
+    {
+      poster,
+      clock: { random: Math.random, sleep: () => Promise.resolve() },
+      log: createLogger({ level: 'silent', base: {} }),
+    },
   );
   return { sender, sent };
 }
 
 const wire = (attributes: Record<string, string>) =>
-  new WireEvent(new Map(Object.entries({ specversion: '1.0', id: 'e-1', source: '/s', type: 't', ...attributes })), undefined);
+  new WireEvent(
+    new Map(Object.entries({ specversion: '1.0', id: 'e-1', source: '/s', type: 't', ...attributes })),
+    undefined,
+  );
 
 for (const mode of ['binary', 'structured'] as const) {
   test(`${mode}: the event's traceparent/tracestate also go out as the W3C headers`, async () => {

@@ -29,7 +29,10 @@ test('oversized headers → 431 with the envelope; garbage → 400 with the enve
     const port = Number(new URL(runtime.url).port);
     const big = await raw(port, `POST / HTTP/1.1\r\nHost: x\r\nce_type: ${'t'.repeat(20_000)}\r\n\r\n`);
     assert.match(big, /^HTTP\/1.1 431 /);
-    assert.match(big, /\{"success":false,"error":\{"type":"payload_too_large","message":"request headers are too large"\}\}$/);
+    assert.match(
+      big,
+      /\{"success":false,"error":\{"type":"payload_too_large","message":"request headers are too large"\}\}$/,
+    );
     const garbage = await raw(port, '\u0000\u0001GARBAGE\r\n\r\n');
     assert.match(garbage, /^HTTP\/1.1 400 /);
     assert.match(garbage, /"type":"bad_request"/);
@@ -64,7 +67,14 @@ test('too many headers → 431 with the envelope, never a request handled with s
   try {
     const port = Number(new URL(runtime.url).port);
     const request = (extensions: number) => {
-      const lines = ['POST / HTTP/1.1', 'Host: x', 'Content-Type: application/json', 'ce-specversion: 1.0', 'ce-id: many', 'ce-source: /s'];
+      const lines = [
+        'POST / HTTP/1.1',
+        'Host: x',
+        'Content-Type: application/json',
+        'ce-specversion: 1.0',
+        'ce-id: many',
+        'ce-source: /s',
+      ];
       for (let i = 0; i < extensions; i++) lines.push(`ce-x${i}: v${i}`);
       // The attribute that used to go missing: after all the others.
       lines.push('ce-type: t', 'Content-Length: 2', 'Connection: close');
@@ -80,7 +90,10 @@ test('too many headers → 431 with the envelope, never a request handled with s
     // One more: refused as a whole.
     const over = await raw(port, request(249));
     assert.match(over, /^HTTP\/1.1 431 /);
-    assert.match(over, /\{"success":false,"error":\{"type":"too_many_headers","message":"the request has more than 256 headers; send fewer \(CloudEvent extensions included\)"\}\}$/);
+    assert.match(
+      over,
+      /\{"success":false,"error":\{"type":"too_many_headers","message":"the request has more than 256 headers; send fewer \(CloudEvent extensions included\)"\}\}$/,
+    );
     const far = await raw(port, request(1000));
     assert.match(far, /^HTTP\/1.1 431 /);
     assert.equal(broker.requests.length, 1);

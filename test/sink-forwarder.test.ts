@@ -9,10 +9,25 @@ import { buildSinkEvents, derivedEventId } from '../runtime/events/sink-event.js
 import { startReceiver, type Receiver } from './helpers/receiver.js';
 import { startRuntime, type RunningRuntime } from './helpers/runtime.js';
 
-const trade = { trade_id: 'T-1001', instrument: { ticker: 'abc' }, qty: 100, px: 12.5, side: 'B', trade_time: '2024-05-01T10:00:00Z', exchange: 'XNAS' };
+const trade = {
+  trade_id: 'T-1001',
+  instrument: { ticker: 'abc' },
+  qty: 100,
+  px: 12.5,
+  side: 'B',
+  trade_time: '2024-05-01T10:00:00Z',
+  exchange: 'XNAS',
+};
 
 function binaryHeaders(id: string, extra: Record<string, string> = {}): Record<string, string> {
-  return { 'content-type': 'application/json', 'ce-specversion': '1.0', 'ce-id': id, 'ce-type': 'com.provider.trade', 'ce-source': '/provider/trades', ...extra };
+  return {
+    'content-type': 'application/json',
+    'ce-specversion': '1.0',
+    'ce-id': id,
+    'ce-type': 'com.provider.trade',
+    'ce-source': '/provider/trades',
+    ...extra,
+  };
 }
 
 async function post(url: string, id: string, data: unknown, extra: Record<string, string> = {}) {
@@ -25,9 +40,20 @@ after(async () => {
   for (const thing of open.reverse()) await (thing.stop ? thing.stop() : thing.close?.());
 });
 
-async function forwarder(sink: Receiver, env: Record<string, string> = {}, fn?: FunctionModule['default']): Promise<RunningRuntime> {
+async function forwarder(
+  sink: Receiver,
+  env: Record<string, string> = {},
+  fn?: FunctionModule['default'],
+): Promise<RunningRuntime> {
   const runtime = await startRuntime(
-    { ROLE: 'sink-forwarder', FUNCTION: 'trade-transform', KAFKA_SINK_URL: sink.url, OUTBOUND_BACKOFF_MS: '1', OUTBOUND_BACKOFF_MAX_MS: '2', ...env },
+    {
+      ROLE: 'sink-forwarder',
+      FUNCTION: 'trade-transform',
+      KAFKA_SINK_URL: sink.url,
+      OUTBOUND_BACKOFF_MS: '1',
+      OUTBOUND_BACKOFF_MAX_MS: '2',
+      ...env,
+    },
     fn ? { loadFunction: async () => ({ default: fn }) } : {},
   );
   open.push(runtime);
@@ -50,7 +76,11 @@ describe('sink-forwarder', () => {
     assert.equal(res.headers.get('x-forwarded-events'), '1');
     assert.equal(sink.requests.length, 1);
     const record = sink.requests[0]!;
-    assert.equal(record.headers['ce-type'], 'com.example.trade.normalized', 'binary mode by default, the type the function chose');
+    assert.equal(
+      record.headers['ce-type'],
+      'com.example.trade.normalized',
+      'binary mode by default, the type the function chose',
+    );
     const event = record.event!;
     assert.equal(event.source, '/knative-events/sink-forwarder');
     assert.equal(event.subject, 'T-1001');
@@ -58,7 +88,17 @@ describe('sink-forwarder', () => {
     assert.equal(event.partitionkey, 'T-1001');
     assert.equal(event.tradeevent, 'evt-1');
     assert.equal(event.id, derivedEventId(new CloudEvent({ id: 'evt-1', source: '/provider/trades', type: 'x' }), 0));
-    assert.deepEqual(event.data, { tradeId: 'T-1001', symbol: 'ABC', quantity: 100, price: 12.5, side: 'BUY', currency: 'USD', tradedAt: '2024-05-01T10:00:00.000Z', venue: 'XNAS', settled: false });
+    assert.deepEqual(event.data, {
+      tradeId: 'T-1001',
+      symbol: 'ABC',
+      quantity: 100,
+      price: 12.5,
+      side: 'BUY',
+      currency: 'USD',
+      tradedAt: '2024-05-01T10:00:00.000Z',
+      venue: 'XNAS',
+      settled: false,
+    });
 
     // Knative retrying the same delivery writes the same record again, not a different one.
     await post(runtime.url, 'evt-1', trade);
@@ -69,8 +109,23 @@ describe('sink-forwarder', () => {
 
   test('structured content mode, type and source from config, a list result becomes one event per item', async () => {
     const sink = await sinkStandIn();
-    const runtime = await forwarder(sink, { FUNCTION: 'echo', SINK_CONTENT_MODE: 'structured', SINK_EVENT_TYPE: 'com.example.item', SINK_EVENT_SOURCE: '/ours/items', SINK_PARTITION_KEY: 'data.key' });
-    const res = await post(runtime.url, 'list-1', [{ key: 'a', n: 1 }, { key: 'b', n: 2 }, { key: 'c', n: 3 }], { traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01' });
+    const runtime = await forwarder(sink, {
+      FUNCTION: 'echo',
+      SINK_CONTENT_MODE: 'structured',
+      SINK_EVENT_TYPE: 'com.example.item',
+      SINK_EVENT_SOURCE: '/ours/items',
+      SINK_PARTITION_KEY: 'data.key',
+    });
+    const res = await post(
+      runtime.url,
+      'list-1',
+      [
+        { key: 'a', n: 1 },
+        { key: 'b', n: 2 },
+        { key: 'c', n: 3 },
+      ],
+      { traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01' },
+    );
     assert.equal(res.status, 202);
     assert.equal(res.headers.get('x-forwarded-events'), '3');
     assert.equal(sink.requests.length, 3);
@@ -78,8 +133,18 @@ describe('sink-forwarder', () => {
       assert.match(String(r.headers['content-type']), /^application\/cloudevents\+json/);
       return r.event!;
     });
-    assert.deepEqual(events.map((e) => e.data), [{ key: 'a', n: 1 }, { key: 'b', n: 2 }, { key: 'c', n: 3 }]);
-    assert.deepEqual(events.map((e) => e.partitionkey), ['a', 'b', 'c']);
+    assert.deepEqual(
+      events.map((e) => e.data),
+      [
+        { key: 'a', n: 1 },
+        { key: 'b', n: 2 },
+        { key: 'c', n: 3 },
+      ],
+    );
+    assert.deepEqual(
+      events.map((e) => e.partitionkey),
+      ['a', 'b', 'c'],
+    );
     assert.equal(new Set(events.map((e) => e.id)).size, 3);
     for (const e of events) {
       assert.equal(e.type, 'com.example.item');
@@ -109,7 +174,10 @@ describe('sink-forwarder', () => {
     const redelivered = await post(runtime.url, 'down-1', trade);
     assert.equal(redelivered.status, 202);
     assert.equal(sink.requests.length, 7, 'one attempt on the happy path');
-    assert.deepEqual(sink.accepted().map((r) => r.event!.sourceeventid), ['flaky-1', 'down-1']);
+    assert.deepEqual(
+      sink.accepted().map((r) => r.event!.sourceeventid),
+      ['flaky-1', 'down-1'],
+    );
   });
 
   test('a sink that refuses the record (400) is never answered with 2xx', async () => {
@@ -147,10 +215,18 @@ describe('sink-forwarder', () => {
 
   test('a returned event with an extension outside the type system is a 500 and writes nothing (not "[object Object]")', async () => {
     const sink = await sinkStandIn();
-    const runtime = await forwarder(sink, {}, () => new CloudEvent<unknown>({ type: 'out', source: '/o', data: 1, myext: { a: 1 } as unknown as string }, false));
+    const runtime = await forwarder(
+      sink,
+      {},
+      () =>
+        new CloudEvent<unknown>({ type: 'out', source: '/o', data: 1, myext: { a: 1 } as unknown as string }, false),
+    );
     const res = await post(runtime.url, 'obj-1', trade);
     assert.equal(res.status, 500);
-    assert.match(JSON.parse(res.text).error.message, /attribute "myext" must be a string, a 32-bit integer or a boolean/);
+    assert.match(
+      JSON.parse(res.text).error.message,
+      /attribute "myext" must be a string, a 32-bit integer or a boolean/,
+    );
     assert.equal(sink.requests.length, 0);
   });
 
@@ -169,7 +245,11 @@ describe('sink-forwarder', () => {
       ran++;
       return {};
     });
-    const res = await fetch(runtime.url, { method: 'POST', headers: { 'content-type': 'application/json', 'ce-id': 'x' }, body: '{}' });
+    const res = await fetch(runtime.url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'ce-id': 'x' },
+      body: '{}',
+    });
     assert.equal(res.status, 400);
     assert.equal(ran, 0);
     assert.equal(sink.requests.length, 0);
@@ -177,8 +257,19 @@ describe('sink-forwarder', () => {
 });
 
 describe('buildSinkEvents', () => {
-  const incoming = new CloudEvent<unknown>({ id: 'in-1', source: '/in', type: 'in.type', subject: 'sub-1', data: { k: 'v' } });
-  const options = { type: undefined, source: '/out', partitionKey: undefined, now: () => new Date('2024-01-01T00:00:00Z') };
+  const incoming = new CloudEvent<unknown>({
+    id: 'in-1',
+    source: '/in',
+    type: 'in.type',
+    subject: 'sub-1',
+    data: { k: 'v' },
+  });
+  const options = {
+    type: undefined,
+    source: '/out',
+    partitionKey: undefined,
+    now: () => new Date('2024-01-01T00:00:00Z'),
+  };
 
   test('a returned CloudEvent keeps its type, source and extensions but gets a derived id', () => {
     const own = new CloudEvent<unknown>({ type: 'own.type', source: '/own', data: 1, partitionkey: 'pk-own' });
@@ -206,16 +297,29 @@ describe('buildSinkEvents', () => {
   });
 
   test('the incoming data passed on as it is keeps its content type; other results are JSON', () => {
-    const xml = new CloudEvent<unknown>({ id: 'x-1', source: '/in', type: 'in.type', datacontenttype: 'text/xml', data: '<a/>' });
+    const xml = new CloudEvent<unknown>({
+      id: 'x-1',
+      source: '/in',
+      type: 'in.type',
+      datacontenttype: 'text/xml',
+      data: '<a/>',
+    });
     const [same] = buildSinkEvents(xml, xml.data, options);
     assert.equal(same!.datacontenttype, 'text/xml');
     const [changed] = buildSinkEvents(xml, '<b/>', options);
     assert.equal(changed!.datacontenttype, 'application/json');
-    const [replied] = buildSinkEvents(xml, { [Symbol.for('knative-events.reply')]: true, type: 'out', data: xml.data }, options);
+    const [replied] = buildSinkEvents(
+      xml,
+      { [Symbol.for('knative-events.reply')]: true, type: 'out', data: xml.data },
+      options,
+    );
     assert.equal(replied!.datacontenttype, 'text/xml');
   });
 
   test('an invalid returned event is a 500 function_error', () => {
-    assert.throws(() => buildSinkEvents(incoming, { [Symbol.for('knative-events.reply')]: true, type: 'x', BadName: 1 }, options), (err: { status?: number }) => err.status === 500);
+    assert.throws(
+      () => buildSinkEvents(incoming, { [Symbol.for('knative-events.reply')]: true, type: 'x', BadName: 1 }, options),
+      (err: { status?: number }) => err.status === 500,
+    );
   });
 });

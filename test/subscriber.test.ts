@@ -16,7 +16,8 @@ const functions: Record<string, EventFunction<unknown>> = {
   permanent: () => {
     throw new PermanentError('trade cannot be mapped', { details: ['qty: missing'] });
   },
-  slow: (_event, context) => new Promise((resolve) => context.signal.addEventListener('abort', () => resolve('aborted'))),
+  slow: (_event, context) =>
+    new Promise((resolve) => context.signal.addEventListener('abort', () => resolve('aborted'))),
   badReply: () => reply({ type: '' }),
   attributes: (event) => ({ subject: event.subject, myext: event.myext, time: event.time }),
   forward: (event) => reply({ type: 'order.forwarded', subject: '日本語 100%', data: event.data }),
@@ -38,7 +39,11 @@ after(async () => {
 const event = new CloudEvent({ id: 'e-1', type: 'order.created', source: '/orders', data: { qty: 2 } });
 const send = (url: string, mode: 'binary' | 'structured' = 'binary', e: CloudEvent<unknown> = event) => {
   const message = mode === 'binary' ? HTTP.binary(e) : HTTP.structured(e);
-  return fetch(url, { method: 'POST', headers: message.headers as Record<string, string>, body: message.body as string });
+  return fetch(url, {
+    method: 'POST',
+    headers: message.headers as Record<string, string>,
+    body: message.body as string,
+  });
 };
 
 let echo: RunningRuntime;
@@ -131,7 +136,14 @@ test('an invalid reply from the function is a 500, not a malformed event', async
 test('an invalid event is a 400, never a 500', async () => {
   const res = await fetch(echo.url, {
     method: 'POST',
-    headers: { 'content-type': 'application/json', 'ce-id': '1', 'ce-source': '/s', 'ce-type': 't', 'ce-specversion': '1.0', 'ce-time': 'not-a-time' },
+    headers: {
+      'content-type': 'application/json',
+      'ce-id': '1',
+      'ce-source': '/s',
+      'ce-type': 't',
+      'ce-specversion': '1.0',
+      'ce-time': 'not-a-time',
+    },
     body: '{}',
   });
   assert.equal(res.status, 400);
@@ -144,7 +156,13 @@ test('percent-encoded attribute headers reach the function decoded; times as sen
   const runtime = await subscriber('attributes');
   const res = await fetch(runtime.url, {
     method: 'POST',
-    headers: { ...binaryHeaders, 'content-type': 'application/json', 'ce-subject': '%E6%97%A5%E6%9C%AC%20x', 'ce-myext': 'a%25b', 'ce-time': '2026-01-01T10:00:00.123456789+02:00' },
+    headers: {
+      ...binaryHeaders,
+      'content-type': 'application/json',
+      'ce-subject': '%E6%97%A5%E6%9C%AC%20x',
+      'ce-myext': 'a%25b',
+      'ce-time': '2026-01-01T10:00:00.123456789+02:00',
+    },
     body: '{}',
   });
   assert.equal(res.status, 200);
@@ -154,7 +172,11 @@ test('percent-encoded attribute headers reach the function decoded; times as sen
 test('a reply carrying the incoming data keeps its bytes and content type; its headers are percent-encoded', async () => {
   const runtime = await subscriber('forward');
   const latin1 = Buffer.from('Größe', 'latin1');
-  const res = await fetch(runtime.url, { method: 'POST', headers: { ...binaryHeaders, 'content-type': 'text/plain; charset=iso-8859-1' }, body: latin1 });
+  const res = await fetch(runtime.url, {
+    method: 'POST',
+    headers: { ...binaryHeaders, 'content-type': 'text/plain; charset=iso-8859-1' },
+    body: latin1,
+  });
   assert.equal(res.status, 200);
   assert.equal(res.headers.get('ce-type'), 'order.forwarded');
   assert.equal(res.headers.get('ce-subject'), '%E6%97%A5%E6%9C%AC%E8%AA%9E%20100%25');
@@ -164,17 +186,32 @@ test('a reply carrying the incoming data keeps its bytes and content type; its h
 
 test('a plain result that is the incoming data comes back as its own bytes and content type', async () => {
   const xml = '<?xml version="1.0"?><a>ü</a>';
-  const res = await fetch(echo.url, { method: 'POST', headers: { ...binaryHeaders, 'content-type': 'text/xml' }, body: xml });
+  const res = await fetch(echo.url, {
+    method: 'POST',
+    headers: { ...binaryHeaders, 'content-type': 'text/xml' },
+    body: xml,
+  });
   assert.equal(res.status, 200);
   assert.equal(res.headers.get('content-type'), 'text/xml');
   assert.equal(await res.text(), xml);
 });
 
 test('too deep JSON is a 422 and a name the SDK reserves (validate) a clear 422: never a 500', async () => {
-  const deep = await fetch(echo.url, { method: 'POST', headers: { ...binaryHeaders, 'content-type': 'application/json' }, body: `${'['.repeat(5000)}${']'.repeat(5000)}` });
+  const deep = await fetch(echo.url, {
+    method: 'POST',
+    headers: { ...binaryHeaders, 'content-type': 'application/json' },
+    body: `${'['.repeat(5000)}${']'.repeat(5000)}`,
+  });
   assert.equal(deep.status, 422);
   assert.match(((await deep.json()) as { error: { message: string } }).error.message, /more than 128 levels deep/);
-  const reserved = await fetch(echo.url, { method: 'POST', headers: { ...binaryHeaders, 'content-type': 'application/json', 'ce-validate': 'x' }, body: '{}' });
+  const reserved = await fetch(echo.url, {
+    method: 'POST',
+    headers: { ...binaryHeaders, 'content-type': 'application/json', 'ce-validate': 'x' },
+    body: '{}',
+  });
   assert.equal(reserved.status, 422);
-  assert.match(((await reserved.json()) as { error: { message: string } }).error.message, /"validate" cannot be given to a function/);
+  assert.match(
+    ((await reserved.json()) as { error: { message: string } }).error.message,
+    /"validate" cannot be given to a function/,
+  );
 });

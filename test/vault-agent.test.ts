@@ -45,23 +45,34 @@ test('context.secrets sees a re-rendered file at once, without a restart; a malf
   source.store.observe({ refreshFailed: (reason) => failures.push(reason) });
   const runtime = await startRuntime(
     { ROLE: 'subscriber', FUNCTION: 'echo' },
-    { secrets: source.store, loadFunction: async () => ({ default: (_event, context) => ({ key: context.secrets.get('API_KEY'), other: context.secrets.get('OTHER') }) }) },
+    {
+      secrets: source.store,
+      loadFunction: async () => ({
+        default: (_event, context) => ({ key: context.secrets.get('API_KEY'), other: context.secrets.get('OTHER') }),
+      }),
+    },
   );
   cleanups.push(() => runtime.stop().then(() => undefined));
-  const keyNow = async () => ((await (await postEvent(runtime.url, unique())).json()) as { key: string; other: string });
+  const keyNow = async () => (await (await postEvent(runtime.url, unique())).json()) as { key: string; other: string };
 
   assert.deepEqual(await keyNow(), { key: 'first-key', other: 'o' });
   // The refresh interval is a minute: only the directory watch can make this pass in time.
   renderInto(dir, 'app', 'export API_KEY="second-key"\n');
-  await waitFor(async () => ((await keyNow()).key === 'second-key' ? true : undefined), 5000, { what: 'the rotated key' });
+  await waitFor(async () => ((await keyNow()).key === 'second-key' ? true : undefined), 5000, {
+    what: 'the rotated key',
+  });
 
   renderInto(dir, 'app', 'export API_KEY="third-key\n');
-  await waitFor(() => (failures.includes('malformed_file') ? true : undefined), 5000, { what: 'the malformed file to be reported' });
+  await waitFor(() => (failures.includes('malformed_file') ? true : undefined), 5000, {
+    what: 'the malformed file to be reported',
+  });
   assert.deepEqual(await keyNow(), { key: 'second-key', other: 'o' });
   assert.equal(source.store.status().ok, false);
 
   renderInto(dir, 'app', 'export API_KEY="fourth-key"\n');
-  await waitFor(async () => ((await keyNow()).key === 'fourth-key' ? true : undefined), 5000, { what: 'the fixed file' });
+  await waitFor(async () => ((await keyNow()).key === 'fourth-key' ? true : undefined), 5000, {
+    what: 'the fixed file',
+  });
   assert.equal(source.store.status().ok, true);
 });
 
@@ -78,7 +89,10 @@ test('the periodic re-read picks up a change even without a watch event', async 
 test('the handler gets BROKER_URL only from an agent file, follows its rotation, and prints no secret', async () => {
   const first = await startReceiver();
   const second = await startReceiver();
-  cleanups.push(() => first.close(), () => second.close());
+  cleanups.push(
+    () => first.close(),
+    () => second.close(),
+  );
   const token = unique();
   const apiKey = `api-${unique()}`;
   const firstUrl = `${first.url}ns/broker-${token}`;
@@ -86,24 +100,38 @@ test('the handler gets BROKER_URL only from an agent file, follows its rotation,
   const dir = secretsDir();
   renderInto(dir, 'app', `export BROKER_URL="${firstUrl}"\nexport API_KEY="${apiKey}"\n`);
 
-  const bundle = await startBundle({ ROLE: 'handler', BROKER_URL: 'secret:BROKER_URL', VAULT_SECRETS_DIR: dir, VAULT_REFRESH_SECONDS: '60', LOG_LEVEL: 'debug' });
+  const bundle = await startBundle({
+    ROLE: 'handler',
+    BROKER_URL: 'secret:BROKER_URL',
+    VAULT_SECRETS_DIR: dir,
+    VAULT_REFRESH_SECONDS: '60',
+    LOG_LEVEL: 'debug',
+  });
   cleanups.push(() => void bundle.child.kill('SIGKILL'));
   assert.equal((await postEvent(bundle.url, 'e1')).status, 202);
   assert.equal(first.accepted().at(-1)?.path, `/ns/broker-${token}`);
 
   renderInto(dir, 'app', `export BROKER_URL="${secondUrl}"\nexport API_KEY="${apiKey}"\n`);
-  await waitFor(async () => {
-    assert.equal((await postEvent(bundle.url, unique())).status, 202);
-    return second.accepted().length > 0 ? true : undefined;
-  }, 5000, { what: 'events to reach the rotated broker URL' });
+  await waitFor(
+    async () => {
+      assert.equal((await postEvent(bundle.url, unique())).status, 202);
+      return second.accepted().length > 0 ? true : undefined;
+    },
+    5000,
+    { what: 'events to reach the rotated broker URL' },
+  );
   assert.equal(second.accepted()[0]?.path, `/ns/broker-${token}-rotated`);
 
   // A malformed re-render keeps the last good secrets; the metrics say so, by reason, and count the rotation.
   renderInto(dir, 'app', 'BROKER_URL="unterminated\n');
-  const metrics = await waitFor(async () => {
-    const text = await (await fetch(`${bundle.url}metrics`)).text();
-    return /knative_events_secrets_last_refresh_ok 0/.test(text) ? text : undefined;
-  }, 5000, { what: 'the failed refresh to show in /metrics' });
+  const metrics = await waitFor(
+    async () => {
+      const text = await (await fetch(`${bundle.url}metrics`)).text();
+      return /knative_events_secrets_last_refresh_ok 0/.test(text) ? text : undefined;
+    },
+    5000,
+    { what: 'the failed refresh to show in /metrics' },
+  );
   assert.match(metrics, /knative_events_secrets_refresh_failures_total\{reason="malformed_file"\} [1-9]/);
   assert.match(metrics, /knative_events_secrets_changes_total [1-9]/);
   assert.equal((await postEvent(bundle.url, unique())).status, 202, 'still serving with the last good secrets');
@@ -133,7 +161,11 @@ test('a reference to a secret the files lack stops the start, naming variable an
 });
 
 test('a missing VAULT_SECRETS_DIR stops the start', async () => {
-  const run = await runBundleToExit({ ROLE: 'handler', BROKER_URL: 'secret:BROKER_URL', VAULT_SECRETS_DIR: join(tmpdir(), `missing-${unique()}`) });
+  const run = await runBundleToExit({
+    ROLE: 'handler',
+    BROKER_URL: 'secret:BROKER_URL',
+    VAULT_SECRETS_DIR: join(tmpdir(), `missing-${unique()}`),
+  });
   assert.equal(run.code, 1);
   assert.match(run.stderr, /VAULT_SECRETS_DIR .*missing-.*: cannot list the directory \(ENOENT\)/);
 });
@@ -150,11 +182,18 @@ test('a secret value that makes the config invalid is reported without the value
 
 test('without VAULT_SECRETS_DIR or VAULT_ADDR a secret reference is a config error, not a literal value', async () => {
   const lines: string[] = [];
-  const log = createLogger({ level: 'info', base: {}, destination: new Writable({ write: (c: Buffer, _e, done) => (lines.push(c.toString()), done()) }) });
+  const log = createLogger({
+    level: 'info',
+    base: {},
+    destination: new Writable({ write: (c: Buffer, _e, done) => (lines.push(c.toString()), done()) }),
+  });
   const source = await openSecrets({ mode: 'off' }, { log, exists: () => true });
   assert.match(lines.join(''), /VAULT_SECRETS_DIR is unset/);
   const { parseConfig } = await import('../runtime/config.js');
-  assert.throws(() => parseConfig({ ROLE: 'dlq', DLQ_ADMIN_TOKEN: 'secret:DLQ_ADMIN_TOKEN' }, source.store), /DLQ_ADMIN_TOKEN: refers to secret DLQ_ADMIN_TOKEN, which the loaded Vault secrets do not contain/);
+  assert.throws(
+    () => parseConfig({ ROLE: 'dlq', DLQ_ADMIN_TOKEN: 'secret:DLQ_ADMIN_TOKEN' }, source.store),
+    /DLQ_ADMIN_TOKEN: refers to secret DLQ_ADMIN_TOKEN, which the loaded Vault secrets do not contain/,
+  );
   assert.throws(() => parseConfig({ ROLE: 'dlq', DLQ_ADMIN_TOKEN: 'secret:DLQ_ADMIN_TOKEN' }), /but Vault is off/);
 });
 
@@ -164,6 +203,11 @@ test('a secrets file over the size cap stops the start with its name and the lim
   renderInto(dir, 'app', `BROKER_URL="http://broker/ns/b"\nAPI_KEY="${secret}${'x'.repeat(1024 * 1024)}"\n`);
   const run = await runBundleToExit({ ROLE: 'handler', BROKER_URL: 'secret:BROKER_URL', VAULT_SECRETS_DIR: dir });
   assert.equal(run.code, 1);
-  assert.match(run.stderr, new RegExp(`${join(dir, 'app')}: the file is 10\\d{5} bytes, over the 1048576-byte limit for a Vault agent secrets file`));
+  assert.match(
+    run.stderr,
+    new RegExp(
+      `${join(dir, 'app')}: the file is 10\\d{5} bytes, over the 1048576-byte limit for a Vault agent secrets file`,
+    ),
+  );
   assertNoSecrets({ stdout: run.stdout, stderr: run.stderr }, [secret]);
 });

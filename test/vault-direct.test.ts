@@ -94,7 +94,9 @@ test('logs in with the service account JWT, reads KV v2 and KV v1 paths, sends t
   assert.equal(read?.headers['x-vault-namespace'], 'platform');
   assert.match(String(read?.headers['x-vault-token']), /^hvs\./);
 
-  const v1 = await open(direct(vault.url, tokenPath, { authMount: 'k8s-prod', kvVersion: 1, secretPaths: ['kv/legacy'] }));
+  const v1 = await open(
+    direct(vault.url, tokenPath, { authMount: 'k8s-prod', kvVersion: 1, secretPaths: ['kv/legacy'] }),
+  );
   assert.equal(v1.source.store.get('LEGACY'), 'old');
 });
 
@@ -144,12 +146,21 @@ test('start-up errors name the cause: login refused, sealed, slow, missing path,
       return true;
     });
   };
-  await failsWith(direct(vault.url, tokenPath, { role: 'nobody' }), /Kubernetes login: Vault answered 400 \(invalid role name "nobody"\); check VAULT_ROLE nobody/);
+  await failsWith(
+    direct(vault.url, tokenPath, { role: 'nobody' }),
+    /Kubernetes login: Vault answered 400 \(invalid role name "nobody"\); check VAULT_ROLE nobody/,
+  );
   vault.fail.login = true;
   await failsWith(direct(vault.url, tokenPath), /Kubernetes login: Vault answered 403 \(permission denied\)/);
   vault.fail.login = false;
-  await failsWith(direct(vault.url, tokenPath, { secretPaths: ['secret/data/nothing'] }), /read secret\/data\/nothing: Vault answered 404/);
-  await failsWith(direct(vault.url, join(tmpdir(), `no-${unique()}`)), /VAULT_TOKEN_PATH .*: cannot read the service account token \(ENOENT\)/);
+  await failsWith(
+    direct(vault.url, tokenPath, { secretPaths: ['secret/data/nothing'] }),
+    /read secret\/data\/nothing: Vault answered 404/,
+  );
+  await failsWith(
+    direct(vault.url, join(tmpdir(), `no-${unique()}`)),
+    /VAULT_TOKEN_PATH .*: cannot read the service account token \(ENOENT\)/,
+  );
   vault.fail.sealed = true;
   await failsWith(direct(vault.url, tokenPath), /Vault answered 503 \(Vault is sealed\)/);
   vault.fail.sealed = false;
@@ -191,7 +202,10 @@ test('start-up retries with backoff until Vault answers within the deadline', as
   vault.fail.delayMs = 400;
   const clock = manualClock();
   let settled = false;
-  const opening = openSecrets(direct(vault.url, tokenPath, { timeoutMs: 150, startupDeadlineMs: 5000 }), { log, clock: clock.clock }).finally(() => (settled = true));
+  const opening = openSecrets(direct(vault.url, tokenPath, { timeoutMs: 150, startupDeadlineMs: 5000 }), {
+    log,
+    clock: clock.clock,
+  }).finally(() => (settled = true));
   // The first attempt times out (Vault answers after 400 ms, the client waits 150): start-up backs off 200 ms.
   const backoff = await waitFor(() => clock.find(5000), 5000, { what: 'the first backoff' });
   assert.equal(backoff[1].ms, 200);
@@ -207,7 +221,27 @@ test('TLS: verified against VAULT_CACERT; an unknown CA is refused unless VAULT_
   const { execFileSync } = await import('node:child_process');
   const dir = mkdtempSync(join(tmpdir(), 'vault-tls-'));
   try {
-    execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem'), '-days', '1', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1'], { stdio: 'ignore' });
+    execFileSync(
+      'openssl',
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'rsa:2048',
+        '-nodes',
+        '-keyout',
+        join(dir, 'key.pem'),
+        '-out',
+        join(dir, 'cert.pem'),
+        '-days',
+        '1',
+        '-subj',
+        '/CN=127.0.0.1',
+        '-addext',
+        'subjectAltName=IP:127.0.0.1',
+      ],
+      { stdio: 'ignore' },
+    );
   } catch {
     assert.fail('openssl is needed to make the test certificate');
   }
@@ -215,7 +249,10 @@ test('TLS: verified against VAULT_CACERT; an unknown CA is refused unless VAULT_
   const tls = { key: readFileSync(join(dir, 'key.pem'), 'utf8'), cert: readFileSync(join(dir, 'cert.pem'), 'utf8') };
   const { vault, tokenPath } = await standin({ tls });
   vault.putKv2('secret', 'app', { A: 'over-tls' });
-  await assert.rejects(openSecrets(direct(vault.url, tokenPath), { log }), /TLS verification failed \(DEPTH_ZERO_SELF_SIGNED_CERT\); set VAULT_CACERT/);
+  await assert.rejects(
+    openSecrets(direct(vault.url, tokenPath), { log }),
+    /TLS verification failed \(DEPTH_ZERO_SELF_SIGNED_CERT\); set VAULT_CACERT/,
+  );
   const verified = await open(direct(vault.url, tokenPath, { caCertFile: join(dir, 'cert.pem') }));
   assert.equal(verified.source.store.get('A'), 'over-tls');
   const skipped = await open(direct(vault.url, tokenPath, { skipVerify: true }));
@@ -227,7 +264,10 @@ test('the handler gets BROKER_URL only from Vault, follows its rotation, and pri
   const { vault, jwt, tokenPath } = await standin();
   const first = await startReceiver();
   const second = await startReceiver();
-  cleanups.push(() => first.close(), () => second.close());
+  cleanups.push(
+    () => first.close(),
+    () => second.close(),
+  );
   const token = unique();
   const apiKey = `api-${unique()}`;
   vault.putKv2('secret', 'knative-events/app', { BROKER_URL: `${first.url}ns/broker-${token}`, API_KEY: apiKey });
@@ -247,31 +287,50 @@ test('the handler gets BROKER_URL only from Vault, follows its rotation, and pri
   };
   const bundle = await startBundle(env);
   cleanups.push(() => void bundle.child.kill('SIGKILL'));
-  await waitFor(async () => ((await fetch(`${bundle.url}readyz`)).status === 200 ? true : undefined), 5000, { what: 'readiness' });
+  await waitFor(async () => ((await fetch(`${bundle.url}readyz`)).status === 200 ? true : undefined), 5000, {
+    what: 'readiness',
+  });
   assert.equal((await postEvent(bundle.url, 'e1')).status, 202);
   assert.equal(first.accepted()[0]?.path, `/ns/broker-${token}`);
 
-  vault.putKv2('secret', 'knative-events/app', { BROKER_URL: `${second.url}ns/broker-${token}-rotated`, API_KEY: apiKey });
-  await waitFor(async () => {
-    assert.equal((await postEvent(bundle.url, unique())).status, 202);
-    return second.accepted().length > 0 ? true : undefined;
-  }, 5000, { what: 'events to reach the rotated broker URL', errors: 'throw' });
+  vault.putKv2('secret', 'knative-events/app', {
+    BROKER_URL: `${second.url}ns/broker-${token}-rotated`,
+    API_KEY: apiKey,
+  });
+  await waitFor(
+    async () => {
+      assert.equal((await postEvent(bundle.url, unique())).status, 202);
+      return second.accepted().length > 0 ? true : undefined;
+    },
+    5000,
+    { what: 'events to reach the rotated broker URL', errors: 'throw' },
+  );
   assert.equal(second.accepted()[0]?.path, `/ns/broker-${token}-rotated`);
 
   vault.fail.sealed = true;
-  await waitFor(() => (bundle.stdout().includes('"reason":"sealed"') ? true : undefined), 5000, { what: 'the outage to be logged' });
+  await waitFor(() => (bundle.stdout().includes('"reason":"sealed"') ? true : undefined), 5000, {
+    what: 'the outage to be logged',
+  });
   assert.equal((await postEvent(bundle.url, unique())).status, 202, 'keeps serving with the last good secrets');
 
   const metrics = await (await fetch(`${bundle.url}metrics`)).text();
   // Vault's health in /metrics: reads timed by result (ok before the outage, sealed during it), and the gauge.
   assert.match(metrics, /knative_events_vault_request_duration_seconds_count\{operation="read",result="ok"\} [1-9]/);
-  assert.match(metrics, /knative_events_vault_request_duration_seconds_count\{operation="read",result="sealed"\} [1-9]/);
+  assert.match(
+    metrics,
+    /knative_events_vault_request_duration_seconds_count\{operation="read",result="sealed"\} [1-9]/,
+  );
   assert.match(metrics, /knative_events_secrets_last_refresh_ok 0/);
   assert.match(metrics, /knative_events_secrets_refresh_failures_total\{reason="sealed"\} [1-9]/);
   bundle.child.kill('SIGTERM');
   assert.equal(await bundle.exited, 0);
   assert.match(bundle.stdout(), /secrets loaded from Vault/);
-  assertNoSecrets({ stdout: bundle.stdout(), stderr: bundle.stderr(), metrics }, [token, apiKey, jwt, ...vault.issuedTokens()]);
+  assertNoSecrets({ stdout: bundle.stdout(), stderr: bundle.stderr(), metrics }, [
+    token,
+    apiKey,
+    jwt,
+    ...vault.issuedTokens(),
+  ]);
 });
 
 test('while Vault is unavailable at start-up /readyz answers 503, then 200 once secrets are loaded', async () => {
@@ -285,7 +344,9 @@ test('while Vault is unavailable at start-up /readyz answers 503, then 200 once 
   assert.match(await starting.text(), /starting/);
   assert.equal((await postEvent(bundle.url, 'early')).status, 503);
   vault.fail.sealed = false;
-  await waitFor(async () => ((await fetch(`${bundle.url}readyz`)).status === 200 ? true : undefined), 10_000, { what: 'readiness' });
+  await waitFor(async () => ((await fetch(`${bundle.url}readyz`)).status === 200 ? true : undefined), 10_000, {
+    what: 'readiness',
+  });
   bundle.child.kill('SIGTERM');
   assert.equal(await bundle.exited, 0);
 });
@@ -295,7 +356,10 @@ test('Vault unavailable past the start-up deadline: the process exits with a cle
   vault.fail.sealed = true;
   const run = await runBundleToExit(handlerFromVault(vault.url, tokenPath, { VAULT_STARTUP_DEADLINE_SECONDS: '1' }));
   assert.equal(run.code, 1);
-  assert.match(run.stderr, /could not start: could not load secrets from Vault at http:\/\/127\.0\.0\.1:\d+ within VAULT_STARTUP_DEADLINE_SECONDS \(1s, \d+ attempts\): Kubernetes login: Vault answered 503 \(Vault is sealed\)/);
+  assert.match(
+    run.stderr,
+    /could not start: could not load secrets from Vault at http:\/\/127\.0\.0\.1:\d+ within VAULT_STARTUP_DEADLINE_SECONDS \(1s, \d+ attempts\): Kubernetes login: Vault answered 503 \(Vault is sealed\)/,
+  );
   assert.match(run.stdout, /Vault not available yet: retrying/);
   assert.ok(run.readiness.includes(503), `readiness seen: ${run.readiness.join(',')}`);
   assert.ok(!run.readiness.includes(200));

@@ -15,7 +15,14 @@ function run(options) {
  * @param {{ url: string, connections: number, durationS: number, warmupS: number, headers: Record<string,string>, body: string, pid?: number }} o
  */
 export async function measureLoad(o) {
-  const base = { url: o.url, method: 'POST', headers: o.headers, body: o.body, connections: o.connections, pipelining: 1 };
+  const base = {
+    url: o.url,
+    method: 'POST',
+    headers: o.headers,
+    body: o.body,
+    connections: o.connections,
+    pipelining: 1,
+  };
   if (o.warmupS > 0) await run({ ...base, duration: o.warmupS });
   const cpuBefore = o.pid ? cpuMsOf(o.pid) : NaN;
   const result = await run({ ...base, duration: o.durationS });

@@ -33,12 +33,20 @@ export const targets = {
   oursQuiet: {
     name: 'oursQuiet',
     label: 'knative-events bundle, LOG_LEVEL=warn',
-    command: (port) => ({ cmd: node, args: [paths.bundle], env: { ...subscriberEnv, LOG_LEVEL: 'warn', PORT: String(port) } }),
+    command: (port) => ({
+      cmd: node,
+      args: [paths.bundle],
+      env: { ...subscriberEnv, LOG_LEVEL: 'warn', PORT: String(port) },
+    }),
   },
   oursLean: {
     name: 'oursLean',
     label: 'knative-events bundle, LOG_LEVEL=warn, METRICS_ENABLED=false',
-    command: (port) => ({ cmd: node, args: [paths.bundle], env: { ...subscriberEnv, LOG_LEVEL: 'warn', METRICS_ENABLED: 'false', PORT: String(port) } }),
+    command: (port) => ({
+      cmd: node,
+      args: [paths.bundle],
+      env: { ...subscriberEnv, LOG_LEVEL: 'warn', METRICS_ENABLED: 'false', PORT: String(port) },
+    }),
   },
   koaMinimal: {
     name: 'koaMinimal',
@@ -75,7 +83,12 @@ export const targets = {
     label: 'faas-js-runtime',
     command: (port) => ({
       cmd: node,
-      args: [`${bench}node_modules/faas-js-runtime/bin/cli.js`, `${bench}peers/faas-js-runtime-echo.mjs`, '--port', String(port)],
+      args: [
+        `${bench}node_modules/faas-js-runtime/bin/cli.js`,
+        `${bench}peers/faas-js-runtime-echo.mjs`,
+        '--port',
+        String(port),
+      ],
       env: { NODE_ENV: 'production' },
     }),
   },

@@ -37,7 +37,13 @@ http
     req.on('data', (c) => chunks.push(c));
     req.on('end', () => {
       const line = Buffer.concat([...chunks, Buffer.from('\n')]);
-      queue.push({ line, done: (err) => { res.writeHead(err ? 503 : 202); res.end(); } });
+      queue.push({
+        line,
+        done: (err) => {
+          res.writeHead(err ? 503 : 202);
+          res.end();
+        },
+      });
       flush();
     });
   })

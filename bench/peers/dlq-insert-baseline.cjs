@@ -22,8 +22,14 @@ pool.query('CREATE TABLE IF NOT EXISTS baseline (seq bigserial PRIMARY KEY, body
       req.on('data', (c) => chunks.push(c));
       req.on('end', () => {
         pool.query('INSERT INTO baseline (body) VALUES ($1)', [Buffer.concat(chunks).toString('utf8')]).then(
-          () => { res.writeHead(202); res.end(); },
-          () => { res.writeHead(503); res.end(); },
+          () => {
+            res.writeHead(202);
+            res.end();
+          },
+          () => {
+            res.writeHead(503);
+            res.end();
+          },
         );
       });
     })

@@ -6,8 +6,17 @@ import { noSpan, type FunctionContext } from '../../runtime/function-api.js';
 import echo from './index.js';
 
 const lines: Array<Record<string, unknown>> = [];
-const log = pino({ level: 'debug' }, { write: (line: string) => void lines.push(JSON.parse(line) as Record<string, unknown>) });
-const context: FunctionContext = { log, config: {}, secrets: { get: () => undefined }, signal: new AbortController().signal, span: noSpan };
+const log = pino(
+  { level: 'debug' },
+  { write: (line: string) => void lines.push(JSON.parse(line) as Record<string, unknown>) },
+);
+const context: FunctionContext = {
+  log,
+  config: {},
+  secrets: { get: () => undefined },
+  signal: new AbortController().signal,
+  span: noSpan,
+};
 
 test('echo answers with the event data and logs it at debug', () => {
   const data = { event_data_1: 'data value 1' };

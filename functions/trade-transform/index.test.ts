@@ -8,7 +8,13 @@ import { isReply, noSpan, PermanentError, type FunctionContext } from '../../run
 import tradeTransform from './index.js';
 import { loadMapping } from './mapping.js';
 
-const context: FunctionContext = { log: pino({ level: 'silent' }), config: {}, secrets: { get: () => undefined }, signal: new AbortController().signal, span: noSpan };
+const context: FunctionContext = {
+  log: pino({ level: 'silent' }),
+  config: {},
+  secrets: { get: () => undefined },
+  signal: new AbortController().signal,
+  span: noSpan,
+};
 const trade = {
   trade_id: 'T-1001',
   instrument: { ticker: 'aapl' },
@@ -17,7 +23,8 @@ const trade = {
   side: 'b',
   trade_time: '2026-11-25T09:30:00+01:00',
 };
-const run = (data: unknown) => tradeTransform(new CloudEvent({ id: 'evt-1', type: 'trade.received', source: '/provider', data }), context);
+const run = (data: unknown) =>
+  tradeTransform(new CloudEvent({ id: 'evt-1', type: 'trade.received', source: '/provider', data }), context);
 
 test('a provider trade is mapped: renames, conversions, enum values and defaults', () => {
   const result = run(trade);
@@ -58,7 +65,10 @@ test('a trade time a Date cannot hold is a 422 problem, not a RangeError', () =>
   for (const time of [1e16, -1e16, Number.MAX_VALUE]) {
     assert.throws(
       () => run({ ...trade, trade_time: time }),
-      (err: unknown) => err instanceof PermanentError && err.details.length === 1 && /tradedAt \(from trade_time\): expected a time between the years/.test(err.details[0] ?? ''),
+      (err: unknown) =>
+        err instanceof PermanentError &&
+        err.details.length === 1 &&
+        /tradedAt \(from trade_time\): expected a time between the years/.test(err.details[0] ?? ''),
       String(time),
     );
   }
@@ -69,16 +79,31 @@ test('a trade time a Date cannot hold is a 422 problem, not a RangeError', () =>
 
 test('data that is not an object is rejected permanently', () => {
   for (const data of ['a string', [1, 2], null]) {
-    assert.throws(() => run(data), (err: unknown) => err instanceof PermanentError && err.details[0] === 'the trade must be a JSON object');
+    assert.throws(
+      () => run(data),
+      (err: unknown) => err instanceof PermanentError && err.details[0] === 'the trade must be a JSON object',
+    );
   }
 });
 
 test('a negative price or zero quantity is refused by the mapping minimums', () => {
-  assert.throws(() => run({ ...trade, px: -1, qty: 0 }), (err: unknown) => err instanceof PermanentError && err.details.length === 2);
+  assert.throws(
+    () => run({ ...trade, px: -1, qty: 0 }),
+    (err: unknown) => err instanceof PermanentError && err.details.length === 2,
+  );
 });
 
 test('an invalid mapping fails when the function loads, naming the field', () => {
-  assert.throws(() => loadMapping({ outputType: 'x', fields: { a: { from: 'a', type: 'enum' } } }), /fields\.a.*an enum field needs "values"/);
-  assert.throws(() => loadMapping({ outputType: 'x', fields: { a: { from: 'a', type: 'string', requird: true } } }), /invalid/);
-  assert.throws(() => loadMapping({ outputType: 'x', fields: { a: { from: 'a', type: 'string', required: true, default: 'x' } } }), /either required or has a default/);
+  assert.throws(
+    () => loadMapping({ outputType: 'x', fields: { a: { from: 'a', type: 'enum' } } }),
+    /fields\.a.*an enum field needs "values"/,
+  );
+  assert.throws(
+    () => loadMapping({ outputType: 'x', fields: { a: { from: 'a', type: 'string', requird: true } } }),
+    /invalid/,
+  );
+  assert.throws(
+    () => loadMapping({ outputType: 'x', fields: { a: { from: 'a', type: 'string', required: true, default: 'x' } } }),
+    /either required or has a default/,
+  );
 });

@@ -10,7 +10,10 @@ const mapping = loadMapping(mappingJson);
 const tradeTransform: EventFunction = (event, context) => {
   const result = mapTrade(mapping, event.data);
   if (!result.ok) {
-    throw new PermanentError(`trade ${event.id} cannot be mapped: ${result.problems.join('; ')}`, { status: 422, details: result.problems });
+    throw new PermanentError(`trade ${event.id} cannot be mapped: ${result.problems.join('; ')}`, {
+      status: 422,
+      details: result.problems,
+    });
   }
   const subject = mapping.subjectField ? String(result.value[mapping.subjectField] ?? '') : undefined;
   context.log.info({ tradeId: result.value.tradeId }, 'trade mapped');

@@ -12,7 +12,10 @@ const field = v.pipe(
     min: v.optional(v.number()),
     values: v.optional(v.record(v.string(), v.string())),
   }),
-  v.check((f) => f.type !== 'enum' || (f.values !== undefined && Object.keys(f.values).length > 0), 'an enum field needs "values"'),
+  v.check(
+    (f) => f.type !== 'enum' || (f.values !== undefined && Object.keys(f.values).length > 0),
+    'an enum field needs "values"',
+  ),
   v.check((f) => !(f.required && f.default !== undefined), 'a field is either required or has a default, not both'),
 );
 
@@ -30,7 +33,9 @@ type Value = string | number | boolean;
 export function loadMapping(raw: unknown): Mapping {
   const parsed = v.safeParse(mappingSchema, raw);
   if (!parsed.success) {
-    const problems = parsed.issues.map((issue) => `${(issue.path ?? []).map((p) => String(p.key)).join('.')}: ${issue.message}`);
+    const problems = parsed.issues.map(
+      (issue) => `${(issue.path ?? []).map((p) => String(p.key)).join('.')}: ${issue.message}`,
+    );
     throw new Error(`trade-transform mapping.json is invalid: ${problems.join('; ')}`);
   }
   return parsed.output;
@@ -48,7 +53,10 @@ function lookup(input: Record<string, unknown>, path: string): unknown {
 type Converted = { ok: true; value: Value } | { ok: false; problem: string };
 
 function convert(name: string, spec: Field, value: unknown): Converted {
-  const problem = (expected: string): Converted => ({ ok: false, problem: `${name} (from ${spec.from}): expected ${expected}, got ${JSON.stringify(value)}` });
+  const problem = (expected: string): Converted => ({
+    ok: false,
+    problem: `${name} (from ${spec.from}): expected ${expected}, got ${JSON.stringify(value)}`,
+  });
   const ok = (v: Value): Converted => ({ ok: true, value: v });
   switch (spec.type) {
     case 'string': {
@@ -58,8 +66,14 @@ function convert(name: string, spec: Field, value: unknown): Converted {
     }
     case 'integer':
     case 'number': {
-      const n = typeof value === 'number' ? value : typeof value === 'string' && value.trim() !== '' ? Number(value) : Number.NaN;
-      if (!Number.isFinite(n) || (spec.type === 'integer' && !Number.isInteger(n))) return problem(spec.type === 'integer' ? 'a whole number' : 'a number');
+      const n =
+        typeof value === 'number'
+          ? value
+          : typeof value === 'string' && value.trim() !== ''
+            ? Number(value)
+            : Number.NaN;
+      if (!Number.isFinite(n) || (spec.type === 'integer' && !Number.isInteger(n)))
+        return problem(spec.type === 'integer' ? 'a whole number' : 'a number');
       if (spec.min !== undefined && n < spec.min) return problem(`at least ${spec.min}`);
       return ok(n);
     }
@@ -73,7 +87,8 @@ function convert(name: string, spec: Field, value: unknown): Converted {
       // RangeError, which is the trade's fault (422), not ours (500).
       if (!Number.isFinite(ms)) return problem('a date-time (ISO 8601) or epoch milliseconds');
       const date = new Date(ms);
-      if (Number.isNaN(date.getTime())) return problem('a time between the years -271821 and 275760 (epoch milliseconds within ±8.64e15)');
+      if (Number.isNaN(date.getTime()))
+        return problem('a time between the years -271821 and 275760 (epoch milliseconds within ±8.64e15)');
       return ok(date.toISOString());
     }
     case 'enum': {

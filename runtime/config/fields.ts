@@ -27,33 +27,67 @@ export const httpUrl = (what: string) =>
   v.pipe(
     v.string(`is required: ${what}, an http(s) URL`),
     v.trim(),
-    v.check(isHttpUrl, `expected ${what}, an http(s) URL such as http://kafka-broker-ingress.knative-eventing.svc.cluster.local/<namespace>/<broker>`),
+    v.check(
+      isHttpUrl,
+      `expected ${what}, an http(s) URL such as http://kafka-broker-ingress.knative-eventing.svc.cluster.local/<namespace>/<broker>`,
+    ),
   );
 
 export const integer = (min: number, max: number, fallback: number) => {
   const expected = `expected a whole number from ${min} to ${max}`;
   return v.optional(
-    v.pipe(v.string(), v.trim(), v.regex(/^\d+$/, expected), v.transform(Number), v.minValue(min, expected), v.maxValue(max, expected)),
+    v.pipe(
+      v.string(),
+      v.trim(),
+      v.regex(/^\d+$/, expected),
+      v.transform(Number),
+      v.minValue(min, expected),
+      v.maxValue(max, expected),
+    ),
     String(fallback),
   );
 };
 
 export const oneOf = <const T extends readonly string[]>(values: T, fallback: T[number]) =>
-  v.optional(v.pipe(v.string(), v.trim(), v.toLowerCase(), v.picklist(values, `expected one of ${values.join(', ')}`)), fallback);
+  v.optional(
+    v.pipe(v.string(), v.trim(), v.toLowerCase(), v.picklist(values, `expected one of ${values.join(', ')}`)),
+    fallback,
+  );
 
 /** Seconds, fractions allowed (tests use short intervals), as milliseconds. */
 export const seconds = (min: number, max: number, fallback: number) => {
   const expected = `expected a number of seconds from ${min} to ${max}`;
   return v.optional(
-    v.pipe(v.string(), v.trim(), v.regex(/^\d+(\.\d+)?$/, expected), v.transform(Number), v.minValue(min, expected), v.maxValue(max, expected), v.transform((s) => Math.round(s * 1000))),
+    v.pipe(
+      v.string(),
+      v.trim(),
+      v.regex(/^\d+(\.\d+)?$/, expected),
+      v.transform(Number),
+      v.minValue(min, expected),
+      v.maxValue(max, expected),
+      v.transform((s) => Math.round(s * 1000)),
+    ),
     String(fallback),
   );
 };
 
 export const boolean = (fallback: 'true' | 'false') =>
-  v.optional(v.pipe(v.string(), v.trim(), v.toLowerCase(), v.picklist(['true', 'false'], 'expected true or false'), v.transform((x) => x === 'true')), fallback);
+  v.optional(
+    v.pipe(
+      v.string(),
+      v.trim(),
+      v.toLowerCase(),
+      v.picklist(['true', 'false'], 'expected true or false'),
+      v.transform((x) => x === 'true'),
+    ),
+    fallback,
+  );
 
-function problemsOf(issues: readonly v.BaseIssue<unknown>[], env: Env, hints: Readonly<Record<string, string>>): string[] {
+function problemsOf(
+  issues: readonly v.BaseIssue<unknown>[],
+  env: Env,
+  hints: Readonly<Record<string, string>>,
+): string[] {
   return issues.map((issue) => {
     const key = issue.path?.[0]?.key;
     const name = typeof key === 'string' || typeof key === 'number' ? String(key) : '';

@@ -8,15 +8,40 @@ export const defaultServiceAccountTokenPath = '/var/run/secrets/kubernetes.io/se
 
 const vaultSchema = v.object({
   VAULT_SECRETS_DIR: v.optional(v.pipe(v.string(), v.trim(), v.minLength(1))),
-  VAULT_ADDR: v.optional(v.pipe(v.string(), v.trim(), v.check(isHttpUrl, 'expected the Vault address, an http(s) URL such as https://vault.vault.svc:8200'))),
+  VAULT_ADDR: v.optional(
+    v.pipe(
+      v.string(),
+      v.trim(),
+      v.check(isHttpUrl, 'expected the Vault address, an http(s) URL such as https://vault.vault.svc:8200'),
+    ),
+  ),
   VAULT_ROLE: v.optional(v.pipe(v.string(), v.trim(), v.minLength(1))),
   /** `kubernetes`, `auth/kubernetes` and `/auth/kubernetes/` all name the same mount (the chart writes auth/<mount>). */
-  VAULT_AUTH_PATH: v.optional(v.pipe(v.string(), v.trim(), v.transform((p) => p.replace(/^\/+|\/+$/g, '').replace(/^auth\//, '')), v.regex(/^[A-Za-z0-9._-]+(\/[A-Za-z0-9._-]+)*$/, 'expected an auth mount such as auth/kubernetes')), 'kubernetes'),
+  VAULT_AUTH_PATH: v.optional(
+    v.pipe(
+      v.string(),
+      v.trim(),
+      v.transform((p) => p.replace(/^\/+|\/+$/g, '').replace(/^auth\//, '')),
+      v.regex(/^[A-Za-z0-9._-]+(\/[A-Za-z0-9._-]+)*$/, 'expected an auth mount such as auth/kubernetes'),
+    ),
+    'kubernetes',
+  ),
   VAULT_SECRET_PATHS: v.optional(
-    v.pipe(v.string(), v.transform((x) => x.split(',').map((p) => p.trim().replace(/^\/+|\/+$/g, '')).filter(Boolean))),
+    v.pipe(
+      v.string(),
+      v.transform((x) =>
+        x
+          .split(',')
+          .map((p) => p.trim().replace(/^\/+|\/+$/g, ''))
+          .filter(Boolean),
+      ),
+    ),
     '',
   ),
-  VAULT_KV_VERSION: v.optional(v.pipe(v.string(), v.trim(), v.picklist(['1', '2'], 'expected 1 or 2'), v.transform(Number)), '2'),
+  VAULT_KV_VERSION: v.optional(
+    v.pipe(v.string(), v.trim(), v.picklist(['1', '2'], 'expected 1 or 2'), v.transform(Number)),
+    '2',
+  ),
   VAULT_CACERT: v.optional(v.pipe(v.string(), v.trim(), v.minLength(1))),
   VAULT_NAMESPACE: v.optional(v.pipe(v.string(), v.trim(), v.minLength(1))),
   VAULT_TOKEN_PATH: v.optional(v.pipe(v.string(), v.trim(), v.minLength(1)), defaultServiceAccountTokenPath),
@@ -61,17 +86,29 @@ export function vaultSection(env: Env, problems: string[]): VaultConfig | undefi
   const x = section(vaultSchema, env, problems);
   if (!x) return undefined;
   if (x.VAULT_SECRETS_DIR && x.VAULT_ADDR) {
-    problems.push('VAULT_SECRETS_DIR, VAULT_ADDR: set one: VAULT_SECRETS_DIR for agent-injected files, VAULT_ADDR for the runtime to log in to Vault itself');
+    problems.push(
+      'VAULT_SECRETS_DIR, VAULT_ADDR: set one: VAULT_SECRETS_DIR for agent-injected files, VAULT_ADDR for the runtime to log in to Vault itself',
+    );
     return undefined;
   }
-  if (x.VAULT_SECRETS_DIR) return Object.freeze({ mode: 'agent', secretsDir: x.VAULT_SECRETS_DIR, refreshMs: x.VAULT_REFRESH_SECONDS });
+  if (x.VAULT_SECRETS_DIR)
+    return Object.freeze({ mode: 'agent', secretsDir: x.VAULT_SECRETS_DIR, refreshMs: x.VAULT_REFRESH_SECONDS });
   if (!x.VAULT_ADDR) return Object.freeze({ mode: 'off' });
   const before = problems.length;
-  if (!x.VAULT_ROLE) problems.push('VAULT_ROLE: is required when VAULT_ADDR is set: the Vault Kubernetes-auth role bound to this service account');
-  if (x.VAULT_SECRET_PATHS.length === 0) problems.push('VAULT_SECRET_PATHS: is required when VAULT_ADDR is set: comma-separated paths such as secret/data/knative-events/app');
+  if (!x.VAULT_ROLE)
+    problems.push(
+      'VAULT_ROLE: is required when VAULT_ADDR is set: the Vault Kubernetes-auth role bound to this service account',
+    );
+  if (x.VAULT_SECRET_PATHS.length === 0)
+    problems.push(
+      'VAULT_SECRET_PATHS: is required when VAULT_ADDR is set: comma-separated paths such as secret/data/knative-events/app',
+    );
   if (x.VAULT_KV_VERSION === 2) {
     const withoutData = x.VAULT_SECRET_PATHS.filter((p) => !/^[^/]+(\/[^/]+)*\/data\/.+/.test(p));
-    if (withoutData.length > 0) problems.push(`VAULT_SECRET_PATHS: with VAULT_KV_VERSION 2 each path reads <mount>/data/<path>; add data/ to ${withoutData.join(', ')}`);
+    if (withoutData.length > 0)
+      problems.push(
+        `VAULT_SECRET_PATHS: with VAULT_KV_VERSION 2 each path reads <mount>/data/<path>; add data/ to ${withoutData.join(', ')}`,
+      );
   }
   if (problems.length > before || !x.VAULT_ROLE) return undefined;
   return Object.freeze({

@@ -30,7 +30,9 @@ export async function openPostgresAdminState(config: PostgresStoreConfig, pool?:
     try {
       return await run();
     } catch (err) {
-      throw new HttpError(503, 'store_failed', 'the dead-letter database could not complete the request; try again', { cause: err });
+      throw new HttpError(503, 'store_failed', 'the dead-letter database could not complete the request; try again', {
+        cause: err,
+      });
     }
   }
 
@@ -45,14 +47,25 @@ export async function openPostgresAdminState(config: PostgresStoreConfig, pool?:
         params.push(cursor);
         where = 'WHERE seq < $2';
       }
-      const { rows } = await use(() => db.query<{ seq: string; entry: string }>(`SELECT seq, entry FROM ${audit} ${where} ORDER BY seq DESC LIMIT $1`, params));
+      const { rows } = await use(() =>
+        db.query<{ seq: string; entry: string }>(
+          `SELECT seq, entry FROM ${audit} ${where} ORDER BY seq DESC LIMIT $1`,
+          params,
+        ),
+      );
       const page = rows.slice(0, limit);
-      return { items: page.map((row) => JSON.parse(row.entry) as AuditEntry), nextCursor: rows.length > limit ? (page.at(-1)?.seq ?? null) : null };
+      return {
+        items: page.map((row) => JSON.parse(row.entry) as AuditEntry),
+        nextCursor: rows.length > limit ? (page.at(-1)?.seq ?? null) : null,
+      };
     },
     validAuditCursor: (cursor) => /^\d{1,18}$/.test(cursor),
     async saveJob(job: ReplayJob) {
       await use(() =>
-        db.query(`INSERT INTO ${jobs} (id, created_at, job) VALUES ($1, $2, $3) ON CONFLICT (id) DO UPDATE SET job = EXCLUDED.job`, [job.id, job.createdAt, JSON.stringify(job)]),
+        db.query(
+          `INSERT INTO ${jobs} (id, created_at, job) VALUES ($1, $2, $3) ON CONFLICT (id) DO UPDATE SET job = EXCLUDED.job`,
+          [job.id, job.createdAt, JSON.stringify(job)],
+        ),
       );
     },
     async getJob(id) {
@@ -60,7 +73,9 @@ export async function openPostgresAdminState(config: PostgresStoreConfig, pool?:
       return rows[0] ? (JSON.parse(rows[0].job) as ReplayJob) : undefined;
     },
     async listJobs(limit) {
-      const { rows } = await use(() => db.query<{ job: string }>(`SELECT job FROM ${jobs} ORDER BY created_at DESC LIMIT $1`, [limit]));
+      const { rows } = await use(() =>
+        db.query<{ job: string }>(`SELECT job FROM ${jobs} ORDER BY created_at DESC LIMIT $1`, [limit]),
+      );
       return rows.map((row) => JSON.parse(row.job) as ReplayJob);
     },
     async close() {

@@ -127,7 +127,10 @@ export async function openFileAdminState(path: string, compactAfterBytes = 4 * 1
   let grown = 0;
 
   async function compact(): Promise<void> {
-    const lines = [...audit.map((entry) => ({ kind: 'audit', ...entry })), ...[...jobs.values()].map((job) => ({ kind: 'job', ...job }))];
+    const lines = [
+      ...audit.map((entry) => ({ kind: 'audit', ...entry })),
+      ...[...jobs.values()].map((job) => ({ kind: 'job', ...job })),
+    ];
     const temporary = `${path}.compacting`;
     const out = await open(temporary, 'w', 0o600);
     try {

@@ -50,7 +50,8 @@ function query(ctx: RequestContext, name: string): string | undefined {
 
 function flag(ctx: RequestContext, name: string): boolean {
   const value = query(ctx, name);
-  if (value !== undefined && value !== 'true' && value !== 'false') throw new HttpError(400, 'bad_request', `${name} must be true or false`);
+  if (value !== undefined && value !== 'true' && value !== 'false')
+    throw new HttpError(400, 'bad_request', `${name} must be true or false`);
   return value === 'true';
 }
 
@@ -65,7 +66,8 @@ function decodeId(raw: string): string {
 function parseLimit(raw: string | undefined): number {
   if (raw === undefined) return defaultLimit;
   const n = Number(raw);
-  if (!Number.isInteger(n) || n < 1 || n > maxLimit) throw new HttpError(400, 'bad_request', `limit must be a whole number from 1 to ${maxLimit}`);
+  if (!Number.isInteger(n) || n < 1 || n > maxLimit)
+    throw new HttpError(400, 'bad_request', `limit must be a whole number from 1 to ${maxLimit}`);
   return n;
 }
 
@@ -73,13 +75,15 @@ function time(ctx: RequestContext, name: string): string | undefined {
   const value = query(ctx, name);
   if (value === undefined) return undefined;
   const ms = Date.parse(value);
-  if (Number.isNaN(ms)) throw new HttpError(400, 'bad_request', `${name} must be a date and time in ISO 8601 (2026-12-01T10:00:00Z)`);
+  if (Number.isNaN(ms))
+    throw new HttpError(400, 'bad_request', `${name} must be a date and time in ISO 8601 (2026-12-01T10:00:00Z)`);
   return new Date(ms).toISOString();
 }
 
 function filterOf(ctx: RequestContext): LetterFilter {
   const replayed = query(ctx, 'replayed');
-  if (replayed !== undefined && replayed !== 'true' && replayed !== 'false') throw new HttpError(400, 'bad_request', 'replayed must be true or false');
+  if (replayed !== undefined && replayed !== 'true' && replayed !== 'false')
+    throw new HttpError(400, 'bad_request', 'replayed must be true or false');
   const filter: LetterFilter = {
     type: query(ctx, 'type'),
     source: query(ctx, 'source'),
@@ -95,8 +99,16 @@ function filterOf(ctx: RequestContext): LetterFilter {
 function idsOf(ctx: RequestContext): string[] | undefined {
   const raw = query(ctx, 'ids');
   if (raw === undefined) return undefined;
-  const ids = [...new Set(raw.split(',').map((id) => id.trim()).filter((id) => id !== ''))];
-  if (ids.length === 0 || ids.length > maxIds) throw new HttpError(400, 'bad_request', `ids must list 1 to ${maxIds} dead-letter ids, comma-separated`);
+  const ids = [
+    ...new Set(
+      raw
+        .split(',')
+        .map((id) => id.trim())
+        .filter((id) => id !== ''),
+    ),
+  ];
+  if (ids.length === 0 || ids.length > maxIds)
+    throw new HttpError(400, 'bad_request', `ids must list 1 to ${maxIds} dead-letter ids, comma-separated`);
   return ids;
 }
 
@@ -105,11 +117,16 @@ function selectionOf(ctx: RequestContext, action: string): { ids: string[] } | {
   const ids = idsOf(ctx);
   const filter = filterOf(ctx);
   if (ids) {
-    if (Object.keys(filter).length > 0) throw new HttpError(400, 'bad_request', `${action}: give ids or filters, not both`);
+    if (Object.keys(filter).length > 0)
+      throw new HttpError(400, 'bad_request', `${action}: give ids or filters, not both`);
     return { ids };
   }
   if (Object.keys(filter).length === 0 && query(ctx, 'all') !== 'true') {
-    throw new HttpError(400, 'bad_request', `${action} needs ids, a filter (type, source, code, destination, replayed, receivedFrom, receivedTo) or all=true`);
+    throw new HttpError(
+      400,
+      'bad_request',
+      `${action} needs ids, a filter (type, source, code, destination, replayed, receivedFrom, receivedTo) or all=true`,
+    );
   }
   return { filter };
 }
@@ -146,8 +163,15 @@ function callerOf(ctx: RequestContext, token: string): Caller {
   } catch {
     // sent as it is
   }
-  label = [...label].map((c) => (c.charCodeAt(0) < 0x20 || c.charCodeAt(0) === 0x7f ? ' ' : c)).join('').trim().slice(0, 100);
-  return { label: label || 'unnamed', token: `sha256:${createHash('sha256').update(token).digest('hex').slice(0, 12)}` };
+  label = [...label]
+    .map((c) => (c.charCodeAt(0) < 0x20 || c.charCodeAt(0) === 0x7f ? ' ' : c))
+    .join('')
+    .trim()
+    .slice(0, 100);
+  return {
+    label: label || 'unnamed',
+    token: `sha256:${createHash('sha256').update(token).digest('hex').slice(0, 12)}`,
+  };
 }
 
 /** `params`: the path's `:name` segments, as sent (decodeId decodes an id, refusing bad percent-encoding). */
@@ -159,7 +183,11 @@ export function adminRoutes(options: AdminOptions): Route[] {
   function authorise(ctx: RequestContext): void {
     ctx.set('WWW-Authenticate', 'Bearer realm="dead-letters"');
     if (!bearerTokenMatches(ctx.get('authorization') || undefined, token)) {
-      throw new HttpError(401, 'unauthorized', 'the dead-letter admin API needs "Authorization: Bearer <DLQ_ADMIN_TOKEN>"');
+      throw new HttpError(
+        401,
+        'unauthorized',
+        'the dead-letter admin API needs "Authorization: Bearer <DLQ_ADMIN_TOKEN>"',
+      );
     }
     ctx.remove('WWW-Authenticate');
     ctx.set('Cache-Control', 'no-store');
@@ -167,13 +195,22 @@ export function adminRoutes(options: AdminOptions): Route[] {
 
   function queriesFor(): DeadLetterQueries {
     if (!store.query) {
-      throw new HttpError(404, 'not_found', `the ${store.kind} store keeps dead letters on the dead-letter topic: read them there (list, show, replay and purge need DLQ_STORE=file or postgres)`);
+      throw new HttpError(
+        404,
+        'not_found',
+        `the ${store.kind} store keeps dead letters on the dead-letter topic: read them there (list, show, replay and purge need DLQ_STORE=file or postgres)`,
+      );
     }
     return store.query;
   }
 
   function requireReplay(): { replayer: Replayer; jobs: JobRunner } {
-    if (!replayer || !jobs) throw new HttpError(404, 'not_found', `replay needs a store that can be read back (DLQ_STORE=file or postgres); this one is ${store.kind}`);
+    if (!replayer || !jobs)
+      throw new HttpError(
+        404,
+        'not_found',
+        `replay needs a store that can be read back (DLQ_STORE=file or postgres); this one is ${store.kind}`,
+      );
     return { replayer, jobs };
   }
 
@@ -183,15 +220,27 @@ export function adminRoutes(options: AdminOptions): Route[] {
     return stored;
   }
 
-  async function audit(ctx: RequestContext, action: AuditEntry['action'], what: Record<string, unknown>, result: Record<string, unknown>): Promise<void> {
-    await reading(() => state.appendAudit({ id: newId(), at: now().toISOString(), action, caller: callerOf(ctx, token), what, result }));
+  async function audit(
+    ctx: RequestContext,
+    action: AuditEntry['action'],
+    what: Record<string, unknown>,
+    result: Record<string, unknown>,
+  ): Promise<void> {
+    await reading(() =>
+      state.appendAudit({ id: newId(), at: now().toISOString(), action, caller: callerOf(ctx, token), what, result }),
+    );
   }
 
   function rateOf(ctx: RequestContext): number {
     const raw = query(ctx, 'rate');
     if (raw === undefined) return rates.defaultRate;
     const rate = Number(raw);
-    if (!Number.isFinite(rate) || rate <= 0 || rate > rates.maxRate) throw new HttpError(400, 'bad_request', `rate must be a number of events per second above 0 and at most ${rates.maxRate} (DLQ_REPLAY_RATE_MAX)`);
+    if (!Number.isFinite(rate) || rate <= 0 || rate > rates.maxRate)
+      throw new HttpError(
+        400,
+        'bad_request',
+        `rate must be a number of events per second above 0 and at most ${rates.maxRate} (DLQ_REPLAY_RATE_MAX)`,
+      );
     return rate;
   }
 
@@ -199,15 +248,24 @@ export function adminRoutes(options: AdminOptions): Route[] {
     const queries = queriesFor();
     const limit = parseLimit(query(ctx, 'limit'));
     const cursor = query(ctx, 'cursor');
-    if (cursor !== undefined && !queries.validCursor(cursor)) throw new HttpError(400, 'bad_request', 'cursor must be a value returned as nextCursor');
+    if (cursor !== undefined && !queries.validCursor(cursor))
+      throw new HttpError(400, 'bad_request', 'cursor must be a value returned as nextCursor');
     const page = await reading(() => queries.list({ filter: filterOf(ctx), cursor, limit, order: 'newest' }));
-    ctx.body = { success: true, items: page.items.map(summary), nextCursor: page.nextCursor, corrupt: queries.corrupt() };
+    ctx.body = {
+      success: true,
+      items: page.items.map(summary),
+      nextCursor: page.nextCursor,
+      corrupt: queries.corrupt(),
+    };
   };
 
   const show: Handler = async (ctx, params) => {
     const stored = await find(queriesFor(), decodeId(params[0] ?? ''));
     // `event` shows the data (JSON parsed); `data` is the bytes as they came (what a replay sends).
-    ctx.body = { success: true, deadLetter: { ...stored.letter, event: eventJson(stored.letter), replayed: stored.replayed } };
+    ctx.body = {
+      success: true,
+      deadLetter: { ...stored.letter, event: eventJson(stored.letter), replayed: stored.replayed },
+    };
   };
 
   const replayOne: Handler = async (ctx, params) => {
@@ -217,16 +275,32 @@ export function adminRoutes(options: AdminOptions): Route[] {
     const to = query(ctx, 'to');
     const force = flag(ctx, 'force');
     if (flag(ctx, 'dryRun')) {
-      ctx.body = { success: true, dryRun: true, alreadyReplayedAt: stored.replayed?.replayedAt ?? null, wouldSend: !stored.replayed || force, ...active.preview(stored.letter, to) };
+      ctx.body = {
+        success: true,
+        dryRun: true,
+        alreadyReplayedAt: stored.replayed?.replayedAt ?? null,
+        wouldSend: !stored.replayed || force,
+        ...active.preview(stored.letter, to),
+      };
       return;
     }
     const what = { id: stored.letter.id, eventId: stored.letter.event.id ?? null, to: to ?? 'destination', force };
     try {
       const outcome = await active.replay(stored, { force, to });
-      await audit(ctx, 'replay', what, outcome.replayed ? { replayed: true, status: outcome.status, target: outcome.target, replayId: outcome.replayId } : { replayed: false, alreadyReplayedAt: outcome.alreadyReplayedAt });
+      await audit(
+        ctx,
+        'replay',
+        what,
+        outcome.replayed
+          ? { replayed: true, status: outcome.status, target: outcome.target, replayId: outcome.replayId }
+          : { replayed: false, alreadyReplayedAt: outcome.alreadyReplayedAt },
+      );
       ctx.body = { success: true, ...outcome };
     } catch (err) {
-      await audit(ctx, 'replay', what, { replayed: false, error: err instanceof HttpError ? err.message : 'internal error' }).catch(() => undefined);
+      await audit(ctx, 'replay', what, {
+        replayed: false,
+        error: err instanceof HttpError ? err.message : 'internal error',
+      }).catch(() => undefined);
       throw err;
     }
   };
@@ -240,7 +314,14 @@ export function adminRoutes(options: AdminOptions): Route[] {
     const rate = rateOf(ctx);
     const force = flag(ctx, 'force');
     if (flag(ctx, 'dryRun')) {
-      const planned = await reading(() => planPurge(queries, 'ids' in selection ? selection : { filter: force ? selection.filter : { ...selection.filter, replayed: false } }));
+      const planned = await reading(() =>
+        planPurge(
+          queries,
+          'ids' in selection
+            ? selection
+            : { filter: force ? selection.filter : { ...selection.filter, replayed: false } },
+        ),
+      );
       const sample = planned.sample.map((stored) => {
         try {
           return { ...summary(stored), ...active.preview(stored.letter, to) };
@@ -248,10 +329,27 @@ export function adminRoutes(options: AdminOptions): Route[] {
           return { ...summary(stored), cannotReplay: err instanceof HttpError ? err.message : 'internal error' };
         }
       });
-      ctx.body = { success: true, dryRun: true, count: planned.count, to, rate, estimatedSeconds: Math.ceil(planned.count / rate), sample };
+      ctx.body = {
+        success: true,
+        dryRun: true,
+        count: planned.count,
+        to,
+        rate,
+        estimatedSeconds: Math.ceil(planned.count / rate),
+        sample,
+      };
       return;
     }
-    const job = await reading(() => runner.start({ ...selection, filter: 'filter' in selection ? selection.filter : {}, to, rate, force, caller: callerOf(ctx, token) }));
+    const job = await reading(() =>
+      runner.start({
+        ...selection,
+        filter: 'filter' in selection ? selection.filter : {},
+        to,
+        rate,
+        force,
+        caller: callerOf(ctx, token),
+      }),
+    );
     await audit(ctx, 'replay-job', { job: job.id, ...selection, to, rate, force }, { started: true });
     ctx.status = 202;
     ctx.set('Location', `/dead-letters/replays/${encodeURIComponent(job.id)}`);
@@ -277,11 +375,19 @@ export function adminRoutes(options: AdminOptions): Route[] {
       const { jobs: runner } = requireReplay();
       const id = decodeId(params[0] ?? '');
       const job = await reading(() => (action === 'cancel' ? runner.cancel(id) : runner.resume(id)));
-      await audit(ctx, action === 'cancel' ? 'replay-job-cancel' : 'replay-job-resume', { job: id }, { state: job.state, done: job.done, total: job.total });
+      await audit(
+        ctx,
+        action === 'cancel' ? 'replay-job-cancel' : 'replay-job-resume',
+        { job: id },
+        { state: job.state, done: job.done, total: job.total },
+      );
       ctx.body = { success: true, job };
     };
 
-  async function purgeSelection(ctx: RequestContext, selection: { ids: string[] } | { filter: LetterFilter }): Promise<void> {
+  async function purgeSelection(
+    ctx: RequestContext,
+    selection: { ids: string[] } | { filter: LetterFilter },
+  ): Promise<void> {
     const queries = queriesFor();
     if (flag(ctx, 'dryRun')) {
       const planned = await reading(() => planPurge(queries, selection));
@@ -302,7 +408,8 @@ export function adminRoutes(options: AdminOptions): Route[] {
 
   const auditLog: Handler = async (ctx) => {
     const cursor = query(ctx, 'cursor');
-    if (cursor !== undefined && !state.validAuditCursor(cursor)) throw new HttpError(400, 'bad_request', 'cursor must be a value returned as nextCursor');
+    if (cursor !== undefined && !state.validAuditCursor(cursor))
+      throw new HttpError(400, 'bad_request', 'cursor must be a value returned as nextCursor');
     const page = await reading(() => state.listAudit(parseLimit(query(ctx, 'limit')), cursor));
     ctx.body = { success: true, items: page.items, nextCursor: page.nextCursor };
   };
@@ -312,7 +419,11 @@ export function adminRoutes(options: AdminOptions): Route[] {
       success: true,
       store: store.kind,
       readable: store.query !== undefined,
-      targets: { destination: true, broker: replayer?.targets.brokerUrl ?? null, allowed: replayer?.targets.allowed ?? [] },
+      targets: {
+        destination: true,
+        broker: replayer?.targets.brokerUrl ?? null,
+        allowed: replayer?.targets.allowed ?? [],
+      },
       rate: rates,
     };
   };

@@ -8,7 +8,9 @@ export const fields = ['id', 'type', 'source', 'code', 'destination', 'duplicate
 export type Field = (typeof fields)[number];
 /** [field number, hash] pairs for mayMatch. */
 export function wantedHashes(values: FieldValues): Array<[number, number]> {
-  return fields.flatMap((field, i): Array<[number, number]> => (values[field] === undefined ? [] : [[i, hash32(values[field] as string)]]));
+  return fields.flatMap((field, i): Array<[number, number]> =>
+    values[field] === undefined ? [] : [[i, hash32(values[field] as string)]],
+  );
 }
 export type FieldValues = Readonly<Partial<Record<Field, string>>>;
 
@@ -133,7 +135,11 @@ export class RecordIndex {
   }
 
   /** A cheap pre-check of a filter on the hashes; the caller confirms on the record itself. */
-  mayMatch(record: number, wanted: ReadonlyArray<readonly [field: number, hash: number]>, replayed: boolean | undefined): boolean {
+  mayMatch(
+    record: number,
+    wanted: ReadonlyArray<readonly [field: number, hash: number]>,
+    replayed: boolean | undefined,
+  ): boolean {
     if (replayed !== undefined && (this.replays[record] !== none) !== replayed) return false;
     for (const [field, h] of wanted) if (this.hashOf(record, field) !== h) return false;
     return true;

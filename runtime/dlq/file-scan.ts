@@ -11,7 +11,12 @@ export interface ScannedLine {
   readonly terminated: boolean;
 }
 
-export async function scanLines(handle: StoreFileHandle, from: number, to: number, onLine: (line: ScannedLine) => void): Promise<void> {
+export async function scanLines(
+  handle: StoreFileHandle,
+  from: number,
+  to: number,
+  onLine: (line: ScannedLine) => void,
+): Promise<void> {
   let position = from;
   let pending: Buffer[] = [];
   let pendingStart = from;

@@ -19,7 +19,16 @@ import { scanLines } from './file-scan.js';
 import { nodeFileSystem, type StoreFileHandle, type StoreFileSystem } from './file-system.js';
 import { parseStoreLine, previewChars } from './parse-lines.js';
 import { duplicateKey, type DeadLetter, type PurgeMarker, type ReplayMarker } from './record.js';
-import type { AppendResult, CorruptLine, DeadLetterQueries, DeadLetterStore, LetterFilter, Page, PageRequest, StoredLetter } from './store.js';
+import type {
+  AppendResult,
+  CorruptLine,
+  DeadLetterQueries,
+  DeadLetterStore,
+  LetterFilter,
+  Page,
+  PageRequest,
+  StoredLetter,
+} from './store.js';
 import { letterMatches } from './store.js';
 
 export type { StoreFileSystem, StoreFileHandle } from './file-system.js';
@@ -74,7 +83,8 @@ const newline = Buffer.from('\n');
 
 export function reportCorrupt(log: Logger, path: string, corrupt: readonly CorruptLine[], when: string): void {
   if (corrupt.length === 0) return;
-  for (const line of corrupt.slice(0, reportedLinesMax)) log.error({ file: path, ...line }, `dead-letter store: unreadable line ${line.line} (${when})`);
+  for (const line of corrupt.slice(0, reportedLinesMax))
+    log.error({ file: path, ...line }, `dead-letter store: unreadable line ${line.line} (${when})`);
   log.error(
     { file: path, corruptLines: corrupt.length, lines: corrupt.slice(0, corruptKeptMax).map((c) => c.line) },
     `dead-letter store ${path} has ${corrupt.length} unreadable line(s); they are kept in the file and listed by GET /dead-letters`,
@@ -93,13 +103,13 @@ function indexValues(letter: DeadLetter): FieldValues {
   };
 }
 
-
 async function readExactly(handle: StoreFileHandle, offset: number, length: number): Promise<Buffer> {
   const buffer = Buffer.allocUnsafe(length);
   let done = 0;
   while (done < length) {
     const { bytesRead } = await handle.read(buffer, done, length - done, offset + done);
-    if (bytesRead === 0) throw new Error(`dead-letter store: unexpected end of file reading ${length} bytes at ${offset}`);
+    if (bytesRead === 0)
+      throw new Error(`dead-letter store: unexpected end of file reading ${length} bytes at ${offset}`);
     done += bytesRead;
   }
   return buffer;
@@ -110,7 +120,8 @@ async function writeAll(handle: StoreFileHandle, buffer: Buffer): Promise<void> 
   let done = 0;
   while (done < buffer.length) {
     const { bytesWritten } = await handle.write(buffer, done, buffer.length - done);
-    if (bytesWritten <= 0) throw Object.assign(new Error('no bytes written (no space left on device?)'), { code: 'ENOSPC' });
+    if (bytesWritten <= 0)
+      throw Object.assign(new Error('no bytes written (no space left on device?)'), { code: 'ENOSPC' });
     done += bytesWritten;
   }
 }
@@ -169,7 +180,14 @@ export async function openFileStore(options: FileStoreOptions): Promise<FileStor
     const found: CorruptLine[] = [];
     let lineNumber = firstLine;
     // Collected per chunk and handled in order; replay markers need reads, so they are resolved after.
-    const markers: Array<{ id: string; offset: number; length: number; line: number; preview: string; purge: boolean }> = [];
+    const markers: Array<{
+      id: string;
+      offset: number;
+      length: number;
+      line: number;
+      preview: string;
+      purge: boolean;
+    }> = [];
     await scanLines(file.handle, from, to, (scanned) => {
       lineNumber++;
       const text = scanned.bytes.toString('utf8');
@@ -177,14 +195,26 @@ export async function openFileStore(options: FileStoreOptions): Promise<FileStor
       const parsed = parseStoreLine(text, scanned.terminated);
       if (!parsed) return;
       if ('reason' in parsed || !scanned.terminated) {
-        const reason = 'reason' in parsed ? parsed.reason : 'truncated: the last line has no newline (a write cut short or a hand edit)';
+        const reason =
+          'reason' in parsed
+            ? parsed.reason
+            : 'truncated: the last line has no newline (a write cut short or a hand edit)';
         const entry = { line: lineNumber, offset: scanned.offset, reason, preview: text.slice(0, previewChars) };
         found.push(entry);
         addCorrupt(file, entry);
         return;
       }
-      if (parsed.line.kind === 'dead-letter') file.index.add(scanned.offset, scanned.bytes.length, indexValues(parsed.line));
-      else markers.push({ id: parsed.line.id, offset: scanned.offset, length: scanned.bytes.length, line: lineNumber, preview: text.slice(0, previewChars), purge: parsed.line.kind === 'purged' });
+      if (parsed.line.kind === 'dead-letter')
+        file.index.add(scanned.offset, scanned.bytes.length, indexValues(parsed.line));
+      else
+        markers.push({
+          id: parsed.line.id,
+          offset: scanned.offset,
+          length: scanned.bytes.length,
+          line: lineNumber,
+          preview: text.slice(0, previewChars),
+          purge: parsed.line.kind === 'purged',
+        });
     });
     file.lines = lineNumber;
     for (const marker of markers) {
@@ -195,7 +225,12 @@ export async function openFileStore(options: FileStoreOptions): Promise<FileStor
         continue;
       }
       if (marker.purge) continue; // purged twice (two replicas, a retry): the first one removed it
-      const entry = { line: marker.line, offset: marker.offset, reason: `replay marker for dead letter ${marker.id}, which is not in the file`, preview: marker.preview };
+      const entry = {
+        line: marker.line,
+        offset: marker.offset,
+        reason: `replay marker for dead letter ${marker.id}, which is not in the file`,
+        preview: marker.preview,
+      };
       found.push(entry);
       addCorrupt(file, entry);
     }
@@ -208,7 +243,18 @@ export async function openFileStore(options: FileStoreOptions): Promise<FileStor
     const handle = await fs.open(path, 'a+', 0o600);
     if (!existed) await syncDirectory();
     const { size, ino, dev } = await handle.stat();
-    const file: OpenFile = { handle, ino, dev, end: 0, lines: 0, index: new RecordIndex(), corrupt: [], corruptTotal: 0, partial: undefined, purged: new Set() };
+    const file: OpenFile = {
+      handle,
+      ino,
+      dev,
+      end: 0,
+      lines: 0,
+      index: new RecordIndex(),
+      corrupt: [],
+      corruptTotal: 0,
+      partial: undefined,
+      purged: new Set(),
+    };
     await indexRange(file, 0, size, 0);
     file.end = size;
     return file;
@@ -242,7 +288,10 @@ export async function openFileStore(options: FileStoreOptions): Promise<FileStor
     const { size } = await file.handle.stat();
     if (size === file.end) return;
     if (size < file.end) {
-      log.error({ file: path, expectedBytes: file.end, bytes: size }, 'dead-letter store: the file shrank under the dlq (cut by hand?); indexing it again');
+      log.error(
+        { file: path, expectedBytes: file.end, bytes: size },
+        'dead-letter store: the file shrank under the dlq (cut by hand?); indexing it again',
+      );
       const old = file;
       file = await openFile();
       await old.handle.close().catch(() => undefined);
@@ -261,7 +310,10 @@ export async function openFileStore(options: FileStoreOptions): Promise<FileStor
       file.partial = undefined;
     }
     const found = await indexRange(file, from, size, firstLine);
-    log.warn({ file: path, from, bytes: size - from }, 'dead-letter store: bytes appended by something else were indexed');
+    log.warn(
+      { file: path, from, bytes: size - from },
+      'dead-letter store: bytes appended by something else were indexed',
+    );
     reportCorrupt(log, path, found, 'appended while running');
     file.end = size;
   }
@@ -273,7 +325,10 @@ export async function openFileStore(options: FileStoreOptions): Promise<FileStor
       await target.handle.sync();
     } catch (err) {
       // checkFile() will find the extra bytes, report them, and start the next record on a new line.
-      log.error({ file: path, err }, 'dead-letter store: could not cut a failed write back; the next write starts on a new line');
+      log.error(
+        { file: path, err },
+        'dead-letter store: could not cut a failed write back; the next write starts on a new line',
+      );
     }
   }
 
@@ -301,7 +356,10 @@ export async function openFileStore(options: FileStoreOptions): Promise<FileStor
       }
       if (!(await stillLinked(target))) {
         // Written and synced into a file nobody will read again: write it to the new file instead.
-        log.error({ file: path, attempt }, 'dead-letter store: the file was deleted or replaced during a write; writing the batch again');
+        log.error(
+          { file: path, attempt },
+          'dead-letter store: the file was deleted or replaced during a write; writing the batch again',
+        );
         if (attempt >= 3) throw new Error(`dead-letter store: ${path} keeps being deleted or replaced`);
         continue;
       }
@@ -337,7 +395,10 @@ export async function openFileStore(options: FileStoreOptions): Promise<FileStor
     flushing = undefined;
   }
 
-  function enqueue(line: DeadLetter | ReplayMarker | PurgeMarker, extra: { values?: FieldValues; marks?: number; purges?: number }): Promise<void> {
+  function enqueue(
+    line: DeadLetter | ReplayMarker | PurgeMarker,
+    extra: { values?: FieldValues; marks?: number; purges?: number },
+  ): Promise<void> {
     return new Promise<void>((resolve, reject) => {
       queue.push({ bytes: Buffer.from(`${JSON.stringify(line)}\n`), ...extra, resolve, reject });
       flushing ??= flush();
@@ -386,7 +447,12 @@ export async function openFileStore(options: FileStoreOptions): Promise<FileStor
       const current = file;
       const { filter, limit } = request;
       const step = request.order === 'newest' ? -1 : 1;
-      const wanted = wantedHashes({ type: filter.type, source: filter.source, code: filter.code, destination: filter.destination });
+      const wanted = wantedHashes({
+        type: filter.type,
+        source: filter.source,
+        code: filter.code,
+        destination: filter.destination,
+      });
       const count = current.index.count;
       const items: StoredLetter[] = [];
       let position = (request.cursor === undefined ? (step < 0 ? count : -1) : Number(request.cursor)) + step;

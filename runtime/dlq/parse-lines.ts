@@ -9,7 +9,13 @@ function isRecord(value: unknown): value is StoreLine {
   const line = value as Record<string, unknown>;
   if (typeof line.id !== 'string' || line.id === '') return false;
   if (line.kind === 'dead-letter') {
-    return typeof line.receivedAt === 'string' && typeof line.event === 'object' && line.event !== null && typeof line.error === 'object' && line.error !== null;
+    return (
+      typeof line.receivedAt === 'string' &&
+      typeof line.event === 'object' &&
+      line.event !== null &&
+      typeof line.error === 'object' &&
+      line.error !== null
+    );
   }
   if (line.kind === 'purged') return typeof line.purgedAt === 'string';
   return line.kind === 'replayed' && typeof line.replayedAt === 'string';
@@ -25,6 +31,10 @@ export function parseStoreLine(text: string, terminated: boolean): ParsedLine | 
     if (isRecord(value)) return { line: value };
     return { reason: 'valid JSON but not a dead-letter or replay record' };
   } catch (err) {
-    return { reason: terminated ? `not valid JSON (${(err as Error).message})` : 'truncated: the last line has no newline and is not complete JSON (a write cut short)' };
+    return {
+      reason: terminated
+        ? `not valid JSON (${(err as Error).message})`
+        : 'truncated: the last line has no newline and is not complete JSON (a write cut short)',
+    };
   }
 }

@@ -3,7 +3,12 @@
 // Replicas may run it at the same time: SKIP LOCKED makes them take different rows instead of waiting.
 import type { Pool } from 'pg';
 
-export async function deleteExpired(pool: Pool, table: string, cutoff: Date, batch: number): Promise<{ deleted: number; batches: number }> {
+export async function deleteExpired(
+  pool: Pool,
+  table: string,
+  cutoff: Date,
+  batch: number,
+): Promise<{ deleted: number; batches: number }> {
   let deleted = 0;
   let batches = 0;
   for (;;) {

@@ -16,7 +16,15 @@ import type { Logger } from '../logger.js';
 import { migrate, tables } from './postgres-schema.js';
 import { deleteExpired } from './postgres-retention.js';
 import { duplicateKey, type DeadLetter, type ReplayMarker } from './record.js';
-import type { AppendResult, DeadLetterQueries, DeadLetterStore, LetterFilter, Page, PageRequest, StoredLetter } from './store.js';
+import type {
+  AppendResult,
+  DeadLetterQueries,
+  DeadLetterStore,
+  LetterFilter,
+  Page,
+  PageRequest,
+  StoredLetter,
+} from './store.js';
 import { letterMatches } from './store.js';
 
 export interface PostgresStoreOptions {
@@ -58,7 +66,6 @@ function describe(err: unknown): string {
   return `${typeof e.message === 'string' ? e.message : String(err)}${typeof e.code === 'string' ? ` (${e.code})` : ''}`;
 }
 
-
 async function createPool(config: PostgresStoreConfig): Promise<Pool> {
   const pg = await import('pg');
   const Pool = (pg.default ?? pg).Pool;
@@ -89,7 +96,11 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
 
   function markDown(err: unknown): void {
     const reason = describe(err);
-    if (down === undefined) log.error({ error: reason, store: 'postgres' }, 'dead-letter database unavailable: answering 503 until it is back');
+    if (down === undefined)
+      log.error(
+        { error: reason, store: 'postgres' },
+        'dead-letter database unavailable: answering 503 until it is back',
+      );
     down = reason;
     scheduleProbe(probeStartMs);
   }
@@ -107,7 +118,8 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
     const client: PoolClient = await pool.connect();
     try {
       const applied = await migrate(client, config.schema);
-      if (applied > 0) log.info({ schema: config.schema, steps: applied }, 'dead-letter database: schema created or migrated');
+      if (applied > 0)
+        log.info({ schema: config.schema, steps: applied }, 'dead-letter database: schema created or migrated');
     } finally {
       client.release();
     }
@@ -119,11 +131,13 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
       if (!schemaReady) await ensureSchema();
       // The table, not just the server: a lock held on it (a long migration, a VACUUM FULL) is "too slow" too.
       else await pool.query(`SELECT seq FROM ${letters} LIMIT 1`);
-      if (down !== undefined) log.info({ store: 'postgres' }, 'dead-letter database reachable: taking dead letters again');
+      if (down !== undefined)
+        log.info({ store: 'postgres' }, 'dead-letter database reachable: taking dead letters again');
       down = undefined;
       startRetention();
     } catch (err) {
-      if (down === undefined || describe(err) !== down) log.error({ error: describe(err), store: 'postgres' }, 'dead-letter database still unavailable');
+      if (down === undefined || describe(err) !== down)
+        log.error({ error: describe(err), store: 'postgres' }, 'dead-letter database still unavailable');
       down = describe(err);
       scheduleProbe(Math.min(lastDelayMs * 2, probeMaxMs));
     }
@@ -136,7 +150,11 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
         const cutoff = new Date(now().getTime() - (config.retentionDays as number) * 86_400_000);
         try {
           const { deleted, batches } = await deleteExpired(pool, letters, cutoff, options.retentionBatch ?? 1000);
-          if (deleted > 0) log.info({ deleted, batches, olderThan: cutoff.toISOString() }, 'dead-letter retention: deleted old dead letters');
+          if (deleted > 0)
+            log.info(
+              { deleted, batches, olderThan: cutoff.toISOString() },
+              'dead-letter retention: deleted old dead letters',
+            );
         } catch (err) {
           log.warn({ error: describe(err) }, 'dead-letter retention failed; it runs again later');
         } finally {
@@ -159,7 +177,9 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
     } catch (err) {
       if (isUnavailable(err)) markDown(err);
       else log.error({ error: describe(err), store: 'postgres' }, 'dead-letter database statement failed');
-      throw new HttpError(503, 'store_failed', 'the dead-letter database could not complete the request; try again', { cause: err });
+      throw new HttpError(503, 'store_failed', 'the dead-letter database could not complete the request; try again', {
+        cause: err,
+      });
     }
   }
 
@@ -188,7 +208,10 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
       for (let attempt = 0; attempt < 2; attempt++) {
         const inserted = await pool.query<{ id: string }>(insertSql, row);
         if (inserted.rowCount === 1) return { id: letter.id, duplicate: false };
-        const existing = await pool.query<{ id: string }>(`SELECT id FROM ${letters} WHERE duplicate_key = $1 AND replayed_at IS NULL`, [key]);
+        const existing = await pool.query<{ id: string }>(
+          `SELECT id FROM ${letters} WHERE duplicate_key = $1 AND replayed_at IS NULL`,
+          [key],
+        );
         if (existing.rows[0]) return { id: existing.rows[0].id, duplicate: true };
       }
       throw new Error('dead-letter database: a duplicate kept changing while storing it');
@@ -196,7 +219,10 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
   }
 
   function stored(row: { letter: string; replay: string | null }): StoredLetter {
-    return { letter: JSON.parse(row.letter) as DeadLetter, replayed: row.replay === null ? null : (JSON.parse(row.replay) as ReplayMarker) };
+    return {
+      letter: JSON.parse(row.letter) as DeadLetter,
+      replayed: row.replay === null ? null : (JSON.parse(row.replay) as ReplayMarker),
+    };
   }
 
   const query: DeadLetterQueries = {
@@ -212,7 +238,8 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
       if (filter.source !== undefined) add('event_source = ?', indexed(filter.source));
       if (filter.code !== undefined) add('error_code = ?', indexed(filter.code));
       if (filter.destination !== undefined) add('error_destination = ?', indexed(filter.destination));
-      if (filter.replayed !== undefined) where.push(filter.replayed ? 'replayed_at IS NOT NULL' : 'replayed_at IS NULL');
+      if (filter.replayed !== undefined)
+        where.push(filter.replayed ? 'replayed_at IS NOT NULL' : 'replayed_at IS NULL');
       if (filter.receivedFrom !== undefined) add('received_at >= ?', filter.receivedFrom);
       if (filter.receivedTo !== undefined) add('received_at < ?', filter.receivedTo);
       const newest = request.order === 'newest';
@@ -227,14 +254,28 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
       return { items, nextCursor: rows.length > limit ? (page.at(-1)?.seq ?? null) : null };
     },
     async get(id) {
-      const { rows } = await use(() => pool.query<{ letter: string; replay: string | null }>(`SELECT letter, replay FROM ${letters} WHERE id = $1`, [id]));
+      const { rows } = await use(() =>
+        pool.query<{ letter: string; replay: string | null }>(`SELECT letter, replay FROM ${letters} WHERE id = $1`, [
+          id,
+        ]),
+      );
       return rows[0] ? stored(rows[0]) : undefined;
     },
     async markReplayed(marker) {
-      await use(() => pool.query(`UPDATE ${letters} SET replayed_at = $2, replay = $3 WHERE id = $1`, [marker.id, marker.replayedAt, JSON.stringify(marker)]));
+      await use(() =>
+        pool.query(`UPDATE ${letters} SET replayed_at = $2, replay = $3 WHERE id = $1`, [
+          marker.id,
+          marker.replayedAt,
+          JSON.stringify(marker),
+        ]),
+      );
     },
     async purge(ids) {
-      const { rows } = await use(() => pool.query<{ id: string }>(`DELETE FROM ${letters} WHERE id = ANY($1::text[]) RETURNING id`, [[...new Set(ids)]]));
+      const { rows } = await use(() =>
+        pool.query<{ id: string }>(`DELETE FROM ${letters} WHERE id = ANY($1::text[]) RETURNING id`, [
+          [...new Set(ids)],
+        ]),
+      );
       return rows.map((row) => row.id);
     },
     corrupt: () => [],

@@ -14,7 +14,10 @@ export interface PurgePlan {
 }
 
 /** Dry run: how many a purge would remove (ids that exist, or filter matches), and the first few. */
-export async function planPurge(queries: DeadLetterQueries, target: { ids: readonly string[] } | { filter: LetterFilter }): Promise<PurgePlan> {
+export async function planPurge(
+  queries: DeadLetterQueries,
+  target: { ids: readonly string[] } | { filter: LetterFilter },
+): Promise<PurgePlan> {
   if ('ids' in target) {
     const found: StoredLetter[] = [];
     for (const id of new Set(target.ids)) {
@@ -36,13 +39,22 @@ export async function planPurge(queries: DeadLetterQueries, target: { ids: reado
 }
 
 /** Removes them, a batch at a time; resolves with how many were removed. */
-export async function purge(queries: DeadLetterQueries, target: { ids: readonly string[] } | { filter: LetterFilter }, purgedAt: string): Promise<number> {
+export async function purge(
+  queries: DeadLetterQueries,
+  target: { ids: readonly string[] } | { filter: LetterFilter },
+  purgedAt: string,
+): Promise<number> {
   if ('ids' in target) return (await queries.purge([...new Set(target.ids)], purgedAt)).length;
   let removed = 0;
   let request: PageRequest = { filter: target.filter, cursor: undefined, limit: batch, order: 'oldest' };
   for (;;) {
     const page = await queries.list(request);
-    removed += (await queries.purge(page.items.map((item) => item.letter.id), purgedAt)).length;
+    removed += (
+      await queries.purge(
+        page.items.map((item) => item.letter.id),
+        purgedAt,
+      )
+    ).length;
     if (page.nextCursor === null) return removed;
     request = { ...request, cursor: page.nextCursor };
   }

@@ -6,7 +6,11 @@ export interface RateLimiter {
   take(): Promise<void>;
 }
 
-export function rateLimiter(ratePerSecond: number, signal: AbortSignal, clock: () => number = () => performance.now()): RateLimiter {
+export function rateLimiter(
+  ratePerSecond: number,
+  signal: AbortSignal,
+  clock: () => number = () => performance.now(),
+): RateLimiter {
   const interval = 1000 / ratePerSecond;
   let start: number | undefined;
   let sent = 0;

@@ -46,7 +46,8 @@ function isStructured(contentType: string | undefined): boolean {
   return (contentType ?? '').split(';', 1)[0]?.trim().toLowerCase() === 'application/cloudevents+json';
 }
 
-const quoted = (value: string) => JSON.stringify(value.length > noteValueChars ? `${value.slice(0, noteValueChars)}…` : value);
+const quoted = (value: string) =>
+  JSON.stringify(value.length > noteValueChars ? `${value.slice(0, noteValueChars)}…` : value);
 
 /**
  * Attributes from ce-* headers, from the raw list (names lower-cased, each name kept as sent): values
@@ -71,7 +72,8 @@ function headerAttributes(rawHeaders: readonly string[], into: Record<string, un
     } catch (err) {
       notes.push(`${name} kept as typed: ${(err as Error).message}`);
     }
-    if (all.length > 1) notes.push(`${name} was sent ${all.length} times, the first kept (${all.map(quoted).join(', ')})`);
+    if (all.length > 1)
+      notes.push(`${name} was sent ${all.length} times, the first kept (${all.map(quoted).join(', ')})`);
     into[attribute] = value;
   }
   return values.size;
@@ -110,17 +112,27 @@ function rawCapture(request: DeadLetterRequest, body: Buffer, notes: string[]): 
 }
 
 function describe(err: unknown): string {
-  const message = err instanceof HttpError ? err.message : err instanceof Error ? `${err.name}: ${err.message}` : String(err);
+  const message =
+    err instanceof HttpError ? err.message : err instanceof Error ? `${err.name}: ${err.message}` : String(err);
   return message.length > reasonChars ? `${message.slice(0, reasonChars)}…` : message;
 }
 
-export function readDeadLetter(request: DeadLetterRequest, body: Buffer, options: { newId: () => string; now: () => Date }): ReadDeadLetter {
+export function readDeadLetter(
+  request: DeadLetterRequest,
+  body: Buffer,
+  options: { newId: () => string; now: () => Date },
+): ReadDeadLetter {
   const { headers } = request;
   let reason: string;
   try {
     // Node joins a repeated header into one value that would pass for an attribute: the parse step refuses
     // it from the raw headers, and it is captured raw below instead.
-    const { wire } = parseEvent(headers, body, { legacy: false, requireJson: false, newId: options.newId, now: options.now }, request.rawHeaders);
+    const { wire } = parseEvent(
+      headers,
+      body,
+      { legacy: false, requireJson: false, newId: options.newId, now: options.now },
+      request.rawHeaders,
+    );
     // The SDK's checks passed (parseEvent), so every name is an attribute name: never `__proto__`.
     const event: Record<string, unknown> = {};
     for (const [name, value] of wire.attributes) event[name] = value;
@@ -133,10 +145,15 @@ export function readDeadLetter(request: DeadLetterRequest, body: Buffer, options
   const notes: string[] = [];
   const event = rawCapture(request, body, notes);
   if (!event) {
-    throw new HttpError(400, 'missing_attributes', `not a CloudEvent: no ce-* headers and no CloudEvent attributes in the body (${reason})`);
+    throw new HttpError(
+      400,
+      'missing_attributes',
+      `not a CloudEvent: no ce-* headers and no CloudEvent attributes in the body (${reason})`,
+    );
   }
   const structured = isStructured(first(headers['content-type']));
   const joined = notes.join('; ');
-  const noted = notes.length === 0 ? '' : `; ${joined.length > notesChars ? `${joined.slice(0, notesChars)}…` : joined}`;
+  const noted =
+    notes.length === 0 ? '' : `; ${joined.length > notesChars ? `${joined.slice(0, notesChars)}…` : joined}`;
   return { event, invalid: `${reason}${noted}${structured ? ' (data_base64 holds the whole request body)' : ''}` };
 }

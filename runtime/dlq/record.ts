@@ -11,7 +11,15 @@
 import { isUtf8 } from 'node:buffer';
 import { CloudEvent } from 'cloudevents';
 import { decodeText, isUtf8Charset, parseContentType } from '../events/content-type.js';
-import { asAttributeValue, describeValue, WireEvent, wireFromCloudEvent, type AttributeValue, type DataKind, type EventData } from '../events/wire-event.js';
+import {
+  asAttributeValue,
+  describeValue,
+  WireEvent,
+  wireFromCloudEvent,
+  type AttributeValue,
+  type DataKind,
+  type EventData,
+} from '../events/wire-event.js';
 import { HttpError } from '../http/errors.js';
 
 export interface DeadLetterError {
@@ -71,11 +79,16 @@ export type StoreLine = DeadLetter | ReplayMarker | PurgeMarker;
  * Data as the bytes that came, with what they are (wire-event.ts: json, text or binary): `text` when the
  * bytes are UTF-8 and JSON or text in a UTF-8 charset (readable in the file and the database), else `base64`.
  */
-export type StoredData = { readonly kind: DataKind; readonly text: string } | { readonly kind: DataKind; readonly base64: string };
+export type StoredData =
+  { readonly kind: DataKind; readonly text: string } | { readonly kind: DataKind; readonly base64: string };
 
 export function storedData(data: EventData, contentType: string | undefined): StoredData {
-  const readable = isUtf8(data.bytes) && (data.kind === 'json' || (data.kind === 'text' && isUtf8Charset(parseContentType(contentType)?.charset)));
-  return readable ? { kind: data.kind, text: data.bytes.toString('utf8') } : { kind: data.kind, base64: data.bytes.toString('base64') };
+  const readable =
+    isUtf8(data.bytes) &&
+    (data.kind === 'json' || (data.kind === 'text' && isUtf8Charset(parseContentType(contentType)?.charset)));
+  return readable
+    ? { kind: data.kind, text: data.bytes.toString('utf8') }
+    : { kind: data.kind, base64: data.bytes.toString('base64') };
 }
 
 const dataKinds: ReadonlySet<unknown> = new Set(['json', 'text', 'binary']);
@@ -87,12 +100,14 @@ function dataBytes(letter: DeadLetter): EventData | undefined {
   if (!dataKinds.has(data.kind) || (typeof data.text !== 'string' && typeof data.base64 !== 'string')) {
     throw new HttpError(422, 'invalid_event', `dead letter ${letter.id}: its stored data is not {kind, text|base64}`);
   }
-  const bytes = typeof data.text === 'string' ? Buffer.from(data.text, 'utf8') : Buffer.from(data.base64 as string, 'base64');
+  const bytes =
+    typeof data.text === 'string' ? Buffer.from(data.text, 'utf8') : Buffer.from(data.base64 as string, 'base64');
   return { kind: data.kind as DataKind, bytes };
 }
 
 /** A record written before `data` existed (its data, if any, is in `event`). */
-const olderFormat = (letter: DeadLetter): boolean => letter.data === undefined && (letter.event.data !== undefined || letter.event.data_base64 !== undefined);
+const olderFormat = (letter: DeadLetter): boolean =>
+  letter.data === undefined && (letter.event.data !== undefined || letter.event.data_base64 !== undefined);
 
 /**
  * The event in structured JSON form, for people and the admin API: JSON data parsed, text as a string, bytes
@@ -117,7 +132,10 @@ export function eventJson(letter: DeadLetter): Record<string, unknown> {
     }
   }
   if (data.kind === 'text') {
-    const text = decodeText(data.bytes, parseContentType(typeof json.datacontenttype === 'string' ? json.datacontenttype : undefined)?.charset);
+    const text = decodeText(
+      data.bytes,
+      parseContentType(typeof json.datacontenttype === 'string' ? json.datacontenttype : undefined)?.charset,
+    );
     if (typeof text === 'string') {
       json.data = text;
       return json;
@@ -142,7 +160,13 @@ export function decodeErrorData(value: string | undefined): string | undefined {
 }
 
 /** A dead letter from the event's attributes in JSON form (a parsed CloudEvent, or what a raw capture read). */
-export function deadLetterFrom(event: Record<string, unknown>, id: string, receivedAt: Date, invalid?: string, data?: StoredData): DeadLetter {
+export function deadLetterFrom(
+  event: Record<string, unknown>,
+  id: string,
+  receivedAt: Date,
+  invalid?: string,
+  data?: StoredData,
+): DeadLetter {
   const letter: DeadLetter = {
     kind: 'dead-letter',
     id,
@@ -180,14 +204,23 @@ function wireOf(letter: DeadLetter, omit: readonly string[], extensions: Readonl
     try {
       return wireFromCloudEvent(new CloudEvent<unknown>({ ...attributes, ...extensions }, false));
     } catch (err) {
-      throw new HttpError(422, 'invalid_event', `dead letter ${letter.id} cannot be sent as a CloudEvent: ${(err as Error).message}`);
+      throw new HttpError(
+        422,
+        'invalid_event',
+        `dead letter ${letter.id} cannot be sent as a CloudEvent: ${(err as Error).message}`,
+      );
     }
   }
   const attributes = new Map<string, AttributeValue>();
   for (const [name, value] of Object.entries(letter.event)) {
     if (omit.includes(name) || value === undefined || value === null) continue;
     const typed = asAttributeValue(value);
-    if (typed === undefined) throw new HttpError(422, 'invalid_event', `dead letter ${letter.id} cannot be sent as a CloudEvent: attribute "${name}" is ${describeValue(value)}`);
+    if (typed === undefined)
+      throw new HttpError(
+        422,
+        'invalid_event',
+        `dead letter ${letter.id} cannot be sent as a CloudEvent: attribute "${name}" is ${describeValue(value)}`,
+      );
     attributes.set(name, typed);
   }
   for (const [name, value] of Object.entries(extensions)) attributes.set(name, value);
@@ -206,7 +239,11 @@ export function storedWire(letter: DeadLetter): WireEvent {
  */
 export function wireForReplay(letter: DeadLetter, extensions: Readonly<Record<string, string>> = {}): WireEvent {
   if (letter.invalid !== undefined) {
-    throw new HttpError(422, 'invalid_event', `dead letter ${letter.id} was stored raw because it is not a valid CloudEvent (${letter.invalid}); it cannot be replayed as it is`);
+    throw new HttpError(
+      422,
+      'invalid_event',
+      `dead letter ${letter.id} was stored raw because it is not a valid CloudEvent (${letter.invalid}); it cannot be replayed as it is`,
+    );
   }
   return wireOf(letter, errorExtensions, extensions);
 }
@@ -216,6 +253,13 @@ export function wireJson(event: WireEvent): Record<string, unknown> {
   const json: Record<string, unknown> = {};
   for (const [name, value] of event.attributes) json[name] = value;
   if (event.data === undefined) return json;
-  const view: DeadLetter = { kind: 'dead-letter', id: '', receivedAt: '', error: { destination: undefined, code: undefined, data: undefined }, event: json, data: storedData(event.data, event.datacontenttype) };
+  const view: DeadLetter = {
+    kind: 'dead-letter',
+    id: '',
+    receivedAt: '',
+    error: { destination: undefined, code: undefined, data: undefined },
+    event: json,
+    data: storedData(event.data, event.datacontenttype),
+  };
   return eventJson(view);
 }

@@ -48,7 +48,8 @@ interface Answer {
 
 type Attempt = { kind: 'answer'; answer: Answer } | { kind: 'no-answer'; message: string; timeout: boolean };
 
-const retryableStatus = (status: number) => status >= 500 || status === 404 || status === 408 || status === 409 || status === 429;
+const retryableStatus = (status: number) =>
+  status >= 500 || status === 404 || status === 408 || status === 409 || status === 429;
 
 export interface DestinationDelivery {
   to(url: string): DestinationSender;
@@ -69,7 +70,11 @@ export function createDestinationDelivery(options: DestinationDeliveryOptions): 
       const isHttps = target.protocol === 'https:';
       const req = (isHttps ? https : http).request(
         target,
-        { method: 'POST', headers: { ...headers, prefer: 'reply', 'content-length': String(body.length) }, agent: isHttps ? httpsAgent : httpAgent },
+        {
+          method: 'POST',
+          headers: { ...headers, prefer: 'reply', 'content-length': String(body.length) },
+          agent: isHttps ? httpsAgent : httpAgent,
+        },
         (res) => {
           const chunks: Buffer[] = [];
           let size = 0;
@@ -79,8 +84,16 @@ export function createDestinationDelivery(options: DestinationDeliveryOptions): 
           });
           res.on('end', () => {
             clearTimeout(timer);
-            if (size > maxReplyBytes) resolve({ kind: 'answer', answer: { status: 502, headers: {}, body: Buffer.from(`reply larger than ${maxReplyBytes} bytes`) } });
-            else resolve({ kind: 'answer', answer: { status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) } });
+            if (size > maxReplyBytes)
+              resolve({
+                kind: 'answer',
+                answer: { status: 502, headers: {}, body: Buffer.from(`reply larger than ${maxReplyBytes} bytes`) },
+              });
+            else
+              resolve({
+                kind: 'answer',
+                answer: { status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) },
+              });
           });
           res.on('error', (err) => resolve({ kind: 'no-answer', message: err.message, timeout: false }));
         },
@@ -102,10 +115,19 @@ export function createDestinationDelivery(options: DestinationDeliveryOptions): 
     const isEvent = answer.headers['ce-id'] !== undefined || type.startsWith('application/cloudevents+json');
     if (!isEvent) return undefined;
     try {
-      return readWireEvent(answer.headers, answer.body, { legacy: false, requireJson: false, newId: options.newId, now: options.now });
+      return readWireEvent(answer.headers, answer.body, {
+        legacy: false,
+        requireJson: false,
+        newId: options.newId,
+        now: options.now,
+      });
     } catch (err) {
       // Knative's dispatchers fail a delivery whose reply is not a valid CloudEvent.
-      throw new HttpError(502, 'upstream_rejected', `the replay target ${url} answered ${answer.status} with a reply that is not a valid CloudEvent (${(err as Error).message})`);
+      throw new HttpError(
+        502,
+        'upstream_rejected',
+        `the replay target ${url} answered ${answer.status} with a reply that is not a valid CloudEvent (${(err as Error).message})`,
+      );
     }
   }
 
@@ -120,11 +142,22 @@ export function createDestinationDelivery(options: DestinationDeliveryOptions): 
         async () => {
           attempts++;
           const attempt = await post(url, message.headers, body);
-          if (attempt.kind === 'answer' && attempt.answer.status >= 200 && attempt.answer.status < 300) return { done: true as const, value: attempt };
+          if (attempt.kind === 'answer' && attempt.answer.status >= 200 && attempt.answer.status < 300)
+            return { done: true as const, value: attempt };
           const retryable = attempt.kind === 'no-answer' || retryableStatus(attempt.answer.status);
           return { done: false as const, retryable, value: attempt };
         },
-        (n, last, delayMs) => log.warn({ target: url, attempt: n, delayMs, eventId: event.id, result: last.kind === 'answer' ? `status ${last.answer.status}` : last.message }, 'replay target call failed; retrying'),
+        (n, last, delayMs) =>
+          log.warn(
+            {
+              target: url,
+              attempt: n,
+              delayMs,
+              eventId: event.id,
+              result: last.kind === 'answer' ? `status ${last.answer.status}` : last.message,
+            },
+            'replay target call failed; retrying',
+          ),
         options.stopping,
       );
       const tries = `after ${attempts} attempt${attempts === 1 ? '' : 's'}`;
@@ -133,11 +166,24 @@ export function createDestinationDelivery(options: DestinationDeliveryOptions): 
         if (last.kind === 'no-answer') {
           throw last.timeout
             ? new HttpError(504, 'upstream_timeout', `the replay target ${url} did not answer in time ${tries}`)
-            : new HttpError(503, 'upstream_unavailable', `the replay target ${url} is unreachable ${tries} (${last.message})`);
+            : new HttpError(
+                503,
+                'upstream_unavailable',
+                `the replay target ${url} is unreachable ${tries} (${last.message})`,
+              );
         }
         const { status } = last.answer;
-        if (!retryableStatus(status)) throw new HttpError(502, 'upstream_rejected', `the replay target refused the event with status ${status} (${url})`);
-        throw new HttpError(status === 503 || status === 429 ? 503 : 502, 'upstream_unavailable', `the replay target ${url} answered ${status} ${tries}`);
+        if (!retryableStatus(status))
+          throw new HttpError(
+            502,
+            'upstream_rejected',
+            `the replay target refused the event with status ${status} (${url})`,
+          );
+        throw new HttpError(
+          status === 503 || status === 429 ? 503 : 502,
+          'upstream_unavailable',
+          `the replay target ${url} answered ${status} ${tries}`,
+        );
       }
       const answer = (last as { kind: 'answer'; answer: Answer }).answer;
       const reply = replyOf(answer, url);
@@ -153,11 +199,19 @@ export function createDestinationDelivery(options: DestinationDeliveryOptions): 
       }
       try {
         const published = await broker.send(reply);
-        log.info({ target: url, eventId: event.id, replyId, replyType }, 'replay: the destination\'s reply event published into the broker');
+        log.info(
+          { target: url, eventId: event.id, replyId, replyType },
+          "replay: the destination's reply event published into the broker",
+        );
         return { status: answer.status, attempts, reply: { id: replyId, type: replyType, status: published.status } };
       } catch (err) {
         const why = err instanceof HttpError ? err.message : (err as Error).message;
-        throw new HttpError(502, 'upstream_unavailable', `the replay target ${url} took the event, but its reply event (${replyType}) could not be published into the broker: ${why}. The dead letter is left unreplayed`, { cause: err });
+        throw new HttpError(
+          502,
+          'upstream_unavailable',
+          `the replay target ${url} took the event, but its reply event (${replyType}) could not be published into the broker: ${why}. The dead letter is left unreplayed`,
+          { cause: err },
+        );
       }
     },
   });

@@ -71,9 +71,14 @@ export function createJobRunner(options: JobRunnerOptions): JobRunner {
   /** A running job nobody runs any more is shown as interrupted. */
   function view(job: JobWithIds): JobWithIds {
     if ((job.state !== 'running' && job.state !== 'counting') || running.has(job.id)) return job;
-    const stale = options.storeKind === 'file' ? job.owner !== owner : now().getTime() - Date.parse(job.heartbeatAt) > staleMs;
+    const stale =
+      options.storeKind === 'file' ? job.owner !== owner : now().getTime() - Date.parse(job.heartbeatAt) > staleMs;
     if (!stale) return job;
-    return { ...job, state: 'interrupted', reason: `the dlq process running it stopped (restart or crash) after ${job.done} of ${job.total ?? '?'}; POST /dead-letters/replays/${job.id}/resume to go on` };
+    return {
+      ...job,
+      state: 'interrupted',
+      reason: `the dlq process running it stopped (restart or crash) after ${job.done} of ${job.total ?? '?'}; POST /dead-letters/replays/${job.id}/resume to go on`,
+    };
   }
 
   async function readPage(request: PageRequest, signal: AbortSignal) {
@@ -102,7 +107,10 @@ export function createJobRunner(options: JobRunnerOptions): JobRunner {
   }
 
   /** Pages of dead letters from the job's cursor: by filter, or the listed ids in order. */
-  async function* pages(job: JobWithIds, signal: AbortSignal): AsyncGenerator<{ items: StoredLetter[]; missing: string[]; next: string | null }> {
+  async function* pages(
+    job: JobWithIds,
+    signal: AbortSignal,
+  ): AsyncGenerator<{ items: StoredLetter[]; missing: string[]; next: string | null }> {
     if (job.ids) {
       let from = job.cursor === null ? 0 : Number(job.cursor);
       while (from < job.ids.length) {
@@ -119,7 +127,12 @@ export function createJobRunner(options: JobRunnerOptions): JobRunner {
       }
       return;
     }
-    let request: PageRequest = { filter: effectiveFilter(job), cursor: job.cursor ?? undefined, limit: pageSize, order: 'oldest' };
+    let request: PageRequest = {
+      filter: effectiveFilter(job),
+      cursor: job.cursor ?? undefined,
+      limit: pageSize,
+      order: 'oldest',
+    };
     for (;;) {
       const page = await readPage(request, signal);
       yield { items: [...page.items], missing: [], next: page.nextCursor };
@@ -149,10 +162,19 @@ export function createJobRunner(options: JobRunnerOptions): JobRunner {
     };
     const failures: JobFailure[] = [...job.failures];
     const counts = { replayed: job.replayed, skipped: job.skipped, failed: job.failed };
-    const progress = () => ({ ...counts, done: counts.replayed + counts.skipped + counts.failed, failures: [...failures] });
+    const progress = () => ({
+      ...counts,
+      done: counts.replayed + counts.skipped + counts.failed,
+      failures: [...failures],
+    });
     const fail = (id: string, eventId: unknown, message: string) => {
       counts.failed++;
-      if (failures.length < maxFailuresKept) failures.push({ id, eventId: typeof eventId === 'string' ? eventId.slice(0, 200) : null, message: message.slice(0, 500) });
+      if (failures.length < maxFailuresKept)
+        failures.push({
+          id,
+          eventId: typeof eventId === 'string' ? eventId.slice(0, 200) : null,
+          message: message.slice(0, 500),
+        });
     };
     // The heartbeat: progress saved every second even while one send waits on a slow target, and a cancel
     // asked through another replica picked up.
@@ -163,7 +185,9 @@ export function createJobRunner(options: JobRunnerOptions): JobRunner {
           if (saved?.cancelRequested && !signal.aborted) controller.abort(new Error('cancelled'));
           return save(progress());
         })
-        .catch((err: unknown) => log.warn({ err, job: job.id }, 'replay job: progress could not be saved; trying again in a second'));
+        .catch((err: unknown) =>
+          log.warn({ err, job: job.id }, 'replay job: progress could not be saved; trying again in a second'),
+        );
     }, saveEveryMs);
     heartbeat.unref();
     try {
@@ -178,13 +202,26 @@ export function createJobRunner(options: JobRunnerOptions): JobRunner {
       const inFlight = new Set<Promise<void>>();
       const replayOne = async (stored: StoredLetter): Promise<void> => {
         try {
-          const outcome = await replayer.replay(stored, { force: job.force, to: job.to, job: job.id, beforeSend: () => limiter.take() });
+          const outcome = await replayer.replay(stored, {
+            force: job.force,
+            to: job.to,
+            job: job.id,
+            beforeSend: () => limiter.take(),
+          });
           if (outcome.replayed) counts.replayed++;
           else counts.skipped++;
         } catch (err) {
           if (signal.aborted) return; // stopped while waiting for its turn: not sent, not counted
-          fail(stored.letter.id, stored.letter.event.id, err instanceof HttpError ? err.message : `unexpected error: ${(err as Error).message ?? String(err)}`);
-          if (!(err instanceof HttpError)) log.error({ err, deadLetter: stored.letter.id, job: job.id }, 'replay job: unexpected error on one dead letter; going on');
+          fail(
+            stored.letter.id,
+            stored.letter.event.id,
+            err instanceof HttpError ? err.message : `unexpected error: ${(err as Error).message ?? String(err)}`,
+          );
+          if (!(err instanceof HttpError))
+            log.error(
+              { err, deadLetter: stored.letter.id, job: job.id },
+              'replay job: unexpected error on one dead letter; going on',
+            );
         }
       };
       for await (const page of pages(job, signal)) {
@@ -205,18 +242,34 @@ export function createJobRunner(options: JobRunnerOptions): JobRunner {
       if (signal.aborted) {
         const why = signal.reason instanceof Error ? signal.reason.message : 'stopped';
         if (why === 'shutdown') {
-          await finish({ ...progress(), state: 'interrupted', reason: `the dlq was stopped (SIGTERM) after ${counts.replayed + counts.skipped + counts.failed} of ${job.total}; POST /dead-letters/replays/${job.id}/resume to go on` });
+          await finish({
+            ...progress(),
+            state: 'interrupted',
+            reason: `the dlq was stopped (SIGTERM) after ${counts.replayed + counts.skipped + counts.failed} of ${job.total}; POST /dead-letters/replays/${job.id}/resume to go on`,
+          });
         } else {
           await finish({ ...progress(), state: 'cancelled', cancelRequested: true, finishedAt: now().toISOString() });
         }
       } else {
         await finish({ ...progress(), state: 'done', cursor: null, finishedAt: now().toISOString() });
       }
-      log.info({ job: job.id, state: job.state, replayed: counts.replayed, skipped: counts.skipped, failed: counts.failed }, 'replay job finished');
+      log.info(
+        { job: job.id, state: job.state, replayed: counts.replayed, skipped: counts.skipped, failed: counts.failed },
+        'replay job finished',
+      );
     } catch (err) {
-      const reason = signal.aborted ? 'stopped' : err instanceof HttpError ? err.message : `unexpected error: ${(err as Error).message ?? String(err)}`;
+      const reason = signal.aborted
+        ? 'stopped'
+        : err instanceof HttpError
+          ? err.message
+          : `unexpected error: ${(err as Error).message ?? String(err)}`;
       log.error({ err, job: job.id }, 'replay job stopped: the dead letters could not be read');
-      await finish({ ...progress(), state: signal.aborted ? 'interrupted' : 'failed', reason, finishedAt: now().toISOString() }).catch((saveErr: unknown) => {
+      await finish({
+        ...progress(),
+        state: signal.aborted ? 'interrupted' : 'failed',
+        reason,
+        finishedAt: now().toISOString(),
+      }).catch((saveErr: unknown) => {
         log.error({ err: saveErr, job: job.id }, 'replay job: its final state could not be saved');
       });
     } finally {
@@ -226,10 +279,26 @@ export function createJobRunner(options: JobRunnerOptions): JobRunner {
 
   /** The outcome of a job in the audit log, under the caller who started it (its start is audited by admin.ts). */
   async function audit(job: JobWithIds): Promise<void> {
-    const result = { state: job.state, total: job.total, replayed: job.replayed, skipped: job.skipped, failed: job.failed, ...(job.reason ? { reason: job.reason } : {}) };
+    const result = {
+      state: job.state,
+      total: job.total,
+      replayed: job.replayed,
+      skipped: job.skipped,
+      failed: job.failed,
+      ...(job.reason ? { reason: job.reason } : {}),
+    };
     await state
-      .appendAudit({ id: newId(), at: now().toISOString(), action: 'replay-job-end', caller: job.caller, what: { job: job.id, to: job.to, rate: job.rate }, result })
-      .catch((err: unknown) => log.error({ err, job: job.id }, 'replay job: its outcome could not be written to the audit log'));
+      .appendAudit({
+        id: newId(),
+        at: now().toISOString(),
+        action: 'replay-job-end',
+        caller: job.caller,
+        what: { job: job.id, to: job.to, rate: job.rate },
+        result,
+      })
+      .catch((err: unknown) =>
+        log.error({ err, job: job.id }, 'replay job: its outcome could not be written to the audit log'),
+      );
   }
 
   function launch(job: JobWithIds): void {
@@ -294,7 +363,13 @@ export function createJobRunner(options: JobRunnerOptions): JobRunner {
         return asked;
       }
       if (job.state === 'interrupted') {
-        const cancelled: JobWithIds = { ...job, state: 'cancelled', cancelRequested: true, finishedAt: now().toISOString(), updatedAt: now().toISOString() };
+        const cancelled: JobWithIds = {
+          ...job,
+          state: 'cancelled',
+          cancelRequested: true,
+          finishedAt: now().toISOString(),
+          updatedAt: now().toISOString(),
+        };
         await state.saveJob(cancelled);
         return cancelled;
       }
@@ -302,9 +377,22 @@ export function createJobRunner(options: JobRunnerOptions): JobRunner {
     },
     async resume(id) {
       const job = await find(id);
-      if (job.state !== 'interrupted' && job.state !== 'failed') throw new HttpError(409, 'conflict', `replay job ${id} is ${job.state}: only an interrupted or failed job can be resumed`);
+      if (job.state !== 'interrupted' && job.state !== 'failed')
+        throw new HttpError(
+          409,
+          'conflict',
+          `replay job ${id} is ${job.state}: only an interrupted or failed job can be resumed`,
+        );
       const at = now().toISOString();
-      const resumed: JobWithIds = { ...job, owner, state: job.total === null ? 'counting' : 'running', heartbeatAt: at, updatedAt: at, reason: undefined, finishedAt: undefined };
+      const resumed: JobWithIds = {
+        ...job,
+        owner,
+        state: job.total === null ? 'counting' : 'running',
+        heartbeatAt: at,
+        updatedAt: at,
+        reason: undefined,
+        finishedAt: undefined,
+      };
       await state.saveJob(resumed);
       launch(resumed);
       return resumed;

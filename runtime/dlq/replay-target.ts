@@ -35,13 +35,27 @@ export function replayTargets(brokerUrl: string | undefined, allowed: readonly s
   function check(to: string | undefined): void {
     if (to === undefined || to === 'destination') return;
     if (to === 'broker') {
-      if (!brokerUrl) throw new HttpError(400, 'bad_request', 'to=broker needs BROKER_URL (the broker ingress) in the dlq\'s environment');
+      if (!brokerUrl)
+        throw new HttpError(
+          400,
+          'bad_request',
+          "to=broker needs BROKER_URL (the broker ingress) in the dlq's environment",
+        );
       return;
     }
     const url = httpUrl(to);
-    if (!url) throw new HttpError(400, 'bad_request', 'to must be destination, broker, or an http(s) URL listed in DLQ_REPLAY_TARGETS');
+    if (!url)
+      throw new HttpError(
+        400,
+        'bad_request',
+        'to must be destination, broker, or an http(s) URL listed in DLQ_REPLAY_TARGETS',
+      );
     if (!allowList.has(url)) {
-      throw new HttpError(403, 'forbidden', `to=${url} is not in DLQ_REPLAY_TARGETS: a replay goes to the failed destination, the broker, or an allow-listed URL (${allowList.size === 0 ? 'none is listed' : [...allowList].join(', ')})`);
+      throw new HttpError(
+        403,
+        'forbidden',
+        `to=${url} is not in DLQ_REPLAY_TARGETS: a replay goes to the failed destination, the broker, or an allow-listed URL (${allowList.size === 0 ? 'none is listed' : [...allowList].join(', ')})`,
+      );
     }
   }
 
@@ -54,10 +68,19 @@ export function replayTargets(brokerUrl: string | undefined, allowed: readonly s
       if (to === undefined || to === 'destination') {
         const destination = letter.error.destination;
         if (destination === undefined) {
-          throw new HttpError(422, 'invalid_event', `dead letter ${letter.id} has no knativeerrordest: replay it with to=broker or to=<an allow-listed URL>`);
+          throw new HttpError(
+            422,
+            'invalid_event',
+            `dead letter ${letter.id} has no knativeerrordest: replay it with to=broker or to=<an allow-listed URL>`,
+          );
         }
         const url = httpUrl(destination);
-        if (!url) throw new HttpError(422, 'invalid_event', `dead letter ${letter.id}'s knativeerrordest is not an http(s) URL; replay it with to=broker or to=<an allow-listed URL>`);
+        if (!url)
+          throw new HttpError(
+            422,
+            'invalid_event',
+            `dead letter ${letter.id}'s knativeerrordest is not an http(s) URL; replay it with to=broker or to=<an allow-listed URL>`,
+          );
         return { to: 'destination', url };
       }
       if (to === 'broker') return { to: 'broker', url: brokerUrl as string };

@@ -31,7 +31,12 @@ export type ReplayOutcome =
       /** The reply event the destination answered with, published into the broker. */
       readonly reply?: { readonly id: string; readonly type: string; readonly status: number };
     }
-  | { readonly id: string; readonly replayed: false; readonly alreadyReplayedAt: string; readonly replayId: string | null };
+  | {
+      readonly id: string;
+      readonly replayed: false;
+      readonly alreadyReplayedAt: string;
+      readonly replayId: string | null;
+    };
 
 export interface ReplayOptions {
   readonly force: boolean;
@@ -66,7 +71,12 @@ const traceAttributes = ['specversion', 'id', 'source', 'type', 'subject', 'trac
  * reads, and only the trace context it sets comes back into the wire event, so attributes and data go out
  * as they were stored.
  */
-function traced(tracing: Tracing | undefined, event: WireEvent, target: ResolvedTarget, ids: { deadLetterId: string; replayId: string }) {
+function traced(
+  tracing: Tracing | undefined,
+  event: WireEvent,
+  target: ResolvedTarget,
+  ids: { deadLetterId: string; replayId: string },
+) {
   const attributes: Record<string, unknown> = {};
   for (const name of traceAttributes) if (event.attributes.has(name)) attributes[name] = event.attributes.get(name);
   const probe = new CloudEvent<unknown>(attributes, false);
@@ -98,7 +108,13 @@ export function createReplayer(options: {
 
   async function replayOnce({ letter, replayed }: StoredLetter, opts: ReplayOptions): Promise<ReplayOutcome> {
     const previous = doneHere.get(letter.id) ?? replayed;
-    if (previous && !opts.force) return { id: letter.id, replayed: false, alreadyReplayedAt: previous.replayedAt, replayId: previous.replayId ?? null };
+    if (previous && !opts.force)
+      return {
+        id: letter.id,
+        replayed: false,
+        alreadyReplayedAt: previous.replayedAt,
+        replayId: previous.replayId ?? null,
+      };
     const target = targets.resolve(opts.to, letter);
     const replayId = newId();
     // Built before the rate limiter is asked: an event that cannot be sent (stored raw, a poison attribute)
@@ -108,7 +124,11 @@ export function createReplayer(options: {
       event = wireForReplay(letter, { [replayIdExtension]: replayId });
     } catch (err) {
       if (err instanceof HttpError) throw err;
-      throw new HttpError(422, 'invalid_event', `dead letter ${letter.id} cannot be sent as a CloudEvent: ${(err as Error).message}`);
+      throw new HttpError(
+        422,
+        'invalid_event',
+        `dead letter ${letter.id} cannot be sent as a CloudEvent: ${(err as Error).message}`,
+      );
     }
     await opts.beforeSend?.();
     // A new trace per replay, with a span link to the trace the event had when it failed.
@@ -139,10 +159,35 @@ export function createReplayer(options: {
     } catch (err) {
       // Sent but not marked: a later replay would send it again (with the same event id). Say so.
       log.error({ err, deadLetter: letter.id }, 'dead letter replayed but the replay marker could not be written');
-      throw new HttpError(500, 'store_failed', `dead letter ${letter.id} was replayed (status ${status}) but could not be marked as replayed; after a restart a second replay would send it again`);
+      throw new HttpError(
+        500,
+        'store_failed',
+        `dead letter ${letter.id} was replayed (status ${status}) but could not be marked as replayed; after a restart a second replay would send it again`,
+      );
     }
-    log.info({ deadLetter: letter.id, eventId: letter.event.id, status, to: target.to, target: target.url, replayId, job: opts.job, replyId: reply?.id }, 'dead letter replayed');
-    return { id: letter.id, replayed: true, status, to: target.to, target: target.url, replayId, replayedAt: marker.replayedAt, ...(reply ? { reply } : {}) };
+    log.info(
+      {
+        deadLetter: letter.id,
+        eventId: letter.event.id,
+        status,
+        to: target.to,
+        target: target.url,
+        replayId,
+        job: opts.job,
+        replyId: reply?.id,
+      },
+      'dead letter replayed',
+    );
+    return {
+      id: letter.id,
+      replayed: true,
+      status,
+      to: target.to,
+      target: target.url,
+      replayId,
+      replayedAt: marker.replayedAt,
+      ...(reply ? { reply } : {}),
+    };
   }
 
   return {

@@ -21,7 +21,13 @@ export const timeoutCode = 'ETIMEDOUT_RESPONSE';
 const maxBodyKept = 1024;
 
 export function createHttpPoster(options: { maxSockets?: number } = {}): HttpPoster {
-  const agentOptions = { keepAlive: true, keepAliveMsecs: 1000, maxSockets: options.maxSockets ?? 256, maxFreeSockets: 64, scheduling: 'lifo' as const };
+  const agentOptions = {
+    keepAlive: true,
+    keepAliveMsecs: 1000,
+    maxSockets: options.maxSockets ?? 256,
+    maxFreeSockets: 64,
+    scheduling: 'lifo' as const,
+  };
   const httpAgent = new http.Agent(agentOptions);
   const httpsAgent = new https.Agent(agentOptions);
   return {
@@ -32,7 +38,11 @@ export function createHttpPoster(options: { maxSockets?: number } = {}): HttpPos
         const length = typeof body === 'string' ? Buffer.byteLength(body) : body.length;
         const req = (isHttps ? https : http).request(
           target,
-          { method: 'POST', headers: { ...headers, 'content-length': String(length) }, agent: isHttps ? httpsAgent : httpAgent },
+          {
+            method: 'POST',
+            headers: { ...headers, 'content-length': String(length) },
+            agent: isHttps ? httpsAgent : httpAgent,
+          },
           (res) => {
             const chunks: Buffer[] = [];
             let kept = 0;
@@ -44,7 +54,10 @@ export function createHttpPoster(options: { maxSockets?: number } = {}): HttpPos
             });
             res.on('end', () => {
               clearTimeout(timer);
-              resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8').slice(0, maxBodyKept) });
+              resolve({
+                status: res.statusCode ?? 0,
+                body: Buffer.concat(chunks).toString('utf8').slice(0, maxBodyKept),
+              });
             });
             res.on('error', (err) => {
               clearTimeout(timer);

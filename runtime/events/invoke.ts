@@ -3,7 +3,14 @@
 import type { CloudEvent } from 'cloudevents';
 import type { ServerResponse } from 'node:http';
 import { HttpError } from '../http/errors.js';
-import { noSpan, PermanentError, type EventFunction, type FunctionContext, type FunctionSpan, type Secrets } from '../function-api.js';
+import {
+  noSpan,
+  PermanentError,
+  type EventFunction,
+  type FunctionContext,
+  type FunctionSpan,
+  type Secrets,
+} from '../function-api.js';
 import type { Logger } from '../logger.js';
 import type { RoleObserver } from '../roles/role.js';
 
@@ -21,7 +28,9 @@ export interface InvokeOptions {
 }
 
 const isThenable = (value: unknown): value is PromiseLike<unknown> =>
-  value !== null && (typeof value === 'object' || typeof value === 'function') && typeof (value as { then?: unknown }).then === 'function';
+  value !== null &&
+  (typeof value === 'object' || typeof value === 'function') &&
+  typeof (value as { then?: unknown }).then === 'function';
 
 /**
  * The function's context, built on demand: most functions never read `signal` (and many not `log`), and an
@@ -34,7 +43,8 @@ class LazyContext implements FunctionContext {
   /** Set once the time is up; a signal made after that is born aborted. */
   timeoutError: HttpError | undefined;
   private readonly onClose = () => {
-    if (this.response && !this.response.writableFinished) this.controller?.abort(new Error('the caller closed the connection'));
+    if (this.response && !this.response.writableFinished)
+      this.controller?.abort(new Error('the caller closed the connection'));
   };
 
   constructor(
@@ -61,7 +71,12 @@ class LazyContext implements FunctionContext {
     // The process logger already carries `function` (main.ts binds it): binding it again would write the key
     // twice in one JSON line, which some log pipelines reject.
     const bindings = 'function' in options.log.bindings() ? {} : { function: options.functionName };
-    return (this.childLog = options.log.child({ ...bindings, eventId: event.id, eventType: event.type, eventSource: event.source }));
+    return (this.childLog = options.log.child({
+      ...bindings,
+      eventId: event.id,
+      eventType: event.type,
+      eventSource: event.source,
+    }));
   }
 
   get signal(): AbortSignal {
@@ -69,7 +84,8 @@ class LazyContext implements FunctionContext {
     const controller = (this.controller = new AbortController());
     const response = this.response;
     if (this.timeoutError) controller.abort(this.timeoutError);
-    else if (response && (response.destroyed || response.closed) && !response.writableFinished) controller.abort(new Error('the caller closed the connection'));
+    else if (response && (response.destroyed || response.closed) && !response.writableFinished)
+      controller.abort(new Error('the caller closed the connection'));
     else response?.once('close', this.onClose);
     return controller.signal;
   }
@@ -89,7 +105,11 @@ class LazyContext implements FunctionContext {
 function withDeadline(pending: PromiseLike<unknown>, context: LazyContext, options: InvokeOptions): Promise<unknown> {
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
-      const error = new HttpError(500, 'function_error', `function ${options.functionName} did not finish within ${options.timeoutMs} ms (FUNCTION_TIMEOUT_MS)`);
+      const error = new HttpError(
+        500,
+        'function_error',
+        `function ${options.functionName} did not finish within ${options.timeoutMs} ms (FUNCTION_TIMEOUT_MS)`,
+      );
       context.timeUp(error);
       reject(error);
     }, options.timeoutMs);
@@ -106,10 +126,15 @@ function withDeadline(pending: PromiseLike<unknown>, context: LazyContext, optio
   });
 }
 
-export async function invokeFunction(fn: EventFunction<unknown>, event: CloudEvent<unknown>, options: InvokeOptions): Promise<unknown> {
+export async function invokeFunction(
+  fn: EventFunction<unknown>,
+  event: CloudEvent<unknown>,
+  options: InvokeOptions,
+): Promise<unknown> {
   const context = new LazyContext(event, options, options.response);
   const started = performance.now();
-  const ran = (outcome: 'ok' | 'error' | 'permanent') => options.observer?.functionRan?.(options.functionName, (performance.now() - started) / 1000, outcome);
+  const ran = (outcome: 'ok' | 'error' | 'permanent') =>
+    options.observer?.functionRan?.(options.functionName, (performance.now() - started) / 1000, outcome);
   try {
     // A synchronous result needs no timer: it is already there. Only a promise is raced against the deadline.
     const returned = fn(event, context);
@@ -122,12 +147,20 @@ export async function invokeFunction(fn: EventFunction<unknown>, event: CloudEve
     if (err instanceof PermanentError) {
       // Expected: the function said the event can never succeed. Info with its message, no stack: a stack
       // trace per bad event at WARN buries the real warnings.
-      context.log.info({ status: err.status, error: err.message, details: err.details }, `function ${options.functionName} rejected the event permanently`);
+      context.log.info(
+        { status: err.status, error: err.message, details: err.details },
+        `function ${options.functionName} rejected the event permanently`,
+      );
       throw new HttpError(err.status, 'permanent_failure', err.message, { details: err.details, cause: err });
     }
     context.log.error({ err }, `function ${options.functionName} threw`);
     // The function's own message may carry internals: it goes to the log, not to the caller.
-    throw new HttpError(500, 'function_error', `function ${options.functionName} failed; see the service log for event ${event.id}`, { cause: err });
+    throw new HttpError(
+      500,
+      'function_error',
+      `function ${options.functionName} failed; see the service log for event ${event.id}`,
+      { cause: err },
+    );
   } finally {
     context.done();
   }

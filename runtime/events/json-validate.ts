@@ -29,7 +29,15 @@ const isSpace = (byte: number) => byte === 32 || byte === 10 || byte === 13 || b
 const isDigit = (byte: number) => byte >= 48 && byte <= 57;
 const isHex = (byte: number) => isDigit(byte) || (byte >= 65 && byte <= 70) || (byte >= 97 && byte <= 102);
 // After a backslash: " \ / b f n r t (u is handled apart).
-const isSimpleEscape = (byte: number) => byte === 34 || byte === 92 || byte === 47 || byte === 98 || byte === 102 || byte === 110 || byte === 114 || byte === 116;
+const isSimpleEscape = (byte: number) =>
+  byte === 34 ||
+  byte === 92 ||
+  byte === 47 ||
+  byte === 98 ||
+  byte === 102 ||
+  byte === 110 ||
+  byte === 114 ||
+  byte === 116;
 
 /** Index just past the digits from `at` on. */
 function digitsEnd(bytes: Uint8Array, at: number): number {
@@ -39,7 +47,9 @@ function digitsEnd(bytes: Uint8Array, at: number): number {
 }
 
 function describeByte(byte: number): string {
-  return byte > 32 && byte < 127 ? `unexpected "${String.fromCharCode(byte)}"` : `unexpected byte 0x${byte.toString(16).padStart(2, '0')}`;
+  return byte > 32 && byte < 127
+    ? `unexpected "${String.fromCharCode(byte)}"`
+    : `unexpected byte 0x${byte.toString(16).padStart(2, '0')}`;
 }
 
 /** The outcome of a scan: valid, or why not and where (`tooDeep`: nesting over the limit, a 422). */
@@ -113,7 +123,11 @@ export class JsonScanner {
 
   private open(kind: number): void {
     if (++this.depth > this.depthLimit) {
-      this.failure = { reason: `nests arrays and objects more than ${this.depthLimit} levels deep`, at: this.pos, tooDeep: true };
+      this.failure = {
+        reason: `nests arrays and objects more than ${this.depthLimit} levels deep`,
+        at: this.pos,
+        tooDeep: true,
+      };
       return;
     }
     this.stack[this.depth] = kind;
@@ -137,7 +151,8 @@ export class JsonScanner {
     const bytes = this.bytes;
     while (this.pos < bytes.length && isSpace(bytes[this.pos] as number)) this.pos++;
     if (this.pos >= bytes.length) return this.fail('unexpected end of input', this.pos);
-    if (bytes[this.pos] !== 58) return this.fail(`${describeByte(bytes[this.pos] as number)} where ":" was expected`, this.pos);
+    if (bytes[this.pos] !== 58)
+      return this.fail(`${describeByte(bytes[this.pos] as number)} where ":" was expected`, this.pos);
     this.pos++;
     this.state = VALUE;
   }
@@ -199,17 +214,29 @@ export class JsonScanner {
     if (bytes[i] === 45) i++;
     if (bytes[i] === 48) i++;
     else if (i < bytes.length && isDigit(bytes[i] as number)) i = digitsEnd(bytes, i);
-    else return this.fail(i < bytes.length ? `${describeByte(bytes[i] as number)} in a number` : 'unexpected end of input', i);
+    else
+      return this.fail(
+        i < bytes.length ? `${describeByte(bytes[i] as number)} in a number` : 'unexpected end of input',
+        i,
+      );
     if (bytes[i] === 46) {
       const after = digitsEnd(bytes, i + 1);
-      if (after === i + 1) return this.fail(i + 1 < bytes.length ? `${describeByte(bytes[i + 1] as number)} in a number` : 'unexpected end of input', i + 1);
+      if (after === i + 1)
+        return this.fail(
+          i + 1 < bytes.length ? `${describeByte(bytes[i + 1] as number)} in a number` : 'unexpected end of input',
+          i + 1,
+        );
       i = after;
     }
     if (bytes[i] === 101 || bytes[i] === 69) {
       i++;
       if (bytes[i] === 43 || bytes[i] === 45) i++;
       const after = digitsEnd(bytes, i);
-      if (after === i) return this.fail(i < bytes.length ? `${describeByte(bytes[i] as number)} in a number` : 'unexpected end of input', i);
+      if (after === i)
+        return this.fail(
+          i < bytes.length ? `${describeByte(bytes[i] as number)} in a number` : 'unexpected end of input',
+          i,
+        );
       i = after;
     }
     this.pos = i;
@@ -219,7 +246,11 @@ export class JsonScanner {
 const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 /** The verdict on `bytes`, scanned `jsonSliceBytes` at a time with a turn of the event loop between two slices. */
-export async function checkJson(bytes: Uint8Array, depthLimit = maxJsonDepth, sliceBytes = jsonSliceBytes): Promise<JsonVerdict> {
+export async function checkJson(
+  bytes: Uint8Array,
+  depthLimit = maxJsonDepth,
+  sliceBytes = jsonSliceBytes,
+): Promise<JsonVerdict> {
   const scanner = new JsonScanner(bytes, depthLimit);
   for (let end = sliceBytes; ; end += sliceBytes) {
     scanner.scan(end);
@@ -233,7 +264,12 @@ export async function checkJson(bytes: Uint8Array, depthLimit = maxJsonDepth, sl
 export async function validateJson(bytes: Uint8Array, what: string, depthLimit = maxJsonDepth): Promise<void> {
   const verdict = await checkJson(bytes, depthLimit);
   if (verdict.ok) return;
-  if (verdict.tooDeep) throw new HttpError(422, 'invalid_json', `${what} nests arrays and objects more than ${depthLimit} levels deep (the limit)`);
+  if (verdict.tooDeep)
+    throw new HttpError(
+      422,
+      'invalid_json',
+      `${what} nests arrays and objects more than ${depthLimit} levels deep (the limit)`,
+    );
   throw new HttpError(400, 'invalid_json', `${what} is not valid JSON: ${verdict.reason} at byte ${verdict.at}`);
 }
 

@@ -29,7 +29,16 @@ export interface ParseOptions {
 
 export type ParsedEvent = CloudEvent<unknown>;
 
-const contextAttributes = new Set(['id', 'source', 'specversion', 'type', 'datacontenttype', 'dataschema', 'subject', 'time']);
+const contextAttributes = new Set([
+  'id',
+  'source',
+  'specversion',
+  'type',
+  'datacontenttype',
+  'dataschema',
+  'subject',
+  'time',
+]);
 const optionalStrings = ['datacontenttype', 'dataschema', 'subject', 'time'];
 // RFC 3339 date-time, as CloudEvents requires for `time`.
 const rfc3339 = /^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$/;
@@ -40,14 +49,19 @@ const base64 = /^[A-Za-z0-9+/]*={0,2}$/;
 
 function headerValue(value: string | string[] | undefined): string | undefined {
   if (Array.isArray(value)) {
-    if (value.length > 1) throw new HttpError(400, 'invalid_event', 'a CloudEvent attribute header was sent more than once');
+    if (value.length > 1)
+      throw new HttpError(400, 'invalid_event', 'a CloudEvent attribute header was sent more than once');
     return value[0];
   }
   return value;
 }
 
 function tooDeep(what: string): HttpError {
-  return new HttpError(422, 'invalid_json', `${what} nests arrays and objects more than ${maxJsonDepth} levels deep (the limit)`);
+  return new HttpError(
+    422,
+    'invalid_json',
+    `${what} nests arrays and objects more than ${maxJsonDepth} levels deep (the limit)`,
+  );
 }
 
 /** Checks that the bytes are JSON (and not too deep); the parsed value, because checking parses it anyway. */
@@ -61,7 +75,10 @@ function parseJson(body: Buffer, what: string, depthLimit = maxJsonDepth): unkno
 }
 
 /** Attributes from `ce-` headers (percent-decoded, as the binding says) and in legacy mode `ce_` headers (as typed). */
-function attributesFromHeaders(headers: IncomingHttpHeaders, legacy: boolean): { attributes: Map<string, AttributeValue>; underscored: boolean } {
+function attributesFromHeaders(
+  headers: IncomingHttpHeaders,
+  legacy: boolean,
+): { attributes: Map<string, AttributeValue>; underscored: boolean } {
   const attributes = new Map<string, AttributeValue>();
   let underscored = false;
   // A direct loop with character checks: Object.entries and a prefix slice per header allocated for every
@@ -73,7 +90,8 @@ function attributesFromHeaders(headers: IncomingHttpHeaders, legacy: boolean): {
     const name = rawName.slice(3);
     const value = headerValue(headers[rawName]);
     if (value === undefined) continue;
-    if (attributes.has(name)) throw new HttpError(400, 'invalid_event', `attribute "${name}" was sent both as ce-${name} and ce_${name}`);
+    if (attributes.has(name))
+      throw new HttpError(400, 'invalid_event', `attribute "${name}" was sent both as ce-${name} and ce_${name}`);
     if (separator === 95) underscored = true;
     attributes.set(name, separator === 45 ? decodeHeaderValue(name, value) : value);
   }
@@ -81,8 +99,15 @@ function attributesFromHeaders(headers: IncomingHttpHeaders, legacy: boolean): {
 }
 
 /** A binary-mode body (or legacy JSON body) as data of its content type. */
-function dataFromBody(body: Buffer, contentType: ContentType | undefined, jsonValidated: boolean | undefined): EventData {
-  if (contentType?.json) return jsonValidated ? { bytes: body, kind: 'json' } : { bytes: body, kind: 'json', value: parseJson(body, 'the request body') };
+function dataFromBody(
+  body: Buffer,
+  contentType: ContentType | undefined,
+  jsonValidated: boolean | undefined,
+): EventData {
+  if (contentType?.json)
+    return jsonValidated
+      ? { bytes: body, kind: 'json' }
+      : { bytes: body, kind: 'json', value: parseJson(body, 'the request body') };
   return { bytes: body, kind: contentType?.text ? 'text' : 'binary' };
 }
 
@@ -101,15 +126,18 @@ function fromStructured(body: Buffer): { attributes: Map<string, AttributeValue>
     // null: the attribute is absent (CloudEvents JSON format).
     if (name === 'data' || name === 'data_base64' || value === null) continue;
     const typed = asAttributeValue(value);
-    if (typed === undefined) problems.push(`attribute "${name}" must be a string, a 32-bit integer or a boolean, got ${describeValue(value)}`);
+    if (typed === undefined)
+      problems.push(`attribute "${name}" must be a string, a 32-bit integer or a boolean, got ${describeValue(value)}`);
     else attributes.set(name, typed);
   }
   if (problems.length > 0) throw new HttpError(400, 'invalid_event', problems.join('; '), { details: problems });
   const type = parseContentType(typeof members.datacontenttype === 'string' ? members.datacontenttype : undefined);
   const encoded = members.data_base64 ?? undefined; // null: absent
   if (encoded !== undefined) {
-    if (members.data !== undefined) throw new HttpError(400, 'invalid_event', 'data_base64 cannot be sent together with data');
-    if (typeof encoded !== 'string' || encoded.length % 4 !== 0 || !base64.test(encoded)) throw new HttpError(400, 'invalid_event', 'data_base64 must be a base64 string (RFC 4648)');
+    if (members.data !== undefined)
+      throw new HttpError(400, 'invalid_event', 'data_base64 cannot be sent together with data');
+    if (typeof encoded !== 'string' || encoded.length % 4 !== 0 || !base64.test(encoded))
+      throw new HttpError(400, 'invalid_event', 'data_base64 must be a base64 string (RFC 4648)');
     // Text sent as base64 (another charset, say) is still text; anything else, JSON included, stays bytes.
     return { attributes, data: { bytes: Buffer.from(encoded, 'base64'), kind: type?.text ? 'text' : 'binary' } };
   }
@@ -124,29 +152,41 @@ function fromStructured(body: Buffer): { attributes: Map<string, AttributeValue>
 
 /** The rules the SDK does not check (or checks only when asked). */
 function checkAttributes(attributes: Map<string, AttributeValue>): void {
-  const missing = ['specversion', 'id', 'source', 'type'].filter((name) => typeof attributes.get(name) !== 'string' || attributes.get(name) === '');
+  const missing = ['specversion', 'id', 'source', 'type'].filter(
+    (name) => typeof attributes.get(name) !== 'string' || attributes.get(name) === '',
+  );
   if (missing.length > 0) {
-    throw new HttpError(400, 'missing_attributes', `missing required CloudEvent attributes: ${missing.join(', ')}`, { details: missing });
+    throw new HttpError(400, 'missing_attributes', `missing required CloudEvent attributes: ${missing.join(', ')}`, {
+      details: missing,
+    });
   }
   if (attributes.get('specversion') !== '1.0') {
-    throw new HttpError(400, 'unsupported_specversion', `specversion must be "1.0", got ${JSON.stringify(attributes.get('specversion'))}`);
+    throw new HttpError(
+      400,
+      'unsupported_specversion',
+      `specversion must be "1.0", got ${JSON.stringify(attributes.get('specversion'))}`,
+    );
   }
   const problems: string[] = [];
   for (const name of optionalStrings) {
     const value = attributes.get(name);
-    if (value !== undefined && typeof value !== 'string') problems.push(`${name} must be a string, got ${JSON.stringify(value)}`);
+    if (value !== undefined && typeof value !== 'string')
+      problems.push(`${name} must be a string, got ${JSON.stringify(value)}`);
   }
   const time = attributes.get('time');
   if (typeof time === 'string' && (!rfc3339.test(time) || Number.isNaN(Date.parse(time)))) {
     problems.push(`time must be an RFC 3339 timestamp, got ${JSON.stringify(time)}`);
   }
   const contentType = attributes.get('datacontenttype');
-  if (typeof contentType === 'string' && !headerSafe.test(contentType)) problems.push(`datacontenttype must be a media type in ASCII, got ${JSON.stringify(contentType)}`);
+  if (typeof contentType === 'string' && !headerSafe.test(contentType))
+    problems.push(`datacontenttype must be a media type in ASCII, got ${JSON.stringify(contentType)}`);
   for (const [name, value] of attributes) {
     if (name === 'data') problems.push('"data" is not an attribute name: in binary mode the body is the data');
-    else if (!contextAttributes.has(name) && !extensionName.test(name)) problems.push(`extension attribute name "${name}" must be 1-20 lowercase letters or digits`);
+    else if (!contextAttributes.has(name) && !extensionName.test(name))
+      problems.push(`extension attribute name "${name}" must be 1-20 lowercase letters or digits`);
     // A lone surrogate is not a Unicode character: it could be neither percent-encoded nor sent as UTF-8.
-    if (typeof value === 'string' && !(value as string & { isWellFormed(): boolean }).isWellFormed()) problems.push(`attribute "${name}" is not well-formed Unicode`);
+    if (typeof value === 'string' && !(value as string & { isWellFormed(): boolean }).isWellFormed())
+      problems.push(`attribute "${name}" is not well-formed Unicode`);
   }
   if (problems.length > 0) throw new HttpError(400, 'invalid_event', problems.join('; '), { details: problems });
 }
@@ -157,7 +197,10 @@ function sdkValidate(event: CloudEvent<unknown>): void {
     event.validate();
   } catch (err) {
     if (err instanceof ValidationError || err instanceof TypeError) {
-      const details = err instanceof ValidationError && Array.isArray(err.errors) ? err.errors.map((e) => (typeof e === 'string' ? e : JSON.stringify(e))) : [];
+      const details =
+        err instanceof ValidationError && Array.isArray(err.errors)
+          ? err.errors.map((e) => (typeof e === 'string' ? e : JSON.stringify(e)))
+          : [];
       throw new HttpError(400, 'invalid_event', `invalid CloudEvent: ${err.message}`, { details });
     }
     throw err;
@@ -177,7 +220,8 @@ export function rejectDuplicateAttributeHeaders(rawHeaders: readonly string[]): 
     if (separator !== '-' && separator !== '_') continue;
     const attribute = name.slice(3).toLowerCase();
     seen ??= new Set();
-    if (seen.has(attribute)) throw new HttpError(400, 'invalid_event', `CloudEvent attribute "${attribute}" was sent in more than one header`);
+    if (seen.has(attribute))
+      throw new HttpError(400, 'invalid_event', `CloudEvent attribute "${attribute}" was sent in more than one header`);
     seen.add(attribute);
   }
 }
@@ -186,11 +230,21 @@ export function rejectDuplicateAttributeHeaders(rawHeaders: readonly string[]): 
  * Every check on the CloudEvent's headers happens here, in the parse step. `rawHeaders` (the request's, as
  * sent): a repeated attribute header is refused first; without them (an outbound answer) it is not checked.
  */
-function readWire(headers: IncomingHttpHeaders, body: Buffer, options: ParseOptions, rawHeaders: readonly string[] | undefined): WireEvent {
+function readWire(
+  headers: IncomingHttpHeaders,
+  body: Buffer,
+  options: ParseOptions,
+  rawHeaders: readonly string[] | undefined,
+): WireEvent {
   if (rawHeaders !== undefined) rejectDuplicateAttributeHeaders(rawHeaders);
   const rawType = headerValue(headers['content-type']);
   const contentType = parseContentType(rawType);
-  if (contentType?.batch) throw new HttpError(415, 'unsupported_media_type', 'batched CloudEvents are not accepted: send one event per request');
+  if (contentType?.batch)
+    throw new HttpError(
+      415,
+      'unsupported_media_type',
+      'batched CloudEvents are not accepted: send one event per request',
+    );
 
   let attributes: Map<string, AttributeValue>;
   let data: EventData | undefined;
@@ -201,10 +255,17 @@ function readWire(headers: IncomingHttpHeaders, body: Buffer, options: ParseOpti
     attributes = fromHeaders.attributes;
     const legacyForm = options.legacy && (fromHeaders.underscored || !attributes.has('specversion'));
     if (legacyForm || options.requireJson) {
-      if (body.length === 0) throw new HttpError(400, 'empty_body', 'the request body is empty: send the event data as JSON');
+      if (body.length === 0)
+        throw new HttpError(400, 'empty_body', 'the request body is empty: send the event data as JSON');
       if (!contentType?.json) {
-        const why = legacyForm ? 'the ce_ header form carries JSON only; send other data as a CloudEvent (ce-specversion: 1.0, or structured mode)' : 'this endpoint takes JSON only';
-        throw new HttpError(415, 'unsupported_media_type', `expected a JSON body (Content-Type: application/json), got ${JSON.stringify(contentType?.mime ?? 'none')}: ${why}`);
+        const why = legacyForm
+          ? 'the ce_ header form carries JSON only; send other data as a CloudEvent (ce-specversion: 1.0, or structured mode)'
+          : 'this endpoint takes JSON only';
+        throw new HttpError(
+          415,
+          'unsupported_media_type',
+          `expected a JSON body (Content-Type: application/json), got ${JSON.stringify(contentType?.mime ?? 'none')}: ${why}`,
+        );
       }
     }
     // In binary mode the Content-Type header is datacontenttype; a ce-datacontenttype header is not.
@@ -225,7 +286,12 @@ function readWire(headers: IncomingHttpHeaders, body: Buffer, options: ParseOpti
 }
 
 /** The event as it came: attributes as given (filled in only where missing, legacy mode), data as raw bytes. */
-export function readWireEvent(headers: IncomingHttpHeaders, body: Buffer, options: ParseOptions, rawHeaders?: readonly string[]): WireEvent {
+export function readWireEvent(
+  headers: IncomingHttpHeaders,
+  body: Buffer,
+  options: ParseOptions,
+  rawHeaders?: readonly string[],
+): WireEvent {
   const event = readWire(headers, body, options, rawHeaders);
   // The SDK's schema on the context attributes only: extensions may be names its CloudEvent cannot hold.
   const core: Record<string, AttributeValue> = {};
@@ -241,7 +307,12 @@ export function readWireEvent(headers: IncomingHttpHeaders, body: Buffer, option
 // its `constructor`, or are old attributes it treats specially. Legal on the wire, so the handler carries
 // them; a function cannot be given them.
 const takenBySdk = new Set(
-  [...Object.getOwnPropertyNames(CloudEvent.prototype), ...Object.getOwnPropertyNames(Object.prototype), 'schemaurl', 'datacontentencoding'].filter((name) => extensionName.test(name)),
+  [
+    ...Object.getOwnPropertyNames(CloudEvent.prototype),
+    ...Object.getOwnPropertyNames(Object.prototype),
+    'schemaurl',
+    'datacontentencoding',
+  ].filter((name) => extensionName.test(name)),
 );
 
 /** The data a function sees: JSON parsed, text decoded in its charset, anything else as a Buffer. */
@@ -257,7 +328,11 @@ export function toCloudEvent(event: WireEvent): ParsedEvent {
   const attributes: Record<string, unknown> = {};
   for (const [name, value] of event.attributes) {
     if (takenBySdk.has(name)) {
-      throw new HttpError(422, 'invalid_event', `extension attribute "${name}" cannot be given to a function: the name is taken by the CloudEvents SDK's CloudEvent object`);
+      throw new HttpError(
+        422,
+        'invalid_event',
+        `extension attribute "${name}" cannot be given to a function: the name is taken by the CloudEvents SDK's CloudEvent object`,
+      );
     }
     attributes[name] = value;
   }
@@ -266,13 +341,23 @@ export function toCloudEvent(event: WireEvent): ParsedEvent {
 }
 
 /** Both forms of one request: the SDK event a function is given (validated once) and the wire form it came in. */
-export function parseEvent(headers: IncomingHttpHeaders, body: Buffer, options: ParseOptions, rawHeaders?: readonly string[]): { event: ParsedEvent; wire: WireEvent } {
+export function parseEvent(
+  headers: IncomingHttpHeaders,
+  body: Buffer,
+  options: ParseOptions,
+  rawHeaders?: readonly string[],
+): { event: ParsedEvent; wire: WireEvent } {
   const wire = readWire(headers, body, options, rawHeaders);
   const event = toCloudEvent(wire);
   sdkValidate(event);
   return { event, wire };
 }
 
-export function parseCloudEvent(headers: IncomingHttpHeaders, body: Buffer, options: ParseOptions, rawHeaders?: readonly string[]): ParsedEvent {
+export function parseCloudEvent(
+  headers: IncomingHttpHeaders,
+  body: Buffer,
+  options: ParseOptions,
+  rawHeaders?: readonly string[],
+): ParsedEvent {
   return parseEvent(headers, body, options, rawHeaders).event;
 }

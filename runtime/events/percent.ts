@@ -12,7 +12,9 @@ const mustEncodeTest = /[^\x21\x23\x24\x26-\x7e]/;
 export function percentEncode(value: string): string {
   if (!mustEncodeTest.test(value)) return value;
   // A run at a time: a character outside the BMP is one code point, encoded as its four UTF-8 bytes.
-  return value.replace(mustEncode, (run) => Buffer.from(run, 'utf8').toString('hex').toUpperCase().replace(/../g, '%$&'));
+  return value.replace(mustEncode, (run) =>
+    Buffer.from(run, 'utf8').toString('hex').toUpperCase().replace(/../g, '%$&'),
+  );
 }
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
@@ -22,7 +24,8 @@ function invalid(name: string, why: string): HttpError {
   return new HttpError(400, 'invalid_event', `header ce-${name}: ${why} (CloudEvents HTTP binding §3.1.3.2)`);
 }
 
-const hexValue = (code: number): number => (code >= 48 && code <= 57 ? code - 48 : (code | 32) >= 97 && (code | 32) <= 102 ? (code | 32) - 87 : -1);
+const hexValue = (code: number): number =>
+  code >= 48 && code <= 57 ? code - 48 : (code | 32) >= 97 && (code | 32) <= 102 ? (code | 32) - 87 : -1;
 
 /**
  * A `ce-` header value as Node delivers it (each byte one Latin-1 character) → the attribute's string.

@@ -22,20 +22,44 @@ export interface FunctionRoleSettings {
  * role's `process` span (CONSUMER), still open: the role adds its publishes under it and ends it
  * (tracing/hops.ts `within`). When the function fails, it is ended here with the error.
  */
-export type ReceiveAndRun = (ctx: RequestContext) => Promise<{ event: CloudEvent<unknown>; wire: WireEvent; result: unknown; span: Span }>;
+export type ReceiveAndRun = (
+  ctx: RequestContext,
+) => Promise<{ event: CloudEvent<unknown>; wire: WireEvent; result: unknown; span: Span }>;
 
-export function receiveAndRun(settings: FunctionRoleSettings, fn: EventFunction<unknown>, deps: RoleDeps): ReceiveAndRun {
+export function receiveAndRun(
+  settings: FunctionRoleSettings,
+  fn: EventFunction<unknown>,
+  deps: RoleDeps,
+): ReceiveAndRun {
   const parseOptions = { legacy: false, newId: deps.newId, now: deps.now };
   const tracing = deps.tracing ?? noopTracing;
-  const processAttributes = { 'messaging.operation.name': 'process', 'messaging.operation.type': 'process', 'http.request.method': 'POST', 'http.route': '/' };
-  const functionAttributes = { 'faas.invoked_name': settings.functionName, 'code.function.name': settings.functionName };
+  const processAttributes = {
+    'messaging.operation.name': 'process',
+    'messaging.operation.type': 'process',
+    'http.request.method': 'POST',
+    'http.route': '/',
+  };
+  const functionAttributes = {
+    'faas.invoked_name': settings.functionName,
+    'code.function.name': settings.functionName,
+  };
   return async (ctx) => {
     const started = tracing.enabled ? nowMs() : undefined;
     const body = await readBody(ctx.req, settings.maxBodyBytes);
     const { event, wire } = parseEvent(ctx.req.headers, body, parseOptions, ctx.req.rawHeaders);
     ctx.state.event = event;
-    const span = startIncomingSpan(tracing, `process ${settings.functionName}`, { kind: 'consumer', headers: ctx.req.headers, event: wire, startTime: started, attributes: processAttributes });
-    const functionSpan = tracing.startSpan(`function ${settings.functionName}`, { kind: 'internal', parent: span.context, attributes: functionAttributes });
+    const span = startIncomingSpan(tracing, `process ${settings.functionName}`, {
+      kind: 'consumer',
+      headers: ctx.req.headers,
+      event: wire,
+      startTime: started,
+      attributes: processAttributes,
+    });
+    const functionSpan = tracing.startSpan(`function ${settings.functionName}`, {
+      kind: 'internal',
+      parent: span.context,
+      attributes: functionAttributes,
+    });
     let result: unknown;
     try {
       result = await invokeFunction(fn, event, {

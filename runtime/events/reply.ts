@@ -17,7 +17,8 @@ export function toReplyEvent(
   if (!isReply(result)) return undefined;
   const attributes: Record<string, unknown> = { ...result };
   // The incoming data passed on as it is keeps its content type (XML stays XML, not "application/json").
-  if (origin && attributes.data !== undefined && attributes.data === origin.event.data) attributes.datacontenttype ??= origin.event.datacontenttype;
+  if (origin && attributes.data !== undefined && attributes.data === origin.event.data)
+    attributes.datacontenttype ??= origin.event.datacontenttype;
   attributes.source ??= defaults.source;
   attributes.id ??= defaults.newId();
   attributes.time ??= defaults.now().toISOString();
@@ -49,7 +50,12 @@ export interface ResultOrigin {
   readonly wire: WireEvent;
 }
 
-export function writeResult(ctx: RequestContext, result: unknown, defaults: ResultOptions, origin?: ResultOrigin): void {
+export function writeResult(
+  ctx: RequestContext,
+  result: unknown,
+  defaults: ResultOptions,
+  origin?: ResultOrigin,
+): void {
   if (result === undefined || result === null) {
     ctx.status = 204;
     return;
@@ -75,7 +81,10 @@ export function writeResult(ctx: RequestContext, result: unknown, defaults: Resu
     // The data given back unchanged: its own bytes in its own content type, not a JSON rendering of them.
     ctx.body = incoming.bytes;
     // set(), not ctx.type: Koa's type setter appends a charset of its own choosing.
-    ctx.set('Content-Type', origin?.wire.datacontenttype ?? (incoming.kind === 'json' ? 'application/json' : 'application/octet-stream'));
+    ctx.set(
+      'Content-Type',
+      origin?.wire.datacontenttype ?? (incoming.kind === 'json' ? 'application/json' : 'application/octet-stream'),
+    );
     return;
   }
   ctx.body = result;

@@ -15,9 +15,13 @@ import { binaryMessage, structuredMessage, WireEvent, wireFromCloudEvent, type H
  * context then travels in both places on every outbound call (a broker that reads only the headers, or only
  * the extension, still continues the trace), whichever code path built the event (a dlq replay, say).
  */
-function withTraceHeaders(event: WireEvent | CloudEvent<unknown>, headers: Record<string, string>): Record<string, string> {
+function withTraceHeaders(
+  event: WireEvent | CloudEvent<unknown>,
+  headers: Record<string, string>,
+): Record<string, string> {
   if (headers.traceparent !== undefined) return headers;
-  const read = (name: string): unknown => (event instanceof WireEvent ? event.attributes.get(name) : (event as unknown as Record<string, unknown>)[name]);
+  const read = (name: string): unknown =>
+    event instanceof WireEvent ? event.attributes.get(name) : (event as unknown as Record<string, unknown>)[name];
   const traceparent = read('traceparent');
   if (typeof traceparent !== 'string') return headers;
   const tracestate = read('tracestate');
@@ -56,11 +60,15 @@ export interface EventSenderOptions {
 
 export interface EventSender {
   /** A WireEvent goes out as it is; an SDK CloudEvent is written with the same serialisers. */
-  send(event: WireEvent | CloudEvent<unknown>, extraHeaders?: Record<string, string>): Promise<{ status: number; attempts: number }>;
+  send(
+    event: WireEvent | CloudEvent<unknown>,
+    extraHeaders?: Record<string, string>,
+  ): Promise<{ status: number; attempts: number }>;
 }
 
 /** Statuses Knative's own delivery retries; the same ones are worth retrying here. */
-const retryableStatus = (status: number) => status >= 500 || status === 404 || status === 408 || status === 409 || status === 429;
+const retryableStatus = (status: number) =>
+  status >= 500 || status === 404 || status === 408 || status === 409 || status === 429;
 
 const timeoutCodes = new Set([timeoutCode, 'ETIMEDOUT']);
 
@@ -69,7 +77,11 @@ const timeoutCodes = new Set([timeoutCode, 'ETIMEDOUT']);
  * every outgoing event and a subscriber's reply (reply.ts) are written here. `origin`: the event a function was
  * given, so a reply that carries its data unchanged sends those bytes.
  */
-export function serialise(event: WireEvent | CloudEvent<unknown>, mode: ContentMode, origin?: { readonly event: CloudEvent<unknown>; readonly wire: WireEvent }): HttpMessage {
+export function serialise(
+  event: WireEvent | CloudEvent<unknown>,
+  mode: ContentMode,
+  origin?: { readonly event: CloudEvent<unknown>; readonly wire: WireEvent },
+): HttpMessage {
   const wire = event instanceof WireEvent ? event : wireFromCloudEvent(event, origin);
   return mode === 'binary' ? binaryMessage(wire) : structuredMessage(wire);
 }
@@ -80,12 +92,20 @@ function finalError(target: string, url: string, result: AttemptResult, attempts
     case 'timeout':
       return new HttpError(504, 'upstream_timeout', `the ${target} did not answer in time ${tries}; try again`);
     case 'network':
-      return new HttpError(503, 'upstream_unavailable', `the ${target} is unreachable ${tries} (${result.message}); try again`);
+      return new HttpError(
+        503,
+        'upstream_unavailable',
+        `the ${target} is unreachable ${tries} (${result.message}); try again`,
+      );
     case 'status':
       if (!retryableStatus(result.status)) {
         return new HttpError(502, 'upstream_rejected', `the ${target} refused the event with status ${result.status}`);
       }
-      return new HttpError(result.status === 503 || result.status === 429 ? 503 : 502, 'upstream_unavailable', `the ${target} answered ${result.status} ${tries}; try again`);
+      return new HttpError(
+        result.status === 503 || result.status === 429 ? 503 : 502,
+        'upstream_unavailable',
+        `the ${target} answered ${result.status} ${tries}; try again`,
+      );
     case 'accepted':
       return new HttpError(500, 'internal', `unexpected accepted result for ${url}`, { expose: false });
   }
@@ -96,12 +116,19 @@ export function createEventSender(options: EventSenderOptions, io: SenderIo): Ev
   const { poster, clock, log, observer } = io;
   const policy = { retries: outbound.retries, baseDelayMs: outbound.backoffMs, maxDelayMs: outbound.backoffMaxMs };
 
-  async function attemptOnce(headers: Record<string, string>, body: Buffer, timeoutMs: number): Promise<AttemptOutcome<AttemptResult>> {
+  async function attemptOnce(
+    headers: Record<string, string>,
+    body: Buffer,
+    timeoutMs: number,
+  ): Promise<AttemptOutcome<AttemptResult>> {
     const started = performance.now();
     let result: AttemptResult;
     try {
       const response = await poster.post(url, headers, body, timeoutMs);
-      result = response.status >= 200 && response.status < 300 ? { kind: 'accepted', status: response.status } : { kind: 'status', status: response.status, body: response.body };
+      result =
+        response.status >= 200 && response.status < 300
+          ? { kind: 'accepted', status: response.status }
+          : { kind: 'status', status: response.status, body: response.body };
     } catch (err) {
       const code = (err as { code?: string }).code ?? '';
       const message = (err as Error).message ?? String(err);
@@ -122,7 +149,10 @@ export function createEventSender(options: EventSenderOptions, io: SenderIo): Ev
       // back in the documented time even when each attempt times out: attempts and waits are cut to fit.
       const deadline = performance.now() + (outbound.deadlineMs ?? Infinity);
       const remaining = () => deadline - performance.now();
-      const boundedClock: RetryClock = { random: clock.random, sleep: (ms) => clock.sleep(Math.max(0, Math.min(ms, remaining()))) };
+      const boundedClock: RetryClock = {
+        random: clock.random,
+        sleep: (ms) => clock.sleep(Math.max(0, Math.min(ms, remaining()))),
+      };
       let last: AttemptOutcome<AttemptResult> | undefined;
       const outcome = await withRetries(
         policy,
@@ -131,17 +161,27 @@ export function createEventSender(options: EventSenderOptions, io: SenderIo): Ev
           // No time left after a wait: the previous answer is final.
           if (last && remaining() < 1) return { ...last, retryable: false };
           attempts = n + 1;
-          return (last = await attemptOnce(headers, message.body, Math.max(1, Math.min(outbound.timeoutMs, remaining()))));
+          return (last = await attemptOnce(
+            headers,
+            message.body,
+            Math.max(1, Math.min(outbound.timeoutMs, remaining())),
+          ));
         },
         (n, last, delayMs) => {
           observer?.retry?.(target);
-          log.warn({ target, attempt: n, delayMs, eventId: event.id, result: describe(last) }, `${target} call failed; retrying`);
+          log.warn(
+            { target, attempt: n, delayMs, eventId: event.id, result: describe(last) },
+            `${target} call failed; retrying`,
+          );
         },
         io.stopping,
       );
       if (outcome.done) return { status: (outcome.value as { status: number }).status, attempts };
       const error = finalError(target, url, outcome.value, attempts);
-      log.error({ target, eventId: event.id, attempts, result: describe(outcome.value) }, `${target} did not accept the event`);
+      log.error(
+        { target, eventId: event.id, attempts, result: describe(outcome.value) },
+        `${target} did not accept the event`,
+      );
       throw error;
     },
   };

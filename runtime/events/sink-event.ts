@@ -35,7 +35,8 @@ export function derivedEventId(incoming: CloudEvent<unknown>, index: number): st
 function lookupPath(value: unknown, path: readonly string[]): unknown {
   let current = value;
   for (const key of path) {
-    if (typeof current !== 'object' || current === null || Array.isArray(current) || Buffer.isBuffer(current)) return undefined;
+    if (typeof current !== 'object' || current === null || Array.isArray(current) || Buffer.isBuffer(current))
+      return undefined;
     current = (current as Record<string, unknown>)[key];
   }
   return current;
@@ -49,18 +50,28 @@ function keyOf(attributes: Record<string, unknown>, spec: string): string | unde
 }
 
 /** The partition key: the outgoing event's own, else SINK_PARTITION_KEY looked up on the outgoing event, then on the incoming one. */
-function partitionKeyFor(outgoing: Record<string, unknown>, incoming: CloudEvent<unknown>, spec: string | undefined): string | undefined {
+function partitionKeyFor(
+  outgoing: Record<string, unknown>,
+  incoming: CloudEvent<unknown>,
+  spec: string | undefined,
+): string | undefined {
   if (typeof outgoing.partitionkey === 'string' && outgoing.partitionkey !== '') return outgoing.partitionkey;
   if (spec === undefined) return undefined;
   return keyOf(outgoing, spec) ?? keyOf({ ...incoming }, spec);
 }
 
-function attributesOf(item: unknown, incoming: CloudEvent<unknown>, index: number, options: SinkEventOptions): Record<string, unknown> {
+function attributesOf(
+  item: unknown,
+  incoming: CloudEvent<unknown>,
+  index: number,
+  options: SinkEventOptions,
+): Record<string, unknown> {
   if (item instanceof CloudEvent || isReply(item)) {
     // The function chose the event: its type, source and extensions stand. The SDK gives a CloudEvent a
     // random id when none was set, so only an id set through reply({ id }) is kept.
     const own: Record<string, unknown> = item instanceof CloudEvent ? { ...item } : { ...item };
-    if (item instanceof CloudEvent || typeof own.id !== 'string' || own.id === '') own.id = derivedEventId(incoming, index);
+    if (item instanceof CloudEvent || typeof own.id !== 'string' || own.id === '')
+      own.id = derivedEventId(incoming, index);
     own.source ??= options.source;
     if (own.data_base64 !== undefined && own.data !== undefined) delete own.data_base64;
     if (own.data !== undefined && own.data === incoming.data) own.datacontenttype ??= incoming.datacontenttype;
@@ -112,7 +123,11 @@ export function buildSinkEvents(
       if (err instanceof ValidationError || err instanceof TypeError) {
         // The function produced it, so retrying the delivery will not fix it, but the bug is ours (the
         // deployment's), not the sender's: 500 keeps the event until the function is fixed or it dead-letters.
-        throw new HttpError(500, 'function_error', `the function returned an invalid event (item ${index}): ${err.message}`);
+        throw new HttpError(
+          500,
+          'function_error',
+          `the function returned an invalid event (item ${index}): ${err.message}`,
+        );
       }
       throw err;
     }

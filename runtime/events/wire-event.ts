@@ -76,7 +76,8 @@ export const structuredContentType = 'application/cloudevents+json; charset=utf-
 export function structuredMessage(event: WireEvent): HttpMessage {
   const headers = { 'content-type': structuredContentType };
   let head = '{';
-  for (const [name, value] of event.attributes) head += `${head.length > 1 ? ',' : ''}${JSON.stringify(name)}:${JSON.stringify(value)}`;
+  for (const [name, value] of event.attributes)
+    head += `${head.length > 1 ? ',' : ''}${JSON.stringify(name)}:${JSON.stringify(value)}`;
   const data = event.data;
   if (data === undefined) return { headers, body: Buffer.from(`${head}}`) };
   const separator = head.length > 1 ? ',' : '';
@@ -102,7 +103,13 @@ export function asAttributeValue(value: unknown): AttributeValue | undefined {
 
 /** What a value of JS type is called in an error message. */
 export const describeValue = (value: unknown): string =>
-  value === null ? 'null' : Array.isArray(value) ? 'an array' : typeof value === 'number' ? `the number ${value}` : `a value of type ${typeof value}`;
+  value === null
+    ? 'null'
+    : Array.isArray(value)
+      ? 'an array'
+      : typeof value === 'number'
+        ? `the number ${value}`
+        : `a value of type ${typeof value}`;
 
 function jsonData(value: unknown): EventData | undefined {
   let text: string | undefined;
@@ -119,8 +126,10 @@ function dataOf(event: CloudEvent<unknown>): EventData | undefined {
   const data = event.data;
   if (data === undefined) return undefined;
   const type = parseContentType(event.datacontenttype);
-  if (data instanceof Uint8Array) return { bytes: Buffer.isBuffer(data) ? data : Buffer.from(data), kind: type?.text ? 'text' : 'binary' };
-  if (typeof data === 'string' && type !== undefined && !type.json) return { bytes: encodeText(data, type.charset), kind: 'text' };
+  if (data instanceof Uint8Array)
+    return { bytes: Buffer.isBuffer(data) ? data : Buffer.from(data), kind: type?.text ? 'text' : 'binary' };
+  if (typeof data === 'string' && type !== undefined && !type.json)
+    return { bytes: encodeText(data, type.charset), kind: 'text' };
   return jsonData(data);
 }
 
@@ -129,7 +138,10 @@ function dataOf(event: CloudEvent<unknown>): EventData | undefined {
  * when the outgoing event carries that very data in the same content type, the incoming bytes go out as
  * they came (an echo is byte for byte, whatever the data).
  */
-export function wireFromCloudEvent(event: CloudEvent<unknown>, origin?: { event: CloudEvent<unknown>; wire: WireEvent }): WireEvent {
+export function wireFromCloudEvent(
+  event: CloudEvent<unknown>,
+  origin?: { event: CloudEvent<unknown>; wire: WireEvent },
+): WireEvent {
   const attributes = new Map<string, AttributeValue>();
   for (const name of Object.keys(event)) {
     if (name === 'data' || name === 'data_base64') continue;
@@ -137,10 +149,18 @@ export function wireFromCloudEvent(event: CloudEvent<unknown>, origin?: { event:
     if (value === undefined || value === null) continue;
     const typed = asAttributeValue(value);
     if (typed === undefined) {
-      throw new HttpError(500, 'function_error', `attribute "${name}" must be a string, a 32-bit integer or a boolean, got ${describeValue(value)}`);
+      throw new HttpError(
+        500,
+        'function_error',
+        `attribute "${name}" must be a string, a 32-bit integer or a boolean, got ${describeValue(value)}`,
+      );
     }
     attributes.set(name, typed);
   }
-  const passThrough = origin !== undefined && origin.wire.data !== undefined && event.data === origin.event.data && event.datacontenttype === origin.wire.datacontenttype;
+  const passThrough =
+    origin !== undefined &&
+    origin.wire.data !== undefined &&
+    event.data === origin.event.data &&
+    event.datacontenttype === origin.wire.datacontenttype;
   return new WireEvent(attributes, passThrough ? origin.wire.data : dataOf(event));
 }

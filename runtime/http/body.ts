@@ -10,10 +10,20 @@
 import type { IncomingMessage } from 'node:http';
 import { HttpError } from './errors.js';
 import { heavyBodyBytes, takeHeavyTurn } from './heavy-turns.js';
-import { bytesHeldPerBodyByte, jsonPrepaidPerBodyByte, parsedAsJson, parsedJsonEstimate, reservationOf } from './memory-budget.js';
+import {
+  bytesHeldPerBodyByte,
+  jsonPrepaidPerBodyByte,
+  parsedAsJson,
+  parsedJsonEstimate,
+  reservationOf,
+} from './memory-budget.js';
 
 function tooLarge(limitBytes: number): HttpError {
-  return new HttpError(413, 'payload_too_large', `request body is larger than the limit of ${limitBytes} bytes (MAX_BODY_BYTES)`);
+  return new HttpError(
+    413,
+    'payload_too_large',
+    `request body is larger than the limit of ${limitBytes} bytes (MAX_BODY_BYTES)`,
+  );
 }
 
 export async function readBody(req: IncomingMessage, limitBytes: number): Promise<Buffer> {

@@ -35,7 +35,11 @@ function single(value: string | string[] | undefined): string | undefined {
   return Array.isArray(value) ? undefined : value;
 }
 
-export function createCallerCheck(config: CallerAuthConfig, secrets: Secrets, now: () => Date): CallerCheck | undefined {
+export function createCallerCheck(
+  config: CallerAuthConfig,
+  secrets: Secrets,
+  now: () => Date,
+): CallerCheck | undefined {
   if (config.mode === 'off') return undefined;
   const { secretName } = config;
   if (keysFrom(secrets, secretName).length === 0) {
@@ -64,10 +68,18 @@ export function createCallerCheck(config: CallerAuthConfig, secrets: Secrets, no
     if (!signature || !(ageMs <= windowMs) || !(-ageMs <= futureSkewMs) || matched === undefined) throw refused();
     const verdict = replays.admit(matched.slice('sha256='.length), seconds * 1000 + windowMs, nowMs);
     if (verdict === 'replayed') {
-      throw new HttpError(409, 'replayed', 'this signed request was already accepted: sign every request, retries included, with a new timestamp');
+      throw new HttpError(
+        409,
+        'replayed',
+        'this signed request was already accepted: sign every request, retries included, with a new timestamp',
+      );
     }
     if (verdict === 'full') {
-      throw new HttpError(503, 'overloaded', 'too many signed requests within the replay window (HANDLER_AUTH_REPLAY_CAPACITY); try again shortly');
+      throw new HttpError(
+        503,
+        'overloaded',
+        'too many signed requests within the replay window (HANDLER_AUTH_REPLAY_CAPACITY); try again shortly',
+      );
     }
   };
 }

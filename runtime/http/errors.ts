@@ -39,7 +39,12 @@ export class HttpError extends Error {
   readonly expose: boolean;
   readonly details: readonly string[] | undefined;
 
-  constructor(status: number, type: ErrorType, message: string, options: { details?: readonly string[]; cause?: unknown; expose?: boolean } = {}) {
+  constructor(
+    status: number,
+    type: ErrorType,
+    message: string,
+    options: { details?: readonly string[]; cause?: unknown; expose?: boolean } = {},
+  ) {
     super(message, { cause: options.cause });
     this.name = 'HttpError';
     this.status = status;

@@ -10,6 +10,10 @@ export const maxRequestHeaders = 256;
 /** Throws 431 when the request has more headers than the limit (rawHeaders holds name, value pairs). */
 export function checkHeaderCount(rawHeaders: readonly string[]): void {
   if (rawHeaders.length / 2 > maxRequestHeaders) {
-    throw new HttpError(431, 'too_many_headers', `the request has more than ${maxRequestHeaders} headers; send fewer (CloudEvent extensions included)`);
+    throw new HttpError(
+      431,
+      'too_many_headers',
+      `the request has more than ${maxRequestHeaders} headers; send fewer (CloudEvent extensions included)`,
+    );
   }
 }

@@ -31,7 +31,7 @@ const isAttributeHeader = (name: string) => name.length > 3 && /^ce[-_]/i.test(n
 function single(value: string | readonly string[] | undefined): string {
   // A repeated attribute header is refused by the parse step (events/parse.ts), after the caller check;
   // joined here only so a signature never throws.
-  return (Array.isArray(value) ? value.join(', ') : (value as string | undefined) ?? '').trim();
+  return (Array.isArray(value) ? value.join(', ') : ((value as string | undefined) ?? '')).trim();
 }
 
 /** The bytes that are signed. */
@@ -45,7 +45,13 @@ export function canonicalRequest(parts: SignedParts): Buffer {
   }
   attributes.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
   const bodyHash = createHash('sha256').update(parts.body).digest('hex');
-  const lines = [parts.timestamp, parts.method.toUpperCase(), contentType, ...attributes.map(([name, value]) => `${name}:${value}`), bodyHash];
+  const lines = [
+    parts.timestamp,
+    parts.method.toUpperCase(),
+    contentType,
+    ...attributes.map(([name, value]) => `${name}:${value}`),
+    bodyHash,
+  ];
   return Buffer.from(lines.join('\n'), 'latin1');
 }
 

@@ -51,7 +51,8 @@ export function parsedJsonEstimate(body: Uint8Array): number {
   let separators = 0;
   for (let i = 0; i < body.length; i++) {
     const byte = body[i];
-    if (byte === 0x7b || byte === 0x5b) containers++; // { [
+    if (byte === 0x7b || byte === 0x5b)
+      containers++; // { [
     else if (byte === 0x2c || byte === 0x3a) separators++; // , :
   }
   return containers * 64 + separators * 16 + body.length;
@@ -63,7 +64,11 @@ export function parsedAsJson(contentType: string | undefined): boolean {
 }
 
 const overloaded = (limitBytes: number) =>
-  new HttpError(503, 'overloaded', `busy: request bodies in progress fill the memory budget of ${limitBytes} bytes (MEMORY_BUDGET_BYTES); try again shortly`);
+  new HttpError(
+    503,
+    'overloaded',
+    `busy: request bodies in progress fill the memory budget of ${limitBytes} bytes (MEMORY_BUDGET_BYTES); try again shortly`,
+  );
 
 const tickets = new WeakMap<IncomingMessage, Reservation>();
 
@@ -107,7 +112,9 @@ export function createMemoryBudget(limitBytes: number): MemoryBudget {
       const declared = Number(req.headers['content-length']);
       // Over MAX_BODY_BYTES: the route answers 413 without reading; nothing to reserve.
       if (declared > 0 && declared <= maxBodyBytes) {
-        reservation.grow(declared * (bytesHeldPerBodyByte + (parsedAsJson(req.headers['content-type']) ? jsonPrepaidPerBodyByte : 0)));
+        reservation.grow(
+          declared * (bytesHeldPerBodyByte + (parsedAsJson(req.headers['content-type']) ? jsonPrepaidPerBodyByte : 0)),
+        );
       }
       tickets.set(req, reservation);
       return reservation;

@@ -10,7 +10,11 @@ export interface RequestState {
   /** The matched route's path template (`/dead-letters/:id`), a bounded metrics label; unset when none matched. */
   route?: string;
   /** The event the request carried, once read (a dlq raw capture's attributes may be missing). */
-  event?: { readonly id?: string | undefined; readonly type?: string | undefined; readonly source?: string | undefined };
+  event?: {
+    readonly id?: string | undefined;
+    readonly type?: string | undefined;
+    readonly source?: string | undefined;
+  };
   /** Set by the role when the event was handled. */
   outcome?: Outcome;
   /** The reply event a subscriber answered with (Knative publishes it into the broker). */

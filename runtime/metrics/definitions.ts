@@ -48,7 +48,8 @@ export function defineMetrics(registry: Registry, options: { deadLetterStore: bo
   const registers = [registry];
   // Only the dlq role has a store; elsewhere the gauges exist (observers may call them) but are not exported.
   const storeRegisters = options.deadLetterStore ? registers : [];
-  const counter = <L extends string>(name: string, help: string, labelNames: readonly L[]) => new Counter<L>({ name: prefix + name, help, labelNames, registers });
+  const counter = <L extends string>(name: string, help: string, labelNames: readonly L[]) =>
+    new Counter<L>({ name: prefix + name, help, labelNames, registers });
   return {
     httpDuration: new Histogram({
       name: `${prefix}http_request_duration_seconds`,
@@ -57,16 +58,30 @@ export function defineMetrics(registry: Registry, options: { deadLetterStore: bo
       buckets: latencyBuckets,
       registers,
     }),
-    httpInFlight: new Gauge({ name: `${prefix}http_requests_in_flight`, help: 'HTTP requests being answered right now.', registers }),
-    received: counter('received_total', 'CloudEvent deliveries received on the event route, valid or not (event_type "unknown" when unreadable).', eventLabels),
+    httpInFlight: new Gauge({
+      name: `${prefix}http_requests_in_flight`,
+      help: 'HTTP requests being answered right now.',
+      registers,
+    }),
+    received: counter(
+      'received_total',
+      'CloudEvent deliveries received on the event route, valid or not (event_type "unknown" when unreadable).',
+      eventLabels,
+    ),
     handled: {
       forwarded: counter('forwarded_total', outcomeHelp.forwarded, eventLabels),
       replied: counter('replied_total', outcomeHelp.replied, eventLabels),
       processed: counter('processed_total', outcomeHelp.processed, eventLabels),
       stored: counter('stored_total', outcomeHelp.stored, eventLabels),
     },
-    rejected: counter('rejected_total', 'Deliveries answered 4xx (not retried by Knative), by error type.', [...eventLabels, 'reason']),
-    failed: counter('failed_total', 'Deliveries answered 5xx (retried by Knative), by error type.', [...eventLabels, 'reason']),
+    rejected: counter('rejected_total', 'Deliveries answered 4xx (not retried by Knative), by error type.', [
+      ...eventLabels,
+      'reason',
+    ]),
+    failed: counter('failed_total', 'Deliveries answered 5xx (retried by Knative), by error type.', [
+      ...eventLabels,
+      'reason',
+    ]),
     functionDuration: new Histogram({
       name: `${prefix}function_duration_seconds`,
       help: 'Time spent in the user function, by function and outcome (ok, error, permanent).',
@@ -74,7 +89,11 @@ export function defineMetrics(registry: Registry, options: { deadLetterStore: bo
       buckets: functionBuckets,
       registers,
     }),
-    functionErrors: counter('function_errors_total', 'User function failures: kind "error" (retried) or "permanent" (dead-lettered).', ['function', 'kind']),
+    functionErrors: counter(
+      'function_errors_total',
+      'User function failures: kind "error" (retried) or "permanent" (dead-lettered).',
+      ['function', 'kind'],
+    ),
     outboundDuration: new Histogram({
       name: `${prefix}outbound_request_duration_seconds`,
       help: 'Duration of each outbound attempt to a broker or sink, by target and result (status class, timeout, network_error).',
@@ -82,19 +101,48 @@ export function defineMetrics(registry: Registry, options: { deadLetterStore: bo
       buckets: latencyBuckets,
       registers,
     }),
-    outboundRetries: counter('outbound_retries_total', 'Outbound attempts repeated after a transient failure, by target.', ['target']),
-    deadLetters: counter('dead_letters_stored_total', 'Dead letters stored, by the destination that failed (host and path) and its HTTP status.', ['destination', 'code']),
-    storeBytes: new Gauge({ name: `${prefix}dead_letter_store_bytes`, help: 'Size of the dead-letter store after the last write.', registers: storeRegisters }),
-    storeRecords: new Gauge({ name: `${prefix}dead_letter_store_records`, help: 'Dead letters in the store after the last write.', registers: storeRegisters }),
+    outboundRetries: counter(
+      'outbound_retries_total',
+      'Outbound attempts repeated after a transient failure, by target.',
+      ['target'],
+    ),
+    deadLetters: counter(
+      'dead_letters_stored_total',
+      'Dead letters stored, by the destination that failed (host and path) and its HTTP status.',
+      ['destination', 'code'],
+    ),
+    storeBytes: new Gauge({
+      name: `${prefix}dead_letter_store_bytes`,
+      help: 'Size of the dead-letter store after the last write.',
+      registers: storeRegisters,
+    }),
+    storeRecords: new Gauge({
+      name: `${prefix}dead_letter_store_records`,
+      help: 'Dead letters in the store after the last write.',
+      registers: storeRegisters,
+    }),
     storeRecreated: new Counter({
       name: `${prefix}dead_letter_store_recreated_total`,
       help: 'Times the file store found its file deleted or replaced under it and wrote to a new one (why: deleted, replaced).',
       labelNames: ['why'],
       registers: storeRegisters,
     }),
-    buildInfo: new Gauge({ name: `${prefix}build_info`, help: 'Always 1; labels say which build, role and function this process runs.', labelNames: ['version', 'role', 'function'], registers }),
-    secretsOk: new Gauge({ name: `${prefix}secrets_last_refresh_ok`, help: '1 when the last load of the secrets (Vault or agent files) succeeded, 0 while the last good ones are kept.', registers }),
-    secretsFailures: counter('secrets_refresh_failures_total', 'Failed loads of the secrets, by reason (unreachable, timeout, sealed, denied, ...).', ['reason']),
+    buildInfo: new Gauge({
+      name: `${prefix}build_info`,
+      help: 'Always 1; labels say which build, role and function this process runs.',
+      labelNames: ['version', 'role', 'function'],
+      registers,
+    }),
+    secretsOk: new Gauge({
+      name: `${prefix}secrets_last_refresh_ok`,
+      help: '1 when the last load of the secrets (Vault or agent files) succeeded, 0 while the last good ones are kept.',
+      registers,
+    }),
+    secretsFailures: counter(
+      'secrets_refresh_failures_total',
+      'Failed loads of the secrets, by reason (unreachable, timeout, sealed, denied, ...).',
+      ['reason'],
+    ),
     vaultDuration: new Histogram({
       name: `${prefix}vault_request_duration_seconds`,
       help: 'Duration of each call to Vault in direct mode (login, renew, lookup, read), by result (ok or a failure reason).',
@@ -102,6 +150,10 @@ export function defineMetrics(registry: Registry, options: { deadLetterStore: bo
       buckets: latencyBuckets,
       registers,
     }),
-    secretsChanges: new Counter({ name: `${prefix}secrets_changes_total`, help: 'Loads of the secrets that changed at least one value (rotations).', registers }),
+    secretsChanges: new Counter({
+      name: `${prefix}secrets_changes_total`,
+      help: 'Loads of the secrets that changed at least one value (rotations).',
+      registers,
+    }),
   };
 }

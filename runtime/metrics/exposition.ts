@@ -35,10 +35,13 @@ interface MetricView {
   get(): Promise<unknown>;
 }
 
-const familyName = (metric: { name: string; type: string }) => (metric.type === 'counter' ? metric.name.replace(/_total$/, '') : metric.name);
+const familyName = (metric: { name: string; type: string }) =>
+  metric.type === 'counter' ? metric.name.replace(/_total$/, '') : metric.name;
 
 /** prom-client's typings omit the constructor that takes the content type. */
-const OpenMetricsRegistry = Registry as unknown as new (contentType: OpenMetricsContentType) => Registry<OpenMetricsContentType>;
+const OpenMetricsRegistry = Registry as unknown as new (
+  contentType: OpenMetricsContentType,
+) => Registry<OpenMetricsContentType>;
 
 function openMetricsView(metric: unknown): MetricView {
   const inner = metric as { name: string; help: string; type: string; get(): Promise<{ name: string; type: string }> };

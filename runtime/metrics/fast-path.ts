@@ -55,7 +55,9 @@ export function counterIncrementer<L extends string>(counter: Counter<L>): (labe
 }
 
 /** `observe(labels, value)`; pass the same (frozen) labels object each time for the fast path. */
-export function histogramObserver<L extends string>(histogram: Histogram<L>): (labels: Labels<L>, value: number) => void {
+export function histogramObserver<L extends string>(
+  histogram: Histogram<L>,
+): (labels: Labels<L>, value: number) => void {
   const internals = histogram as unknown as Internals<HistogramEntry> & { readonly upperBounds: readonly number[] };
   const cache = entryCache(internals);
   const bounds = internals.upperBounds;

@@ -42,7 +42,9 @@ export function httpMetricsMiddleware(options: HttpMetricsOptions): RequestMiddl
   };
   const observeDuration = histogramObserver(metrics.httpDuration);
   const countReceived = counterIncrementer(metrics.received);
-  const countHandled = Object.fromEntries(Object.entries(metrics.handled).map(([outcome, counter]) => [outcome, counterIncrementer(counter)])) as Record<Outcome, ReturnType<typeof counterIncrementer>>;
+  const countHandled = Object.fromEntries(
+    Object.entries(metrics.handled).map(([outcome, counter]) => [outcome, counterIncrementer(counter)]),
+  ) as Record<Outcome, ReturnType<typeof counterIncrementer>>;
 
   return async (ctx, next) => {
     const started = performance.now();

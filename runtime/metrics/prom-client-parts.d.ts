@@ -27,5 +27,8 @@ declare module 'prom-client/lib/metrics/*' {
 }
 declare module 'prom-client/lib/util.js' {
   /** The key prom-client files a label set under in a metric's hashMap. */
-  export function hashObject(labels: Readonly<Record<string, string | number>>, sortedLabelNames?: readonly string[]): string;
+  export function hashObject(
+    labels: Readonly<Record<string, string | number>>,
+    sortedLabelNames?: readonly string[],
+  ): string;
 }

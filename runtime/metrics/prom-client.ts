@@ -35,14 +35,26 @@ export type Registry<T extends Prom.RegistryContentType = Prom.PrometheusContent
  * Three of prom-client's defaults are gauges named *_total, which `promtool check metrics` rejects (a _total is
  * a counter); each is the sum of its per-type sibling (nodejs_active_handles{type} …), so nothing is lost.
  */
-const misnamedDefaults = ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total'];
+const misnamedDefaults = [
+  'nodejs_active_handles_total',
+  'nodejs_active_requests_total',
+  'nodejs_active_resources_total',
+];
 
 /** process_cpu_*_seconds_total as prom-client's own processCpuTotal has them, without its exemplar support. */
 function processCpu(registry: Registry): void {
   let last = process.cpuUsage();
   const registers = [registry];
-  const system = new Counter({ name: 'process_cpu_system_seconds_total', help: 'Total system CPU time spent in seconds.', registers });
-  const total = new Counter({ name: 'process_cpu_seconds_total', help: 'Total user and system CPU time spent in seconds.', registers });
+  const system = new Counter({
+    name: 'process_cpu_system_seconds_total',
+    help: 'Total system CPU time spent in seconds.',
+    registers,
+  });
+  const total = new Counter({
+    name: 'process_cpu_seconds_total',
+    help: 'Total user and system CPU time spent in seconds.',
+    registers,
+  });
   new Counter({
     name: 'process_cpu_user_seconds_total',
     help: 'Total user CPU time spent in seconds.',
@@ -64,7 +76,20 @@ function processCpu(registry: Registry): void {
 export function addDefaultMetrics(registry: Registry): void {
   const config = { eventLoopMonitoringPrecision: 10 };
   processCpu(registry);
-  for (const add of [processStartTime, osMemoryHeap, processOpenFileDescriptors, processMaxFileDescriptors, eventLoopLag, processResources, processHandles, processRequests, heapSizeAndUsed, heapSpacesSizeAndUsed, version, gc]) {
+  for (const add of [
+    processStartTime,
+    osMemoryHeap,
+    processOpenFileDescriptors,
+    processMaxFileDescriptors,
+    eventLoopLag,
+    processResources,
+    processHandles,
+    processRequests,
+    heapSizeAndUsed,
+    heapSpacesSizeAndUsed,
+    version,
+    gc,
+  ]) {
     add(registry, config);
   }
   for (const name of misnamedDefaults) registry.removeSingleMetric(name);

@@ -43,11 +43,19 @@ async function openStore(config: DlqConfig, deps: RoleDeps): Promise<DeadLetterS
       return openPostgresStore({ config: store, log: deps.log, now: deps.now });
     }
     case 'file':
-      return openFileStore({ path: store.file, log: deps.log, onRecreated: (why) => deps.roleObserver?.storeRecreated?.(why) });
+      return openFileStore({
+        path: store.file,
+        log: deps.log,
+        onRecreated: (why) => deps.roleObserver?.storeRecreated?.(why),
+      });
   }
 }
 
-export async function createDlqRole(config: DlqConfig, deps: RoleDeps, options: DlqRoleOptions = {}): Promise<RoleInstance> {
+export async function createDlqRole(
+  config: DlqConfig,
+  deps: RoleDeps,
+  options: DlqRoleOptions = {},
+): Promise<RoleInstance> {
   const store = options.store ?? (await openStore(config, deps));
   const reportSize = () => {
     const size = store.size();
@@ -83,9 +91,17 @@ export async function createDlqRole(config: DlqConfig, deps: RoleDeps, options: 
         deps.roleObserver?.deadLetterStored?.(destination, code);
         reportSize();
       }
-      const logged = { deadLetter: stored.id, eventId: letter.event.id, eventType: letter.event.type, destination, code, store: store.kind };
+      const logged = {
+        deadLetter: stored.id,
+        eventId: letter.event.id,
+        eventType: letter.event.type,
+        destination,
+        code,
+        store: store.kind,
+      };
       if (stored.duplicate) deps.log.info(logged, 'dead letter already stored (a repeated delivery): not stored again');
-      else if (letter.invalid !== undefined) deps.log.warn({ ...logged, invalid: letter.invalid }, 'dead letter stored raw: it is not a valid CloudEvent');
+      else if (letter.invalid !== undefined)
+        deps.log.warn({ ...logged, invalid: letter.invalid }, 'dead letter stored raw: it is not a valid CloudEvent');
       else deps.log.warn(logged, 'dead letter stored');
       ctx.set('x-dead-letter-id', stored.id);
       // No body: a 2xx with a body that is not a CloudEvent is an error to the Kafka broker's dispatcher.
@@ -99,7 +115,8 @@ export async function createDlqRole(config: DlqConfig, deps: RoleDeps, options: 
   // The admin API's own records (replay jobs, the audit log), kept where the dead letters are.
   let state: AdminState | undefined;
   if (config.adminToken) {
-    if (store.kind === 'file' && config.store.kind === 'file') state = await openFileAdminState(adminFileFor(config.store.file));
+    if (store.kind === 'file' && config.store.kind === 'file')
+      state = await openFileAdminState(adminFileFor(config.store.file));
     else if (store.kind === 'postgres' && config.store.kind === 'postgres') {
       const { openPostgresAdminState } = await import('../dlq/admin-state-postgres.js');
       state = await openPostgresAdminState(config.store);
@@ -118,18 +135,44 @@ export async function createDlqRole(config: DlqConfig, deps: RoleDeps, options: 
     newId: deps.newId,
     now: deps.now,
   });
-  const senderFor = (target: ResolvedTarget): ReplaySender => (target.to === 'broker' && brokerSender ? brokerSender : toDestination.to(target.url));
+  const senderFor = (target: ResolvedTarget): ReplaySender =>
+    target.to === 'broker' && brokerSender ? brokerSender : toDestination.to(target.url);
   const replayer =
     store.query && state
-      ? createReplayer({ store: store.query, targets: replayTargets(config.replayUrl, config.replay.targets), senderFor, now: deps.now, newId: deps.newId, log: deps.log, tracing: deps.tracing })
+      ? createReplayer({
+          store: store.query,
+          targets: replayTargets(config.replayUrl, config.replay.targets),
+          senderFor,
+          now: deps.now,
+          newId: deps.newId,
+          log: deps.log,
+          tracing: deps.tracing,
+        })
       : undefined;
   const jobs =
     replayer && store.query && state
-      ? createJobRunner({ queries: store.query, state, replayer, storeKind: store.kind, now: deps.now, newId: deps.newId, log: deps.log })
+      ? createJobRunner({
+          queries: store.query,
+          state,
+          replayer,
+          storeKind: store.kind,
+          now: deps.now,
+          newId: deps.newId,
+          log: deps.log,
+        })
       : undefined;
   const admin =
     config.adminToken && state
-      ? adminRoutes({ token: config.adminToken, store, state, replayer, jobs, rates: { defaultRate: config.replay.defaultRate, maxRate: config.replay.maxRate }, now: deps.now, newId: deps.newId })
+      ? adminRoutes({
+          token: config.adminToken,
+          store,
+          state,
+          replayer,
+          jobs,
+          rates: { defaultRate: config.replay.defaultRate, maxRate: config.replay.maxRate },
+          now: deps.now,
+          newId: deps.newId,
+        })
       : [];
   if (!config.adminToken) deps.log.info('DLQ_ADMIN_TOKEN is not set: the /dead-letters admin API and console are off');
 

@@ -13,13 +13,21 @@ import { noopTracing, nowMs } from '../tracing/index.js';
 import type { RoleDeps, RoleInstance } from './role.js';
 
 export function createHandlerRole(config: HandlerConfig, deps: RoleDeps): RoleInstance {
-  const sender = createEventSender({ target: 'broker', url: config.brokerUrl, mode: config.brokerContentMode, outbound: config.outbound }, deps);
+  const sender = createEventSender(
+    { target: 'broker', url: config.brokerUrl, mode: config.brokerContentMode, outbound: config.outbound },
+    deps,
+  );
   const parseOptions = { legacy: true, newId: deps.newId, now: deps.now };
   const validatedOptions = { ...parseOptions, jsonValidated: true };
   const checkCaller = createCallerCheck(config.callerAuth, deps.secrets, deps.now);
   const tracing = deps.tracing ?? noopTracing;
   const broker = { name: 'broker', url: config.brokerUrl };
-  const receiveAttributes = { 'messaging.operation.name': 'receive', 'messaging.operation.type': 'receive', 'http.request.method': 'POST', 'http.route': '/' };
+  const receiveAttributes = {
+    'messaging.operation.name': 'receive',
+    'messaging.operation.type': 'receive',
+    'http.request.method': 'POST',
+    'http.route': '/',
+  };
 
   return {
     routes: [
@@ -33,12 +41,28 @@ export function createHandlerRole(config: HandlerConfig, deps: RoleDeps): RoleIn
           // A large JSON body is checked in slices that yield to the loop (JSON.parse of 1 MiB blocked it for up to
           // 250 ms); the parse step then keeps its bytes unparsed: they are forwarded as they came.
           const jsonValidated = await prevalidateJsonBody(ctx.req.headers, body);
-          const event = readWireEvent(ctx.req.headers, body, jsonValidated ? validatedOptions : parseOptions, ctx.req.rawHeaders);
+          const event = readWireEvent(
+            ctx.req.headers,
+            body,
+            jsonValidated ? validatedOptions : parseOptions,
+            ctx.req.rawHeaders,
+          );
           ctx.state.event = event;
           // receive (SERVER) → publish broker (PRODUCER): the event goes on with the publish span's context in
           // its traceparent extension and headers, whatever trace the caller sent (tracing/hops.ts).
-          const span = startIncomingSpan(tracing, 'receive', { kind: 'server', headers: ctx.req.headers, event, startTime: started, attributes: receiveAttributes });
-          await within(span, true, () => sendTraced(tracing, span.context, broker, event, (traced, headers) => sender.send(traced, headers)), () => 202);
+          const span = startIncomingSpan(tracing, 'receive', {
+            kind: 'server',
+            headers: ctx.req.headers,
+            event,
+            startTime: started,
+            attributes: receiveAttributes,
+          });
+          await within(
+            span,
+            true,
+            () => sendTraced(tracing, span.context, broker, event, (traced, headers) => sender.send(traced, headers)),
+            () => 202,
+          );
           ctx.state.outcome = 'forwarded';
           ctx.status = 202;
           ctx.body = { success: true, id: event.id, type: event.type, source: event.source };

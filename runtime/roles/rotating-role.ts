@@ -35,14 +35,19 @@ function generation(role: RoleInstance): Generation {
  * The routes of the first role, each forwarded to the current generation's route at the same place: a rebuilt
  * role of the same ROLE lists the same routes in the same order, so the app's router is the one lookup.
  */
-function forwardingRoutes(first: RoleInstance, current: () => Generation, closeIfIdle: (gen: Generation) => void): Route[] {
+function forwardingRoutes(
+  first: RoleInstance,
+  current: () => Generation,
+  closeIfIdle: (gen: Generation) => void,
+): Route[] {
   return first.routes.map((route, index) => ({
     method: route.method,
     path: route.path,
     async handle(ctx, params) {
       const gen = current();
       const target = gen.role.routes[index];
-      if (target?.method !== route.method || target.path !== route.path) throw new HttpError(404, 'not_found', `no route for ${ctx.path}`);
+      if (target?.method !== route.method || target.path !== route.path)
+        throw new HttpError(404, 'not_found', `no route for ${ctx.path}`);
       gen.inFlight++;
       try {
         await target.handle(ctx, params);
@@ -63,19 +68,28 @@ export function rotateRoleOnSecretChange(options: RotatingRoleOptions): RoleInst
 
   const closeIfIdle = (gen: Generation) => {
     if (!gen.retired || gen.inFlight > 0 || !retiring.delete(gen)) return;
-    gen.role.close?.().catch((err: unknown) => log.warn({ error: err instanceof Error ? err.message : String(err) }, 'closing the replaced role failed'));
+    gen.role
+      .close?.()
+      .catch((err: unknown) =>
+        log.warn({ error: err instanceof Error ? err.message : String(err) }, 'closing the replaced role failed'),
+      );
   };
 
   const rebuild = async (changed: ReadonlySet<string>) => {
     const { references } = resolveSecretReferences(options.env, store);
-    const variables = [...references].filter(([, names]) => names.some((n) => changed.has(n))).map(([variable]) => variable);
+    const variables = [...references]
+      .filter(([, names]) => names.some((n) => changed.has(n)))
+      .map(([variable]) => variable);
     if (variables.length === 0) return;
     let next: RuntimeConfig;
     try {
       next = options.parse(options.env, store);
     } catch (err) {
       if (!(err instanceof ConfigError)) throw err;
-      log.error({ variables, problems: err.problems }, 'rotated secrets make the configuration invalid: keeping the current configuration');
+      log.error(
+        { variables, problems: err.problems },
+        'rotated secrets make the configuration invalid: keeping the current configuration',
+      );
       return;
     }
     if (isDeepStrictEqual(next, config)) return;
@@ -92,7 +106,12 @@ export function rotateRoleOnSecretChange(options: RotatingRoleOptions): RoleInst
   const unsubscribe = store.onChange((changed) => {
     rebuilding = rebuilding
       .then(() => rebuild(changed))
-      .catch((err: unknown) => log.error({ error: err instanceof Error ? err.message : String(err) }, 'rebuilding the role from rotated secrets failed: keeping the current one'));
+      .catch((err: unknown) =>
+        log.error(
+          { error: err instanceof Error ? err.message : String(err) },
+          'rebuilding the role from rotated secrets failed: keeping the current one',
+        ),
+      );
   });
 
   return {

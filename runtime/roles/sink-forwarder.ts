@@ -14,7 +14,10 @@ import type { RequestContext } from '../http/request-state.js';
 
 export async function createSinkForwarderRole(config: SinkForwarderConfig, deps: RoleDeps): Promise<RoleInstance> {
   const fn = (await deps.loadFunction(config.functionName)).default;
-  const sender = createEventSender({ target: 'sink', url: config.sink.url, mode: config.sink.contentMode, outbound: config.outbound }, deps);
+  const sender = createEventSender(
+    { target: 'sink', url: config.sink.url, mode: config.sink.contentMode, outbound: config.outbound },
+    deps,
+  );
   const run = receiveAndRun(config, fn, deps);
   const tracing = deps.tracing ?? noopTracing;
   const destination = { name: 'sink', url: config.sink.url };
@@ -32,21 +35,38 @@ export async function createSinkForwarderRole(config: SinkForwarderConfig, deps:
         path: '/',
         async handle(ctx) {
           const { event, wire, result, span } = await run(ctx);
-          await within(span, false, () => forward(ctx, event, wire, result, span.context), () => ctx.status);
+          await within(
+            span,
+            false,
+            () => forward(ctx, event, wire, result, span.context),
+            () => ctx.status,
+          );
         },
       },
     ],
   };
 
-  async function forward(ctx: RequestContext, event: CloudEvent<unknown>, wire: WireEvent, result: unknown, parent: SpanContext | undefined): Promise<void> {
-    const traceContext = { traceparent: ctx.get('traceparent') || undefined, tracestate: ctx.get('tracestate') || undefined };
+  async function forward(
+    ctx: RequestContext,
+    event: CloudEvent<unknown>,
+    wire: WireEvent,
+    result: unknown,
+    parent: SpanContext | undefined,
+  ): Promise<void> {
+    const traceContext = {
+      traceparent: ctx.get('traceparent') || undefined,
+      tracestate: ctx.get('tracestate') || undefined,
+    };
     // Every record is written out before the first is sent, so one the function got wrong sends none.
     // Data passed on unchanged goes out as the bytes that came in.
-    const outgoing = buildSinkEvents(event, result, eventOptions, traceContext).map((record) => wireFromCloudEvent(record, { event, wire }));
+    const outgoing = buildSinkEvents(event, result, eventOptions, traceContext).map((record) =>
+      wireFromCloudEvent(record, { event, wire }),
+    );
     // One after another, in the function's order: records of one result keep their order on a partition.
     // If one fails, the whole delivery is retried; the ones already written come again with the same ids.
     // Each record is its own publish span (a child of `process`), whose context the record carries on.
-    for (const record of outgoing) await sendTraced(tracing, parent, destination, record, (traced, headers) => sender.send(traced, headers));
+    for (const record of outgoing)
+      await sendTraced(tracing, parent, destination, record, (traced, headers) => sender.send(traced, headers));
     ctx.set('x-forwarded-events', String(outgoing.length));
     // No body: the Kafka broker's dispatcher fails a delivery whose 2xx answer has a body that is not a
     // CloudEvent ("unknown encoding and non empty response"). Body first: Koa turns a null body set
@@ -54,6 +74,7 @@ export async function createSinkForwarderRole(config: SinkForwarderConfig, deps:
     ctx.body = null;
     ctx.status = outgoing.length > 0 ? 202 : 204;
     ctx.state.outcome = outgoing.length > 0 ? 'forwarded' : 'processed';
-    if (outgoing.length > 0) deps.log.debug({ eventId: event.id, records: outgoing.map((e) => e.id) }, 'forwarded to the sink');
+    if (outgoing.length > 0)
+      deps.log.debug({ eventId: event.id, records: outgoing.map((e) => e.id) }, 'forwarded to the sink');
   }
 }

@@ -10,7 +10,12 @@ import type { RoleDeps, RoleInstance } from './role.js';
 export async function createSubscriberRole(config: SubscriberConfig, deps: RoleDeps): Promise<RoleInstance> {
   const fn = (await deps.loadFunction(config.functionName)).default;
   const run = receiveAndRun(config, fn, deps);
-  const replyDefaults = { source: `/knative-events/${config.service}`, newId: deps.newId, now: deps.now, plainResult: config.plainResult };
+  const replyDefaults = {
+    source: `/knative-events/${config.service}`,
+    newId: deps.newId,
+    now: deps.now,
+    plainResult: config.plainResult,
+  };
   const tracing = deps.tracing ?? noopTracing;
 
   return {
@@ -20,11 +25,17 @@ export async function createSubscriberRole(config: SubscriberConfig, deps: RoleD
         path: '/',
         async handle(ctx) {
           const { event, wire, result, span } = await run(ctx);
-          await within(span, false, () => {
-            writeResult(ctx, result, replyDefaults, { event, wire });
-            // A reply is published into the broker by Knative: it goes on in this trace (tracing/hops.ts).
-            if (ctx.state.reply) traceReply(tracing, span.context, ctx.state.reply, (name, value) => ctx.set(name, value));
-          }, () => ctx.status);
+          await within(
+            span,
+            false,
+            () => {
+              writeResult(ctx, result, replyDefaults, { event, wire });
+              // A reply is published into the broker by Knative: it goes on in this trace (tracing/hops.ts).
+              if (ctx.state.reply)
+                traceReply(tracing, span.context, ctx.state.reply, (name, value) => ctx.set(name, value));
+            },
+            () => ctx.status,
+          );
           ctx.state.outcome = ctx.state.reply ? 'replied' : 'processed';
         },
       },

@@ -33,7 +33,10 @@ export interface LoadedDir {
 export const maxSecretFileBytes = 1024 * 1024;
 
 const tooBig = (path: string, size: number) =>
-  new SecretsDirError(`${path}: the file is ${size} bytes, over the ${maxSecretFileBytes}-byte limit for a Vault agent secrets file; check the agent template`, 'malformed_file');
+  new SecretsDirError(
+    `${path}: the file is ${size} bytes, over the ${maxSecretFileBytes}-byte limit for a Vault agent secrets file; check the agent template`,
+    'malformed_file',
+  );
 
 /** Every regular file in the directory except hidden ones (temporary files, `..data` links), in name order. */
 export async function loadSecretsDir(dir: string): Promise<LoadedDir> {
@@ -61,7 +64,10 @@ export async function loadSecretsDir(dir: string): Promise<LoadedDir> {
       if (err instanceof SecretsDirError) throw err;
       // Renamed away between readdir and read: the next re-read sees the new file.
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') continue;
-      throw new SecretsDirError(`${path}: cannot read the file (${(err as NodeJS.ErrnoException).code ?? 'error'})`, 'unreadable_file');
+      throw new SecretsDirError(
+        `${path}: cannot read the file (${(err as NodeJS.ErrnoException).code ?? 'error'})`,
+        'unreadable_file',
+      );
     }
     for (const [key, value] of parseSecretFile(text, path)) {
       if (values.has(key)) duplicates.add(key);
@@ -99,9 +105,16 @@ export async function loadAgentSecrets(options: AgentSecretsOptions): Promise<vo
   const now = options.now ?? (() => new Date());
   const loaded = await loadSecretsDir(options.dir);
   if (loaded.files.length === 0) options.log.warn({ dir: options.dir }, 'no secret files in VAULT_SECRETS_DIR');
-  if (loaded.duplicates.length > 0) options.log.warn({ names: loaded.duplicates }, 'secrets defined in more than one file: the file last in name order wins');
+  if (loaded.duplicates.length > 0)
+    options.log.warn(
+      { names: loaded.duplicates },
+      'secrets defined in more than one file: the file last in name order wins',
+    );
   options.store.replace(loaded.values, now());
-  options.log.info({ dir: options.dir, files: loaded.files, count: loaded.values.size }, 'secrets loaded from Vault agent files');
+  options.log.info(
+    { dir: options.dir, files: loaded.files, count: loaded.values.size },
+    'secrets loaded from Vault agent files',
+  );
 }
 
 export function watchAgentSecrets(options: AgentSecretsOptions): SecretsWatcher {
@@ -115,12 +128,16 @@ export function watchAgentSecrets(options: AgentSecretsOptions): SecretsWatcher 
     try {
       const loaded = await loadSecretsDir(dir);
       const changed = store.replace(loaded.values, now());
-      if (changed.size > 0) log.info({ changed: [...changed].sort(), files: loaded.files }, 'secrets changed: new values in use');
+      if (changed.size > 0)
+        log.info({ changed: [...changed].sort(), files: loaded.files }, 'secrets changed: new values in use');
     } catch (err) {
       const reason = reasonOf(err);
       store.failed(reason, now());
       // The message names the file and line only (see env-file.ts), never a value.
-      log.warn({ reason, error: err instanceof Error ? err.message : 'unknown error' }, 'secrets re-read failed: keeping the last good secrets');
+      log.warn(
+        { reason, error: err instanceof Error ? err.message : 'unknown error' },
+        'secrets re-read failed: keeping the last good secrets',
+      );
     }
   };
   const reload = async (): Promise<void> => {
@@ -147,9 +164,14 @@ export function watchAgentSecrets(options: AgentSecretsOptions): SecretsWatcher 
       clearTimeout(debounce);
       debounce = setTimeout(() => void reload(), options.debounceMs ?? 50);
     });
-    watcher.on('error', (err) => log.warn({ error: err.message }, 'watching VAULT_SECRETS_DIR failed: relying on the periodic re-read'));
+    watcher.on('error', (err) =>
+      log.warn({ error: err.message }, 'watching VAULT_SECRETS_DIR failed: relying on the periodic re-read'),
+    );
   } catch (err) {
-    log.warn({ error: err instanceof Error ? err.message : String(err) }, 'cannot watch VAULT_SECRETS_DIR: relying on the periodic re-read');
+    log.warn(
+      { error: err instanceof Error ? err.message : String(err) },
+      'cannot watch VAULT_SECRETS_DIR: relying on the periodic re-read',
+    );
   }
   const interval = setInterval(() => void reload(), options.refreshMs);
   interval.unref();

@@ -51,7 +51,10 @@ function kvData(path: string, kvVersion: 1 | 2, body: unknown): Record<string, u
   const inner = kvVersion === 2 ? (data as { data?: unknown } | undefined)?.data : data;
   if (typeof inner !== 'object' || inner === null || Array.isArray(inner)) {
     const hint = kvVersion === 2 ? ' (a KV v1 mount? set VAULT_KV_VERSION=1)' : '';
-    throw new VaultCallError(`read ${path}: the answer has no ${kvVersion === 2 ? 'data.data' : 'data'} object${hint}`, 'bad_response');
+    throw new VaultCallError(
+      `read ${path}: the answer has no ${kvVersion === 2 ? 'data.data' : 'data'} object${hint}`,
+      'bad_response',
+    );
   }
   return inner as Record<string, unknown>;
 }
@@ -74,13 +77,20 @@ async function logIn(options: DirectSecretsOptions): Promise<VaultLease> {
     jwt = (await options.readJwt()).trim();
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code ?? 'error';
-    throw new VaultCallError(`VAULT_TOKEN_PATH ${config.tokenPath}: cannot read the service account token (${code})`, 'login_failed');
+    throw new VaultCallError(
+      `VAULT_TOKEN_PATH ${config.tokenPath}: cannot read the service account token (${code})`,
+      'login_failed',
+    );
   }
   try {
     return await api.login(config.authMount, config.role, jwt);
   } catch (err) {
     if (err instanceof VaultCallError && (err.status === 400 || err.status === 403)) {
-      throw new VaultCallError(`${err.message}; check VAULT_ROLE ${config.role} and VAULT_AUTH_PATH auth/${config.authMount}`, 'login_failed', err.status);
+      throw new VaultCallError(
+        `${err.message}; check VAULT_ROLE ${config.role} and VAULT_AUTH_PATH auth/${config.authMount}`,
+        'login_failed',
+        err.status,
+      );
     }
     throw err;
   }
@@ -99,11 +109,13 @@ async function readAllPaths(options: DirectSecretsOptions): Promise<Map<string, 
       values.set(key, value);
     }
   }
-  if (duplicates.length > 0) log.warn({ names: duplicates.sort() }, 'secrets defined under more than one path: the path listed last wins');
+  if (duplicates.length > 0)
+    log.warn({ names: duplicates.sort() }, 'secrets defined under more than one path: the path listed last wins');
   return values;
 }
 
-const asVaultError = (what: string, err: unknown): VaultCallError => (err instanceof VaultCallError ? err : new VaultCallError(`${what}: unexpected error`, 'bad_response'));
+const asVaultError = (what: string, err: unknown): VaultCallError =>
+  err instanceof VaultCallError ? err : new VaultCallError(`${what}: unexpected error`, 'bad_response');
 
 /** The token's lease, its renewal and the periodic re-read; each step is one method. */
 class DirectSession implements DirectSecrets {
@@ -124,7 +136,10 @@ class DirectSession implements DirectSecrets {
 
   private async login(): Promise<void> {
     this.lease = await logIn(this.options);
-    this.options.log.info({ leaseSeconds: this.lease.leaseSeconds, renewable: this.lease.renewable }, 'logged in to Vault');
+    this.options.log.info(
+      { leaseSeconds: this.lease.leaseSeconds, renewable: this.lease.renewable },
+      'logged in to Vault',
+    );
     this.scheduleRenewal();
   }
 
@@ -142,7 +157,8 @@ class DirectSession implements DirectSecrets {
       values = await readAllPaths(this.options);
     }
     const changed = store.replace(values, this.now());
-    if (changed.size > 0) log.info({ changed: [...changed].sort(), count: values.size }, 'secrets changed: new values in use');
+    if (changed.size > 0)
+      log.info({ changed: [...changed].sort(), count: values.size }, 'secrets changed: new values in use');
   };
 
   private failed(what: string, err: unknown): void {
@@ -169,7 +185,10 @@ class DirectSession implements DirectSecrets {
         return;
       }
     } catch (err) {
-      this.options.log.info({ error: err instanceof Error ? err.message : 'unknown error' }, 'Vault token renewal failed: logging in again');
+      this.options.log.info(
+        { error: err instanceof Error ? err.message : 'unknown error' },
+        'Vault token renewal failed: logging in again',
+      );
     }
     try {
       await this.login();
@@ -211,7 +230,10 @@ class DirectSession implements DirectSecrets {
     // random() = 1: the full delay each time (no jitter: one process waiting for its own Vault).
     const clock = { random: () => 1, sleep: (ms: number) => this.clock.sleep(Math.max(0, Math.min(ms, left()))) };
     const onRetry = (attempt: number, e: VaultCallError | undefined, delayMs: number) =>
-      log.warn({ reason: e?.reason, error: e?.message, attempt, retryInMs: Math.min(delayMs, left()) }, 'Vault not available yet: retrying');
+      log.warn(
+        { reason: e?.reason, error: e?.message, attempt, retryInMs: Math.min(delayMs, left()) },
+        'Vault not available yet: retrying',
+      );
     const outcome = await withRetries(startupPolicy, clock, attempt, onRetry, () => this.closed || left() <= 0);
     if (!outcome.done) {
       throw new VaultStartupError(

@@ -20,8 +20,20 @@ const keyPattern = /[A-Za-z_][A-Za-z0-9_.-]*/y;
 const doubleQuotedRun = /[^"\\\n]+/y;
 const singleQuotedRun = /[^'\n]+/y;
 const commentStart = /[ \t]#/;
-const simpleEscapes: Record<string, string> = { '"': '"', '\\': '\\', '/': '/', b: '\b', f: '\f', n: '\n', r: '\r', t: '\t', $: '$', '`': '`' };
-const expected = 'expected KEY="value" or export KEY="value" (a name of letters, digits, _ . - not starting with a digit)';
+const simpleEscapes: Record<string, string> = {
+  '"': '"',
+  '\\': '\\',
+  '/': '/',
+  b: '\b',
+  f: '\f',
+  n: '\n',
+  r: '\r',
+  t: '\t',
+  $: '$',
+  '`': '`',
+};
+const expected =
+  'expected KEY="value" or export KEY="value" (a name of letters, digits, _ . - not starting with a digit)';
 
 /** A cursor over the file: each method reads one part of a line and moves past it. */
 class Scanner {
@@ -78,7 +90,8 @@ class Scanner {
       return String.fromCharCode(parseInt(hex, 16));
     }
     const replacement = next === undefined ? undefined : simpleEscapes[next];
-    if (replacement === undefined) this.fail('unsupported escape sequence in a double-quoted value (use \\\\ for a backslash)');
+    if (replacement === undefined)
+      this.fail('unsupported escape sequence in a double-quoted value (use \\\\ for a backslash)');
     this.pos += 2;
     return replacement;
   }
@@ -97,7 +110,8 @@ class Scanner {
         value += plain;
         this.pos += plain.length;
       }
-      if (this.pos >= this.src.length) this.fail(`unterminated ${quote === '"' ? 'double' : 'single'}-quoted value`, startLine);
+      if (this.pos >= this.src.length)
+        this.fail(`unterminated ${quote === '"' ? 'double' : 'single'}-quoted value`, startLine);
       const ch = this.src[this.pos] as string;
       if (ch === quote) break;
       if (ch === '\\' && quote === '"') {

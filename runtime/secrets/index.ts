@@ -7,7 +7,13 @@ import type { Logger } from '../logger.js';
 import { loadAgentSecrets, watchAgentSecrets } from './agent.js';
 import type { Clock } from '../clock.js';
 import { createDirectSecrets, VaultStartupError } from './direct.js';
-import { createSecretStore, type SecretsFailureReason, type SecretStore, type SecretStoreWriter, type VaultOperation } from './store.js';
+import {
+  createSecretStore,
+  type SecretsFailureReason,
+  type SecretStore,
+  type SecretStoreWriter,
+  type VaultOperation,
+} from './store.js';
 import type { NodeVaultOptions, VaultApi } from './vault-api.js';
 
 export type { SecretStore, SecretsObserver, SecretsStatus, SecretsFailureReason } from './store.js';
@@ -31,11 +37,16 @@ export interface SecretsIo {
 export async function openSecrets(config: VaultConfig, io: SecretsIo): Promise<SecretSource> {
   const { log } = io;
   const read = io.readFile ?? ((path: string) => readFile(path, 'utf8'));
-  const store = createSecretStore(config.mode, (err) => log.error({ error: err instanceof Error ? err.message : String(err) }, 'a secrets change listener failed'));
+  const store = createSecretStore(config.mode, (err) =>
+    log.error({ error: err instanceof Error ? err.message : String(err) }, 'a secrets change listener failed'),
+  );
 
   if (config.mode === 'off') {
     if ((io.exists ?? existsSync)(defaultAgentSecretsDir)) {
-      log.warn({ dir: defaultAgentSecretsDir }, 'Vault agent files found but VAULT_SECRETS_DIR is unset: they are not loaded');
+      log.warn(
+        { dir: defaultAgentSecretsDir },
+        'Vault agent files found but VAULT_SECRETS_DIR is unset: they are not loaded',
+      );
     }
     return { store, close() {} };
   }
@@ -52,13 +63,32 @@ export async function openSecrets(config: VaultConfig, io: SecretsIo): Promise<S
     try {
       ca = await read(config.caCertFile);
     } catch (err) {
-      throw new VaultStartupError(`VAULT_CACERT ${config.caCertFile}: cannot read the CA certificate (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+      throw new VaultStartupError(
+        `VAULT_CACERT ${config.caCertFile}: cannot read the CA certificate (${(err as NodeJS.ErrnoException).code ?? 'error'})`,
+      );
     }
   }
-  if (config.skipVerify) log.warn('VAULT_SKIP_VERIFY=true: Vault\'s TLS certificate is not verified');
-  const createApi = io.createVaultApi ?? (async (o: NodeVaultOptions) => (await import('./vault-api.js')).createNodeVaultApi(o));
-  const api = timedVaultApi(await createApi({ address: config.address, namespace: config.namespace, ca, skipVerify: config.skipVerify, timeoutMs: config.timeoutMs }), store);
-  const direct = createDirectSecrets({ config, api, store, log, readJwt: () => read(config.tokenPath), clock: io.clock });
+  if (config.skipVerify) log.warn("VAULT_SKIP_VERIFY=true: Vault's TLS certificate is not verified");
+  const createApi =
+    io.createVaultApi ?? (async (o: NodeVaultOptions) => (await import('./vault-api.js')).createNodeVaultApi(o));
+  const api = timedVaultApi(
+    await createApi({
+      address: config.address,
+      namespace: config.namespace,
+      ca,
+      skipVerify: config.skipVerify,
+      timeoutMs: config.timeoutMs,
+    }),
+    store,
+  );
+  const direct = createDirectSecrets({
+    config,
+    api,
+    store,
+    log,
+    readJwt: () => read(config.tokenPath),
+    clock: io.clock,
+  });
   try {
     await direct.start();
   } catch (err) {

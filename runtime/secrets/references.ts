@@ -25,7 +25,10 @@ export function referencedSecrets(value: string): string[] {
   return [...value.matchAll(embedded)].map((m) => m[1] as string);
 }
 
-export function resolveSecretReferences(env: Readonly<Record<string, string | undefined>>, secrets: Secrets | undefined): ResolvedEnv {
+export function resolveSecretReferences(
+  env: Readonly<Record<string, string | undefined>>,
+  secrets: Secrets | undefined,
+): ResolvedEnv {
   const out: Record<string, string | undefined> = {};
   const problems: string[] = [];
   const unresolved = new Set<string>();
@@ -40,11 +43,15 @@ export function resolveSecretReferences(env: Readonly<Record<string, string | un
     const missing = names.filter((name) => secrets?.get(name) === undefined);
     if (missing.length > 0) {
       unresolved.add(key);
-      const where = secrets ? 'which the loaded Vault secrets do not contain' : 'but Vault is off (set VAULT_SECRETS_DIR or VAULT_ADDR)';
+      const where = secrets
+        ? 'which the loaded Vault secrets do not contain'
+        : 'but Vault is off (set VAULT_SECRETS_DIR or VAULT_ADDR)';
       problems.push(`${key}: refers to secret ${missing.join(', ')}, ${where}`);
       continue;
     }
-    out[key] = whole.test(value) ? secrets?.get(names[0] as string) : value.replace(embedded, (_m, name: string) => secrets?.get(name) ?? '');
+    out[key] = whole.test(value)
+      ? secrets?.get(names[0] as string)
+      : value.replace(embedded, (_m, name: string) => secrets?.get(name) ?? '');
   }
   return { env: out, problems, unresolved, references };
 }

@@ -56,7 +56,10 @@ export interface SecretStoreWriter extends SecretStore {
   vaultCalled(operation: VaultOperation, result: 'ok' | SecretsFailureReason, seconds: number): void;
 }
 
-export function createSecretStore(mode: SecretsStatus['mode'], onListenerError: (err: unknown) => void = () => {}): SecretStoreWriter {
+export function createSecretStore(
+  mode: SecretsStatus['mode'],
+  onListenerError: (err: unknown) => void = () => {},
+): SecretStoreWriter {
   let values: ReadonlyMap<string, string> = new Map();
   let ok = true;
   let lastSuccessAt: Date | undefined;

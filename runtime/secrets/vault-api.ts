@@ -52,18 +52,32 @@ export function toVaultCallError(what: string, err: unknown): VaultCallError {
   const status = e.response?.statusCode;
   if (typeof status === 'number') {
     const text = vaultMessage(e.response?.body);
-    return new VaultCallError(`${what}: Vault answered ${status}${text ? ` (${text})` : ''}`, reasonByStatus[status] ?? 'bad_response', status);
+    return new VaultCallError(
+      `${what}: Vault answered ${status}${text ? ` (${text})` : ''}`,
+      reasonByStatus[status] ?? 'bad_response',
+      status,
+    );
   }
   const code = e.code ?? '';
-  if (code === 'ECONNABORTED' || code === 'ETIMEDOUT' || /timeout/i.test(e.message ?? '')) return new VaultCallError(`${what}: Vault did not answer in time`, 'timeout');
-  if (/CERT|SSL|TLS|SELF_SIGNED|UNABLE_TO/.test(code)) return new VaultCallError(`${what}: TLS verification failed (${code}); set VAULT_CACERT to the CA that signed Vault's certificate`, 'unreachable');
+  if (code === 'ECONNABORTED' || code === 'ETIMEDOUT' || /timeout/i.test(e.message ?? ''))
+    return new VaultCallError(`${what}: Vault did not answer in time`, 'timeout');
+  if (/CERT|SSL|TLS|SELF_SIGNED|UNABLE_TO/.test(code))
+    return new VaultCallError(
+      `${what}: TLS verification failed (${code}); set VAULT_CACERT to the CA that signed Vault's certificate`,
+      'unreachable',
+    );
   return new VaultCallError(`${what}: Vault is unreachable${code ? ` (${code})` : ''}`, 'unreachable');
 }
 
 function leaseOf(what: string, body: unknown): VaultLease {
-  const auth = (body as { auth?: { client_token?: unknown; lease_duration?: unknown; renewable?: unknown } } | undefined)?.auth;
+  const auth = (
+    body as { auth?: { client_token?: unknown; lease_duration?: unknown; renewable?: unknown } } | undefined
+  )?.auth;
   if (!auth || typeof auth.client_token !== 'string' || typeof auth.lease_duration !== 'number') {
-    throw new VaultCallError(`${what}: Vault's answer has no auth.client_token and auth.lease_duration`, 'bad_response');
+    throw new VaultCallError(
+      `${what}: Vault's answer has no auth.client_token and auth.lease_duration`,
+      'bad_response',
+    );
   }
   return { leaseSeconds: auth.lease_duration, renewable: auth.renewable === true };
 }
@@ -78,7 +92,11 @@ export async function createNodeVaultApi(options: NodeVaultOptions): Promise<Vau
     debug: () => {},
     // node-vault turns verification off when VAULT_SKIP_VERIFY is set to anything, even "false": say it explicitly.
     rpDefaults: { strictSSL: !options.skipVerify, timeout: options.timeoutMs },
-    requestOptions: { strictSSL: !options.skipVerify, timeout: options.timeoutMs, ...(options.ca ? { ca: options.ca } : {}) },
+    requestOptions: {
+      strictSSL: !options.skipVerify,
+      timeout: options.timeoutMs,
+      ...(options.ca ? { ca: options.ca } : {}),
+    },
   } as Parameters<typeof nodeVault>[0]);
   // node-vault falls back to VAULT_TOKEN from the environment; direct mode uses only the token it logs in for.
   client.token = '';
@@ -91,7 +109,10 @@ export async function createNodeVaultApi(options: NodeVaultOptions): Promise<Vau
     }
   };
   return {
-    login: (mount, role, jwt) => call('Kubernetes login', async () => leaseOf('Kubernetes login', await client.kubernetesLogin({ role, jwt, mount_point: mount }))),
+    login: (mount, role, jwt) =>
+      call('Kubernetes login', async () =>
+        leaseOf('Kubernetes login', await client.kubernetesLogin({ role, jwt, mount_point: mount })),
+      ),
     renewSelf: () => call('token renew-self', async () => leaseOf('token renew-self', await client.tokenRenewSelf())),
     lookupSelf: () =>
       call('token lookup-self', async () => {

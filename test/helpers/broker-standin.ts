@@ -74,7 +74,12 @@ export async function startBrokerStandIn(options: BrokerStandInOptions): Promise
       knativeerrordata: Buffer.from(last.body.slice(0, 1024), 'utf8').toString('base64'),
     });
     const answer = await post(options.deadLetterUrl, deadLetter);
-    deliveries.push({ event, attempts, outcome: answer.status >= 200 && answer.status < 300 ? 'dead-lettered' : 'lost', deadLetterStatus: answer.status });
+    deliveries.push({
+      event,
+      attempts,
+      outcome: answer.status >= 200 && answer.status < 300 ? 'dead-lettered' : 'lost',
+      deadLetterStatus: answer.status,
+    });
   }
 
   const server: Server = createServer((req, res) => {
@@ -83,7 +88,10 @@ export async function startBrokerStandIn(options: BrokerStandInOptions): Promise
     req.on('end', () => {
       let event: CloudEvent<unknown>;
       try {
-        const parsed = HTTP.toEvent({ headers: req.headers as Record<string, string>, body: Buffer.concat(chunks).toString('utf8') });
+        const parsed = HTTP.toEvent({
+          headers: req.headers as Record<string, string>,
+          body: Buffer.concat(chunks).toString('utf8'),
+        });
         event = (Array.isArray(parsed) ? parsed[0] : parsed) as CloudEvent<unknown>;
         event.validate();
       } catch (err) {

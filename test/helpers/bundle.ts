@@ -29,8 +29,12 @@ export interface BundleProcess {
   exited: Promise<number | string>;
 }
 
-export async function startBundle(env: Record<string, string>, options: { cwd?: string; command?: string[]; timeoutMs?: number } = {}): Promise<BundleProcess> {
-  if (!options.command && !existsSync(bundlePath)) throw new Error('dist/knative-events.cjs is missing: run `npm run build` first');
+export async function startBundle(
+  env: Record<string, string>,
+  options: { cwd?: string; command?: string[]; timeoutMs?: number } = {},
+): Promise<BundleProcess> {
+  if (!options.command && !existsSync(bundlePath))
+    throw new Error('dist/knative-events.cjs is missing: run `npm run build` first');
   const port = Number(env.PORT ?? (await freePort()));
   const [cmd, ...args] = options.command ?? [process.execPath, bundlePath];
   const child = spawn(cmd as string, args, {
@@ -42,7 +46,9 @@ export async function startBundle(env: Record<string, string>, options: { cwd?: 
   let err = '';
   child.stdout?.on('data', (c: Buffer) => (out += c.toString()));
   child.stderr?.on('data', (c: Buffer) => (err += c.toString()));
-  const exited = new Promise<number | string>((resolve) => child.once('exit', (code, signal) => resolve(code ?? signal ?? -1)));
+  const exited = new Promise<number | string>((resolve) =>
+    child.once('exit', (code, signal) => resolve(code ?? signal ?? -1)),
+  );
   const url = `http://127.0.0.1:${port}/`;
   let exitedEarly = false;
   void exited.then(() => (exitedEarly = true));
@@ -52,7 +58,12 @@ export async function startBundle(env: Record<string, string>, options: { cwd?: 
     return (await fetch(`${url}healthz`).catch(() => undefined))?.status === 200;
   };
   try {
-    await waitFor(healthy, options.timeoutMs ?? 10_000, { what: 'the runtime to answer /healthz', intervalMs: 20, errors: 'throw', context: () => err || out });
+    await waitFor(healthy, options.timeoutMs ?? 10_000, {
+      what: 'the runtime to answer /healthz',
+      intervalMs: 20,
+      errors: 'throw',
+      context: () => err || out,
+    });
   } catch (e) {
     child.kill('SIGKILL');
     throw e;

@@ -17,12 +17,22 @@ export interface HeadlessChromium {
 
 /** A persistent context on a fresh --user-data-dir (removed on close): nothing carries over between tests. */
 export async function launchChromium(): Promise<HeadlessChromium> {
-  if (!existsSync(chromiumPath)) throw new Error(`${chromiumPath} not found: install Debian's chromium (apt-get install -y chromium; .ci/run does)`);
+  if (!existsSync(chromiumPath))
+    throw new Error(`${chromiumPath} not found: install Debian's chromium (apt-get install -y chromium; .ci/run does)`);
   const profile = mkdtempSync(join(tmpdir(), 'knative-events-chromium-'));
   const context = await chromium.launchPersistentContext(profile, {
     executablePath: chromiumPath,
     headless: true,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
     viewport: { width: 1366, height: 768 },
     timeout: 60_000,
   });

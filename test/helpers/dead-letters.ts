@@ -31,8 +31,18 @@ export async function sendDeadLetter(url: string, input: DeadLetterInput, signal
     'ce-knativeerrorcode': input.code ?? '422',
     'ce-knativeerrordata': Buffer.from(input.body ?? '{"success":false}').toString('base64'),
   };
-  const res = await fetch(url, { method: 'POST', headers, body: JSON.stringify(input.data ?? { n: input.id }), signal });
-  return { status: res.status, text: await res.text(), id: res.headers.get('x-dead-letter-id'), retryAfter: res.headers.get('retry-after') };
+  const res = await fetch(url, {
+    method: 'POST',
+    headers,
+    body: JSON.stringify(input.data ?? { n: input.id }),
+    signal,
+  });
+  return {
+    status: res.status,
+    text: await res.text(),
+    id: res.headers.get('x-dead-letter-id'),
+    retryAfter: res.headers.get('retry-after'),
+  };
 }
 
 export interface AdminAnswer {
@@ -49,11 +59,19 @@ export async function adminCall(url: string, token: string, path: string, method
 }
 
 /** Every page of GET /dead-letters (with `query`), newest first. */
-export async function listAll(url: string, token: string, query = ''): Promise<Array<{ id: string; eventId: string | null; [key: string]: unknown }>> {
+export async function listAll(
+  url: string,
+  token: string,
+  query = '',
+): Promise<Array<{ id: string; eventId: string | null; [key: string]: unknown }>> {
   const items = [];
   let cursor: string | null = null;
   for (let pages = 0; pages < 10_000; pages++) {
-    const res: AdminAnswer = await adminCall(url, token, `/dead-letters?limit=500${query}${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`);
+    const res: AdminAnswer = await adminCall(
+      url,
+      token,
+      `/dead-letters?limit=500${query}${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`,
+    );
     if (res.status !== 200) throw new Error(`GET /dead-letters answered ${res.status}: ${JSON.stringify(res.body)}`);
     items.push(...res.body.items);
     cursor = res.body.nextCursor;
@@ -66,11 +84,19 @@ export async function listAll(url: string, token: string, query = ''): Promise<A
  * Polls `check` until it returns a value other than undefined, or fails after `deadlineMs` saying what it waited
  * for: test/helpers/wait.ts waitFor, with the argument order the dlq tests use (and `false` or `null` a value).
  */
-export async function waitFor<T>(what: string, check: () => Promise<T | undefined> | T | undefined, deadlineMs = 15_000): Promise<T> {
-  const found = await sharedWaitFor(async () => {
-    const value = await check();
-    return value === undefined ? undefined : { value };
-  }, deadlineMs, { what, intervalMs: 50 });
+export async function waitFor<T>(
+  what: string,
+  check: () => Promise<T | undefined> | T | undefined,
+  deadlineMs = 15_000,
+): Promise<T> {
+  const found = await sharedWaitFor(
+    async () => {
+      const value = await check();
+      return value === undefined ? undefined : { value };
+    },
+    deadlineMs,
+    { what, intervalMs: 50 },
+  );
   return found.value;
 }
 

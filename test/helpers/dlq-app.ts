@@ -27,10 +27,21 @@ export function captureLogger(): { log: Logger; logs: () => Array<Record<string,
       done();
     },
   });
-  return { log: createLogger({ level: 'info', base: {}, destination }), logs: () => lines.map((l) => JSON.parse(l) as Record<string, unknown>) };
+  return {
+    log: createLogger({ level: 'info', base: {}, destination }),
+    logs: () => lines.map((l) => JSON.parse(l) as Record<string, unknown>),
+  };
 }
 
-export async function serveDlq(store: DeadLetterStore, options: { env?: Record<string, string>; log?: Logger; logs?: () => Array<Record<string, unknown>>; roleObserver?: RoleObserver } = {}): Promise<ServedDlq> {
+export async function serveDlq(
+  store: DeadLetterStore,
+  options: {
+    env?: Record<string, string>;
+    log?: Logger;
+    logs?: () => Array<Record<string, unknown>>;
+    roleObserver?: RoleObserver;
+  } = {},
+): Promise<ServedDlq> {
   const config = parseConfig({ ROLE: 'dlq', LOG_LEVEL: 'silent', ...options.env }) as DlqConfig;
   const captured = options.log ? { log: options.log, logs: options.logs ?? (() => []) } : captureLogger();
   const poster = createHttpPoster();

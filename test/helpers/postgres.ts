@@ -30,7 +30,11 @@ export interface PostgresServer {
   /** Creates a database and returns its URL. */
   createDatabase(name: string): Promise<string>;
   /** Runs one statement as the test user on `database`. */
-  query<R extends pg.QueryResultRow = pg.QueryResultRow>(database: string, sql: string, params?: unknown[]): Promise<pg.QueryResult<R>>;
+  query<R extends pg.QueryResultRow = pg.QueryResultRow>(
+    database: string,
+    sql: string,
+    params?: unknown[],
+  ): Promise<pg.QueryResult<R>>;
   start(): Promise<void>;
   /** `fast` disconnects clients and shuts down cleanly; `immediate` is a crash (recovery on the next start). */
   stop(mode?: 'fast' | 'immediate'): Promise<void>;
@@ -48,11 +52,15 @@ export function postgresBinDir(): string {
     // no pg_config: look elsewhere
   }
   if (existsSync('/usr/lib/postgresql')) {
-    for (const version of readdirSync('/usr/lib/postgresql').sort((a, b) => Number(b) - Number(a))) candidates.push(`/usr/lib/postgresql/${version}/bin`);
+    for (const version of readdirSync('/usr/lib/postgresql').sort((a, b) => Number(b) - Number(a)))
+      candidates.push(`/usr/lib/postgresql/${version}/bin`);
   }
   for (const dir of (process.env.PATH ?? '').split(':')) candidates.push(dir);
   const found = candidates.find((dir) => dir && existsSync(join(dir, 'initdb')) && existsSync(join(dir, 'pg_ctl')));
-  if (!found) throw new Error('PostgreSQL server binaries (initdb, pg_ctl) not found: install Debian\'s `postgresql` package (.ci/run does)');
+  if (!found)
+    throw new Error(
+      "PostgreSQL server binaries (initdb, pg_ctl) not found: install Debian's `postgresql` package (.ci/run does)",
+    );
   return found;
 }
 
@@ -83,7 +91,9 @@ export async function startPostgres(options: { fsync?: boolean } = {}): Promise<
   if (account) await chown(dir, account.uid, account.gid);
 
   const pgCommand = async (name: string, args: string[], timeoutMs = 60_000) => {
-    const command = account ? ['runuser', '-u', account.user, '--', join(bin, name), ...args] : [join(bin, name), ...args];
+    const command = account
+      ? ['runuser', '-u', account.user, '--', join(bin, name), ...args]
+      : [join(bin, name), ...args];
     try {
       return await run(command[0] as string, command.slice(1), { timeout: timeoutMs, cwd: dir });
     } catch (err) {
@@ -95,12 +105,31 @@ export async function startPostgres(options: { fsync?: boolean } = {}): Promise<
   const pwfile = join(dir, 'pwfile');
   await writeFile(pwfile, `${password}\n`, { mode: 0o600 });
   if (account) await chown(pwfile, account.uid, account.gid);
-  await pgCommand('initdb', ['-D', data, '-U', user, `--pwfile=${pwfile}`, '--auth-host=scram-sha-256', '--auth-local=trust', '-E', 'UTF8', '--no-sync', '--no-instructions']);
+  await pgCommand('initdb', [
+    '-D',
+    data,
+    '-U',
+    user,
+    `--pwfile=${pwfile}`,
+    '--auth-host=scram-sha-256',
+    '--auth-local=trust',
+    '-E',
+    'UTF8',
+    '--no-sync',
+    '--no-instructions',
+  ]);
   await rm(pwfile);
-  const settings = [`port = ${port}`, "listen_addresses = '127.0.0.1'", `unix_socket_directories = '${dir}'`, 'max_connections = 100', `fsync = ${options.fsync === false ? 'off' : 'on'}`];
+  const settings = [
+    `port = ${port}`,
+    "listen_addresses = '127.0.0.1'",
+    `unix_socket_directories = '${dir}'`,
+    'max_connections = 100',
+    `fsync = ${options.fsync === false ? 'off' : 'on'}`,
+  ];
   await writeFile(join(data, 'postgresql.auto.conf'), `${settings.join('\n')}\n`, { flag: 'a' });
 
-  const url = (database = 'postgres') => `postgres://${user}:${encodeURIComponent(password)}@127.0.0.1:${port}/${database}`;
+  const url = (database = 'postgres') =>
+    `postgres://${user}:${encodeURIComponent(password)}@127.0.0.1:${port}/${database}`;
   const server: PostgresServer = {
     port,
     user,

@@ -48,7 +48,13 @@ export async function startReceiver(fallback: Behaviour = { status: 202 }): Prom
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
       const body = Buffer.concat(chunks);
-      const recorded: RecordedRequest = { method: req.method ?? '', path: req.url ?? '', headers: req.headers, body, event: toEvent(req.headers, body) };
+      const recorded: RecordedRequest = {
+        method: req.method ?? '',
+        path: req.url ?? '',
+        headers: req.headers,
+        body,
+        event: toEvent(req.headers, body),
+      };
       requests.push(recorded);
       const behaviour = queue.shift() ?? current;
       if ('reset' in behaviour) {
@@ -70,10 +76,11 @@ export async function startReceiver(fallback: Behaviour = { status: 202 }): Prom
   return {
     url: `http://127.0.0.1:${port}/`,
     requests,
-    accepted: () => requests.filter((r) => {
-      const status = statuses.get(r);
-      return status !== undefined && status >= 200 && status < 300;
-    }),
+    accepted: () =>
+      requests.filter((r) => {
+        const status = statuses.get(r);
+        return status !== undefined && status >= 200 && status < 300;
+      }),
     script: (...behaviours) => queue.push(...behaviours),
     setFallback: (behaviour) => {
       current = behaviour;

@@ -15,12 +15,17 @@ export interface ExitedBundle {
 /** Runs the bundle until it exits (or kills it after timeoutMs), polling /readyz meanwhile. */
 export async function runBundleToExit(env: Record<string, string>, timeoutMs = 10_000): Promise<ExitedBundle> {
   const port = await freePort();
-  const child = spawn(process.execPath, [bundlePath], { env: { PATH: process.env.PATH ?? '', ...env, PORT: String(port) }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [bundlePath], {
+    env: { PATH: process.env.PATH ?? '', ...env, PORT: String(port) },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
   child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-  const exited = new Promise<number | string>((resolve) => child.once('exit', (code, signal) => resolve(code ?? signal ?? -1)));
+  const exited = new Promise<number | string>((resolve) =>
+    child.once('exit', (code, signal) => resolve(code ?? signal ?? -1)),
+  );
   const readiness: number[] = [];
   let done = false;
   void exited.then(() => (done = true));
@@ -37,7 +42,6 @@ export async function runBundleToExit(env: Record<string, string>, timeoutMs = 1
   return { code: await exited, stdout, stderr, readiness };
 }
 
-
 /** Fails naming which secret leaked (by index, not value) into which output. */
 export function assertNoSecrets(outputs: Record<string, string>, secrets: readonly string[]): void {
   for (const [where, text] of Object.entries(outputs)) {
@@ -51,7 +55,13 @@ export function assertNoSecrets(outputs: Record<string, string>, secrets: readon
 export async function postEvent(url: string, id: string): Promise<Response> {
   return fetch(url, {
     method: 'POST',
-    headers: { 'content-type': 'application/json', 'ce-specversion': '1.0', 'ce-id': id, 'ce-type': 'com.example.test', 'ce-source': '/test' },
+    headers: {
+      'content-type': 'application/json',
+      'ce-specversion': '1.0',
+      'ce-id': id,
+      'ce-type': 'com.example.test',
+      'ce-source': '/test',
+    },
     body: JSON.stringify({ n: id }),
   });
 }

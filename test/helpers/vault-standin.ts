@@ -8,7 +8,13 @@
 //   errors: {"errors": [...]} with 400 (bad login), 403 (permission denied), 404 (no such path), 503 (sealed).
 // And it fails on demand: login refused, tokens expired, sealed, slow, renewal refused.
 import { randomBytes } from 'node:crypto';
-import { createServer as createHttpServer, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import {
+  createServer as createHttpServer,
+  type IncomingHttpHeaders,
+  type IncomingMessage,
+  type Server,
+  type ServerResponse,
+} from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 
@@ -80,9 +86,12 @@ export async function startVaultStandin(options: VaultStandinOptions = {}): Prom
       if (fail.login || parsed.jwt !== jwt) return errors(403, 'permission denied');
       const token = `hvs.${randomBytes(12).toString('hex')}`;
       tokens.set(token, { valid: true, expiresAt: Date.now() + leaseSeconds * 1000 });
-      return send(200, { auth: { client_token: token, accessor: 'acc', policies: ['default'], lease_duration: leaseSeconds, renewable } });
+      return send(200, {
+        auth: { client_token: token, accessor: 'acc', policies: ['default'], lease_duration: leaseSeconds, renewable },
+      });
     }
-    if (path.startsWith('/v1/auth/') && req.method === 'POST' && !path.startsWith('/v1/auth/token/')) return errors(405, 'unsupported path');
+    if (path.startsWith('/v1/auth/') && req.method === 'POST' && !path.startsWith('/v1/auth/token/'))
+      return errors(405, 'unsupported path');
 
     const token = req.headers['x-vault-token'];
     const entry = typeof token === 'string' ? tokens.get(token) : undefined;
@@ -99,12 +108,21 @@ export async function startVaultStandin(options: VaultStandinOptions = {}): Prom
     if (req.method === 'GET' && path.startsWith('/v1/')) {
       const secret = kv.get(path.slice('/v1/'.length));
       if (!secret) return errors(404);
-      if (secret.version === 1) return send(200, { request_id: 'r', lease_duration: 2764800, renewable: false, data: secret.data });
+      if (secret.version === 1)
+        return send(200, { request_id: 'r', lease_duration: 2764800, renewable: false, data: secret.data });
       return send(200, {
         request_id: 'r',
         lease_duration: 0,
         renewable: false,
-        data: { data: secret.data, metadata: { created_time: new Date().toISOString(), deletion_time: '', destroyed: false, version: secret.revision } },
+        data: {
+          data: secret.data,
+          metadata: {
+            created_time: new Date().toISOString(),
+            deletion_time: '',
+            destroyed: false,
+            version: secret.revision,
+          },
+        },
       });
     }
     return errors(404);
@@ -119,7 +137,9 @@ export async function startVaultStandin(options: VaultStandinOptions = {}): Prom
       else answer(req, res, body);
     });
   };
-  const server: Server = options.tls ? createHttpsServer({ key: options.tls.key, cert: options.tls.cert }, handler) : createHttpServer(handler);
+  const server: Server = options.tls
+    ? createHttpsServer({ key: options.tls.key, cert: options.tls.cert }, handler)
+    : createHttpServer(handler);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
   return {

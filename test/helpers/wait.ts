@@ -20,7 +20,11 @@ export interface WaitOptions {
  * that throws counts as "not yet" unless `errors: 'throw'`; the last error is in the failure message. Fails once
  * `deadlineMs` have passed since the call.
  */
-export async function waitFor<T>(condition: () => Promise<T | undefined | null | false> | T | undefined | null | false, deadlineMs: number, options: WaitOptions = {}): Promise<T> {
+export async function waitFor<T>(
+  condition: () => Promise<T | undefined | null | false> | T | undefined | null | false,
+  deadlineMs: number,
+  options: WaitOptions = {},
+): Promise<T> {
   const { what = 'the condition', intervalMs = 25, context, errors = 'retry' } = options;
   const deadline = Date.now() + deadlineMs;
   let lastError: unknown;
@@ -33,7 +37,10 @@ export async function waitFor<T>(condition: () => Promise<T | undefined | null |
       lastError = err;
     }
     if (Date.now() >= deadline) {
-      const why = lastError === undefined ? '' : ` (last error: ${lastError instanceof Error ? lastError.message : String(lastError)})`;
+      const why =
+        lastError === undefined
+          ? ''
+          : ` (last error: ${lastError instanceof Error ? lastError.message : String(lastError)})`;
       const seen = context ? `; ${show(context())}` : '';
       throw new Error(`timed out after ${deadlineMs} ms waiting for ${what}${why}${seen}`);
     }

@@ -39,7 +39,12 @@
   function time(iso) {
     if (!iso) return '';
     const d = new Date(iso);
-    return Number.isNaN(d.getTime()) ? String(iso) : d.toISOString().replace('T', ' ').replace(/\.\d+Z$/, 'Z');
+    return Number.isNaN(d.getTime())
+      ? String(iso)
+      : d
+          .toISOString()
+          .replace('T', ' ')
+          .replace(/\.\d+Z$/, 'Z');
   }
   function say(message, bad) {
     const status = $('status');
@@ -63,7 +68,8 @@
   }
   async function api(path, options = {}) {
     const url = path === '' ? new URL(listUrl) : new URL(path, apiBase);
-    for (const [name, value] of Object.entries(options.query || {})) if (value !== undefined && value !== '') url.searchParams.set(name, value);
+    for (const [name, value] of Object.entries(options.query || {}))
+      if (value !== undefined && value !== '') url.searchParams.set(name, value);
     const headers = { authorization: `Bearer ${store.getItem('dlq.token') || ''}` };
     const caller = store.getItem('dlq.caller');
     if (caller) headers['x-dlq-caller'] = encodeURIComponent(caller);
@@ -75,10 +81,11 @@
       body = null;
     }
     if (res.status === 401) {
-      signOut('The token was refused: enter the dlq\'s DLQ_ADMIN_TOKEN.');
+      signOut("The token was refused: enter the dlq's DLQ_ADMIN_TOKEN.");
       throw new ApiError(401, 'unauthorised');
     }
-    if (!res.ok) throw new ApiError(res.status, (body && body.error && body.error.message) || `the dlq answered ${res.status}`);
+    if (!res.ok)
+      throw new ApiError(res.status, (body && body.error && body.error.message) || `the dlq answered ${res.status}`);
     return body;
   }
   function failed(err) {
@@ -111,7 +118,8 @@
     const to = $('to');
     clear(to);
     to.append(el('option', { value: 'destination' }, 'its destination (the subscriber that failed)'));
-    if (settings.targets.broker) to.append(el('option', { value: 'broker' }, `the broker (${settings.targets.broker})`));
+    if (settings.targets.broker)
+      to.append(el('option', { value: 'broker' }, `the broker (${settings.targets.broker})`));
     for (const url of settings.targets.allowed) to.append(el('option', { value: url }, url));
     $('rate').value = String(settings.rate.defaultRate);
     $('rate').max = String(settings.rate.maxRate);
@@ -199,7 +207,8 @@
     $('corrupt').hidden = corrupt.length === 0;
     const list = $('corrupt').querySelector('ul');
     clear(list);
-    for (const line of corrupt) list.append(el('li', {}, `line ${line.line} (offset ${line.offset}): ${line.reason} — ${line.preview}`));
+    for (const line of corrupt)
+      list.append(el('li', {}, `line ${line.line} (offset ${line.offset}): ${line.reason} — ${line.preview}`));
     say(`${rows.length} dead letter${rows.length === 1 ? '' : 's'} shown${cursor ? ' (more below)' : ''}`);
   }
 
@@ -209,10 +218,27 @@
     const tr = el(
       'tr',
       { 'data-id': item.id },
-      el('td', {}, el('input', { type: 'checkbox', className: 'pick', 'aria-label': `Select dead letter ${label}`, 'data-id': item.id })),
+      el(
+        'td',
+        {},
+        el('input', {
+          type: 'checkbox',
+          className: 'pick',
+          'aria-label': `Select dead letter ${label}`,
+          'data-id': item.id,
+        }),
+      ),
       el('td', {}, time(item.receivedAt)),
       el('td', { title: label }, item.eventId === null ? '' : String(item.eventId)),
-      el('td', {}, el('button', { type: 'button', className: 'open', title: `Open dead letter ${label}` }, item.type || (item.invalid ? '(not a valid CloudEvent)' : '(no type)'))),
+      el(
+        'td',
+        {},
+        el(
+          'button',
+          { type: 'button', className: 'open', title: `Open dead letter ${label}` },
+          item.type || (item.invalid ? '(not a valid CloudEvent)' : '(no type)'),
+        ),
+      ),
       el('td', { title: item.source || '' }, item.source || ''),
       el('td', { className: code && Number(code) >= 400 ? 'code-bad' : '' }, code || ''),
       el('td', { title: (item.error && item.error.destination) || '' }, (item.error && item.error.destination) || ''),
@@ -236,7 +262,8 @@
     $('purge-selected').textContent = n ? `Purge ${n} selected…` : 'Purge selected';
   }
   $('letters').addEventListener('change', (event) => {
-    if (event.target === $('select-all')) for (const box of document.querySelectorAll('#letters input.pick')) box.checked = event.target.checked;
+    if (event.target === $('select-all'))
+      for (const box of document.querySelectorAll('#letters input.pick')) box.checked = event.target.checked;
     updateSelection();
   });
   $('filters').addEventListener('submit', (event) => {
@@ -357,7 +384,8 @@
           // not JSON after all: text or binary below
         }
       }
-      if (text !== null && printable(text)) return [`Text (${bytes.length} bytes${type ? `, ${type}` : ''})`, text, event.data_base64];
+      if (text !== null && printable(text))
+        return [`Text (${bytes.length} bytes${type ? `, ${type}` : ''})`, text, event.data_base64];
       return [`Binary (${bytes.length} bytes${type ? `, ${type}` : ''}): hex`, hexDump(bytes), event.data_base64];
     }
     return ['No data', '', null];
@@ -380,7 +408,8 @@
       return;
     }
     openId = id;
-    for (const tr of $('letters').tBodies[0].rows) tr.setAttribute('aria-current', String(tr.getAttribute('data-id') === id));
+    for (const tr of $('letters').tBodies[0].rows)
+      tr.setAttribute('aria-current', String(tr.getAttribute('data-id') === id));
     const event = letter.event || {};
     $('detail-title').textContent = `Dead letter ${event.id !== undefined ? event.id : letter.id}`;
     const replay = letter.replayed;
@@ -392,7 +421,12 @@
       ['Replayed', replay ? `${time(replay.replayedAt)} → ${replay.target} (status ${replay.status})` : 'no'],
       ['Replay id', replay && replay.replayId ? replay.replayId : undefined],
       ['Replay job', replay && replay.job ? replay.job : undefined],
-      ['A replay of', typeof event.replayid === 'string' ? `replay ${event.replayid} (this event failed again after a replay)` : undefined],
+      [
+        'A replay of',
+        typeof event.replayid === 'string'
+          ? `replay ${event.replayid} (this event failed again after a replay)`
+          : undefined,
+      ],
     ]);
     kv($('detail-error'), [
       ['Destination', letter.error.destination !== undefined ? letter.error.destination : null],
@@ -403,7 +437,9 @@
     clear(attributes);
     for (const [name, value] of Object.entries(event)) {
       if (name === 'data' || name === 'data_base64') continue;
-      attributes.append(el('tr', {}, el('td', {}, name), el('td', {}, typeof value === 'string' ? value : JSON.stringify(value))));
+      attributes.append(
+        el('tr', {}, el('td', {}, name), el('td', {}, typeof value === 'string' ? value : JSON.stringify(value))),
+      );
     }
     const [kind, text, base64] = renderData(event, letter.data);
     $('data-kind').textContent = kind;
@@ -445,12 +481,18 @@
   }
 
   function targetText(to, count) {
-    if (to === 'destination') return count === 1 ? 'its destination (the subscriber that failed)' : 'each one\'s own destination (the subscriber that failed)';
+    if (to === 'destination')
+      return count === 1
+        ? 'its destination (the subscriber that failed)'
+        : "each one's own destination (the subscriber that failed)";
     if (to === 'broker') return `the broker ${settings.targets.broker} (every matching Trigger gets it again)`;
     return to;
   }
   function sampleLines(sample) {
-    return sample.map((s) => `${s.eventId || s.id} (${s.type || 'no type'})${s.target ? ` → ${s.target}` : ''}${s.cannotReplay ? ` — cannot be replayed: ${s.cannotReplay}` : ''}`);
+    return sample.map(
+      (s) =>
+        `${s.eventId || s.id} (${s.type || 'no type'})${s.target ? ` → ${s.target}` : ''}${s.cannotReplay ? ` — cannot be replayed: ${s.cannotReplay}` : ''}`,
+    );
   }
   function currentTo() {
     return $('to').value || 'destination';
@@ -462,9 +504,17 @@
       const plan = await api(`${encodeURIComponent(id)}/replay`, { method: 'POST', query: { to, dryRun: 'true' } });
       const force = plan.alreadyReplayedAt !== null;
       const again = force ? ` It was replayed before (${time(plan.alreadyReplayedAt)}): it will be sent again.` : '';
-      const ok = await confirmAction('Replay this dead letter?', `Send event ${plan.event.id} to ${plan.to === 'destination' ? `its destination ${plan.target}` : plan.target}.${again}`, [], 'Replay');
+      const ok = await confirmAction(
+        'Replay this dead letter?',
+        `Send event ${plan.event.id} to ${plan.to === 'destination' ? `its destination ${plan.target}` : plan.target}.${again}`,
+        [],
+        'Replay',
+      );
       if (!ok) return;
-      const done = await api(`${encodeURIComponent(id)}/replay`, { method: 'POST', query: { to, force: force ? 'true' : undefined } });
+      const done = await api(`${encodeURIComponent(id)}/replay`, {
+        method: 'POST',
+        query: { to, force: force ? 'true' : undefined },
+      });
       await loadLetters(true);
       await showDetail(id);
       say(`Replayed to ${done.target}: answered ${done.status} (replay id ${done.replayId}).`);
@@ -482,7 +532,9 @@
         say('Nothing to replay: every match was replayed already (or none matches).');
         return;
       }
-      const what = selection.ids ? `${plan.count} selected dead letter${plan.count === 1 ? '' : 's'}` : `${plan.count} dead letter${plan.count === 1 ? '' : 's'} matching ${describeFilters(filters())} (not replayed yet)`;
+      const what = selection.ids
+        ? `${plan.count} selected dead letter${plan.count === 1 ? '' : 's'}`
+        : `${plan.count} dead letter${plan.count === 1 ? '' : 's'} matching ${describeFilters(filters())} (not replayed yet)`;
       const ok = await confirmAction(
         'Start a replay job?',
         `Replay ${what} to ${targetText(to, plan.count)}, at ${plan.rate} per second (about ${plan.estimatedSeconds} s).`,
@@ -544,27 +596,57 @@
   }
   function jobItem(job) {
     const total = job.total === null ? null : job.total;
-    const progress = el('progress', { max: String(Math.max(total || 0, 1)), 'aria-label': `Progress of replay job ${job.id}` });
+    const progress = el('progress', {
+      max: String(Math.max(total || 0, 1)),
+      'aria-label': `Progress of replay job ${job.id}`,
+    });
     if (total !== null) progress.value = total === 0 ? 1 : job.done;
     const counts = `${job.done} of ${total === null ? '…' : total} — replayed ${job.replayed}, skipped ${job.skipped}, failed ${job.failed}`;
     const buttons = el('div', { className: 'actions' });
     if (job.state === 'running' || job.state === 'counting') {
-      buttons.append(el('button', { type: 'button', className: 'danger', onclick: () => void jobAction(job.id, 'cancel') }, 'Cancel job'));
+      buttons.append(
+        el(
+          'button',
+          { type: 'button', className: 'danger', onclick: () => void jobAction(job.id, 'cancel') },
+          'Cancel job',
+        ),
+      );
     }
     if (job.state === 'interrupted' || job.state === 'failed') {
       buttons.append(el('button', { type: 'button', onclick: () => void jobAction(job.id, 'resume') }, 'Resume job'));
     }
     const failures = el('ul', { className: 'failures' });
     for (const f of job.failures.slice(0, 20)) failures.append(el('li', {}, `${f.eventId || f.id}: ${f.message}`));
-    const target = job.to === 'destination' ? 'each one\'s destination' : job.to;
+    const target = job.to === 'destination' ? "each one's destination" : job.to;
     return el(
       'li',
       { 'data-job': job.id },
-      el('div', { className: 'job-head' }, el('span', { className: `job-state ${job.state}` }, job.state), el('span', {}, `job ${job.id}`), el('span', { className: 'muted' }, `${time(job.createdAt)} · to ${target} · ${job.rate}/s · by ${job.caller.label}`)),
+      el(
+        'div',
+        { className: 'job-head' },
+        el('span', { className: `job-state ${job.state}` }, job.state),
+        el('span', {}, `job ${job.id}`),
+        el(
+          'span',
+          { className: 'muted' },
+          `${time(job.createdAt)} · to ${target} · ${job.rate}/s · by ${job.caller.label}`,
+        ),
+      ),
       progress,
       el('div', { className: 'job-counts' }, counts),
       job.reason ? el('p', { className: 'error' }, job.reason) : null,
-      job.failed ? el('details', {}, el('summary', {}, `Failures (${job.failed}${job.failed > job.failures.length ? `, first ${job.failures.length} kept` : ''})`), failures) : null,
+      job.failed
+        ? el(
+            'details',
+            {},
+            el(
+              'summary',
+              {},
+              `Failures (${job.failed}${job.failed > job.failures.length ? `, first ${job.failures.length} kept` : ''})`,
+            ),
+            failures,
+          )
+        : null,
       buttons,
     );
   }
@@ -578,14 +660,18 @@
       return;
     }
     const list = $('jobs');
-    const focused = document.activeElement && list.contains(document.activeElement) ? document.activeElement.textContent : null;
-    const focusedJob = document.activeElement && document.activeElement.closest ? document.activeElement.closest('li[data-job]') : null;
+    const focused =
+      document.activeElement && list.contains(document.activeElement) ? document.activeElement.textContent : null;
+    const focusedJob =
+      document.activeElement && document.activeElement.closest ? document.activeElement.closest('li[data-job]') : null;
     const focusedJobId = focusedJob ? focusedJob.getAttribute('data-job') : null;
     clear(list);
     for (const job of jobs) list.append(jobItem(job));
     $('jobs-empty').hidden = jobs.length > 0;
     if (focusedJobId) {
-      const again = [...list.querySelectorAll(`li[data-job="${CSS.escape(focusedJobId)}"] button`)].find((b) => b.textContent === focused);
+      const again = [...list.querySelectorAll(`li[data-job="${CSS.escape(focusedJobId)}"] button`)].find(
+        (b) => b.textContent === focused,
+      );
       if (again) again.focus();
     }
     if (jobs.some((job) => job.state === 'running' || job.state === 'counting') && !$('view-jobs').hidden) {
@@ -623,7 +709,15 @@
     auditCursor = page.nextCursor;
     for (const entry of page.items) {
       $('audit').tBodies[0].append(
-        el('tr', {}, el('td', {}, time(entry.at)), el('td', {}, entry.action), el('td', {}, `${entry.caller.label} (${entry.caller.token})`), el('td', {}, brief(entry.what)), el('td', {}, brief(entry.result))),
+        el(
+          'tr',
+          {},
+          el('td', {}, time(entry.at)),
+          el('td', {}, entry.action),
+          el('td', {}, `${entry.caller.label} (${entry.caller.token})`),
+          el('td', {}, brief(entry.what)),
+          el('td', {}, brief(entry.result)),
+        ),
       );
     }
     $('audit-more').hidden = auditCursor === null;
