@@ -100,50 +100,96 @@ function publishableReply(
   return reply;
 }
 
+/** What the broker's steps share: its deps, with the id and clock defaults filled in. */
+interface BrokerContext {
+  readonly deps: BrokerDeps;
+  readonly newId: () => string;
+  readonly now: () => Date;
+}
+
+/**
+ * One trigger's delivery of one event, under the trigger's DeliverySpec, logged as the broker would; a reply
+ * event the subscriber answered with goes back through `publishReply` (the broker the event came from).
+ */
+async function deliverTo(
+  ctx: BrokerContext,
+  trigger: TriggerPlan,
+  event: CloudEvent<unknown>,
+  hops: number,
+  publishReply: (reply: CloudEvent<unknown>, hops: number) => void,
+): Promise<void> {
+  const { deps, newId, now } = ctx;
+  const log = deps.log;
+  const tag = { trigger: trigger.name, eventId: event.id };
+  const span = brokerDeliverySpan(deps.traces, trigger, event);
+  const result = await deliver(
+    trigger.subscriberUrl,
+    event,
+    trigger.delivery,
+    {
+      ...deps,
+      onRetry: (n, last, delayMs) =>
+        log.warn(
+          `${trigger.subscriberLabel} answered ${describeAttempt(last)}; retry ${n}/${trigger.delivery.retry} in ${delayMs} ms`,
+          tag,
+        ),
+    },
+    { prefer: 'reply', ...span.headers },
+  );
+  span.end(result);
+  if (result.outcome !== 'delivered') return logUndelivered(log, trigger, event, result, tag);
+  log.info(`${event.type} → ${trigger.subscriberLabel}: ${result.response.status}`, {
+    ...tag,
+    attempts: result.attempts,
+  });
+  const reply = publishableReply(log, trigger, result.response, hops, tag, () => replyOf(result.response, newId, now));
+  if (reply) publishReply(reply, hops + 1);
+}
+
+type IngressAnswer = { status: number; body?: unknown };
+
+/**
+ * The broker ingress: a CloudEvent POSTed to a known broker's path is handed to `publish` (202); an unknown
+ * path is 404, another method 405, and a request that is not a valid CloudEvent 400, as Knative's ingress answers.
+ */
+function accept(
+  ctx: BrokerContext,
+  known: ReadonlySet<string>,
+  req: IncomingMessage,
+  body: Buffer,
+  publish: (brokerPath: string, event: CloudEvent<unknown>) => void,
+): IngressAnswer {
+  const { deps, newId, now } = ctx;
+  const path = (req.url ?? '/').split('?')[0]?.replace(/\/$/, '') ?? '';
+  if (!known.has(path))
+    return {
+      status: 404,
+      body: { error: 'not_found', message: `no broker at ${path}; brokers: ${[...known].join(', ')}` },
+    };
+  if (req.method !== 'POST')
+    return { status: 405, body: { error: 'method_not_allowed', message: 'POST a CloudEvent' } };
+  let event: CloudEvent<unknown>;
+  try {
+    event = parseCloudEvent(req.headers, body, { legacy: false, requireJson: false, newId, now });
+  } catch (err) {
+    if (!(err instanceof HttpError)) throw err;
+    deps.log.warn(`rejected a request: ${err.message}`);
+    return { status: 400, body: { error: err.type, message: err.message } };
+  }
+  deps.log.debug(`accepted ${event.type} from ${event.source}`, { eventId: event.id, broker: path });
+  publish(path, event);
+  return { status: 202 };
+}
+
 export function createBroker(
   brokers: readonly BrokerPlan[],
   triggers: readonly TriggerPlan[],
   deps: BrokerDeps,
 ): LocalBroker {
-  const newId = deps.newId ?? randomUUID;
-  const now = deps.now ?? (() => new Date());
+  const ctx: BrokerContext = { deps, newId: deps.newId ?? randomUUID, now: deps.now ?? (() => new Date()) };
+  // Every delivery under way, so idle() can wait for them (replies start more while it waits).
   const inFlight = new Set<Promise<void>>();
   const known = new Set(brokers.map((b) => b.path));
-
-  async function deliverTo(
-    trigger: TriggerPlan,
-    brokerPath: string,
-    event: CloudEvent<unknown>,
-    hops: number,
-  ): Promise<void> {
-    const log = deps.log;
-    const tag = { trigger: trigger.name, eventId: event.id };
-    const span = brokerDeliverySpan(deps.traces, trigger, event);
-    const result = await deliver(
-      trigger.subscriberUrl,
-      event,
-      trigger.delivery,
-      {
-        ...deps,
-        onRetry: (n, last, delayMs) =>
-          log.warn(
-            `${trigger.subscriberLabel} answered ${describeAttempt(last)}; retry ${n}/${trigger.delivery.retry} in ${delayMs} ms`,
-            tag,
-          ),
-      },
-      { prefer: 'reply', ...span.headers },
-    );
-    span.end(result);
-    if (result.outcome !== 'delivered') return logUndelivered(log, trigger, event, result, tag);
-    log.info(`${event.type} → ${trigger.subscriberLabel}: ${result.response.status}`, {
-      ...tag,
-      attempts: result.attempts,
-    });
-    const reply = publishableReply(log, trigger, result.response, hops, tag, () =>
-      replyOf(result.response, newId, now),
-    );
-    if (reply) publish(brokerPath, reply, hops + 1);
-  }
 
   function publish(brokerPath: string, event: CloudEvent<unknown>, hops = 0): void {
     const attributes = attributesOf(event);
@@ -151,7 +197,7 @@ export function createBroker(
     if (chosen.length === 0)
       deps.log.info(`${event.type} from ${event.source} matched no trigger`, { eventId: event.id });
     for (const trigger of chosen) {
-      const p = deliverTo(trigger, brokerPath, event, hops)
+      const p = deliverTo(ctx, trigger, event, hops, (reply, replyHops) => publish(brokerPath, reply, replyHops))
         .catch((err: unknown) =>
           deps.log.error(`delivery to ${trigger.subscriberLabel} failed: ${(err as Error).message}`, {
             trigger: trigger.name,
@@ -162,33 +208,10 @@ export function createBroker(
     }
   }
 
-  /** The broker ingress: a CloudEvent POSTed to a broker's path is published into it (202). */
-  function accept(req: IncomingMessage, body: Buffer): { status: number; body?: unknown } {
-    const path = (req.url ?? '/').split('?')[0]?.replace(/\/$/, '') ?? '';
-    if (!known.has(path))
-      return {
-        status: 404,
-        body: { error: 'not_found', message: `no broker at ${path}; brokers: ${[...known].join(', ')}` },
-      };
-    if (req.method !== 'POST')
-      return { status: 405, body: { error: 'method_not_allowed', message: 'POST a CloudEvent' } };
-    let event: CloudEvent<unknown>;
-    try {
-      event = parseCloudEvent(req.headers, body, { legacy: false, requireJson: false, newId, now });
-    } catch (err) {
-      if (!(err instanceof HttpError)) throw err;
-      deps.log.warn(`rejected a request: ${err.message}`);
-      return { status: 400, body: { error: err.type, message: err.message } };
-    }
-    deps.log.debug(`accepted ${event.type} from ${event.source}`, { eventId: event.id, broker: path });
-    publish(path, event);
-    return { status: 202 };
-  }
-
   return {
     publish,
     // In an executor, so a throw becomes a rejection as it would in an async function.
-    handle: (req, body) => new Promise((resolve) => resolve(accept(req, body))),
+    handle: (req, body) => new Promise((resolve) => resolve(accept(ctx, known, req, body, publish))),
     async idle() {
       while (inFlight.size > 0) await Promise.allSettled([...inFlight]);
     },
