@@ -10,8 +10,8 @@ import { findHelm } from '../build/helm-path.mjs';
 import { setupHelm } from '../build/setup-helm.mjs';
 import { adaptForLocal, type Adapted } from './adapt.js';
 import { parseRunnerArgs, usage } from './args.js';
-import { createBroker, type LocalBroker } from './broker.js';
-import { startTraceStore, traceEnv } from './traces.js';
+import { createBroker, type BrokerDeps, type LocalBroker } from './broker.js';
+import { startTraceStore, traceEnv, type TraceStore } from './traces.js';
 import { ensureBundle } from './bundle.js';
 import { RunnerError } from './errors.js';
 import { fetchPost } from './http.js';
@@ -254,18 +254,13 @@ function stopOnSignals(running: Running): void {
   process.on('SIGTERM', () => void shutdown('SIGTERM'));
 }
 
-async function main(): Promise<void> {
-  const args = parseRunnerArgs(process.argv.slice(2));
-  if (args.help) {
-    process.stdout.write(`${usage}\n`);
-    return;
-  }
-  const out = createConsole({
-    level: args.logLevel ?? 'info',
-    colour: wantsColour(process.env, process.stdout.isTTY === true),
-    write: (line) => process.stdout.write(`${line}\n`),
-  });
-  const runner = out.component('runner');
+type Ports = Awaited<ReturnType<typeof assignPorts>>;
+
+/** From the arguments to a plan: the chart rendered and adapted, every secret checked, the ports assigned. */
+async function planRun(
+  args: Args,
+  runner: Log,
+): Promise<{ plan: Plan; adapted: Adapted; secrets: LocalSecrets; outDir: string; ports: Ports }> {
   const { rendered, manifests } = renderManifests(args, runner);
   const outDir = resolve(process.cwd(), args.outDir ?? rendered.local.outDir ?? join(root, '.local-run'));
   const { adapted, secrets, agentSecretsDir } = adaptWithSecrets(args, rendered, manifests, outDir, runner);
@@ -281,10 +276,19 @@ async function main(): Promise<void> {
     logLevel: args.logLevel,
     agentSecretsDir,
   });
+  return { plan, adapted, secrets, outDir, ports };
+}
 
-  for (const s of plan.services) out.component(s.short);
-  let stopping = false;
-  const deliveryIo = { post: fetchPost, sleep, stopping: () => stopping };
+/**
+ * What the runner serves itself, started before the services so their first posts find it: the KafkaSink
+ * ingress, the trace store, and the broker with its ingress.
+ */
+async function startIngresses(
+  plan: Plan,
+  ports: Ports,
+  out: Console,
+  deliveryIo: Omit<BrokerDeps, 'log' | 'traces'>,
+): Promise<{ broker: LocalBroker; servers: RunningServer[]; traces: TraceStore }> {
   const sinkIngress = await createKafkaSinkIngress(plan.sinks, { log: out.component('sink') });
   const sinkServer = await startServer('KafkaSink ingress', host, ports.sink, (req, body) =>
     sinkIngress.handle(req, body),
@@ -297,22 +301,26 @@ async function main(): Promise<void> {
   });
   const broker = createBroker(plan.brokers, plan.triggers, { ...deliveryIo, log: out.component('broker'), traces });
   const brokerServer = await startServer('broker ingress', host, ports.broker, (req, body) => broker.handle(req, body));
-  const children = startServices(plan, outDir, out, traceEnv(traces));
-  const readiness = await Promise.all(
-    plan.services.map(async (s) => ({ short: s.short, ready: await waitReady(s.url, 20_000) })),
-  );
-  const notReady = readiness.filter((r) => !r.ready).map((r) => r.short);
-  const pings = startPings(plan.pings, { ...deliveryIo, log: out.component('ping') });
+  return { broker, servers: [brokerServer, sinkServer], traces };
+}
 
-  const stateFile = join(outDir, 'state.json');
-  const dlq = dlqAccess(plan, adapted, secrets, outDir);
-  writeRunState(stateFile, plan, outDir, children, dlq, traces.url);
+/** Once every service answered (or 20 s passed): state.json for `npm run send`/`dlq`, then the start-up table. */
+function announce(
+  run: { plan: Plan; adapted: Adapted; secrets: LocalSecrets; outDir: string },
+  started: { children: ReadonlyMap<string, Supervised>; pings: PingScheduler; traces: TraceStore },
+  notReady: readonly string[],
+  out: Console,
+  stateFile: string,
+): void {
+  const { plan, outDir } = run;
+  const dlq = dlqAccess(plan, run.adapted, run.secrets, outDir);
+  writeRunState(stateFile, plan, outDir, started.children, dlq, started.traces.url);
   const suggestions = suggestEvents(plan, join(root, 'functions'));
   const handlerAuth = plan.services.find((s) => s.role === 'handler')?.env.HANDLER_AUTH ?? 'off';
   out.plain(
     summary(plan, {
       cwd: process.cwd(),
-      nextPings: pings.nextRuns(),
+      nextPings: started.pings.nextRuns(),
       dlq,
       notReady,
       stateFile,
@@ -320,6 +328,33 @@ async function main(): Promise<void> {
       handlerAuth,
     }),
   );
+}
+
+async function main(): Promise<void> {
+  const args = parseRunnerArgs(process.argv.slice(2));
+  if (args.help) {
+    process.stdout.write(`${usage}\n`);
+    return;
+  }
+  const out = createConsole({
+    level: args.logLevel ?? 'info',
+    colour: wantsColour(process.env, process.stdout.isTTY === true),
+    write: (line) => process.stdout.write(`${line}\n`),
+  });
+  const runner = out.component('runner');
+  const run = await planRun(args, runner);
+  const { plan, outDir } = run;
+  let stopping = false;
+  const deliveryIo = { post: fetchPost, sleep, stopping: () => stopping };
+  const { broker, servers, traces } = await startIngresses(plan, run.ports, out, deliveryIo);
+  const children = startServices(plan, outDir, out, traceEnv(traces));
+  const readiness = await Promise.all(
+    plan.services.map(async (s) => ({ short: s.short, ready: await waitReady(s.url, 20_000) })),
+  );
+  const notReady = readiness.filter((r) => !r.ready).map((r) => r.short);
+  const pings = startPings(plan.pings, { ...deliveryIo, log: out.component('ping') });
+  const stateFile = join(outDir, 'state.json');
+  announce(run, { children, pings, traces }, notReady, out, stateFile);
   if (notReady.length > 0)
     runner.warn(`not ready after 20 s: ${notReady.join(', ')} (their logs say why; they are restarted with backoff)`);
   stopOnSignals({
@@ -327,7 +362,7 @@ async function main(): Promise<void> {
     children,
     pings,
     broker,
-    servers: [brokerServer, sinkServer],
+    servers,
     stateFile,
     runner,
     markStopping: () => (stopping = true),
