@@ -117,31 +117,35 @@ export async function loadAgentSecrets(options: AgentSecretsOptions): Promise<vo
   );
 }
 
-export function watchAgentSecrets(options: AgentSecretsOptions): SecretsWatcher {
+/** One re-read: new values into the store, or the failure recorded and the last good secrets kept. Never throws. */
+async function reReadOnce(options: AgentSecretsOptions, now: () => Date): Promise<void> {
   const { dir, store, log } = options;
-  const now = options.now ?? (() => new Date());
+  try {
+    const loaded = await loadSecretsDir(dir);
+    const changed = store.replace(loaded.values, now());
+    if (changed.size > 0)
+      log.info({ changed: [...changed].sort(), files: loaded.files }, 'secrets changed: new values in use');
+  } catch (err) {
+    const reason = reasonOf(err);
+    store.failed(reason, now());
+    // The message names the file and line only (see env-file.ts), never a value.
+    log.warn(
+      { reason, error: err instanceof Error ? err.message : 'unknown error' },
+      'secrets re-read failed: keeping the last good secrets',
+    );
+  }
+}
+
+/**
+ * One run of `task` at a time. A call while one runs gets that run's promise and asks for one more run after
+ * it (the directory changed again mid-read, and what was read may be stale); any number of such calls coalesce
+ * into that one extra run. Nothing runs once `closed()`.
+ */
+function oneAtATime(task: () => Promise<void>, closed: () => boolean): () => Promise<void> {
   let running: Promise<void> | undefined;
   let again = false;
-  let closed = false;
-
-  const readOnce = async () => {
-    try {
-      const loaded = await loadSecretsDir(dir);
-      const changed = store.replace(loaded.values, now());
-      if (changed.size > 0)
-        log.info({ changed: [...changed].sort(), files: loaded.files }, 'secrets changed: new values in use');
-    } catch (err) {
-      const reason = reasonOf(err);
-      store.failed(reason, now());
-      // The message names the file and line only (see env-file.ts), never a value.
-      log.warn(
-        { reason, error: err instanceof Error ? err.message : 'unknown error' },
-        'secrets re-read failed: keeping the last good secrets',
-      );
-    }
-  };
-  const reload = async (): Promise<void> => {
-    if (closed) return;
+  return async () => {
+    if (closed()) return;
     if (running) {
       again = true;
       return running;
@@ -149,20 +153,26 @@ export function watchAgentSecrets(options: AgentSecretsOptions): SecretsWatcher 
     running = (async () => {
       do {
         again = false;
-        await readOnce();
-      } while (again && !closed);
+        await task();
+      } while (again && !closed());
     })().finally(() => {
       running = undefined;
     });
     return running;
   };
+}
 
+/**
+ * Calls `onChange` after each burst of fs.watch events on the directory (one rename makes several). Watching
+ * may fail (or be unsupported on the volume): logged, and the periodic re-read carries on alone.
+ */
+function watchDirectory(dir: string, log: Logger, debounceMs: number, onChange: () => void): { close(): void } {
   let debounce: NodeJS.Timeout | undefined;
   let watcher: FSWatcher | undefined;
   try {
     watcher = watch(dir, { persistent: false }, () => {
       clearTimeout(debounce);
-      debounce = setTimeout(() => void reload(), options.debounceMs ?? 50);
+      debounce = setTimeout(onChange, debounceMs);
     });
     watcher.on('error', (err) =>
       log.warn({ error: err.message }, 'watching VAULT_SECRETS_DIR failed: relying on the periodic re-read'),
@@ -173,6 +183,22 @@ export function watchAgentSecrets(options: AgentSecretsOptions): SecretsWatcher 
       'cannot watch VAULT_SECRETS_DIR: relying on the periodic re-read',
     );
   }
+  return {
+    close() {
+      clearTimeout(debounce);
+      watcher?.close();
+    },
+  };
+}
+
+export function watchAgentSecrets(options: AgentSecretsOptions): SecretsWatcher {
+  const now = options.now ?? (() => new Date());
+  let closed = false;
+  const reload = oneAtATime(
+    () => reReadOnce(options, now),
+    () => closed,
+  );
+  const watcher = watchDirectory(options.dir, options.log, options.debounceMs ?? 50, () => void reload());
   const interval = setInterval(() => void reload(), options.refreshMs);
   interval.unref();
 
@@ -180,9 +206,8 @@ export function watchAgentSecrets(options: AgentSecretsOptions): SecretsWatcher 
     reload,
     close() {
       closed = true;
-      clearTimeout(debounce);
       clearInterval(interval);
-      watcher?.close();
+      watcher.close();
     },
   };
 }
