@@ -1,152 +1,120 @@
-// Before/after for one change: the floor, a saved earlier bundle and the current one, measured in the same
-// run (round-robin cold starts, then load), every figure also as a ratio to the floor. Faster than run.mjs
-// (no peers, no executables), for checking whether an optimisation measurably helps.
+// Before/after for one change, in one run on one machine, every figure beside its floor (bare node:http doing
+// the same work) and its limit (plain Koa doing the same work, bundled like ours), as ratios to both, with the
+// goals of issue 19 and PASS/MISS for `after`:
+//   - subscriber (ROLE=subscriber FUNCTION=echo, defaults: info logs, metrics on): req/s at 10 and 100
+//     connections, CPU µs/req, against the bare echo and plain Koa's echo;
+//   - metrics overhead: the same subscriber with METRICS_ENABLED=false against it with metrics on;
+//   - sink-forwarder (echo, KAFKA_SINK_URL at the broker stand-in) and handler (BROKER_URL at it): req/s against
+//     a bare and a plain Koa forwarder doing the same posting; the handler also against posting straight to it;
+//   - cold start (median) and idle RSS, for the bundle and (--binary) the single executable.
+// Any non-2xx answer, error or timeout in any load run is printed and makes the exit code 1.
 //
-//   cp dist/knative-events.cjs bench/results/baseline.cjs     # once, before the change
-//   node bench/compare.mjs [--before bench/results/baseline.cjs] [--starts 15] [--duration 5] [--warmup 1]
+//   cp dist/knative-events.cjs bench/results/session3-start.cjs     # once, before the change
+//   node bench/compare.mjs [--quick] [--before bench/results/session3-start.cjs] [--binary] [--no-forwarding]
+//                          [--starts 15] [--duration 5] [--warmup 1]
+import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { body, headers, legacyHeaders, structuredBody, structuredHeaders } from './lib/event.mjs';
+import { body, checkEcho, headers, legacyHeaders, structuredBody, structuredHeaders } from './lib/event.mjs';
+import { renderGoalTable } from './lib/goals.mjs';
 import { measureLoad } from './lib/load.mjs';
-import { memoryOf, startTimed, stop } from './lib/processes.mjs';
-import { median } from './lib/stats.mjs';
-import { paths, targets } from './lib/targets.mjs';
+import { coldStarts, failures, loadAndMemory, withStandIn } from './lib/measure.mjs';
+import { log, readSettings } from './lib/options.mjs';
+import { bundleKoaPeers, ensureBinary, ensureBundle, removeKoaPeers } from './lib/prepare.mjs';
+import { forwarders, paths, subscriberOf, targets } from './lib/targets.mjs';
+import { compareRows } from './lib/compare-rows.mjs';
 
-const root = fileURLToPath(new URL('..', import.meta.url));
-function option(name, fallback) {
-  const at = process.argv.indexOf(name);
-  return at === -1 ? fallback : process.argv[at + 1];
-}
-const before = option('--before', `${root}bench/results/baseline.cjs`);
-const starts = Number(option('--starts', 15));
-const durationS = Number(option('--duration', 5));
-const warmupS = Number(option('--warmup', 1));
-const skipForwarding = process.argv.includes('--no-forwarding');
-const log = (msg) => process.stderr.write(`${msg}\n`);
+const results = fileURLToPath(new URL('results/', import.meta.url));
+const settings = readSettings(
+  { starts: [15, 5], duration: [5, 3], warmup: [1, 1] },
+  {
+    before: { type: 'string', default: `${results}session3-start.cjs` },
+    binary: { type: 'boolean', default: false },
+    'no-forwarding': { type: 'boolean', default: false },
+  },
+);
+const before = String(settings.values.before);
+if (!existsSync(before)) throw new Error(`no saved bundle at ${before}: pass --before <file>`);
+const withBinary = settings.values.binary === true;
 const probe = { headers, body };
-const subscriber = (label, bundle) => ({
-  label,
-  command: (port) => ({
-    cmd: process.execPath,
-    args: [bundle],
-    env: { ROLE: 'subscriber', FUNCTION: 'echo', PORT: String(port) },
-  }),
-});
-const servers = { floor: targets.bare, before: subscriber('before', before), after: subscriber('after', paths.bundle) };
-const names = Object.keys(servers);
 
-const cold = Object.fromEntries(
-  names.map((n) => [n, { ms: /** @type {number[]} */ ([]), cpu: /** @type {number[]} */ ([]) }]),
-);
-for (let i = 0; i < starts; i++) {
-  for (const name of names) {
-    const { child, coldStartMs, startCpuMs } = await startTimed(servers[name], probe);
-    cold[name].ms.push(coldStartMs);
-    cold[name].cpu.push(startCpuMs);
-    await stop(child, 'SIGKILL');
-  }
-}
-log('cold starts done');
+ensureBundle();
+if (withBinary) ensureBinary();
+await bundleKoaPeers();
 
-const load = {};
-for (const name of names) {
-  const { child, port } = await startTimed(servers[name], probe);
-  await new Promise((r) => setTimeout(r, 1000));
-  const idleMiB = memoryOf(child.pid).rssMiB;
-  const at = {};
-  for (const connections of [10, 100])
-    at[connections] = await measureLoad({
-      url: `http://127.0.0.1:${port}/`,
-      connections,
-      durationS,
-      warmupS,
-      headers,
-      body,
-      pid: child.pid,
-    });
-  load[name] = { idleMiB, at };
-  await stop(child);
-  log(`load ${name} done`);
-}
-
-async function forwarding(bundle, standInPort) {
-  const target = {
-    label: 'handler',
-    command: (port) => ({
-      cmd: process.execPath,
-      args: [bundle],
-      env: { ROLE: 'handler', BROKER_URL: `http://127.0.0.1:${standInPort}/ns/default`, PORT: String(port) },
-    }),
-  };
-  const handler = await startTimed(target, { headers: legacyHeaders, body });
-  try {
-    return await measureLoad({
-      url: `http://127.0.0.1:${handler.port}/`,
-      connections: 10,
-      durationS,
-      warmupS,
-      headers: legacyHeaders,
-      body,
-      pid: handler.child.pid,
-    });
-  } finally {
-    await stop(handler.child);
-  }
-}
-
-const rows = [];
-const fmt = (v, d = 0) => v.toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d });
-const ratio = (v, f) => `${(v / f).toFixed(2)}x`;
-
-rows.push(
-  '| figure | floor | before | before ÷ floor | after | after ÷ floor |',
-  '| --- | --- | --- | --- | --- | --- |',
-);
-const row = (label, get, d = 0) => {
-  const f = get('floor');
-  rows.push(
-    `| ${label} | ${fmt(f, d)} | ${fmt(get('before'), d)} | ${ratio(get('before'), f)} | ${fmt(get('after'), d)} | ${ratio(get('after'), f)} |`,
-  );
+const echo = {
+  floor: targets.bare,
+  limit: targets.koaMinimal,
+  before: subscriberOf('before', 'before, defaults', before),
+  after: subscriberOf('after', 'after, defaults', paths.bundle),
 };
-row('cold start ms (median)', (n) => median(cold[n].ms), 1);
-row('start-up CPU ms', (n) => median(cold[n].cpu));
-row('CPU µs/req @10', (n) => load[n].at[10].cpuUsPerRequest);
-row('req/s @10', (n) => load[n].at[10].requestsPerSecond);
-row('req/s @100', (n) => load[n].at[100].requestsPerSecond);
-row('CPU µs/req @100', (n) => load[n].at[100].cpuUsPerRequest);
-row('idle RSS MiB', (n) => load[n].idleMiB, 1);
-const bad = names
-  .flatMap((n) => [10, 100].map((c) => load[n].at[c].non2xx + load[n].at[c].errors + load[n].at[c].timeouts))
-  .reduce((a, b) => a + b, 0);
-rows.push(`\nnon-2xx + errors + timeouts, all load runs: ${bad}`);
+const cold = await coldStarts(withBinary ? { ...echo, binary: targets.oursBinary } : echo, {
+  starts: settings.starts,
+  probe,
+  check: checkEcho,
+});
 
-if (!skipForwarding) {
-  const standIn = await startTimed(
-    {
-      label: 'broker stand-in',
-      command: (port) => ({
-        cmd: process.execPath,
-        args: [`${root}bench/peers/broker-stand-in.cjs`],
-        env: { PORT: String(port) },
-      }),
-    },
-    { headers: structuredHeaders, body: structuredBody },
-  );
-  try {
+/** @type {Record<string, Awaited<ReturnType<typeof loadAndMemory>>>} */
+const subscriber = {};
+for (const [name, target] of Object.entries(echo))
+  subscriber[name] = await loadAndMemory(target, { probe, connections: [10, 100], settings });
+for (const [name, bundle] of [
+  ['beforeNoMetrics', before],
+  ['afterNoMetrics', paths.bundle],
+]) {
+  const target = subscriberOf(name, `${name}, METRICS_ENABLED=false`, bundle, { METRICS_ENABLED: 'false' });
+  subscriber[name] = await loadAndMemory(target, { probe, connections: [10], settings });
+}
+if (withBinary) subscriber.binary = await loadAndMemory(targets.oursBinary, { probe, connections: [], settings });
+
+const forwarding = settings.values['no-forwarding'] ? undefined : await measureForwarding();
+
+/** Handler (legacy input) and sink-forwarder (binary input) against the two forwarders, and posting straight. */
+async function measureForwarding() {
+  return withStandIn({ headers: structuredHeaders, body: structuredBody }, async (url) => {
+    const f = forwarders(url);
+    const once = { connections: [10], settings };
     const direct = await measureLoad({
-      url: `http://127.0.0.1:${standIn.port}/ns/default`,
+      url,
       connections: 10,
-      durationS,
-      warmupS,
+      durationS: settings.durationS,
+      warmupS: settings.warmupS,
       headers: structuredHeaders,
       body: structuredBody,
     });
-    const fb = await forwarding(before, standIn.port);
-    const fa = await forwarding(paths.bundle, standIn.port);
-    rows.push(
-      `\nhandler forwarding @10: straight to the stand-in ${fmt(direct.requestsPerSecond)} req/s; before ${fmt(fb.requestsPerSecond)} req/s (${ratio(fb.requestsPerSecond, direct.requestsPerSecond)}), ${fmt(fb.cpuUsPerRequest)} µs CPU/req, non-2xx ${fb.non2xx + fb.errors}; after ${fmt(fa.requestsPerSecond)} req/s (${ratio(fa.requestsPerSecond, direct.requestsPerSecond)}), ${fmt(fa.cpuUsPerRequest)} µs CPU/req, non-2xx ${fa.non2xx + fa.errors}`,
-    );
-  } finally {
-    await stop(standIn.child);
-  }
+    const legacy = { headers: legacyHeaders, body };
+    const handler = {
+      floor: await loadAndMemory(f.bare, { ...once, probe: legacy }),
+      limit: await loadAndMemory(f.koa, { ...once, probe: legacy }),
+      before: await loadAndMemory(f.handler('handlerBefore', 'handler, before', before), { ...once, probe: legacy }),
+      after: await loadAndMemory(f.handler('handlerAfter', 'handler, after', paths.bundle), { ...once, probe: legacy }),
+    };
+    const sink = {
+      floor: await loadAndMemory(f.bare, { ...once, probe }),
+      limit: await loadAndMemory(f.koa, { ...once, probe }),
+      before: await loadAndMemory(f.sinkForwarder('sinkBefore', 'sink-forwarder, before', before), { ...once, probe }),
+      after: await loadAndMemory(f.sinkForwarder('sinkAfter', 'sink-forwarder, after', paths.bundle), {
+        ...once,
+        probe,
+      }),
+    };
+    return { direct, handler, sink };
+  });
 }
-console.log(rows.join('\n'));
+removeKoaPeers();
+
+const { rows, runs } = compareRows({ cold, subscriber, forwarding });
+console.log(
+  `${settings.quick ? 'quick run: ' : ''}${settings.starts} cold starts each, round-robin; load ${settings.durationS} s after ${settings.warmupS} s warm-up; before = ${before}, after = ${paths.bundle}\n`,
+);
+console.log(renderGoalTable(rows, { floor: 'bare node:http, same work', limit: 'plain Koa, same work' }));
+const bad = runs.filter((r) => failures(r.load) > 0);
+console.log(
+  `\nnon-2xx + errors + timeouts: ${runs.map((r) => `${r.label} ${failures(r.load)}`).join(', ')}${forwarding ? `, straight to the stand-in ${failures(forwarding.direct)}` : ''}`,
+);
+if (bad.length > 0 || (forwarding && failures(forwarding.direct) > 0)) {
+  console.error(
+    `\nFAILED: load runs with non-2xx answers, errors or timeouts (their figures are no result): ${bad.map((r) => `${r.label}: ${r.load.non2xx} non-2xx, ${r.load.errors} errors, ${r.load.timeouts} timeouts`).join('; ')}`,
+  );
+  process.exitCode = 1;
+}
+log('done');

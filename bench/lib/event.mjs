@@ -44,3 +44,10 @@ export const structuredBody = JSON.stringify({
   data: trade,
 });
 export const structuredHeaders = { 'content-type': 'application/cloudevents+json; charset=utf-8' };
+
+/** Throws unless a server's answer carries the event data back: a fast wrong answer is no result. */
+export function checkEcho(/** @type {string} */ name, /** @type {{ body: string }} */ answer) {
+  if (answer.body.length === 0 || JSON.stringify(JSON.parse(answer.body)) !== body) {
+    throw new Error(`${name} did not echo the event data: ${answer.body.slice(0, 200)}`);
+  }
+}

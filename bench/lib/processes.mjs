@@ -1,6 +1,6 @@
 // Starting a server, timing it to its first successful answer, reading its memory, stopping it.
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import { performance } from 'node:perf_hooks';
 import { createServer } from 'node:net';
@@ -85,6 +85,20 @@ export function memoryOf(pid) {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
   const kib = (field) => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN);
   return { rssMiB: kib('VmRSS') / 1024, peakMiB: kib('VmHWM') / 1024 };
+}
+
+/**
+ * Resets the process's peak RSS (VmHWM) to its current RSS, so the next memoryOf().peakMiB is the peak of
+ * what came after (Linux ≥ 4.0: `5` to /proc/<pid>/clear_refs). False where that is not allowed: the peak
+ * then also covers everything before.
+ */
+export function resetPeak(pid) {
+  try {
+    writeFileSync(`/proc/${pid}/clear_refs`, '5');
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 export function stop(child, signal = 'SIGTERM') {

@@ -11,6 +11,8 @@ export const paths = {
   binaryNoCache: `${bench}results/knative-events-no-code-cache`,
   /** peers/koa-minimal.cjs bundled like ours, so its cold start compares fairly. */
   koaBundle: `${bench}results/koa-minimal.bundle.cjs`,
+  /** peers/koa-forwarder.cjs bundled the same way. */
+  koaForwarderBundle: `${bench}results/koa-forwarder.bundle.cjs`,
 };
 
 const node = process.execPath;
@@ -50,7 +52,7 @@ export const targets = {
   },
   koaMinimal: {
     name: 'koaMinimal',
-    label: 'Koa alone, bundled, same echo (attribution)',
+    label: 'plain Koa echo, bundled (limit)',
     command: (port) => ({ cmd: node, args: [paths.koaBundle], env: { PORT: String(port) } }),
   },
   oursBinary: {
@@ -92,4 +94,47 @@ export const targets = {
       env: { NODE_ENV: 'production' },
     }),
   },
+};
+
+/**
+ * Our subscriber running echo from any bundle (a saved earlier one for before/after), with extra settings.
+ * @param {string} name @param {string} label @param {string} bundle @param {Record<string, string>} [env]
+ * @returns {Target}
+ */
+export function subscriberOf(name, label, bundle, env = {}) {
+  return {
+    name,
+    label,
+    command: (port) => ({ cmd: node, args: [bundle], env: { ...subscriberEnv, ...env, PORT: String(port) } }),
+  };
+}
+
+/**
+ * The servers that post every event on to `receiverUrl` (the broker stand-in): the two baselines, and our
+ * handler and sink-forwarder from a given bundle.
+ * @param {string} receiverUrl
+ */
+export function forwarders(receiverUrl) {
+  /** @type {(name: string, label: string, args: string[], env?: Record<string, string>) => Target} */
+  const target = (name, label, args, env = {}) => ({
+    name,
+    label,
+    command: (port) => ({ cmd: node, args, env: { BROKER_URL: receiverUrl, ...env, PORT: String(port) } }),
+  });
+  return {
+    bare: target('bareForwarder', 'bare node:http forwarder (floor)', [`${bench}peers/bare-forwarder.cjs`]),
+    koa: target('koaForwarder', 'plain Koa forwarder, bundled (limit)', [paths.koaForwarderBundle]),
+    /** @param {string} name @param {string} label @param {string} bundle */
+    handler: (name, label, bundle) => target(name, label, [bundle], { ROLE: 'handler' }),
+    /** @param {string} name @param {string} label @param {string} bundle */
+    sinkForwarder: (name, label, bundle) =>
+      target(name, label, [bundle], { ROLE: 'sink-forwarder', FUNCTION: 'echo', KAFKA_SINK_URL: receiverUrl }),
+  };
+}
+
+/** @type {Target} the Knative Broker / KafkaSink stand-in: reads the request, answers 202. */
+export const standIn = {
+  name: 'standIn',
+  label: 'broker stand-in',
+  command: (port) => ({ cmd: node, args: [`${bench}peers/broker-stand-in.cjs`], env: { PORT: String(port) } }),
 };

@@ -1,0 +1,95 @@
+// The measurements the benchmark scripts share: cold starts round-robin over several servers, and a server
+// under load at several connection counts with its memory before, during and after.
+import { measureLoad } from './load.mjs';
+import { memoryOf, resetPeak, startTimed, stop } from './processes.mjs';
+import { median, quantile } from './stats.mjs';
+import { log } from './options.mjs';
+import { standIn } from './targets.mjs';
+
+/** @typedef {import('./targets.mjs').Target} Target */
+/** @typedef {{ headers: Record<string, string>, body: string, path?: string }} Probe */
+/** @typedef {Awaited<ReturnType<typeof measureLoad>> & { peakMiB: number }} LoadResult */
+
+/**
+ * Cold starts, round-robin over the servers so that drift on the machine touches each one alike.
+ * @param {Record<string, Target>} servers
+ * @param {{ starts: number, probe: Probe, check?: (name: string, answer: { status: number, body: string }) => void }} o
+ */
+export async function coldStarts(servers, o) {
+  const names = Object.keys(servers);
+  /** @type {Record<string, { ms: number[], cpu: number[] }>} */
+  const samples = Object.fromEntries(names.map((n) => [n, { ms: [], cpu: [] }]));
+  for (let i = 0; i < o.starts; i++) {
+    for (const name of names) {
+      const { child, coldStartMs, startCpuMs, firstAnswer } = await startTimed(servers[name], o.probe);
+      await stop(child, 'SIGKILL');
+      o.check?.(name, firstAnswer);
+      samples[name].ms.push(coldStartMs);
+      samples[name].cpu.push(startCpuMs);
+    }
+    log(`cold start ${i + 1}/${o.starts}`);
+  }
+  return Object.fromEntries(
+    names.map((n) => [
+      n,
+      {
+        medianMs: median(samples[n].ms),
+        p90Ms: quantile(samples[n].ms, 0.9),
+        cpuMedianMs: median(samples[n].cpu),
+        samples: samples[n].ms,
+      },
+    ]),
+  );
+}
+
+/**
+ * Starts one server; idle RSS after `idleSettleMs`; then, per connection count, a load run (warm-up first)
+ * and the peak RSS (VmHWM) of that run alone; stops it.
+ * @param {Target} target
+ * @param {{ probe: Probe, connections: number[], settings: { durationS: number, warmupS: number, idleSettleMs: number } }} o
+ */
+export async function loadAndMemory(target, o) {
+  const { child, port } = await startTimed(target, o.probe);
+  try {
+    await new Promise((r) => setTimeout(r, o.settings.idleSettleMs));
+    const idleMiB = memoryOf(child.pid).rssMiB;
+    /** @type {Record<number, LoadResult>} */
+    const load = {};
+    for (const connections of o.connections) {
+      log(`load ${target.name} @${connections}`);
+      resetPeak(child.pid);
+      const result = await measureLoad({
+        url: `http://127.0.0.1:${port}${o.probe.path ?? '/'}`,
+        connections,
+        durationS: o.settings.durationS,
+        warmupS: o.settings.warmupS,
+        headers: o.probe.headers,
+        body: o.probe.body,
+        pid: child.pid,
+      });
+      load[connections] = { ...result, peakMiB: memoryOf(child.pid).peakMiB };
+    }
+    return { load, memory: { idleMiB, peakMiB: Math.max(...Object.values(load).map((l) => l.peakMiB)) } };
+  } finally {
+    await stop(child);
+  }
+}
+
+/**
+ * Runs `work` with a broker stand-in in its own process, given its URL; stops it afterwards.
+ * @template T
+ * @param {Probe} probe a request the stand-in accepts
+ * @param {(url: string) => Promise<T>} work
+ */
+export async function withStandIn(probe, work) {
+  const { child, port } = await startTimed(standIn, probe);
+  try {
+    return await work(`http://127.0.0.1:${port}/ns/default`);
+  } finally {
+    await stop(child);
+  }
+}
+
+/** Non-2xx answers, errors and timeouts of one load run: anything but 0 means the figure is not a result. */
+export const failures = (/** @type {{ non2xx: number, errors: number, timeouts: number }} */ l) =>
+  l.non2xx + l.errors + l.timeouts;

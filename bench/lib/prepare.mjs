@@ -1,0 +1,48 @@
+// What the benchmarks need built before they measure: the runtime bundle, the single executable when asked,
+// and the Koa baselines bundled like our runtime (one file, esbuild, minified) so that their start-up and
+// memory compare fairly with ours.
+import { execFileSync } from 'node:child_process';
+import { build } from 'esbuild';
+import { existsSync, mkdirSync, rmSync, statSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { paths } from './targets.mjs';
+
+const root = fileURLToPath(new URL('../..', import.meta.url));
+const peers = fileURLToPath(new URL('../peers/', import.meta.url));
+
+export function ensureBundle() {
+  if (!existsSync(paths.bundle)) execFileSync(process.execPath, [`${root}build/build.mjs`], { stdio: 'inherit' });
+}
+
+/** dist/knative-events, rebuilt only when missing or older than the bundle it embeds. */
+export function ensureBinary() {
+  ensureBundle();
+  if (!existsSync(paths.binary) || statSync(paths.binary).mtimeMs < statSync(paths.bundle).mtimeMs) {
+    execFileSync(process.execPath, [`${root}build/build-binary.mjs`], { stdio: 'inherit' });
+  }
+}
+
+/** The Koa echo and the Koa forwarder, each bundled into bench/results/. */
+export async function bundleKoaPeers() {
+  mkdirSync(fileURLToPath(new URL('../results/', import.meta.url)), { recursive: true });
+  for (const [entry, outfile] of [
+    ['koa-minimal.cjs', paths.koaBundle],
+    ['koa-forwarder.cjs', paths.koaForwarderBundle],
+  ]) {
+    await build({
+      entryPoints: [`${peers}${entry}`],
+      outfile,
+      bundle: true,
+      platform: 'node',
+      target: 'node20',
+      format: 'cjs',
+      minify: true,
+      logLevel: 'warning',
+    });
+  }
+}
+
+export function removeKoaPeers() {
+  rmSync(paths.koaBundle, { force: true });
+  rmSync(paths.koaForwarderBundle, { force: true });
+}
