@@ -31,7 +31,8 @@ const limitMiB = Number(opts['limit-mib']);
 const MiB = 1024 * 1024;
 // Same arithmetic as runtime/http/memory-budget.ts defaultMemoryBudget: half of (limit − 96 MiB).
 const budgetBytes = Math.floor((limitMiB * MiB - 96 * MiB) / 2);
-const bundle = fileURLToPath(new URL('../dist/knative-events.cjs', import.meta.url));
+// BENCH_BUNDLE: another build of the handler (e.g. the previous commit's), to compare two side by side.
+const bundle = process.env.BENCH_BUNDLE ?? fileURLToPath(new URL('../dist/knative-events.cjs', import.meta.url));
 
 /** 1 MiB of `{"a":N}` objects: ≈131,000 objects per body. */
 function body() {

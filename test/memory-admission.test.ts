@@ -120,6 +120,41 @@ test('a request is admitted again once the one holding the budget has been answe
   }
 });
 
+test('a large JSON body the handler only validates is charged its bytes and one copy, not a parse', async () => {
+  const broker = await startReceiver({ hang: true });
+  const runtime = await startRuntime({
+    ROLE: 'handler',
+    BROKER_URL: broker.url,
+    OUTBOUND_TIMEOUT_MS: '60000',
+    OUTBOUND_RETRIES: '0',
+  });
+  // 120 KB of `{}`: past heavyBodyBytes, so validated in slices and never parsed; a parse would be charged ≈11x.
+  const large = `[${Array(40_000).fill('{}').join(',')}]`;
+  const requests: Array<Promise<unknown>> = [];
+  const heldWhen = async (atBroker: number) => {
+    await waitFor(() => broker.requests.length === atBroker, 5000, {
+      what: `request ${atBroker} at the hanging broker`,
+      intervalMs: 10,
+    });
+    return runtime.memoryBudget.heldBytes;
+  };
+  try {
+    requests.push(fetch(runtime.url, { method: 'POST', headers: legacy, body: large }).catch((err: Error) => err));
+    assert.equal(await heldWhen(1), 2 * large.length, 'declared length: the prepaid parse given back');
+    requests.push(postChunked(runtime.url, large).catch((err: Error) => err));
+    assert.equal(await heldWhen(2), 4 * large.length, 'unknown length: the estimate given back once read');
+    const structured = JSON.stringify({ specversion: '1.0', id: '1', type: 't', source: 's', data: JSON.parse(large) });
+    const headers = { 'content-type': 'application/cloudevents+json' };
+    requests.push(fetch(runtime.url, { method: 'POST', headers, body: structured }).catch((err: Error) => err));
+    const parsedCharge = (await heldWhen(3)) - 4 * large.length;
+    assert.ok(parsedCharge > 10 * structured.length, `structured mode is parsed: charged ${parsedCharge} bytes`);
+  } finally {
+    await broker.close();
+    await Promise.all(requests);
+    await runtime.stop();
+  }
+});
+
 test('reservations: Content-Length up front, refused only when others hold the budget, released once', () => {
   const budget = createMemoryBudget(1000);
   const req = (length?: number, type = 'application/octet-stream') =>
@@ -144,7 +179,15 @@ test('reservations: Content-Length up front, refused only when others hold the b
   alone.release();
   const json = budget.admit(req(100, 'application/cloudevents+json; charset=utf-8'), 10_000);
   assert.equal(json.bytes, 500, 'JSON: its parsed objects prepaid at 3 bytes per byte, on top of the 2');
+  json.shrink(300);
+  assert.equal(json.bytes, 200, 'given back once known not to be parsed');
+  assert.equal(budget.heldBytes, 200);
+  json.shrink(1000);
+  assert.equal(budget.heldBytes, 0, 'never below nothing');
+  json.grow(50);
   json.release();
+  json.shrink(50);
+  assert.equal(budget.heldBytes, 0, 'nothing given back twice after the release');
 });
 
 test('the JSON charge covers what parsing really allocates, for the shapes that blow up most', () => {

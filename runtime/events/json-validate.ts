@@ -274,15 +274,24 @@ export async function validateJson(bytes: Uint8Array, what: string, depthLimit =
 }
 
 /**
- * For the handler: a large binary-mode (or legacy) JSON body is validated here, off the event loop's critical
- * path, and true is returned, so the parse step can skip JSON.parse (ParseOptions.jsonValidated). Small
- * bodies, structured mode (its envelope is parsed for the attributes) and other data: false, nothing done.
+ * True for the bodies the handler validates without parsing: large binary-mode (or legacy) JSON. Small bodies,
+ * structured mode (its envelope is parsed for the attributes) and other data: false. Also what readBody is
+ * told (ReadBodyOptions.jsonUnparsed), so such a body is charged to the memory budget for its bytes alone.
  */
-export async function prevalidateJsonBody(headers: IncomingHttpHeaders, body: Buffer): Promise<boolean> {
-  if (body.length < heavyBodyBytes) return false;
+export function validatedUnparsed(headers: IncomingHttpHeaders, bodyBytes: number): boolean {
+  if (bodyBytes < heavyBodyBytes) return false;
   const rawType = headers['content-type'];
   const contentType = parseContentType(Array.isArray(rawType) ? undefined : rawType);
-  if (!contentType?.json || contentType.structured || contentType.batch) return false;
+  return contentType?.json === true && !contentType.structured && !contentType.batch;
+}
+
+/**
+ * For the handler: a body validatedUnparsed is validated here, off the event loop's critical path, and true is
+ * returned, so the parse step can skip JSON.parse (ParseOptions.jsonValidated). Any other body: false, nothing
+ * done.
+ */
+export async function prevalidateJsonBody(headers: IncomingHttpHeaders, body: Buffer): Promise<boolean> {
+  if (!validatedUnparsed(headers, body.length)) return false;
   await validateJson(body, 'the request body');
   return true;
 }

@@ -2,12 +2,12 @@
 // a body that grows past it is cut off. Either way the answer is 413 with the error envelope. Memory
 // admission (memory-budget.ts): a body of unknown length is charged to its request's reservation as it
 // streams in, and a body that will be parsed as JSON is charged for its parsed objects chunk by chunk (the
-// scan's cost spread over the chunks' callbacks, never one long pause); either can end in 503 when the
-// budget is full. A large body is handed over in its turn
-// (heavy-turns.ts), so the work it causes does not keep health probes waiting.
+// scan's cost spread over the chunks' callbacks, never one long pause; a body its role will only validate is
+// not: ReadBodyOptions); either can end in 503 when the budget is full. A large body is handed over in its
+// turn (heavy-turns.ts), so the work it causes does not keep health probes waiting.
 // Hand-written rather than raw-body: raw-body pulls iconv-lite's code-page tables (~500 KiB) into the
 // bundle for a decoding step we never use, and the bundle's size is paid on every cold start.
-import type { IncomingMessage } from 'node:http';
+import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
 import { HttpError } from './errors.js';
 import { heavyBodyBytes, takeHeavyTurn } from './heavy-turns.js';
 import {
@@ -26,46 +26,81 @@ function tooLarge(limitBytes: number): HttpError {
   );
 }
 
-export async function readBody(req: IncomingMessage, limitBytes: number): Promise<Buffer> {
-  const body = await readBounded(req, limitBytes);
+export interface ReadBodyOptions {
+  /**
+   * True when a JSON body with these headers and this many bytes will only be validated, never parsed into
+   * objects (the handler's large binary-mode and legacy bodies: json-validate.ts). It is then charged for what
+   * is really held, its bytes and one outgoing copy, not for the objects a parse would create: that estimate
+   * was up to 13x the body for small objects and let only ≈10 such bodies in at once.
+   */
+  readonly jsonUnparsed?: (headers: IncomingHttpHeaders, bodyBytes: number) => boolean;
+}
+
+export async function readBody(
+  req: IncomingMessage,
+  limitBytes: number,
+  options: ReadBodyOptions = {},
+): Promise<Buffer> {
+  const body = await readBounded(req, limitBytes, bodyCharge(req, options));
   if (body.length >= heavyBodyBytes) await takeHeavyTurn();
   return body;
 }
 
+/** A body's charges to its request's memory reservation, as it streams in. */
+interface BodyCharge {
+  /** Charges one chunk; throws (503) when the budget cannot grow. */
+  chunk(chunk: Buffer): void;
+  /** Once the whole body is in: gives back the parsed-objects charge when it will not be parsed after all. */
+  done(body: Buffer): void;
+}
+
+const noCharge: BodyCharge = { chunk: () => {}, done: () => {} };
+
 /**
- * What a chunk costs the request's memory reservation: its bytes when the length was not declared (a declared
- * length was reserved up front), and for a body parsed as JSON the estimate of its parsed objects beyond what
- * admission prepaid. Throws (503) when the budget cannot grow.
+ * What a chunk costs: its bytes when the length was not declared (a declared length was reserved up front),
+ * and for a body parsed as JSON the estimate of its parsed objects beyond what admission prepaid. A body
+ * declared as one that will only be validated gets the prepaid estimate back before a byte is read.
  */
-function chunkCharger(req: IncomingMessage, declared: string | undefined): (chunk: Buffer) => void {
+function bodyCharge(req: IncomingMessage, options: ReadBodyOptions): BodyCharge {
   const reservation = reservationOf(req);
-  if (reservation === undefined) return () => {};
+  if (reservation === undefined) return noCharge;
+  const declared = req.headers['content-length'] === undefined ? undefined : Number(req.headers['content-length']);
   const perByte = declared === undefined ? bytesHeldPerBodyByte : 0;
-  const json = parsedAsJson(req.headers['content-type']);
+  const unparsed = (bytes: number) => options.jsonUnparsed?.(req.headers, bytes) === true;
+  let json = parsedAsJson(req.headers['content-type']);
   // What admission prepaid for the parsed objects (known length only); charged: the estimate beyond it.
-  const prepaid = json && declared !== undefined ? Number(declared) * jsonPrepaidPerBodyByte : 0;
+  const prepaid = json && declared !== undefined ? declared * jsonPrepaidPerBodyByte : 0;
+  if (json && declared !== undefined && unparsed(declared)) {
+    reservation.shrink(prepaid);
+    json = false;
+  }
   let estimated = 0;
   let charged = 0;
-  return (chunk) => {
-    let more = chunk.length * perByte;
-    if (json) {
-      estimated += parsedJsonEstimate(chunk);
-      const beyond = Math.max(0, estimated - prepaid - charged);
-      charged += beyond;
-      more += beyond;
-    }
-    reservation.grow(more);
+  return {
+    chunk(chunk) {
+      let more = chunk.length * perByte;
+      if (json) {
+        estimated += parsedJsonEstimate(chunk);
+        const beyond = Math.max(0, estimated - prepaid - charged);
+        charged += beyond;
+        more += beyond;
+      }
+      reservation.grow(more);
+    },
+    done(body) {
+      // A body of unknown length learns only now that it is one to be validated only.
+      if (json && unparsed(body.length)) reservation.shrink(prepaid + charged);
+    },
   };
 }
 
-function readBounded(req: IncomingMessage, limitBytes: number): Promise<Buffer> {
+function readBounded(req: IncomingMessage, limitBytes: number, charge: BodyCharge): Promise<Buffer> {
   const declared = req.headers['content-length'];
   if (declared !== undefined && Number(declared) > limitBytes) {
     // Don't read what we will refuse; pause so the socket is not drained into memory.
     req.pause();
     return Promise.reject(tooLarge(limitBytes));
   }
-  const charge = chunkCharger(req, declared);
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let received = 0;
@@ -84,7 +119,7 @@ function readBounded(req: IncomingMessage, limitBytes: number): Promise<Buffer> 
       received += chunk.length;
       if (received > limitBytes) return stop(tooLarge(limitBytes));
       try {
-        charge(chunk);
+        charge.chunk(chunk);
       } catch (err) {
         return stop(err instanceof Error ? err : new Error(String(err)));
       }
@@ -96,7 +131,9 @@ function readBounded(req: IncomingMessage, limitBytes: number): Promise<Buffer> 
         reject(new HttpError(400, 'bad_request', 'request body does not match its Content-Length'));
         return;
       }
-      resolve(chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, received));
+      const body = chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, received);
+      charge.done(body);
+      resolve(body);
     };
     const onAborted = () => {
       cleanup();

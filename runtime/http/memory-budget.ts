@@ -22,6 +22,8 @@ export interface Reservation {
   readonly bytes: number;
   /** Reserves `bytes` more, or throws the 503. */
   grow(bytes: number): void;
+  /** Gives back `bytes` of what was reserved, once it is known they will not be held (never below zero). */
+  shrink(bytes: number): void;
   /** A function, not a method: passed as it is to the response's 'close' event. */
   readonly release: () => void;
 }
@@ -101,6 +103,12 @@ export function createMemoryBudget(limitBytes: number): MemoryBudget {
           if (released || bytes <= 0) return;
           take(bytes, mine);
           mine += bytes;
+        },
+        shrink(bytes) {
+          const back = Math.min(mine, Math.max(0, bytes));
+          if (released || back === 0) return;
+          held -= back;
+          mine -= back;
         },
         release() {
           if (released) return;

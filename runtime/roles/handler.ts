@@ -5,7 +5,7 @@
 import type { HandlerConfig } from '../config.js';
 import { readBody } from '../http/body.js';
 import { createCallerCheck } from '../http/caller-auth.js';
-import { prevalidateJsonBody } from '../events/json-validate.js';
+import { prevalidateJsonBody, validatedUnparsed } from '../events/json-validate.js';
 import { readWireEvent } from '../events/parse.js';
 import { createEventSender } from '../events/sender.js';
 import { sendTraced, startIncomingSpan, within } from '../tracing/hops.js';
@@ -36,7 +36,7 @@ export function createHandlerRole(config: HandlerConfig, deps: RoleDeps): RoleIn
         path: '/',
         async handle(ctx) {
           const started = tracing.enabled ? nowMs() : undefined;
-          const body = await readBody(ctx.req, config.maxBodyBytes);
+          const body = await readBody(ctx.req, config.maxBodyBytes, { jsonUnparsed: validatedUnparsed });
           checkCaller?.(ctx.req, body);
           // A large JSON body is checked in slices that yield to the loop (JSON.parse of 1 MiB blocked it for up to
           // 250 ms); the parse step then keeps its bytes unparsed: they are forwarded as they came.
