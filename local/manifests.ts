@@ -133,61 +133,73 @@ function delivery(raw: unknown, at: string, namespace: string): RawDelivery | un
   };
 }
 
+type EnvEntry = ServiceManifest['env'][number];
+
+/** One container env entry: a plain value, or a secretKeyRef / fieldRef (what the runner can resolve locally). */
+function envEntry(e: unknown, i: number, at: string): EnvEntry {
+  const entry = obj(e);
+  const envName = required(entry.name, `${at} env[${i}].name`);
+  const where = `${at} env ${envName}`;
+  if (entry.valueFrom === undefined) return { name: envName, source: { value: str(entry.value) ?? '' } };
+  const from = obj(entry.valueFrom);
+  if (from.secretKeyRef !== undefined) {
+    const ref = obj(from.secretKeyRef);
+    return {
+      name: envName,
+      source: {
+        secretKeyRef: {
+          name: required(ref.name, `${where}.valueFrom.secretKeyRef.name`),
+          key: required(ref.key, `${where}.valueFrom.secretKeyRef.key`),
+          optional: ref.optional === true,
+        },
+      },
+    };
+  }
+  if (from.fieldRef !== undefined)
+    return {
+      name: envName,
+      source: { fieldRef: required(obj(from.fieldRef).fieldPath, `${where}.valueFrom.fieldRef.fieldPath`) },
+    };
+  throw new Error(
+    `${where}: valueFrom ${Object.keys(from).join(', ')} cannot be resolved locally (only secretKeyRef, from the local secrets file, and fieldRef)`,
+  );
+}
+
+/** One envFrom entry: only a Secret's keys can be supplied locally (from the local secrets file). */
+function envFromSecret(e: unknown, i: number, at: string): ServiceManifest['envFromSecrets'][number] {
+  const entry = obj(e);
+  if (entry.secretRef === undefined)
+    throw new Error(`${at} envFrom[${i}]: only secretRef can be resolved locally (from the local secrets file)`);
+  return {
+    name: required(obj(entry.secretRef).name, `${at} envFrom[${i}].secretRef.name`),
+    optional: obj(entry.secretRef).optional === true,
+  };
+}
+
+const agentPrefix = 'vault.hashicorp.com/agent-inject-secret-';
+
+/** The files the Vault agent injector would render, one per `agent-inject-secret-<file>` pod annotation. */
+function vaultAgentFiles(o: Obj): string[] {
+  const podAnnotations = obj(obj(obj(obj(o.spec).template).metadata).annotations);
+  return Object.keys(podAnnotations)
+    .filter((k) => k.startsWith(agentPrefix))
+    .map((k) => k.slice(agentPrefix.length))
+    .sort();
+}
+
 function service(o: Obj, name: string, namespace: string, at: string): ServiceManifest {
   const spec = obj(obj(obj(o.spec).template).spec);
   const containers = Array.isArray(spec.containers) ? spec.containers : [];
   if (containers.length !== 1)
     throw new Error(`${at}.spec.template.spec.containers: expected exactly one container, got ${containers.length}`);
   const c = obj(containers[0]);
-  const env = (Array.isArray(c.env) ? c.env : []).map((e, i) => {
-    const entry = obj(e);
-    const envName = required(entry.name, `${at} env[${i}].name`);
-    const where = `${at} env ${envName}`;
-    if (entry.valueFrom === undefined) return { name: envName, source: { value: str(entry.value) ?? '' } };
-    const from = obj(entry.valueFrom);
-    if (from.secretKeyRef !== undefined) {
-      const ref = obj(from.secretKeyRef);
-      return {
-        name: envName,
-        source: {
-          secretKeyRef: {
-            name: required(ref.name, `${where}.valueFrom.secretKeyRef.name`),
-            key: required(ref.key, `${where}.valueFrom.secretKeyRef.key`),
-            optional: ref.optional === true,
-          },
-        },
-      };
-    }
-    if (from.fieldRef !== undefined)
-      return {
-        name: envName,
-        source: { fieldRef: required(obj(from.fieldRef).fieldPath, `${where}.valueFrom.fieldRef.fieldPath`) },
-      };
-    throw new Error(
-      `${where}: valueFrom ${Object.keys(from).join(', ')} cannot be resolved locally (only secretKeyRef, from the local secrets file, and fieldRef)`,
-    );
-  });
-  const envFromSecrets = (Array.isArray(c.envFrom) ? c.envFrom : []).map((e, i) => {
-    const entry = obj(e);
-    if (entry.secretRef === undefined)
-      throw new Error(`${at} envFrom[${i}]: only secretRef can be resolved locally (from the local secrets file)`);
-    return {
-      name: required(obj(entry.secretRef).name, `${at} envFrom[${i}].secretRef.name`),
-      optional: obj(entry.secretRef).optional === true,
-    };
-  });
+  const env = (Array.isArray(c.env) ? c.env : []).map((e, i) => envEntry(e, i, at));
+  const envFromSecrets = (Array.isArray(c.envFrom) ? c.envFrom : []).map((e, i) => envFromSecret(e, i, at));
   const volumeMounts = (Array.isArray(c.volumeMounts) ? c.volumeMounts : []).map((m, i) => ({
     name: required(obj(m).name, `${at} volumeMounts[${i}].name`),
     mountPath: required(obj(m).mountPath, `${at} volumeMounts[${i}].mountPath`),
   }));
   const labels = obj(obj(o.metadata).labels);
-  const timeout = spec.timeoutSeconds === undefined ? undefined : Number(spec.timeoutSeconds);
-  const podAnnotations = obj(obj(obj(obj(o.spec).template).metadata).annotations);
-  const agentPrefix = 'vault.hashicorp.com/agent-inject-secret-';
-  const vaultAgentFiles = Object.keys(podAnnotations)
-    .filter((k) => k.startsWith(agentPrefix))
-    .map((k) => k.slice(agentPrefix.length))
-    .sort();
   return {
     name,
     namespace,
@@ -195,9 +207,57 @@ function service(o: Obj, name: string, namespace: string, at: string): ServiceMa
     env,
     envFromSecrets,
     volumeMounts,
-    timeoutSeconds: timeout,
-    vaultAgentFiles,
+    timeoutSeconds: spec.timeoutSeconds === undefined ? undefined : Number(spec.timeoutSeconds),
+    vaultAgentFiles: vaultAgentFiles(o),
   };
+}
+
+/** What each kind's reader gets: the object's name and namespace, `at` to name it in errors, its spec and metadata. */
+interface Read {
+  readonly name: string;
+  readonly namespace: string;
+  readonly at: string;
+  readonly spec: Obj;
+  readonly meta: Obj;
+}
+
+function broker({ name, namespace, at, spec, meta }: Read): BrokerManifest {
+  const className = str(obj(meta.annotations)['eventing.knative.dev/broker.class']) ?? 'MTChannelBasedBroker';
+  return { name, namespace, className, delivery: delivery(spec.delivery, `${at} spec.delivery`, namespace) };
+}
+
+function trigger({ name, namespace, at, spec }: Read): TriggerManifest {
+  return {
+    name,
+    namespace,
+    broker: required(spec.broker, `${at} spec.broker`),
+    filter: parseTriggerFilter(spec, `${at} spec`),
+    subscriber: destination(spec.subscriber, `${at} spec.subscriber`, namespace),
+    delivery: delivery(spec.delivery, `${at} spec.delivery`, namespace),
+  };
+}
+
+function pingSource({ name, namespace, at, spec }: Read): PingSourceManifest {
+  const extensions: Record<string, string> = {};
+  for (const [k, v] of Object.entries(obj(obj(spec.ceOverrides).extensions))) extensions[k] = str(v) ?? '';
+  return {
+    name,
+    namespace,
+    schedule: required(spec.schedule, `${at} spec.schedule`),
+    timezone: str(spec.timezone),
+    contentType: str(spec.contentType),
+    data: str(spec.data),
+    dataBase64: str(spec.dataBase64),
+    extensions,
+    sink: destination(spec.sink, `${at} spec.sink`, namespace),
+  };
+}
+
+function kafkaSink({ name, namespace, at, spec }: Read): KafkaSinkManifest {
+  const mode = str(spec.contentMode) ?? 'binary';
+  if (mode !== 'binary' && mode !== 'structured')
+    throw new Error(`${at} spec.contentMode: expected binary or structured, got ${mode}`);
+  return { name, namespace, topic: required(spec.topic, `${at} spec.topic`), contentMode: mode };
 }
 
 /** Parses `helm template` output. */
@@ -216,50 +276,19 @@ export function readManifests(text: string, defaultNamespace = 'default'): Manif
     const o = doc.toJS() as unknown;
     if (!isObj(o)) continue;
     const kind = str(o.kind) ?? '?';
+    // The API group as well as the kind: a Service of another group (core v1) is not a Knative Service.
     const apiGroup = (str(o.apiVersion) ?? '').split('/')[0];
     const meta = obj(o.metadata);
     const name = required(meta.name, `${kind} metadata.name`);
     const namespace = str(meta.namespace) ?? defaultNamespace;
-    const at = `${kind} ${name}`;
-    const spec = obj(o.spec);
-    if (kind === 'Service' && apiGroup === 'serving.knative.dev') out.services.push(service(o, name, namespace, at));
-    else if (kind === 'Broker' && apiGroup === 'eventing.knative.dev') {
-      const className = str(obj(meta.annotations)['eventing.knative.dev/broker.class']) ?? 'MTChannelBasedBroker';
-      out.brokers.push({
-        name,
-        namespace,
-        className,
-        delivery: delivery(spec.delivery, `${at} spec.delivery`, namespace),
-      });
-    } else if (kind === 'Trigger' && apiGroup === 'eventing.knative.dev') {
-      out.triggers.push({
-        name,
-        namespace,
-        broker: required(spec.broker, `${at} spec.broker`),
-        filter: parseTriggerFilter(spec, `${at} spec`),
-        subscriber: destination(spec.subscriber, `${at} spec.subscriber`, namespace),
-        delivery: delivery(spec.delivery, `${at} spec.delivery`, namespace),
-      });
-    } else if (kind === 'PingSource' && apiGroup === 'sources.knative.dev') {
-      const extensions: Record<string, string> = {};
-      for (const [k, v] of Object.entries(obj(obj(spec.ceOverrides).extensions))) extensions[k] = str(v) ?? '';
-      out.pingSources.push({
-        name,
-        namespace,
-        schedule: required(spec.schedule, `${at} spec.schedule`),
-        timezone: str(spec.timezone),
-        contentType: str(spec.contentType),
-        data: str(spec.data),
-        dataBase64: str(spec.dataBase64),
-        extensions,
-        sink: destination(spec.sink, `${at} spec.sink`, namespace),
-      });
-    } else if (kind === 'KafkaSink' && apiGroup === 'eventing.knative.dev') {
-      const mode = str(spec.contentMode) ?? 'binary';
-      if (mode !== 'binary' && mode !== 'structured')
-        throw new Error(`${at} spec.contentMode: expected binary or structured, got ${mode}`);
-      out.kafkaSinks.push({ name, namespace, topic: required(spec.topic, `${at} spec.topic`), contentMode: mode });
-    } else out.ignored.push(`${kind}/${name}`);
+    const read: Read = { name, namespace, at: `${kind} ${name}`, spec: obj(o.spec), meta };
+    if (kind === 'Service' && apiGroup === 'serving.knative.dev')
+      out.services.push(service(o, name, namespace, read.at));
+    else if (kind === 'Broker' && apiGroup === 'eventing.knative.dev') out.brokers.push(broker(read));
+    else if (kind === 'Trigger' && apiGroup === 'eventing.knative.dev') out.triggers.push(trigger(read));
+    else if (kind === 'PingSource' && apiGroup === 'sources.knative.dev') out.pingSources.push(pingSource(read));
+    else if (kind === 'KafkaSink' && apiGroup === 'eventing.knative.dev') out.kafkaSinks.push(kafkaSink(read));
+    else out.ignored.push(`${kind}/${name}`);
   }
   return out;
 }
