@@ -4,6 +4,7 @@
 import { build } from 'esbuild';
 import { readFileSync } from 'node:fs';
 import { embedDlqConsole } from './dlq-console-plugin.mjs';
+import { koaOnFinished } from './koa-on-finished-plugin.mjs';
 
 /**
  * Koa's dependencies pin two versions of mime-db (~140 KiB of JSON each), parsed on every start (~17 ms of
@@ -126,7 +127,7 @@ export async function bundleConfig(root) {
   const deferred = await deferredPackages(root);
   return {
     options: {
-      plugins: [mimeDbSubset(root), deferred.plugin, koaWithoutEagerFetch, embedDlqConsole],
+      plugins: [mimeDbSubset(root), deferred.plugin, koaWithoutEagerFetch, koaOnFinished, embedDlqConsole],
       entryPoints: [`${root}runtime/main.ts`],
       bundle: true,
       platform: /** @type {const} */ ('node'),

@@ -5,7 +5,7 @@ import Router, { type RouterMiddleware } from '@koa/router';
 import { envelopeFor, HttpError } from './http/errors.js';
 import { checkHeaderCount } from './http/header-limit.js';
 import type { MemoryBudget } from './http/memory-budget.js';
-import type { RequestContext, RequestMiddleware, RequestState } from './http/request-state.js';
+import type { RequestContext, RequestMiddleware, RequestObserver, RequestState } from './http/request-state.js';
 import type { Lifecycle } from './lifecycle.js';
 import type { Logger } from './logger.js';
 import type { RoleInstance, Route } from './roles/role.js';
@@ -14,8 +14,8 @@ export interface AppDeps {
   readonly log: Logger;
   readonly lifecycle: Lifecycle;
   readonly role: RoleInstance;
-  /** Extra middleware run around every request (metrics); outermost first. */
-  readonly middleware?: readonly RequestMiddleware[];
+  /** Told of every request's start and end by the outer middleware (metrics). */
+  readonly observers?: readonly RequestObserver[];
   /** Extra routes served by every role (e.g. /metrics). */
   readonly extraRoutes?: readonly Route[];
   /** Admission control for request bodies (runtime/http/memory-budget.ts); none in tests that don't need it. */
@@ -69,21 +69,58 @@ function routerFor(routes: readonly Route[], memory: AppDeps['memory']): Router<
 }
 
 /** No route took the request (ctx.state.route unset): the router's 405 (it set `Allow`) or a 404, as the envelope. */
-function refuseUnmatched(ctx: RequestContext): void {
+function unmatchedRefusal(ctx: RequestContext): HttpError | undefined {
   // Unset (undefined) when no route has the path, whatever the type says; '' for a method the router does not know.
   const allow = ctx.response.get('Allow') as string | undefined;
   if (allow === undefined || allow === '')
-    throw new HttpError(404, 'not_found', `no route for ${ctx.method} ${ctx.path}`);
+    return new HttpError(404, 'not_found', `no route for ${ctx.method} ${ctx.path}`);
   if (ctx.status !== 200)
-    throw new HttpError(405, 'method_not_allowed', `${ctx.method} is not allowed on ${ctx.path}; use ${allow}`);
+    return new HttpError(405, 'method_not_allowed', `${ctx.method} is not allowed on ${ctx.path}; use ${allow}`);
+  return undefined;
+}
+
+/** A failure as the answer: the error envelope, and `Retry-After` where a retry can succeed soon. */
+function answerFailure(ctx: RequestContext, failure: unknown): void {
+  const { status, body } = envelopeFor(failure);
+  ctx.status = status;
+  ctx.body = body;
+  if (status === 503 || status === 502 || status === 504) ctx.set('Retry-After', '1');
+}
+
+/** The one log line of a request; /healthz and /readyz are logged only when they fail. */
+function logRequest(log: Logger, ctx: RequestContext, failed: boolean, failure: unknown, seconds: number): void {
+  const { event } = ctx.state;
+  const line = {
+    method: ctx.method,
+    path: ctx.path,
+    status: ctx.status,
+    durationMs: Math.round(seconds * 1e6) / 1000,
+    eventId: event?.id,
+    eventType: event?.type,
+    eventSource: event?.source,
+    errorType: failure instanceof HttpError ? failure.type : failed ? 'internal' : undefined,
+  };
+  if (!failed) {
+    if (ctx.path !== '/healthz' && ctx.path !== '/readyz') log.info(line, 'request');
+  } else if (failure instanceof HttpError && failure.type === 'overloaded')
+    // Refused for lack of memory: expected under overload, and a stack per refusal would add to the load.
+    log.warn({ ...line, error: failure.message }, 'request refused');
+  else if (ctx.status >= 500) log.error({ ...line, err: failure }, 'request failed');
+  else {
+    const rejected = { ...line, error: failure instanceof HttpError ? failure.message : undefined };
+    // A function's PermanentError is an expected outcome (Knative dead-letters the event), not a warning.
+    if (failure instanceof HttpError && failure.type === 'permanent_failure') log.info(rejected, 'request rejected');
+    else log.warn(rejected, 'request rejected');
+  }
 }
 
 /**
- * Outermost: in-flight tracking (for draining), the error envelope (a request no route took included) and the
- * one log line per request.
+ * The one outer middleware: in-flight tracking (for draining), the error envelope (a request no route took
+ * included), the observers (metrics) and the one log line per request. One layer, and not an async function:
+ * every request already pays for Koa's and the router's promises, so this adds one `then` and no frame more.
  */
-function inFlightEnvelopeAndLog(log: Logger, lifecycle: Lifecycle): RequestMiddleware {
-  return async (ctx, next) => {
+function outermost(log: Logger, lifecycle: Lifecycle, observers: readonly RequestObserver[]): RequestMiddleware {
+  return (ctx, next) => {
     const started = performance.now();
     // In flight until the response is written (or the connection dies), not until the middleware returns:
     // Koa writes the body after this function's promise settles, and draining must wait for that too.
@@ -91,38 +128,20 @@ function inFlightEnvelopeAndLog(log: Logger, lifecycle: Lifecycle): RequestMiddl
     ctx.res.once('close', lifecycle.requestFinished);
     // Once draining, tell keep-alive clients to reconnect elsewhere.
     if (lifecycle.stopping) ctx.set('Connection', 'close');
-    let failure: unknown;
-    try {
-      await next();
-      if (ctx.state.route === undefined) refuseUnmatched(ctx);
-    } catch (err) {
-      failure = err;
-      const { status, body } = envelopeFor(err);
-      ctx.status = status;
-      ctx.body = body;
-      if (status === 503 || status === 502 || status === 504) ctx.set('Retry-After', '1');
-    }
-    const { event } = ctx.state;
-    const line = {
-      method: ctx.method,
-      path: ctx.path,
-      status: ctx.status,
-      durationMs: Math.round((performance.now() - started) * 1000) / 1000,
-      eventId: event?.id,
-      eventType: event?.type,
-      eventSource: event?.source,
-      errorType: failure instanceof HttpError ? failure.type : failure ? 'internal' : undefined,
+    for (const observer of observers) observer.requestStarted();
+    const finish = (failed: boolean, failure: unknown) => {
+      if (failed) answerFailure(ctx, failure);
+      const seconds = (performance.now() - started) / 1000;
+      for (const observer of observers) observer.requestEnded(ctx, failed ? failure : undefined, seconds);
+      logRequest(log, ctx, failed, failure, seconds);
     };
-    // Refused for lack of memory: expected under overload, and a stack per refusal would add to the load.
-    if (failure instanceof HttpError && failure.type === 'overloaded')
-      log.warn({ ...line, error: failure.message }, 'request refused');
-    else if (failure && ctx.status >= 500) log.error({ ...line, err: failure }, 'request failed');
-    else if (failure) {
-      const rejected = { ...line, error: failure instanceof HttpError ? failure.message : undefined };
-      // A function's PermanentError is an expected outcome (Knative dead-letters the event), not a warning.
-      if (failure instanceof HttpError && failure.type === 'permanent_failure') log.info(rejected, 'request rejected');
-      else log.warn(rejected, 'request rejected');
-    } else if (ctx.path !== '/healthz' && ctx.path !== '/readyz') log.info(line, 'request');
+    return next().then(
+      () => {
+        const refusal = ctx.state.route === undefined ? unmatchedRefusal(ctx) : undefined;
+        finish(refusal !== undefined, refusal);
+      },
+      (err: unknown) => finish(true, err),
+    );
   };
 }
 
@@ -155,8 +174,7 @@ function withinBounds(route: Route, memory: AppDeps['memory']): RouterMiddleware
 export function buildApp(deps: AppDeps): Koa<RequestState> {
   const app = new Koa<RequestState>();
   const routes = [...healthRoutes(deps.lifecycle, deps.role), ...(deps.extraRoutes ?? []), ...deps.role.routes];
-  app.use(inFlightEnvelopeAndLog(deps.log, deps.lifecycle));
-  for (const middleware of deps.middleware ?? []) app.use(middleware);
+  app.use(outermost(deps.log, deps.lifecycle, deps.observers ?? []));
   const router = routerFor(routes, deps.memory);
   app.use(router.routes());
   app.use(router.allowedMethods());

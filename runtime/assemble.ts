@@ -143,7 +143,7 @@ export async function assemble(config: RuntimeConfig, io: AssembleIo): Promise<A
     log: io.log,
     lifecycle,
     role,
-    middleware: metrics ? [metrics.middleware] : [],
+    observers: metrics ? [metrics.requestObserver] : [],
     extraRoutes: metrics?.routes ?? [],
     memory: { budget: memoryBudget, maxBodyBytes: config.maxBodyBytes },
   });

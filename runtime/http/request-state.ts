@@ -23,3 +23,13 @@ export interface RequestState {
 
 export type RequestContext = Koa.ParameterizedContext<RequestState>;
 export type RequestMiddleware = Koa.Middleware<RequestState>;
+
+/**
+ * What watches every request from the app's one outer middleware (the metrics): told when a request starts and
+ * when its answer is decided, with the failure it ended in (undefined when none) already mapped to ctx.status.
+ * A plain callback, not a Koa middleware: no promise and no compose layer of its own on each request.
+ */
+export interface RequestObserver {
+  requestStarted(): void;
+  requestEnded(ctx: RequestContext, failure: unknown, seconds: number): void;
+}

@@ -3,10 +3,10 @@
 // ≈ 0.3-0.6 µs each, several times per request. The hot metrics here are updated with a small, fixed set of
 // label objects (cached and frozen by their callers), so the first update of a label set goes through
 // prom-client, which creates its entry, and later ones add to that same entry: the one prom-client reads
-// when it renders /metrics. This leans on prom-client 15's entry shapes ({value} for counters; {sum, count,
+// when it renders /metrics. This leans on prom-client 15's entry shapes ({value} for counters and gauges; {sum, count,
 // bucketValues keyed by upper bound} for histograms): prom-client is pinned, and
 // test/metrics-fast-path.test.ts renders the same updates through both paths and compares them.
-import type { Counter, Histogram } from './prom-client.js';
+import type { Counter, Gauge, Histogram } from './prom-client.js';
 import { hashObject } from 'prom-client/lib/util.js';
 
 type Labels<L extends string> = Readonly<Record<L, string>>;
@@ -77,5 +77,20 @@ export function histogramObserver<L extends string>(
     }
     histogram.observe(labels, value);
     cache.remember(labels);
+  };
+}
+
+/** `inc(delta)` on a gauge without labels (a negative delta decrements): in-flight requests, twice a request. */
+export function gaugeAdder(gauge: Gauge): (delta: number) => void {
+  const cache = entryCache(gauge as unknown as Internals<CounterEntry>);
+  const noLabels = Object.freeze({});
+  return (delta) => {
+    const entry = cache.get(noLabels);
+    if (entry !== undefined) {
+      entry.value += delta;
+      return;
+    }
+    gauge.inc(delta);
+    cache.remember(noLabels);
   };
 }

@@ -1,13 +1,13 @@
 // Metrics for one process: a registry of its own (not prom-client's global one, so tests can build several),
 // the request middleware, the scrape route and the observers roles call. assemble() imports this module
 // only when METRICS_ENABLED is true, so a process without metrics never loads prom-client.
-import type { RequestMiddleware } from '../http/request-state.js';
+import type { RequestObserver } from '../http/request-state.js';
 import { addDefaultMetrics, Registry } from './prom-client.js';
 import type { MetricsConfig } from '../config.js';
 import type { SendObserver } from '../events/sender.js';
 import type { RoleObserver, Route } from '../roles/role.js';
 import { defineMetrics, type MetricSet } from './definitions.js';
-import { httpMetricsMiddleware } from './http-middleware.js';
+import { httpMetricsObserver } from './request-observer.js';
 import { eventTypeLabeller } from './labels.js';
 import { roleObserver, secretsObserver, sendObserver } from './observers.js';
 import type { SecretsObserver } from '../secrets/store.js';
@@ -26,7 +26,8 @@ export interface MetricsOptions {
 export interface ProcessMetrics {
   readonly registry: Registry;
   readonly metrics: MetricSet;
-  readonly middleware: RequestMiddleware;
+  /** Told of every request by the app's outer middleware: HTTP and event metrics. */
+  readonly requestObserver: RequestObserver;
   readonly routes: readonly Route[];
   readonly sendObserver: SendObserver;
   readonly roleObserver: RoleObserver;
@@ -51,7 +52,7 @@ export function createMetrics(options: MetricsOptions): ProcessMetrics {
   return {
     registry,
     metrics,
-    middleware: httpMetricsMiddleware({ metrics, role: options.role, functionName, eventTypeLabel }),
+    requestObserver: httpMetricsObserver({ metrics, role: options.role, functionName, eventTypeLabel }),
     routes: [metricsRoute(registry, { path: options.config.path, token: options.config.token })],
     sendObserver: sendObserver(metrics),
     roleObserver: roleObserver(metrics),

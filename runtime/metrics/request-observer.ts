@@ -1,10 +1,11 @@
-// The Koa middleware that turns each request into HTTP and event metrics. It sits inside the app's error
-// envelope, so a failure reaches it as the thrown error: the status and the stable error type come from
-// there. The route label is the path template the router matched (ctx.state.route), never the raw path.
+// Turns each request into HTTP and event metrics, told by the app's outer middleware (app.ts) once the answer
+// is decided: the status is the one answered (a failure already mapped to its envelope), the stable error type
+// comes from the failure. The route label is the path template the router matched (ctx.state.route), never
+// the raw path.
 import { HttpError } from '../http/errors.js';
-import type { RequestMiddleware } from '../http/request-state.js';
+import type { RequestContext, RequestObserver } from '../http/request-state.js';
 import type { MetricSet, Outcome } from './definitions.js';
-import { counterIncrementer, histogramObserver } from './fast-path.js';
+import { counterIncrementer, gaugeAdder, histogramObserver } from './fast-path.js';
 import { methodLabel, statusClass } from './labels.js';
 
 export interface HttpMetricsOptions {
@@ -17,7 +18,7 @@ export interface HttpMetricsOptions {
 /** Every role takes its CloudEvents on POST / (what a Trigger, a sink or a dead-letter sink delivers to). */
 const isEventRoute = (method: string, route: string | undefined) => method === 'POST' && route === '/';
 
-export function httpMetricsMiddleware(options: HttpMetricsOptions): RequestMiddleware {
+export function httpMetricsObserver(options: HttpMetricsOptions): RequestObserver {
   const { metrics, role, functionName, eventTypeLabel } = options;
   // Label objects are made once per combination (all bounded) and reused: the fast path (fast-path.ts)
   // recognises them, and the hot path allocates nothing for them.
@@ -31,47 +32,44 @@ export function httpMetricsMiddleware(options: HttpMetricsOptions): RequestMiddl
     return labels;
   };
   const httpLabels = new Map<string, { role: string; route: string; method: string; status_class: string }>();
+  // `method` is already methodLabel'd: a method outside the known set must not grow the cache either.
   const httpLabelsFor = (route: string, method: string, status: number) => {
     const key = `${route} ${method} ${status}`;
     let labels = httpLabels.get(key);
     if (!labels) {
-      labels = Object.freeze({ role, route, method: methodLabel(method), status_class: statusClass(status) });
+      labels = Object.freeze({ role, route, method, status_class: statusClass(status) });
       httpLabels.set(key, labels);
     }
     return labels;
   };
   const observeDuration = histogramObserver(metrics.httpDuration);
+  const addInFlight = gaugeAdder(metrics.httpInFlight);
   const countReceived = counterIncrementer(metrics.received);
   const countHandled = Object.fromEntries(
     Object.entries(metrics.handled).map(([outcome, counter]) => [outcome, counterIncrementer(counter)]),
   ) as Record<Outcome, ReturnType<typeof counterIncrementer>>;
 
-  return async (ctx, next) => {
-    const started = performance.now();
-    metrics.httpInFlight.inc();
-    let failure: unknown;
-    try {
-      await next();
-    } catch (err) {
-      failure = err;
-      throw err;
-    } finally {
-      metrics.httpInFlight.dec();
-      const status = failure === undefined ? ctx.status : failure instanceof HttpError ? failure.status : 500;
-      const route = ctx.state.route ?? 'unmatched';
-      // A method outside the known set is labelled "other" and must not grow the label cache either.
-      observeDuration(httpLabelsFor(route, methodLabel(ctx.method), status), (performance.now() - started) / 1000);
-      if (isEventRoute(ctx.method, ctx.state.route)) {
-        const labels = labelsFor(eventTypeLabel(ctx.state.event?.type));
-        countReceived(labels);
-        if (failure === undefined) {
-          const { outcome } = ctx.state;
-          if (outcome !== undefined) countHandled[outcome](labels);
-        } else {
-          const reason = failure instanceof HttpError ? failure.type : 'internal';
-          (status < 500 ? metrics.rejected : metrics.failed).inc({ ...labels, reason });
-        }
-      }
+  const countEvent = (ctx: RequestContext, failure: unknown) => {
+    const labels = labelsFor(eventTypeLabel(ctx.state.event?.type));
+    countReceived(labels);
+    if (failure === undefined) {
+      const { outcome } = ctx.state;
+      if (outcome !== undefined) countHandled[outcome](labels);
+    } else {
+      const reason = failure instanceof HttpError ? failure.type : 'internal';
+      (ctx.status < 500 ? metrics.rejected : metrics.failed).inc({ ...labels, reason });
     }
+  };
+
+  return {
+    requestStarted() {
+      addInFlight(1);
+    },
+    requestEnded(ctx, failure, seconds) {
+      addInFlight(-1);
+      const route = ctx.state.route ?? 'unmatched';
+      observeDuration(httpLabelsFor(route, methodLabel(ctx.method), ctx.status), seconds);
+      if (isEventRoute(ctx.method, ctx.state.route)) countEvent(ctx, failure);
+    },
   };
 }
