@@ -32,69 +32,105 @@ const plain = (s: ServiceManifest, name: string): string | undefined => {
   return source && 'value' in source ? source.value : undefined;
 };
 
-export function findMissing(adapted: Adapted, secrets: LocalSecrets): Missing {
-  const reasons = new Map<string, string[]>();
-  const files = new Map<string, Set<string>>();
-  const k8s = new Map<string, Set<string>>();
-  const need = (map: Map<string, Set<string>>, name: string, key?: string) => {
+/** What is missing so far, and why; filled in service by service, each reason once with every service that has it. */
+class Needs {
+  readonly reasons = new Map<string, string[]>();
+  readonly files = new Map<string, Set<string>>();
+  readonly secrets = new Map<string, Set<string>>();
+
+  /** A key (or, without one, the file or Secret itself) is needed. */
+  need(map: Map<string, Set<string>>, name: string, key?: string): void {
     const keys = map.get(name) ?? new Set<string>();
     if (key !== undefined) keys.add(key);
     map.set(name, keys);
-  };
-  const because = (reason: string, service: string) => reasons.set(reason, [...(reasons.get(reason) ?? []), service]);
-  const fileKeys = new Set(Object.values(secrets.files).flatMap((f) => Object.keys(f)));
+  }
 
-  for (const s of adapted.manifests.services) {
-    for (const { name, source } of s.env) {
-      if (!('secretKeyRef' in source) || source.secretKeyRef.optional) continue;
-      const { name: secret, key } = source.secretKeyRef;
-      if (secrets.secrets[secret]?.[key] !== undefined) continue;
-      need(k8s, secret, key);
-      because(`env ${name} comes from Secret ${secret} key ${key}`, s.short);
-    }
-    for (const ref of s.envFromSecrets) {
-      if (ref.optional || secrets.secrets[ref.name] !== undefined) continue;
-      need(k8s, ref.name);
-      because(`envFrom takes every key of Secret ${ref.name}`, s.short);
-    }
-    for (const file of s.vaultAgentFiles) {
-      if (secrets.files[file] !== undefined) continue;
-      need(files, file);
-      because(`the Vault agent writes the file ${file} (vault.secrets.${file})`, s.short);
-    }
-    const usesVault =
-      s.vaultAgentFiles.length > 0 ||
-      adapted.vaultDirect.includes(s.short) ||
-      s.env.some((e) => e.name === 'VAULT_SECRETS_DIR');
-    if (adapted.vaultDirect.includes(s.short) && Object.keys(secrets.files).length === 0) {
-      need(files, 'vault');
-      because('Vault direct mode reads its secrets from Vault: give their keys in any file under files:', s.short);
-    }
-    // Keys the service reads from its Vault files go in the first file it has (or the first one defined).
-    const home = s.vaultAgentFiles[0] ?? Object.keys(secrets.files)[0] ?? 'app';
-    for (const { name, source } of s.env) {
-      if (!('value' in source)) continue;
-      for (const key of referenced(source.value).filter((k) => !fileKeys.has(k))) {
-        need(files, home, key);
-        because(
-          `env ${name} refers to the secret ${key}${usesVault ? '' : ' (Vault must be on for it: vault.mode agent)'}`,
-          s.short,
-        );
-      }
-    }
-    const auth = plain(s, 'HANDLER_AUTH');
-    if (plain(s, 'ROLE') === 'handler' && (auth === 'hmac' || auth === 'bearer')) {
-      const key = plain(s, 'HANDLER_AUTH_SECRET') ?? 'HANDLER_AUTH_KEYS';
-      if (!fileKeys.has(key)) {
-        need(files, home, key);
-        because(`HANDLER_AUTH=${auth} checks callers against the comma-separated keys in the secret ${key}`, s.short);
-      }
+  because(reason: string, service: string): void {
+    this.reasons.set(reason, [...(this.reasons.get(reason) ?? []), service]);
+  }
+}
+
+/** Kubernetes Secrets the service's env (secretKeyRef) and envFrom (secretRef) read, unless optional. */
+function kubernetesSecrets(s: ServiceManifest, secrets: LocalSecrets, needs: Needs): void {
+  for (const { name, source } of s.env) {
+    if (!('secretKeyRef' in source) || source.secretKeyRef.optional) continue;
+    const { name: secret, key } = source.secretKeyRef;
+    if (secrets.secrets[secret]?.[key] !== undefined) continue;
+    needs.need(needs.secrets, secret, key);
+    needs.because(`env ${name} comes from Secret ${secret} key ${key}`, s.short);
+  }
+  for (const ref of s.envFromSecrets) {
+    if (ref.optional || secrets.secrets[ref.name] !== undefined) continue;
+    needs.need(needs.secrets, ref.name);
+    needs.because(`envFrom takes every key of Secret ${ref.name}`, s.short);
+  }
+}
+
+/** The files Vault would give the service: each agent file, and for direct mode at least one file. */
+function vaultFiles(s: ServiceManifest, adapted: Adapted, secrets: LocalSecrets, needs: Needs): void {
+  for (const file of s.vaultAgentFiles) {
+    if (secrets.files[file] !== undefined) continue;
+    needs.need(needs.files, file);
+    needs.because(`the Vault agent writes the file ${file} (vault.secrets.${file})`, s.short);
+  }
+  if (adapted.vaultDirect.includes(s.short) && Object.keys(secrets.files).length === 0) {
+    needs.need(needs.files, 'vault');
+    needs.because('Vault direct mode reads its secrets from Vault: give their keys in any file under files:', s.short);
+  }
+}
+
+/**
+ * Keys the service reads from its Vault files: `secret:` references in its env, and the caller keys of a
+ * handler with HANDLER_AUTH on. Any file may hold them (`fileKeys`: the keys of every file); a missing one is
+ * asked for in the service's first file (or the first one defined).
+ */
+function secretKeys(
+  s: ServiceManifest,
+  adapted: Adapted,
+  secrets: LocalSecrets,
+  fileKeys: ReadonlySet<string>,
+  needs: Needs,
+): void {
+  const usesVault =
+    s.vaultAgentFiles.length > 0 ||
+    adapted.vaultDirect.includes(s.short) ||
+    s.env.some((e) => e.name === 'VAULT_SECRETS_DIR');
+  const home = s.vaultAgentFiles[0] ?? Object.keys(secrets.files)[0] ?? 'app';
+  for (const { name, source } of s.env) {
+    if (!('value' in source)) continue;
+    for (const key of referenced(source.value).filter((k) => !fileKeys.has(k))) {
+      needs.need(needs.files, home, key);
+      needs.because(
+        `env ${name} refers to the secret ${key}${usesVault ? '' : ' (Vault must be on for it: vault.mode agent)'}`,
+        s.short,
+      );
     }
   }
+  const auth = plain(s, 'HANDLER_AUTH');
+  if (plain(s, 'ROLE') === 'handler' && (auth === 'hmac' || auth === 'bearer')) {
+    const key = plain(s, 'HANDLER_AUTH_SECRET') ?? 'HANDLER_AUTH_KEYS';
+    if (!fileKeys.has(key)) {
+      needs.need(needs.files, home, key);
+      needs.because(
+        `HANDLER_AUTH=${auth} checks callers against the comma-separated keys in the secret ${key}`,
+        s.short,
+      );
+    }
+  }
+}
+
+export function findMissing(adapted: Adapted, secrets: LocalSecrets): Missing {
+  const needs = new Needs();
+  const fileKeys = new Set(Object.values(secrets.files).flatMap((f) => Object.keys(f)));
+  for (const s of adapted.manifests.services) {
+    kubernetesSecrets(s, secrets, needs);
+    vaultFiles(s, adapted, secrets, needs);
+    secretKeys(s, adapted, secrets, fileKeys, needs);
+  }
   return {
-    reasons: [...reasons].map(([reason, services]) => `${[...new Set(services)].join(', ')}: ${reason}`),
-    files,
-    secrets: k8s,
+    reasons: [...needs.reasons].map(([reason, services]) => `${[...new Set(services)].join(', ')}: ${reason}`),
+    files: needs.files,
+    secrets: needs.secrets,
   };
 }
 
