@@ -14,13 +14,13 @@
 //                          [--starts 15] [--duration 5] [--warmup 1]
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { body, checkEcho, headers, legacyHeaders, structuredBody, structuredHeaders } from './lib/event.mjs';
+import { body, checkEcho, headers } from './lib/event.mjs';
 import { renderGoalTable } from './lib/goals.mjs';
-import { measureLoad } from './lib/load.mjs';
-import { coldStarts, failures, loadAndMemory, withStandIn } from './lib/measure.mjs';
+import { coldStarts, failureReport, loadAndMemory, loadRuns } from './lib/measure.mjs';
+import { measureForwarding } from './lib/measure-forwarding.mjs';
 import { log, readSettings } from './lib/options.mjs';
 import { bundleKoaPeers, ensureBinary, ensureBundle, removeKoaPeers } from './lib/prepare.mjs';
-import { forwarders, paths, subscriberOf, targets } from './lib/targets.mjs';
+import { paths, subscriberOf, targets } from './lib/targets.mjs';
 import { compareRows } from './lib/compare-rows.mjs';
 
 const results = fileURLToPath(new URL('results/', import.meta.url));
@@ -66,55 +66,24 @@ for (const [name, bundle] of [
 }
 if (withBinary) subscriber.binary = await loadAndMemory(targets.oursBinary, { probe, connections: [], settings });
 
-const forwarding = settings.values['no-forwarding'] ? undefined : await measureForwarding();
-
-/** Handler (legacy input) and sink-forwarder (binary input) against the two forwarders, and posting straight. */
-async function measureForwarding() {
-  return withStandIn({ headers: structuredHeaders, body: structuredBody }, async (url) => {
-    const f = forwarders(url);
-    const once = { connections: [10], settings };
-    const direct = await measureLoad({
-      url,
-      connections: 10,
-      durationS: settings.durationS,
-      warmupS: settings.warmupS,
-      headers: structuredHeaders,
-      body: structuredBody,
-    });
-    const legacy = { headers: legacyHeaders, body };
-    const handler = {
-      floor: await loadAndMemory(f.bare, { ...once, probe: legacy }),
-      limit: await loadAndMemory(f.koa, { ...once, probe: legacy }),
-      before: await loadAndMemory(f.handler('handlerBefore', 'handler, before', before), { ...once, probe: legacy }),
-      after: await loadAndMemory(f.handler('handlerAfter', 'handler, after', paths.bundle), { ...once, probe: legacy }),
-    };
-    const sink = {
-      floor: await loadAndMemory(f.bare, { ...once, probe }),
-      limit: await loadAndMemory(f.koa, { ...once, probe }),
-      before: await loadAndMemory(f.sinkForwarder('sinkBefore', 'sink-forwarder, before', before), { ...once, probe }),
-      after: await loadAndMemory(f.sinkForwarder('sinkAfter', 'sink-forwarder, after', paths.bundle), {
-        ...once,
-        probe,
-      }),
-    };
-    return { direct, handler, sink };
-  });
-}
+const forwarding = settings.values['no-forwarding']
+  ? undefined
+  : await measureForwarding({ bundles: { before, after: paths.bundle }, connections: [10], settings });
 removeKoaPeers();
 
-const { rows, runs } = compareRows({ cold, subscriber, forwarding });
+const runs = ['before', 'after'];
+const rows = compareRows({ cold, subscriber, forwarding }, runs);
+const loads = loadRuns({
+  subscriber,
+  ...(forwarding && {
+    handler: forwarding.handler,
+    sink: forwarding.sink,
+    'stand-in': { direct: { load: forwarding.direct } },
+  }),
+});
 console.log(
   `${settings.quick ? 'quick run: ' : ''}${settings.starts} cold starts each, round-robin; load ${settings.durationS} s after ${settings.warmupS} s warm-up; before = ${before}, after = ${paths.bundle}\n`,
 );
-console.log(renderGoalTable(rows, { floor: 'bare node:http, same work', limit: 'plain Koa, same work' }));
-const bad = runs.filter((r) => failures(r.load) > 0);
-console.log(
-  `\nnon-2xx + errors + timeouts: ${runs.map((r) => `${r.label} ${failures(r.load)}`).join(', ')}${forwarding ? `, straight to the stand-in ${failures(forwarding.direct)}` : ''}`,
-);
-if (bad.length > 0 || (forwarding && failures(forwarding.direct) > 0)) {
-  console.error(
-    `\nFAILED: load runs with non-2xx answers, errors or timeouts (their figures are no result): ${bad.map((r) => `${r.label}: ${r.load.non2xx} non-2xx, ${r.load.errors} errors, ${r.load.timeouts} timeouts`).join('; ')}`,
-  );
-  process.exitCode = 1;
-}
+console.log(renderGoalTable(rows, { floor: 'bare node:http, same work', limit: 'plain Koa, same work', runs }));
+console.log(`\n${failureReport(loads)}`);
 log('done');

@@ -1,11 +1,13 @@
-// compare.mjs's measurements → the rows of its table (figures with the goals of issue 19) and the list of
-// every load run, for the non-2xx check.
+// Measurements → the rows of the goals table (figures with the goals of issue 19), for compare.mjs (runs
+// `before` and `after`) and run.mjs (run `ours`).
+// Servers are keyed `floor`, `limit`, one key per run and `<run>NoMetrics` (METRICS_ENABLED=false); `binary`
+// (the single executable) is shown in the last run's column.
 
 /** @typedef {import('./goals.mjs').Row} Row */
 /** @typedef {import('./goals.mjs').Goal} Goal */
-/** @typedef {import('./measure.mjs').LoadResult} LoadResult */
-/** @typedef {{ load: Record<number, LoadResult>, memory: { idleMiB: number, peakMiB: number } }} Served */
-/** @typedef {{ floor: Served, limit: Served, before: Served, after: Served }} Side */
+/** @typedef {import('./goals.mjs').Values} Values */
+/** @typedef {import('./measure.mjs').Served} Served */
+/** @typedef {import('./measure-forwarding.mjs').Forwarding} Forwarding */
 
 /** @type {Goal[]} at plain Koa's speed and at least half the floor's */
 const koaSpeed = [
@@ -13,56 +15,57 @@ const koaSpeed = [
   { of: 'floor', op: '≥', x: 0.5 },
 ];
 
-/** @param {Record<string, Served | undefined>} side @param {(s: Served) => number} get */
-const pick = (side, get) =>
-  /** @type {import('./goals.mjs').Values} */ (
-    Object.fromEntries(
-      ['floor', 'limit', 'before', 'after'].map((k) => [k, side[k] ? get(/** @type {Served} */ (side[k])) : undefined]),
-    )
-  );
+/**
+ * @param {Record<string, Served | undefined>} servers
+ * @param {string[]} runs
+ * @param {(s: Served) => number} get
+ * @returns {Values}
+ */
+const pick = (servers, runs, get) =>
+  Object.fromEntries(['floor', 'limit', ...runs].map((k) => [k, servers[k] ? get(servers[k]) : undefined]));
 
 /** Share of req/s at 10 connections that metrics cost, in %. */
-const overhead = (/** @type {Served} */ on, /** @type {Served} */ off) =>
-  (100 * (off.load[10].requestsPerSecond - on.load[10].requestsPerSecond)) / off.load[10].requestsPerSecond;
+const overhead = (/** @type {Served | undefined} */ on, /** @type {Served | undefined} */ off) =>
+  on && off
+    ? (100 * (off.load[10].requestsPerSecond - on.load[10].requestsPerSecond)) / off.load[10].requestsPerSecond
+    : undefined;
 
-/** @param {Record<string, Served>} s */
-function subscriberRows(s) {
-  /** @type {Row[]} */
-  const rows = [];
-  for (const c of [10, 100]) {
-    rows.push({
-      figure: `subscriber req/s @${c}`,
-      values: pick(s, (x) => x.load[c].requestsPerSecond),
-      goals: koaSpeed,
-    });
-    rows.push({ figure: `subscriber CPU µs/req @${c}`, values: pick(s, (x) => x.load[c].cpuUsPerRequest) });
-  }
-  rows.push({
-    figure: 'metrics overhead (req/s @10, METRICS_ENABLED=false vs defaults)',
-    values: { before: overhead(s.before, s.beforeNoMetrics), after: overhead(s.after, s.afterNoMetrics) },
-    digits: 1,
-    unit: '%',
-    noRatios: true,
-    goals: [{ of: 'value', op: '<', x: 5 }],
-  });
-  return rows;
+/** @param {Record<string, Served | undefined>} s @param {string[]} runs @returns {Row[]} */
+function subscriberRows(s, runs) {
+  const connections = [10, 100].filter((c) => s.floor?.load[c]);
+  return [
+    ...connections.flatMap((c) => [
+      {
+        figure: `subscriber req/s @${c}`,
+        values: pick(s, runs, (x) => x.load[c].requestsPerSecond),
+        goals: koaSpeed,
+      },
+      { figure: `subscriber CPU µs/req @${c}`, values: pick(s, runs, (x) => x.load[c].cpuUsPerRequest) },
+    ]),
+    {
+      figure: 'metrics overhead (req/s @10, METRICS_ENABLED=false vs defaults)',
+      values: Object.fromEntries(runs.map((run) => [run, overhead(s[run], s[`${run}NoMetrics`])])),
+      digits: 1,
+      unit: '%',
+      noRatios: true,
+      goals: [{ of: 'value', op: '<', x: 5 }],
+    },
+  ];
 }
 
-/** @param {{ direct: Awaited<ReturnType<typeof import('./load.mjs').measureLoad>>, handler: Side, sink: Side }} f */
-function forwardingRows(f) {
-  const straight = f.direct.requestsPerSecond;
+/** @param {Forwarding} f @param {string[]} runs @returns {Row[]} */
+function forwardingRows(f, runs) {
+  const straight = f.direct[10].requestsPerSecond;
+  const rps = (/** @type {Served} */ x) => x.load[10].requestsPerSecond;
+  const cpu = (/** @type {Served} */ x) => x.load[10].cpuUsPerRequest;
   return [
-    { figure: 'sink-forwarder req/s @10', values: pick(f.sink, (x) => x.load[10].requestsPerSecond), goals: koaSpeed },
-    { figure: 'sink-forwarder CPU µs/req @10', values: pick(f.sink, (x) => x.load[10].cpuUsPerRequest) },
-    {
-      figure: 'handler forwarding req/s @10',
-      values: pick(f.handler, (x) => x.load[10].requestsPerSecond),
-      goals: koaSpeed,
-    },
-    { figure: 'handler CPU µs/req @10', values: pick(f.handler, (x) => x.load[10].cpuUsPerRequest) },
+    { figure: 'sink-forwarder req/s @10', values: pick(f.sink, runs, rps), goals: koaSpeed },
+    { figure: 'sink-forwarder CPU µs/req @10', values: pick(f.sink, runs, cpu) },
+    { figure: 'handler forwarding req/s @10', values: pick(f.handler, runs, rps), goals: koaSpeed },
+    { figure: 'handler CPU µs/req @10', values: pick(f.handler, runs, cpu) },
     {
       figure: `handler forwarding ÷ posting straight to the stand-in (${Math.round(straight).toLocaleString('en-US')} req/s)`,
-      values: pick(f.handler, (x) => x.load[10].requestsPerSecond / straight),
+      values: pick(f.handler, runs, (x) => rps(x) / straight),
       digits: 2,
       unit: '×',
       noRatios: true,
@@ -71,34 +74,38 @@ function forwardingRows(f) {
 }
 
 /**
- * @param {Record<string, { medianMs: number }>} cold
- * @param {Record<string, Served>} s
+ * @param {Record<string, { medianMs: number } | undefined>} cold
+ * @param {Record<string, Served | undefined>} s
+ * @param {string[]} runs
  * @returns {Row[]}
  */
-function startRows(cold, s) {
+function startRows(cold, s, runs) {
   /** @type {Goal[]} */ const startGoal = [{ of: 'floor', op: '≤', x: 1.5 }];
   /** @type {Goal[]} */ const memoryGoal = [{ of: 'floor', op: '≤', x: 1.15 }];
   const coldOf = (/** @type {string} */ name) => cold[name]?.medianMs;
+  const idle = (/** @type {Served} */ x) => x.memory.idleMiB;
+  const last = runs[runs.length - 1];
+  const baselines = { floor: coldOf('floor'), limit: coldOf('limit') };
   const rows = [
     {
       figure: 'cold start ms (median), bundle',
-      values: { floor: coldOf('floor'), limit: coldOf('limit'), before: coldOf('before'), after: coldOf('after') },
+      values: { ...baselines, ...Object.fromEntries(runs.map((run) => [run, coldOf(run)])) },
       digits: 1,
       goals: startGoal,
     },
-    { figure: 'idle RSS MiB, bundle', values: pick(s, (x) => x.memory.idleMiB), digits: 1, goals: memoryGoal },
+    { figure: 'idle RSS MiB, bundle', values: pick(s, runs, idle), digits: 1, goals: memoryGoal },
   ];
-  if (cold.binary) {
+  if (cold.binary && s.binary) {
     rows.push(
       {
         figure: 'cold start ms (median), single executable',
-        values: { floor: coldOf('floor'), limit: coldOf('limit'), after: coldOf('binary') },
+        values: { ...baselines, [last]: coldOf('binary') },
         digits: 1,
         goals: startGoal,
       },
       {
         figure: 'idle RSS MiB, single executable',
-        values: { ...pick(s, (x) => x.memory.idleMiB), before: undefined, after: s.binary.memory.idleMiB },
+        values: { ...pick(s, [], idle), [last]: idle(s.binary) },
         digits: 1,
         goals: memoryGoal,
       },
@@ -107,25 +114,13 @@ function startRows(cold, s) {
   return rows;
 }
 
-/** Every load run with a label, for the non-2xx report. */
-function loadRuns(/** @type {Record<string, Record<string, Served>>} */ groups) {
-  return Object.entries(groups).flatMap(([group, servers]) =>
-    Object.entries(servers).flatMap(([name, served]) =>
-      Object.entries(served.load).map(([c, load]) => ({ label: `${group} ${name} @${c}`, load })),
-    ),
-  );
-}
-
 /**
- * @param {{ cold: Record<string, { medianMs: number }>, subscriber: Record<string, Served>, forwarding?: Parameters<typeof forwardingRows>[0] }} m
+ * @param {{ cold: Record<string, { medianMs: number } | undefined>, subscriber: Record<string, Served | undefined>, forwarding?: Forwarding }} m
+ * @param {string[]} runs
  */
-export function compareRows(m) {
-  const rows = [...subscriberRows(m.subscriber)];
-  if (m.forwarding) rows.push(...forwardingRows(m.forwarding));
-  rows.push(...startRows(m.cold, m.subscriber));
-  const groups = {
-    subscriber: m.subscriber,
-    ...(m.forwarding ? { handler: m.forwarding.handler, sink: m.forwarding.sink } : {}),
-  };
-  return { rows, runs: loadRuns(groups) };
+export function compareRows(m, runs) {
+  const rows = [...subscriberRows(m.subscriber, runs)];
+  if (m.forwarding) rows.push(...forwardingRows(m.forwarding, runs));
+  rows.push(...startRows(m.cold, m.subscriber, runs));
+  return rows;
 }

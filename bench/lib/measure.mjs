@@ -9,6 +9,7 @@ import { standIn } from './targets.mjs';
 /** @typedef {import('./targets.mjs').Target} Target */
 /** @typedef {{ headers: Record<string, string>, body: string, path?: string }} Probe */
 /** @typedef {Awaited<ReturnType<typeof measureLoad>> & { peakMiB: number }} LoadResult */
+/** @typedef {{ load: Record<number, LoadResult>, memory: { idleMiB: number, peakMiB: number } }} Served */
 
 /**
  * Cold starts, round-robin over the servers so that drift on the machine touches each one alike.
@@ -47,6 +48,7 @@ export async function coldStarts(servers, o) {
  * and the peak RSS (VmHWM) of that run alone; stops it.
  * @param {Target} target
  * @param {{ probe: Probe, connections: number[], settings: { durationS: number, warmupS: number, idleSettleMs: number } }} o
+ * @returns {Promise<Served>}
  */
 export async function loadAndMemory(target, o) {
   const { child, port } = await startTimed(target, o.probe);
@@ -69,7 +71,8 @@ export async function loadAndMemory(target, o) {
       });
       load[connections] = { ...result, peakMiB: memoryOf(child.pid).peakMiB };
     }
-    return { load, memory: { idleMiB, peakMiB: Math.max(...Object.values(load).map((l) => l.peakMiB)) } };
+    const peaks = Object.values(load).map((l) => l.peakMiB);
+    return { load, memory: { idleMiB, peakMiB: peaks.length ? Math.max(...peaks) : memoryOf(child.pid).peakMiB } };
   } finally {
     await stop(child);
   }
@@ -93,3 +96,32 @@ export async function withStandIn(probe, work) {
 /** Non-2xx answers, errors and timeouts of one load run: anything but 0 means the figure is not a result. */
 export const failures = (/** @type {{ non2xx: number, errors: number, timeouts: number }} */ l) =>
   l.non2xx + l.errors + l.timeouts;
+
+/**
+ * Every load run with a label (group, server and connection count), for failureReport.
+ * @param {Record<string, Record<string, { load: Record<number, { non2xx: number, errors: number, timeouts: number }> }>>} groups
+ */
+export function loadRuns(groups) {
+  return Object.entries(groups).flatMap(([group, servers]) =>
+    Object.entries(servers).flatMap(([name, served]) =>
+      Object.entries(served.load).map(([c, load]) => ({ label: `${group} ${name} @${c}`, load })),
+    ),
+  );
+}
+
+/**
+ * Every load run's non-2xx + errors + timeouts on one line; when any is not 0, also a FAILED line on stderr
+ * and exit code 1, so a fast wrong answer never passes for a result.
+ * @param {{ label: string, load: { non2xx: number, errors: number, timeouts: number } }[]} runs
+ */
+export function failureReport(runs) {
+  const bad = runs.filter((r) => failures(r.load) > 0);
+  if (bad.length > 0) {
+    const detail = bad.map(
+      (r) => `${r.label}: ${r.load.non2xx} non-2xx, ${r.load.errors} errors, ${r.load.timeouts} timeouts`,
+    );
+    console.error(`\nFAILED: load runs with non-2xx answers, errors or timeouts (no result): ${detail.join('; ')}`);
+    process.exitCode = 1;
+  }
+  return `non-2xx + errors + timeouts: ${runs.map((r) => `${r.label} ${failures(r.load)}`).join(', ')}`;
+}

@@ -11,14 +11,15 @@ const root = fileURLToPath(new URL('../..', import.meta.url));
 const peers = fileURLToPath(new URL('../peers/', import.meta.url));
 
 export function ensureBundle() {
-  if (!existsSync(paths.bundle)) execFileSync(process.execPath, [`${root}build/build.mjs`], { stdio: 'inherit' });
+  if (!existsSync(paths.bundle))
+    execFileSync(process.execPath, [`${root}build/build.mjs`], { stdio: ['ignore', 2, 2] });
 }
 
 /** dist/knative-events, rebuilt only when missing or older than the bundle it embeds. */
 export function ensureBinary() {
   ensureBundle();
   if (!existsSync(paths.binary) || statSync(paths.binary).mtimeMs < statSync(paths.bundle).mtimeMs) {
-    execFileSync(process.execPath, [`${root}build/build-binary.mjs`], { stdio: 'inherit' });
+    execFileSync(process.execPath, [`${root}build/build-binary.mjs`], { stdio: ['ignore', 2, 2] });
   }
 }
 

@@ -27,29 +27,15 @@ export const targets = {
     label: 'bare node:http (floor)',
     command: (port) => ({ cmd: node, args: [`${bench}peers/bare-http.cjs`], env: { PORT: String(port) } }),
   },
-  ours: {
-    name: 'ours',
-    label: 'knative-events bundle',
-    command: (port) => ({ cmd: node, args: [paths.bundle], env: { ...subscriberEnv, PORT: String(port) } }),
-  },
-  oursQuiet: {
-    name: 'oursQuiet',
-    label: 'knative-events bundle, LOG_LEVEL=warn',
-    command: (port) => ({
-      cmd: node,
-      args: [paths.bundle],
-      env: { ...subscriberEnv, LOG_LEVEL: 'warn', PORT: String(port) },
-    }),
-  },
-  oursLean: {
-    name: 'oursLean',
-    label: 'knative-events bundle, LOG_LEVEL=warn, METRICS_ENABLED=false',
-    command: (port) => ({
-      cmd: node,
-      args: [paths.bundle],
-      env: { ...subscriberEnv, LOG_LEVEL: 'warn', METRICS_ENABLED: 'false', PORT: String(port) },
-    }),
-  },
+  ours: subscriberOf('ours', 'knative-events bundle', paths.bundle),
+  oursQuiet: subscriberOf('oursQuiet', 'knative-events bundle, LOG_LEVEL=warn', paths.bundle, { LOG_LEVEL: 'warn' }),
+  oursNoMetrics: subscriberOf('oursNoMetrics', 'knative-events bundle, METRICS_ENABLED=false', paths.bundle, {
+    METRICS_ENABLED: 'false',
+  }),
+  oursLean: subscriberOf('oursLean', 'knative-events bundle, LOG_LEVEL=warn, METRICS_ENABLED=false', paths.bundle, {
+    LOG_LEVEL: 'warn',
+    METRICS_ENABLED: 'false',
+  }),
   koaMinimal: {
     name: 'koaMinimal',
     label: 'plain Koa echo, bundled (limit)',
