@@ -36,7 +36,6 @@ export interface SecretsIo {
 
 export async function openSecrets(config: VaultConfig, io: SecretsIo): Promise<SecretSource> {
   const { log } = io;
-  const read = io.readFile ?? ((path: string) => readFile(path, 'utf8'));
   const store = createSecretStore(config.mode, (err) =>
     log.error({ error: err instanceof Error ? err.message : String(err) }, 'a secrets change listener failed'),
   );
@@ -58,17 +57,21 @@ export async function openSecrets(config: VaultConfig, io: SecretsIo): Promise<S
     return { store, close: () => watcher.close() };
   }
 
-  let ca: string | undefined;
-  if (config.caCertFile) {
-    try {
-      ca = await read(config.caCertFile);
-    } catch (err) {
-      throw new VaultStartupError(
-        `VAULT_CACERT ${config.caCertFile}: cannot read the CA certificate (${(err as NodeJS.ErrnoException).code ?? 'error'})`,
-      );
-    }
-  }
+  return openDirectSecrets(config, io, store);
+}
+
+type DirectConfig = Extract<VaultConfig, { mode: 'direct' }>;
+
+/**
+ * Direct mode: the runtime logs in to Vault itself. Resolves once the first read succeeded; direct.start()
+ * retries until VAULT_STARTUP_DEADLINE_SECONDS, then throws, so the role is never built without its secrets.
+ */
+async function openDirectSecrets(config: DirectConfig, io: SecretsIo, store: SecretStoreWriter): Promise<SecretSource> {
+  const { log } = io;
+  const read = io.readFile ?? ((path: string) => readFile(path, 'utf8'));
+  const ca = config.caCertFile ? await readCaCert(config.caCertFile, read) : undefined;
   if (config.skipVerify) log.warn("VAULT_SKIP_VERIFY=true: Vault's TLS certificate is not verified");
+  // Imported here, on first use: the other modes never load node-vault (see vault-api.ts).
   const createApi =
     io.createVaultApi ?? (async (o: NodeVaultOptions) => (await import('./vault-api.js')).createNodeVaultApi(o));
   const api = timedVaultApi(
@@ -96,6 +99,16 @@ export async function openSecrets(config: VaultConfig, io: SecretsIo): Promise<S
     throw err;
   }
   return { store, close: () => direct.close() };
+}
+
+async function readCaCert(path: string, read: (path: string) => Promise<string>): Promise<string> {
+  try {
+    return await read(path);
+  } catch (err) {
+    throw new VaultStartupError(
+      `VAULT_CACERT ${path}: cannot read the CA certificate (${(err as NodeJS.ErrnoException).code ?? 'error'})`,
+    );
+  }
 }
 
 /** Reports every Vault call's duration and outcome to the store's observers (the metrics). */
