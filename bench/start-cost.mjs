@@ -1,7 +1,8 @@
 // What each module costs at start-up, measured rather than sampled: builds an unminified copy of the
 // bundle whose module wrappers (esbuild's __commonJS/__esm) time their own initialisation, runs it until
 // its first successful answer, and prints the median self time per package or runtime file over several
-// starts, plus the time Node takes before the bundle's first line runs. Complements profile-start.mjs.
+// starts (CPU time, which machine load does not inflate, and wall time), plus the time Node takes before the
+// bundle's first line runs. Complements profile-start.mjs.
 //
 //   node bench/start-cost.mjs [--starts 9] [--top 25] [ROLE=subscriber FUNCTION=echo ...]
 import { build } from 'esbuild';
@@ -32,18 +33,22 @@ await build({ ...options, outfile, minify: false, logLevel: 'error' });
 
 // Replace esbuild's two lazy-module helpers with versions that time each module's first initialisation.
 const timing = `
-var __timing = { stack: [], self: Object.create(null), first: performance.now() };
-process.on('exit', () => require('node:fs').writeFileSync(${JSON.stringify(report)}, JSON.stringify({ self: __timing.self, first: __timing.first, exit: performance.now() })));
+var __cpuMs = () => { const u = process.cpuUsage(); return (u.user + u.system) / 1000; };
+var __timing = { stack: [], self: Object.create(null), selfCpu: Object.create(null), first: performance.now(), firstCpu: __cpuMs() };
+process.on('exit', () => require('node:fs').writeFileSync(${JSON.stringify(report)}, JSON.stringify({ self: __timing.self, selfCpu: __timing.selfCpu, first: __timing.first, firstCpu: __timing.firstCpu })));
 function __timed(name, run) {
   const parent = __timing.stack[__timing.stack.length - 1];
-  const frame = { child: 0 };
+  const frame = { child: 0, childCpu: 0 };
   __timing.stack.push(frame);
   const t0 = performance.now();
+  const c0 = __cpuMs();
   try { return run(); } finally {
     const dt = performance.now() - t0;
+    const dc = __cpuMs() - c0;
     __timing.stack.pop();
-    if (parent) parent.child += dt;
+    if (parent) { parent.child += dt; parent.childCpu += dc; }
     __timing.self[name] = (__timing.self[name] || 0) + dt - frame.child;
+    __timing.selfCpu[name] = (__timing.selfCpu[name] || 0) + dc - frame.childCpu;
   }
 }
 var __commonJS = (cb, mod) => function __require() {
@@ -70,30 +75,49 @@ writeFileSync(outfile, code);
 
 const groupOf = (path) =>
   /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(path)?.[1] ?? path.replace(/^.*?((runtime|functions)\/)/, '$1');
+/** @type {Map<string, { wall: number[], cpu: number[] }>} */
 const perGroup = new Map();
-const firstLine = [];
-const coldStarts = [];
+const firstLine = { wall: /** @type {number[]} */ ([]), cpu: /** @type {number[]} */ ([]) };
+const coldStarts = { wall: /** @type {number[]} */ ([]), cpu: /** @type {number[]} */ ([]) };
 const target = {
   label: 'instrumented bundle',
   command: (port) => ({ cmd: process.execPath, args: [outfile], env: { ...env, PORT: String(port) } }),
 };
 const probe = env.ROLE === 'handler' ? { headers: legacyHeaders, body } : { headers, body };
+/** Self time per package or file of one start, summed over its modules. */
+function sumByGroup(self) {
+  const sums = new Map();
+  for (const [path, ms] of Object.entries(self)) sums.set(groupOf(path), (sums.get(groupOf(path)) ?? 0) + ms);
+  return sums;
+}
 for (let i = 0; i < starts; i++) {
-  const { child, coldStartMs } = await startTimed(target, probe);
+  const { child, coldStartMs, startCpuMs } = await startTimed(target, probe);
   await stop(child);
   const r = JSON.parse(readFileSync(report, 'utf8'));
-  coldStarts.push(coldStartMs);
-  firstLine.push(r.first);
-  const sums = new Map();
-  for (const [path, ms] of Object.entries(r.self)) sums.set(groupOf(path), (sums.get(groupOf(path)) ?? 0) + ms);
-  for (const [g, ms] of sums) perGroup.set(g, [...(perGroup.get(g) ?? []), ms]);
+  coldStarts.wall.push(coldStartMs);
+  coldStarts.cpu.push(startCpuMs);
+  firstLine.wall.push(r.first);
+  firstLine.cpu.push(r.firstCpu);
+  const cpu = sumByGroup(r.selfCpu);
+  for (const [g, ms] of sumByGroup(r.self)) {
+    const samples = perGroup.get(g) ?? { wall: [], cpu: [] };
+    samples.wall.push(ms);
+    samples.cpu.push(cpu.get(g) ?? 0);
+    perGroup.set(g, samples);
+  }
 }
 rmSync(dir, { recursive: true, force: true });
 
-const rows = [...perGroup].map(([g, samples]) => [g, median(samples)]).sort((a, b) => b[1] - a[1]);
-const modulesMs = rows.reduce((sum, [, ms]) => sum + ms, 0);
+// CPU time (user + system, process.cpuUsage) is the column to trust on a shared machine: unlike wall time it
+// does not grow while the process waits for a core.
+const rows = [...perGroup]
+  .map(([g, s]) => ({ g, wall: median(s.wall), cpu: median(s.cpu) }))
+  .sort((a, b) => b.cpu - a.cpu);
+const total = (key) => rows.reduce((sum, row) => sum + row[key], 0);
 console.log(
-  `${starts} starts (${env.ROLE}): first answer after ${median(coldStarts).toFixed(1)} ms (median); Node reaches the bundle's first line at ${median(firstLine).toFixed(1)} ms; module initialisation ${modulesMs.toFixed(1)} ms in all`,
+  `${starts} starts (${env.ROLE}), medians: first answer after ${median(coldStarts.wall).toFixed(1)} ms, ${median(coldStarts.cpu).toFixed(0)} ms CPU; ` +
+    `the bundle's first line at ${median(firstLine.wall).toFixed(1)} ms, ${median(firstLine.cpu).toFixed(1)} ms CPU; ` +
+    `module initialisation ${total('wall').toFixed(1)} ms, ${total('cpu').toFixed(1)} ms CPU`,
 );
-console.log('| module init, self ms (median) | package or file |\n| ---: | --- |');
-for (const [g, ms] of rows.slice(0, top)) console.log(`| ${ms.toFixed(1)} | ${g} |`);
+console.log('| module init, self CPU ms | self wall ms | package or file |\n| ---: | ---: | --- |');
+for (const { g, wall, cpu } of rows.slice(0, top)) console.log(`| ${cpu.toFixed(1)} | ${wall.toFixed(1)} | ${g} |`);

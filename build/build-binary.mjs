@@ -6,6 +6,7 @@
 //
 // The V8 code cache is on by default: the blob then carries the bundle already compiled, which the
 // benchmark (bench/run.mjs) shows shortens start-up; --no-code-cache exists so that claim stays measurable.
+// The blob gets esbuild's output, not the bundle's code-cache loader (build/code-cache.mjs, plainBundle: why).
 // postject (the tool that writes the blob into the binary) comes from node_modules when it is installed
 // there, otherwise from `npx --yes postject@1.0.0-alpha.6`.
 import { execFileSync, spawnSync } from 'node:child_process';
@@ -14,6 +15,7 @@ import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { plainBundle } from './code-cache.mjs';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const bundle = join(root, 'dist/knative-events.cjs');
@@ -71,9 +73,11 @@ export function buildBinary({ output = join(root, 'dist/knative-events'), codeCa
   try {
     const blob = join(work, 'sea-prep.blob');
     const config = join(work, 'sea-config.json');
+    const main = join(work, 'knative-events.cjs');
+    writeFileSync(main, plainBundle(bundle));
     writeFileSync(
       config,
-      JSON.stringify({ main: bundle, output: blob, disableExperimentalSEAWarning: true, useCodeCache: codeCache }),
+      JSON.stringify({ main, output: blob, disableExperimentalSEAWarning: true, useCodeCache: codeCache }),
     );
     quietly(process.execPath, ['--experimental-sea-config', config], { cwd: work });
     // Write next to the target and rename, so a test never sees a half-written executable.
