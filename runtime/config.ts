@@ -315,34 +315,10 @@ export function parseConfig(rawEnv: Env, secrets?: Secrets, functionNames?: read
   if (problems.length > 0 || !c || !role || !metrics || !vault) throw new ConfigError(problems);
 
   const base = commonConfig(c, metrics, role, vault);
-  if (handler)
-    return Object.freeze({
-      ...base,
-      role: 'handler',
-      brokerUrl: handler.BROKER_URL,
-      brokerContentMode: handler.BROKER_CONTENT_MODE,
-      callerAuth: callerAuthConfig(handler),
-    });
-  if (subscriber) {
-    return Object.freeze({
-      ...base,
-      role: 'subscriber',
-      functionName: subscriber.FUNCTION,
-      functionTimeoutMs: subscriber.FUNCTION_TIMEOUT_MS,
-      plainResult: subscriber.SUBSCRIBER_PLAIN_RESULT,
-    });
-  }
+  if (handler) return handlerConfig(base, handler);
+  if (subscriber) return subscriberConfig(base, subscriber);
   if (forwarder) return sinkForwarderConfig(base, forwarder);
-  if (dlq && dlqStore && dlqReplay) {
-    return Object.freeze({
-      ...base,
-      role: 'dlq',
-      store: dlqStore,
-      adminToken: dlq.DLQ_ADMIN_TOKEN,
-      replayUrl: dlq.BROKER_URL,
-      replay: dlqReplay,
-    });
-  }
+  if (dlq && dlqStore && dlqReplay) return dlqConfig(base, dlq, dlqStore, dlqReplay);
   throw new ConfigError([`ROLE: "${role}" has no configuration section`]);
 }
 
@@ -387,6 +363,47 @@ function callerAuthConfig(handler: v.InferOutput<typeof handlerSchema>): CallerA
     windowMs: handler.HANDLER_AUTH_WINDOW_SECONDS * 1000,
     futureSkewMs: handler.HANDLER_AUTH_FUTURE_SKEW_SECONDS * 1000,
     replayCapacity: handler.HANDLER_AUTH_REPLAY_CAPACITY,
+  });
+}
+
+// One builder per role, from the common part and the role's own checked section.
+
+function handlerConfig(base: CommonConfig, handler: v.InferOutput<typeof handlerSchema>): HandlerConfig {
+  return Object.freeze({
+    ...base,
+    role: 'handler',
+    brokerUrl: handler.BROKER_URL,
+    brokerContentMode: handler.BROKER_CONTENT_MODE,
+    callerAuth: callerAuthConfig(handler),
+  });
+}
+
+function subscriberConfig(
+  base: CommonConfig,
+  subscriber: v.InferOutput<ReturnType<typeof subscriberSchema>>,
+): SubscriberConfig {
+  return Object.freeze({
+    ...base,
+    role: 'subscriber',
+    functionName: subscriber.FUNCTION,
+    functionTimeoutMs: subscriber.FUNCTION_TIMEOUT_MS,
+    plainResult: subscriber.SUBSCRIBER_PLAIN_RESULT,
+  });
+}
+
+function dlqConfig(
+  base: CommonConfig,
+  dlq: v.InferOutput<typeof dlqSchema>,
+  store: DlqStoreConfig,
+  replay: DlqReplayConfig,
+): DlqConfig {
+  return Object.freeze({
+    ...base,
+    role: 'dlq',
+    store,
+    adminToken: dlq.DLQ_ADMIN_TOKEN,
+    replayUrl: dlq.BROKER_URL,
+    replay,
   });
 }
 
