@@ -13,23 +13,11 @@ const root = fileURLToPath(new URL('..', import.meta.url));
 const maxLines = 60;
 
 /**
- * Over the limit for now, each in files other work owns at the time of writing; the test fails when one of
- * them gets short enough (remove it here) or a function not listed grows past the limit.
+ * Over the limit for now, each in files other work owns at the time of writing (none left: every one has been
+ * broken into named steps); the test fails when one of them gets short enough (remove it here) or a function
+ * not listed grows past the limit.
  */
-const waiting = new Set([
-  'runtime/dlq/file-store.ts openFileStore',
-  'runtime/dlq/replay-jobs.ts createJobRunner',
-  'runtime/dlq/replay-jobs.ts run',
-  'runtime/dlq/admin.ts adminRoutes',
-  'runtime/dlq/postgres-store.ts openPostgresStore',
-  'runtime/dlq/replay-delivery.ts createDestinationDelivery',
-  'runtime/dlq/admin-state.ts openFileAdminState',
-  'runtime/dlq/admin-state-postgres.ts openPostgresAdminState',
-  'runtime/dlq/replay.ts createReplayer',
-  'runtime/roles/dlq.ts createDlqRole',
-  'local/dlq-cli.ts runCli',
-  'runtime/metrics/definitions.ts defineMetrics',
-]);
+const waiting = new Set<string>([]);
 
 export interface FunctionLength {
   /** `<file> <name>`, the file relative to the repository root. */

@@ -44,12 +44,16 @@ const outcomeHelp: Record<Outcome, string> = {
   stored: 'Dead-lettered CloudEvents written to the dead-letter store.',
 };
 
-export function defineMetrics(registry: Registry, options: { deadLetterStore: boolean }): MetricSet {
-  const registers = [registry];
-  // Only the dlq role has a store; elsewhere the gauges exist (observers may call them) but are not exported.
-  const storeRegisters = options.deadLetterStore ? registers : [];
-  const counter = <L extends string>(name: string, help: string, labelNames: readonly L[]) =>
+type Registers = Registry[];
+
+const counterOn =
+  (registers: Registers) =>
+  <L extends string>(name: string, help: string, labelNames: readonly L[]) =>
     new Counter<L>({ name: prefix + name, help, labelNames, registers });
+
+/** Every request (duration, in flight) and every CloudEvent by what became of it. */
+function httpAndEventMetrics(registers: Registers) {
+  const counter = counterOn(registers);
   return {
     httpDuration: new Histogram({
       name: `${prefix}http_request_duration_seconds`,
@@ -82,6 +86,13 @@ export function defineMetrics(registry: Registry, options: { deadLetterStore: bo
       ...eventLabels,
       'reason',
     ]),
+  };
+}
+
+/** The user function and the outbound calls to brokers and sinks. */
+function functionAndOutboundMetrics(registers: Registers) {
+  const counter = counterOn(registers);
+  return {
     functionDuration: new Histogram({
       name: `${prefix}function_duration_seconds`,
       help: 'Time spent in the user function, by function and outcome (ok, error, permanent).',
@@ -106,6 +117,13 @@ export function defineMetrics(registry: Registry, options: { deadLetterStore: bo
       'Outbound attempts repeated after a transient failure, by target.',
       ['target'],
     ),
+  };
+}
+
+/** The dlq role's dead letters and store; `storeRegisters` is empty in the other roles (not exported there). */
+function deadLetterMetrics(registers: Registers, storeRegisters: Registers) {
+  const counter = counterOn(registers);
+  return {
     deadLetters: counter(
       'dead_letters_stored_total',
       'Dead letters stored, by the destination that failed (host and path) and its HTTP status.',
@@ -127,6 +145,13 @@ export function defineMetrics(registry: Registry, options: { deadLetterStore: bo
       labelNames: ['why'],
       registers: storeRegisters,
     }),
+  };
+}
+
+/** Which build this is, and the health of the secrets (Vault or agent files). */
+function buildAndSecretsMetrics(registers: Registers) {
+  const counter = counterOn(registers);
+  return {
     buildInfo: new Gauge({
       name: `${prefix}build_info`,
       help: 'Always 1; labels say which build, role and function this process runs.',
@@ -155,5 +180,17 @@ export function defineMetrics(registry: Registry, options: { deadLetterStore: bo
       help: 'Loads of the secrets that changed at least one value (rotations).',
       registers,
     }),
+  };
+}
+
+export function defineMetrics(registry: Registry, options: { deadLetterStore: boolean }): MetricSet {
+  const registers = [registry];
+  // Only the dlq role has a store; elsewhere the gauges exist (observers may call them) but are not exported.
+  const storeRegisters: Registers = options.deadLetterStore ? registers : [];
+  return {
+    ...httpAndEventMetrics(registers),
+    ...functionAndOutboundMetrics(registers),
+    ...deadLetterMetrics(registers, storeRegisters),
+    ...buildAndSecretsMetrics(registers),
   };
 }

@@ -59,14 +59,16 @@ function forwardingRoutes(
   }));
 }
 
-export function rotateRoleOnSecretChange(options: RotatingRoleOptions): RoleInstance {
-  const { store, log } = options;
-  let current = generation(options.role);
-  let config = options.config;
-  const retiring = new Set<Generation>();
-  let rebuilding: Promise<void> = Promise.resolve();
+/** What a rotation swaps: the generation serving new requests, its config, and the old ones still finishing. */
+interface Rotation {
+  current: Generation;
+  config: RuntimeConfig;
+  readonly retiring: Set<Generation>;
+}
 
-  const closeIfIdle = (gen: Generation) => {
+/** Closes a replaced generation once its last request has finished (and only once). */
+function idleCloser(retiring: Set<Generation>, log: Logger): (gen: Generation) => void {
+  return (gen) => {
     if (!gen.retired || gen.inFlight > 0 || !retiring.delete(gen)) return;
     gen.role
       .close?.()
@@ -74,38 +76,61 @@ export function rotateRoleOnSecretChange(options: RotatingRoleOptions): RoleInst
         log.warn({ error: err instanceof Error ? err.message : String(err) }, 'closing the replaced role failed'),
       );
   };
+}
 
-  const rebuild = async (changed: ReadonlySet<string>) => {
-    const { references } = resolveSecretReferences(options.env, store);
-    const variables = [...references]
-      .filter(([, names]) => names.some((n) => changed.has(n)))
-      .map(([variable]) => variable);
-    if (variables.length === 0) return;
-    let next: RuntimeConfig;
-    try {
-      next = options.parse(options.env, store);
-    } catch (err) {
-      if (!(err instanceof ConfigError)) throw err;
-      log.error(
-        { variables, problems: err.problems },
-        'rotated secrets make the configuration invalid: keeping the current configuration',
-      );
-      return;
-    }
-    if (isDeepStrictEqual(next, config)) return;
-    const role = await options.build(next);
-    const old = current;
-    current = generation(role);
-    config = next;
-    old.retired = true;
-    retiring.add(old);
-    closeIfIdle(old);
-    log.info({ variables }, 'configuration rebuilt from rotated secrets');
-  };
+/** The config the changed secrets make, or undefined when they change nothing it uses or make it invalid. */
+function changedConfig(
+  options: RotatingRoleOptions,
+  rotation: Rotation,
+  changed: ReadonlySet<string>,
+): { next: RuntimeConfig; variables: string[] } | undefined {
+  const { references } = resolveSecretReferences(options.env, options.store);
+  const variables = [...references]
+    .filter(([, names]) => names.some((n) => changed.has(n)))
+    .map(([variable]) => variable);
+  if (variables.length === 0) return undefined;
+  let next: RuntimeConfig;
+  try {
+    next = options.parse(options.env, options.store);
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    options.log.error(
+      { variables, problems: err.problems },
+      'rotated secrets make the configuration invalid: keeping the current configuration',
+    );
+    return undefined;
+  }
+  return isDeepStrictEqual(next, rotation.config) ? undefined : { next, variables };
+}
+
+/** Builds the role from the new config and swaps it in; the old one closes once its requests are done. */
+async function rebuild(
+  options: RotatingRoleOptions,
+  rotation: Rotation,
+  changed: ReadonlySet<string>,
+  closeIfIdle: (gen: Generation) => void,
+): Promise<void> {
+  const change = changedConfig(options, rotation, changed);
+  if (change === undefined) return;
+  const role = await options.build(change.next);
+  const old = rotation.current;
+  rotation.current = generation(role);
+  rotation.config = change.next;
+  old.retired = true;
+  rotation.retiring.add(old);
+  closeIfIdle(old);
+  options.log.info({ variables: change.variables }, 'configuration rebuilt from rotated secrets');
+}
+
+export function rotateRoleOnSecretChange(options: RotatingRoleOptions): RoleInstance {
+  const { store, log } = options;
+  const rotation: Rotation = { current: generation(options.role), config: options.config, retiring: new Set() };
+  const closeIfIdle = idleCloser(rotation.retiring, log);
+  let rebuilding: Promise<void> = Promise.resolve();
 
   const unsubscribe = store.onChange((changed) => {
     rebuilding = rebuilding
-      .then(() => rebuild(changed))
+      .then(() => rebuild(options, rotation, changed, closeIfIdle))
       .catch((err: unknown) =>
         log.error(
           { error: err instanceof Error ? err.message : String(err) },
@@ -115,13 +140,13 @@ export function rotateRoleOnSecretChange(options: RotatingRoleOptions): RoleInst
   });
 
   return {
-    routes: forwardingRoutes(options.role, () => current, closeIfIdle),
-    notReady: () => current.role.notReady?.(),
+    routes: forwardingRoutes(options.role, () => rotation.current, closeIfIdle),
+    notReady: () => rotation.current.role.notReady?.(),
     async close() {
       unsubscribe();
       await rebuilding;
-      await Promise.all([current, ...retiring].flatMap((gen) => gen.role.close?.() ?? []));
-      retiring.clear();
+      await Promise.all([rotation.current, ...rotation.retiring].flatMap((gen) => gen.role.close?.() ?? []));
+      rotation.retiring.clear();
     },
   };
 }

@@ -4,28 +4,78 @@
 import type { CloudEvent } from 'cloudevents';
 import type { SinkForwarderConfig } from '../config.js';
 import { receiveAndRun } from '../events/receive-and-run.js';
-import { createEventSender } from '../events/sender.js';
-import { buildSinkEvents } from '../events/sink-event.js';
+import { createEventSender, type EventSender } from '../events/sender.js';
+import { buildSinkEvents, type SinkEventOptions } from '../events/sink-event.js';
 import { wireFromCloudEvent, type WireEvent } from '../events/wire-event.js';
 import { sendTraced, within } from '../tracing/hops.js';
-import { noopTracing, type SpanContext } from '../tracing/index.js';
+import { noopTracing, type SpanContext, type Tracing } from '../tracing/index.js';
+import type { Logger } from '../logger.js';
 import type { RoleDeps, RoleInstance } from './role.js';
 import type { RequestContext } from '../http/request-state.js';
 
+/** What forwarding one event's result needs, made once per role. */
+interface Forwarding {
+  readonly sender: EventSender;
+  readonly tracing: Tracing;
+  readonly destination: { readonly name: string; readonly url: string };
+  readonly eventOptions: SinkEventOptions;
+  readonly log: Logger;
+}
+
+/**
+ * The function's result as records on the sink, one after another; 202 once the sink has accepted every one,
+ * 204 when the result was no record at all.
+ */
+async function forward(
+  ctx: RequestContext,
+  { event, wire, result }: { event: CloudEvent<unknown>; wire: WireEvent; result: unknown },
+  parent: SpanContext | undefined,
+  how: Forwarding,
+): Promise<void> {
+  const traceContext = {
+    traceparent: ctx.get('traceparent') || undefined,
+    tracestate: ctx.get('tracestate') || undefined,
+  };
+  // Every record is written out before the first is sent, so one the function got wrong sends none.
+  // Data passed on unchanged goes out as the bytes that came in.
+  const outgoing = buildSinkEvents(event, result, how.eventOptions, traceContext).map((record) =>
+    wireFromCloudEvent(record, { event, wire }),
+  );
+  // One after another, in the function's order: records of one result keep their order on a partition.
+  // If one fails, the whole delivery is retried; the ones already written come again with the same ids.
+  // Each record is its own publish span (a child of `process`), whose context the record carries on.
+  for (const record of outgoing)
+    await sendTraced(how.tracing, parent, how.destination, record, (traced, headers) =>
+      how.sender.send(traced, headers),
+    );
+  ctx.set('x-forwarded-events', String(outgoing.length));
+  // No body: the Kafka broker's dispatcher fails a delivery whose 2xx answer has a body that is not a
+  // CloudEvent ("unknown encoding and non empty response"). Body first: Koa turns a null body set
+  // after the status into a 204.
+  ctx.body = null;
+  ctx.status = outgoing.length > 0 ? 202 : 204;
+  ctx.state.outcome = outgoing.length > 0 ? 'forwarded' : 'processed';
+  if (outgoing.length > 0)
+    how.log.debug({ eventId: event.id, records: outgoing.map((e) => e.id) }, 'forwarded to the sink');
+}
+
 export async function createSinkForwarderRole(config: SinkForwarderConfig, deps: RoleDeps): Promise<RoleInstance> {
   const fn = (await deps.loadFunction(config.functionName)).default;
-  const sender = createEventSender(
-    { target: 'sink', url: config.sink.url, mode: config.sink.contentMode, outbound: config.outbound },
-    deps,
-  );
   const run = receiveAndRun(config, fn, deps);
-  const tracing = deps.tracing ?? noopTracing;
-  const destination = { name: 'sink', url: config.sink.url };
-  const eventOptions = {
-    type: config.eventType,
-    source: config.eventSource ?? `/knative-events/${config.service}`,
-    partitionKey: config.partitionKey,
-    now: deps.now,
+  const how: Forwarding = {
+    sender: createEventSender(
+      { target: 'sink', url: config.sink.url, mode: config.sink.contentMode, outbound: config.outbound },
+      deps,
+    ),
+    tracing: deps.tracing ?? noopTracing,
+    destination: { name: 'sink', url: config.sink.url },
+    eventOptions: {
+      type: config.eventType,
+      source: config.eventSource ?? `/knative-events/${config.service}`,
+      partitionKey: config.partitionKey,
+      now: deps.now,
+    },
+    log: deps.log,
   };
 
   return {
@@ -34,47 +84,15 @@ export async function createSinkForwarderRole(config: SinkForwarderConfig, deps:
         method: 'POST',
         path: '/',
         async handle(ctx) {
-          const { event, wire, result, span } = await run(ctx);
+          const ran = await run(ctx);
           await within(
-            span,
+            ran.span,
             false,
-            () => forward(ctx, event, wire, result, span.context),
+            () => forward(ctx, ran, ran.span.context, how),
             () => ctx.status,
           );
         },
       },
     ],
   };
-
-  async function forward(
-    ctx: RequestContext,
-    event: CloudEvent<unknown>,
-    wire: WireEvent,
-    result: unknown,
-    parent: SpanContext | undefined,
-  ): Promise<void> {
-    const traceContext = {
-      traceparent: ctx.get('traceparent') || undefined,
-      tracestate: ctx.get('tracestate') || undefined,
-    };
-    // Every record is written out before the first is sent, so one the function got wrong sends none.
-    // Data passed on unchanged goes out as the bytes that came in.
-    const outgoing = buildSinkEvents(event, result, eventOptions, traceContext).map((record) =>
-      wireFromCloudEvent(record, { event, wire }),
-    );
-    // One after another, in the function's order: records of one result keep their order on a partition.
-    // If one fails, the whole delivery is retried; the ones already written come again with the same ids.
-    // Each record is its own publish span (a child of `process`), whose context the record carries on.
-    for (const record of outgoing)
-      await sendTraced(tracing, parent, destination, record, (traced, headers) => sender.send(traced, headers));
-    ctx.set('x-forwarded-events', String(outgoing.length));
-    // No body: the Kafka broker's dispatcher fails a delivery whose 2xx answer has a body that is not a
-    // CloudEvent ("unknown encoding and non empty response"). Body first: Koa turns a null body set
-    // after the status into a 204.
-    ctx.body = null;
-    ctx.status = outgoing.length > 0 ? 202 : 204;
-    ctx.state.outcome = outgoing.length > 0 ? 'forwarded' : 'processed';
-    if (outgoing.length > 0)
-      deps.log.debug({ eventId: event.id, records: outgoing.map((e) => e.id) }, 'forwarded to the sink');
-  }
 }
