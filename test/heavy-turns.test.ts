@@ -1,8 +1,9 @@
 // Large bodies are handed over one at a time, with the event loop left free between two for as long as
-// the last one took, so timers and probes run between them instead of after all of them.
+// the last one took, so timers and probes run between them instead of after all of them; sliced jobs run
+// one at a time, a few milliseconds per turn of the loop.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { createHeavyTurns } from '../runtime/http/heavy-turns.js';
+import { createHeavyTurns, createSliceQueue } from '../runtime/http/heavy-turns.js';
 
 function busy(ms: number): void {
   const until = performance.now() + ms;
@@ -44,4 +45,68 @@ test('a large body alone is handed over at once', async () => {
   const started = performance.now();
   await takeTurn();
   assert.ok(performance.now() - started < 50);
+});
+
+/** Notes where each turn of a slice queue ends, in `events`, once a slice of the turn calls it. */
+function turnEnds(events: string[]): () => void {
+  let marked = false;
+  return () => {
+    if (marked) return;
+    marked = true;
+    // Microtasks run once the queue's turn (a setImmediate callback) has returned: the end of the turn.
+    queueMicrotask(() => {
+      events.push('|');
+      marked = false;
+    });
+  };
+}
+
+/** A job of `count` slices, each noted in `events` by the job's name. */
+function notedJob(name: string, count: number, events: string[], onSlice: () => void) {
+  let left = count;
+  return () => {
+    events.push(name);
+    onSlice();
+    return --left === 0;
+  };
+}
+
+test('sliced jobs: one at a time in arrival order, as many slices per turn as its time allows', async () => {
+  let now = 0;
+  const runInSlices = createSliceQueue(3, () => now);
+  const events: string[] = [];
+  const endOfTurn = turnEnds(events);
+  const slice = () => {
+    now += 1;
+    endOfTurn();
+  };
+  await Promise.all([runInSlices(notedJob('a', 4, events, slice)), runInSlices(notedJob('b', 4, events, slice))]);
+  // 1 ms per slice, 3 ms per turn: three slices, then the loop's other work, whichever job they belong to.
+  assert.equal(events.join(''), 'aaa|abb|bb|');
+});
+
+test('sliced jobs: a slice slower than the turn still makes progress, one per turn', async () => {
+  let now = 0;
+  const runInSlices = createSliceQueue(3, () => now);
+  const events: string[] = [];
+  const endOfTurn = turnEnds(events);
+  await runInSlices(
+    notedJob('a', 3, events, () => {
+      now += 10;
+      endOfTurn();
+    }),
+  );
+  assert.equal(events.join(''), 'a|a|a|');
+});
+
+test('sliced jobs: a slice that throws rejects its own job only', async () => {
+  const runInSlices = createSliceQueue();
+  const failing = runInSlices(() => {
+    throw new Error('broken slice');
+  });
+  const events: string[] = [];
+  const next = runInSlices(notedJob('b', 2, events, () => {}));
+  await assert.rejects(failing, /broken slice/);
+  await next;
+  assert.deepEqual(events, ['b', 'b']);
 });

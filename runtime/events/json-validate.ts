@@ -1,13 +1,14 @@
 // Checks that bytes are JSON without parsing them, in slices, yielding to the event loop between two: the
 // handler forwards a body's bytes as they came and only needs to know they are valid JSON (RFC 8259) no deeper
 // than the limit. JSON.parse of 1 MiB of small objects blocks the loop for 20-250 ms (and keeps the objects);
-// this scans 64 KiB at a time (well under a millisecond each) and allocates nothing per token.
+// this scans 64 KiB at a time (well under a millisecond each), a few slices per turn of the event loop for all
+// bodies together (heavy-turns.ts createSliceQueue), and allocates nothing per token.
 // Its verdict is JSON.parse(bytes.toString('utf8'))'s: bytes ≥ 0x80 are accepted inside strings only (invalid
 // UTF-8 decodes to U+FFFD there, which JSON.parse takes), a BOM is refused as JSON.parse refuses it.
 // test/json-validate.test.ts checks that against JSON.parse on arbitrary and mutated JSON.
 import type { IncomingHttpHeaders } from 'node:http';
 import { HttpError } from '../http/errors.js';
-import { heavyBodyBytes } from '../http/heavy-turns.js';
+import { heavyBodyBytes, runInSlices, type RunInSlices } from '../http/heavy-turns.js';
 import { parseContentType } from './content-type.js';
 import { maxJsonDepth } from './json-scan.js';
 
@@ -243,21 +244,24 @@ export class JsonScanner {
   }
 }
 
-const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
-
-/** The verdict on `bytes`, scanned `jsonSliceBytes` at a time with a turn of the event loop between two slices. */
+/**
+ * The verdict on `bytes`, scanned `jsonSliceBytes` at a time in the slice queue's turns (heavy-turns.ts): one
+ * body at a time, a few milliseconds of scanning per turn of the event loop.
+ */
 export async function checkJson(
   bytes: Uint8Array,
   depthLimit = maxJsonDepth,
   sliceBytes = jsonSliceBytes,
+  slices: RunInSlices = runInSlices,
 ): Promise<JsonVerdict> {
   const scanner = new JsonScanner(bytes, depthLimit);
-  for (let end = sliceBytes; ; end += sliceBytes) {
+  let end = 0;
+  await slices(() => {
+    end += sliceBytes;
     scanner.scan(end);
-    const verdict = scanner.verdict();
-    if (verdict) return verdict;
-    await nextTurn();
-  }
+    return scanner.verdict() !== undefined;
+  });
+  return scanner.verdict() as JsonVerdict;
 }
 
 /** Resolves when `bytes` are valid JSON within the depth limit; else rejects: 400 `invalid_json`, 422 when too deep. */

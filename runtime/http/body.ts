@@ -94,6 +94,36 @@ function bodyCharge(req: IncomingMessage, options: ReadBodyOptions): BodyCharge 
   };
 }
 
+/** Where a body's chunks go until it has all come. */
+interface BodyBytes {
+  add(chunk: Buffer): void;
+  take(): Buffer;
+}
+
+/**
+ * With a declared length, each chunk is copied into one buffer of that size as it comes, the copying spread
+ * over the chunks' callbacks: joined at the end, 70 bodies of 1 MiB whose last bytes came in the same turn of
+ * the loop made one 95 ms pause of Buffer.concat. A body that comes in one chunk is kept as it is. Without a
+ * declared length, the chunks are joined at the end.
+ */
+function bodyBytes(declared: number | undefined): BodyBytes {
+  const chunks: Buffer[] = [];
+  let length = 0;
+  let target: Buffer | undefined;
+  return {
+    add(chunk) {
+      if (declared === undefined || (length === 0 && chunk.length === declared)) chunks.push(chunk);
+      else {
+        target ??= Buffer.allocUnsafeSlow(declared);
+        // More than declared cannot come through Node's parser; if it did, the length check refuses the body.
+        if (length + chunk.length <= declared) chunk.copy(target, length);
+      }
+      length += chunk.length;
+    },
+    take: () => target ?? (chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, length)),
+  };
+}
+
 function readBounded(req: IncomingMessage, limitBytes: number, charge: BodyCharge): Promise<Buffer> {
   const declared = req.headers['content-length'];
   if (declared !== undefined && Number(declared) > limitBytes) {
@@ -102,7 +132,7 @@ function readBounded(req: IncomingMessage, limitBytes: number, charge: BodyCharg
     return Promise.reject(tooLarge(limitBytes));
   }
   return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
+    const bytes = bodyBytes(declared === undefined ? undefined : Number(declared));
     let received = 0;
     const cleanup = () => {
       req.off('data', onData);
@@ -123,7 +153,7 @@ function readBounded(req: IncomingMessage, limitBytes: number, charge: BodyCharg
       } catch (err) {
         return stop(err instanceof Error ? err : new Error(String(err)));
       }
-      chunks.push(chunk);
+      bytes.add(chunk);
     };
     const onEnd = () => {
       cleanup();
@@ -131,7 +161,7 @@ function readBounded(req: IncomingMessage, limitBytes: number, charge: BodyCharg
         reject(new HttpError(400, 'bad_request', 'request body does not match its Content-Length'));
         return;
       }
-      const body = chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, received);
+      const body = bytes.take();
       charge.done(body);
       resolve(body);
     };
