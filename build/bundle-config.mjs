@@ -5,6 +5,7 @@ import { build } from 'esbuild';
 import { readFileSync } from 'node:fs';
 import { embedDlqConsole } from './dlq-console-plugin.mjs';
 import { koaOnFinished } from './koa-on-finished-plugin.mjs';
+import { applyLazyRequires, lazyRequiresPlugin } from './lazy-requires-plugin.mjs';
 
 /**
  * Koa's dependencies pin two versions of mime-db (~140 KiB of JSON each), parsed on every start (~17 ms of
@@ -113,7 +114,8 @@ const koaWithoutEagerFetch = {
         );
       const helper =
         "const globalResponseLoaded = () => 'value' in (Object.getOwnPropertyDescriptor(globalThis, 'Response') ?? {});\n";
-      return { contents: helper + patched, loader: 'js' };
+      // response.js also has its assert made lazy (build/lazy-requires-plugin.mjs): one onLoad per file.
+      return { contents: applyLazyRequires(args.path, helper + patched), loader: 'js' };
     });
   },
 };
@@ -127,7 +129,14 @@ export async function bundleConfig(root) {
   const deferred = await deferredPackages(root);
   return {
     options: {
-      plugins: [mimeDbSubset(root), deferred.plugin, koaWithoutEagerFetch, koaOnFinished, embedDlqConsole],
+      plugins: [
+        mimeDbSubset(root),
+        deferred.plugin,
+        koaWithoutEagerFetch,
+        koaOnFinished,
+        lazyRequiresPlugin,
+        embedDlqConsole,
+      ],
       entryPoints: [`${root}runtime/main.ts`],
       bundle: true,
       platform: /** @type {const} */ ('node'),

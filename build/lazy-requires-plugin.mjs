@@ -1,0 +1,88 @@
+// esbuild plugin: requires in packages that load, at start-up, code or Node built-ins that no start and no
+// ordinary request uses, rewritten so the module is loaded the first time it is used. Everything stays in the
+// bundle; only when it is evaluated changes. Measured with bench/start-cost.mjs (CPU ms at start, and what the
+// built-in adds to idle RSS): zlib ~1.5 ms / 0.25 MiB, assert ~2 ms / 0.4 MiB, deep-equal and its ~20 small
+// packages ~2 ms, pino's transport code (thread-stream, worker_threads) ~1.5 ms / 0.5 MiB.
+//
+// Each rewrite names the exact text it replaces: when a package update changes that text the build fails and
+// says which rewrite to review, rather than silently loading the module eagerly again.
+import { readFileSync } from 'node:fs';
+
+/** `assert(value, ...)` that loads node:assert only to throw: the same AssertionError when `value` is falsy. */
+const lazyAssert = (name) => `const assert = (...args) => { if (!args[0]) require('${name}')(...args) }`;
+
+/**
+ * `patchedBy`: another plugin loads that file (esbuild uses the first onLoad that answers) and applies these
+ * rewrites itself through applyLazyRequires.
+ * @type {{ file: string, replace: [string, string][], patchedBy?: string }[]}
+ */
+export const lazyRequires = [
+  {
+    // destroy() checks `instanceof Zlib.Gzip` (and six more) only for a stream that is neither an fs stream nor
+    // has its own destroy; a Proxy loads zlib at that first property read.
+    file: 'destroy/index.js',
+    replace: [["var Zlib = require('zlib')", "var Zlib = new Proxy({}, { get: (_, key) => require('zlib')[key] })"]],
+  },
+  {
+    file: 'koa/lib/response.js',
+    replace: [["const assert = require('node:assert')", lazyAssert('node:assert')]],
+    patchedBy: 'koa-without-eager-fetch',
+  },
+  { file: 'sonic-boom/index.js', replace: [["const assert = require('assert')", lazyAssert('assert')]] },
+  {
+    // ctx.assert.deepEqual / notDeepEqual are the only users of deep-equal; the runtime calls neither.
+    file: 'http-assert/index.js',
+    replace: [["var eql = require('deep-equal')", "var eql = (...args) => require('deep-equal')(...args)"]],
+  },
+  {
+    // pino's transports (worker threads) are never configured here: the runtime writes to its own stream
+    // (runtime/logger.ts). worker_threads is read only for an asynchronous destination, and then still read.
+    file: 'pino/lib/tools.js',
+    replace: [
+      ["const { isMainThread } = require('worker_threads')\n", ''],
+      ["const transport = require('./transport')", "const transport = (...args) => require('./transport')(...args)"],
+      ['if (!opts.sync && isMainThread) {', "if (!opts.sync && require('worker_threads').isMainThread) {"],
+    ],
+  },
+  {
+    file: 'pino/pino.js',
+    replace: [
+      [
+        "module.exports.transport = require('./lib/transport')",
+        "Object.defineProperty(module.exports, 'transport', { enumerable: true, get: () => require('./lib/transport') })",
+      ],
+    ],
+  },
+];
+
+const pathPattern = (file) =>
+  new RegExp(`[\\\\/]node_modules[\\\\/]${file.replaceAll('.', '\\.').replaceAll('/', '[\\\\/]')}$`);
+
+/**
+ * `source` of the package file at `path` with its rewrites applied (unchanged when it has none).
+ * @param {string} path
+ * @param {string} source
+ */
+export function applyLazyRequires(path, source) {
+  const entry = lazyRequires.find(({ file }) => pathPattern(file).test(path));
+  let patched = source;
+  for (const [from, to] of entry?.replace ?? []) {
+    if (!patched.includes(from))
+      throw new Error(`${path}: "${from}" not found; review ${entry?.file} in build/lazy-requires-plugin.mjs`);
+    patched = patched.replace(from, () => to);
+  }
+  return patched;
+}
+
+/** @type {import('esbuild').Plugin} */
+export const lazyRequiresPlugin = {
+  name: 'lazy-requires',
+  setup(b) {
+    for (const { file } of lazyRequires.filter((entry) => !entry.patchedBy)) {
+      b.onLoad({ filter: pathPattern(file) }, (args) => ({
+        contents: applyLazyRequires(args.path, readFileSync(args.path, 'utf8')),
+        loader: 'js',
+      }));
+    }
+  },
+};
