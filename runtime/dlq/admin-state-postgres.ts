@@ -4,61 +4,68 @@
 import type { Pool } from 'pg';
 import type { PostgresStoreConfig } from '../config/dlq.js';
 import { HttpError } from '../http/errors.js';
-import type { AdminState, AuditEntry, ReplayJob } from './admin-state.js';
+import type { AdminState, AuditEntry, AuditPage, ReplayJob } from './admin-state.js';
 import { tables } from './postgres-schema.js';
+
+/** Its own pool, small: the admin API is a person or a script, not the stream of dead letters. */
+async function ownPool(config: PostgresStoreConfig): Promise<Pool> {
+  const pg = await import('pg');
+  const PoolClass = (pg.default ?? pg).Pool;
+  const pool = new PoolClass({
+    connectionString: config.url,
+    max: 2,
+    connectionTimeoutMillis: config.timeoutMs,
+    query_timeout: config.timeoutMs,
+    statement_timeout: config.timeoutMs,
+    idleTimeoutMillis: 30_000,
+    application_name: 'knative-events-dlq-admin',
+  });
+  pool.on('error', () => undefined); // a broken idle connection: the next query reconnects
+  return pool;
+}
+
+/** Any failure is "try again" (503), never a 500 with the database's internals. */
+async function use<T>(run: () => Promise<T>): Promise<T> {
+  try {
+    return await run();
+  } catch (err) {
+    throw new HttpError(503, 'store_failed', 'the dead-letter database could not complete the request; try again', {
+      cause: err,
+    });
+  }
+}
+
+/** The audit log, newest first: keyset paging on its sequence number. */
+async function listAudit(db: Pool, audit: string, limit: number, cursor: string | undefined): Promise<AuditPage> {
+  const params: unknown[] = [limit + 1];
+  let where = '';
+  if (cursor !== undefined) {
+    params.push(cursor);
+    where = 'WHERE seq < $2';
+  }
+  const { rows } = await use(() =>
+    db.query<{ seq: string; entry: string }>(
+      `SELECT seq, entry FROM ${audit} ${where} ORDER BY seq DESC LIMIT $1`,
+      params,
+    ),
+  );
+  const page = rows.slice(0, limit);
+  return {
+    items: page.map((row) => JSON.parse(row.entry) as AuditEntry),
+    nextCursor: rows.length > limit ? (page.at(-1)?.seq ?? null) : null,
+  };
+}
 
 export async function openPostgresAdminState(config: PostgresStoreConfig, pool?: Pool): Promise<AdminState> {
   const { jobs, audit } = tables(config.schema);
-  let own: Pool | undefined;
-  if (!pool) {
-    const pg = await import('pg');
-    const PoolClass = (pg.default ?? pg).Pool;
-    own = new PoolClass({
-      connectionString: config.url,
-      max: 2,
-      connectionTimeoutMillis: config.timeoutMs,
-      query_timeout: config.timeoutMs,
-      statement_timeout: config.timeoutMs,
-      idleTimeoutMillis: 30_000,
-      application_name: 'knative-events-dlq-admin',
-    });
-    own.on('error', () => undefined); // a broken idle connection: the next query reconnects
-  }
-  const db = pool ?? (own as Pool);
-
-  async function use<T>(run: () => Promise<T>): Promise<T> {
-    try {
-      return await run();
-    } catch (err) {
-      throw new HttpError(503, 'store_failed', 'the dead-letter database could not complete the request; try again', {
-        cause: err,
-      });
-    }
-  }
-
+  const db = pool ?? (await ownPool(config));
+  /** Ended on close only when it is ours. */
+  const own = db === pool ? undefined : db;
   return {
     async appendAudit(entry: AuditEntry) {
       await use(() => db.query(`INSERT INTO ${audit} (at, entry) VALUES ($1, $2)`, [entry.at, JSON.stringify(entry)]));
     },
-    async listAudit(limit, cursor) {
-      const params: unknown[] = [limit + 1];
-      let where = '';
-      if (cursor !== undefined) {
-        params.push(cursor);
-        where = 'WHERE seq < $2';
-      }
-      const { rows } = await use(() =>
-        db.query<{ seq: string; entry: string }>(
-          `SELECT seq, entry FROM ${audit} ${where} ORDER BY seq DESC LIMIT $1`,
-          params,
-        ),
-      );
-      const page = rows.slice(0, limit);
-      return {
-        items: page.map((row) => JSON.parse(row.entry) as AuditEntry),
-        nextCursor: rows.length > limit ? (page.at(-1)?.seq ?? null) : null,
-      };
-    },
+    listAudit: (limit, cursor) => listAudit(db, audit, limit, cursor),
     validAuditCursor: (cursor) => /^\d{1,18}$/.test(cursor),
     async saveJob(job: ReplayJob) {
       await use(() =>

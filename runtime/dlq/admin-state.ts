@@ -94,17 +94,15 @@ export function adminFileFor(storeFile: string): string {
 
 type AdminLine = ({ kind: 'audit' } & AuditEntry) | ({ kind: 'job' } & ReplayJob);
 
-/**
- * The file store's admin state: one JSON line per audit entry and per job update (the latest line of a job
- * wins), appended and fsynced. Read once at start-up. A running job writes a line a second, so once the file
- * has grown by `compactAfterBytes` it is rewritten with the audit log and each job's latest line only
- * (a new file, fsynced, renamed over the old one: a crash leaves one or the other, whole).
- */
-export async function openFileAdminState(path: string, compactAfterBytes = 4 * 1024 * 1024): Promise<AdminState> {
-  const audit: AuditEntry[] = [];
-  const jobs = new Map<string, ReplayJob>();
-  let handle = await open(path, 'a+', 0o600);
-  const text = (await handle.readFile()).toString('utf8');
+/** What the admin API reads: the audit log in order and each job's latest state, both in memory. */
+interface AdminRecords {
+  readonly audit: AuditEntry[];
+  readonly jobs: Map<string, ReplayJob>;
+}
+
+/** The admin file's lines, in order: the latest line of a job wins. */
+function readAdminLines(text: string): AdminRecords {
+  const records: AdminRecords = { audit: [], jobs: new Map() };
   for (const line of text.split('\n')) {
     if (line.trim() === '') continue;
     let parsed: AdminLine;
@@ -115,31 +113,53 @@ export async function openFileAdminState(path: string, compactAfterBytes = 4 * 1
     }
     if (parsed.kind === 'audit') {
       const { kind: _kind, ...entry } = parsed;
-      audit.push(entry);
+      records.audit.push(entry);
     } else if (parsed.kind === 'job') {
       const { kind: _kind, ...job } = parsed;
-      jobs.set(job.id, job);
+      records.jobs.set(job.id, job);
     }
   }
+  return records;
+}
+
+/** Newest first, a page of `limit` before the cursor (an index into the log, oldest 0). */
+function auditPage(audit: readonly AuditEntry[], limit: number, cursor: string | undefined): AuditPage {
+  const end = cursor === undefined ? audit.length : Number(cursor);
+  const start = Math.max(0, end - limit);
+  return { items: audit.slice(start, end).reverse(), nextCursor: start > 0 ? String(start) : null };
+}
+
+const validAuditCursor = (cursor: string) => /^\d{1,15}$/.test(cursor);
+
+/** Writes `lines` to a new file, fsynced, then renames it over `path`: a crash leaves one or the other, whole. */
+async function replaceFile(path: string, lines: readonly object[]): Promise<void> {
+  const temporary = `${path}.compacting`;
+  const out = await open(temporary, 'w', 0o600);
+  try {
+    await out.writeFile(lines.map((line) => `${JSON.stringify(line)}\n`).join(''));
+    await out.sync();
+  } finally {
+    await out.close();
+  }
+  await rename(temporary, path);
+}
+
+/** The admin file, appended a line at a time (in order, each fsynced) and compacted once it has grown enough. */
+async function openAdminFile(path: string, compactAfterBytes: number) {
+  let handle = await open(path, 'a+', 0o600);
+  const text = (await handle.readFile()).toString('utf8');
+  const records = readAdminLines(text);
   // A line cut short by a crash: the next one starts on a line of its own.
   let needsNewline = text.length > 0 && !text.endsWith('\n');
   let writing: Promise<void> = Promise.resolve();
   let grown = 0;
 
   async function compact(): Promise<void> {
-    const lines = [
+    const { audit, jobs } = records;
+    await replaceFile(path, [
       ...audit.map((entry) => ({ kind: 'audit', ...entry })),
       ...[...jobs.values()].map((job) => ({ kind: 'job', ...job })),
-    ];
-    const temporary = `${path}.compacting`;
-    const out = await open(temporary, 'w', 0o600);
-    try {
-      await out.writeFile(lines.map((line) => `${JSON.stringify(line)}\n`).join(''));
-      await out.sync();
-    } finally {
-      await out.close();
-    }
-    await rename(temporary, path);
+    ]);
     // From here on the path is the new file: append to it whatever happens next.
     await handle.close().catch(() => undefined);
     handle = await open(path, 'a+', 0o600);
@@ -148,48 +168,57 @@ export async function openFileAdminState(path: string, compactAfterBytes = 4 * 1
     await dir.sync().finally(() => dir.close());
   }
 
-  function write(line: AdminLine): Promise<void> {
-    const next = writing.then(async () => {
-      const bytes = `${needsNewline ? '\n' : ''}${JSON.stringify(line)}\n`;
-      needsNewline = false;
-      await handle.appendFile(bytes);
-      await handle.sync();
-      grown += Buffer.byteLength(bytes);
-    });
-    writing = next.catch(() => undefined);
-    return next;
-  }
-
   return {
-    async appendAudit(entry) {
-      await write({ kind: 'audit', ...entry });
-      audit.push(entry);
+    records,
+    write(line: AdminLine): Promise<void> {
+      const next = writing.then(async () => {
+        const bytes = `${needsNewline ? '\n' : ''}${JSON.stringify(line)}\n`;
+        needsNewline = false;
+        await handle.appendFile(bytes);
+        await handle.sync();
+        grown += Buffer.byteLength(bytes);
+      });
+      writing = next.catch(() => undefined);
+      return next;
     },
-    async listAudit(limit, cursor) {
-      const end = cursor === undefined ? audit.length : Number(cursor);
-      const start = Math.max(0, end - limit);
-      return { items: audit.slice(start, end).reverse(), nextCursor: start > 0 ? String(start) : null };
+    async compactIfGrown(): Promise<void> {
+      if (grown <= compactAfterBytes) return;
+      const run = writing.then(compact);
+      writing = run.catch(() => undefined); // a failed compaction leaves the file as it was: appends go on
+      await writing;
     },
-    validAuditCursor: (cursor) => /^\d{1,15}$/.test(cursor),
-    async saveJob(job) {
-      await write({ kind: 'job', ...job });
-      jobs.set(job.id, job);
-      if (grown > compactAfterBytes) {
-        const run = writing.then(compact);
-        writing = run.catch(() => undefined); // a failed compaction leaves the file as it was: appends go on
-        await writing;
-      }
-    },
-    async getJob(id) {
-      return jobs.get(id);
-    },
-    async listJobs(limit) {
-      return [...jobs.values()].sort((a, b) => b.createdAt.localeCompare(a.createdAt)).slice(0, limit);
-    },
-    async close() {
+    async close(): Promise<void> {
       await writing;
       await handle.close();
     },
+  };
+}
+
+/**
+ * The file store's admin state: one JSON line per audit entry and per job update (the latest line of a job
+ * wins), appended and fsynced. Read once at start-up. A running job writes a line a second, so once the file
+ * has grown by `compactAfterBytes` it is rewritten with the audit log and each job's latest line only
+ * (a new file, fsynced, renamed over the old one: a crash leaves one or the other, whole).
+ */
+export async function openFileAdminState(path: string, compactAfterBytes = 4 * 1024 * 1024): Promise<AdminState> {
+  const file = await openAdminFile(path, compactAfterBytes);
+  const { audit, jobs } = file.records;
+  return {
+    async appendAudit(entry) {
+      await file.write({ kind: 'audit', ...entry });
+      audit.push(entry);
+    },
+    listAudit: (limit, cursor) => Promise.resolve(auditPage(audit, limit, cursor)),
+    validAuditCursor,
+    async saveJob(job) {
+      await file.write({ kind: 'job', ...job });
+      jobs.set(job.id, job);
+      await file.compactIfGrown();
+    },
+    getJob: (id) => Promise.resolve(jobs.get(id)),
+    listJobs: (limit) =>
+      Promise.resolve([...jobs.values()].sort((a, b) => b.createdAt.localeCompare(a.createdAt)).slice(0, limit)),
+    close: () => file.close(),
   };
 }
 
@@ -198,16 +227,12 @@ export function memoryAdminState(): AdminState {
   const audit: AuditEntry[] = [];
   const jobs = new Map<string, ReplayJob>();
   return {
-    appendAudit: async (entry) => void audit.push(entry),
-    listAudit: async (limit, cursor) => {
-      const end = cursor === undefined ? audit.length : Number(cursor);
-      const start = Math.max(0, end - limit);
-      return { items: audit.slice(start, end).reverse(), nextCursor: start > 0 ? String(start) : null };
-    },
-    validAuditCursor: (cursor) => /^\d{1,15}$/.test(cursor),
-    saveJob: async (job) => void jobs.set(job.id, job),
-    getJob: async (id) => jobs.get(id),
-    listJobs: async (limit) => [...jobs.values()].reverse().slice(0, limit),
-    close: async () => undefined,
+    appendAudit: (entry) => Promise.resolve(void audit.push(entry)),
+    listAudit: (limit, cursor) => Promise.resolve(auditPage(audit, limit, cursor)),
+    validAuditCursor,
+    saveJob: (job) => Promise.resolve(void jobs.set(job.id, job)),
+    getJob: (id) => Promise.resolve(jobs.get(id)),
+    listJobs: (limit) => Promise.resolve([...jobs.values()].reverse().slice(0, limit)),
+    close: () => Promise.resolve(),
   };
 }

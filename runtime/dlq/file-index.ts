@@ -9,7 +9,7 @@ export type Field = (typeof fields)[number];
 /** [field number, hash] pairs for mayMatch. */
 export function wantedHashes(values: FieldValues): Array<[number, number]> {
   return fields.flatMap((field, i): Array<[number, number]> =>
-    values[field] === undefined ? [] : [[i, hash32(values[field] as string)]],
+    values[field] === undefined ? [] : [[i, hash32(values[field])]],
   );
 }
 export type FieldValues = Readonly<Partial<Record<Field, string>>>;

@@ -44,7 +44,9 @@ export function rateLimiter(
       }, wait);
       const onAbort = () => {
         clearTimeout(timer);
-        reject(signal.reason);
+        // The job aborts with an Error (cancelled, shutdown); a bare abort() gives a DOMException, an Error too.
+        const reason: unknown = signal.reason;
+        reject(reason instanceof Error ? reason : new Error(String(reason)));
       };
       signal.addEventListener('abort', onAbort, { once: true });
     });

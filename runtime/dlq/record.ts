@@ -147,8 +147,15 @@ export function eventJson(letter: DeadLetter): Record<string, unknown> {
 
 const errorExtensions = ['knativeerrordest', 'knativeerrorcode', 'knativeerrordata'] as const;
 
-function text(value: unknown): string | undefined {
-  return value === undefined || value === null ? undefined : String(value);
+/**
+ * An attribute as text, for the error fields and the stores' indexes. A raw capture's attributes may be any JSON:
+ * an object or array is kept as its JSON (String() would make every one of them "[object Object]").
+ */
+export function attributeText(value: unknown): string | undefined {
+  if (value === undefined || value === null) return undefined;
+  if (typeof value === 'string') return value;
+  if (typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint') return String(value);
+  return JSON.stringify(value);
 }
 
 /** Knative base64-encodes the failed response's body; anything that is not base64 is kept as sent. */
@@ -172,9 +179,9 @@ export function deadLetterFrom(
     id,
     receivedAt: receivedAt.toISOString(),
     error: {
-      destination: text(event.knativeerrordest),
-      code: text(event.knativeerrorcode),
-      data: decodeErrorData(text(event.knativeerrordata)),
+      destination: attributeText(event.knativeerrordest),
+      code: attributeText(event.knativeerrorcode),
+      data: decodeErrorData(attributeText(event.knativeerrordata)),
     },
     event,
     ...(data === undefined ? {} : { data }),

@@ -10,12 +10,12 @@ import { adminFileFor, memoryAdminState, openFileAdminState, type AdminState } f
 import { openFileStore } from '../dlq/file-store.js';
 import { createKafkaSinkStore } from '../dlq/kafka-sink-store.js';
 import { readDeadLetter } from '../dlq/read-dead-letter.js';
-import { deadLetterFrom } from '../dlq/record.js';
+import { deadLetterFrom, type DeadLetter } from '../dlq/record.js';
 import { createReplayer, type ReplaySender } from '../dlq/replay.js';
 import { createJobRunner } from '../dlq/replay-jobs.js';
 import { createDestinationDelivery } from '../dlq/replay-delivery.js';
 import { replayTargets, type ResolvedTarget } from '../dlq/replay-target.js';
-import type { DeadLetterStore } from '../dlq/store.js';
+import type { AppendResult, DeadLetterStore } from '../dlq/store.js';
 import { createEventSender } from '../events/sender.js';
 import { readBody } from '../http/body.js';
 import { HttpError } from '../http/errors.js';
@@ -51,19 +51,9 @@ async function openStore(config: DlqConfig, deps: RoleDeps): Promise<DeadLetterS
   }
 }
 
-export async function createDlqRole(
-  config: DlqConfig,
-  deps: RoleDeps,
-  options: DlqRoleOptions = {},
-): Promise<RoleInstance> {
-  const store = options.store ?? (await openStore(config, deps));
-  const reportSize = () => {
-    const size = store.size();
-    if (size) deps.roleObserver?.storeSize?.(size.bytes, size.records);
-  };
-  reportSize();
-
-  const ingest: Route = {
+/** POST /: the dead letter stored (durably) before the 202; a store that fails is a 503, so the broker retries. */
+function ingestRoute(config: DlqConfig, deps: RoleDeps, store: DeadLetterStore, reportSize: () => void): Route {
+  return {
     method: 'POST',
     path: '/',
     async handle(ctx) {
@@ -85,24 +75,8 @@ export async function createDlqRole(
         if (err instanceof HttpError && err.status >= 500) throw err;
         throw new HttpError(503, 'store_failed', 'the dead letter could not be stored; try again', { cause: err });
       }
-      const destination = letter.error.destination ?? 'unknown';
-      const code = letter.error.code ?? 'unknown';
-      if (!stored.duplicate) {
-        deps.roleObserver?.deadLetterStored?.(destination, code);
-        reportSize();
-      }
-      const logged = {
-        deadLetter: stored.id,
-        eventId: letter.event.id,
-        eventType: letter.event.type,
-        destination,
-        code,
-        store: store.kind,
-      };
-      if (stored.duplicate) deps.log.info(logged, 'dead letter already stored (a repeated delivery): not stored again');
-      else if (letter.invalid !== undefined)
-        deps.log.warn({ ...logged, invalid: letter.invalid }, 'dead letter stored raw: it is not a valid CloudEvent');
-      else deps.log.warn(logged, 'dead letter stored');
+      logStored(deps, store, letter, stored);
+      if (!stored.duplicate) reportSize();
       ctx.set('x-dead-letter-id', stored.id);
       // No body: a 2xx with a body that is not a CloudEvent is an error to the Kafka broker's dispatcher.
       ctx.body = null;
@@ -111,17 +85,40 @@ export async function createDlqRole(
       endDeadLetterSpan(span, { status: 202, deadLetterId: stored.id, duplicate: stored.duplicate });
     },
   };
+}
 
-  // The admin API's own records (replay jobs, the audit log), kept where the dead letters are.
-  let state: AdminState | undefined;
-  if (config.adminToken) {
-    if (store.kind === 'file' && config.store.kind === 'file')
-      state = await openFileAdminState(adminFileFor(config.store.file));
-    else if (store.kind === 'postgres' && config.store.kind === 'postgres') {
-      const { openPostgresAdminState } = await import('../dlq/admin-state-postgres.js');
-      state = await openPostgresAdminState(config.store);
-    } else state = memoryAdminState();
+/** The stored dead letter in the log (a warning: something failed) and the metrics; a repeat only logged. */
+function logStored(deps: RoleDeps, store: DeadLetterStore, letter: DeadLetter, stored: AppendResult): void {
+  const destination = letter.error.destination ?? 'unknown';
+  const code = letter.error.code ?? 'unknown';
+  if (!stored.duplicate) deps.roleObserver?.deadLetterStored?.(destination, code);
+  const logged = {
+    deadLetter: stored.id,
+    eventId: letter.event.id,
+    eventType: letter.event.type,
+    destination,
+    code,
+    store: store.kind,
+  };
+  if (stored.duplicate) deps.log.info(logged, 'dead letter already stored (a repeated delivery): not stored again');
+  else if (letter.invalid !== undefined)
+    deps.log.warn({ ...logged, invalid: letter.invalid }, 'dead letter stored raw: it is not a valid CloudEvent');
+  else deps.log.warn(logged, 'dead letter stored');
+}
+
+/** The admin API's own records (replay jobs, the audit log), kept where the dead letters are. */
+async function openAdminState(config: DlqConfig, store: DeadLetterStore): Promise<AdminState | undefined> {
+  if (!config.adminToken) return undefined;
+  if (store.kind === 'file' && config.store.kind === 'file') return openFileAdminState(adminFileFor(config.store.file));
+  if (store.kind === 'postgres' && config.store.kind === 'postgres') {
+    const { openPostgresAdminState } = await import('../dlq/admin-state-postgres.js');
+    return openPostgresAdminState(config.store);
   }
+  return memoryAdminState();
+}
+
+/** Replay (one, or as jobs) when the store can be read back and the admin API is on. */
+function replayParts(config: DlqConfig, deps: RoleDeps, store: DeadLetterStore, state: AdminState | undefined) {
   // to=broker: the broker's ingress (202, no reply). To a destination or an allow-listed URL the dlq acts as
   // Knative's dispatcher for that one Trigger, publishing a reply event into the broker (replay-delivery.ts).
   const brokerSender = config.replayUrl ? senderTo('broker', config.replayUrl, 'binary', config, deps) : undefined;
@@ -137,30 +134,27 @@ export async function createDlqRole(
   });
   const senderFor = (target: ResolvedTarget): ReplaySender =>
     target.to === 'broker' && brokerSender ? brokerSender : toDestination.to(target.url);
-  const replayer =
-    store.query && state
-      ? createReplayer({
-          store: store.query,
-          targets: replayTargets(config.replayUrl, config.replay.targets),
-          senderFor,
-          now: deps.now,
-          newId: deps.newId,
-          log: deps.log,
-          tracing: deps.tracing,
-        })
-      : undefined;
-  const jobs =
-    replayer && store.query && state
-      ? createJobRunner({
-          queries: store.query,
-          state,
-          replayer,
-          storeKind: store.kind,
-          now: deps.now,
-          newId: deps.newId,
-          log: deps.log,
-        })
-      : undefined;
+  if (!store.query || !state) return { toDestination, replayer: undefined, jobs: undefined };
+  const { now, newId, log } = deps;
+  const targets = replayTargets(config.replayUrl, config.replay.targets);
+  const replayer = createReplayer({ store: store.query, targets, senderFor, now, newId, log, tracing: deps.tracing });
+  const jobs = createJobRunner({ queries: store.query, state, replayer, storeKind: store.kind, now, newId, log });
+  return { toDestination, replayer, jobs };
+}
+
+export async function createDlqRole(
+  config: DlqConfig,
+  deps: RoleDeps,
+  options: DlqRoleOptions = {},
+): Promise<RoleInstance> {
+  const store = options.store ?? (await openStore(config, deps));
+  const reportSize = () => {
+    const size = store.size();
+    if (size) deps.roleObserver?.storeSize?.(size.bytes, size.records);
+  };
+  reportSize();
+  const state = await openAdminState(config, store);
+  const { toDestination, replayer, jobs } = replayParts(config, deps, store, state);
   const admin =
     config.adminToken && state
       ? adminRoutes({
@@ -175,9 +169,8 @@ export async function createDlqRole(
         })
       : [];
   if (!config.adminToken) deps.log.info('DLQ_ADMIN_TOKEN is not set: the /dead-letters admin API and console are off');
-
   return {
-    routes: [ingest, ...admin],
+    routes: [ingestRoute(config, deps, store, reportSize), ...admin],
     notReady: () => store.notReady?.(),
     async close() {
       // Running replay jobs are saved as interrupted (resumable) before their store closes.
