@@ -11,13 +11,15 @@
 //
 //   cp dist/knative-events.cjs bench/results/session3-start.cjs     # once, before the change
 //   node bench/compare.mjs [--quick] [--before bench/results/session3-start.cjs] [--binary] [--no-forwarding]
-//                          [--starts 15] [--duration 5] [--warmup 1]
+//                          [--starts 15] [--duration 5] [--warmup 1] [--rounds 3]
+// Load figures are the median of --rounds rounds (3; 1 with --quick), each measuring every server once.
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { body, checkEcho, headers } from './lib/event.mjs';
 import { renderGoalTable } from './lib/goals.mjs';
 import { coldStarts, failureReport, loadAndMemory, loadRuns } from './lib/measure.mjs';
-import { measureForwarding } from './lib/measure-forwarding.mjs';
+import { measureForwarding, medianForwarding } from './lib/measure-forwarding.mjs';
+import { inRounds, medianServed } from './lib/rounds.mjs';
 import { log, readSettings } from './lib/options.mjs';
 import { bundleKoaPeers, ensureBinary, ensureBundle, removeKoaPeers } from './lib/prepare.mjs';
 import { paths, subscriberOf, targets } from './lib/targets.mjs';
@@ -25,7 +27,7 @@ import { compareRows } from './lib/compare-rows.mjs';
 
 const results = fileURLToPath(new URL('results/', import.meta.url));
 const settings = readSettings(
-  { starts: [15, 5], duration: [5, 3], warmup: [1, 1] },
+  { starts: [15, 5], duration: [5, 3], warmup: [1, 1], rounds: [3, 1] },
   {
     before: { type: 'string', default: `${results}session3-start.cjs` },
     binary: { type: 'boolean', default: false },
@@ -53,22 +55,31 @@ const cold = await coldStarts(withBinary ? { ...echo, binary: targets.oursBinary
   check: checkEcho,
 });
 
-/** @type {Record<string, Awaited<ReturnType<typeof loadAndMemory>>>} */
-const subscriber = {};
-for (const [name, target] of Object.entries(echo))
-  subscriber[name] = await loadAndMemory(target, { probe, connections: [10, 100], settings });
-for (const [name, bundle] of [
-  ['beforeNoMetrics', before],
-  ['afterNoMetrics', paths.bundle],
-]) {
-  const target = subscriberOf(name, `${name}, METRICS_ENABLED=false`, bundle, { METRICS_ENABLED: 'false' });
-  subscriber[name] = await loadAndMemory(target, { probe, connections: [10], settings });
+/** Every subscriber once: the four above at 10 and 100 connections, both bundles with metrics off at 10. */
+async function measureSubscribers(/** @type {number} */ round) {
+  log(`round ${round + 1}/${settings.rounds}`);
+  /** @type {Record<string, import('./lib/measure.mjs').Served>} */
+  const out = {};
+  for (const [name, target] of Object.entries(echo))
+    out[name] = await loadAndMemory(target, { probe, connections: [10, 100], settings });
+  for (const [name, bundle] of [
+    ['beforeNoMetrics', before],
+    ['afterNoMetrics', paths.bundle],
+  ]) {
+    const target = subscriberOf(name, `${name}, METRICS_ENABLED=false`, bundle, { METRICS_ENABLED: 'false' });
+    out[name] = await loadAndMemory(target, { probe, connections: [10], settings });
+  }
+  if (withBinary) out.binary = await loadAndMemory(targets.oursBinary, { probe, connections: [], settings });
+  return out;
 }
-if (withBinary) subscriber.binary = await loadAndMemory(targets.oursBinary, { probe, connections: [], settings });
-
+const subscriber = medianServed(await inRounds(settings.rounds, measureSubscribers));
 const forwarding = settings.values['no-forwarding']
   ? undefined
-  : await measureForwarding({ bundles: { before, after: paths.bundle }, connections: [10], settings });
+  : medianForwarding(
+      await inRounds(settings.rounds, () =>
+        measureForwarding({ bundles: { before, after: paths.bundle }, connections: [10], settings }),
+      ),
+    );
 removeKoaPeers();
 
 const runs = ['before', 'after'];
@@ -82,7 +93,7 @@ const loads = loadRuns({
   }),
 });
 console.log(
-  `${settings.quick ? 'quick run: ' : ''}${settings.starts} cold starts each, round-robin; load ${settings.durationS} s after ${settings.warmupS} s warm-up; before = ${before}, after = ${paths.bundle}\n`,
+  `${settings.quick ? 'quick run: ' : ''}${settings.starts} cold starts each, round-robin; load ${settings.durationS} s after ${settings.warmupS} s warm-up, median of ${settings.rounds} round(s); before = ${before}, after = ${paths.bundle}\n`,
 );
 console.log(renderGoalTable(rows, { floor: 'bare node:http, same work', limit: 'plain Koa, same work', runs }));
 console.log(`\n${failureReport(loads)}`);

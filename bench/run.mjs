@@ -2,7 +2,9 @@
 // and two peer runtimes, in one run on this machine, and prints markdown tables of figures and ratios with the
 // issue's goals (also written to bench/results/). Any non-2xx answer in a load run makes the exit code 1.
 //
-//   node bench/run.mjs [--quick] [--starts 25] [--duration 10] [--warmup 2]
+//   node bench/run.mjs [--quick] [--starts 25] [--duration 10] [--warmup 2] [--rounds 1]
+//
+// --rounds N repeats the load part N times and keeps each figure's median (lib/rounds.mjs).
 //
 // Needs `npm install --prefix bench` once. Builds dist/knative-events.cjs and dist/knative-events if they are
 // missing or stale, plus an executable without code cache (in bench/results/) for the cold-start comparison.
@@ -12,7 +14,8 @@ import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { body, checkEcho, headers } from './lib/event.mjs';
 import { coldStarts, failureReport, loadAndMemory, loadRuns } from './lib/measure.mjs';
-import { measureForwarding } from './lib/measure-forwarding.mjs';
+import { measureForwarding, medianForwarding } from './lib/measure-forwarding.mjs';
+import { inRounds, medianServed } from './lib/rounds.mjs';
 import { readSettings } from './lib/options.mjs';
 import { bundleKoaPeers, ensureBinary, removeKoaPeers } from './lib/prepare.mjs';
 import { renderMarkdown } from './lib/report.mjs';
@@ -51,16 +54,21 @@ const coldNames = [
 ];
 const only = (/** @type {string[]} */ names) => Object.fromEntries(names.map((n) => [n, targets[n]]));
 const coldStart = await coldStarts(only(coldNames), { starts: settings.starts, probe, check: checkEcho });
-/** @type {Record<string, Record<number, import('./lib/measure.mjs').LoadResult>>} */
-const load = {};
-/** @type {Record<string, { idleMiB: number, peakMiB: number }>} */
-const memory = {};
-for (const name of loadNames) {
-  const r = await loadAndMemory(targets[name], { probe, connections: [10, 100], settings });
-  load[name] = r.load;
-  memory[name] = r.memory;
-}
-const forwarding = await measureForwarding({ bundles: { ours: paths.bundle }, connections: [10, 100], settings });
+const loadRound = async () => {
+  /** @type {Record<string, import('./lib/measure.mjs').Served>} */
+  const out = {};
+  for (const name of loadNames)
+    out[name] = await loadAndMemory(targets[name], { probe, connections: [10, 100], settings });
+  return out;
+};
+const served = medianServed(await inRounds(settings.rounds, loadRound));
+const load = Object.fromEntries(loadNames.map((n) => [n, served[n].load]));
+const memory = Object.fromEntries(loadNames.map((n) => [n, served[n].memory]));
+const forwarding = medianForwarding(
+  await inRounds(settings.rounds, () =>
+    measureForwarding({ bundles: { ours: paths.bundle }, connections: [10, 100], settings }),
+  ),
+);
 
 const results = {
   date: new Date().toISOString(),
@@ -71,7 +79,7 @@ const results = {
     os: `${os.type()} ${os.release()}`,
     node: process.version,
   },
-  settings: `${settings.starts} cold starts per server, autocannon ${settings.durationS} s after ${settings.warmupS} s warm-up, 309-byte JSON body in a binary-mode CloudEvent`,
+  settings: `${settings.starts} cold starts per server, autocannon ${settings.durationS} s after ${settings.warmupS} s warm-up (median of ${settings.rounds} round(s)), 309-byte JSON body in a binary-mode CloudEvent`,
   labels: Object.fromEntries([...new Set([...loadNames, ...coldNames])].map((n) => [n, targets[n].label])),
   coldStart,
   load,

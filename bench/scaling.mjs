@@ -3,12 +3,14 @@
 // (VmHWM, reset before each level) of each level. Prints markdown for README.md and a containerConcurrency /
 // autoscaling target derived from the figures (lib/concurrency-advice.mjs). Non-2xx answers fail the run.
 //
-//   node bench/scaling.mjs [--quick] [--levels 1,10,100,500] [--duration 8] [--warmup 2] [--bundle dist/knative-events.cjs]
+//   node bench/scaling.mjs [--quick] [--levels 1,10,100,500] [--duration 8] [--warmup 2] [--rounds 1]
+//                          [--bundle dist/knative-events.cjs]
 import { body, headers } from './lib/event.mjs';
 import { adviceText, adviseConcurrency } from './lib/concurrency-advice.mjs';
 import { failureReport, loadAndMemory, loadRuns } from './lib/measure.mjs';
 import { log, readSettings } from './lib/options.mjs';
 import { bundleKoaPeers, ensureBundle, removeKoaPeers } from './lib/prepare.mjs';
+import { inRounds, medianServed } from './lib/rounds.mjs';
 import { ratio } from './lib/stats.mjs';
 import { paths, subscriberOf, targets } from './lib/targets.mjs';
 
@@ -25,17 +27,21 @@ const servers = {
   koa: targets.koaMinimal,
   ours: subscriberOf('ours', 'knative-events subscriber, echo, defaults', String(settings.values.bundle)),
 };
-/** @type {Record<string, Awaited<ReturnType<typeof loadAndMemory>>>} */
-const measured = {};
-for (const [name, target] of Object.entries(servers))
-  measured[name] = await loadAndMemory(target, { probe, connections: levels, settings });
+const measureAll = async () => {
+  /** @type {Record<string, import('./lib/measure.mjs').Served>} */
+  const out = {};
+  for (const [name, target] of Object.entries(servers))
+    out[name] = await loadAndMemory(target, { probe, connections: levels, settings });
+  return out;
+};
+const measured = medianServed(await inRounds(settings.rounds, measureAll));
 removeKoaPeers();
 
 const names = /** @type {const} */ (['floor', 'koa', 'ours']);
 const thousands = (/** @type {number} */ n) => Math.round(n).toLocaleString('en-US');
 const cells = (/** @type {(name: string) => string} */ f) => names.map(f).join(' | ');
 const lines = [
-  `Subscriber + echo (defaults: info logs, metrics on) against the bare node:http floor and plain Koa's echo, one run; autocannon ${settings.durationS} s per level after ${settings.warmupS} s warm-up; RSS is the peak (VmHWM) during that level.`,
+  `Subscriber + echo (defaults: info logs, metrics on) against the bare node:http floor and plain Koa's echo, in the same run; autocannon ${settings.durationS} s per level after ${settings.warmupS} s warm-up, median of ${settings.rounds} round(s); RSS is the peak (VmHWM) during that level.`,
   '',
   '| connections | req/s floor | req/s Koa | req/s ours | ours ÷ floor | ours ÷ Koa | p99 ms floor | p99 ms Koa | p99 ms ours | RSS MiB floor | RSS MiB Koa | RSS MiB ours |',
   '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',

@@ -16,10 +16,12 @@ export function adviseConcurrency(levels, { share = 0.9, utilisation = 0.7 } = {
   const kneeAt = sorted.findIndex((l) => l.requestsPerSecond >= share * best);
   const knee = sorted[kneeAt];
   const next = sorted[kneeAt + 1];
+  const previous = sorted[kneeAt - 1];
   return {
     containerConcurrency: knee.connections,
     target: Math.max(1, Math.round(utilisation * knee.connections)),
     knee,
+    previous,
     next,
     best,
     share,
@@ -35,6 +37,6 @@ export function adviceText(/** @type {ReturnType<typeof adviseConcurrency>} */ a
     : '';
   return [
     `req/s reaches ${Math.round(a.share * 100)}% of its best (${rps(a.best)}) at ${a.knee.connections} connections (${rps(a.knee.requestsPerSecond)} req/s, p99 ${a.knee.p99Ms} ms).${growth}`,
-    `Suggested: \`containerConcurrency: ${a.containerConcurrency}\` and autoscaling \`target: ${a.target}\` (${Math.round(a.utilisation * 100)}% of it, Knative's default utilisation), so new pods start before one is saturated. The measured levels are coarse: \`--levels\` with steps between ${a.knee.connections} and ${a.next?.connections ?? a.knee.connections} places the knee more exactly.`,
+    `Suggested: \`containerConcurrency: ${a.containerConcurrency}\` and autoscaling \`target: ${a.target}\` (${Math.round(a.utilisation * 100)}% of it, Knative's default utilisation), so new pods start before one is saturated.${a.previous ? ` The true knee lies between ${a.previous.connections} and ${a.knee.connections} connections: \`--levels\` with steps between them places it more exactly.` : ''}`,
   ].join('\n\n');
 }

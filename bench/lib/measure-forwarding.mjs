@@ -5,6 +5,7 @@
 import { body, headers, legacyHeaders, structuredBody, structuredHeaders } from './event.mjs';
 import { measureLoad } from './load.mjs';
 import { loadAndMemory, withStandIn } from './measure.mjs';
+import { medianLoads, medianServed } from './rounds.mjs';
 import { forwarders } from './targets.mjs';
 
 /** @typedef {import('./measure.mjs').Served} Served */
@@ -47,4 +48,13 @@ export function measureForwarding(o) {
     }
     return out;
   });
+}
+
+/** Several rounds of measureForwarding → the median of each figure (failures summed). */
+export function medianForwarding(/** @type {Forwarding[]} */ rounds) {
+  return {
+    direct: medianLoads(rounds.map((r) => r.direct)),
+    handler: medianServed(rounds.map((r) => r.handler)),
+    sink: medianServed(rounds.map((r) => r.sink)),
+  };
 }

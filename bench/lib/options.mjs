@@ -5,7 +5,8 @@ import { parseArgs } from 'node:util';
 /** @typedef {[full: number, quick: number]} Pair */
 
 /**
- * @param {{ starts: Pair, duration: Pair, warmup: Pair }} defaults
+ * @param {{ starts: Pair, duration: Pair, warmup: Pair, rounds?: Pair }} defaults rounds: load rounds whose
+ *   median is kept (lib/rounds.mjs), 1 when not given
  * @param {NonNullable<import('node:util').ParseArgsConfig['options']>} [extra] the script's own options
  */
 export function readSettings(defaults, extra = {}) {
@@ -15,6 +16,7 @@ export function readSettings(defaults, extra = {}) {
       starts: { type: 'string' },
       duration: { type: 'string' },
       warmup: { type: 'string' },
+      rounds: { type: 'string' },
       ...extra,
     },
   });
@@ -26,6 +28,7 @@ export function readSettings(defaults, extra = {}) {
     starts: pick('starts', defaults.starts),
     durationS: pick('duration', defaults.duration),
     warmupS: pick('warmup', defaults.warmup),
+    rounds: pick('rounds', defaults.rounds ?? [1, 1]),
     /** How long a server sits after its first answer before its idle RSS is read. */
     idleSettleMs: 1000,
     /** Every option as given, the script's own included. */
