@@ -58,6 +58,29 @@ function formatFields(fields: Record<string, unknown> | undefined): string {
   return shown.length === 0 ? '' : ` ${JSON.stringify(Object.fromEntries(shown))}`;
 }
 
+/** A child's line as a pino record, or undefined when it is not one (plain text, a partial or broken line). */
+function pinoRecord(line: string): Record<string, unknown> | undefined {
+  if (!line.startsWith('{')) return undefined;
+  try {
+    return JSON.parse(line) as Record<string, unknown>;
+  } catch {
+    return undefined;
+  }
+}
+
+/** How a pino record is shown: its level (named or numeric), its time of day (else the clock's), its message. */
+function pinoLine(
+  record: Record<string, unknown>,
+  clockTime: () => string,
+): { level: string; time: string; message: string } {
+  // The child filters by its own LOG_LEVEL; the runner shows what it was given.
+  const level = typeof record.level === 'string' ? record.level : (pinoLevels[Number(record.level)] ?? 'info');
+  const time = typeof record.time === 'string' ? record.time.slice(11, 23) : clockTime();
+  const msg = record.msg;
+  const message = typeof msg === 'string' ? msg : msg === undefined || msg === null ? '' : JSON.stringify(msg);
+  return { level, time, message };
+}
+
 export function createConsole(options: ConsoleOptions): RunnerConsole {
   const now = options.now ?? (() => new Date());
   const colours = new Map<string, number>();
@@ -88,32 +111,10 @@ export function createConsole(options: ConsoleOptions): RunnerConsole {
         error: (m, f) => log('error', m, f),
         child(line, stream) {
           if (line.trim() === '') return;
-          let parsed: Record<string, unknown> | undefined;
-          if (line.startsWith('{')) {
-            try {
-              parsed = JSON.parse(line) as Record<string, unknown>;
-            } catch {
-              parsed = undefined;
-            }
-          }
-          if (!parsed) {
-            emit(name, stream === 'stderr' ? 'error' : 'info', clock(now()), line, '');
-            return;
-          }
-          // The child filters by its own LOG_LEVEL; the runner shows what it was given.
-          const level = typeof parsed.level === 'string' ? parsed.level : (pinoLevels[Number(parsed.level)] ?? 'info');
-          const time = typeof parsed.time === 'string' ? parsed.time.slice(11, 23) : clock(now());
-          emit(
-            name,
-            level,
-            time,
-            typeof parsed.msg === 'string'
-              ? parsed.msg
-              : parsed.msg === undefined || parsed.msg === null
-                ? ''
-                : JSON.stringify(parsed.msg),
-            formatFields(parsed),
-          );
+          const record = pinoRecord(line);
+          if (!record) return emit(name, stream === 'stderr' ? 'error' : 'info', clock(now()), line, '');
+          const { level, time, message } = pinoLine(record, () => clock(now()));
+          emit(name, level, time, message, formatFields(record));
         },
       };
     },
