@@ -1,0 +1,73 @@
+// `npm test`: the checks (typecheck, lint, format:check), the build, then every test file (test/run-tests.mjs).
+//
+// The checks and the tests run at the same time. Each check is one single-threaded process that needs nothing the
+// others produce, and the test files spend much of their time waiting on the processes they start; run one after
+// the other, two cores sat half idle. The checks run at a lower priority (nice 10): they use the CPU the tests
+// leave, so the tests' own deadlines see the machine as before. The tests wait for the build (they run
+// dist/knative-events.cjs), and do not run when it fails, since they would test an older bundle.
+//
+// The tests print their output file by file as they go; the checks' and the build's output is kept and printed
+// whole after the tests (two processes writing to one terminal would interleave). The end of the run lists every
+// step with its outcome and wall time; the exit code is 1 when any step failed.
+import { spawn } from 'node:child_process';
+import { setPriority } from 'node:os';
+import { fileURLToPath } from 'node:url';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+const CHECK_NICENESS = 10;
+
+/** Runs a command; resolves with its outcome, never rejects. `buffer`: keep the output (in the outcome) for later. */
+function step(name, command, { buffer, niceness = 0 }) {
+  const started = Date.now();
+  const child = spawn(command[0], command.slice(1), {
+    cwd: root,
+    stdio: ['ignore', buffer ? 'pipe' : 'inherit', buffer ? 'pipe' : 'inherit'],
+  });
+  if (niceness > 0) {
+    try {
+      // before npm starts the check (it takes a few hundred ms to start), so the check inherits the priority
+      setPriority(child.pid, niceness);
+    } catch {
+      // not permitted here: the check then competes with the tests as an equal
+    }
+  }
+  let output = '';
+  child.stdout?.on('data', (c) => (output += c));
+  child.stderr?.on('data', (c) => (output += c));
+  return new Promise((resolve) => {
+    child.on('error', (err) => (output += `${err.message}\n`));
+    child.on('close', (code) => {
+      resolve({
+        name,
+        ok: code === 0,
+        code,
+        wallS: (Date.now() - started) / 1000,
+        output: buffer ? output : undefined,
+      });
+    });
+  });
+}
+
+const npm = (script) => ['npm', 'run', '--silent', script];
+const started = Date.now();
+const checks = ['typecheck', 'lint', 'format:check'].map((s) =>
+  step(s, npm(s), { buffer: true, niceness: CHECK_NICENESS }),
+);
+const tests = step('build', npm('build'), { buffer: true }).then(async (build) =>
+  build.ok
+    ? [
+        build,
+        await step('tests', [process.execPath, 'test/run-tests.mjs', ...process.argv.slice(2)], { buffer: false }),
+      ]
+    : [build, { name: 'tests', ok: false, code: 'not run: the build failed', wallS: 0, output: undefined }],
+);
+const results = [...(await Promise.all(checks)), ...(await tests)];
+for (const r of results.filter((x) => x.output !== undefined)) {
+  process.stdout.write(`# ==== ${r.name}: ${r.ok ? 'ok' : `FAILED (exit ${r.code})`}\n${r.output.trim()}\n`);
+}
+const lines = results.map(
+  (r) =>
+    `#   ${r.ok ? 'ok    ' : 'FAILED'} ${r.wallS.toFixed(1).padStart(6)} s  ${r.name}${r.ok ? '' : ` (${r.code})`}`,
+);
+process.stdout.write(`# npm test: ${((Date.now() - started) / 1000).toFixed(1)} s\n${lines.join('\n')}\n`);
+process.exit(results.every((r) => r.ok) ? 0 : 1);
