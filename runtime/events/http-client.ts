@@ -3,16 +3,22 @@
 // (fetch, websockets, caches we don't use), paid on every cold start. Passed in as `HttpPoster` so tests
 // can swap it.
 import http from 'node:http';
-import https from 'node:https';
+import type https from 'node:https';
 
 export interface PostResult {
   readonly status: number;
-  /** The start of the response body, for logs and dead-letter diagnostics. */
+  /** The start of the response body, for logs and dead-letter diagnostics; empty for a 2xx answer. */
   readonly body: string;
 }
 
+/**
+ * A request body: one piece, or pieces written in order as they are (a structured event's envelope around its
+ * data bytes goes out without first being copied into one buffer).
+ */
+export type PostBody = string | Uint8Array | readonly (string | Uint8Array)[];
+
 export interface HttpPoster {
-  post(url: string, headers: Record<string, string>, body: string | Buffer, timeoutMs: number): Promise<PostResult>;
+  post(url: string, headers: Record<string, string>, body: PostBody, timeoutMs: number): Promise<PostResult>;
   close(): Promise<void>;
 }
 
@@ -20,67 +26,175 @@ export interface HttpPoster {
 export const timeoutCode = 'ETIMEDOUT_RESPONSE';
 const maxBodyKept = 1024;
 
-export function createHttpPoster(options: { maxSockets?: number } = {}): HttpPoster {
-  const agentOptions = {
+/**
+ * Idle pooled sockets are closed after this. A receiver that closes idle connections itself (Node's default is 5 s,
+ * Go's and Envoy's are longer) would otherwise race us: it closes the socket just as we send on it. Closing first,
+ * below the shortest of those, makes that race rare; `post` replays the one request it can still hit.
+ */
+export const idleSocketMs = 4000;
+
+/** What `http.request` needs for one URL, worked out once: the URL of a sender never changes. */
+interface Target {
+  readonly request: typeof http.request;
+  readonly options: http.RequestOptions;
+}
+
+type Agents = { readonly http: http.Agent; https?: https.Agent };
+
+export interface HttpPosterOptions {
+  /** Sockets per host; 256 by default. */
+  readonly maxSockets?: number;
+  /** How long a pooled socket may sit idle; idleSocketMs by default. */
+  readonly idleSocketMs?: number;
+}
+
+function agentOptions(options: HttpPosterOptions): http.AgentOptions {
+  return {
     keepAlive: true,
     keepAliveMsecs: 1000,
     maxSockets: options.maxSockets ?? 256,
     maxFreeSockets: 64,
-    scheduling: 'lifo' as const,
+    timeout: options.idleSocketMs ?? idleSocketMs,
+    // The most recently used socket first: the rest stay idle and time out when the load drops.
+    scheduling: 'lifo',
   };
-  const httpAgent = new http.Agent(agentOptions);
-  const httpsAgent = new https.Agent(agentOptions);
+}
+
+/**
+ * The target of a URL. node:https is loaded on the first https URL only: a process that posts over plain HTTP
+ * (the broker and KafkaSinks inside the cluster) never pays its module load at start-up.
+ */
+function targetFor(url: string, agents: Agents, poster: HttpPosterOptions): Target {
+  const parsed = new URL(url);
+  const secure = parsed.protocol === 'https:';
+  let request: typeof http.request = http.request;
+  let agent: http.Agent = agents.http;
+  if (secure) {
+    const httpsModule = process.getBuiltinModule('node:https');
+    agents.https ??= new httpsModule.Agent(agentOptions(poster));
+    request = httpsModule.request;
+    agent = agents.https;
+  }
+  const options: http.RequestOptions = {
+    method: 'POST',
+    protocol: parsed.protocol,
+    hostname: parsed.hostname.startsWith('[') ? parsed.hostname.slice(1, -1) : parsed.hostname,
+    port: parsed.port || (secure ? 443 : 80),
+    path: `${parsed.pathname}${parsed.search}`,
+    agent,
+  };
+  if (parsed.username || parsed.password)
+    options.auth = `${decodeURIComponent(parsed.username)}:${decodeURIComponent(parsed.password)}`;
+  return { request, options };
+}
+
+const lengthOf = (piece: string | Uint8Array) => (typeof piece === 'string' ? Buffer.byteLength(piece) : piece.length);
+
+function bodyLength(body: PostBody): number {
+  if (typeof body === 'string' || body instanceof Uint8Array) return lengthOf(body);
+  let length = 0;
+  for (const piece of body) length += lengthOf(piece);
+  return length;
+}
+
+function writeBody(req: http.ClientRequest, body: PostBody): void {
+  if (typeof body === 'string' || body instanceof Uint8Array) {
+    req.end(body);
+    return;
+  }
+  // Written before the socket is assigned, so Node sends the head and every piece in one writev.
+  for (const piece of body) req.write(piece);
+  req.end();
+}
+
+export function createHttpPoster(options: HttpPosterOptions = {}): HttpPoster {
+  const agents: Agents = { http: new http.Agent(agentOptions(options)) };
+  // Bounded: a dlq replays to the subscribers it was given, a handful of URLs; never more than this many kept.
+  const targets = new Map<string, Target>();
+  const targetOf = (url: string): Target => {
+    let target = targets.get(url);
+    if (target === undefined) {
+      if (targets.size >= 64) targets.clear();
+      targets.set(url, (target = targetFor(url, agents, options)));
+    }
+    return target;
+  };
   return {
     post(url, headers, body, timeoutMs) {
-      return new Promise((resolve, reject) => {
-        const target = new URL(url);
-        const isHttps = target.protocol === 'https:';
-        const length = typeof body === 'string' ? Buffer.byteLength(body) : body.length;
-        const req = (isHttps ? https : http).request(
-          target,
-          {
-            method: 'POST',
-            headers: { ...headers, 'content-length': String(length) },
-            agent: isHttps ? httpsAgent : httpAgent,
-          },
-          (res) => {
-            const chunks: Buffer[] = [];
-            let kept = 0;
-            res.on('data', (chunk: Buffer) => {
-              if (kept < maxBodyKept) {
-                chunks.push(chunk);
-                kept += chunk.length;
-              }
-            });
-            res.on('end', () => {
-              clearTimeout(timer);
-              resolve({
-                status: res.statusCode ?? 0,
-                body: Buffer.concat(chunks).toString('utf8').slice(0, maxBodyKept),
-              });
-            });
-            res.on('error', (err) => {
-              clearTimeout(timer);
-              reject(err);
-            });
-          },
-        );
-        // One deadline for the whole exchange: connect, send, and the full response.
-        const timer = setTimeout(() => {
-          const err = Object.assign(new Error(`no complete answer within ${timeoutMs} ms`), { code: timeoutCode });
-          req.destroy(err);
-        }, timeoutMs);
-        req.on('error', (err) => {
-          clearTimeout(timer);
-          reject(err);
-        });
-        req.end(body);
-      });
+      let target: Target;
+      try {
+        target = targetOf(url);
+      } catch (err) {
+        // An invalid URL fails the call like a connection error, as a rejection.
+        return Promise.reject(err instanceof Error ? err : new Error(String(err)));
+      }
+      return exchange(target, { ...headers, 'content-length': String(bodyLength(body)) }, body, timeoutMs);
     },
     close() {
-      httpAgent.destroy();
-      httpsAgent.destroy();
+      agents.http.destroy();
+      agents.https?.destroy();
       return Promise.resolve();
     },
   };
+}
+
+/**
+ * One POST and its whole answer, within `timeoutMs` (connect, send, the full response). A pooled socket the
+ * receiver closed while it sat idle fails at once with ECONNRESET and no answer: the request never reached
+ * anyone, so it is sent once more on a fresh socket, inside the same deadline, instead of failing the attempt.
+ */
+function exchange(
+  target: Target,
+  headers: Record<string, string>,
+  body: PostBody,
+  timeoutMs: number,
+): Promise<PostResult> {
+  return new Promise((resolve, reject) => {
+    let req: http.ClientRequest | undefined;
+    const timer = setTimeout(() => {
+      req?.destroy(Object.assign(new Error(`no complete answer within ${timeoutMs} ms`), { code: timeoutCode }));
+    }, timeoutMs);
+    const settle = (err: Error | undefined, result?: PostResult) => {
+      clearTimeout(timer);
+      if (err) reject(err);
+      else resolve(result as PostResult);
+    };
+    const send = (replay: boolean) => {
+      let sent: http.ClientRequest;
+      try {
+        // Throws at once on a header Node will not send (ERR_INVALID_CHAR): a failed attempt like any other.
+        sent = req = target.request({ ...target.options, headers }, (res) => readAnswer(res, settle));
+      } catch (err) {
+        settle(err as Error);
+        return;
+      }
+      sent.on('error', (err: NodeJS.ErrnoException) => {
+        if (!replay && sent.reusedSocket && staleSocketCodes.has(err.code ?? '')) send(true);
+        else settle(err);
+      });
+      writeBody(sent, body);
+    };
+    send(false);
+  });
+}
+
+/** What sending on a socket the other end has closed fails with. */
+const staleSocketCodes = new Set(['ECONNRESET', 'EPIPE']);
+
+/** The status, and the start of the body of an answer that is not 2xx (a 2xx body is read and dropped). */
+function readAnswer(res: http.IncomingMessage, settle: (err: Error | undefined, result?: PostResult) => void): void {
+  const status = res.statusCode ?? 0;
+  const chunks: Buffer[] = [];
+  let kept = status >= 200 && status < 300 ? maxBodyKept : 0;
+  res.on('data', (chunk: Buffer) => {
+    if (kept < maxBodyKept) {
+      chunks.push(chunk);
+      kept += chunk.length;
+    }
+  });
+  res.on('end', () => {
+    const text = chunks.length === 0 ? '' : Buffer.concat(chunks).toString('utf8').slice(0, maxBodyKept);
+    settle(undefined, { status, body: text });
+  });
+  res.on('error', (err) => settle(err));
 }

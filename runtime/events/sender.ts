@@ -8,7 +8,14 @@ import { HttpError } from '../http/errors.js';
 import type { Logger } from '../logger.js';
 import { timeoutCode, type HttpPoster } from './http-client.js';
 import { withRetries, type AttemptOutcome, type RetryClock } from './retry.js';
-import { binaryMessage, structuredMessage, WireEvent, wireFromCloudEvent, type HttpMessage } from './wire-event.js';
+import {
+  binaryMessage,
+  structuredMessage,
+  structuredPieces,
+  WireEvent,
+  wireFromCloudEvent,
+  type HttpMessage,
+} from './wire-event.js';
 
 /**
  * The W3C trace headers, from the event's distributed-tracing extension when the caller gave none: the
@@ -111,78 +118,96 @@ function finalError(target: string, url: string, result: AttemptResult, attempts
   }
 }
 
+/**
+ * What goes on the wire for one event, serialised once for every attempt: binary mode's data bytes as they came,
+ * structured mode's JSON data between the envelope's two ends without being copied into one buffer.
+ */
+function outgoing(
+  event: WireEvent | CloudEvent<unknown>,
+  mode: ContentMode,
+  extraHeaders: Record<string, string> | undefined,
+): { headers: Record<string, string>; body: Buffer | readonly Buffer[] } {
+  const wire = event instanceof WireEvent ? event : wireFromCloudEvent(event);
+  const message = mode === 'binary' ? binaryMessage(wire) : structuredPieces(wire);
+  const headers = withTraceHeaders(event, extraHeaders ? { ...message.headers, ...extraHeaders } : message.headers);
+  return { headers, body: message.body };
+}
+
+/** One HTTP attempt: its result (reported to the observer) and whether another attempt could help. */
+async function attemptOnce(
+  io: SenderIo,
+  target: string,
+  url: string,
+  message: ReturnType<typeof outgoing>,
+  timeoutMs: number,
+): Promise<AttemptOutcome<AttemptResult>> {
+  const started = performance.now();
+  let result: AttemptResult;
+  try {
+    const response = await io.poster.post(url, message.headers, message.body, timeoutMs);
+    result =
+      response.status >= 200 && response.status < 300
+        ? { kind: 'accepted', status: response.status }
+        : { kind: 'status', status: response.status, body: response.body };
+  } catch (err) {
+    const code = (err as { code?: string }).code ?? '';
+    const message = (err as Error).message ?? String(err);
+    result = timeoutCodes.has(code) ? { kind: 'timeout', message } : { kind: 'network', message: code || message };
+  }
+  io.observer?.attempt?.(target, result, (performance.now() - started) / 1000);
+  if (result.kind === 'accepted') return { done: true, value: result };
+  const retryable = result.kind !== 'status' || retryableStatus(result.status);
+  return { done: false, retryable, value: result };
+}
+
+/**
+ * One deadline over every attempt and the waits between them (OUTBOUND_DEADLINE_MS), so our caller hears back in
+ * the documented time even when each attempt times out: waits are cut to fit, and so is each attempt's timeout.
+ */
+function deadlineFor(outbound: OutboundConfig, clock: RetryClock) {
+  const deadline = performance.now() + (outbound.deadlineMs ?? Infinity);
+  const remaining = () => deadline - performance.now();
+  return {
+    remaining,
+    attemptTimeoutMs: () => Math.max(1, Math.min(outbound.timeoutMs, remaining())),
+    clock: {
+      random: clock.random,
+      sleep: (ms: number) => clock.sleep(Math.max(0, Math.min(ms, remaining()))),
+    } satisfies RetryClock,
+  };
+}
+
 export function createEventSender(options: EventSenderOptions, io: SenderIo): EventSender {
   const { target, url, mode, outbound } = options;
-  const { poster, clock, log, observer } = io;
+  const { log, observer } = io;
   const policy = { retries: outbound.retries, baseDelayMs: outbound.backoffMs, maxDelayMs: outbound.backoffMaxMs };
-
-  async function attemptOnce(
-    headers: Record<string, string>,
-    body: Buffer,
-    timeoutMs: number,
-  ): Promise<AttemptOutcome<AttemptResult>> {
-    const started = performance.now();
-    let result: AttemptResult;
-    try {
-      const response = await poster.post(url, headers, body, timeoutMs);
-      result =
-        response.status >= 200 && response.status < 300
-          ? { kind: 'accepted', status: response.status }
-          : { kind: 'status', status: response.status, body: response.body };
-    } catch (err) {
-      const code = (err as { code?: string }).code ?? '';
-      const message = (err as Error).message ?? String(err);
-      result = timeoutCodes.has(code) ? { kind: 'timeout', message } : { kind: 'network', message: code || message };
-    }
-    observer?.attempt?.(target, result, (performance.now() - started) / 1000);
-    if (result.kind === 'accepted') return { done: true, value: result };
-    const retryable = result.kind !== 'status' || retryableStatus(result.status);
-    return { done: false, retryable, value: result };
-  }
+  const onRetry = (event: { id: unknown }) => (n: number, last: AttemptResult, delayMs: number) => {
+    observer?.retry?.(target);
+    log.warn(
+      { target, attempt: n, delayMs, eventId: event.id, result: describe(last) },
+      `${target} call failed; retrying`,
+    );
+  };
 
   return {
     async send(event, extraHeaders) {
-      const message = serialise(event, mode);
-      const headers = withTraceHeaders(event, extraHeaders ? { ...message.headers, ...extraHeaders } : message.headers);
+      const message = outgoing(event, mode, extraHeaders);
+      const deadline = deadlineFor(outbound, io.clock);
       let attempts = 0;
-      // One deadline over every attempt and the waits between them (OUTBOUND_DEADLINE_MS), so our caller hears
-      // back in the documented time even when each attempt times out: attempts and waits are cut to fit.
-      const deadline = performance.now() + (outbound.deadlineMs ?? Infinity);
-      const remaining = () => deadline - performance.now();
-      const boundedClock: RetryClock = {
-        random: clock.random,
-        sleep: (ms) => clock.sleep(Math.max(0, Math.min(ms, remaining()))),
-      };
       let last: AttemptOutcome<AttemptResult> | undefined;
-      const outcome = await withRetries(
-        policy,
-        boundedClock,
-        async (n) => {
-          // No time left after a wait: the previous answer is final.
-          if (last && remaining() < 1) return { ...last, retryable: false };
-          attempts = n + 1;
-          return (last = await attemptOnce(
-            headers,
-            message.body,
-            Math.max(1, Math.min(outbound.timeoutMs, remaining())),
-          ));
-        },
-        (n, last, delayMs) => {
-          observer?.retry?.(target);
-          log.warn(
-            { target, attempt: n, delayMs, eventId: event.id, result: describe(last) },
-            `${target} call failed; retrying`,
-          );
-        },
-        io.stopping,
-      );
+      const attempt = async (n: number): Promise<AttemptOutcome<AttemptResult>> => {
+        // No time left after a wait: the previous answer is final.
+        if (last && !last.done && deadline.remaining() < 1) return { ...last, retryable: false };
+        attempts = n + 1;
+        return (last = await attemptOnce(io, target, url, message, deadline.attemptTimeoutMs()));
+      };
+      const outcome = await withRetries(policy, deadline.clock, attempt, onRetry(event), io.stopping);
       if (outcome.done) return { status: (outcome.value as { status: number }).status, attempts };
-      const error = finalError(target, url, outcome.value, attempts);
       log.error(
         { target, eventId: event.id, attempts, result: describe(outcome.value) },
         `${target} did not accept the event`,
       );
-      throw error;
+      throw finalError(target, url, outcome.value, attempts);
     },
   };
 }

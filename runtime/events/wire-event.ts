@@ -69,25 +69,43 @@ export function binaryMessage(event: WireEvent): HttpMessage {
 
 export const structuredContentType = 'application/cloudevents+json; charset=utf-8';
 
+/** An HTTP message whose body is pieces to be written in order (OutgoingMessage.body is their concatenation). */
+export interface OutgoingMessage {
+  readonly headers: Record<string, string>;
+  readonly body: readonly Buffer[];
+}
+
+const closingBrace = Buffer.from('}');
+
 /**
  * Structured content mode: JSON data embedded as its own text; UTF-8 text as `data`; anything else, and
  * JSON or text that is not valid UTF-8, as `data_base64`, so the bytes a receiver decodes are the ones sent.
+ * JSON data stays its own buffer between the envelope's two ends: the sender writes the pieces as they are.
  */
-export function structuredMessage(event: WireEvent): HttpMessage {
+export function structuredPieces(event: WireEvent): OutgoingMessage {
   const headers = { 'content-type': structuredContentType };
   let head = '{';
   for (const [name, value] of event.attributes)
     head += `${head.length > 1 ? ',' : ''}${JSON.stringify(name)}:${JSON.stringify(value)}`;
   const data = event.data;
-  if (data === undefined) return { headers, body: Buffer.from(`${head}}`) };
+  if (data === undefined) return { headers, body: [Buffer.from(`${head}}`)] };
   const separator = head.length > 1 ? ',' : '';
   if (data.kind === 'json' && isUtf8(data.bytes)) {
-    return { headers, body: Buffer.concat([Buffer.from(`${head}${separator}"data":`), data.bytes, Buffer.from('}')]) };
+    return { headers, body: [Buffer.from(`${head}${separator}"data":`), data.bytes, closingBrace] };
   }
   if (data.kind === 'text' && isUtf8Charset(parseContentType(event.datacontenttype)?.charset) && isUtf8(data.bytes)) {
-    return { headers, body: Buffer.from(`${head}${separator}"data":${JSON.stringify(data.bytes.toString('utf8'))}}`) };
+    return {
+      headers,
+      body: [Buffer.from(`${head}${separator}"data":${JSON.stringify(data.bytes.toString('utf8'))}}`)],
+    };
   }
-  return { headers, body: Buffer.from(`${head}${separator}"data_base64":"${data.bytes.toString('base64')}"}`) };
+  return { headers, body: [Buffer.from(`${head}${separator}"data_base64":"${data.bytes.toString('base64')}"}`)] };
+}
+
+/** Structured content mode as one buffer (structuredPieces, joined). */
+export function structuredMessage(event: WireEvent): HttpMessage {
+  const { headers, body } = structuredPieces(event);
+  return { headers, body: body.length === 1 ? (body[0] as Buffer) : Buffer.concat(body) };
 }
 
 const int32 = (n: number) => Number.isInteger(n) && n >= -2147483648 && n <= 2147483647;

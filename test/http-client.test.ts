@@ -1,0 +1,176 @@
+// The outbound client (runtime/events/http-client.ts) against real loopback receivers that count their
+// connections: keep-alive reuse is observable as one socket for a run of sequential events, a receiver that
+// drops an idle pooled socket just as it is reused costs no event, idle sockets are closed by us, and a body
+// given in pieces arrives as their bytes in order.
+import { after, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import { createHttpPoster } from '../runtime/events/http-client.js';
+import { startRuntime } from './helpers/runtime.js';
+import { waitFor } from './helpers/wait.js';
+
+interface Received {
+  readonly headers: IncomingMessage['headers'];
+  readonly body: Buffer;
+  /** Which connection it came on, counting from 1. */
+  readonly connection: number;
+}
+
+interface CountingReceiver {
+  readonly url: string;
+  readonly received: Received[];
+  /** Connections opened so far, and those still open. */
+  opened(): number;
+  open(): number;
+  close(): Promise<void>;
+}
+
+/**
+ * A receiver answering 202. `dropReused`: the second request on a connection is never answered, its socket is
+ * reset, as a receiver closing an idle connection at the moment we send on it looks to us.
+ */
+async function countingReceiver(options: { dropReused?: boolean } = {}): Promise<CountingReceiver> {
+  const received: Received[] = [];
+  const sockets = new Map<Socket, number>();
+  let opened = 0;
+  const server: Server = createServer((req: IncomingMessage, res: ServerResponse) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (chunk: Buffer) => chunks.push(chunk));
+    req.on('end', () => {
+      const connection = sockets.get(req.socket) ?? 0;
+      const onThisSocket = received.filter((r) => r.connection === connection).length;
+      if (options.dropReused && onThisSocket > 0) {
+        req.socket.resetAndDestroy();
+        return;
+      }
+      received.push({ headers: req.headers, body: Buffer.concat(chunks), connection });
+      res.writeHead(202);
+      res.end();
+    });
+  });
+  server.on('connection', (socket: Socket) => {
+    sockets.set(socket, ++opened);
+    socket.once('close', () => sockets.delete(socket));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}/ns/default`,
+    received,
+    opened: () => opened,
+    open: () => sockets.size,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+const cleanups: Array<() => Promise<void>> = [];
+after(async () => {
+  for (const cleanup of cleanups.reverse()) await cleanup();
+});
+
+async function receiver(options?: { dropReused?: boolean }): Promise<CountingReceiver> {
+  const r = await countingReceiver(options);
+  cleanups.push(() => r.close());
+  return r;
+}
+
+test('sequential posts go out on one kept-alive socket', async () => {
+  const target = await receiver();
+  const poster = createHttpPoster();
+  cleanups.push(() => poster.close());
+  for (let i = 0; i < 5; i++) {
+    const answer = await poster.post(target.url, { 'content-type': 'text/plain' }, `event ${i}`, 1000);
+    assert.equal(answer.status, 202);
+  }
+  assert.deepEqual(
+    target.received.map((r) => r.body.toString()),
+    ['event 0', 'event 1', 'event 2', 'event 3', 'event 4'],
+  );
+  assert.equal(target.opened(), 1, 'one connection for all five');
+});
+
+test('a pooled socket the receiver drops as it is reused costs no event: the request goes again on a new one', async () => {
+  const target = await receiver({ dropReused: true });
+  const poster = createHttpPoster();
+  cleanups.push(() => poster.close());
+  assert.equal((await poster.post(target.url, {}, 'first', 1000)).status, 202);
+  const second = await poster.post(target.url, {}, 'second', 1000);
+  assert.equal(second.status, 202, 'the reset on the reused socket was not the answer');
+  assert.deepEqual(
+    target.received.map((r) => [r.body.toString(), r.connection]),
+    [
+      ['first', 1],
+      ['second', 2],
+    ],
+  );
+});
+
+test('a reset on a fresh socket is an error, not replayed', async () => {
+  const server = createServer((req) => req.socket.resetAndDestroy());
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  cleanups.push(() => new Promise<void>((resolve) => server.close(() => resolve())));
+  let requests = 0;
+  server.on('request', () => requests++);
+  const poster = createHttpPoster();
+  cleanups.push(() => poster.close());
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
+  await assert.rejects(poster.post(url, {}, 'x', 1000), { code: 'ECONNRESET' });
+  assert.equal(requests, 1);
+});
+
+test('an idle pooled socket is closed by us after idleSocketMs', async () => {
+  const target = await receiver();
+  const poster = createHttpPoster({ idleSocketMs: 50 });
+  cleanups.push(() => poster.close());
+  assert.equal((await poster.post(target.url, {}, 'x', 1000)).status, 202);
+  await waitFor(() => target.open() === 0, 5000, { what: 'the idle socket closed' });
+  assert.equal((await poster.post(target.url, {}, 'y', 1000)).status, 202);
+  assert.equal(target.opened(), 2);
+});
+
+test('a body in pieces arrives as their bytes in order, with its whole length', async () => {
+  const target = await receiver();
+  const poster = createHttpPoster();
+  cleanups.push(() => poster.close());
+  const pieces = [Buffer.from('{"data":'), Buffer.from([0x22, 0xc3, 0xa9, 0x22]), Buffer.from('}')];
+  assert.equal((await poster.post(target.url, {}, pieces, 1000)).status, 202);
+  const [request] = target.received;
+  assert.deepEqual(request?.body, Buffer.concat(pieces));
+  assert.equal(request?.headers['content-length'], String(Buffer.concat(pieces).length));
+});
+
+test('a header Node refuses to send fails the call as a rejection; the poster goes on working', async () => {
+  const target = await receiver();
+  const poster = createHttpPoster();
+  cleanups.push(() => poster.close());
+  await assert.rejects(poster.post(target.url, { tracestate: 'v=\u0100' }, 'x', 1000), { code: 'ERR_INVALID_CHAR' });
+  assert.equal((await poster.post(target.url, {}, 'after', 1000)).status, 202);
+  assert.deepEqual(
+    target.received.map((r) => r.body.toString()),
+    ['after'],
+  );
+});
+
+test('the handler forwards a run of events to the broker over one socket', async () => {
+  const broker = await receiver();
+  const handler = await startRuntime({ ROLE: 'handler', BROKER_URL: broker.url, LOG_LEVEL: 'warn' });
+  cleanups.push(async () => void (await handler.stop()));
+  for (let i = 0; i < 4; i++) {
+    const res = await fetch(handler.url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ce_type: 't', ce_source: '/s' },
+      body: JSON.stringify({ n: i }),
+    });
+    assert.equal(res.status, 202);
+  }
+  assert.deepEqual(
+    broker.received.map((r) => (JSON.parse(r.body.toString()) as { data: unknown }).data),
+    [{ n: 0 }, { n: 1 }, { n: 2 }, { n: 3 }],
+  );
+  assert.equal(broker.opened(), 1);
+});
