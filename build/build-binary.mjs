@@ -80,8 +80,9 @@ export function buildBinary({ output = join(root, 'dist/knative-events'), codeCa
       JSON.stringify({ main, output: blob, disableExperimentalSEAWarning: true, useCodeCache: codeCache }),
     );
     quietly(process.execPath, ['--experimental-sea-config', config], { cwd: work });
-    // Write next to the target and rename, so a test never sees a half-written executable.
-    const partial = `${output}.partial`;
+    // Write next to the target and rename, so a test never sees a half-written executable; named per process,
+    // so two builds at once (a test and a benchmark) do not write into each other's copy.
+    const partial = `${output}.${process.pid}.partial`;
     rmSync(partial, { force: true });
     copyFileSync(process.execPath, partial);
     chmodSync(partial, 0o755);
