@@ -10,7 +10,7 @@
 // whole after the tests (two processes writing to one terminal would interleave). The end of the run lists every
 // step with its outcome and wall time; the exit code is 1 when any step failed.
 import { spawn } from 'node:child_process';
-import { setPriority } from 'node:os';
+import { getPriority, setPriority } from 'node:os';
 import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -25,8 +25,9 @@ function step(name, command, { buffer, niceness = 0 }) {
   });
   if (niceness > 0) {
     try {
-      // before npm starts the check (it takes a few hundred ms to start), so the check inherits the priority
-      setPriority(child.pid, niceness);
+      // before npm starts the check (it takes a few hundred ms to start), so the check inherits the priority;
+      // relative to this run's own, which may itself be niced
+      setPriority(child.pid, Math.min(19, getPriority(child.pid) + niceness));
     } catch {
       // not permitted here: the check then competes with the tests as an equal
     }
