@@ -122,7 +122,9 @@ function cpuSeconds(times) {
  */
 function runFile(file, timeoutMs) {
   const started = Date.now();
-  const node = [process.execPath, '--expose-gc', '--import', 'tsx', file];
+  // the output goes through a pipe, so Node would pick TAP: on a terminal, ask for the readable report instead
+  const reporter = process.stdout.isTTY ? ['--test-reporter=spec'] : [];
+  const node = [process.execPath, '--expose-gc', '--import', 'tsx', ...reporter, file];
   const child = spawn('sh', ['-c', '"$@"; status=$?; times >&3; exit $status', 'sh', ...node], {
     cwd: root,
     stdio: ['ignore', 'pipe', 'pipe', 'pipe'],
