@@ -55,6 +55,11 @@ export async function startTimed(target, probe, { timeoutMs = 20_000 } = {}) {
   child.stderr.on('data', (c) => (stderr += c));
   let exited = false;
   child.once('exit', () => (exited = true));
+  // A file that cannot be run (missing, not executable, being rewritten by a build) fails the spawn itself.
+  child.once('error', (err) => {
+    exited = true;
+    stderr += `${err.message}\n`;
+  });
   for (;;) {
     if (exited) throw new Error(`${target.label} exited during start-up: ${stderr}`);
     if (performance.now() - started > timeoutMs) {
