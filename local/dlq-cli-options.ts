@@ -1,5 +1,5 @@
 // `npm run dlq`'s command line: the usage text, the options, and the list's filters as the API's query.
-import { parseArgs } from 'node:util';
+import { parseCommandLine } from './cli-args.js';
 import { CliError } from './dlq-cli-error.js';
 
 export const usage = `usage: npm run dlq -- <command> [arguments] [options]
@@ -54,11 +54,10 @@ const options = {
 export type Values = ReturnType<typeof parse>['values'];
 
 export function parse(argv: readonly string[]) {
-  try {
-    return parseArgs({ args: [...argv], options, allowPositionals: true, strict: true });
-  } catch (err) {
-    throw new CliError(`${(err as Error).message}\n\n${usage}`);
-  }
+  return parseCommandLine(
+    { args: [...argv], options, allowPositionals: true, strict: true },
+    (message) => new CliError(`${message}\n\n${usage}`),
+  );
 }
 
 /** The list's filters, named as the admin API's query parameters. */

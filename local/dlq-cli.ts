@@ -4,7 +4,7 @@
 // The command line is dlq-cli-options.ts, the calls dlq-cli-api.ts, the commands dlq-cli-commands.ts.
 import { hostname, userInfo } from 'node:os';
 import { resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { isEntryPoint, localStateFile } from './cli-args.js';
 import { adminClient, type Target } from './dlq-cli-api.js';
 import { commands } from './dlq-cli-commands.js';
 import { CliError } from './dlq-cli-error.js';
@@ -13,8 +13,6 @@ import { readState } from './state.js';
 
 export { CliError } from './dlq-cli-error.js';
 export { usage } from './dlq-cli-options.js';
-
-const root = fileURLToPath(new URL('..', import.meta.url));
 
 export interface CliIo {
   readonly env: Readonly<Record<string, string | undefined>>;
@@ -28,7 +26,7 @@ function targetOf(values: Values, io: CliIo): Target {
   let url = values.url ?? io.env.DLQ_URL;
   let token = values.token ?? io.env.DLQ_ADMIN_TOKEN;
   if (!url || !token) {
-    const stateFile = resolve(io.cwd, values.state ?? resolve(root, '.local-run/state.json'));
+    const stateFile = resolve(io.cwd, values.state ?? localStateFile);
     const state = readState(stateFile);
     const admins = state?.dlqAdmin ?? [];
     const admin = values.service ? admins.find((a) => a.short === values.service) : admins[0];
@@ -69,8 +67,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
   return run({ command, values, rest, call, print, out: io.out, sleep: io.sleep });
 }
 
-const isMain = process.argv[1] !== undefined && resolve(process.argv[1]) === fileURLToPath(import.meta.url);
-if (isMain) {
+if (isEntryPoint(import.meta.url)) {
   runCli(process.argv.slice(2), {
     env: process.env,
     out: (text) => process.stdout.write(`${text}\n`),

@@ -3,13 +3,12 @@
 import { randomUUID } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
+import type { parseArgs } from 'node:util';
 import { signRequest, signatureHeader, timestampHeader } from '../runtime/http/hmac-signature.js';
 import { parseSecretFile } from '../runtime/secrets/env-file.js';
+import { isEntryPoint, localStateFile, parseCommandLine } from './cli-args.js';
 import { isAlive, readState } from './state.js';
 
-const root = fileURLToPath(new URL('..', import.meta.url));
 const usage = `usage: npm run send -- --type TYPE --source SOURCE --data JSON [--subject S] [--id ID] [--ext name=value ...]
                        [--service NAME] [--url URL] [--state FILE] [--sign [--key KEY] [--key-secret NAME]]
   posts a binary-mode CloudEvent to the handler of the pipeline \`npm start\` runs (or to --url / --service)
@@ -90,15 +89,10 @@ function eventHeaders(v: SendValues, defaults: SendDefaults): Record<string, str
 }
 
 export function buildRequest(argv: readonly string[], defaults: SendDefaults): SendRequest | 'help' {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: [...argv],
-      options: sendOptions,
-    });
-  } catch (err) {
-    throw new SendError(`${(err as Error).message}\n${usage}`);
-  }
+  const parsed = parseCommandLine(
+    { args: [...argv], options: sendOptions },
+    (message) => new SendError(`${message}\n${usage}`),
+  );
   const v = parsed.values;
   if (v.help) return 'help';
   const missing = (['type', 'source', 'data'] as const).filter((k) => !v[k]);
@@ -153,7 +147,7 @@ function keyFromPipeline(state: ReturnType<typeof readState>, secretName: string
 
 async function main(): Promise<void> {
   const req = buildRequest(process.argv.slice(2), {
-    stateFile: resolve(root, '.local-run', 'state.json'),
+    stateFile: localStateFile,
     newId: randomUUID,
     env: process.env,
   });
@@ -184,7 +178,7 @@ async function main(): Promise<void> {
   else process.exitCode = 1;
 }
 
-if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+if (isEntryPoint(import.meta.url)) {
   main().catch((err: unknown) => {
     console.error(`npm run send: ${err instanceof SendError ? err.message : String(err)}`);
     process.exit(1);
