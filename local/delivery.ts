@@ -1,6 +1,7 @@
 // Delivery of one event to one destination under a Knative DeliverySpec: retries with linear or
 // exponential backoff, a per-attempt timeout, and dead-lettering with the knativeerror* extensions.
-// The rules (knative/eventing DeliverySpec and the data-plane contract, see FACTS.md):
+// The rules (knative.dev/docs/eventing/event-delivery, the data-plane contract in knative/specs, and
+// knative/eventing pkg/channel/attributes for the knativeerror* extensions):
 //   - retried: no response (connection error, timeout), every 5xx, and 404, 408, 409, 429;
 //     any other 4xx goes straight to the dead-letter sink;
 //   - delay before retry n (1-based): linear → backoffDelay × n, exponential → backoffDelay × 2^n;

@@ -1,4 +1,4 @@
-// Trigger filter semantics against Knative's rules (knative/eventing pkg/eventfilter; FACTS.md).
+// Trigger filter semantics against Knative's rules (knative/eventing pkg/eventfilter).
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { CloudEvent } from 'cloudevents';

@@ -1,5 +1,6 @@
 // The state file the runner writes once everything is up (<outDir>/state.json, git-ignored under
-// .local-run/) and removes when it stops: how `npm run send` and tests find the running pipeline.
+// .local-run/) and removes when it stops: how `npm run send`, `npm run dlq`, `npm run trace` and tests find the
+// running pipeline.
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 
 export interface RunState {

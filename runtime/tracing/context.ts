@@ -1,6 +1,6 @@
 // W3C Trace Context (https://www.w3.org/TR/trace-context/): `traceparent` and `tracestate`, parsed and written.
-// Part of the always-loaded core of tracing (with api.ts): a process with tracing off still carries the
-// caller's trace through, so a trace that Knative or a client started is not cut at our hop.
+// Part of the always-loaded core of tracing (with index.ts and hops.ts): a process with tracing off still
+// carries the caller's trace through, so a trace that Knative or a client started is not cut at our hop.
 
 export interface SpanContext {
   /** 32 lowercase hex digits, not all zero. */

@@ -1,6 +1,7 @@
-// Tracing as the roles see it: start a span, give it attributes, events and links, end it. This file and
-// context.ts are all that a process loads while tracing is off (no OTEL_EXPORTER_OTLP_ENDPOINT, or
-// OTEL_SDK_DISABLED=true): `noopTracing` records nothing and only passes the caller's trace context on.
+// Tracing as the roles see it: start a span, give it attributes, events and links, end it. This file,
+// context.ts and hops.ts are all of tracing that a process loads while tracing is off (no
+// OTEL_EXPORTER_OTLP_ENDPOINT, or OTEL_SDK_DISABLED=true): `noopTracing` records nothing and only passes the
+// caller's trace context on.
 // The recording side (sdk.ts: spans, sampler, batch, OTLP protobuf export) is imported only when an endpoint
 // is set, the same discipline as prom-client and node-vault (see README "Tracing" for the measured cost).
 import type { SpanContext } from './context.js';
