@@ -2,11 +2,13 @@
 // ordinary request uses, rewritten so the module is loaded the first time it is used. Everything stays in the
 // bundle; only when it is evaluated changes. Measured with bench/start-cost.mjs (CPU ms at start, and what the
 // built-in adds to idle RSS): zlib ~1.5 ms / 0.25 MiB, assert ~2 ms / 0.4 MiB, deep-equal and its ~20 small
-// packages ~2 ms, pino's transport code (thread-stream, worker_threads) ~1.5 ms / 0.5 MiB.
+// packages ~2 ms, pino's transport code (thread-stream, worker_threads) ~1.5 ms / 0.5 MiB; node:crypto and
+// node:https below.
 //
 // Each rewrite names the exact text it replaces: when a package update changes that text the build fails and
 // says which rewrite to review, rather than silently loading the module eagerly again.
 import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 
 /** `assert(value, ...)` that loads node:assert only to throw: the same AssertionError when `value` is falsy. */
 const lazyAssert = (name) => `const assert = (...args) => { if (!args[0]) require('${name}')(...args) }`;
@@ -74,10 +76,51 @@ export function applyLazyRequires(path, source) {
   return patched;
 }
 
+/**
+ * Node built-ins every role imports somewhere but a start rarely calls: node:crypto (uuid in the CloudEvents SDK,
+ * Koa's cookies, our ids, hashes and signatures; ~1 ms and 0.75 MiB RSS for OpenSSL's set-up) and node:https
+ * (the SDK's transport, which the runtime does not use; ~2 ms, 1.1 MiB). Every import of them in the bundle
+ * gets a stand-in that loads the real module at the first property read: `crypto.randomUUID()` works as
+ * before, the load just moves to that call. Reading `__esModule` (esbuild's and TypeScript's interop helpers
+ * do, at import) answers undefined without loading: a built-in is never an ES module namespace.
+ */
+const lazyBuiltins = /^(node:)?(crypto|https)$/;
+const lazyBuiltinNamespace = 'lazy-builtin';
+
+/**
+ * The stand-in's source. esbuild's __toESM copies a module's property names (as getters) when it is imported
+ * with named or default imports, so the names are listed at build time, from this Node's module: listing
+ * them must not load it. The build's Node is the one the bundle runs on (the image, the executable).
+ * @param {string} name
+ */
+function lazyBuiltinModule(name) {
+  const names = Object.getOwnPropertyNames(createRequire(import.meta.url)(`node:${name}`));
+  return `let loaded;
+const real = () => (loaded ??= require('node:${name}'));
+const names = ${JSON.stringify(names)};
+module.exports = new Proxy({}, {
+  get: (_, key) => (key === '__esModule' ? undefined : real()[key]),
+  has: (_, key) => key in real(),
+  ownKeys: () => names,
+  getOwnPropertyDescriptor: (_, key) =>
+    names.includes(key) ? { configurable: true, enumerable: true, writable: true, value: undefined } : undefined,
+});
+`;
+}
+
 /** @type {import('esbuild').Plugin} */
 export const lazyRequiresPlugin = {
   name: 'lazy-requires',
   setup(b) {
+    b.onResolve({ filter: lazyBuiltins }, (args) =>
+      args.namespace === lazyBuiltinNamespace
+        ? { path: args.path, external: true }
+        : { path: args.path.replace(/^node:/, ''), namespace: lazyBuiltinNamespace },
+    );
+    b.onLoad({ filter: /.*/, namespace: lazyBuiltinNamespace }, (args) => ({
+      loader: 'js',
+      contents: lazyBuiltinModule(args.path),
+    }));
     for (const { file } of lazyRequires.filter((entry) => !entry.patchedBy)) {
       b.onLoad({ filter: pathPattern(file) }, (args) => ({
         contents: applyLazyRequires(args.path, readFileSync(args.path, 'utf8')),

@@ -124,7 +124,8 @@ export async function assemble(config: RuntimeConfig, io: AssembleIo): Promise<A
     env: io.env ?? {},
     poster,
     clock: io.clock ?? realClock,
-    newId: io.newId ?? randomUUID,
+    // Called, not passed: the bundle loads node:crypto at its first use (build/lazy-requires-plugin.mjs).
+    newId: io.newId ?? (() => randomUUID()),
     now: io.now ?? (() => new Date()),
     secrets: io.secrets ?? { get: () => undefined },
     loadFunction: io.loadFunction ?? (io.functions ?? noFunctions).load,

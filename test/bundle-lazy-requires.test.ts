@@ -11,7 +11,7 @@ import { bundlePath, startBundle } from './helpers/bundle.js';
 const work = mkdtempSync(join(tmpdir(), 'ke-lazy-requires-'));
 after(() => rmSync(work, { recursive: true, force: true }));
 
-test('a subscriber answers its first events without loading zlib, assert or worker_threads', async () => {
+test('a subscriber answers its first events without loading zlib, assert, worker_threads, crypto or https', async () => {
   const list = join(work, 'modules.txt');
   const preload = join(work, 'module-list.cjs');
   writeFileSync(
@@ -51,6 +51,6 @@ test('a subscriber answers its first events without loading zlib, assert or work
   }
   const loaded = readFileSync(list, 'utf8').split('\n');
   assert.ok(loaded.includes('NativeModule http'), 'the list is the real one: node:http is in it');
-  for (const builtin of ['zlib', 'assert', 'worker_threads'])
+  for (const builtin of ['zlib', 'assert', 'worker_threads', 'crypto', 'https'])
     assert.ok(!loaded.includes(`NativeModule ${builtin}`), `node:${builtin} was loaded`);
 });
