@@ -167,6 +167,11 @@ test('the handler forwards a run of events to the broker over one socket', async
       body: JSON.stringify({ n: i }),
     });
     assert.equal(res.status, 202);
+    // The answer is written as JSON text with its type set (no per-request lookup): the same as Koa's for an object.
+    assert.equal(res.headers.get('content-type'), 'application/json; charset=utf-8');
+    const answer = (await res.json()) as Record<string, unknown>;
+    assert.deepEqual(Object.keys(answer), ['success', 'id', 'type', 'source']);
+    assert.deepEqual([answer.success, answer.type, answer.source], [true, 't', '/s']);
   }
   assert.deepEqual(
     broker.received.map((r) => (JSON.parse(r.body.toString()) as { data: unknown }).data),

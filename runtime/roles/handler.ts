@@ -8,18 +8,43 @@ import { createCallerCheck } from '../http/caller-auth.js';
 import { prevalidateJsonBody, validatedUnparsed } from '../events/json-validate.js';
 import { readWireEvent } from '../events/parse.js';
 import { createEventSender } from '../events/sender.js';
+import type { WireEvent } from '../events/wire-event.js';
+import type { RequestContext } from '../http/request-state.js';
 import { sendTraced, startIncomingSpan, within } from '../tracing/hops.js';
 import { noopTracing, nowMs } from '../tracing/index.js';
 import type { RoleDeps, RoleInstance } from './role.js';
+
+/** The answer once the broker accepted: written here as JSON text, so Koa looks up no content type per request. */
+function answerForwarded(ctx: RequestContext, event: WireEvent): void {
+  ctx.state.outcome = 'forwarded';
+  ctx.status = 202;
+  ctx.set('Content-Type', 'application/json; charset=utf-8');
+  ctx.body = JSON.stringify({ success: true, id: event.id, type: event.type, source: event.source });
+}
+
+/** The request as a WireEvent: the caller checked first (HMAC over the raw body), then the parse step. */
+function eventReader(config: HandlerConfig, deps: RoleDeps) {
+  const parseOptions = { legacy: true, newId: deps.newId, now: deps.now };
+  const validatedOptions = { ...parseOptions, jsonValidated: true };
+  const checkCaller = createCallerCheck(config.callerAuth, deps.secrets, deps.now);
+  return async (ctx: RequestContext): Promise<WireEvent> => {
+    const { headers } = ctx.req;
+    const body = await readBody(ctx.req, config.maxBodyBytes, { jsonUnparsed: validatedUnparsed });
+    checkCaller?.(ctx.req, body);
+    // A large JSON body is checked in slices that yield to the loop (JSON.parse of 1 MiB blocked it for up to
+    // 250 ms); the parse step then keeps its bytes unparsed: they are forwarded as they came. A small one is
+    // parsed there, without a turn of the loop here.
+    const jsonValidated = validatedUnparsed(headers, body.length) && (await prevalidateJsonBody(headers, body));
+    return readWireEvent(headers, body, jsonValidated ? validatedOptions : parseOptions, ctx.req.rawHeaders);
+  };
+}
 
 export function createHandlerRole(config: HandlerConfig, deps: RoleDeps): RoleInstance {
   const sender = createEventSender(
     { target: 'broker', url: config.brokerUrl, mode: config.brokerContentMode, outbound: config.outbound },
     deps,
   );
-  const parseOptions = { legacy: true, newId: deps.newId, now: deps.now };
-  const validatedOptions = { ...parseOptions, jsonValidated: true };
-  const checkCaller = createCallerCheck(config.callerAuth, deps.secrets, deps.now);
+  const readEvent = eventReader(config, deps);
   const tracing = deps.tracing ?? noopTracing;
   const broker = { name: 'broker', url: config.brokerUrl };
   const receiveAttributes = {
@@ -28,6 +53,7 @@ export function createHandlerRole(config: HandlerConfig, deps: RoleDeps): RoleIn
     'http.request.method': 'POST',
     'http.route': '/',
   };
+  const send = (event: WireEvent, headers: Record<string, string> | undefined) => sender.send(event, headers);
 
   return {
     routes: [
@@ -36,17 +62,7 @@ export function createHandlerRole(config: HandlerConfig, deps: RoleDeps): RoleIn
         path: '/',
         async handle(ctx) {
           const started = tracing.enabled ? nowMs() : undefined;
-          const body = await readBody(ctx.req, config.maxBodyBytes, { jsonUnparsed: validatedUnparsed });
-          checkCaller?.(ctx.req, body);
-          // A large JSON body is checked in slices that yield to the loop (JSON.parse of 1 MiB blocked it for up to
-          // 250 ms); the parse step then keeps its bytes unparsed: they are forwarded as they came.
-          const jsonValidated = await prevalidateJsonBody(ctx.req.headers, body);
-          const event = readWireEvent(
-            ctx.req.headers,
-            body,
-            jsonValidated ? validatedOptions : parseOptions,
-            ctx.req.rawHeaders,
-          );
+          const event = await readEvent(ctx);
           ctx.state.event = event;
           // receive (SERVER) → publish broker (PRODUCER): the event goes on with the publish span's context in
           // its traceparent extension and headers, whatever trace the caller sent (tracing/hops.ts).
@@ -60,12 +76,10 @@ export function createHandlerRole(config: HandlerConfig, deps: RoleDeps): RoleIn
           await within(
             span,
             true,
-            () => sendTraced(tracing, span.context, broker, event, (traced, headers) => sender.send(traced, headers)),
+            () => sendTraced(tracing, span.context, broker, event, send),
             () => 202,
           );
-          ctx.state.outcome = 'forwarded';
-          ctx.status = 202;
-          ctx.body = { success: true, id: event.id, type: event.type, source: event.source };
+          answerForwarded(ctx, event);
         },
       },
     ],
