@@ -3,7 +3,8 @@
 // one at a time, a few milliseconds per turn of the loop.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { createHeavyTurns, createSliceQueue } from '../runtime/http/heavy-turns.js';
+import { createHeavyTurns, createIntake, createSliceQueue } from '../runtime/http/heavy-turns.js';
+import { waitFor } from './helpers/wait.js';
 
 function busy(ms: number): void {
   const until = performance.now() + ms;
@@ -109,4 +110,22 @@ test('sliced jobs: a slice that throws rejects its own job only', async () => {
   await assert.rejects(failing, /broken slice/);
   await next;
   assert.deepEqual(events, ['b', 'b']);
+});
+
+test('intake: past the allowance readers wait; a later turn resumes them in order, as many as it covers', async () => {
+  const intake = createIntake(128 * 1024);
+  assert.equal(intake.take(100 * 1024), true);
+  assert.equal(intake.take(64 * 1024), false, "over the turn's allowance");
+  const events: string[] = [];
+  const endOfTurn = turnEnds(events);
+  for (const name of ['a', 'b', 'c'])
+    intake.wait(() => {
+      events.push(name);
+      endOfTurn();
+    });
+  assert.deepEqual(events, [], 'nobody resumed in the turn that spent the allowance');
+  await waitFor(() => events.length === 5, 5000, { what: 'the three readers resumed', intervalMs: 1 });
+  // 128 KiB a turn, about one 64 KiB socket read per reader resumed: two in the first turn, one in the next.
+  assert.equal(events.join(''), 'ab|c|');
+  assert.equal(intake.take(64 * 1024), true, 'a new turn, a new allowance');
 });

@@ -10,7 +10,7 @@
 // bundle for a decoding step we never use, and the bundle's size is paid on every cold start.
 import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
 import { HttpError } from './errors.js';
-import { heavyBodyBytes, runInSlices, takeHeavyTurn, type RunInSlices } from './heavy-turns.js';
+import { bodyIntake, heavyBodyBytes, runInSlices, takeHeavyTurn, type RunInSlices } from './heavy-turns.js';
 import {
   bytesHeldPerBodyByte,
   jsonPrepaidPerBodyByte,
@@ -128,6 +128,15 @@ interface Received {
   readonly length: number;
 }
 
+/** Pauses the request once the turn's intake allowance is spent (heavy-turns.ts), to resume in a later turn. */
+function paceIntake(req: IncomingMessage, bytes: number, finished: () => boolean): void {
+  if (bodyIntake.take(bytes)) return;
+  req.pause();
+  bodyIntake.wait(() => {
+    if (!finished()) req.resume();
+  });
+}
+
 function readBounded(req: IncomingMessage, limitBytes: number, charge: BodyCharge): Promise<Received> {
   const declared = req.headers['content-length'];
   if (declared !== undefined && Number(declared) > limitBytes) {
@@ -138,7 +147,9 @@ function readBounded(req: IncomingMessage, limitBytes: number, charge: BodyCharg
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let received = 0;
+    let finished = false;
     const cleanup = () => {
+      finished = true;
       req.off('data', onData);
       req.off('end', onEnd);
       req.off('error', onError);
@@ -158,6 +169,7 @@ function readBounded(req: IncomingMessage, limitBytes: number, charge: BodyCharg
         return stop(err instanceof Error ? err : new Error(String(err)));
       }
       chunks.push(chunk);
+      paceIntake(req, chunk.length, () => finished);
     };
     const onEnd = () => {
       cleanup();
