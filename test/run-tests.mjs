@@ -1,7 +1,7 @@
 // Runs the *.test.ts files under test/, functions/ and local/, each in its own Node process (tsx loads TypeScript),
 // with Node's test runner reporting inside each. A test file that is not found is a test that never runs.
 //
-//   node test/run-tests.mjs [--lane=unit|integration] [--concurrency=N] [path filter...]
+//   node test/run-tests.mjs [--lane=unit|integration] [--concurrency=N] [--isolate] [path filter...]
 //
 // Lanes. A file is in the UNIT lane when it is listed in UNIT below; every other file is INTEGRATION. A unit file
 // starts no process (no helm, no bundle, no PostgreSQL, Prometheus or browser), needs no build (dist/), and any
@@ -16,12 +16,19 @@
 // ends (no interleaving), followed by its wall and CPU time; the end of the run lists the slowest files, the failed
 // ones, and the totals as `# pass N` / `# fail N`.
 //
+// Unit files share processes. Starting Node with tsx costs about 1 s of CPU per process, more than most unit files
+// take to run; since a unit file starts nothing and keeps no state past its tests (see Lanes), the unit files of a
+// run are split into UNIT_PROCESSES groups, each run in one process where every file's tests sit in a suite named
+// after the file. `--isolate` gives every file its own process again (to rule sharing out when a unit test fails).
+//
 // Timeouts. A file still running after its lane's TIMEOUT_MS is killed (with every process it started) and fails:
-// sized for the slowest file on a loaded 2-core machine with a margin.
+// sized for the slowest file on a loaded 2-core machine with a margin. A group of unit files has the bound of one
+// unit file per UNIT_FILES_PER_BOUND files.
 import { spawn } from 'node:child_process';
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 
@@ -92,6 +99,9 @@ export const SLOWEST_FIRST = [
 /** Per-file bound (ms), see "Timeouts" above. Measured at load 6-10 on 2 cores: the slowest unit file takes 3 s, the slowest
  * integration files (single executable, dlq console, the local pipeline) 50-70 s; a hang ends at 20x / 4x that. */
 const TIMEOUT_MS = { unit: 60_000, integration: 300_000 };
+/** Two groups: the two run beside the integration files, so neither core waits on one long group. */
+const UNIT_PROCESSES = 2;
+const UNIT_FILES_PER_BOUND = 6;
 
 function findTests(dir) {
   const out = [];
@@ -110,6 +120,43 @@ function bySlowestFirst(files) {
   return [...files].sort((a, b) => rank(a) - rank(b) || a.localeCompare(b));
 }
 
+/**
+ * The processes to run: each integration file alone; the unit files in UNIT_PROCESSES groups (files dealt out in
+ * turn), placed right after the slowest files. A job is `{ name, files, timeoutMs }`.
+ */
+function jobsOf(files, isolate) {
+  const grouped = isolate ? [] : files.filter((f) => UNIT.includes(f));
+  const alone = files.filter((f) => !grouped.includes(f));
+  const single = (f) => ({
+    name: f,
+    files: [f],
+    timeoutMs: UNIT.includes(f) ? TIMEOUT_MS.unit : TIMEOUT_MS.integration,
+  });
+  // two files at least per group: a group of one is a file alone with extra steps
+  const count = Math.min(UNIT_PROCESSES, Math.floor(grouped.length / 2));
+  if (count < 1) return bySlowestFirst(files).map(single);
+  const groups = Array.from({ length: count }, (_, i) => grouped.filter((_f, j) => j % count === i));
+  const unitJobs = groups.map((g, i) => ({
+    name: `unit files, group ${i + 1} of ${groups.length} (${g.length} files in one process)`,
+    files: g,
+    timeoutMs: TIMEOUT_MS.unit * Math.ceil(g.length / UNIT_FILES_PER_BOUND),
+  }));
+  const ordered = bySlowestFirst(alone);
+  const slow = ordered.filter((f) => SLOWEST_FIRST.includes(f)).map(single);
+  return [...slow, ...unitJobs, ...ordered.filter((f) => !SLOWEST_FIRST.includes(f)).map(single)];
+}
+
+/** The script a group's process runs: each file's tests in a suite named after the file (test/ names, not paths). */
+function groupEntry(files, dir) {
+  const entry = join(dir, 'unit-group.mjs');
+  const lines = files.map(
+    (f) =>
+      `describe(${JSON.stringify(f)}, async () => { await import(${JSON.stringify(pathToFileURL(join(root, f)).href)}); });`,
+  );
+  writeFileSync(entry, `import { describe } from 'node:test';\n${lines.join('\n')}\n`);
+  return entry;
+}
+
 /** `times` in sh prints the shell's then its children's user and system time: the test file's CPU, its own children included. */
 function cpuSeconds(times) {
   const children = times.trim().split('\n').at(-1) ?? '';
@@ -117,11 +164,14 @@ function cpuSeconds(times) {
 }
 
 /**
- * Runs one test file in its own process group (so a timeout kills what it started too), through `sh` so that the
- * CPU time of the file and its children can be read afterwards. Resolves with the outcome; never rejects.
+ * Runs one job's files in one process, in its own process group (so a timeout kills what it started too), through
+ * `sh` so that the CPU time of the files and their children can be read afterwards. Resolves with the outcome;
+ * never rejects.
  */
-function runFile(file, timeoutMs) {
+function runJob({ name, files, timeoutMs }) {
   const started = Date.now();
+  const groupDir = files.length > 1 ? mkdtempSync(join(tmpdir(), 'run-tests-')) : undefined;
+  const file = groupDir ? groupEntry(files, groupDir) : files[0];
   // the output goes through a pipe, so Node would pick TAP: on a terminal, ask for the readable report instead
   const reporter = process.stdout.isTTY ? ['--test-reporter=spec'] : [];
   const node = [process.execPath, '--expose-gc', '--import', 'tsx', ...reporter, file];
@@ -147,9 +197,10 @@ function runFile(file, timeoutMs) {
   return new Promise((resolve) => {
     child.on('close', (code, signal) => {
       clearTimeout(timer);
+      if (groupDir) rmSync(groupDir, { recursive: true, force: true });
       const wallS = (Date.now() - started) / 1000;
-      if (timedOut) output += `\n# ${file}: killed after ${timeoutMs / 1000} s (the file's time limit)\n`;
-      resolve({ file, ok: code === 0 && !timedOut, code: code ?? signal, output, wallS, cpuS: cpuSeconds(times) });
+      if (timedOut) output += `\n# ${name}: killed after ${timeoutMs / 1000} s (its time limit)\n`;
+      resolve({ name, ok: code === 0 && !timedOut, code: code ?? signal, output, wallS, cpuS: cpuSeconds(times) });
     });
   });
 }
@@ -164,25 +215,25 @@ function countsOf(output) {
   return counts;
 }
 
-/** Runs the files `concurrency` at a time, in the order given; prints each file's output as it ends. */
-async function runAll(files, concurrency) {
-  const queue = [...files];
+/** Runs the jobs `concurrency` at a time, in the order given; prints each job's output as it ends. */
+async function runAll(jobs, concurrency) {
+  const queue = [...jobs];
   const results = [];
   const worker = async () => {
-    for (let file = queue.shift(); file !== undefined; file = queue.shift()) {
-      const r = await runFile(file, UNIT.includes(file) ? TIMEOUT_MS.unit : TIMEOUT_MS.integration);
+    for (let job = queue.shift(); job !== undefined; job = queue.shift()) {
+      const r = await runJob(job);
       results.push(r);
-      process.stdout.write(`# ---- ${file}\n${r.output.trimEnd()}\n`);
+      process.stdout.write(`# ---- ${r.name}\n${r.output.trimEnd()}\n`);
       process.stdout.write(
-        `# ---- ${file}: ${r.ok ? 'ok' : `FAILED (exit ${r.code})`}, ${r.wallS.toFixed(1)} s wall, ${r.cpuS.toFixed(1)} s CPU\n\n`,
+        `# ---- ${r.name}: ${r.ok ? 'ok' : `FAILED (exit ${r.code})`}, ${r.wallS.toFixed(1)} s wall, ${r.cpuS.toFixed(1)} s CPU\n\n`,
       );
     }
   };
-  await Promise.all(Array.from({ length: Math.min(concurrency, files.length) }, worker));
+  await Promise.all(Array.from({ length: Math.min(concurrency, jobs.length) }, worker));
   return results;
 }
 
-function summarise(results, wallS) {
+function summarise(results, fileCount, wallS) {
   const totals = Object.fromEntries(COUNTS.map((c) => [c, 0]));
   for (const r of results) {
     const counts = countsOf(r.output);
@@ -193,11 +244,11 @@ function summarise(results, wallS) {
   const slowest = [...results].sort((a, b) => b.wallS - a.wallS).slice(0, 10);
   const cpu = results.reduce((s, r) => s + r.cpuS, 0);
   const lines = [
-    `# ${results.length} files in ${wallS.toFixed(1)} s wall, ${cpu.toFixed(1)} s CPU; slowest:`,
+    `# ${fileCount} files in ${results.length} processes, ${wallS.toFixed(1)} s wall, ${cpu.toFixed(1)} s CPU; slowest:`,
     ...slowest.map(
-      (r) => `#   ${r.wallS.toFixed(1).padStart(6)} s wall ${r.cpuS.toFixed(1).padStart(6)} s CPU  ${r.file}`,
+      (r) => `#   ${r.wallS.toFixed(1).padStart(6)} s wall ${r.cpuS.toFixed(1).padStart(6)} s CPU  ${r.name}`,
     ),
-    ...results.filter((r) => !r.ok).map((r) => `# FAILED: ${r.file} (exit ${r.code})`),
+    ...results.filter((r) => !r.ok).map((r) => `# FAILED: ${r.name} (exit ${r.code})`),
     ...COUNTS.map((c) => `# ${c} ${totals[c]}`),
   ];
   process.stdout.write(`${lines.join('\n')}\n`);
@@ -234,6 +285,6 @@ if (files.length === 0) {
   process.exit(1);
 }
 const started = Date.now();
-const results = await runAll(bySlowestFirst(files), concurrency);
-summarise(results, (Date.now() - started) / 1000);
+const results = await runAll(jobsOf(files, args.includes('--isolate')), concurrency);
+summarise(results, files.length, (Date.now() - started) / 1000);
 process.exit(results.every((r) => r.ok) ? 0 : 1);
