@@ -208,27 +208,41 @@ function sdkValidate(event: CloudEvent<unknown>): void {
 }
 
 /**
- * Node joins a repeated header into "a, b", which would slip through as one odd attribute value.
- * A CloudEvent attribute sent twice (in any mix of ce-/ce_ and case) is refused from the raw header list.
+ * `attributesFromHeaders` from the request's raw header list, with the check Node's header object hides: Node
+ * joins a repeated header into "a, b", which would slip through as one odd attribute value, so an attribute sent
+ * in more than one header (in any mix of ce-/ce_ and case) is refused. One pass over the list does both.
  */
-export function rejectDuplicateAttributeHeaders(rawHeaders: readonly string[]): void {
-  let seen: Set<string> | undefined;
+function attributesFromRawHeaders(
+  rawHeaders: readonly string[],
+  legacy: boolean,
+): { attributes: Map<string, AttributeValue>; underscored: boolean } {
+  const attributes = new Map<string, AttributeValue>();
+  let ignored: Set<string> | undefined;
+  let underscored = false;
   for (let i = 0; i < rawHeaders.length; i += 2) {
-    const name = rawHeaders[i] as string;
-    if (name.length < 4 || (name.charCodeAt(0) | 32) !== 99 || (name.charCodeAt(1) | 32) !== 101) continue; // "ce"
-    const separator = name[2];
-    if (separator !== '-' && separator !== '_') continue;
-    const attribute = name.slice(3).toLowerCase();
-    seen ??= new Set();
-    if (seen.has(attribute))
-      throw new HttpError(400, 'invalid_event', `CloudEvent attribute "${attribute}" was sent in more than one header`);
-    seen.add(attribute);
+    const rawName = rawHeaders[i] as string;
+    if (rawName.length < 3 || (rawName.charCodeAt(0) | 32) !== 99 || (rawName.charCodeAt(1) | 32) !== 101) continue; // "ce"
+    const separator = rawName.charCodeAt(2);
+    if (separator !== 45 && separator !== 95) continue; // "-" or "_"
+    const name = rawName.slice(3).toLowerCase();
+    // "ce-" alone (no name) is not checked for repeats: its empty attribute name is refused by checkAttributes
+    // whatever its value.
+    if (name.length > 0 && (attributes.has(name) || ignored?.has(name)))
+      throw new HttpError(400, 'invalid_event', `CloudEvent attribute "${name}" was sent in more than one header`);
+    const value = rawHeaders[i + 1] as string;
+    if (separator === 95 && !legacy) (ignored ??= new Set()).add(name);
+    else if (separator === 95) {
+      underscored = true;
+      attributes.set(name, value);
+    } else attributes.set(name, decodeHeaderValue(name, value));
   }
+  return { attributes, underscored };
 }
 
 /**
  * Every check on the CloudEvent's headers happens here, in the parse step. `rawHeaders` (the request's, as
- * sent): a repeated attribute header is refused first; without them (an outbound answer) it is not checked.
+ * sent): the attributes are read from them and a repeated one is refused first; without them (an outbound
+ * answer) the header object is read and repeats are not checked.
  */
 function readWire(
   headers: IncomingHttpHeaders,
@@ -236,7 +250,8 @@ function readWire(
   options: ParseOptions,
   rawHeaders: readonly string[] | undefined,
 ): WireEvent {
-  if (rawHeaders !== undefined) rejectDuplicateAttributeHeaders(rawHeaders);
+  // First, as before any other check: a repeated attribute header is refused whatever else is wrong.
+  const fromRaw = rawHeaders !== undefined ? attributesFromRawHeaders(rawHeaders, options.legacy) : undefined;
   const rawType = headerValue(headers['content-type']);
   const contentType = parseContentType(rawType);
   if (contentType?.batch)
@@ -251,7 +266,7 @@ function readWire(
   if (contentType?.structured) {
     ({ attributes, data } = fromStructured(body));
   } else {
-    const fromHeaders = attributesFromHeaders(headers, options.legacy);
+    const fromHeaders = fromRaw ?? attributesFromHeaders(headers, options.legacy);
     attributes = fromHeaders.attributes;
     const legacyForm = options.legacy && (fromHeaders.underscored || !attributes.has('specversion'));
     if (legacyForm || options.requireJson) {
