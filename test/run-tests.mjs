@@ -163,6 +163,23 @@ function cpuSeconds(times) {
   return [...children.matchAll(/(\d+)m([\d.]+)s/g)].reduce((sum, [, m, s]) => sum + Number(m) * 60 + Number(s), 0);
 }
 
+/** The process groups of the jobs running now: a test file's group is its own, so Ctrl-C does not reach it. */
+const running = new Set();
+function killGroup(pid, signal) {
+  try {
+    process.kill(-pid, signal);
+  } catch {
+    // already gone
+  }
+}
+// Stopped (Ctrl-C, or npm test stopped): stop the running files and what they started, rather than leave them.
+for (const signal of ['SIGINT', 'SIGTERM']) {
+  process.once(signal, () => {
+    for (const pid of running) killGroup(pid, 'SIGTERM');
+    process.exit(130);
+  });
+}
+
 /**
  * Runs one job's files in one process, in its own process group (so a timeout kills what it started too), through
  * `sh` so that the CPU time of the files and their children can be read afterwards. Resolves with the outcome;
@@ -186,16 +203,14 @@ function runJob({ name, files, timeoutMs }) {
   child.stderr.on('data', (c) => (output += c));
   child.stdio[3].on('data', (c) => (times += c));
   let timedOut = false;
+  running.add(child.pid);
   const timer = setTimeout(() => {
     timedOut = true;
-    try {
-      process.kill(-child.pid, 'SIGKILL');
-    } catch {
-      // already gone
-    }
+    killGroup(child.pid, 'SIGKILL');
   }, timeoutMs);
   return new Promise((resolve) => {
     child.on('close', (code, signal) => {
+      running.delete(child.pid);
       clearTimeout(timer);
       if (groupDir) rmSync(groupDir, { recursive: true, force: true });
       const wallS = (Date.now() - started) / 1000;
