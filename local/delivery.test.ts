@@ -120,7 +120,9 @@ describe('deliver', () => {
       sleep: clock.sleep,
     });
     assert.equal(result.outcome, 'dead-lettered');
-    assert.equal(subscriber.requests.length, 2);
+    // Counted by deliver, not by the receiver: on a loaded machine an attempt can time out before its request
+    // has fully reached the receiver, which then never records it.
+    assert.equal(result.attempts, 2);
     assert.ok(Date.now() - started >= 280, 'each attempt waited for its timeout');
     const dead = dls.requests[0]?.event;
     assert.equal(dead?.knativeerrordest, subscriber.url);
