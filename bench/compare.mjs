@@ -17,7 +17,7 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { body, checkEcho, headers } from './lib/event.mjs';
 import { renderGoalTable } from './lib/goals.mjs';
-import { coldStarts, failureReport, loadAndMemory, loadRuns } from './lib/measure.mjs';
+import { coldStarts, failureReport, loadAndMemory, loadRuns, loadSideBySide } from './lib/measure.mjs';
 import { measureForwarding, medianForwarding } from './lib/measure-forwarding.mjs';
 import { inRounds, medianServed } from './lib/rounds.mjs';
 import { log, readSettings } from './lib/options.mjs';
@@ -58,17 +58,13 @@ const cold = await coldStarts(withBinary ? { ...echo, binary: targets.oursBinary
 /** Every subscriber once: the four above at 10 and 100 connections, both bundles with metrics off at 10. */
 async function measureSubscribers(/** @type {number} */ round) {
   log(`round ${round + 1}/${settings.rounds}`);
-  /** @type {Record<string, import('./lib/measure.mjs').Served>} */
-  const out = {};
-  for (const [name, target] of Object.entries(echo))
-    out[name] = await loadAndMemory(target, { probe, connections: [10, 100], settings });
-  for (const [name, bundle] of [
-    ['beforeNoMetrics', before],
-    ['afterNoMetrics', paths.bundle],
-  ]) {
-    const target = subscriberOf(name, `${name}, METRICS_ENABLED=false`, bundle, { METRICS_ENABLED: 'false' });
-    out[name] = await loadAndMemory(target, { probe, connections: [10], settings });
-  }
+  const out = await loadSideBySide(echo, { probe, connections: [10, 100], settings });
+  const noMetrics = { METRICS_ENABLED: 'false' };
+  const withoutMetrics = {
+    beforeNoMetrics: subscriberOf('beforeNoMetrics', 'before, METRICS_ENABLED=false', before, noMetrics),
+    afterNoMetrics: subscriberOf('afterNoMetrics', 'after, METRICS_ENABLED=false', paths.bundle, noMetrics),
+  };
+  Object.assign(out, await loadSideBySide(withoutMetrics, { probe, connections: [10], settings }));
   if (withBinary) out.binary = await loadAndMemory(targets.oursBinary, { probe, connections: [], settings });
   return out;
 }

@@ -13,7 +13,7 @@ import { rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { body, checkEcho, headers } from './lib/event.mjs';
-import { coldStarts, failureReport, loadAndMemory, loadRuns } from './lib/measure.mjs';
+import { coldStarts, failureReport, loadRuns, loadSideBySide } from './lib/measure.mjs';
 import { measureForwarding, medianForwarding } from './lib/measure-forwarding.mjs';
 import { inRounds, medianServed } from './lib/rounds.mjs';
 import { readSettings } from './lib/options.mjs';
@@ -54,14 +54,9 @@ const coldNames = [
 ];
 const only = (/** @type {string[]} */ names) => Object.fromEntries(names.map((n) => [n, targets[n]]));
 const coldStart = await coldStarts(only(coldNames), { starts: settings.starts, probe, check: checkEcho });
-const loadRound = async () => {
-  /** @type {Record<string, import('./lib/measure.mjs').Served>} */
-  const out = {};
-  for (const name of loadNames)
-    out[name] = await loadAndMemory(targets[name], { probe, connections: [10, 100], settings });
-  return out;
-};
-const served = medianServed(await inRounds(settings.rounds, loadRound));
+const served = medianServed(
+  await inRounds(settings.rounds, () => loadSideBySide(only(loadNames), { probe, connections: [10, 100], settings })),
+);
 const load = Object.fromEntries(loadNames.map((n) => [n, served[n].load]));
 const memory = Object.fromEntries(loadNames.map((n) => [n, served[n].memory]));
 const forwarding = medianForwarding(

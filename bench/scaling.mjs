@@ -7,7 +7,7 @@
 //                          [--bundle dist/knative-events.cjs]
 import { body, headers } from './lib/event.mjs';
 import { adviceText, adviseConcurrency } from './lib/concurrency-advice.mjs';
-import { failureReport, loadAndMemory, loadRuns } from './lib/measure.mjs';
+import { failureReport, loadRuns, loadSideBySide } from './lib/measure.mjs';
 import { log, readSettings } from './lib/options.mjs';
 import { bundleKoaPeers, ensureBundle, removeKoaPeers } from './lib/prepare.mjs';
 import { inRounds, medianServed } from './lib/rounds.mjs';
@@ -27,14 +27,9 @@ const servers = {
   koa: targets.koaMinimal,
   ours: subscriberOf('ours', 'knative-events subscriber, echo, defaults', String(settings.values.bundle)),
 };
-const measureAll = async () => {
-  /** @type {Record<string, import('./lib/measure.mjs').Served>} */
-  const out = {};
-  for (const [name, target] of Object.entries(servers))
-    out[name] = await loadAndMemory(target, { probe, connections: levels, settings });
-  return out;
-};
-const measured = medianServed(await inRounds(settings.rounds, measureAll));
+const measured = medianServed(
+  await inRounds(settings.rounds, () => loadSideBySide(servers, { probe, connections: levels, settings })),
+);
 removeKoaPeers();
 
 const names = /** @type {const} */ (['floor', 'koa', 'ours']);

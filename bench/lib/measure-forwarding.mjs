@@ -4,7 +4,7 @@
 // doing the same posting with the same input.
 import { body, headers, legacyHeaders, structuredBody, structuredHeaders } from './event.mjs';
 import { measureLoad } from './load.mjs';
-import { loadAndMemory, withStandIn } from './measure.mjs';
+import { loadSideBySide, withStandIn } from './measure.mjs';
 import { medianLoads, medianServed } from './rounds.mjs';
 import { forwarders } from './targets.mjs';
 
@@ -42,9 +42,7 @@ export function measureForwarding(o) {
             ? f.handler(`handler-${run}`, `handler, ${run}`, bundle)
             : f.sinkForwarder(`sink-forwarder-${run}`, `sink-forwarder, ${run}`, bundle);
       }
-      for (const [name, target] of Object.entries(servers)) {
-        out[role][name] = await loadAndMemory(target, { probe: inputs[role], connections, settings });
-      }
+      out[role] = await loadSideBySide(servers, { probe: inputs[role], connections, settings });
     }
     return out;
   });

@@ -43,39 +43,67 @@ export async function coldStarts(servers, o) {
   );
 }
 
+/** @typedef {{ probe: Probe, connections: number[], settings: { durationS: number, warmupS: number, idleSettleMs: number } }} LoadOptions */
+
 /**
- * Starts one server; idle RSS after `idleSettleMs`; then, per connection count, a load run (warm-up first)
- * and the peak RSS (VmHWM) of that run alone; stops it.
- * @param {Target} target
- * @param {{ probe: Probe, connections: number[], settings: { durationS: number, warmupS: number, idleSettleMs: number } }} o
- * @returns {Promise<Served>}
+ * One load run (warm-up first) on a started server, with the peak RSS (VmHWM) of that run alone.
+ * @param {{ child: import('node:child_process').ChildProcess, port: number }} server
+ * @param {number} connections
+ * @param {LoadOptions} o
+ * @returns {Promise<LoadResult>}
  */
-export async function loadAndMemory(target, o) {
-  const { child, port } = await startTimed(target, o.probe);
+async function loadOnce({ child, port }, connections, o) {
+  const pid = /** @type {number} */ (child.pid);
+  resetPeak(pid);
+  const result = await measureLoad({
+    url: `http://127.0.0.1:${port}${o.probe.path ?? '/'}`,
+    connections,
+    durationS: o.settings.durationS,
+    warmupS: o.settings.warmupS,
+    headers: o.probe.headers,
+    body: o.probe.body,
+    pid,
+  });
+  return { ...result, peakMiB: memoryOf(pid).peakMiB };
+}
+
+/**
+ * Several servers side by side: all started, idle RSS after `idleSettleMs`, then level by level each server
+ * under load in turn, so drift on a shared machine touches every server alike at each level (the idle ones
+ * cost nothing meanwhile); then all stopped.
+ * @param {Record<string, Target>} servers
+ * @param {LoadOptions} o
+ * @returns {Promise<Record<string, Served>>}
+ */
+export async function loadSideBySide(servers, o) {
+  /** @type {Record<string, Awaited<ReturnType<typeof startTimed>>>} */
+  const started = {};
   try {
+    for (const [name, target] of Object.entries(servers)) started[name] = await startTimed(target, o.probe);
     await new Promise((r) => setTimeout(r, o.settings.idleSettleMs));
-    const idleMiB = memoryOf(child.pid).rssMiB;
-    /** @type {Record<number, LoadResult>} */
-    const load = {};
+    /** @type {Record<string, Served>} */
+    const out = {};
+    for (const [name, s] of Object.entries(started))
+      out[name] = { load: {}, memory: { idleMiB: memoryOf(s.child.pid).rssMiB, peakMiB: NaN } };
     for (const connections of o.connections) {
-      log(`load ${target.name} @${connections}`);
-      resetPeak(child.pid);
-      const result = await measureLoad({
-        url: `http://127.0.0.1:${port}${o.probe.path ?? '/'}`,
-        connections,
-        durationS: o.settings.durationS,
-        warmupS: o.settings.warmupS,
-        headers: o.probe.headers,
-        body: o.probe.body,
-        pid: child.pid,
-      });
-      load[connections] = { ...result, peakMiB: memoryOf(child.pid).peakMiB };
+      for (const [name, s] of Object.entries(started)) {
+        log(`load ${servers[name].name} @${connections}`);
+        out[name].load[connections] = await loadOnce(s, connections, o);
+      }
     }
-    const peaks = Object.values(load).map((l) => l.peakMiB);
-    return { load, memory: { idleMiB, peakMiB: peaks.length ? Math.max(...peaks) : memoryOf(child.pid).peakMiB } };
+    for (const [name, s] of Object.entries(started)) {
+      const peaks = Object.values(out[name].load).map((l) => l.peakMiB);
+      out[name].memory.peakMiB = peaks.length ? Math.max(...peaks) : memoryOf(s.child.pid).peakMiB;
+    }
+    return out;
   } finally {
-    await stop(child);
+    await Promise.all(Object.values(started).map((s) => stop(s.child)));
   }
+}
+
+/** One server: loadSideBySide with nobody beside it. */
+export async function loadAndMemory(/** @type {Target} */ target, /** @type {LoadOptions} */ o) {
+  return (await loadSideBySide({ [target.name]: target }, o))[target.name];
 }
 
 /**
