@@ -1,37 +1,26 @@
 // `npm test`: the checks (typecheck, lint, format:check), the build, then every test file (test/run-tests.mjs).
 //
 // The checks and the tests run at the same time. Each check is one single-threaded process that needs nothing the
-// others produce, and the test files spend much of their time waiting on the processes they start; run one after
-// the other, two cores sat half idle. The checks run at a lower priority (nice 10): they use the CPU the tests
-// leave, so the tests' own deadlines see the machine as before. The tests wait for the build (they run
-// dist/knative-events.cjs), and do not run when it fails, since they would test an older bundle.
+// others produce, and the test files spend part of their time waiting on the processes they start; run one after
+// the other, the checks kept one core busy and the other idle for a minute. They run at the tests' priority: at a
+// lower one they starved on a busy machine and ran last, one core for eslint alone. The tests wait for the build
+// (they run dist/knative-events.cjs), and do not run when it fails, since they would test an older bundle.
 //
 // The tests print their output file by file as they go; the checks' and the build's output is kept and printed
 // whole after the tests (two processes writing to one terminal would interleave). The end of the run lists every
 // step with its outcome and wall time; the exit code is 1 when any step failed.
 import { spawn } from 'node:child_process';
-import { getPriority, setPriority } from 'node:os';
 import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
-const CHECK_NICENESS = 10;
 
 /** Runs a command; resolves with its outcome, never rejects. `buffer`: keep the output (in the outcome) for later. */
-function step(name, command, { buffer, niceness = 0 }) {
+function step(name, command, { buffer }) {
   const started = Date.now();
   const child = spawn(command[0], command.slice(1), {
     cwd: root,
     stdio: ['ignore', buffer ? 'pipe' : 'inherit', buffer ? 'pipe' : 'inherit'],
   });
-  if (niceness > 0) {
-    try {
-      // before npm starts the check (it takes a few hundred ms to start), so the check inherits the priority;
-      // relative to this run's own, which may itself be niced
-      setPriority(child.pid, Math.min(19, getPriority(child.pid) + niceness));
-    } catch {
-      // not permitted here: the check then competes with the tests as an equal
-    }
-  }
   let output = '';
   child.stdout?.on('data', (c) => (output += c));
   child.stderr?.on('data', (c) => (output += c));
@@ -51,9 +40,7 @@ function step(name, command, { buffer, niceness = 0 }) {
 
 const npm = (script) => ['npm', 'run', '--silent', script];
 const started = Date.now();
-const checks = ['typecheck', 'lint', 'format:check'].map((s) =>
-  step(s, npm(s), { buffer: true, niceness: CHECK_NICENESS }),
-);
+const checks = ['typecheck', 'lint', 'format:check'].map((s) => step(s, npm(s), { buffer: true }));
 const tests = step('build', npm('build'), { buffer: true }).then(async (build) =>
   build.ok
     ? [
