@@ -151,42 +151,60 @@ function withDeadline(pending: PromiseLike<unknown>, context: LazyContext, optio
   });
 }
 
-export async function invokeFunction(
+/** What the function threw, logged and mapped to the answer: PermanentError → its 4xx, anything else → 500. */
+function failureOf(err: unknown, context: LazyContext, event: CloudEvent<unknown>, options: InvokeOptions): HttpError {
+  if (err instanceof HttpError) return err;
+  if (err instanceof PermanentError) {
+    // Expected: the function said the event can never succeed. Info with its message, no stack: a stack
+    // trace per bad event at WARN buries the real warnings.
+    context.log.info(
+      { status: err.status, error: err.message, details: err.details },
+      `function ${options.functionName} rejected the event permanently`,
+    );
+    return new HttpError(err.status, 'permanent_failure', err.message, { details: err.details, cause: err });
+  }
+  context.log.error({ err }, `function ${options.functionName} threw`);
+  // The function's own message may carry internals: it goes to the log, not to the caller.
+  return new HttpError(
+    500,
+    'function_error',
+    `function ${options.functionName} failed; see the service log for event ${event.id}`,
+    { cause: err },
+  );
+}
+
+/**
+ * Runs the function. A synchronous result is returned as it is (no promise, no timer: it is already there); a
+ * promise is raced against the deadline and the result is a promise. Throws (or rejects with) an HttpError.
+ */
+export function invokeFunction(
   fn: EventFunction<unknown>,
   event: CloudEvent<unknown>,
   options: InvokeOptions,
-): Promise<unknown> {
+): unknown {
   const context = new LazyContext(event, options, options.response);
   const started = performance.now();
   const ran = (outcome: 'ok' | 'error' | 'permanent') =>
     options.observer?.functionRan?.(options.functionName, (performance.now() - started) / 1000, outcome);
-  try {
-    // A synchronous result needs no timer: it is already there. Only a promise is raced against the deadline.
-    const returned = fn(event, context);
-    const result = isThenable(returned) ? await withDeadline(returned, context, options) : returned;
-    ran('ok');
-    return result;
-  } catch (err) {
+  const fail = (err: unknown): never => {
     ran(err instanceof PermanentError ? 'permanent' : 'error');
-    if (err instanceof HttpError) throw err;
-    if (err instanceof PermanentError) {
-      // Expected: the function said the event can never succeed. Info with its message, no stack: a stack
-      // trace per bad event at WARN buries the real warnings.
-      context.log.info(
-        { status: err.status, error: err.message, details: err.details },
-        `function ${options.functionName} rejected the event permanently`,
-      );
-      throw new HttpError(err.status, 'permanent_failure', err.message, { details: err.details, cause: err });
-    }
-    context.log.error({ err }, `function ${options.functionName} threw`);
-    // The function's own message may carry internals: it goes to the log, not to the caller.
-    throw new HttpError(
-      500,
-      'function_error',
-      `function ${options.functionName} failed; see the service log for event ${event.id}`,
-      { cause: err },
-    );
-  } finally {
     context.done();
+    throw failureOf(err, context, event, options);
+  };
+  let returned: unknown;
+  try {
+    returned = fn(event, context);
+  } catch (err) {
+    return fail(err);
   }
+  if (!isThenable(returned)) {
+    ran('ok');
+    context.done();
+    return returned;
+  }
+  return withDeadline(returned, context, options).then((result) => {
+    ran('ok');
+    context.done();
+    return result;
+  }, fail);
 }
