@@ -162,6 +162,25 @@ function prioritise(childPid, niceness) {
   writeFileSync(`/proc/${childPid}/autogroup`, niceness);
 }
 
+/**
+ * A bare node:http server answering /healthz, probed like the handler for the whole run: the latency a probe
+ * has on this machine under this load with no request work at all in the server (scheduling, connection setup).
+ */
+async function controlServer(niceness) {
+  const port = await freePort();
+  const code = `require('node:http').createServer((q, s) => s.end('{"status":"ok"}')).listen(${port}, '127.0.0.1')`;
+  const child = spawn(process.execPath, ['-e', code], { stdio: 'ignore', detached: niceness !== undefined });
+  if (niceness !== undefined) writeFileSync(`/proc/${child.pid}/autogroup`, niceness);
+  for (let i = 0; ; i++) {
+    try {
+      if ((await fetch(`http://127.0.0.1:${port}/healthz`)).ok) return { port, child };
+    } catch {
+      if (i > 200) throw new Error('the control server did not start');
+      await new Promise((r) => setTimeout(r, 25));
+    }
+  }
+}
+
 async function main() {
   const broker = await hangingBroker();
   const port = await freePort();
@@ -192,7 +211,9 @@ async function main() {
     }
   }
   const idle = memoryOf(child.pid);
+  const control = await controlServer(niceness);
   const prober = probeHealth(port);
+  const controlProber = probeHealth(control.port);
 
   let peakRss = idle.rssMiB;
   const sampler = setInterval(() => (peakRss = Math.max(peakRss, memoryOf(child.pid).rssMiB)), 50);
@@ -219,6 +240,8 @@ async function main() {
   const { bodyBytes, results } = JSON.parse(loadOutput);
   clearInterval(sampler);
   const latencies = (await prober.stop()).sort((a, b) => a - b);
+  const controlLatencies = (await controlProber.stop()).sort((a, b) => a - b);
+  await stop(control.child);
   const { peakMiB } = memoryOf(child.pid);
   await new Promise((r) => setTimeout(r, 5000));
   const after = memoryOf(child.pid).rssMiB;
@@ -250,6 +273,12 @@ async function main() {
       p50Ms: +pct(latencies, 50).toFixed(1),
       p99Ms: +pct(latencies, 99).toFixed(1),
       maxMs: +healthMax.toFixed(1),
+      // The same probes against a bare node:http server beside it: what the machine itself adds.
+      controlServer: {
+        p50Ms: +pct(controlLatencies, 50).toFixed(1),
+        p99Ms: +pct(controlLatencies, 99).toFixed(1),
+        maxMs: +(controlLatencies.at(-1) ?? NaN).toFixed(1),
+      },
     },
     upstreamFailureMs: {
       count: upstream.length,
