@@ -2,8 +2,8 @@
 // fast path must render the same /metrics text, including after a reset and for values past the last bucket.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Counter, Histogram, Registry } from '../runtime/metrics/prom-client.js';
-import { counterIncrementer, histogramObserver } from '../runtime/metrics/fast-path.js';
+import { Counter, Gauge, Histogram, Registry } from '../runtime/metrics/prom-client.js';
+import { counterIncrementer, gaugeAdder, histogramObserver } from '../runtime/metrics/fast-path.js';
 
 function metricsOf(kind: 'plain' | 'fast') {
   const registry = new Registry();
@@ -60,4 +60,23 @@ test('a non-finite value still fails as prom-client makes it fail', () => {
   const a = Object.freeze({ route: '/', status_class: '2xx' });
   fast.observe(a, 0.1);
   assert.throws(() => fast.observe(a, Number.NaN), /not a valid number/);
+});
+
+test('a gauge without labels (requests in flight) through the fast path renders as through prom-client', async () => {
+  const render = async (kind: 'plain' | 'fast', deltas: readonly number[], resetAfter: number) => {
+    const registry = new Registry();
+    const gauge = new Gauge({ name: 'in_flight', help: 'g', registers: [registry] });
+    const add = kind === 'fast' ? gaugeAdder(gauge) : (delta: number) => gauge.inc(delta);
+    for (const [i, delta] of deltas.entries()) {
+      add(delta);
+      if (i === resetAfter) gauge.reset();
+    }
+    return registry.metrics();
+  };
+  const deltas = [1, 1, -1, 1, 1, -1, -1, 1];
+  assert.equal(await render('fast', deltas, -1), await render('plain', deltas, -1));
+  assert.match(await render('fast', deltas, -1), /^in_flight 2$/m);
+  // After a reset prom-client makes a new entry: the fast path adds to that one, not to the old.
+  assert.equal(await render('fast', deltas, 2), await render('plain', deltas, 2));
+  assert.match(await render('fast', deltas, 2), /^in_flight 1$/m);
 });
