@@ -179,3 +179,33 @@ test('the handler forwards a run of events to the broker over one socket', async
   );
   assert.equal(broker.opened(), 1);
 });
+
+test('with no retries left to spend, a broker dropping the reused socket still costs the handler no event', async () => {
+  const broker = await receiver({ dropReused: true });
+  const handler = await startRuntime({
+    ROLE: 'handler',
+    BROKER_URL: broker.url,
+    OUTBOUND_RETRIES: '0',
+    LOG_LEVEL: 'warn',
+  });
+  cleanups.push(async () => void (await handler.stop()));
+  const statuses: number[] = [];
+  for (let i = 0; i < 3; i++) {
+    const res = await fetch(handler.url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ce_type: 't', ce_source: '/s' },
+      body: JSON.stringify({ n: i }),
+    });
+    await res.arrayBuffer();
+    statuses.push(res.status);
+  }
+  assert.deepEqual(statuses, [202, 202, 202]);
+  assert.deepEqual(
+    broker.received.map((r) => [(JSON.parse(r.body.toString()) as { data: unknown }).data, r.connection]),
+    [
+      [{ n: 0 }, 1],
+      [{ n: 1 }, 2],
+      [{ n: 2 }, 3],
+    ],
+  );
+});
