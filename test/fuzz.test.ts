@@ -296,13 +296,11 @@ function poisoned(): fc.Arbitrary<{ request: RawRequest; name: string; value: un
     body: Buffer.from(body),
   });
   return fc.oneof(
-    fc
-      .tuple(fc.constantFrom(...poisonNames), printable)
-      .map(([name, value]) => ({
-        request: post([...validBinary(), [`ce-${name}`, value]], '{"ok":true}'),
-        name,
-        value,
-      })),
+    fc.tuple(fc.constantFrom(...poisonNames), printable).map(([name, value]) => ({
+      request: post([...validBinary(), [`ce-${name}`, value]], '{"ok":true}'),
+      name,
+      value,
+    })),
     fc
       .tuple(
         fc.constantFrom(...poisonNames),
