@@ -10,7 +10,7 @@ export type { FunctionSpan };
 /** A span that records nothing: for a FunctionContext built by hand (a function's own unit tests). */
 export const noSpan: FunctionSpan = Object.freeze({ setAttribute() {}, addEvent() {} });
 
-/** Secrets by name (Vault, later). `get` returns undefined for a name that is not there. */
+/** Secrets by name, from the environment, Vault agent files or Vault itself (see secrets/). `get` returns undefined for a name that is not there. */
 export interface Secrets {
   get(name: string): string | undefined;
 }
