@@ -383,7 +383,7 @@ describe('dlq replay: bulk jobs', () => {
     const seconds = (times.at(-1)! - times[0]!) / 1000;
     const measured = (times.length - 1) / seconds;
     // The limit is the contract (+20%); the floor only catches a limiter stuck far below it (a machine busy with
-    // with other work slows the replay itself: at a load average of 30 on 2 cores it reached 40-45/s).
+    // other work slows the replay itself: at a load average of 30 on 2 cores it reached 40-45/s).
     assert.ok(
       measured >= rate * 0.5 && measured <= rate * 1.2,
       `measured ${measured.toFixed(1)} events/s over ${seconds.toFixed(2)} s; asked for ${rate} (0.5x to 1.2x)`,
