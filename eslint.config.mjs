@@ -6,8 +6,6 @@ import tseslint from 'typescript-eslint';
 
 const shipped = ['runtime/**/*.ts', 'local/**/*.ts'];
 const testFiles = ['**/*.test.ts'];
-const inFlight = ['runtime/events/invoke.ts'];
-
 export default tseslint.config(
   {
     ignores: [
@@ -38,17 +36,6 @@ export default tseslint.config(
     rules: {
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
     },
-  },
-  {
-    // Files other work has open at the time of writing: their type-aware findings show as warnings until that
-    // work lands and fixes them (then the file leaves the list and the rules are errors for it too).
-    files: inFlight,
-    ignores: testFiles,
-    rules: Object.fromEntries(
-      Object.entries(tseslint.configs.recommendedTypeChecked.at(-1)?.rules ?? {})
-        .filter(([, level]) => level !== 'off')
-        .map(([rule]) => [rule, 'warn']),
-    ),
   },
   {
     files: ['**/*.mjs', '**/*.cjs', '**/*.js'],

@@ -138,16 +138,15 @@ function withDeadline(pending: PromiseLike<unknown>, context: LazyContext, optio
       context.timeUp(error);
       reject(error);
     }, options.timeoutMs);
-    pending.then(
-      (value) => {
+    // The timer stops either way; whatever the function rejected with goes on unchanged (failureOf maps any
+    // value, Error or not).
+    const stopTimerThen =
+      <T>(settle: (value: T) => void) =>
+      (value: T): void => {
         clearTimeout(timer);
-        resolve(value);
-      },
-      (err: unknown) => {
-        clearTimeout(timer);
-        reject(err);
-      },
-    );
+        settle(value);
+      };
+    pending.then(stopTimerThen(resolve), stopTimerThen(reject));
   });
 }
 
