@@ -3,6 +3,7 @@
 // misconfigured Knative Service fails on its first start with a message a person can act on.
 import * as v from 'valibot';
 import {
+  boolean,
   ConfigError,
   httpUrl,
   integer,
@@ -77,16 +78,7 @@ const commonSchema = v.object({
 });
 
 const metricsSchema = v.object({
-  METRICS_ENABLED: v.optional(
-    v.pipe(
-      v.string(),
-      v.trim(),
-      v.toLowerCase(),
-      v.picklist(['true', 'false'], 'expected true or false'),
-      v.transform((x) => x === 'true'),
-    ),
-    'true',
-  ),
+  METRICS_ENABLED: boolean('true'),
   METRICS_PATH: v.optional(
     v.pipe(v.string(), v.trim(), v.regex(/^\/[A-Za-z0-9._~/-]*$/, 'expected a path starting with /')),
     '/metrics',
