@@ -2,6 +2,7 @@
 // distributed-tracing extension and the traceparent/tracestate HTTP headers, whichever code path built the
 // event. The poster stands in for the broker's ingress and records what would go on the wire.
 import assert from 'node:assert/strict';
+import { validateHeaderValue } from 'node:http';
 import { test } from 'node:test';
 import { CloudEvent } from 'cloudevents';
 import { createEventSender } from '../runtime/events/sender.js';
@@ -63,5 +64,22 @@ for (const mode of ['binary', 'structured'] as const) {
     assert.equal(sent[0]?.traceparent, callers);
     assert.equal(sent[1]?.traceparent, undefined);
     assert.equal(sent[1]?.tracestate, undefined);
+  });
+}
+
+for (const mode of ['binary', 'structured'] as const) {
+  test(`${mode}: trace extensions not in the W3C form stay in the event but never become headers Node refuses`, async () => {
+    const { sender, sent } = recordingSender(mode);
+    await sender.send(wire({ traceparent, tracestate: 'vendor=日本' }));
+    await sender.send(wire({ traceparent: 'not-a-traceparent', tracestate }));
+    await sender.send(wire({ traceparent: `${traceparent}\u00e9`, tracestate }));
+    assert.equal(sent[0]?.traceparent, traceparent, 'a valid traceparent goes on');
+    assert.equal(sent[0]?.tracestate, undefined, 'the tracestate Node would refuse is dropped');
+    assert.equal(sent[1]?.traceparent, undefined);
+    assert.equal(sent[1]?.tracestate, undefined, 'no tracestate without a valid traceparent');
+    assert.equal(sent[2]?.traceparent, undefined);
+    for (const headers of sent) for (const [name, value] of Object.entries(headers)) validateHeaderValue(name, value);
+    if (mode === 'binary')
+      assert.equal(sent[1]?.['ce-traceparent'], 'not-a-traceparent', 'the attribute still travels');
   });
 }

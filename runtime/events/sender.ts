@@ -30,10 +30,18 @@ function withTraceHeaders(
   const read = (name: string): unknown =>
     event instanceof WireEvent ? event.attributes.get(name) : (event as unknown as Record<string, unknown>)[name];
   const traceparent = read('traceparent');
-  if (typeof traceparent !== 'string') return headers;
+  if (typeof traceparent !== 'string' || !traceparentHeader.test(traceparent)) return headers;
   const tracestate = read('tracestate');
-  return { ...headers, traceparent, ...(typeof tracestate === 'string' ? { tracestate } : {}) };
+  const validState = typeof tracestate === 'string' && tracestateHeader.test(tracestate);
+  return { ...headers, traceparent, ...(validState ? { tracestate } : {}) };
 }
+
+// The caller's extension values are only copied into the W3C headers when they have the W3C form: a value Node
+// refuses as a header (non-ASCII in a tracestate, say) would fail every attempt and be retried to a 503, for an
+// event that is otherwise fine. W3C Trace Context says to ignore an invalid traceparent (and its tracestate then)
+// and to drop an invalid tracestate; the attributes themselves still travel in the event unchanged.
+const traceparentHeader = /^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}(?:-[\x21-\x7e]*)?$/;
+const tracestateHeader = /^[\x20-\x7e]{0,512}$/;
 
 export type AttemptResult =
   | { kind: 'accepted'; status: number }
