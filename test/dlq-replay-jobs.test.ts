@@ -69,6 +69,53 @@ function countingReplayer(sent: string[]): Replayer {
 const caller = { label: 'test', token: 'sha256:000000000000' };
 
 describe('replay jobs across replicas', () => {
+  test('a database restarting while a job reads: each page tried again on the passed-in clock, nothing skipped', async () => {
+    const state = memoryAdminState();
+    const sent: string[] = [];
+    const queries = queriesOver(letters(250));
+    // The database refuses two reads in a row (the count, then the second page): a restart mid-job.
+    let refusals = 0;
+    const failing: DeadLetterQueries = {
+      ...queries,
+      list: (request) => {
+        const refuse = (request.cursor === undefined && refusals === 0) || (request.cursor === '99' && refusals < 3);
+        if (refuse) {
+          refusals++;
+          return Promise.reject(new Error('connection terminated: the database is restarting'));
+        }
+        return queries.list(request);
+      },
+    };
+    const waits: number[] = [];
+    const runner = createJobRunner({
+      queries: failing,
+      state,
+      replayer: countingReplayer(sent),
+      storeKind: 'postgres',
+      now: () => new Date(),
+      newId: () => 'j-restart',
+      log,
+      sleep: (ms) => {
+        waits.push(ms);
+        return Promise.resolve();
+      },
+    });
+    await runner.start({ filter: {}, to: 'destination', rate: 100_000, force: false, caller });
+    const done = await waitFor('the job to end', async () => {
+      const job = await state.getJob('j-restart');
+      return job?.state === 'done' || job?.state === 'failed' ? job : undefined;
+    });
+    assert.equal(done.state, 'done', JSON.stringify(done));
+    assert.equal(refusals, 3);
+    assert.deepEqual(waits, [2000, 2000, 2000], 'one wait on the clock per refused read');
+    assert.deepEqual(
+      sent,
+      letters(250).map((l) => l.letter.id),
+      'every dead letter once, in order',
+    );
+    assert.equal(done.replayed, 250);
+  });
+
   test('a job another replica runs: running while its heartbeat is fresh, interrupted once it stops; resumable here', async () => {
     const state = memoryAdminState();
     let now = Date.parse('2026-12-01T10:00:00Z');

@@ -23,25 +23,40 @@ function effectiveFilter(job: ReplayJob): LetterFilter {
   return job.force ? job.filter : { ...job.filter, replayed: false };
 }
 
-async function readPage(queries: DeadLetterQueries, request: PageRequest, signal: AbortSignal): Promise<Page> {
-  // A database restarting: try for about 30 s before the job gives up (it can be resumed).
+/** How a job waits between two tries at a page: the clock's sleep, passed in so tests need not wait. */
+export type Sleep = (ms: number) => Promise<void>;
+
+/** A database restarting: a page is tried every `pageRetryMs` for about 30 s before the job gives up (it can be resumed). */
+export const pageRetryMs = 2000;
+
+async function readPage(
+  queries: DeadLetterQueries,
+  request: PageRequest,
+  signal: AbortSignal,
+  sleep: Sleep,
+): Promise<Page> {
   for (let attempt = 0; ; attempt++) {
     try {
       return await queries.list(request);
     } catch (err) {
       if (attempt >= 15 || signal.aborted) throw err;
-      await new Promise((resolve) => setTimeout(resolve, 2000));
+      await sleep(pageRetryMs);
     }
   }
 }
 
-export async function countJob(queries: DeadLetterQueries, job: JobWithIds, signal: AbortSignal): Promise<number> {
+export async function countJob(
+  queries: DeadLetterQueries,
+  job: JobWithIds,
+  signal: AbortSignal,
+  sleep: Sleep,
+): Promise<number> {
   if (job.ids) return job.ids.length;
   let total = 0;
   let request: PageRequest = { filter: effectiveFilter(job), cursor: undefined, limit: countPage, order: 'oldest' };
   for (;;) {
     signal.throwIfAborted();
-    const page = await readPage(queries, request, signal);
+    const page = await readPage(queries, request, signal, sleep);
     total += page.items.length;
     if (page.nextCursor === null) return total;
     request = { ...request, cursor: page.nextCursor };
@@ -74,6 +89,7 @@ export async function* jobPages(
   queries: DeadLetterQueries,
   job: JobWithIds,
   signal: AbortSignal,
+  sleep: Sleep,
 ): AsyncGenerator<JobPage> {
   if (job.ids) {
     yield* pagesOfIds(queries, job, job.ids);
@@ -86,7 +102,7 @@ export async function* jobPages(
     order: 'oldest',
   };
   for (;;) {
-    const page = await readPage(queries, request, signal);
+    const page = await readPage(queries, request, signal, sleep);
     yield { items: [...page.items], missing: [], next: page.nextCursor };
     if (page.nextCursor === null) return;
     request = { ...request, cursor: page.nextCursor };

@@ -7,7 +7,7 @@ import type { Logger } from '../logger.js';
 import { maxFailuresKept, type AdminState, type JobFailure } from './admin-state.js';
 import { rateLimiter, type RateLimiter } from './rate-limiter.js';
 import type { Replayer } from './replay.js';
-import { countJob, jobPages, type JobWithIds } from './replay-job-pages.js';
+import { countJob, jobPages, type JobWithIds, type Sleep } from './replay-job-pages.js';
 import type { DeadLetterQueries, StoredLetter } from './store.js';
 
 export interface JobRunDeps {
@@ -18,6 +18,7 @@ export interface JobRunDeps {
   readonly newId: () => string;
   readonly log: Logger;
   readonly saveEveryMs: number;
+  readonly sleep: Sleep;
 }
 
 type Patch = Partial<JobWithIds>;
@@ -123,7 +124,7 @@ async function replayPages(deps: JobRunDeps, saver: JobSaver, progress: JobProgr
   // the replay marker's fsync, does not cap the rate. A few are in flight at once (about 0.2 s worth).
   const maxInFlight = Math.max(1, Math.min(64, Math.ceil(job.rate / 5)));
   const inFlight = new Set<Promise<void>>();
-  for await (const page of jobPages(deps.queries, job, signal)) {
+  for await (const page of jobPages(deps.queries, job, signal, deps.sleep)) {
     for (const id of page.missing) progress.fail(id, null, 'no such dead letter (purged?)');
     for (const stored of page.items) {
       if (signal.aborted) break;
@@ -186,7 +187,7 @@ export async function runJob(deps: JobRunDeps, initial: JobWithIds, controller: 
   const heartbeat = startHeartbeat(deps, saver, progress, controller);
   try {
     if (saver.job.total === null) {
-      const total = await countJob(deps.queries, saver.job, signal);
+      const total = await countJob(deps.queries, saver.job, signal, deps.sleep);
       await saver.save({ total, state: 'running' });
     }
     await replayPages(deps, saver, progress, signal);

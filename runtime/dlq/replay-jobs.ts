@@ -20,6 +20,7 @@ import type { Logger } from '../logger.js';
 import type { AdminState, Caller, ReplayJob } from './admin-state.js';
 import type { Replayer } from './replay.js';
 import type { JobWithIds } from './replay-job-pages.js';
+import { realClock } from '../clock.js';
 import { runJob, type JobRunDeps } from './replay-job-run.js';
 import type { DeadLetterQueries, LetterFilter } from './store.js';
 
@@ -53,6 +54,8 @@ export interface JobRunnerOptions {
   readonly log: Logger;
   readonly saveEveryMs?: number;
   readonly staleMs?: number;
+  /** Waits between tries at a page while the database restarts; the real clock's unless a test passes one. */
+  readonly sleep?: (ms: number) => Promise<void>;
 }
 
 /** The jobs this process runs, by id. */
@@ -136,7 +139,11 @@ export function createJobRunner(options: JobRunnerOptions): JobRunner {
   const { state, replayer, now, newId } = options;
   const owner = randomUUID();
   const running: Running = new Map();
-  const deps: JobRunDeps = { ...options, saveEveryMs: options.saveEveryMs ?? 1000 };
+  const deps: JobRunDeps = {
+    ...options,
+    saveEveryMs: options.saveEveryMs ?? 1000,
+    sleep: options.sleep ?? ((ms) => realClock.sleep(ms)),
+  };
   const view = (job: JobWithIds) => viewJob(options, owner, running, job);
 
   async function launch(job: JobWithIds): Promise<JobWithIds> {

@@ -138,7 +138,16 @@ function replayParts(config: DlqConfig, deps: RoleDeps, store: DeadLetterStore, 
   const { now, newId, log } = deps;
   const targets = replayTargets(config.replayUrl, config.replay.targets);
   const replayer = createReplayer({ store: store.query, targets, senderFor, now, newId, log, tracing: deps.tracing });
-  const jobs = createJobRunner({ queries: store.query, state, replayer, storeKind: store.kind, now, newId, log });
+  const jobs = createJobRunner({
+    queries: store.query,
+    state,
+    replayer,
+    storeKind: store.kind,
+    now,
+    newId,
+    log,
+    sleep: (ms) => deps.clock.sleep(ms),
+  });
   return { toDestination, replayer, jobs };
 }
 
