@@ -7,7 +7,7 @@ import { buildApp } from './app.js';
 import { createLifecycle } from './lifecycle.js';
 import type { Logger } from './logger.js';
 import { HttpError } from './http/errors.js';
-import { listen } from './server.js';
+import { listen, pacedListener } from './server.js';
 
 export interface StartingServer {
   readonly server: Server;
@@ -27,9 +27,7 @@ export async function listenWhileStarting(port: number, log: Logger): Promise<St
     server,
     serve(app) {
       server.removeAllListeners('request');
-      // Koa's handler answers its own errors: the promise it returns never rejects.
-      const handle = app.callback();
-      server.on('request', (req, res) => void handle(req, res));
+      server.on('request', pacedListener(app));
     },
   };
 }

@@ -1,10 +1,11 @@
 // Listening and draining. On SIGTERM: readiness turns 503, the listener closes (no new connections),
 // idle keep-alive connections are closed, every request in flight finishes (bounded by a timeout),
 // then the remaining connections are closed and the process may exit.
-import { createServer, STATUS_CODES, type Server } from 'node:http';
+import { createServer, STATUS_CODES, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type Koa from 'koa';
 import { maxRequestHeaders } from './http/header-limit.js';
+import { requestGate } from './http/heavy-turns.js';
 import type { Lifecycle } from './lifecycle.js';
 
 export interface ServerOptions {
@@ -38,8 +39,27 @@ function answerClientError(err: NodeJS.ErrnoException, socket: Duplex): void {
   );
 }
 
-export async function listen(app: Koa, options: ServerOptions): Promise<Server> {
+/** The paths of the probes: answered in the turn they arrive, never queued behind request work. */
+function isProbe(url: string | undefined): boolean {
+  const path = url?.split('?', 1)[0];
+  return path === '/healthz' || path === '/readyz';
+}
+
+/**
+ * The app as the server's request listener: a probe is handled at once, any other request starts in its
+ * turn (heavy-turns.ts createRequestGate), so a burst of requests arriving together is spread over turns of
+ * the event loop, with the loop polling for probes between two.
+ */
+export function pacedListener(app: Koa): (req: IncomingMessage, res: ServerResponse) => void {
   const handle = app.callback();
+  // Koa's handler answers its own errors: the promise it returns never rejects.
+  return (req, res) => {
+    if (isProbe(req.url)) void handle(req, res);
+    else requestGate.enter(() => void handle(req, res));
+  };
+}
+
+export async function listen(app: Koa, options: ServerOptions): Promise<Server> {
   const server = createServer(
     {
       headersTimeout: options.headersTimeoutMs ?? 10_000,
@@ -49,8 +69,7 @@ export async function listen(app: Koa, options: ServerOptions): Promise<Server> 
       // Node checks the two timeouts above only this often (30 s by default).
       connectionsCheckingInterval: Math.min(1000, Math.ceil((options.headersTimeoutMs ?? 10_000) / 2)),
     },
-    // Koa's handler answers its own errors: the promise it returns never rejects.
-    (req, res) => void handle(req, res),
+    pacedListener(app),
   );
   // Node drops headers past this count silently; keeping one more than the limit lets the app see that a
   // request has too many and refuse it with 431 (runtime/http/header-limit.ts) rather than lose some.
@@ -79,7 +98,9 @@ export async function drain(server: Server, lifecycle: Lifecycle, timeoutMs: num
   const timedOut = new Promise<'timeout'>((resolve) => {
     timer = setTimeout(() => resolve('timeout'), timeoutMs);
   });
-  const outcome = await Promise.race([lifecycle.idle().then(() => 'idle' as const), timedOut]);
+  // Requests still waiting for their turn have not started yet: not in flight, but not to be cut off either.
+  const idle = requestGate.settled().then(() => lifecycle.idle());
+  const outcome = await Promise.race([idle.then(() => 'idle' as const), timedOut]);
   clearTimeout(timer);
   const abandoned = outcome === 'timeout' ? lifecycle.inFlight : 0;
   server.closeAllConnections();

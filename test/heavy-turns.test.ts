@@ -3,7 +3,7 @@
 // one at a time, a few milliseconds per turn of the loop.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { createHeavyTurns, createIntake, createSliceQueue } from '../runtime/http/heavy-turns.js';
+import { createHeavyTurns, createIntake, createRequestGate, createSliceQueue } from '../runtime/http/heavy-turns.js';
 import { waitFor } from './helpers/wait.js';
 
 function busy(ms: number): void {
@@ -128,4 +128,67 @@ test('intake: past the allowance readers wait; a later turn resumes them in orde
   // 128 KiB a turn, about one 64 KiB socket read per reader resumed: two in the first turn, one in the next.
   assert.equal(events.join(''), 'ab|c|');
   assert.equal(intake.take(64 * 1024), true, 'a new turn, a new allowance');
+});
+
+/**
+ * Notes '|' in `events` where a turn of the event loop ends, once something in the turn calls it: an immediate
+ * scheduled now runs in the next turn, before the gate's starts of that turn (they are scheduled later, at
+ * the end of this turn). Unlike turnEnds, it does not rely on microtasks, which run between two starts.
+ */
+function checkPhaseEnds(events: string[]): () => void {
+  let marked = false;
+  return () => {
+    if (marked) return;
+    marked = true;
+    setImmediate(() => {
+      events.push('|');
+      marked = false;
+    });
+  };
+}
+
+test('request gate: starts in arrival order, as many per turn as its time allows, microtasks counted', async () => {
+  let now = 0;
+  const gate = createRequestGate(3, () => now);
+  const events: string[] = [];
+  const endOfTurn = checkPhaseEnds(events);
+  for (const name of 'abcdefgh')
+    gate.enter(() => {
+      events.push(name);
+      endOfTurn();
+      // What a start causes at once (Koa's answer, the log line) runs in its microtasks: it counts too.
+      queueMicrotask(() => (now += 1));
+    });
+  assert.deepEqual(events, [], 'nothing starts in the turn it arrives in');
+  await gate.settled();
+  await waitFor(() => events.at(-1) === '|', 5000, { what: 'the last turn ended', intervalMs: 1 });
+  // 1 ms per start, 3 ms per turn: three starts, then the loop polls (probes are answered) before the next.
+  assert.equal(events.join(''), 'abc|def|gh|');
+});
+
+test('request gate: a start slower than the turn still lets one start per turn', async () => {
+  let now = 0;
+  const gate = createRequestGate(3, () => now);
+  const events: string[] = [];
+  const endOfTurn = checkPhaseEnds(events);
+  for (const name of 'abc')
+    gate.enter(() => {
+      events.push(name);
+      endOfTurn();
+      now += 10;
+    });
+  await gate.settled();
+  await waitFor(() => events.at(-1) === '|', 5000, { what: 'the last turn ended', intervalMs: 1 });
+  assert.equal(events.join(''), 'a|b|c|');
+});
+
+test('request gate: settled() waits for every request entered, also ones entered while it waits', async () => {
+  const gate = createRequestGate();
+  const started: number[] = [];
+  for (let i = 0; i < 40; i++) gate.enter(() => started.push(i));
+  const settled = gate.settled().then(() => [...started]);
+  gate.enter(() => started.push(40));
+  assert.deepEqual(await settled, [...Array(41).keys()]);
+  // With nothing waiting it resolves at once.
+  await gate.settled();
 });

@@ -137,3 +137,67 @@ export function createIntake(bytesPerTurn = intakeBytesPerTurn): Intake {
 
 /** The process's intake: one allowance for every request body, whatever the role. */
 export const bodyIntake = createIntake();
+
+/** Time request starts may take in one turn of the event loop, what they cause at once included. */
+export const requestTurnMs = 4;
+/** Most requests started in one turn: one immediate each, scheduled together. */
+const requestsPerTurn = 32;
+
+export interface RequestGate {
+  /** Calls `start` in this turn or a later one, in arrival order, as the turn's time allows. */
+  enter(start: () => void): void;
+  /** Requests waiting for their turn; resolves at once when there are none. */
+  settled(): Promise<void>;
+}
+
+/**
+ * Paces the start of requests. Node's HTTP server runs every request that arrived since the last turn in
+ * one go: after a 503 with `Retry-After: 1`, refused callers come back together, and 170 requests started
+ * (routed, refused or admitted, answered, logged) in one turn held the loop for 60-200 ms of CPU. Here each
+ * start is one immediate, and the immediates of a turn stop starting requests once `turnMs` has passed since
+ * the first: Node runs the microtasks a start causes between two immediates, so the time counted is all of
+ * what a start does at once (an answer written, a line logged), not only its synchronous part. The others
+ * wait for the next turn, after the loop has polled for I/O (health probes, which never enter the gate).
+ */
+export function createRequestGate(turnMs = requestTurnMs, clock: () => number = () => performance.now()): RequestGate {
+  const waiting: Array<() => void> = [];
+  const settledWaiters: Array<() => void> = [];
+  let slots = 0;
+  let turnStarted: number | undefined;
+  let startedThisTurn = 0;
+  const slot = () => {
+    slots--;
+    if (turnStarted === undefined) {
+      turnStarted = clock();
+      startedThisTurn = 0;
+    }
+    // At least one start per turn, however slow the last one was.
+    const start = startedThisTurn === 0 || clock() - turnStarted < turnMs ? waiting.shift() : undefined;
+    if (slots === 0) {
+      turnStarted = undefined;
+      if (waiting.length > 0) fill();
+      else for (const resolve of settledWaiters.splice(0)) resolve();
+    }
+    if (start === undefined) return;
+    startedThisTurn++;
+    start();
+  };
+  // Immediates scheduled while a turn's immediates run belong to the next turn (Node's check phase).
+  const fill = () => {
+    while (slots < Math.min(requestsPerTurn, waiting.length)) {
+      slots++;
+      setImmediate(slot);
+    }
+  };
+  return {
+    enter(start) {
+      waiting.push(start);
+      fill();
+    },
+    settled: () =>
+      waiting.length === 0 ? Promise.resolve() : new Promise<void>((resolve) => settledWaiters.push(resolve)),
+  };
+}
+
+/** The process's gate: one for every server, whatever the role. */
+export const requestGate = createRequestGate();

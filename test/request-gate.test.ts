@@ -1,0 +1,122 @@
+// The server starts requests through the process's request gate (runtime/http/heavy-turns.ts): a burst of
+// requests is started a few per turn of the event loop, in arrival order, and every one is answered; the
+// health probes never wait behind them. Counted in turns of the loop and in requests started, not in
+// milliseconds, so a busy machine cannot fail it.
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { test } from 'node:test';
+import Koa from 'koa';
+import { requestGate, requestTurnMs } from '../runtime/http/heavy-turns.js';
+import { listen } from '../runtime/server.js';
+
+function busy(ms: number): void {
+  const until = performance.now() + ms;
+  while (performance.now() < until) {
+    // synchronous work, as routing, refusing and logging a request is
+  }
+}
+
+/** Counts turns of the event loop: an immediate that re-arms itself runs once per turn. */
+function turnCounter(): { readonly turn: number; stop(): void } {
+  let turn = 0;
+  let counting = true;
+  const count = () => {
+    turn++;
+    if (counting) setImmediate(count);
+  };
+  setImmediate(count);
+  return {
+    get turn() {
+      return turn;
+    },
+    stop: () => (counting = false),
+  };
+}
+
+/** Sends `count` POSTs at once from another process (so they arrive while this one is busy); their answers. */
+function burst(port: number, count: number): Promise<Array<{ n: number; status: number; body: string }>> {
+  const script = `
+    const http = require('node:http');
+    const one = (n) => new Promise((resolve) => {
+      const req = http.request({ host: '127.0.0.1', port: ${port}, method: 'POST', path: '/work', agent: false,
+        headers: { 'x-n': String(n), 'content-length': '0' } }, (res) => {
+        let body = '';
+        res.on('data', (c) => (body += c));
+        res.on('end', () => resolve({ n, status: res.statusCode, body }));
+      });
+      req.on('error', (err) => resolve({ n, status: 0, body: String(err) }));
+      req.end();
+    });
+    Promise.all(Array.from({ length: ${count} }, (_, n) => one(n))).then((r) => process.stdout.write(JSON.stringify(r)));`;
+  return new Promise((resolve, reject) =>
+    execFile(process.execPath, ['-e', script], { timeout: 60_000 }, (err, stdout) =>
+      err ? reject(err) : resolve(JSON.parse(stdout) as Array<{ n: number; status: number; body: string }>),
+    ),
+  );
+}
+
+function appRecordingStarts(onStart: () => void): Koa {
+  const app = new Koa();
+  app.use((ctx) => {
+    if (ctx.path === '/healthz') {
+      ctx.body = 'ok';
+      return;
+    }
+    onStart();
+    ctx.body = `answer ${String(ctx.get('x-n'))}`;
+  });
+  return app;
+}
+
+test('a burst of requests starts a few per turn of the loop, and every request gets its own answer', async () => {
+  const counter = turnCounter();
+  const startsPerTurn = new Map<number, number>();
+  // Each start costs 2 ms: the gate's turn (4 ms) holds two, three at most with the clock's granularity.
+  const app = appRecordingStarts(() => {
+    startsPerTurn.set(counter.turn, (startsPerTurn.get(counter.turn) ?? 0) + 1);
+    busy(2);
+  });
+  const server = await listen(app, { port: 0, host: '127.0.0.1' });
+  try {
+    const answers = await burst((server.address() as { port: number }).port, 40);
+    assert.deepEqual(
+      answers.map((a) => [a.status, a.body]),
+      answers.map((a) => [200, `answer ${a.n}`]),
+    );
+    const most = Math.max(...startsPerTurn.values());
+    const bound = Math.floor(requestTurnMs / 2) + 1;
+    assert.ok(most <= bound, `${most} requests started in one turn (at most ${bound}): ${[...startsPerTurn.values()]}`);
+  } finally {
+    counter.stop();
+    server.closeAllConnections();
+    server.close();
+  }
+});
+
+test('a probe is answered at once while requests wait for their turn; a request waits behind them', async () => {
+  const server = await listen(
+    appRecordingStarts(() => {}),
+    { port: 0, host: '127.0.0.1' },
+  );
+  const base = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+  try {
+    // A backlog in the process's gate, as a burst of requests leaves it: about 250 turns of 4 ms.
+    const backlog = 1000;
+    let started = 0;
+    for (let i = 0; i < backlog; i++)
+      requestGate.enter(() => {
+        started++;
+        busy(1);
+      });
+    const probe = await fetch(`${base}/healthz`);
+    assert.equal(await probe.text(), 'ok');
+    const startedWhenProbed = started;
+    assert.ok(startedWhenProbed < backlog, `the probe was answered after all ${backlog} waiting starts`);
+    const work = await fetch(`${base}/work`, { method: 'POST', headers: { 'x-n': 'late' } });
+    assert.equal(await work.text(), 'answer late');
+    assert.equal(started, backlog, 'the request started after every start that was waiting before it');
+  } finally {
+    server.closeAllConnections();
+    server.close();
+  }
+});
