@@ -12,7 +12,9 @@
 // callers are on other machines, and on this 2-core one it would otherwise take the handler's CPU. The
 // /healthz prober runs in the orchestrating process, which does nothing else.
 import { spawn } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import http from 'node:http';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -181,14 +183,48 @@ async function controlServer(niceness) {
   }
 }
 
+const loopTurnsMonitor = new URL('./lib/loop-turns.mjs', import.meta.url).href;
+
+/**
+ * What lib/loop-turns.mjs saw in the handler: its longest stall of the event loop (wall time, the main thread's
+ * CPU time in it and its time waiting for a core: on a shared machine much of a stall can be the latter) and
+ * the stall with the most CPU, the longest stretch of the handler's own work; counts of stalls over 20/50/100 ms.
+ */
+function readTurns(file) {
+  let turns;
+  try {
+    turns = JSON.parse(readFileSync(file, 'utf8'));
+  } catch {
+    return { error: 'the handler wrote no loop measurements (did it exit normally?)' };
+  }
+  const round = (gap) => ({
+    wallMs: +gap.wallMs.toFixed(1),
+    cpuMs: +gap.cpuMs.toFixed(1),
+    waitingForCpuMs: +gap.waitMs.toFixed(1),
+    atUs: gap.startUs,
+  });
+  return {
+    longestStall: round(turns.byWall[0]),
+    mostCpuInOneStall: round(turns.byCpu[0]),
+    stallsOverMs: { 20: turns.counts.over20Ms, 50: turns.counts.over50Ms, 100: turns.counts.over100Ms },
+    stallsWithCpuOverMs: { 20: turns.cpuOver.over20Ms, 50: turns.cpuOver.over50Ms },
+    byWall: process.env.BENCH_DEBUG ? turns.byWall.slice(0, 8).map(round) : undefined,
+    byCpu: process.env.BENCH_DEBUG ? turns.byCpu.slice(0, 8).map(round) : undefined,
+  };
+}
+
 async function main() {
   const broker = await hangingBroker();
   const port = await freePort();
   // BENCH_CHILD_NODE_ARGS (e.g. --trace-gc) and BENCH_CHILD_STDOUT=1: for finding out where time goes.
   const nodeArgs = (process.env.BENCH_CHILD_NODE_ARGS ?? '').split(' ').filter(Boolean);
   const niceness = process.env.BENCH_CHILD_NICE;
-  const child = spawn(process.execPath, [...nodeArgs, bundle], {
+  // The handler's longest event-loop stalls, measured inside it by a preloaded benchmark-only monitor.
+  const turnsDir = mkdtempSync(join(tmpdir(), 'memory-load-'));
+  const turnsFile = join(turnsDir, 'turns.json');
+  const child = spawn(process.execPath, [...nodeArgs, '--import', loopTurnsMonitor, bundle], {
     env: {
+      BENCH_TURNS_FILE: turnsFile,
       PATH: process.env.PATH,
       ROLE: 'handler',
       PORT: String(port),
@@ -215,6 +251,8 @@ async function main() {
   const prober = probeHealth(port);
   const controlProber = probeHealth(control.port);
 
+  // The handler's loop is measured from here on (lib/loop-turns.mjs), without its start-up.
+  child.kill('SIGUSR2');
   let peakRss = idle.rssMiB;
   const sampler = setInterval(() => (peakRss = Math.max(peakRss, memoryOf(child.pid).rssMiB)), 50);
   const load = spawn(
@@ -247,6 +285,8 @@ async function main() {
   const after = memoryOf(child.pid).rssMiB;
   await stop(child);
   await broker.close();
+  const turns = readTurns(turnsFile);
+  rmSync(turnsDir, { recursive: true, force: true });
 
   const byStatus = {};
   for (const r of results) byStatus[r.status] = (byStatus[r.status] ?? 0) + 1;
@@ -280,6 +320,7 @@ async function main() {
         maxMs: +(controlLatencies.at(-1) ?? NaN).toFixed(1),
       },
     },
+    handlerLoop: turns,
     upstreamFailureMs: {
       count: upstream.length,
       min: Math.round(upstream[0] ?? NaN),
@@ -291,7 +332,7 @@ async function main() {
   console.log(JSON.stringify(report, null, 2));
   const ok = peak < limitMiB && healthMax <= 100;
   console.log(
-    `${ok ? 'PASS' : 'FAIL'}: peak RSS ${peak.toFixed(1)} MiB (limit ${limitMiB}), /healthz max ${healthMax.toFixed(1)} ms (goal ≤ 100) over ${latencies.length} probes`,
+    `${ok ? 'PASS' : 'FAIL'}: peak RSS ${peak.toFixed(1)} MiB (limit ${limitMiB}), /healthz max ${healthMax.toFixed(1)} ms (goal ≤ 100) over ${latencies.length} probes; handler's longest loop stall ${turns.longestStall?.wallMs} ms (${turns.longestStall?.cpuMs} ms CPU), most CPU in one ${turns.mostCpuInOneStall?.cpuMs} ms`,
   );
   process.exitCode = ok ? 0 : 1;
 }
