@@ -195,6 +195,13 @@ function send(url: string, req: RawRequest): Promise<{ status: number; body: str
   });
 }
 
+/**
+ * Fixed seeds: every run sends the same requests, so a red run is a change's doing, not a lucky draw's, and running
+ * the file again reproduces it. A case found by another seed is kept as a fixed example (`examples`, see the
+ * quoted headers below). FUZZ_SEED=<integer> shifts every seed, to explore further by hand.
+ */
+const seed = (n: number) => n + Number(process.env.FUZZ_SEED ?? 0);
+
 const limit = 4096;
 let broker: Receiver;
 let sink: Receiver;
@@ -227,7 +234,7 @@ function heapAfterGc(): number {
   return process.memoryUsage().heapUsed;
 }
 
-for (const role of ['handler', 'subscriber', 'sink-forwarder', 'dlq']) {
+['handler', 'subscriber', 'sink-forwarder', 'dlq'].forEach((role, roleIndex) => {
   // The dlq is the last stop: a malformed event that still has CloudEvent attributes is kept raw (202), not
   // refused (runtime/dlq/read-dead-letter.ts). Every other role refuses it.
   const keptRaw = role === 'dlq';
@@ -248,9 +255,12 @@ for (const role of ['handler', 'subscriber', 'sink-forwarder', 'dlq']) {
       assert.equal(typeof parsed.error.type, 'string');
       assert.ok(parsed.error.message.length > 0);
     };
-    await fc.assert(fc.asyncProperty(malformed(limit, role), check), { numRuns: 500 });
+    await fc.assert(fc.asyncProperty(malformed(limit, role), check), { numRuns: 500, seed: seed(100 + 2 * roleIndex) });
     const heapBefore = heapAfterGc();
-    await fc.assert(fc.asyncProperty(malformed(limit, role), check), { numRuns: 1000 });
+    await fc.assert(fc.asyncProperty(malformed(limit, role), check), {
+      numRuns: 1000,
+      seed: seed(101 + 2 * roleIndex),
+    });
     const growth = heapAfterGc() - heapBefore;
     assert.ok(growth < 8 * 1024 * 1024, `heap grew by ${(growth / 1024 / 1024).toFixed(1)} MiB over 1000 requests`);
     assert.equal((await fetch(`${runtime.url}healthz`)).status, 200, 'still up');
@@ -259,7 +269,7 @@ for (const role of ['handler', 'subscriber', 'sink-forwarder', 'dlq']) {
     if (!keptRaw)
       assert.ok(!existsSync(dlqFile) || statSync(dlqFile).size === 0, 'nothing was stored as a dead letter');
   });
-}
+});
 
 // Attribute names that are legal on the wire but name things on a JavaScript object (`constructor`,
 // `__proto__`), on the SDK's CloudEvent (`validate`, `emit`) or on the event itself (`data`); and attribute
@@ -370,7 +380,7 @@ test('poison attribute names and odd header values: never a 5xx; what is accepte
   };
   const counts = { accepted: 0, refused: 0 };
   try {
-    for (const [role, runtime] of Object.entries(roles)) {
+    for (const [roleIndex, [role, runtime]] of Object.entries(roles).entries()) {
       await fc.assert(
         fc.asyncProperty(poisoned(), async ({ request, name, value }) => {
           downstream.requests.length = 0;
@@ -400,6 +410,7 @@ test('poison attribute names and odd header values: never a 5xx; what is accepte
         }),
         {
           numRuns: 300,
+          seed: seed(200 + roleIndex),
           // Quoted strings (RFC 7230), which the binding unquotes before percent-decoding: a random run met `""`.
           examples: [quotedHeader('constructor', '""'), quotedHeader('subject', '"x y"')],
         },
