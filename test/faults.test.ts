@@ -9,6 +9,7 @@ import type { Behaviour, Receiver } from './helpers/receiver.js';
 import { startReceiver } from './helpers/receiver.js';
 import { startRuntime } from './helpers/runtime.js';
 import { startBundle } from './helpers/bundle.js';
+import { lightPost } from './helpers/light-post.js';
 import { waitFor } from './helpers/wait.js';
 
 // Slow answers stay under the runtime's timeout: an answer lost after the ingress accepted is the one case
@@ -94,13 +95,13 @@ test('handler → flapping broker under load: acknowledged exactly once, refusal
   }, 5);
   try {
     const results = await underLoad(400, 20, async (i) => {
-      const res = await fetch(runtime.url, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', ce_type: 'load', ce_source: '/faults', 'ce-id': `evt-${i}` },
-        body: `{"i":${i}}`,
-      });
-      await res.arrayBuffer();
-      return res.status;
+      const headers = {
+        'content-type': 'application/json',
+        ce_type: 'load',
+        ce_source: '/faults',
+        'ce-id': `evt-${i}`,
+      };
+      return (await lightPost(runtime.url, headers, `{"i":${i}}`)).status;
     });
     assertExactlyOnce(results, broker, (e) => e.id);
   } finally {
@@ -122,13 +123,13 @@ test('handler → broker down for a while, then back: nothing acknowledged while
   try {
     const results = await underLoad(200, 10, async (i) => {
       if (i === 100) broker.setFallback({ status: 202 });
-      const res = await fetch(runtime.url, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', ce_type: 'load', ce_source: '/faults', 'ce-id': `evt-${i}` },
-        body: '{}',
-      });
-      await res.arrayBuffer();
-      return res.status;
+      const headers = {
+        'content-type': 'application/json',
+        ce_type: 'load',
+        ce_source: '/faults',
+        'ce-id': `evt-${i}`,
+      };
+      return (await lightPost(runtime.url, headers, '{}')).status;
     });
     assertExactlyOnce(results, broker, (e) => e.id);
   } finally {
@@ -155,13 +156,7 @@ test('sink-forwarder → flapping KafkaSink under load: acknowledged exactly onc
   try {
     const results = await underLoad(400, 20, async (i) => {
       const message = HTTP.binary(new CloudEvent({ id: `evt-${i}`, type: 'load', source: '/faults', data: { i } }));
-      const res = await fetch(runtime.url, {
-        method: 'POST',
-        headers: message.headers as Record<string, string>,
-        body: message.body as string,
-      });
-      await res.arrayBuffer();
-      return res.status;
+      return (await lightPost(runtime.url, message.headers as Record<string, string>, message.body as string)).status;
     });
     // The forwarded record keeps the incoming event's id traceable in an extension.
     assertExactlyOnce(results, sink, (e) => String(e.sourceeventid ?? e.id));
@@ -180,13 +175,8 @@ test('SIGKILL of the handler during load, then a restart: nothing acknowledged i
       Array.from({ length: count }, async (_, k) => {
         const id = `evt-${from + k}`;
         try {
-          const res = await fetch(url, {
-            method: 'POST',
-            headers: { 'content-type': 'application/json', ce_type: 'load', ce_source: '/kill', 'ce-id': id },
-            body: '{}',
-          });
-          await res.arrayBuffer();
-          results.set(id, res.status);
+          const headers = { 'content-type': 'application/json', ce_type: 'load', ce_source: '/kill', 'ce-id': id };
+          results.set(id, (await lightPost(url, headers, '{}')).status);
         } catch {
           results.set(id, 0); // the connection died with the process: not acknowledged
         }
