@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import { embedDlqConsole } from './dlq-console-plugin.mjs';
 import { koaOnFinished } from './koa-on-finished-plugin.mjs';
 import { applyLazyRequires, lazyRequiresPlugin } from './lazy-requires-plugin.mjs';
+import { uriReferencePlugin } from './uri-reference-plugin.mjs';
 
 /**
  * Koa's dependencies pin two versions of mime-db (~140 KiB of JSON each), parsed on every start (~17 ms of
@@ -121,6 +122,17 @@ const koaWithoutEagerFetch = {
 };
 
 /**
+ * The plugins that change what a start loads and runs in the packages every role uses (Koa and its
+ * dependencies, pino, the CloudEvents SDK), not what the runtime itself is made of. bench/compare.mjs bundles
+ * its plain Koa echo with these too, so the limit it shows is what Koa costs with the same help.
+ * @param {string} root the repository root, ending in /
+ * @returns {import('esbuild').Plugin[]}
+ */
+export function startUpPlugins(root) {
+  return [mimeDbSubset(root), koaWithoutEagerFetch, koaOnFinished, lazyRequiresPlugin, uriReferencePlugin];
+}
+
+/**
  * esbuild options for the runtime bundle, and the metafile inputs bundled apart (for the licence list).
  * @param {string} root the repository root, ending in /
  */
@@ -129,14 +141,7 @@ export async function bundleConfig(root) {
   const deferred = await deferredPackages(root);
   return {
     options: {
-      plugins: [
-        mimeDbSubset(root),
-        deferred.plugin,
-        koaWithoutEagerFetch,
-        koaOnFinished,
-        lazyRequiresPlugin,
-        embedDlqConsole,
-      ],
+      plugins: [deferred.plugin, ...startUpPlugins(root), embedDlqConsole],
       entryPoints: [`${root}runtime/main.ts`],
       bundle: true,
       platform: /** @type {const} */ ('node'),

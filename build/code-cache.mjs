@@ -1,7 +1,8 @@
-// Puts V8's code cache into dist/knative-events.cjs: the file becomes build/code-cache-loader.cjs with the
-// bundle's code and its cache as strings, and compiles the one with the other (why and when V8 declines the
-// cache: see the loader). The cache is made by build/code-cache-warm.cjs in its own process, with this Node, so
-// it fits the Node that builds the image and the single executable. Still one file, run as before.
+// Puts V8's code cache into dist/knative-events.cjs: the file becomes build/code-cache-loader.cjs followed by the
+// bundle's code and its cache in two comments, and the loader compiles the one with the other (why comments, and
+// when V8 declines the cache: see the loader). The cache is made by build/code-cache-warm.cjs in its own process,
+// with this Node, so it fits the Node that builds the image and the single executable. Still one file, run as
+// before.
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -11,19 +12,33 @@ import { fileURLToPath } from 'node:url';
 const here = fileURLToPath(new URL('.', import.meta.url));
 /** CommonJS's own module wrapper, on the line the bundle's shebang had, so every other line keeps its number. */
 const wrapperHead = '(function (exports, require, module, __filename, __dirname) {';
+/** How a `*⁠/` in the code is written inside its comment (the loader turns it back). */
+const commentEnd = '*/';
+const commentEndWritten = '*\u0001/';
+const layoutPlaceholder = '/* layout */ {}';
 
 /**
- * The loader with its three constants filled in.
- * @param {Record<string, string>} values marker → the string it stands for
+ * The loader with its layout filled in, followed by the two comments the layout points at.
+ * @param {string} moduleSource @param {string} cacheBase64 @param {string} madeBy
  */
-function fillLoader(values) {
-  let loader = readFileSync(join(here, 'code-cache-loader.cjs'), 'utf8');
-  for (const [marker, value] of Object.entries(values)) {
-    const placeholder = `/* ${marker} */ ''`;
-    if (loader.split(placeholder).length !== 2) throw new Error(`code-cache-loader.cjs: expected one ${placeholder}`);
-    loader = loader.replace(placeholder, () => JSON.stringify(value));
-  }
-  return loader;
+function assembleFile(moduleSource, cacheBase64, madeBy) {
+  // eslint-disable-next-line no-control-regex -- the check is for anything outside ASCII
+  if (/[^\x00-\x7f]/.test(moduleSource))
+    throw new Error('the bundle holds non-ASCII characters: the loader reads it as latin1');
+  if (moduleSource.includes(commentEndWritten))
+    throw new Error('the bundle holds the sequence the loader uses to write "*/" in a comment');
+  const code = moduleSource.replaceAll(commentEnd, commentEndWritten);
+  // The file ends with `/*<code>*/\n/*<cache>*/\n`: offsets from the end do not depend on the loader's own size.
+  const tail = `/*${code}*/\n/*${cacheBase64}*/\n`;
+  const layout = {
+    code: [tail.length - 2, code.length],
+    cache: [cacheBase64.length + 3, cacheBase64.length],
+    madeBy,
+  };
+  const loader = readFileSync(join(here, 'code-cache-loader.cjs'), 'utf8');
+  if (loader.split(layoutPlaceholder).length !== 2)
+    throw new Error(`code-cache-loader.cjs: expected one ${layoutPlaceholder}`);
+  return `#!/usr/bin/env node\n${loader.replace(layoutPlaceholder, () => JSON.stringify(layout))}${tail}`;
 }
 
 /**
@@ -60,13 +75,10 @@ export function embedCodeCache(bundleFile) {
   if (!bundle.startsWith('#!')) throw new Error(`${bundleFile}: expected the bundle's shebang line first`);
   const moduleSource = `${wrapperHead}${bundle.slice(bundle.indexOf('\n'))}\n})`;
   const cache = makeCodeCache(moduleSource, bundleFile);
-  const loader = fillLoader({
-    'bundle source': moduleSource,
-    'code cache': cache.toString('base64'),
-    'cache maker': `${process.version} ${process.arch}`,
-  });
   const partial = `${bundleFile}.partial`;
-  writeFileSync(partial, `#!/usr/bin/env node\n${loader}`, { mode: 0o755 });
+  writeFileSync(partial, assembleFile(moduleSource, cache.toString('base64'), `${process.version} ${process.arch}`), {
+    mode: 0o755,
+  });
   renameSync(partial, bundleFile);
   return { cacheBytes: cache.length };
 }
@@ -78,10 +90,14 @@ export function embedCodeCache(bundleFile) {
  * @param {string} bundleFile
  */
 export function plainBundle(bundleFile) {
-  const text = readFileSync(bundleFile, 'utf8');
-  const line = /^const source = (".*");$/m.exec(text);
-  if (!line) return text;
-  const moduleSource = JSON.parse(line[1]);
+  const bytes = readFileSync(bundleFile);
+  // latin1: one character per byte, as the loader counts its offsets (the parts are ASCII).
+  const text = bytes.toString('latin1');
+  const line = /^const layout = (\{.*\});$/m.exec(text);
+  if (!line) return bytes.toString('utf8');
+  const [fromEnd, length] = JSON.parse(line[1]).code;
+  const start = text.length - fromEnd;
+  const moduleSource = text.slice(start, start + length).replaceAll(commentEndWritten, commentEnd);
   if (!moduleSource.startsWith(wrapperHead) || !moduleSource.endsWith('\n})'))
     throw new Error(`${bundleFile}: the embedded source is not a wrapped module`);
   return `#!/usr/bin/env node${moduleSource.slice(wrapperHead.length, -'\n})'.length)}`;

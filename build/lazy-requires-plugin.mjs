@@ -26,6 +26,42 @@ export const lazyRequires = [
     replace: [["var Zlib = require('zlib')", "var Zlib = new Proxy({}, { get: (_, key) => require('zlib')[key] })"]],
   },
   {
+    // ctx.assert is http-assert, with its own older http-errors, statuses and depd (which evaluates a wrapper with
+    // eval at load): none is used unless a middleware calls ctx.assert, which the runtime does not. A callable
+    // stand-in loads it at the first call or property read (ctx.assert.equal…).
+    file: 'koa/lib/context.js',
+    replace: [
+      [
+        "const httpAssert = require('http-assert')",
+        "const httpAssert = new Proxy(() => {}, { apply: (_, self, args) => Reflect.apply(require('http-assert'), self, args), get: (_, key) => require('http-assert')[key] })",
+      ],
+    ],
+  },
+  {
+    // depd(namespace) keeps the file of its caller, to tell a package's own calls from its users'. It took the
+    // file from callSiteLocation, which also asks V8 for the line and column: V8 then computes the line ends of the
+    // whole ~0.9 MiB bundle (~10 M instructions) at every start. The file alone, as callSiteLocation builds it.
+    // Both depd versions (2.0.0, and 1.1.2 under http-assert) have the same text.
+    file: 'depd/index.js',
+    replace: [
+      [
+        'var site = callSiteLocation(stack[1])\n  var file = site[0]',
+        "var file = (stack[1].isEval() ? stack[1].getEvalOrigin() + ', ' : '') + (stack[1].getFileName() || '<anonymous>')",
+      ],
+    ],
+  },
+  {
+    // Every debug instance (Koa's, the router's) asked at creation whether stderr is a terminal, which creates
+    // process.stderr's stream at start. Asked at first read now (only when DEBUG enables a namespace).
+    file: 'debug/src/common.js',
+    replace: [
+      [
+        'debug.useColors = createDebug.useColors();',
+        "let useColors; Object.defineProperty(debug, 'useColors', { enumerable: true, configurable: true, get: () => (useColors ??= createDebug.useColors()), set: (value) => { useColors = value; } });",
+      ],
+    ],
+  },
+  {
     file: 'koa/lib/response.js',
     replace: [["const assert = require('node:assert')", lazyAssert('node:assert')]],
     patchedBy: 'koa-without-eager-fetch',
