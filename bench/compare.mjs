@@ -6,7 +6,9 @@
 //   - metrics overhead: the same subscriber with METRICS_ENABLED=false against it with metrics on;
 //   - sink-forwarder (echo, KAFKA_SINK_URL at the broker stand-in) and handler (BROKER_URL at it): req/s against
 //     a bare and a plain Koa forwarder doing the same posting; the handler also against posting straight to it;
-//   - cold start (median) and idle RSS, for the bundle and (--binary) the single executable.
+//   - cold start (median wall time, and the CPU time to the first answer) and idle RSS, for the bundle and
+//     (--binary) the single executable, also as ratios to plain Koa's echo bundled with the bundle's start-up
+//     plugins (build/bundle-config.mjs startUpPlugins): what Koa alone loads with the same help, the real limit.
 // Any non-2xx answer, error or timeout in any load run is printed and makes the exit code 1.
 //
 //   cp dist/knative-events.cjs bench/results/session3-start.cjs     # once, before the change
@@ -49,11 +51,16 @@ const echo = {
   before: subscriberOf('before', 'before, defaults', before),
   after: subscriberOf('after', 'after, defaults', paths.bundle),
 };
-const cold = await coldStarts(withBinary ? { ...echo, binary: targets.oursBinary } : echo, {
-  starts: settings.starts,
-  probe,
-  check: checkEcho,
-});
+// Cold start and idle RSS only: plain Koa with the bundle's start-up plugins, the limit a start of ours can reach.
+const startUpLimit = { startUpLimit: targets.koaStartUp };
+const cold = await coldStarts(
+  { ...echo, ...startUpLimit, ...(withBinary && { binary: targets.oursBinary }) },
+  {
+    starts: settings.starts,
+    probe,
+    check: checkEcho,
+  },
+);
 
 /** Every subscriber once: the four above at 10 and 100 connections, both bundles with metrics off at 10. */
 async function measureSubscribers(/** @type {number} */ round) {
@@ -65,6 +72,7 @@ async function measureSubscribers(/** @type {number} */ round) {
     afterNoMetrics: subscriberOf('afterNoMetrics', 'after, METRICS_ENABLED=false', paths.bundle, noMetrics),
   };
   Object.assign(out, await loadSideBySide(withoutMetrics, { probe, connections: [10], settings }));
+  Object.assign(out, await loadSideBySide(startUpLimit, { probe, connections: [], settings }));
   if (withBinary) out.binary = await loadAndMemory(targets.oursBinary, { probe, connections: [], settings });
   return out;
 }

@@ -73,8 +73,57 @@ function forwardingRows(f, runs) {
   ];
 }
 
+/** @typedef {Record<string, { medianMs: number, cpuMedianMs?: number } | undefined>} ColdStarts */
+
 /**
- * @param {Record<string, { medianMs: number } | undefined>} cold
+ * Cold start, its CPU time and idle RSS of plain Koa bundled with the bundle's start-up plugins (`startUpLimit`,
+ * measured by compare.mjs), in the last run's column beside the floor and plain Koa; then every run, and the
+ * single executable, as a ratio to it: how far a start of ours is from what Koa alone loads with the same help.
+ * @param {ColdStarts} cold @param {Record<string, Served | undefined>} s @param {string[]} runs
+ * @returns {Row[]}
+ */
+function startUpLimitRows(cold, s, runs) {
+  const limit = cold.startUpLimit;
+  if (!limit) return [];
+  const last = runs[runs.length - 1];
+  const name = "plain Koa echo + this project's start-up plugins";
+  /** @type {Array<[string, (run: string) => number | undefined, number]>} */
+  const figures = [
+    ['cold start ms (median)', (run) => cold[run]?.medianMs, 1],
+    ['start-up CPU ms (median)', (run) => cold[run]?.cpuMedianMs, 0],
+    ['idle RSS MiB', (run) => s[run]?.memory.idleMiB, 1],
+  ];
+  return figures.flatMap(([figure, of, digits]) => {
+    const base = of('startUpLimit');
+    const ratioTo = (/** @type {string} */ run) => {
+      const value = of(run);
+      return value !== undefined && base !== undefined ? value / base : undefined;
+    };
+    /** @type {Row[]} */
+    const rows = [
+      { figure: `${figure}: ${name}`, values: { floor: of('floor'), limit: of('limit'), [last]: base }, digits },
+      {
+        figure: `${figure}, bundle ÷ ${name}`,
+        values: Object.fromEntries(runs.map((run) => [run, ratioTo(run)])),
+        digits: 2,
+        unit: '×',
+        noRatios: true,
+      },
+    ];
+    if (cold.binary)
+      rows.push({
+        figure: `${figure}, single executable ÷ ${name}`,
+        values: { [last]: ratioTo('binary') },
+        digits: 2,
+        unit: '×',
+        noRatios: true,
+      });
+    return rows;
+  });
+}
+
+/**
+ * @param {ColdStarts} cold
  * @param {Record<string, Served | undefined>} s
  * @param {string[]} runs
  * @returns {Row[]}
@@ -92,6 +141,10 @@ function startRows(cold, s, runs) {
       values: { ...baselines, ...Object.fromEntries(runs.map((run) => [run, coldOf(run)])) },
       digits: 1,
       goals: startGoal,
+    },
+    {
+      figure: 'start-up CPU ms (median, to the first answer), bundle',
+      values: Object.fromEntries(['floor', 'limit', ...runs].map((name) => [name, cold[name]?.cpuMedianMs])),
     },
     { figure: 'idle RSS MiB, bundle', values: pick(s, runs, idle), digits: 1, goals: memoryGoal },
   ];
@@ -111,11 +164,11 @@ function startRows(cold, s, runs) {
       },
     );
   }
-  return rows;
+  return [...rows, ...startUpLimitRows(cold, s, runs)];
 }
 
 /**
- * @param {{ cold: Record<string, { medianMs: number } | undefined>, subscriber: Record<string, Served | undefined>, forwarding?: Forwarding }} m
+ * @param {{ cold: ColdStarts, subscriber: Record<string, Served | undefined>, forwarding?: Forwarding }} m
  * @param {string[]} runs
  */
 export function compareRows(m, runs) {

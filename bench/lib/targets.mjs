@@ -11,6 +11,8 @@ export const paths = {
   binaryNoCache: `${bench}results/knative-events-no-code-cache`,
   /** peers/koa-minimal.cjs bundled like ours, so its cold start compares fairly. */
   koaBundle: `${bench}results/koa-minimal.bundle.cjs`,
+  /** peers/koa-minimal.cjs bundled with the bundle's start-up plugins (build/bundle-config.mjs startUpPlugins). */
+  koaStartUpBundle: `${bench}results/koa-minimal.start-up.bundle.cjs`,
   /** peers/koa-forwarder.cjs bundled the same way. */
   koaForwarderBundle: `${bench}results/koa-forwarder.bundle.cjs`,
 };
@@ -40,6 +42,11 @@ export const targets = {
     name: 'koaMinimal',
     label: 'plain Koa echo, bundled (limit)',
     command: (port) => ({ cmd: node, args: [paths.koaBundle], env: { PORT: String(port) } }),
+  },
+  koaStartUp: {
+    name: 'koaStartUp',
+    label: "plain Koa echo, bundled with this project's start-up plugins (start-up limit)",
+    command: (port) => ({ cmd: node, args: [paths.koaStartUpBundle], env: { PORT: String(port) } }),
   },
   oursBinary: {
     name: 'oursBinary',
