@@ -31,13 +31,15 @@ export function ensureBinary() {
  */
 export async function bundleKoaPeers() {
   mkdirSync(fileURLToPath(new URL('../results/', import.meta.url)), { recursive: true });
-  for (const [entry, outfile, plugins] of [
-    ['koa-minimal.cjs', paths.koaBundle, []],
-    ['koa-minimal.cjs', paths.koaStartUpBundle, startUpPlugins(root)],
-    ['koa-forwarder.cjs', paths.koaForwarderBundle, []],
-  ]) {
+  /** @type {Array<{ entry: string, outfile: string, plugins: import('esbuild').Plugin[] }>} */
+  const peerBundles = [
+    { entry: 'koa-minimal.cjs', outfile: paths.koaBundle, plugins: [] },
+    { entry: 'koa-minimal.cjs', outfile: paths.koaStartUpBundle, plugins: startUpPlugins(root) },
+    { entry: 'koa-forwarder.cjs', outfile: paths.koaForwarderBundle, plugins: [] },
+  ];
+  for (const { entry, outfile, plugins } of peerBundles) {
     await build({
-      plugins: /** @type {import('esbuild').Plugin[]} */ (plugins),
+      plugins,
       entryPoints: [`${peers}${entry}`],
       outfile,
       bundle: true,
