@@ -5,7 +5,7 @@ import { createServer, STATUS_CODES, type IncomingMessage, type Server, type Ser
 import type { Duplex } from 'node:stream';
 import type Koa from 'koa';
 import { maxRequestHeaders } from './http/header-limit.js';
-import { requestGate } from './http/heavy-turns.js';
+import { turnQueue } from './http/turn-queue.js';
 import type { Lifecycle } from './lifecycle.js';
 
 export interface ServerOptions {
@@ -47,7 +47,7 @@ function isProbe(url: string | undefined): boolean {
 
 /**
  * The app as the server's request listener: a probe is handled at once, any other request starts in its
- * turn (heavy-turns.ts createRequestGate), so a burst of requests arriving together is spread over turns of
+ * turn (http/turn-queue.ts), so a burst of requests arriving together is spread over turns of
  * the event loop, with the loop polling for probes between two.
  */
 export function pacedListener(app: Koa): (req: IncomingMessage, res: ServerResponse) => void {
@@ -55,7 +55,7 @@ export function pacedListener(app: Koa): (req: IncomingMessage, res: ServerRespo
   // Koa's handler answers its own errors: the promise it returns never rejects.
   return (req, res) => {
     if (isProbe(req.url)) void handle(req, res);
-    else requestGate.enter(() => void handle(req, res));
+    else turnQueue.enter(() => void handle(req, res));
   };
 }
 
@@ -99,7 +99,7 @@ export async function drain(server: Server, lifecycle: Lifecycle, timeoutMs: num
     timer = setTimeout(() => resolve('timeout'), timeoutMs);
   });
   // Requests still waiting for their turn have not started yet: not in flight, but not to be cut off either.
-  const idle = requestGate.settled().then(() => lifecycle.idle());
+  const idle = turnQueue.settled().then(() => lifecycle.idle());
   const outcome = await Promise.race([idle.then(() => 'idle' as const), timedOut]);
   clearTimeout(timer);
   const abandoned = outcome === 'timeout' ? lifecycle.inFlight : 0;

@@ -5,7 +5,8 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
 import { HttpError } from '../runtime/http/errors.js';
-import { createSliceQueue, heavyBodyBytes } from '../runtime/http/heavy-turns.js';
+import { heavyBodyBytes } from '../runtime/http/heavy-turns.js';
+import { createTurnQueue } from '../runtime/http/turn-queue.js';
 import {
   checkJson,
   jsonSliceBytes,
@@ -264,7 +265,7 @@ test('a 1 MiB body is scanned in turns of the slice queue: the loop turns betwee
   };
   setImmediate(countTurn);
   // A turn of 0 ms: one 64 KiB slice per turn, whatever the machine's speed.
-  const verdict = await checkJson(body, maxJsonDepth, jsonSliceBytes, createSliceQueue(0));
+  const verdict = await checkJson(body, maxJsonDepth, jsonSliceBytes, createTurnQueue(0).run);
   counting = false;
   assert.deepEqual(verdict, { ok: true });
   const slices = Math.ceil(body.length / jsonSliceBytes);

@@ -2,13 +2,14 @@
 // handler forwards a body's bytes as they came and only needs to know they are valid JSON (RFC 8259) no deeper
 // than the limit. JSON.parse of 1 MiB of small objects blocks the loop for 20-250 ms (and keeps the objects);
 // this scans 64 KiB at a time (well under a millisecond each), a few slices per turn of the event loop for all
-// bodies together (heavy-turns.ts createSliceQueue), and allocates nothing per token.
+// bodies together (turn-queue.ts), and allocates nothing per token.
 // Its verdict is JSON.parse(bytes.toString('utf8'))'s: bytes ≥ 0x80 are accepted inside strings only (invalid
 // UTF-8 decodes to U+FFFD there, which JSON.parse takes), a BOM is refused as JSON.parse refuses it.
 // test/json-validate.test.ts checks that against JSON.parse on arbitrary and mutated JSON.
 import type { IncomingHttpHeaders } from 'node:http';
 import { HttpError } from '../http/errors.js';
-import { heavyBodyBytes, runInSlices, takeHeavyTurn, type RunInSlices } from '../http/heavy-turns.js';
+import { heavyBodyBytes, takeHeavyTurn } from '../http/heavy-turns.js';
+import { turnQueue, type RunInSlices } from '../http/turn-queue.js';
 import { parseContentType } from './content-type.js';
 import { maxJsonDepth } from './json-scan.js';
 
@@ -245,14 +246,14 @@ export class JsonScanner {
 }
 
 /**
- * The verdict on `bytes`, scanned `jsonSliceBytes` at a time in the slice queue's turns (heavy-turns.ts): one
+ * The verdict on `bytes`, scanned `jsonSliceBytes` at a time in the turn queue's turns (turn-queue.ts): one
  * body at a time, a few milliseconds of scanning per turn of the event loop.
  */
 export async function checkJson(
   bytes: Uint8Array,
   depthLimit = maxJsonDepth,
   sliceBytes = jsonSliceBytes,
-  slices: RunInSlices = runInSlices,
+  slices: RunInSlices = turnQueue.run,
 ): Promise<JsonVerdict> {
   const scanner = new JsonScanner(bytes, depthLimit);
   let end = 0;

@@ -4,13 +4,14 @@
 // streams in, and a body that will be parsed as JSON is charged for its parsed objects chunk by chunk (the
 // scan's cost spread over the chunks' callbacks, never one long pause; a body its role will only validate is
 // not: ReadBodyOptions); either can end in 503 when the budget is full. A large body is joined from its
-// chunks in the slice queue's turns and handed over in its turn (heavy-turns.ts), so neither the copying nor
-// the work it causes keeps health probes waiting.
+// chunks in the turn queue's turns (turn-queue.ts) and handed over in its heavy turn (heavy-turns.ts), so
+// neither the copying nor the work it causes keeps health probes waiting.
 // Hand-written rather than raw-body: raw-body pulls iconv-lite's code-page tables (~500 KiB) into the
 // bundle for a decoding step we never use, and the bundle's size is paid on every cold start.
 import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
 import { HttpError } from './errors.js';
-import { bodyIntake, heavyBodyBytes, runInSlices, takeHeavyTurn, type RunInSlices } from './heavy-turns.js';
+import { bodyIntake, heavyBodyBytes, takeHeavyTurn } from './heavy-turns.js';
+import { turnQueue, type RunInSlices } from './turn-queue.js';
 import {
   bytesHeldPerBodyByte,
   jsonPrepaidPerBodyByte,
@@ -99,12 +100,12 @@ function bodyCharge(req: IncomingMessage, options: ReadBodyOptions): BodyCharge 
 }
 
 /**
- * The chunks as one buffer. A large body is copied a chunk at a time in the slice queue's turns, with its
+ * The chunks as one buffer. A large body is copied a chunk at a time in the turn queue's turns, with its
  * validation: the copy's cost is first touching fresh memory, which on a sandboxed machine is ≈15 ms per MiB
  * (0.5 ms into memory touched before), and 70 bodies of 1 MiB whose last bytes came in the same turn of the
  * loop made it one 95 ms pause (Buffer.concat at the end), and 100-200 ms ones copied as the chunks came.
  */
-async function joined(chunks: Buffer[], length: number, slices: RunInSlices = runInSlices): Promise<Buffer> {
+async function joined(chunks: Buffer[], length: number, slices: RunInSlices = turnQueue.run): Promise<Buffer> {
   if (chunks.length === 1) return chunks[0] as Buffer;
   if (length < heavyBodyBytes) return Buffer.concat(chunks, length);
   const body = Buffer.allocUnsafeSlow(length);

@@ -4,7 +4,7 @@
 // one at a time, and after each the loop is left free for as long as that one took (its time, measured up
 // to the next turn of the loop), so probes and small requests are answered between two: the large-body work
 // gets at most about half of the loop's time while others wait, and runs at once when alone. Work that can
-// be cut into slices (validating a large body) goes through the slice queue below instead.
+// be cut into slices (validating a large body) goes through the turn queue (turn-queue.ts) instead.
 
 /** Bodies from this size on are paced; smaller ones cost too little to matter. */
 export const heavyBodyBytes = 64 * 1024;
@@ -39,55 +39,6 @@ export function createHeavyTurns(): TakeTurn {
 
 /** The process's pacing: one queue for every request, whatever the role. */
 export const takeHeavyTurn = createHeavyTurns();
-
-/** Time queued slices may take in one turn of the event loop before the loop gets on with the rest. */
-export const sliceTurnMs = 4;
-
-/** One piece of a long job, a fraction of a millisecond; true once the job is done. */
-export type Slice = () => boolean;
-
-/** Runs a job slice by slice in its turns (createSliceQueue); resolves when a slice says it is done. */
-export type RunInSlices = (slice: Slice) => Promise<void>;
-
-/**
- * Long jobs (validating large bodies) run slice by slice, for at most `turnMs` per turn of the event loop,
- * so a probe or a small request waits for one turn at most, whatever the number of jobs: each job yielding
- * on its own (a setImmediate per slice) let 70 bodies in validation take a slice each in the same turn.
- * One job at a time, in arrival order, rather than round robin: the jobs finish spread out, and so does the
- * work each one's end starts (forwarding the event). At least one slice per turn, however slow.
- */
-export function createSliceQueue(turnMs = sliceTurnMs, clock: () => number = () => performance.now()): RunInSlices {
-  const jobs: Array<{ slice: Slice; resolve: () => void; reject: (err: unknown) => void }> = [];
-  let scheduled = false;
-  const turn = () => {
-    const until = clock() + turnMs;
-    do {
-      const job = jobs[0] as (typeof jobs)[number];
-      try {
-        if (!job.slice()) continue;
-        job.resolve();
-      } catch (err) {
-        job.reject(err);
-      }
-      jobs.shift();
-    } while (jobs.length > 0 && clock() < until);
-    scheduled = false;
-    if (jobs.length > 0) schedule();
-  };
-  const schedule = () => {
-    if (scheduled) return;
-    scheduled = true;
-    setImmediate(turn);
-  };
-  return (slice) =>
-    new Promise<void>((resolve, reject) => {
-      jobs.push({ slice, resolve, reject });
-      schedule();
-    });
-}
-
-/** The process's queue: one for every large body, whatever the role. */
-export const runInSlices = createSliceQueue();
 
 /** Body bytes all requests together may take in from their sockets in one turn of the event loop. */
 export const intakeBytesPerTurn = 512 * 1024;
@@ -137,67 +88,3 @@ export function createIntake(bytesPerTurn = intakeBytesPerTurn): Intake {
 
 /** The process's intake: one allowance for every request body, whatever the role. */
 export const bodyIntake = createIntake();
-
-/** Time request starts may take in one turn of the event loop, what they cause at once included. */
-export const requestTurnMs = 4;
-/** Most requests started in one turn: one immediate each, scheduled together. */
-const requestsPerTurn = 32;
-
-export interface RequestGate {
-  /** Calls `start` in this turn or a later one, in arrival order, as the turn's time allows. */
-  enter(start: () => void): void;
-  /** Requests waiting for their turn; resolves at once when there are none. */
-  settled(): Promise<void>;
-}
-
-/**
- * Paces the start of requests. Node's HTTP server runs every request that arrived since the last turn in
- * one go: after a 503 with `Retry-After: 1`, refused callers come back together, and 170 requests started
- * (routed, refused or admitted, answered, logged) in one turn held the loop for 60-200 ms of CPU. Here each
- * start is one immediate, and the immediates of a turn stop starting requests once `turnMs` has passed since
- * the first: Node runs the microtasks a start causes between two immediates, so the time counted is all of
- * what a start does at once (an answer written, a line logged), not only its synchronous part. The others
- * wait for the next turn, after the loop has polled for I/O (health probes, which never enter the gate).
- */
-export function createRequestGate(turnMs = requestTurnMs, clock: () => number = () => performance.now()): RequestGate {
-  const waiting: Array<() => void> = [];
-  const settledWaiters: Array<() => void> = [];
-  let slots = 0;
-  let turnStarted: number | undefined;
-  let startedThisTurn = 0;
-  const slot = () => {
-    slots--;
-    if (turnStarted === undefined) {
-      turnStarted = clock();
-      startedThisTurn = 0;
-    }
-    // At least one start per turn, however slow the last one was.
-    const start = startedThisTurn === 0 || clock() - turnStarted < turnMs ? waiting.shift() : undefined;
-    if (slots === 0) {
-      turnStarted = undefined;
-      if (waiting.length > 0) fill();
-      else for (const resolve of settledWaiters.splice(0)) resolve();
-    }
-    if (start === undefined) return;
-    startedThisTurn++;
-    start();
-  };
-  // Immediates scheduled while a turn's immediates run belong to the next turn (Node's check phase).
-  const fill = () => {
-    while (slots < Math.min(requestsPerTurn, waiting.length)) {
-      slots++;
-      setImmediate(slot);
-    }
-  };
-  return {
-    enter(start) {
-      waiting.push(start);
-      fill();
-    },
-    settled: () =>
-      waiting.length === 0 ? Promise.resolve() : new Promise<void>((resolve) => settledWaiters.push(resolve)),
-  };
-}
-
-/** The process's gate: one for every server, whatever the role. */
-export const requestGate = createRequestGate();

@@ -1,4 +1,4 @@
-// The server starts requests through the process's request gate (runtime/http/heavy-turns.ts): a burst of
+// The server starts requests through the process's turn queue (runtime/http/turn-queue.ts): a burst of
 // requests is started a few per turn of the event loop, in arrival order, and every one is answered; the
 // health probes never wait behind them. Counted in turns of the loop and in requests started, not in
 // milliseconds, so a busy machine cannot fail it.
@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { test } from 'node:test';
 import Koa from 'koa';
-import { requestGate, requestTurnMs } from '../runtime/http/heavy-turns.js';
+import { turnMs, turnQueue } from '../runtime/http/turn-queue.js';
 import { listen } from '../runtime/server.js';
 
 function busy(ms: number): void {
@@ -71,7 +71,7 @@ function appRecordingStarts(onStart: () => void): Koa {
 test('a burst of requests starts a few per turn of the loop, and every request gets its own answer', async () => {
   const counter = turnCounter();
   const startsPerTurn = new Map<number, number>();
-  // Each start costs 2 ms: the gate's turn (4 ms) holds two, three at most with the clock's granularity.
+  // Each start costs 2 ms: the queue's turn (4 ms) holds two, three at most with the clock's granularity.
   const app = appRecordingStarts(() => {
     startsPerTurn.set(counter.turn, (startsPerTurn.get(counter.turn) ?? 0) + 1);
     busy(2);
@@ -84,7 +84,7 @@ test('a burst of requests starts a few per turn of the loop, and every request g
       answers.map((a) => [200, `answer ${a.n}`]),
     );
     const most = Math.max(...startsPerTurn.values());
-    const bound = Math.floor(requestTurnMs / 2) + 1;
+    const bound = Math.floor(turnMs / 2) + 1;
     assert.ok(most <= bound, `${most} requests started in one turn (at most ${bound}): ${[...startsPerTurn.values()]}`);
   } finally {
     counter.stop();
@@ -100,11 +100,11 @@ test('a probe is answered at once while requests wait for their turn; a request 
   );
   const base = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
   try {
-    // A backlog in the process's gate, as a burst of requests leaves it: about 250 turns of 4 ms.
+    // A backlog in the process's queue, as a burst of requests leaves it: about 250 turns of 4 ms.
     const backlog = 1000;
     let started = 0;
     for (let i = 0; i < backlog; i++)
-      requestGate.enter(() => {
+      turnQueue.enter(() => {
         started++;
         busy(1);
       });

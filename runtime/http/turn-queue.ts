@@ -1,0 +1,110 @@
+// One scheduler for the work that requests cause and that can wait for a later turn of the event loop:
+// starting a request (routing it, refusing or admitting it, answering, logging) and the slices of long jobs
+// (copying a large body together, validating it as JSON). Whatever arrives, a turn of the loop gives this
+// work at most `turnMs`, after which the loop polls for I/O again: health probes (which never enter the
+// queue, server.ts) are answered between two turns, not after a burst.
+//
+// Each unit (a request's start, one slice) runs in its own immediate, and Node runs the microtasks a unit
+// causes before the next immediate: the time counted is everything the unit does at once (a 503 answered
+// and logged in its promise callbacks), not only its synchronous part. Without the queue, refused callers
+// retrying together after `Retry-After: 1` started 170 requests in one turn: 60-210 ms of CPU with no probe
+// answered; and a slice queue and a request gate of their own each took their time of the same turn.
+
+/** Time the queue's work may take in one turn of the event loop. */
+export const turnMs = 4;
+/** Immediates scheduled per turn: the most units one turn can run. */
+const slotsPerTurn = 32;
+
+/** One piece of a long job, a fraction of a millisecond; true once the job is done. */
+export type Slice = () => boolean;
+
+/** Runs a job slice by slice in its turns; resolves when a slice says it is done. */
+export type RunInSlices = (slice: Slice) => Promise<void>;
+
+export interface TurnQueue {
+  /** A long job, slice by slice, one job at a time in arrival order (the jobs finish spread out). */
+  readonly run: RunInSlices;
+  /** Calls `start` once, in its turn, in arrival order with the jobs (a request's start). */
+  enter(start: () => void): void;
+  /** Resolves once nothing waits in the queue (at once when nothing does). */
+  settled(): Promise<void>;
+}
+
+interface Job {
+  readonly slice: Slice;
+  readonly resolve?: () => void;
+  readonly reject?: (err: unknown) => void;
+}
+
+/** The head job's next slice; the job leaves the queue when done or failed. */
+function runSlice(jobs: Job[]): void {
+  const job = jobs[0] as Job;
+  let done: boolean;
+  try {
+    done = job.slice();
+  } catch (err) {
+    jobs.shift();
+    // A request's start has nobody to tell: it fails as a request listener that throws does.
+    if (job.reject === undefined) throw err;
+    job.reject(err);
+    return;
+  }
+  if (!done) return;
+  jobs.shift();
+  job.resolve?.();
+}
+
+export function createTurnQueue(budgetMs = turnMs, clock: () => number = () => performance.now()): TurnQueue {
+  const jobs: Job[] = [];
+  const settledWaiters: Array<() => void> = [];
+  let slots = 0;
+  let turnStarted = 0;
+  let ranThisTurn = 0;
+  const endOfTurn = () => {
+    if (jobs.length > 0) schedule();
+    else for (const resolve of settledWaiters.splice(0)) resolve();
+  };
+  const slot = () => {
+    if (slots-- === slotsPerTurn) {
+      turnStarted = clock();
+      ranThisTurn = 0;
+    }
+    // At least one unit per turn, however slow the last one was.
+    const runs = jobs.length > 0 && (ranThisTurn === 0 || clock() - turnStarted < budgetMs);
+    try {
+      if (runs) {
+        ranThisTurn++;
+        runSlice(jobs);
+      }
+    } finally {
+      if (slots === 0) endOfTurn();
+    }
+  };
+  // Immediates scheduled while a turn's immediates run belong to the next turn (Node's check phase).
+  const schedule = () => {
+    if (slots > 0) return;
+    slots = slotsPerTurn;
+    for (let i = 0; i < slotsPerTurn; i++) setImmediate(slot);
+  };
+  return {
+    run: (slice) =>
+      new Promise<void>((resolve, reject) => {
+        jobs.push({ slice, resolve, reject });
+        schedule();
+      }),
+    enter(start) {
+      jobs.push({
+        slice: () => {
+          start();
+          return true;
+        },
+      });
+      schedule();
+    },
+    settled: () =>
+      jobs.length === 0 ? Promise.resolve() : new Promise<void>((resolve) => settledWaiters.push(resolve)),
+  };
+}
+
+/** The process's queue: one for every request and every large body, whatever the role. */
+export const turnQueue = createTurnQueue();
