@@ -134,10 +134,13 @@ function probeHealth(port) {
   const probe = () => {
     if (stopped) return done(latencies);
     const started = performance.now();
+    const startedUs = Number(process.hrtime.bigint() / 1000n);
     const next = (ms) => {
       latencies.push(ms);
       if (process.env.BENCH_DEBUG && ms > 100)
-        console.error(`slow /healthz at ${Math.round(started - t0)} ms: ${Math.round(ms)} ms`);
+        console.error(
+          `slow /healthz at ${Math.round(started - t0)} ms (monotonic ${Math.round(startedUs)} µs): ${Math.round(ms)} ms`,
+        );
       setTimeout(probe, 50);
     };
     const req = http.get({ host: '127.0.0.1', port, path: '/healthz', agent: false }, (res) => {
@@ -210,6 +213,7 @@ function readTurns(file) {
     stallsWithCpuOverMs: { 20: turns.cpuOver.over20Ms, 50: turns.cpuOver.over50Ms },
     byWall: process.env.BENCH_DEBUG ? turns.byWall.slice(0, 8).map(round) : undefined,
     byCpu: process.env.BENCH_DEBUG ? turns.byCpu.slice(0, 8).map(round) : undefined,
+    slowestProbes: process.env.BENCH_DEBUG ? turns.probes : undefined,
   };
 }
 

@@ -10,6 +10,7 @@
 // benchmark sends it when its load starts, so start-up's module loading is not counted). Benchmark-only:
 // never in the bundle.
 import { readFileSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
 
 const file = process.env.BENCH_TURNS_FILE;
 if (file) {
@@ -26,6 +27,29 @@ if (file) {
   };
   reset();
   process.on('SIGUSR2', reset);
+  // The handler's own view of each /healthz: accepted → request parsed → answer written, kept for the slowest.
+  const probes = [];
+  const emit = http.Server.prototype.emit;
+  /** @type {WeakMap<object, number>} when each connection was accepted */
+  const accepted = new WeakMap();
+  /** @param {IArguments | unknown[]} args */
+  const watch = (args) => {
+    if (args[0] === 'connection') accepted.set(/** @type {object} */ (args[1]), nowUs());
+    const req = /** @type {import('node:http').IncomingMessage} */ (args[1]);
+    if (args[0] !== 'request' || req.url !== '/healthz') return;
+    const acceptedUs = accepted.get(req.socket) ?? NaN;
+    const parsedUs = nowUs();
+    /** @type {import('node:http').ServerResponse} */ (args[2]).once('finish', () => {
+      probes.push({ acceptedUs, toRequestMs: (parsedUs - acceptedUs) / 1000, toAnswerMs: (nowUs() - parsedUs) / 1000 });
+      probes.sort((a, b) => b.toRequestMs + b.toAnswerMs - a.toRequestMs - a.toAnswerMs);
+      if (probes.length > 10) probes.pop();
+    });
+  };
+  http.Server.prototype.emit = function () {
+    watch(arguments);
+    return Reflect.apply(emit, this, arguments);
+  };
+
   const nowUs = () => Number(process.hrtime.bigint() / 1000n);
   const schedstat = `/proc/self/task/${process.pid}/schedstat`;
   /** [on a CPU, waiting for one] of the main thread so far, in µs. */
@@ -62,6 +86,6 @@ if (file) {
     insert(byCpu, gap, 'cpuMs');
   }, 1).unref();
   process.on('exit', () => {
-    writeFileSync(file, JSON.stringify({ counts, cpuOver, byWall, byCpu }, null, 1));
+    writeFileSync(file, JSON.stringify({ counts, cpuOver, byWall, byCpu, probes }, null, 1));
   });
 }
