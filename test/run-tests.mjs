@@ -1,7 +1,7 @@
 // Runs the *.test.ts files under test/, functions/ and local/, each in its own Node process, with Node's test runner
 // reporting inside each. A test file that is not found is a test that never runs.
 //
-//   node test/run-tests.mjs [--lane=unit|integration] [--concurrency=N] [--isolate] [--tsx] [path filter...]
+//   node test/run-tests.mjs [--lane=unit|integration] [--concurrency=N] [--extra=N] [--isolate] [--tsx] [filter...]
 //
 // TypeScript. The run's test files are compiled once, at its start, by esbuild (test/compile-tests.mjs: about a
 // second) into .tools/cache/compiled-tests/run-<pid>/, and each process runs the output with plain `node
@@ -18,9 +18,12 @@
 //
 // Scheduling. This script starts the files itself rather than through `node --test`, because Node 20's runner sorts
 // the files by name: here the slowest files (SLOWEST_FIRST) start first, so the two processes running at a time
-// finish together instead of one long file running alone at the end. Each file's output is printed whole when it
-// ends (no interleaving), followed by its wall and CPU time; the end of the run lists the slowest files, the failed
-// ones, and the totals as `# pass N` / `# fail N`.
+// finish together instead of one long file running alone at the end. Many integration files wait more than they
+// compute (on the processes, servers and browser they start): while the machine has a core idle, the next file
+// starts beside them, up to `--extra` files past `--concurrency` (PACKING). Idle is the whole machine's, so the
+// checks of `npm test` (test/run-all.mjs) and anything else running count, and a busy machine runs two at a time as
+// before. Each file's output is printed whole when it ends (no interleaving), followed by its wall and CPU time; the
+// end of the run lists the slowest files, the failed ones, and the totals as `# pass N` / `# fail N`.
 //
 // Unit files share processes. Starting Node and loading the runtime's modules costs more CPU than most unit files
 // take to run; since a unit file starts nothing and keeps no state past its tests (see Lanes), the unit files of a
@@ -32,7 +35,7 @@
 // unit file per UNIT_FILES_PER_BOUND files.
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { cpus, tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { compileTests } from './compile-tests.mjs';
@@ -105,6 +108,12 @@ export const SLOWEST_FIRST = [
 /** Per-file bound (ms), see "Timeouts" above. Measured at load 6-10 on 2 cores: the slowest unit file takes 3 s, the slowest
  * integration files (single executable, dlq console, the local pipeline) 50-70 s; a hang ends at 20x / 4x that. */
 const TIMEOUT_MS = { unit: 60_000, integration: 300_000 };
+/**
+ * Packing (see "Scheduling"): past `--concurrency`, up to `--extra` more files start, one at a time, while the
+ * machine had at least `idleCores` idle over the last `sampleMs`, and `settleMs` after the previous extra start (its
+ * start-up first shows in the figures).
+ */
+const PACKING = { idleCores: 0.6, sampleMs: 1000, settleMs: 3000 };
 /** Two groups: the two run beside the integration files, so neither core waits on one long group. */
 const UNIT_PROCESSES = 2;
 const UNIT_FILES_PER_BOUND = 6;
@@ -280,21 +289,67 @@ function countsOf(output) {
   return counts;
 }
 
-/** Runs the jobs `concurrency` at a time, in the order given; prints each job's output as it ends. */
-async function runAll(jobs, concurrency) {
+/**
+ * Idle CPU of the whole machine, in cores, over the time since the previous measurement (all processes, not just
+ * ours), or undefined while that time is under PACKING.sampleMs. `restart` starts a new measurement from now.
+ */
+function idleMeter() {
+  const idleMs = () => cpus().reduce((sum, c) => sum + c.times.idle, 0);
+  let last = { at: Date.now(), idle: idleMs() };
+  return ({ restart = false } = {}) => {
+    const now = { at: Date.now(), idle: idleMs() };
+    // too short a window says little (the counters tick in 10 ms steps): keep measuring
+    if (!restart && now.at - last.at < PACKING.sampleMs) return undefined;
+    const cores = (now.idle - last.idle) / Math.max(1, now.at - last.at);
+    last = now;
+    return cores;
+  };
+}
+
+/** A job's outcome as it ends: its output whole (no interleaving), then its times. */
+function report(r) {
+  process.stdout.write(`# ---- ${r.name}\n${r.output.trimEnd()}\n`);
+  process.stdout.write(
+    `# ---- ${r.name}: ${r.ok ? 'ok' : `FAILED (exit ${r.code})`}, ${r.wallS.toFixed(1)} s wall, ${r.cpuS.toFixed(1)} s CPU\n\n`,
+  );
+}
+
+/**
+ * Runs the jobs in the order given, `concurrency` at a time, and up to `extra` more while the machine has a core
+ * idle (see "Packing" above); prints each job's output as it ends.
+ */
+async function runAll(jobs, concurrency, extra) {
   const queue = [...jobs];
   const results = [];
-  const worker = async () => {
-    for (let job = queue.shift(); job !== undefined; job = queue.shift()) {
-      const r = await runJob(job);
+  const active = new Set();
+  const idleCores = idleMeter();
+  const start = (job) => {
+    const done = runJob(job).then((r) => {
+      active.delete(done);
       results.push(r);
-      process.stdout.write(`# ---- ${r.name}\n${r.output.trimEnd()}\n`);
-      process.stdout.write(
-        `# ---- ${r.name}: ${r.ok ? 'ok' : `FAILED (exit ${r.code})`}, ${r.wallS.toFixed(1)} s wall, ${r.cpuS.toFixed(1)} s CPU\n\n`,
-      );
-    }
+      report(r);
+    });
+    active.add(done);
   };
-  await Promise.all(Array.from({ length: Math.min(concurrency, jobs.length) }, worker));
+  let lastExtraAt = 0;
+  while (queue.length > 0 || active.size > 0) {
+    while (queue.length > 0 && active.size < concurrency) start(queue.shift());
+    const idle = idleCores();
+    const settled = Date.now() - lastExtraAt >= PACKING.settleMs;
+    if (
+      queue.length > 0 &&
+      active.size < concurrency + extra &&
+      settled &&
+      idle !== undefined &&
+      idle >= PACKING.idleCores
+    ) {
+      start(queue.shift());
+      lastExtraAt = Date.now();
+      idleCores({ restart: true }); // the new process's start-up is not idle time: measure afresh from here
+    }
+    const tick = new Promise((resolve) => setTimeout(resolve, PACKING.sampleMs));
+    await Promise.race([tick, ...active]);
+  }
   return results;
 }
 
@@ -332,6 +387,11 @@ if (!Number.isInteger(concurrency) || concurrency < 1) {
   console.error(`--concurrency: a whole number, 1 or more (got ${option('concurrency')})`);
   process.exit(2);
 }
+const extra = Number(option('extra', '2'));
+if (!Number.isInteger(extra) || extra < 0) {
+  console.error(`--extra: a whole number, 0 or more (got ${option('extra')})`);
+  process.exit(2);
+}
 const filter = args.filter((a) => !a.startsWith('--'));
 
 const stale = UNIT.filter((f) => !existsSync(join(root, f)));
@@ -352,6 +412,6 @@ if (files.length === 0) {
 const started = Date.now();
 if (args.includes('--tsx')) loaderArgs = ['--import', 'tsx'];
 else await compileRun(files);
-const results = await runAll(jobsOf(files, args.includes('--isolate')), concurrency);
+const results = await runAll(jobsOf(files, args.includes('--isolate')), concurrency, extra);
 summarise(results, files.length, (Date.now() - started) / 1000);
 process.exit(results.every((r) => r.ok) ? 0 : 1);
