@@ -5,9 +5,14 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { test } from 'node:test';
+import { Writable } from 'node:stream';
 import Koa from 'koa';
+import { buildApp } from '../runtime/app.js';
 import { turnMs, turnQueue } from '../runtime/http/turn-queue.js';
-import { listen } from '../runtime/server.js';
+import { createLifecycle } from '../runtime/lifecycle.js';
+import { createLogger } from '../runtime/logger.js';
+import { drain, listen } from '../runtime/server.js';
+import { waitFor } from './helpers/wait.js';
 
 function busy(ms: number): void {
   const until = performance.now() + ms;
@@ -119,4 +124,42 @@ test('a probe is answered at once while requests wait for their turn; a request 
     server.closeAllConnections();
     server.close();
   }
+});
+
+test('draining waits for a request still waiting for its turn, then answers it', async () => {
+  const log = createLogger({
+    level: 'silent',
+    base: {},
+    destination: new Writable({ write: (_c, _e, done) => done() }),
+  });
+  const lifecycle = createLifecycle();
+  lifecycle.markReady();
+  const taken = (ctx: { status: number; body: unknown }) => {
+    ctx.status = 202;
+    ctx.body = { taken: true };
+    return Promise.resolve();
+  };
+  const app = buildApp({ log, lifecycle, role: { routes: [{ method: 'POST', path: '/', handle: taken }] } });
+  const server = await listen(app, { port: 0, host: '127.0.0.1' });
+  let arrived = 0;
+  server.on('request', () => arrived++);
+  // A backlog in the process's queue, so the request below is still waiting when SIGTERM's drain begins.
+  let started = 0;
+  for (let i = 0; i < 1000; i++)
+    turnQueue.enter(() => {
+      started++;
+      busy(1);
+    });
+  const answer = fetch(`http://127.0.0.1:${(server.address() as { port: number }).port}/`, {
+    method: 'POST',
+    body: '{}',
+  });
+  await waitFor(() => arrived === 1, 30_000, { what: 'the request at the server', intervalMs: 1 });
+  assert.equal(lifecycle.inFlight, 0, 'not started yet: it waits in the queue');
+  assert.ok(started < 1000, 'the backlog was still there when the request arrived');
+  const drained = await drain(server, lifecycle, 30_000);
+  assert.deepEqual(drained, { abandoned: 0 });
+  const response = await answer;
+  assert.equal(response.status, 202);
+  assert.deepEqual(await response.json(), { taken: true });
 });
