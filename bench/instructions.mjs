@@ -1,0 +1,265 @@
+// Instructions per request, counted by valgrind's callgrind: unlike req/s and CPU time, the count does not move
+// when other work shares the machine, so a change's cost or gain can be read on a busy one. Each server runs under
+// callgrind; after a start-up probe and a warm-up (JIT), its counters are zeroed, N requests are sent (the
+// 309-byte binary CloudEvent of lib/event.mjs, `--connections` at a time, every answer checked), and the count
+// is dumped. Printed per request and as ratios: ours ÷ plain Koa doing the same work, after ÷ before.
+//
+//   node bench/instructions.mjs [--requests 2000] [--warmup 1000] [--connections 10]
+//                               [--after dist/knative-events.cjs] [--before bench/results/session4-start.cjs]
+//                               [--forwarding] [--variants] [--profile]
+//   --forwarding: the sink-forwarder (echo, to the broker stand-in) against the plain Koa forwarder too.
+//   --variants:   `after` also with LOG_LEVEL=warn and with METRICS_ENABLED=false (what the log line and the
+//                 metrics cost, by difference).
+//   --only after: measure that one bundle alone (no ratios), for a quick look while working.
+//   --profile:    the top functions by their own instructions for each server (JIT code named from node's
+//                 --perf-basic-prof map), in bench/results/instructions-<name>.txt.
+// Instructions count user-space work in every thread of the process (GC helpers and the JIT compiler
+// included), not the kernel's; callgrind runs a server ~50x slower, so a run takes a few minutes.
+import { execFileSync, spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
+import { tmpdir } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { body, checkEcho, headers } from './lib/event.mjs';
+import { bundleKoaPeers } from './lib/prepare.mjs';
+import { freePort, request } from './lib/processes.mjs';
+import { paths, standIn } from './lib/targets.mjs';
+import { selfCostByFunction } from './lib/callgrind-profile.mjs';
+
+const results = fileURLToPath(new URL('results/', import.meta.url));
+const { values } = parseArgs({
+  options: {
+    requests: { type: 'string', default: '2000' },
+    warmup: { type: 'string', default: '10000' },
+    connections: { type: 'string', default: '10' },
+    after: { type: 'string', default: paths.bundle },
+    before: { type: 'string', default: `${results}session4-start.cjs` },
+    forwarding: { type: 'boolean', default: false },
+    variants: { type: 'boolean', default: false },
+    profile: { type: 'boolean', default: false },
+    only: { type: 'string' },
+  },
+});
+const requests = Number(values.requests);
+const warmup = Number(values.warmup);
+const connections = Number(values.connections);
+const log = (/** @type {string} */ msg) => process.stderr.write(`${msg}\n`);
+const outDir = mkdtempSync(`${tmpdir()}/instructions-`);
+
+/** @typedef {{ name: string, args: string[], env: Record<string, string>, answer: (a: { status: number, body: string }) => void }} Server */
+
+const echoChecked = (/** @type {string} */ name) => (/** @type {{ status: number, body: string }} */ a) => {
+  if (a.status !== 200) throw new Error(`${name} answered ${a.status}: ${a.body.slice(0, 300)}`);
+  checkEcho(name, a);
+};
+const acceptedChecked = (/** @type {string} */ name) => (/** @type {{ status: number, body: string }} */ a) => {
+  if (a.status < 200 || a.status >= 300) throw new Error(`${name} answered ${a.status}: ${a.body.slice(0, 300)}`);
+};
+
+/** @returns {Server} */
+function subscriber(/** @type {string} */ name, /** @type {string} */ bundle, env = {}) {
+  return { name, args: [bundle], env: { ROLE: 'subscriber', FUNCTION: 'echo', ...env }, answer: echoChecked(name) };
+}
+
+/** @returns {Server} */
+function sinkForwarder(/** @type {string} */ name, /** @type {string} */ bundle, /** @type {string} */ sink) {
+  const env = { ROLE: 'sink-forwarder', FUNCTION: 'echo', KAFKA_SINK_URL: sink };
+  return { name, args: [bundle], env, answer: acceptedChecked(name) };
+}
+
+/** One keep-alive request on `agent`; resolves with the status and body. */
+function post(/** @type {http.Agent} */ agent, /** @type {number} */ port) {
+  return new Promise((resolve, reject) => {
+    const req = http.request(
+      {
+        host: '127.0.0.1',
+        port,
+        method: 'POST',
+        path: '/',
+        agent,
+        headers: { ...headers, 'content-length': body.length },
+      },
+      (res) => {
+        const chunks = [];
+        res.on('data', (c) => chunks.push(c));
+        res.on('end', () => resolve({ status: res.statusCode, body: Buffer.concat(chunks).toString('utf8') }));
+        res.on('error', reject);
+      },
+    );
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+/** `count` requests, `connections` in flight at a time on kept-alive sockets; every answer is checked. */
+async function drive(/** @type {number} */ port, /** @type {number} */ count, /** @type {Server['answer']} */ check) {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: connections });
+  let next = 0;
+  const worker = async () => {
+    while (next < count) {
+      next += 1;
+      check(/** @type {{ status: number, body: string }} */ (await post(agent, port)));
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(connections, count) }, worker));
+  agent.destroy();
+}
+
+/** Polls with a probe until the server answers (callgrind starts node in seconds, not milliseconds). */
+async function untilAnswering(/** @type {number} */ port, /** @type {() => boolean} */ exited) {
+  const deadline = Date.now() + 180_000;
+  for (;;) {
+    if (exited()) throw new Error('the server exited during start-up');
+    try {
+      return await request(port, { headers, body });
+    } catch (err) {
+      if (Date.now() > deadline) throw err;
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  }
+}
+
+/** The Ir total of a callgrind dump file. */
+function totalOf(/** @type {string} */ file) {
+  const line = readFileSync(file, 'utf8').match(/^(?:summary|totals): (\d+)/m);
+  if (!line) throw new Error(`no total in ${file}`);
+  return Number(line[1]);
+}
+
+/** Runs one server under callgrind: instructions per request over `requests` after the warm-up. */
+async function measure(/** @type {Server} */ server) {
+  const port = await freePort();
+  const out = `${outDir}/${server.name}`;
+  const node = values.profile ? [process.execPath, '--perf-basic-prof'] : [process.execPath];
+  const child = spawn(
+    'valgrind',
+    [
+      '--tool=callgrind',
+      '--instr-atstart=no',
+      '--separate-threads=yes',
+      `--callgrind-out-file=${out}.%p`,
+      ...node,
+      ...server.args,
+    ],
+    {
+      env: { PATH: process.env.PATH ?? '/usr/bin:/bin', ...server.env, PORT: String(port) },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    },
+  );
+  let stderr = '';
+  child.stderr.on('data', (c) => (stderr += c));
+  let exited = false;
+  child.once('exit', () => (exited = true));
+  try {
+    server.answer(/** @type {{ status: number, body: string }} */ (await untilAnswering(port, () => exited)));
+    await drive(port, warmup, server.answer);
+    // Counted from here: start-up and warm-up run uninstrumented (several times quicker under valgrind).
+    execFileSync('callgrind_control', ['-i', 'on', String(child.pid)], { stdio: 'ignore' });
+    execFileSync('callgrind_control', ['-z', String(child.pid)], { stdio: 'ignore' });
+    await drive(port, requests, server.answer);
+    execFileSync('callgrind_control', ['-d', String(child.pid)], { stdio: 'ignore' });
+  } catch (err) {
+    throw new Error(`${server.name}: ${/** @type {Error} */ (err).message}\n${stderr.slice(-2000)}`);
+  } finally {
+    child.kill('SIGKILL');
+  }
+  // One file a thread: -01 is the main thread (the event loop: every request's own work); the others are V8's
+  // helpers (concurrent JIT compilation, GC) and libuv's pool.
+  const dumps = readdirSync(outDir).filter((f) => f.startsWith(`${server.name}.${child.pid}.1-`));
+  const main = `${outDir}/${server.name}.${child.pid}.1-01`;
+  const perRequest = totalOf(main) / requests;
+  const allThreads = dumps.reduce((sum, f) => sum + totalOf(`${outDir}/${f}`), 0) / requests;
+  if (values.profile) writeProfile(server.name, main, child.pid ?? 0);
+  log(
+    `${server.name}: ${Math.round(perRequest).toLocaleString('en')} instructions/request on the main thread, ${Math.round(allThreads).toLocaleString('en')} in all threads`,
+  );
+  return perRequest;
+}
+
+function writeProfile(/** @type {string} */ name, /** @type {string} */ dump, /** @type {number} */ pid) {
+  const perfMap = `/tmp/perf-${pid}.map`;
+  const rows = selfCostByFunction(readFileSync(dump, 'utf8'), existsSync(perfMap) ? readFileSync(perfMap, 'utf8') : '');
+  const total = rows.reduce((sum, row) => sum + row.cost, 0);
+  const lines = rows.slice(0, 120).map(
+    (row) =>
+      `${((100 * row.cost) / total).toFixed(2).padStart(6)}%  ${Math.round(row.cost / requests)
+        .toString()
+        .padStart(7)}  ${row.name}`,
+  );
+  const file = `${results}instructions-${name}.txt`;
+  writeFileSync(file, `self instructions per request, ${name}\n${lines.join('\n')}\n`);
+  rmSync(perfMap, { force: true });
+  log(`  profile: ${file}`);
+}
+
+const k = (/** @type {number} */ n) => `${Math.round(n / 1000)}k`;
+const ratio = (/** @type {number} */ a, /** @type {number} */ b) => `${(a / b).toFixed(2)}x`;
+
+/** The subscriber rows: plain Koa, before, after (and its variants), as a table of ratios. */
+async function subscriberTable() {
+  await bundleKoaPeers();
+  const koa = await measure({ name: 'koa', args: [paths.koaBundle], env: {}, answer: echoChecked('koa') });
+  const before = await measure(subscriber('before', String(values.before)));
+  const after = await measure(subscriber('after', String(values.after)));
+  const rows = [
+    `| plain Koa echo | ${k(koa)} | 1.00x | |`,
+    `| before (${String(values.before).replace(/.*\//, '')}) | ${k(before)} | ${ratio(before, koa)} | 1.00x |`,
+    `| after (${String(values.after).replace(/.*\//, '')}) | ${k(after)} | ${ratio(after, koa)} | ${ratio(after, before)} |`,
+  ];
+  if (values.variants) {
+    for (const [name, env] of /** @type {const} */ ([
+      ['after, LOG_LEVEL=warn', { LOG_LEVEL: 'warn' }],
+      ['after, METRICS_ENABLED=false', { METRICS_ENABLED: 'false' }],
+    ])) {
+      const n = await measure(subscriber(name.replace(/\W+/g, '-'), String(values.after), env));
+      rows.push(`| ${name} | ${k(n)} | ${ratio(n, koa)} | ${ratio(n, before)} (after − this: ${k(after - n)}) |`);
+    }
+  }
+  return [
+    '| subscriber + echo | instructions/request | ÷ plain Koa | ÷ before |',
+    '| --- | --- | --- | --- |',
+    ...rows,
+  ];
+}
+
+/** The sink-forwarder rows against the plain Koa forwarder, all posting to one broker stand-in. */
+async function forwardingTable() {
+  const port = await freePort();
+  const { cmd, args, env } = standIn.command(port);
+  const receiver = spawn(cmd, args, { env: { PATH: '/usr/bin:/bin', ...env }, stdio: 'ignore' });
+  try {
+    const sink = `http://127.0.0.1:${port}/`;
+    const koa = await measure({
+      name: 'koa-forwarder',
+      args: [paths.koaForwarderBundle],
+      env: { BROKER_URL: sink },
+      answer: acceptedChecked('koa-forwarder'),
+    });
+    const before = await measure(sinkForwarder('sink-before', String(values.before), sink));
+    const after = await measure(sinkForwarder('sink-after', String(values.after), sink));
+    return [
+      '| sink-forwarder + echo | instructions/request | ÷ plain Koa forwarder | ÷ before |',
+      '| --- | --- | --- | --- |',
+      `| plain Koa forwarder | ${k(koa)} | 1.00x | |`,
+      `| before | ${k(before)} | ${ratio(before, koa)} | 1.00x |`,
+      `| after | ${k(after)} | ${ratio(after, koa)} | ${ratio(after, before)} |`,
+    ];
+  } finally {
+    receiver.kill('SIGKILL');
+  }
+}
+
+try {
+  if (values.only) {
+    await measure(subscriber('only', values.only === 'after' ? String(values.after) : String(values.only)));
+    process.exit(0);
+  }
+  log(`${requests} requests after ${warmup} of warm-up, ${connections} connections, each server under callgrind`);
+  const lines = await subscriberTable();
+  if (values.forwarding) lines.push('', ...(await forwardingTable()));
+  console.log(lines.join('\n'));
+} finally {
+  for (const file of readdirSync(outDir)) rmSync(`${outDir}/${file}`, { force: true });
+  rmSync(outDir, { recursive: true, force: true });
+}
