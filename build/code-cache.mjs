@@ -12,14 +12,22 @@ import { fileURLToPath } from 'node:url';
 const here = fileURLToPath(new URL('.', import.meta.url));
 /** CommonJS's own module wrapper, on the line the bundle's shebang had, so every other line keeps its number. */
 const wrapperHead = '(function (exports, require, module, __filename, __dirname) {';
-/** How a `*⁠/` in the code is written inside its comment (the loader turns it back). */
+/** How a `*` `/` of the code is written inside its comment (the loader turns it back). */
 const commentEnd = '*/';
 const commentEndWritten = '*\u0001/';
 const layoutPlaceholder = '/* layout */ {}';
+/**
+ * Node's EXTERN_APEX + 1: a string made from a buffer at least this long is external, outside V8's heap. The code
+ * is padded with spaces to this length (why: the loader's unescapedText). The cache's text is not: it is
+ * garbage once decoded, and as a young heap string it goes at the next scavenge.
+ */
+const externalMinimum = 0xfbee9 + 1;
+const padded = (/** @type {string} */ text) => text.padEnd(externalMinimum, ' ');
 
 /**
  * The loader with its layout filled in, followed by the two comments the layout points at.
- * @param {string} moduleSource @param {string} cacheBase64 @param {string} madeBy
+ * @param {string} moduleSource the code as compiled (padded already: the cache is made for it)
+ * @param {string} cacheBase64 @param {string} madeBy
  */
 function assembleFile(moduleSource, cacheBase64, madeBy) {
   // eslint-disable-next-line no-control-regex -- the check is for anything outside ASCII
@@ -28,11 +36,12 @@ function assembleFile(moduleSource, cacheBase64, madeBy) {
   if (moduleSource.includes(commentEndWritten))
     throw new Error('the bundle holds the sequence the loader uses to write "*/" in a comment');
   const code = moduleSource.replaceAll(commentEnd, commentEndWritten);
+  const cache = cacheBase64;
   // The file ends with `/*<code>*/\n/*<cache>*/\n`: offsets from the end do not depend on the loader's own size.
-  const tail = `/*${code}*/\n/*${cacheBase64}*/\n`;
+  const tail = `/*${code}*/\n/*${cache}*/\n`;
   const layout = {
-    code: [tail.length - 2, code.length],
-    cache: [cacheBase64.length + 3, cacheBase64.length],
+    code: [tail.length - 2, code.length, moduleSource.length],
+    cache: [cache.length + 3, cache.length, cacheBase64.length],
     madeBy,
   };
   const loader = readFileSync(join(here, 'code-cache-loader.cjs'), 'utf8');
@@ -73,7 +82,7 @@ function makeCodeCache(moduleSource, bundleFile) {
 export function embedCodeCache(bundleFile) {
   const bundle = readFileSync(bundleFile, 'utf8');
   if (!bundle.startsWith('#!')) throw new Error(`${bundleFile}: expected the bundle's shebang line first`);
-  const moduleSource = `${wrapperHead}${bundle.slice(bundle.indexOf('\n'))}\n})`;
+  const moduleSource = padded(`${wrapperHead}${bundle.slice(bundle.indexOf('\n'))}\n})`);
   const cache = makeCodeCache(moduleSource, bundleFile);
   const partial = `${bundleFile}.partial`;
   writeFileSync(partial, assembleFile(moduleSource, cache.toString('base64'), `${process.version} ${process.arch}`), {
@@ -97,7 +106,10 @@ export function plainBundle(bundleFile) {
   if (!line) return bytes.toString('utf8');
   const [fromEnd, length] = JSON.parse(line[1]).code;
   const start = text.length - fromEnd;
-  const moduleSource = text.slice(start, start + length).replaceAll(commentEndWritten, commentEnd);
+  const moduleSource = text
+    .slice(start, start + length)
+    .replaceAll(commentEndWritten, commentEnd)
+    .trimEnd();
   if (!moduleSource.startsWith(wrapperHead) || !moduleSource.endsWith('\n})'))
     throw new Error(`${bundleFile}: the embedded source is not a wrapped module`);
   return `#!/usr/bin/env node${moduleSource.slice(wrapperHead.length, -'\n})'.length)}`;

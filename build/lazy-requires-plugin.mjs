@@ -29,8 +29,12 @@ export const lazyRequires = [
     // ctx.assert is http-assert, with its own older http-errors, statuses and depd (which evaluates a wrapper with
     // eval at load): none is used unless a middleware calls ctx.assert, which the runtime does not. A callable
     // stand-in loads it at the first call or property read (ctx.assert.equal…).
+    // ctx.cookies (cookies, keygrip and a depd of their own: ~10 M instructions a start) likewise: Koa builds
+    // them at the first read of ctx.cookies, which the runtime never makes; the require moves into that getter.
     file: 'koa/lib/context.js',
     replace: [
+      ["const Cookies = require('cookies')\n", ''],
+      ['this[COOKIES] = new Cookies(', "this[COOKIES] = new (require('cookies'))("],
       [
         "const httpAssert = require('http-assert')",
         "const httpAssert = new Proxy(() => {}, { apply: (_, self, args) => Reflect.apply(require('http-assert'), self, args), get: (_, key) => require('http-assert')[key] })",
