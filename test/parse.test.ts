@@ -289,6 +289,11 @@ test('JSON nested past the documented limit is a 422 in both modes; at the limit
   );
   // Brackets inside strings are text, not nesting.
   assert.doesNotThrow(() => parseCloudEvent(binaryHeaders(), json({ s: '['.repeat(1000) }), strict));
+  // Many brackets side by side (not nested) are fine; nesting past the limit among many of them is not.
+  const flat = `[${Array.from({ length: 300 }, () => '{"a":[1]}').join(',')}]`;
+  assert.equal((parseCloudEvent(binaryHeaders(), Buffer.from(flat), strict).data as unknown[]).length, 300);
+  const deepAmongMany = `[${flat},${nested(maxJsonDepth)}]`;
+  assert.equal(rejection(() => parseCloudEvent(binaryHeaders(), Buffer.from(deepAmongMany), strict)).status, 422);
 });
 
 test('extension values: string, 32-bit integer and boolean are kept typed; anything else is a 400', () => {
