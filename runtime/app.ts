@@ -120,6 +120,13 @@ function logRequest(log: Logger, ctx: RequestContext, failed: boolean, failure: 
  * every request already pays for Koa's and the router's promises, so this adds one `then` and no frame more.
  */
 function outermost(log: Logger, lifecycle: Lifecycle, observers: readonly RequestObserver[]): RequestMiddleware {
+  // Made once, not per request: the bundle names every closure it creates (≈ 1,000 instructions each).
+  const finish = (ctx: RequestContext, started: number, failed: boolean, failure: unknown) => {
+    if (failed) answerFailure(ctx, failure);
+    const seconds = (performance.now() - started) / 1000;
+    for (const observer of observers) observer.requestEnded(ctx, failed ? failure : undefined, seconds);
+    logRequest(log, ctx, failed, failure, seconds);
+  };
   return (ctx, next) => {
     const started = performance.now();
     // In flight until the response is written (or the connection dies), not until the middleware returns:
@@ -129,18 +136,12 @@ function outermost(log: Logger, lifecycle: Lifecycle, observers: readonly Reques
     // Once draining, tell keep-alive clients to reconnect elsewhere.
     if (lifecycle.stopping) ctx.set('Connection', 'close');
     for (const observer of observers) observer.requestStarted();
-    const finish = (failed: boolean, failure: unknown) => {
-      if (failed) answerFailure(ctx, failure);
-      const seconds = (performance.now() - started) / 1000;
-      for (const observer of observers) observer.requestEnded(ctx, failed ? failure : undefined, seconds);
-      logRequest(log, ctx, failed, failure, seconds);
-    };
     return next().then(
       () => {
         const refusal = ctx.state.route === undefined ? unmatchedRefusal(ctx) : undefined;
-        finish(refusal !== undefined, refusal);
+        finish(ctx, started, refusal !== undefined, refusal);
       },
-      (err: unknown) => finish(true, err),
+      (err: unknown) => finish(ctx, started, true, err),
     );
   };
 }

@@ -36,26 +36,52 @@ const isThenable = (value: unknown): value is PromiseLike<unknown> =>
  * `parent.child(bindings())`, made only when something of it is used other than a disabled level: `echo` calls
  * `context.log.debug` on every event, and at LOG_LEVEL=info building the child for that (~1.5 µs, the bindings
  * serialised) was a cost with nothing written. A disabled level answers with the parent's own no-op; anything
- * else (an enabled level, `child`, `bindings`, `level`) reaches the real child, built then, once.
+ * else (an enabled level, `child`, `bindings`, `level`) reaches the real child, built then, once. A class, so
+ * that its traps are shared methods: per event only the handler object is new (the bundle names every closure
+ * it creates, ≈ 1,000 instructions each).
  */
-function childWhenUsed(parent: Logger, bindings: () => Record<string, unknown>): Logger {
-  let child: Logger | undefined;
-  const real = () => (child ??= parent.child(bindings()));
-  const levels = parent.levels.values;
-  return new Proxy(parent, {
-    get(_, name) {
-      if (child === undefined && typeof name === 'string' && name in levels && !parent.isLevelEnabled(name))
-        return parent[name as 'debug'];
-      const target = real();
-      return Reflect.get(target, name, target) as unknown;
-    },
-    set: (_, name, value) => Reflect.set(real(), name, value),
-    has: (_, name) => Reflect.has(real(), name),
-    ownKeys: () => Reflect.ownKeys(real()),
-    getOwnPropertyDescriptor: (_, name) => Reflect.getOwnPropertyDescriptor(real(), name),
-    getPrototypeOf: () => Reflect.getPrototypeOf(real()),
-  });
+class ChildWhenUsed implements ProxyHandler<Logger> {
+  private child: Logger | undefined;
+  constructor(
+    private readonly parent: Logger,
+    private readonly bindings: () => Record<string, unknown>,
+  ) {}
+
+  private real(): Logger {
+    return (this.child ??= this.parent.child(this.bindings()));
+  }
+
+  get(_: Logger, name: string | symbol): unknown {
+    const { parent } = this;
+    if (
+      this.child === undefined &&
+      typeof name === 'string' &&
+      name in parent.levels.values &&
+      !parent.isLevelEnabled(name)
+    )
+      return parent[name as 'debug'];
+    const target = this.real();
+    return Reflect.get(target, name, target) as unknown;
+  }
+  set(_: Logger, name: string | symbol, value: unknown): boolean {
+    return Reflect.set(this.real(), name, value);
+  }
+  has(_: Logger, name: string | symbol): boolean {
+    return Reflect.has(this.real(), name);
+  }
+  ownKeys(): ArrayLike<string | symbol> {
+    return Reflect.ownKeys(this.real());
+  }
+  getOwnPropertyDescriptor(_: Logger, name: string | symbol): PropertyDescriptor | undefined {
+    return Reflect.getOwnPropertyDescriptor(this.real(), name);
+  }
+  getPrototypeOf(): object | null {
+    return Reflect.getPrototypeOf(this.real());
+  }
 }
+
+const childWhenUsed = (parent: Logger, bindings: () => Record<string, unknown>): Logger =>
+  new Proxy(parent, new ChildWhenUsed(parent, bindings));
 
 /**
  * The function's context, built on demand: most functions never read `signal` (and many not `log`), and an
@@ -67,10 +93,11 @@ class LazyContext implements FunctionContext {
   private childLog: Logger | undefined;
   /** Set once the time is up; a signal made after that is born aborted. */
   timeoutError: HttpError | undefined;
-  private readonly onClose = () => {
-    if (this.response && !this.response.writableFinished)
-      this.controller?.abort(new Error('the caller closed the connection'));
-  };
+  /** The response's 'close' listener, made with the signal (most functions never ask for one). */
+  private onClose: (() => void) | undefined;
+
+  /** When the function was called (performance.now()), for its duration. */
+  private readonly started = performance.now();
 
   constructor(
     private readonly event: CloudEvent<unknown>,
@@ -111,7 +138,12 @@ class LazyContext implements FunctionContext {
     if (this.timeoutError) controller.abort(this.timeoutError);
     else if (response && (response.destroyed || response.closed) && !response.writableFinished)
       controller.abort(new Error('the caller closed the connection'));
-    else response?.once('close', this.onClose);
+    else if (response) {
+      this.onClose = () => {
+        if (!response.writableFinished) controller.abort(new Error('the caller closed the connection'));
+      };
+      response.once('close', this.onClose);
+    }
     return controller.signal;
   }
 
@@ -121,8 +153,17 @@ class LazyContext implements FunctionContext {
     this.controller?.abort(error);
   }
 
-  done(): void {
-    if (this.controller) this.response?.off('close', this.onClose);
+  /** The function is done: its duration and outcome to the observer, the signal's listener removed. */
+  finished(outcome: 'ok' | 'error' | 'permanent'): void {
+    const { options } = this;
+    options.observer?.functionRan?.(options.functionName, (performance.now() - this.started) / 1000, outcome);
+    if (this.onClose) this.response?.off('close', this.onClose);
+  }
+
+  /** The function threw or rejected: finished, and the failure mapped (failureOf) is thrown. */
+  failed(err: unknown): never {
+    this.finished(err instanceof PermanentError ? 'permanent' : 'error');
+    throw failureOf(err, this, this.event, this.options);
   }
 }
 
@@ -182,28 +223,21 @@ export function invokeFunction(
   options: InvokeOptions,
 ): unknown {
   const context = new LazyContext(event, options, options.response);
-  const started = performance.now();
-  const ran = (outcome: 'ok' | 'error' | 'permanent') =>
-    options.observer?.functionRan?.(options.functionName, (performance.now() - started) / 1000, outcome);
-  const fail = (err: unknown): never => {
-    ran(err instanceof PermanentError ? 'permanent' : 'error');
-    context.done();
-    throw failureOf(err, context, event, options);
-  };
   let returned: unknown;
   try {
     returned = fn(event, context);
   } catch (err) {
-    return fail(err);
+    return context.failed(err);
   }
   if (!isThenable(returned)) {
-    ran('ok');
-    context.done();
+    context.finished('ok');
     return returned;
   }
-  return withDeadline(returned, context, options).then((result) => {
-    ran('ok');
-    context.done();
-    return result;
-  }, fail);
+  return withDeadline(returned, context, options).then(
+    (result) => {
+      context.finished('ok');
+      return result;
+    },
+    (err: unknown) => context.failed(err),
+  );
 }
