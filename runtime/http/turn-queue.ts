@@ -12,7 +12,7 @@
 
 /** Time the queue's work may take in one turn of the event loop. */
 export const turnMs = 4;
-/** Immediates scheduled per turn: the most units one turn can run. */
+/** Immediates scheduled per turn at most: the most units one turn can run. */
 const slotsPerTurn = 32;
 
 /** One piece of a long job, a fraction of a millisecond; true once the job is done. */
@@ -32,6 +32,7 @@ export interface TurnQueue {
 
 interface Job {
   readonly slice: Slice;
+  /** A sliced job's promise (run); a request's start (enter) has none. */
   readonly resolve?: () => void;
   readonly reject?: (err: unknown) => void;
 }
@@ -58,14 +59,27 @@ export function createTurnQueue(budgetMs = turnMs, clock: () => number = () => p
   const jobs: Job[] = [];
   const settledWaiters: Array<() => void> = [];
   let slots = 0;
+  let inTurn = false;
   let turnStarted = 0;
   let ranThisTurn = 0;
+  // A sliced job may use every slot of a turn; request starts one each: no idle immediates for a few.
+  const wanted = () =>
+    jobs.some((job) => job.resolve !== undefined) ? slotsPerTurn : Math.min(slotsPerTurn, jobs.length);
+  const schedule = () => {
+    // Slots scheduled while a turn's slots run would belong to the next turn (Node's check phase): the
+    // turn's last slot schedules those.
+    if (inTurn) return;
+    for (const more = wanted(); slots < more; slots++) setImmediate(slot);
+  };
   const endOfTurn = () => {
+    inTurn = false;
     if (jobs.length > 0) schedule();
     else for (const resolve of settledWaiters.splice(0)) resolve();
   };
   const slot = () => {
-    if (slots-- === slotsPerTurn) {
+    slots--;
+    if (!inTurn) {
+      inTurn = true;
       turnStarted = clock();
       ranThisTurn = 0;
     }
@@ -79,12 +93,6 @@ export function createTurnQueue(budgetMs = turnMs, clock: () => number = () => p
     } finally {
       if (slots === 0) endOfTurn();
     }
-  };
-  // Immediates scheduled while a turn's immediates run belong to the next turn (Node's check phase).
-  const schedule = () => {
-    if (slots > 0) return;
-    slots = slotsPerTurn;
-    for (let i = 0; i < slotsPerTurn; i++) setImmediate(slot);
   };
   return {
     run: (slice) =>
