@@ -4,13 +4,13 @@
 // 309-byte binary CloudEvent of lib/event.mjs, `--connections` at a time, every answer checked), and the count
 // is dumped. Printed per request and as ratios: ours ÷ plain Koa doing the same work, after ÷ before.
 //
-//   node bench/instructions.mjs [--requests 2000] [--warmup 1000] [--connections 10]
+//   node bench/instructions.mjs [--requests 2000] [--warmup 10000] [--connections 10] [--only <bundle>]
 //                               [--after dist/knative-events.cjs] [--before bench/results/session4-start.cjs]
 //                               [--forwarding] [--variants] [--profile]
 //   --forwarding: the sink-forwarder (echo, to the broker stand-in) against the plain Koa forwarder too.
 //   --variants:   `after` also with LOG_LEVEL=warn and with METRICS_ENABLED=false (what the log line and the
 //                 metrics cost, by difference).
-//   --only after: measure that one bundle alone (no ratios), for a quick look while working.
+//   --only <bundle>: that subscriber bundle alone (`after`: --after's), no ratios, for a quick look while working.
 //   --profile:    the top functions by their own instructions for each server (JIT code named from node's
 //                 --perf-basic-prof map), in bench/results/instructions-<name>.txt.
 // Instructions count user-space work in every thread of the process (GC helpers and the JIT compiler
@@ -251,14 +251,13 @@ async function forwardingTable() {
 }
 
 try {
-  if (values.only) {
-    await measure(subscriber('only', values.only === 'after' ? String(values.after) : String(values.only)));
-    process.exit(0);
-  }
   log(`${requests} requests after ${warmup} of warm-up, ${connections} connections, each server under callgrind`);
-  const lines = await subscriberTable();
-  if (values.forwarding) lines.push('', ...(await forwardingTable()));
-  console.log(lines.join('\n'));
+  if (values.only) await measure(subscriber('only', values.only === 'after' ? String(values.after) : values.only));
+  else {
+    const lines = await subscriberTable();
+    if (values.forwarding) lines.push('', ...(await forwardingTable()));
+    console.log(lines.join('\n'));
+  }
 } finally {
   for (const file of readdirSync(outDir)) rmSync(`${outDir}/${file}`, { force: true });
   rmSync(outDir, { recursive: true, force: true });

@@ -172,7 +172,7 @@ async function attemptOnce(
 /**
  * One deadline over every attempt and the waits between them (OUTBOUND_DEADLINE_MS), so our caller hears back in
  * the documented time even when each attempt times out: waits are cut to fit, and so is each attempt's timeout.
- * A class, one object per send: the bundle names every closure it creates (≈ 1,000 instructions each).
+ * A class, one object per send: the bundle names every closure it creates (≈ 4,000 instructions each).
  */
 class Deadline implements RetryClock {
   private readonly deadline: number;
