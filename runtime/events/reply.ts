@@ -79,12 +79,13 @@ export function writeResult(
   const incoming = origin?.wire.data;
   if (incoming !== undefined && result === origin?.event.data) {
     // The data given back unchanged: its own bytes in its own content type, not a JSON rendering of them.
-    ctx.body = incoming.bytes;
-    // set(), not ctx.type: Koa's type setter appends a charset of its own choosing.
+    // set(), not ctx.type: Koa's type setter appends a charset of its own choosing. Before the body: Koa's body
+    // setter then keeps it rather than looking up a type of its own for a Buffer (a mime lookup per request).
     ctx.set(
       'Content-Type',
       origin?.wire.datacontenttype ?? (incoming.kind === 'json' ? 'application/json' : 'application/octet-stream'),
     );
+    ctx.body = incoming.bytes;
     return;
   }
   ctx.body = result;
