@@ -11,14 +11,20 @@
 // - failure stack traces at the .ts lines: source maps, read by `node --enable-source-maps`;
 // - packages as they are: imported from node_modules at run time, not bundled (the output sits under the
 //   repository, so node finds them), exactly the versions the sources get.
-import { build } from 'esbuild';
+import { build, transform } from 'esbuild';
 import { readFile } from 'node:fs/promises';
-import { extname, join } from 'node:path';
+import { dirname, extname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 
+/** The options esbuild's build reads from tsconfig.json itself; a lone transform is given them. */
+const tsconfigRaw = readFile(new URL('../tsconfig.json', import.meta.url), 'utf8');
 const LOADERS = { '.ts': 'ts', '.mts': 'ts', '.js': 'js', '.mjs': 'js', '.cjs': 'js' };
 
-/** esbuild plugin: every module of ours sees its own source location in `import.meta`. */
+/**
+ * esbuild plugin: every module of ours sees its own source location in `import.meta`. The module is transformed
+ * alone with `define` first, which replaces the expressions in the syntax tree (a string or a comment that spells
+ * `import.meta.url` stays as it is); its inline source map takes the bundle's map back to the .ts lines.
+ */
 const sourceImportMeta = {
   name: 'source-import-meta',
   setup(b) {
@@ -26,13 +32,20 @@ const sourceImportMeta = {
       const source = await readFile(path, 'utf8');
       const loader = LOADERS[extname(path)] ?? 'js';
       if (!source.includes('import.meta')) return { contents: source, loader };
-      const url = JSON.stringify(pathToFileURL(path).href);
-      // `import.meta.url` etc. as identifiers and not text: a word boundary keeps `import.meta.urlish` intact
-      const contents = source
-        .replace(/\bimport\.meta\.url\b/g, url)
-        .replace(/\bimport\.meta\.dirname\b/g, JSON.stringify(join(path, '..')))
-        .replace(/\bimport\.meta\.filename\b/g, JSON.stringify(path));
-      return { contents, loader };
+      const { code } = await transform(source, {
+        loader,
+        sourcefile: path,
+        sourcemap: 'inline',
+        format: 'esm',
+        target: 'node20',
+        tsconfigRaw: await tsconfigRaw,
+        define: {
+          'import.meta.url': JSON.stringify(pathToFileURL(path).href),
+          'import.meta.dirname': JSON.stringify(dirname(path)),
+          'import.meta.filename': JSON.stringify(path),
+        },
+      });
+      return { contents: code, loader: 'js' };
     });
   },
 };
