@@ -353,8 +353,7 @@ function dataValue(event: WireEvent): unknown {
 
 /** The wire form as the SDK's CloudEvent (what a function is given), not validated again. */
 export function toCloudEvent(event: WireEvent): ParsedEvent {
-  const attributes: Record<string, unknown> = {};
-  for (const [name, value] of event.attributes) {
+  for (const name of event.attributes.keys()) {
     if (takenBySdk.has(name)) {
       throw new HttpError(
         422,
@@ -362,10 +361,8 @@ export function toCloudEvent(event: WireEvent): ParsedEvent {
         `extension attribute "${name}" cannot be given to a function: the name is taken by the CloudEvents SDK's CloudEvent object`,
       );
     }
-    attributes[name] = value;
   }
-  if (event.data !== undefined) attributes.data = dataValue(event);
-  return cloudEventOf(attributes);
+  return cloudEventOf(event.attributes, event.data === undefined ? undefined : dataValue(event));
 }
 
 /** Both forms of one request: the SDK event a function is given (validated once) and the wire form it came in. */

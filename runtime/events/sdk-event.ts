@@ -8,28 +8,34 @@
 import { CloudEvent } from 'cloudevents';
 
 /**
- * `new CloudEvent(attributes, false)` for attributes that carry an id, a time and non-binary data (the others
- * take the SDK's constructor itself). Same prototype, same own properties in the same order (the constructor
- * assigns the known attributes first, undefined ones included, then the extensions in their order), frozen.
- * `attributes` must not hold `data_base64`, `schemaurl` or `datacontentencoding` (parse.ts refuses them).
+ * `new CloudEvent({ ...attributes, data }, false)` (data left out when undefined). Events with an id, a time and
+ * data that is not binary are built here; the others by the SDK's constructor itself. Same prototype, same own
+ * properties in the same order (the constructor assigns the known attributes first, undefined ones included,
+ * then the extensions in their order), frozen. `attributes` must not hold `data`, `data_base64`, `schemaurl`
+ * or `datacontentencoding` (parse.ts refuses them).
  */
-export function cloudEventOf(attributes: Readonly<Record<string, unknown>>): CloudEvent<unknown> {
-  const { id, time, data } = attributes;
-  if (!id || !time || ArrayBuffer.isView(data)) return new CloudEvent<unknown>(attributes, false);
+export function cloudEventOf(attributes: ReadonlyMap<string, unknown>, data: unknown): CloudEvent<unknown> {
+  const id = attributes.get('id');
+  const time = attributes.get('time');
+  if (!id || !time || ArrayBuffer.isView(data)) {
+    const record = Object.fromEntries(attributes);
+    if (data !== undefined) record.data = data;
+    return new CloudEvent<unknown>(record, false);
+  }
   const event = Object.create(CloudEvent.prototype) as Record<string, unknown>;
   event.id = id;
   event.time = time;
-  event.type = attributes.type;
-  event.source = attributes.source;
-  event.specversion = attributes.specversion || '1.0';
-  event.datacontenttype = attributes.datacontenttype;
-  event.subject = attributes.subject;
+  event.type = attributes.get('type');
+  event.source = attributes.get('source');
+  event.specversion = attributes.get('specversion') || '1.0';
+  event.datacontenttype = attributes.get('datacontenttype');
+  event.subject = attributes.get('subject');
   event.datacontentencoding = undefined;
-  event.dataschema = attributes.dataschema;
+  event.dataschema = attributes.get('dataschema');
   event.data_base64 = undefined;
   event.schemaurl = undefined;
   event.data = data;
-  for (const name in attributes) if (!sdkAttributes.has(name)) event[name] = attributes[name];
+  for (const [name, value] of attributes) if (!sdkAttributes.has(name)) event[name] = value;
   return Object.freeze(event) as unknown as CloudEvent<unknown>;
 }
 
