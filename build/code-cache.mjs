@@ -114,3 +114,22 @@ export function plainBundle(bundleFile) {
     throw new Error(`${bundleFile}: the embedded source is not a wrapped module`);
   return `#!/usr/bin/env node${moduleSource.slice(wrapperHead.length, -'\n})'.length)}`;
 }
+
+/**
+ * The code (as compiled, padded) and the cache's bytes of a bundle with a code cache, for the single executable
+ * (build/sea-loader.cjs); undefined for a bundle built with --no-code-cache.
+ * @param {string} bundleFile
+ * @returns {{ code: string, cache: Buffer } | undefined}
+ */
+export function embeddedParts(bundleFile) {
+  const text = readFileSync(bundleFile).toString('latin1');
+  const line = /^const layout = (\{.*\});$/m.exec(text);
+  if (!line) return undefined;
+  const layout = JSON.parse(line[1]);
+  const part = (/** @type {[number, number, number]} */ [fromEnd, length]) =>
+    text.slice(text.length - fromEnd, text.length - fromEnd + length);
+  const code = part(layout.code).replaceAll(commentEndWritten, commentEnd);
+  const cache = Buffer.from(part(layout.cache).slice(0, layout.cache[2]), 'base64');
+  if (code.length !== layout.code[2] || cache.length === 0) throw new Error(`${bundleFile}: its layout is wrong`);
+  return { code, cache };
+}

@@ -7,7 +7,7 @@ import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from '
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { plainBundle } from '../build/code-cache.mjs';
+import { embeddedParts, plainBundle } from '../build/code-cache.mjs';
 import { bundlePath, startBundle, type BundleProcess } from './helpers/bundle.js';
 import { startReceiver, type Receiver } from './helpers/receiver.js';
 import { waitFor } from './helpers/wait.js';
@@ -47,10 +47,14 @@ function editedBundle(name: string, edit: (text: string) => string): string {
 }
 
 /** Starts the subscriber from `file`, checks the echo of one event, stops it; returns its stderr. */
-async function echoOnce(file: string, env: Record<string, string> = {}): Promise<string> {
+async function echoOnce(
+  file: string,
+  env: Record<string, string> = {},
+  command = [process.execPath, file],
+): Promise<string> {
   const running = await startBundle(
     { ROLE: 'subscriber', FUNCTION: 'echo', NODE_DEBUG: 'knative-events', ...env },
-    { command: [process.execPath, file] },
+    { command },
   );
   try {
     const res = await fetch(running.url, event('echo-1'));
@@ -126,4 +130,17 @@ test("plainBundle gives back esbuild's output, which runs on its own (what the s
   assert.doesNotMatch(await echoOnce(file), /code cache/);
   copyFileSync(file, join(work, 'plain-again.cjs'));
   assert.equal(plainBundle(join(work, 'plain-again.cjs')), plain, 'a plain bundle is given back as it is');
+});
+
+test("the single executable compiles the bundle's code with the bundle's cache (build/sea-loader.cjs)", async () => {
+  const parts = embeddedParts(bundlePath);
+  assert.ok(parts, 'the built bundle carries a code cache');
+  assert.equal(
+    `#!/usr/bin/env node${parts.code.trimEnd().slice('(function (exports, require, module, __filename, __dirname) {'.length, -3)}`,
+    plainBundle(bundlePath),
+  );
+  const executable = join(work, 'knative-events');
+  const { buildBinary } = await import('../build/build-binary.mjs');
+  buildBinary({ output: executable });
+  assert.match(await echoOnce(executable, {}, [executable]), /KNATIVE-EVENTS \d+: code cache accepted/);
 });
