@@ -345,6 +345,7 @@ async function runAll(jobs, concurrency, extra) {
     ) {
       start(queue.shift());
       lastExtraAt = Date.now();
+      results.extraStarts = (results.extraStarts ?? 0) + 1;
       idleCores({ restart: true }); // the new process's start-up is not idle time: measure afresh from here
     }
     const tick = new Promise((resolve) => setTimeout(resolve, PACKING.sampleMs));
@@ -364,7 +365,7 @@ function summarise(results, fileCount, wallS) {
   const slowest = [...results].sort((a, b) => b.wallS - a.wallS).slice(0, 10);
   const cpu = results.reduce((s, r) => s + r.cpuS, 0);
   const lines = [
-    `# ${fileCount} files in ${results.length} processes, ${wallS.toFixed(1)} s wall, ${cpu.toFixed(1)} s CPU; slowest:`,
+    `# ${fileCount} files in ${results.length} processes (${results.extraStarts ?? 0} started past --concurrency on an idle core), ${wallS.toFixed(1)} s wall, ${cpu.toFixed(1)} s CPU; slowest:`,
     ...slowest.map(
       (r) => `#   ${r.wallS.toFixed(1).padStart(6)} s wall ${r.cpuS.toFixed(1).padStart(6)} s CPU  ${r.name}`,
     ),
