@@ -11,6 +11,7 @@ import { createLogger } from '../runtime/logger.js';
 import { memoryAdminState, openFileAdminState, type ReplayJob } from '../runtime/dlq/admin-state.js';
 import { rateLimiter } from '../runtime/dlq/rate-limiter.js';
 import { createJobRunner } from '../runtime/dlq/replay-jobs.js';
+import { HttpError } from '../runtime/http/errors.js';
 import type { Replayer } from '../runtime/dlq/replay.js';
 import { replayTargets } from '../runtime/dlq/replay-target.js';
 import type { DeadLetterQueries, StoredLetter } from '../runtime/dlq/store.js';
@@ -114,6 +115,46 @@ describe('replay jobs across replicas', () => {
       'every dead letter once, in order',
     );
     assert.equal(done.replayed, 250);
+  });
+
+  test("failures are reported in the job's order, whatever order the target answers in", async () => {
+    const state = memoryAdminState();
+    const all = letters(6);
+    // Every send fails; the target answers them last-sent-first (each waits until the ones after it are
+    // answered), as a target under load does with sends in flight at once.
+    const answered: string[] = [];
+    const replayer: Replayer = {
+      ...countingReplayer([]),
+      async replay(stored) {
+        const mine = all.findIndex((l) => l.letter.id === stored.letter.id);
+        await waitFor(`the sends after ${stored.letter.id} to be answered`, () =>
+          answered.length === all.length - 1 - mine ? true : undefined,
+        );
+        answered.push(stored.letter.id);
+        throw new HttpError(503, 'upstream_unavailable', `target answered 503 for ${stored.letter.id}`);
+      },
+    };
+    const runner = createJobRunner({
+      queries: queriesOver(all),
+      state,
+      replayer,
+      storeKind: 'postgres',
+      now: () => new Date(),
+      newId: () => 'j-order',
+      log,
+      sleep: () => Promise.resolve(),
+    });
+    await runner.start({ filter: {}, to: 'destination', rate: 100_000, force: false, caller });
+    const done = await waitFor('the job to end', async () => {
+      const job = await state.getJob('j-order');
+      return job?.state === 'done' ? job : undefined;
+    });
+    assert.deepEqual(answered, ['l-5', 'l-4', 'l-3', 'l-2', 'l-1', 'l-0'], 'the answers came back in reverse');
+    assert.equal(done.failed, 6);
+    assert.deepEqual(
+      done.failures.map((f) => [f.id, f.message]),
+      all.map((l) => [l.letter.id, `target answered 503 for ${l.letter.id}`]),
+    );
   });
 
   test('a job another replica runs: running while its heartbeat is fresh, interrupted once it stops; resumable here', async () => {

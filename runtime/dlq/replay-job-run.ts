@@ -48,25 +48,34 @@ function jobSaver(state: AdminState, now: () => Date, initial: JobWithIds) {
 }
 type JobSaver = ReturnType<typeof jobSaver>;
 
-/** The counts and the first failures, from where the job stood (a resumed job goes on counting). */
+/**
+ * The counts and the first failures, from where the job stood (a resumed job goes on counting). Several sends
+ * are in flight at once and answer in any order, so each failure carries its dead letter's place in the job
+ * (`seq`) and the kept failures are the first ones in the job's order, not in the order the answers came back:
+ * the same job reports the same failures. Those saved before a resume come first (they were earlier pages).
+ */
 function jobProgress(job: JobWithIds) {
-  const failures: JobFailure[] = [...job.failures];
+  const kept: Array<{ seq: number; failure: JobFailure }> = job.failures.map((failure) => ({ seq: -1, failure }));
   const counts = { replayed: job.replayed, skipped: job.skipped, failed: job.failed };
   return {
     counts,
-    fail(id: string, eventId: unknown, message: string): void {
+    fail(seq: number, id: string, eventId: unknown, message: string): void {
       counts.failed++;
-      if (failures.length < maxFailuresKept)
-        failures.push({
-          id,
-          eventId: typeof eventId === 'string' ? eventId.slice(0, 200) : null,
-          message: message.slice(0, 500),
-        });
+      if (kept.length >= maxFailuresKept && seq > (kept.at(-1)?.seq ?? seq)) return;
+      let at = kept.length;
+      while (at > 0 && (kept[at - 1]?.seq ?? seq) > seq) at--;
+      const failure = {
+        id,
+        eventId: typeof eventId === 'string' ? eventId.slice(0, 200) : null,
+        message: message.slice(0, 500),
+      };
+      kept.splice(at, 0, { seq, failure });
+      if (kept.length > maxFailuresKept) kept.pop();
     },
     snapshot: () => ({
       ...counts,
       done: counts.replayed + counts.skipped + counts.failed,
-      failures: [...failures],
+      failures: kept.map((k) => k.failure),
     }),
   };
 }
@@ -96,6 +105,7 @@ async function replayLetter(
   limiter: RateLimiter,
   progress: JobProgress,
   stored: StoredLetter,
+  seq: number,
   signal: AbortSignal,
 ): Promise<void> {
   try {
@@ -106,7 +116,7 @@ async function replayLetter(
   } catch (err) {
     if (signal.aborted) return; // stopped while waiting for its turn: not sent, not counted
     const { id, event } = stored.letter;
-    progress.fail(id, event.id, err instanceof HttpError ? err.message : `unexpected error: ${describe(err)}`);
+    progress.fail(seq, id, event.id, err instanceof HttpError ? err.message : `unexpected error: ${describe(err)}`);
     if (!(err instanceof HttpError))
       deps.log.error({ err, deadLetter: id, job: job.id }, 'replay job: unexpected error on one dead letter; going on');
   }
@@ -124,13 +134,14 @@ async function replayPages(deps: JobRunDeps, saver: JobSaver, progress: JobProgr
   // the replay marker's fsync, does not cap the rate. A few are in flight at once (about 0.2 s worth).
   const maxInFlight = Math.max(1, Math.min(64, Math.ceil(job.rate / 5)));
   const inFlight = new Set<Promise<void>>();
+  let seq = 0; // each dead letter's place in the job, for the failures' order
   for await (const page of jobPages(deps.queries, job, signal, deps.sleep)) {
-    for (const id of page.missing) progress.fail(id, null, 'no such dead letter (purged?)');
+    for (const id of page.missing) progress.fail(seq++, id, null, 'no such dead letter (purged?)');
     for (const stored of page.items) {
       if (signal.aborted) break;
       while (inFlight.size >= maxInFlight) await Promise.race(inFlight);
       if (signal.aborted) break;
-      const running = replayLetter(deps, job, limiter, progress, stored, signal).finally(() =>
+      const running = replayLetter(deps, job, limiter, progress, stored, seq++, signal).finally(() =>
         inFlight.delete(running),
       );
       inFlight.add(running);
