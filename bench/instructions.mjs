@@ -122,6 +122,14 @@ async function untilAnswering(/** @type {number} */ port, /** @type {() => boole
   }
 }
 
+/** Every measurement to its end (each stops its own server), then their results, or the first failure. */
+async function allMeasured(/** @type {Promise<number>[]} */ runs) {
+  const settled = await Promise.allSettled(runs);
+  const failed = settled.find((r) => r.status === 'rejected');
+  if (failed) throw /** @type {PromiseRejectedResult} */ (failed).reason;
+  return settled.map((r) => /** @type {PromiseFulfilledResult<number>} */ (r).value);
+}
+
 /** The Ir total of a callgrind dump file. */
 function totalOf(/** @type {string} */ file) {
   const line = readFileSync(file, 'utf8').match(/^(?:summary|totals): (\d+)/m);
@@ -205,7 +213,7 @@ const ratio = (/** @type {number} */ a, /** @type {number} */ b) => `${(a / b).t
 async function subscriberTable() {
   await bundleKoaPeers();
   // Side by side: a server's count does not depend on what else runs, and the run takes a third of the time.
-  const [koa, before, after] = await Promise.all([
+  const [koa, before, after] = await allMeasured([
     measure({ name: 'koa', args: [paths.koaBundle], env: {}, answer: echoChecked('koa') }),
     measure(subscriber('before', String(values.before))),
     measure(subscriber('after', String(values.after))),
@@ -249,7 +257,7 @@ async function forwardingTable() {
   const port = /** @type {import('node:net').AddressInfo} */ (receiver.address()).port;
   try {
     const sink = `http://127.0.0.1:${port}/`;
-    const [koa, before, after] = await Promise.all([
+    const [koa, before, after] = await allMeasured([
       measure({
         name: 'koa-forwarder',
         args: [paths.koaForwarderBundle],
