@@ -4,6 +4,7 @@ import Koa from 'koa';
 import Router, { type RouterMiddleware } from '@koa/router';
 import { envelopeFor, HttpError } from './http/errors.js';
 import { checkHeaderCount } from './http/header-limit.js';
+import { discardUnreadBody } from './http/unread-body.js';
 import type { MemoryBudget } from './http/memory-budget.js';
 import type { RequestContext, RequestMiddleware, RequestObserver, RequestState } from './http/request-state.js';
 import type { Lifecycle } from './lifecycle.js';
@@ -21,6 +22,9 @@ export interface AppDeps {
   /** Admission control for request bodies (runtime/http/memory-budget.ts); none in tests that don't need it. */
   readonly memory?: { readonly budget: MemoryBudget; readonly maxBodyBytes: number };
 }
+
+/** What an unread body is discarded up to when the app has no memory settings (tests): the default body limit. */
+const defaultMaxBodyBytes = 1024 * 1024;
 
 const hasBody = (req: Koa.Request['req']) =>
   (req.headers['content-length'] !== undefined && req.headers['content-length'] !== '0') ||
@@ -119,11 +123,21 @@ function logRequest(log: Logger, ctx: RequestContext, failed: boolean, failure: 
  * included), the observers (metrics) and the one log line per request. One layer, and not an async function:
  * every request already pays for Koa's and the router's promises, so this adds one `then` and no frame more.
  */
-function outermost(log: Logger, lifecycle: Lifecycle, observers: readonly RequestObserver[]): RequestMiddleware {
+function outermost(
+  log: Logger,
+  lifecycle: Lifecycle,
+  observers: readonly RequestObserver[],
+  maxBodyBytes: number,
+): RequestMiddleware {
   // Made once, not per request: the bundle names every closure it creates, a defineProperty that turns the
   // function into a dictionary-mode object (≈ 4,000 instructions each under callgrind).
   const finish = (ctx: RequestContext, started: number, failed: boolean, failure: unknown) => {
-    if (failed) answerFailure(ctx, failure);
+    if (failed) {
+      answerFailure(ctx, failure);
+      // Refused before or while its body was read: the caller gets the answer, not a reset (unread-body.ts).
+      // Not a 413: a body over the limit is not read through.
+      if (ctx.status !== 413) discardUnreadBody(ctx.req, maxBodyBytes);
+    }
     const seconds = (performance.now() - started) / 1000;
     for (const observer of observers) observer.requestEnded(ctx, failed ? failure : undefined, seconds);
     logRequest(log, ctx, failed, failure, seconds);
@@ -159,14 +173,8 @@ function withinBounds(route: Route, memory: AppDeps['memory']): RouterMiddleware
     ctx.state.route = path;
     checkHeaderCount(ctx.req.rawHeaders);
     if (memory && hasBody(ctx.req)) {
-      let reservation;
-      try {
-        reservation = memory.budget.admit(ctx.req, memory.maxBodyBytes);
-      } catch (err) {
-        // The body is not read: closing the connection after the answer spares reading it just to discard it.
-        ctx.set('Connection', 'close');
-        throw err;
-      }
+      // Refused (503): the body is not read into memory; the outer middleware discards it after the answer.
+      const reservation = memory.budget.admit(ctx.req, memory.maxBodyBytes);
       ctx.res.once('close', reservation.release);
     }
     return route.handle(ctx, ctx.captures ?? []);
@@ -176,7 +184,7 @@ function withinBounds(route: Route, memory: AppDeps['memory']): RouterMiddleware
 export function buildApp(deps: AppDeps): Koa<RequestState> {
   const app = new Koa<RequestState>();
   const routes = [...healthRoutes(deps.lifecycle, deps.role), ...(deps.extraRoutes ?? []), ...deps.role.routes];
-  app.use(outermost(deps.log, deps.lifecycle, deps.observers ?? []));
+  app.use(outermost(deps.log, deps.lifecycle, deps.observers ?? [], deps.memory?.maxBodyBytes ?? defaultMaxBodyBytes));
   const router = routerFor(routes, deps.memory);
   app.use(router.routes());
   app.use(router.allowedMethods());

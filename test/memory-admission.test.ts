@@ -3,6 +3,7 @@
 // /healthz and /readyz keep answering. The default budget comes from the container's memory limit.
 import assert from 'node:assert/strict';
 import { request } from 'node:http';
+import { connect } from 'node:net';
 import { test } from 'node:test';
 import {
   budgetWithoutLimitBytes,
@@ -34,6 +35,34 @@ function postChunked(url: string, body: string): Promise<{ status: number; text:
   });
 }
 
+/**
+ * One connection: a POST whose whole body (`bytes` of JSON) is written before anything is read, then a GET
+ * /healthz on the same connection; resolves with everything the server sent and the first write error.
+ */
+function sendWholeThenRead(url: string, bytes: number): Promise<{ answers: string; writeError?: string }> {
+  const { hostname, port } = new URL(url);
+  const body = Buffer.alloc(bytes, ' ');
+  body[0] = 0x5b; // [
+  body[bytes - 1] = 0x5d; // ]
+  return new Promise((resolve) => {
+    let answers = '';
+    let writeError: string | undefined;
+    const socket = connect(Number(port), hostname);
+    socket.on('data', (c: Buffer) => {
+      answers += c.toString();
+      if (/"status":"ok"/.test(answers)) socket.end();
+    });
+    socket.on('error', (err) => (writeError ??= err.message));
+    socket.on('close', () => resolve({ answers, writeError }));
+    const head = `POST / HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nce_type: t\r\nce_source: s\r\nContent-Length: ${bytes}\r\n\r\n`;
+    socket.write(head);
+    socket.write(body, (err) => {
+      if (err) writeError ??= err.message;
+      else socket.write('GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n');
+    });
+  });
+}
+
 test('over the budget: 503 with Retry-After at once, health answers, and the budget frees when requests end', async () => {
   const broker = await startReceiver({ hang: true });
   const runtime = await startRuntime({
@@ -56,7 +85,7 @@ test('over the budget: 503 with Retry-After at once, health answers, and the bud
     const refused = await fetch(runtime.url, { method: 'POST', headers: legacy, body: manyObjects });
     assert.equal(refused.status, 503);
     assert.equal(refused.headers.get('retry-after'), '1');
-    assert.equal(refused.headers.get('connection'), 'close');
+    assert.notEqual(refused.headers.get('connection'), 'close', 'the connection is kept: its body was read through');
     assert.deepEqual(await refused.json(), {
       success: false,
       error: {
@@ -71,6 +100,12 @@ test('over the budget: 503 with Retry-After at once, health answers, and the bud
     assert.equal(chunked.status, 503);
     assert.match(chunked.text, /"type":"overloaded"/);
 
+    // A caller that sends its whole body before reading (as most clients do) gets the 503, not a reset, and
+    // its connection stays usable: the refused body is read through and thrown away (unread-body.ts).
+    const whole = await sendWholeThenRead(runtime.url, 4 * manyObjects.length);
+    assert.equal(whole.writeError, undefined, 'every byte of the refused body was taken');
+    assert.match(whole.answers, /^HTTP\/1\.1 503 [^]*"type":"overloaded"[^]*HTTP\/1\.1 200 OK[^]*"status":"ok"/);
+
     for (const path of ['healthz', 'readyz']) assert.equal((await fetch(`${runtime.url}${path}`)).status, 200, path);
     assert.equal(broker.requests.length, 1, 'nothing refused reached the broker');
     assert.ok(
@@ -83,7 +118,7 @@ test('over the budget: 503 with Retry-After at once, health answers, and the bud
     );
     // Counted like any other failure, by reason, so an alert can fire on sustained overload.
     const metrics = await (await fetch(`${runtime.url}metrics`)).text();
-    assert.match(metrics, /knative_events_failed_total\{[^}]*reason="overloaded"[^}]*\} 2\b/);
+    assert.match(metrics, /knative_events_failed_total\{[^}]*reason="overloaded"[^}]*\} 3\b/);
 
     // The held request ends (its connection is cut): its reservation is released and a new request fits.
     broker.setFallback({ status: 202 });
