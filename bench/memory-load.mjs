@@ -10,12 +10,13 @@
 // Knative's queue-proxy or a well-behaved caller does: a 503 is retried after its Retry-After, anything else
 // at once. The load generator is a separate process at the lowest CPU priority (nice 19): in a cluster the
 // callers are on other machines, and on this 2-core one it would otherwise take the handler's CPU. The
-// /healthz prober runs in the orchestrating process, which does nothing else.
+// /healthz prober runs in the orchestrating process, which does nothing else; the hanging broker in its own.
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import http from 'node:http';
+import { connect } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { freePort, memoryOf, stop } from './lib/processes.mjs';
@@ -49,23 +50,27 @@ function body() {
   return Buffer.from(`[${parts.join(',')}]`);
 }
 
+/** The hanging broker (bench/peers/hanging-broker.cjs) in its own process; resolves once it accepts connections. */
 async function hangingBroker() {
-  const sockets = new Set();
-  const server = http.createServer((req) => req.resume());
-  server.on('connection', (s) => {
-    sockets.add(s);
-    s.on('close', () => sockets.delete(s));
-  });
   const port = await freePort();
-  await new Promise((resolve) => server.listen(port, '127.0.0.1', () => resolve(undefined)));
-  return {
-    url: `http://127.0.0.1:${port}/ns/broker`,
-    close: () =>
-      new Promise((resolve) => {
-        for (const s of sockets) s.destroy();
-        server.close(resolve);
-      }),
-  };
+  const child = spawn(process.execPath, [fileURLToPath(new URL('peers/hanging-broker.cjs', import.meta.url))], {
+    env: { PATH: process.env.PATH, PORT: String(port) },
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    const up = await new Promise((resolve) => {
+      const socket = connect(port, '127.0.0.1', () => {
+        socket.destroy();
+        resolve(true);
+      });
+      socket.on('error', () => resolve(false));
+    });
+    if (up) break;
+    if (Date.now() > deadline) throw new Error('the hanging broker did not start within 10 s');
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  return { url: `http://127.0.0.1:${port}/ns/broker`, close: () => stop(child) };
 }
 
 function post(port, payload) {
