@@ -70,30 +70,6 @@ function sinkForwarder(/** @type {string} */ name, /** @type {string} */ bundle,
   return { name, args: [bundle], env, answer: acceptedChecked(name) };
 }
 
-/** One keep-alive request on `agent`; resolves with the status and body. */
-function post(/** @type {http.Agent} */ agent, /** @type {number} */ port) {
-  return new Promise((resolve, reject) => {
-    const req = http.request(
-      {
-        host: '127.0.0.1',
-        port,
-        method: 'POST',
-        path: '/',
-        agent,
-        headers: { ...headers, 'content-length': body.length },
-      },
-      (res) => {
-        const chunks = [];
-        res.on('data', (c) => chunks.push(c));
-        res.on('end', () => resolve({ status: res.statusCode, body: Buffer.concat(chunks).toString('utf8') }));
-        res.on('error', reject);
-      },
-    );
-    req.on('error', reject);
-    req.end(body);
-  });
-}
-
 /** `count` requests, `connections` in flight at a time on kept-alive sockets; every answer is checked. */
 async function drive(/** @type {number} */ port, /** @type {number} */ count, /** @type {Server['answer']} */ check) {
   const agent = new http.Agent({ keepAlive: true, maxSockets: connections });
@@ -101,7 +77,7 @@ async function drive(/** @type {number} */ port, /** @type {number} */ count, /*
   const worker = async () => {
     while (next < count) {
       next += 1;
-      check(/** @type {{ status: number, body: string }} */ (await post(agent, port)));
+      check(/** @type {{ status: number, body: string }} */ (await request(port, { headers, body, agent })));
     }
   };
   await Promise.all(Array.from({ length: Math.min(connections, count) }, worker));

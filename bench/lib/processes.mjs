@@ -17,8 +17,14 @@ export function freePort() {
   });
 }
 
-/** One request on a fresh connection; resolves with status and body, rejects on a connection error. */
-export function request(port, { method = 'POST', path = '/', headers = {}, body = '' } = {}) {
+/**
+ * One request, on a fresh connection unless an `agent` is given (a keep-alive agent reuses its sockets);
+ * resolves with status and body, rejects on a connection error.
+ */
+export function request(
+  port,
+  { method = 'POST', path = '/', headers = {}, body = '', agent = /** @type {http.Agent | false} */ (false) } = {},
+) {
   return new Promise((resolve, reject) => {
     const req = http.request(
       {
@@ -27,7 +33,7 @@ export function request(port, { method = 'POST', path = '/', headers = {}, body 
         method,
         path,
         headers: { ...headers, 'content-length': Buffer.byteLength(body) },
-        agent: false,
+        agent,
       },
       (res) => {
         const chunks = [];
