@@ -53,9 +53,10 @@ function isProbe(url: string | undefined): boolean {
 export function pacedListener(app: Koa): (req: IncomingMessage, res: ServerResponse) => void {
   const handle = app.callback();
   // Koa's handler answers its own errors: the promise it returns never rejects.
+  const start = (req: IncomingMessage, res: ServerResponse) => void handle(req, res);
   return (req, res) => {
-    if (isProbe(req.url)) void handle(req, res);
-    else turnQueue.enter(() => void handle(req, res));
+    if (isProbe(req.url)) start(req, res);
+    else turnQueue.enter(start, req, res);
   };
 }
 

@@ -24,8 +24,9 @@ export type RunInSlices = (slice: Slice) => Promise<void>;
 export interface TurnQueue {
   /** A long job, slice by slice, one job at a time in arrival order (the jobs finish spread out). */
   readonly run: RunInSlices;
-  /** Calls `start` once, in its turn, in arrival order with the jobs (a request's start). */
-  enter(start: () => void): void;
+  /** Calls `start(a, b)` once, in its turn, in arrival order with the jobs (a request's start: the listener and
+   * its request and response, so that no closure is made per request). */
+  enter<A, B>(start: (a: A, b: B) => void, a?: A, b?: B): void;
   /** Resolves once nothing waits in the queue (at once when nothing does). */
   settled(): Promise<void>;
 }
@@ -33,8 +34,11 @@ export interface TurnQueue {
 interface Job {
   /** A sliced job's next slice (run), or a request's start (enter), called once: no wrapper closure per
    * request (the bundle names each closure it creates, ≈4,000 instructions). */
-  readonly slice: Slice | (() => void);
+  readonly slice: Slice | ((a: unknown, b: unknown) => void);
   readonly sliced: boolean;
+  /** A request's start's arguments. */
+  readonly a?: unknown;
+  readonly b?: unknown;
   /** A sliced job's promise (run); a request's start (enter) has none. */
   readonly resolve?: () => void;
   readonly reject?: (err: unknown) => void;
@@ -45,7 +49,7 @@ function runSlice(jobs: Job[]): boolean {
   const job = jobs[0] as Job;
   let done: boolean;
   try {
-    done = job.sliced ? (job.slice as Slice)() : (job.slice(), true);
+    done = job.sliced ? (job.slice as Slice)() : (job.slice(job.a, job.b), true);
   } catch (err) {
     jobs.shift();
     // A request's start has nobody to tell: it fails as a request listener that throws does.
@@ -106,8 +110,8 @@ export function createTurnQueue(budgetMs = turnMs, clock: () => number = () => p
         jobs.push({ slice, sliced: true, resolve, reject });
         schedule();
       }),
-    enter(start) {
-      jobs.push({ slice: start, sliced: false });
+    enter(start, a, b) {
+      jobs.push({ slice: start as (a: unknown, b: unknown) => void, sliced: false, a, b });
       schedule();
     },
     settled: () =>
