@@ -1,0 +1,155 @@
+// Start-up figures a busy machine does not move, for servers side by side in one run: the instructions from spawn
+// to the first answer (valgrind's callgrind, every thread) and the idle RSS (VmRSS 1 s after the first answer,
+// median of --rss-starts starts, not under valgrind). Wall-clock cold starts belong to compare.mjs; these are the
+// figures to decide on while other work shares the machine.
+//
+//   node bench/start-figures.mjs [--before bench/results/session5-start.cjs] [--after dist/knative-events.cjs]
+//                                [--also <bundle> ...] [--binary] [--rss-starts 5] [--no-rss] [--no-instructions]
+//
+// Each start is counted in two parts: spawn to the first answer to GET /healthz (callgrind dumps, which also
+// zeroes its counters), then the first event (the echo every compare.mjs target answers). The servers: bare
+// node:http (the floor), plain Koa echo bundled with the bundle's start-up plugins (the limit a start of Koa
+// can reach), before, after, each --also bundle (a variant to weigh) and (--binary) the single executable.
+import { execFileSync, spawn } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { body, checkEcho, headers } from './lib/event.mjs';
+import { bundleKoaPeers } from './lib/prepare.mjs';
+import { freePort, memoryOf, request, startTimed, stop } from './lib/processes.mjs';
+import { median } from './lib/stats.mjs';
+import { paths, subscriberOf, targets } from './lib/targets.mjs';
+
+const results = fileURLToPath(new URL('results/', import.meta.url));
+const { values } = parseArgs({
+  options: {
+    before: { type: 'string', default: `${results}session5-start.cjs` },
+    after: { type: 'string', default: paths.bundle },
+    also: { type: 'string', multiple: true, default: [] },
+    binary: { type: 'boolean', default: false },
+    'rss-starts': { type: 'string', default: '5' },
+    'no-rss': { type: 'boolean', default: false },
+    'no-instructions': { type: 'boolean', default: false },
+  },
+});
+const log = (/** @type {string} */ msg) => process.stderr.write(`${msg}\n`);
+const outDir = mkdtempSync(`${tmpdir()}/start-figures-`);
+
+/** @type {Record<string, import('./lib/targets.mjs').Target>} */
+const servers = {
+  floor: targets.bare,
+  koaStartUp: targets.koaStartUp,
+  before: subscriberOf('before', 'before', String(values.before)),
+  after: subscriberOf('after', 'after', String(values.after)),
+  ...Object.fromEntries(
+    (values.also ?? []).map((file, i) => [`also${i + 1}`, subscriberOf(`also${i + 1}`, String(file), String(file))]),
+  ),
+  ...(values.binary && { binary: targets.oursBinary }),
+};
+
+/** The Ir total of every thread's file of one callgrind dump (`<name>.<pid>`, its number). */
+function dumpTotal(/** @type {string} */ prefix, /** @type {number} */ dump) {
+  const files = readdirSync(outDir).filter((f) => f.startsWith(`${prefix}.${dump}-`));
+  if (files.length === 0) throw new Error(`no callgrind dump ${dump} for ${prefix}`);
+  return files.reduce((sum, f) => {
+    const line = readFileSync(`${outDir}/${f}`, 'utf8').match(/^(?:summary|totals): (\d+)/m);
+    if (!line) throw new Error(`no total in ${f}`);
+    return sum + Number(line[1]);
+  }, 0);
+}
+
+/** Polls until `probe` answers 2xx: connection refused costs the server nothing, so the poll adds no count. */
+async function untilAnswered(/** @type {number} */ port, probe, /** @type {() => boolean} */ exited) {
+  const deadline = Date.now() + 300_000;
+  for (;;) {
+    if (exited()) throw new Error('exited during start-up');
+    try {
+      const answer = /** @type {{ status: number, body: string }} */ (await request(port, probe));
+      if (answer.status < 200 || answer.status >= 300) throw new Error(`answered ${answer.status}: ${answer.body}`);
+      return answer;
+    } catch (err) {
+      const code = /** @type {NodeJS.ErrnoException} */ (err).code;
+      if ((code !== 'ECONNREFUSED' && code !== 'ECONNRESET') || Date.now() > deadline) throw err;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+}
+
+/** One start under callgrind: instructions to the first /healthz answer, then those of the first event. */
+async function instructionsOf(/** @type {string} */ name) {
+  const port = await freePort();
+  const { cmd, args, env } = servers[name].command(port);
+  const prefix = `${outDir}/${name}`;
+  const child = spawn(
+    'valgrind',
+    ['--tool=callgrind', '--separate-threads=yes', `--callgrind-out-file=${prefix}.%p`, cmd, ...args],
+    { env: { PATH: '/usr/bin:/bin', ...env }, stdio: ['ignore', 'ignore', 'pipe'] },
+  );
+  let stderr = '';
+  child.stderr.on('data', (c) => (stderr += c));
+  let exited = false;
+  child.once('exit', () => (exited = true));
+  try {
+    await untilAnswered(port, { method: 'GET', path: '/healthz' }, () => exited);
+    execFileSync('callgrind_control', ['-d', String(child.pid)], { stdio: 'ignore' });
+    checkEcho(name, await untilAnswered(port, { headers, body }, () => exited));
+    execFileSync('callgrind_control', ['-d', String(child.pid)], { stdio: 'ignore' });
+  } catch (err) {
+    throw new Error(`${name}: ${/** @type {Error} */ (err).message}\n${stderr.slice(-2000)}`);
+  } finally {
+    child.kill('SIGKILL');
+  }
+  const toHealthz = dumpTotal(`${name}.${child.pid}`, 1);
+  const firstEvent = dumpTotal(`${name}.${child.pid}`, 2);
+  log(`${name}: ${(toHealthz / 1e6).toFixed(1)} M to /healthz, first event ${(firstEvent / 1e6).toFixed(1)} M`);
+  return { toHealthz, firstEvent };
+}
+
+/** Idle RSS in MiB: the median over starts, round-robin, each read 1 s after its first answered event. */
+async function idleRss(/** @type {number} */ starts) {
+  /** @type {Record<string, number[]>} */
+  const samples = Object.fromEntries(Object.keys(servers).map((n) => [n, []]));
+  for (let i = 0; i < starts; i++) {
+    for (const [name, target] of Object.entries(servers)) {
+      const { child, firstAnswer } = await startTimed(target, { headers, body });
+      checkEcho(name, firstAnswer);
+      await new Promise((r) => setTimeout(r, 1000));
+      samples[name].push(memoryOf(/** @type {number} */ (child.pid)).rssMiB);
+      await stop(child, 'SIGKILL');
+    }
+  }
+  return Object.fromEntries(Object.entries(samples).map(([n, s]) => [n, median(s)]));
+}
+
+const m = (/** @type {number} */ n) => `${(n / 1e6).toFixed(1)} M`;
+const x = (/** @type {number} */ a, /** @type {number} */ b) => `${(a / b).toFixed(2)}x`;
+
+try {
+  await bundleKoaPeers();
+  const names = Object.keys(servers);
+  console.log(names.map((n) => `${n} = ${servers[n].label}`).join('; '));
+  if (!values['no-instructions']) {
+    // Side by side: a count does not depend on what else runs.
+    const counts = await Promise.all(names.map((n) => instructionsOf(n)));
+    const total = (/** @type {number} */ i) => counts[i].toHealthz + counts[i].firstEvent;
+    console.log('| server | to /healthz | + first event | total | ÷ floor | ÷ Koa+plugins | ÷ before |');
+    console.log('| --- | --- | --- | --- | --- | --- | --- |');
+    names.forEach((n, i) =>
+      console.log(
+        `| ${n} | ${m(counts[i].toHealthz)} | ${m(counts[i].firstEvent)} | ${m(total(i))} | ${x(total(i), total(0))} | ${x(total(i), total(1))} | ${x(total(i), total(2))} |`,
+      ),
+    );
+  }
+  if (!values['no-rss']) {
+    const rss = await idleRss(Number(values['rss-starts']));
+    console.log(`\n| server | idle RSS MiB (median of ${values['rss-starts']}) | ÷ floor | ÷ Koa+plugins | ÷ before |`);
+    console.log('| --- | --- | --- | --- | --- |');
+    for (const n of names)
+      console.log(
+        `| ${n} | ${rss[n].toFixed(1)} | ${x(rss[n], rss.floor)} | ${x(rss[n], rss.koaStartUp)} | ${x(rss[n], rss.before)} |`,
+      );
+  }
+} finally {
+  rmSync(outDir, { recursive: true, force: true });
+}
