@@ -226,6 +226,9 @@ async function main() {
   const broker = await hangingBroker();
   const port = await freePort();
   // BENCH_CHILD_NODE_ARGS (e.g. --trace-gc) and BENCH_CHILD_STDOUT=1: for finding out where time goes.
+  // BENCH_ALL_PROBES=<file>: every /healthz the handler answered (client port; accepted, parsed, answered in
+  // monotonic µs; the offset to wall-clock µs), to join with a capture (`tcpdump -i lo`): the time a probe's
+  // connection spent in the kernel's accept queue is its SYN to its 'connection' event.
   const nodeArgs = (process.env.BENCH_CHILD_NODE_ARGS ?? '').split(' ').filter(Boolean);
   const niceness = process.env.BENCH_CHILD_NICE;
   // The handler's longest event-loop stalls, measured inside it by a preloaded benchmark-only monitor.
@@ -234,6 +237,7 @@ async function main() {
   const child = spawn(process.execPath, [...nodeArgs, '--import', loopTurnsMonitor, bundle], {
     env: {
       BENCH_TURNS_FILE: turnsFile,
+      BENCH_ALL_PROBES: process.env.BENCH_ALL_PROBES,
       PATH: process.env.PATH,
       ROLE: 'handler',
       PORT: String(port),
@@ -295,6 +299,7 @@ async function main() {
   await stop(child);
   await broker.close();
   const turns = readTurns(turnsFile);
+  if (process.env.BENCH_ALL_PROBES) writeFileSync(process.env.BENCH_ALL_PROBES, readFileSync(turnsFile));
   rmSync(turnsDir, { recursive: true, force: true });
 
   const byStatus = {};

@@ -6,6 +6,7 @@ import type { Duplex } from 'node:stream';
 import type Koa from 'koa';
 import { maxRequestHeaders } from './http/header-limit.js';
 import { turnQueue } from './http/turn-queue.js';
+import { acceptedConnections } from './http/accepted-connections.js';
 import type { Lifecycle } from './lifecycle.js';
 
 export interface ServerOptions {
@@ -60,6 +61,10 @@ export function pacedListener(app: Koa): (req: IncomingMessage, res: ServerRespo
   };
 }
 
+function noteAccepted(): void {
+  acceptedConnections.note();
+}
+
 export async function listen(app: Koa, options: ServerOptions): Promise<Server> {
   const server = createServer(
     {
@@ -76,6 +81,8 @@ export async function listen(app: Koa, options: ServerOptions): Promise<Server> 
   // request has too many and refuse it with 431 (runtime/http/header-limit.ts) rather than lose some.
   server.maxHeadersCount = maxRequestHeaders + 1;
   server.on('clientError', answerClientError);
+  // Keeps the turns short while connections arrive: libuv accepts one per turn (http/accepted-connections.ts).
+  server.on('connection', noteAccepted);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(options.port, options.host, () => {

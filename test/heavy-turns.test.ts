@@ -79,3 +79,19 @@ test('intake: past the allowance readers wait; a later turn resumes them in orde
   assert.equal(events.join(''), 'ab|c|');
   assert.equal(intake.take(64 * 1024), true, 'a new turn, a new allowance');
 });
+
+test('intake: while connections are being accepted, one reader is resumed per turn', async () => {
+  // Stands for the server's accepted-connections watcher: a connection came in before each of the first two turns.
+  let arrivals = 2;
+  const intake = createIntake(512 * 1024, () => arrivals-- > 0);
+  const events: string[] = [];
+  const endOfTurn = turnEnds(events);
+  for (const name of ['a', 'b', 'c', 'd', 'e'])
+    intake.wait(() => {
+      events.push(name);
+      endOfTurn();
+    });
+  await waitFor(() => events.length === 8, 5000, { what: 'the five readers resumed', intervalMs: 1 });
+  // One per turn while connections arrive (libuv accepts one per turn), then the full allowance again.
+  assert.equal(events.join(''), 'a|b|cde|');
+});

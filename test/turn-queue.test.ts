@@ -142,3 +142,24 @@ test('settled() waits for every request entered, also ones entered while it wait
   // With nothing waiting it resolves at once.
   await queue.settled();
 });
+
+test('a turn in which a connection was accepted runs one unit only, so the next connection is accepted soon', async () => {
+  let now = 0;
+  // Stands for the server's accepted-connections watcher: connections came in before each of the first two turns.
+  let arrivals = 2;
+  const queue = createTurnQueue(
+    3,
+    () => now,
+    () => arrivals-- > 0,
+  );
+  const events: string[] = [];
+  const endOfTurn = turnEnds(events);
+  await queue.run(
+    notedJob('a', 6, events, () => {
+      now += 1;
+      endOfTurn();
+    }),
+  );
+  await lastTurnEnded(events);
+  assert.equal(events.join(''), 'a|a|aaa|a|');
+});

@@ -29,6 +29,8 @@ if (file) {
   process.on('SIGUSR2', reset);
   // The handler's own view of each /healthz: accepted → request parsed → answer written, kept for the slowest.
   const probes = [];
+  const allProbes = [];
+  const clockOffsetUs = Date.now() * 1000 - Number(process.hrtime.bigint() / 1000n);
   const emit = http.Server.prototype.emit;
   /** @type {WeakMap<object, number>} when each connection was accepted */
   const accepted = new WeakMap();
@@ -41,6 +43,7 @@ if (file) {
     const parsedUs = nowUs();
     /** @type {import('node:http').ServerResponse} */ (args[2]).once('finish', () => {
       probes.push({ acceptedUs, toRequestMs: (parsedUs - acceptedUs) / 1000, toAnswerMs: (nowUs() - parsedUs) / 1000 });
+      if (process.env.BENCH_ALL_PROBES) allProbes.push([req.socket.remotePort, acceptedUs, parsedUs, nowUs()]);
       probes.sort((a, b) => b.toRequestMs + b.toAnswerMs - a.toRequestMs - a.toAnswerMs);
       if (probes.length > 10) probes.pop();
     });
@@ -86,6 +89,6 @@ if (file) {
     insert(byCpu, gap, 'cpuMs');
   }, 1).unref();
   process.on('exit', () => {
-    writeFileSync(file, JSON.stringify({ counts, cpuOver, byWall, byCpu, probes }, null, 1));
+    writeFileSync(file, JSON.stringify({ counts, cpuOver, byWall, byCpu, probes, allProbes, clockOffsetUs }, null, 1));
   });
 }

@@ -11,6 +11,8 @@ export const heavyBodyBytes = 64 * 1024;
 /** Longest pause between two large bodies, whatever the last one took. */
 const maxPauseMs = 1000;
 
+import { acceptedConnections } from './accepted-connections.js';
+
 export type TakeTurn = () => Promise<void>;
 
 export function createHeavyTurns(): TakeTurn {
@@ -56,16 +58,21 @@ export interface Intake {
  * Paces reading request bodies: the sockets of 70 admitted requests with 1 MiB each were read in the same
  * turns, and each read fills fresh memory (≈15 ms per MiB on a sandboxed machine), so the turns of the
  * opening burst lasted 60-100 ms. Past the turn's allowance a reader pauses (its socket stops being read)
- * and is resumed in a later turn, in order, as many per turn as the allowance covers.
+ * and is resumed in a later turn, in order, as many per turn as the allowance covers; one per turn while the
+ * server is accepting connections (see accepted-connections.ts).
  */
-export function createIntake(bytesPerTurn = intakeBytesPerTurn): Intake {
+export function createIntake(
+  bytesPerTurn = intakeBytesPerTurn,
+  connectionsArrived: () => boolean = acceptedConnections.watcher(),
+): Intake {
   let used = 0;
   let scheduled = false;
   const waiting: Array<() => void> = [];
   const turn = () => {
     scheduled = false;
     used = 0;
-    for (let room = bytesPerTurn; room > 0 && waiting.length > 0; room -= readBytes) (waiting.shift() as () => void)();
+    const allowance = connectionsArrived() ? readBytes : bytesPerTurn;
+    for (let room = allowance; room > 0 && waiting.length > 0; room -= readBytes) (waiting.shift() as () => void)();
     if (waiting.length > 0) schedule();
   };
   const schedule = () => {

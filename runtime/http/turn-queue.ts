@@ -9,6 +9,10 @@
 // and logged in its promise callbacks), not only its synchronous part. Without the queue, refused callers
 // retrying together after `Retry-After: 1` started 170 requests in one turn: 60-210 ms of CPU with no probe
 // answered; and a slice queue and a request gate of their own each took their time of the same turn.
+//
+// A turn in which the server accepted a connection runs one unit only (accepted-connections.ts): libuv accepts
+// one connection per turn, and a probe's connection waits behind the others, a turn each.
+import { acceptedConnections } from './accepted-connections.js';
 
 /** Time the queue's work may take in one turn of the event loop. */
 export const turnMs = 4;
@@ -63,12 +67,17 @@ function runSlice(jobs: Job[]): boolean {
   return job.sliced;
 }
 
-export function createTurnQueue(budgetMs = turnMs, clock: () => number = () => performance.now()): TurnQueue {
+export function createTurnQueue(
+  budgetMs = turnMs,
+  clock: () => number = () => performance.now(),
+  connectionsArrived: () => boolean = acceptedConnections.watcher(),
+): TurnQueue {
   const jobs: Job[] = [];
   const settledWaiters: Array<() => void> = [];
   let slots = 0;
   let inTurn = false;
-  let turnStarted = 0;
+  // When the current turn's time is up; a turn that accepted a connection gets none past its one unit.
+  let turnEnds = 0;
   let ranThisTurn = 0;
   // Sliced jobs waiting: counted, not searched for, since the queue can hold a thousand request starts.
   let slicedJobs = 0;
@@ -89,11 +98,11 @@ export function createTurnQueue(budgetMs = turnMs, clock: () => number = () => p
     slots--;
     if (!inTurn) {
       inTurn = true;
-      turnStarted = clock();
+      turnEnds = clock() + (connectionsArrived() ? 0 : budgetMs);
       ranThisTurn = 0;
     }
     // At least one unit per turn, however slow the last one was.
-    const runs = jobs.length > 0 && (ranThisTurn === 0 || clock() - turnStarted < budgetMs);
+    const runs = jobs.length > 0 && (ranThisTurn === 0 || clock() < turnEnds);
     try {
       if (runs) {
         ranThisTurn++;
