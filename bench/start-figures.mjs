@@ -1,7 +1,7 @@
 // Start-up figures a busy machine does not move, for servers side by side in one run: the instructions from spawn
-// to the first answer (valgrind's callgrind, every thread) and the idle RSS (VmRSS 1 s after the first answer,
-// median of --rss-starts starts, not under valgrind). Wall-clock cold starts belong to compare.mjs; these are the
-// figures to decide on while other work shares the machine.
+// to the first answer (valgrind's callgrind, every thread, less V8's hash seed: see hashSeedCost) and the idle
+// RSS (VmRSS 1 s after the first answer, median of --rss-starts starts, not under valgrind). Wall-clock cold
+// starts belong to compare.mjs; these are the figures to decide on while other work shares the machine.
 //
 //   node bench/start-figures.mjs [--before bench/results/session5-start.cjs] [--after dist/knative-events.cjs]
 //                                [--also <bundle> ...] [--binary] [--rss-starts 5] [--no-rss] [--no-instructions]
@@ -48,14 +48,25 @@ const servers = {
   ...(values.binary && { binary: targets.oursBinary }),
 };
 
-/** The Ir total of every thread's file of one callgrind dump (`<name>.<pid>`, its number). */
+/**
+ * The instructions V8 spends making its hash seed's secrets (HashSeed::InitializeRoots: a search for random primes,
+ * 9-15 M and different in every process, the floor's included): left out of every count, so that two starts of
+ * the same file differ by less than the changes being weighed.
+ */
+function hashSeedCost(/** @type {string} */ file) {
+  const text = execFileSync('callgrind_annotate', ['--inclusive=yes', file], { encoding: 'utf8' });
+  const line = /^\s*([\d,]+) .*HashSeed::InitializeRoots/m.exec(text);
+  return line ? Number(line[1].replaceAll(',', '')) : 0;
+}
+
+/** The Ir total of every thread's file of one callgrind dump (`<name>.<pid>`, its number), less the hash seed's. */
 function dumpTotal(/** @type {string} */ prefix, /** @type {number} */ dump) {
   const files = readdirSync(outDir).filter((f) => f.startsWith(`${prefix}.${dump}-`));
   if (files.length === 0) throw new Error(`no callgrind dump ${dump} for ${prefix}`);
   return files.reduce((sum, f) => {
     const line = readFileSync(`${outDir}/${f}`, 'utf8').match(/^(?:summary|totals): (\d+)/m);
     if (!line) throw new Error(`no total in ${f}`);
-    return sum + Number(line[1]);
+    return sum + Number(line[1]) - (dump === 1 && f.endsWith('-01') ? hashSeedCost(`${outDir}/${f}`) : 0);
   }, 0);
 }
 
