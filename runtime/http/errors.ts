@@ -54,6 +54,10 @@ export class HttpError extends Error {
   }
 }
 
+// The bundle keeps identifiers but not esbuild's keepNames (build/build.mjs), and esbuild renames this class
+// (another module declares an HttpError): logged errors' `type` is their constructor's name, so it is set here.
+Object.defineProperty(HttpError, 'name', { value: 'HttpError' });
+
 export function isHttpError(err: unknown): err is HttpError {
   return err instanceof HttpError;
 }
