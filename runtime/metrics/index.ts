@@ -2,7 +2,7 @@
 // the request middleware, the scrape route and the observers roles call. assemble() imports this module
 // only when METRICS_ENABLED is true, so a process without metrics never loads prom-client.
 import type { RequestObserver } from '../http/request-state.js';
-import { addDefaultMetrics, Registry } from './prom-client.js';
+import { addDefaultMetrics, addEventLoopAndGcMetrics, Registry } from './prom-client.js';
 import type { MetricsConfig } from '../config.js';
 import type { SendObserver } from '../events/sender.js';
 import type { RoleObserver, Route } from '../roles/role.js';
@@ -38,9 +38,23 @@ export interface ProcessMetrics {
 /** Label value for "this role runs no function" (an empty value would drop the label in Prometheus). */
 export const noFunction = 'none';
 
+/** When the event-loop and GC metrics start (prom-client.ts says why late): past a cold start's first requests. */
+const eventLoopAndGcAfterMs = 1000;
+
+/** Starts them after eventLoopAndGcAfterMs; the function returned starts them at once (a scrape waits for it). */
+function eventLoopAndGcMetricsSoon(registry: Registry): () => Promise<void> {
+  let started: Promise<void> | undefined;
+  const start = () => (started ??= addEventLoopAndGcMetrics(registry));
+  // A failure is not lost: the next scrape awaits the same promise and answers 500 with it.
+  setTimeout(() => void start().catch(() => undefined), eventLoopAndGcAfterMs).unref();
+  return start;
+}
+
 export function createMetrics(options: MetricsOptions): ProcessMetrics {
   const registry = new Registry();
-  if (options.defaultMetrics ?? true) addDefaultMetrics(registry);
+  const withDefaults = options.defaultMetrics ?? true;
+  if (withDefaults) addDefaultMetrics(registry);
+  const beforeScrape = withDefaults ? eventLoopAndGcMetricsSoon(registry) : undefined;
   const metrics = defineMetrics(registry, { deadLetterStore: options.role === 'dlq' });
   const functionName = options.functionName ?? noFunction;
   metrics.buildInfo.set({ version: options.version, role: options.role, function: functionName }, 1);
@@ -53,7 +67,7 @@ export function createMetrics(options: MetricsOptions): ProcessMetrics {
     registry,
     metrics,
     requestObserver: httpMetricsObserver({ metrics, role: options.role, functionName, eventTypeLabel }),
-    routes: [metricsRoute(registry, { path: options.config.path, token: options.config.token })],
+    routes: [metricsRoute(registry, { path: options.config.path, token: options.config.token, beforeScrape })],
     sendObserver: sendObserver(metrics),
     roleObserver: roleObserver(metrics),
     secretsObserver: secretsObserver(metrics),

@@ -6,8 +6,15 @@ import { HttpError } from '../http/errors.js';
 import type { Route } from '../roles/role.js';
 import { render, wantsOpenMetrics } from './exposition.js';
 
-export function metricsRoute(registry: Registry, options: { path: string; token: string | undefined }): Route {
-  const { token } = options;
+export interface MetricsRouteOptions {
+  readonly path: string;
+  readonly token: string | undefined;
+  /** Awaited before each scrape renders (metrics/index.ts: the event-loop and GC metrics, started late). */
+  readonly beforeScrape?: (() => Promise<void>) | undefined;
+}
+
+export function metricsRoute(registry: Registry, options: MetricsRouteOptions): Route {
+  const { token, beforeScrape } = options;
   return {
     method: 'GET',
     path: options.path,
@@ -16,6 +23,7 @@ export function metricsRoute(registry: Registry, options: { path: string; token:
         ctx.set('WWW-Authenticate', 'Bearer realm="metrics"');
         throw new HttpError(401, 'unauthorized', `${options.path} needs "Authorization: Bearer <METRICS_TOKEN>"`);
       }
+      await beforeScrape?.();
       const { contentType, body } = await render(registry, wantsOpenMetrics(ctx.get('Accept')));
       ctx.set('Cache-Control', 'no-store');
       ctx.set('Content-Type', contentType);
