@@ -316,6 +316,61 @@ describe('buildSinkEvents', () => {
     assert.equal(replied!.datacontenttype, 'text/xml');
   });
 
+  test("a plain result's record is the event the SDK's strict constructor makes of its attributes", () => {
+    const traced = new CloudEvent<unknown>({
+      id: 'in-2',
+      source: '/in',
+      type: 'in.type',
+      traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01',
+      data: { k: 'v' },
+    });
+    const results: [CloudEvent<unknown>, unknown, string | undefined][] = [
+      [incoming, { n: 1 }, undefined],
+      [incoming, incoming.data, 'data.k'],
+      [traced, ['text', 0, false, null, [1, 2]], 'subject'],
+      [traced, Buffer.from([1, 2, 3]), undefined],
+    ];
+    for (const [from, result, partitionKey] of results) {
+      for (const ours of buildSinkEvents(from, result, { ...options, partitionKey }, { tracestate: 'a=b' })) {
+        // data_base64 left out: the constructor derives it from binary data itself.
+        const defined = Object.entries(ours).filter(([key, value]) => value !== undefined && key !== 'data_base64');
+        const sdk = new CloudEvent<unknown>(Object.fromEntries(defined), true);
+        const what = JSON.stringify(ours);
+        assert.equal(Object.getPrototypeOf(ours), CloudEvent.prototype, what);
+        assert.ok(Object.isFrozen(ours), what);
+        assert.deepEqual(Reflect.ownKeys(ours), Reflect.ownKeys(sdk), what);
+        for (const key of Reflect.ownKeys(sdk)) assert.deepEqual(ours[key as 'id'], sdk[key as 'id'], what);
+        // The extensions in the order they are written on the wire: as buildSinkEvents adds them.
+        const extensions = ['sourceeventid', 'traceparent', 'tracestate', 'partitionkey'];
+        const own = Object.keys(ours).filter((key) => extensions.includes(key));
+        assert.deepEqual(
+          own,
+          extensions.filter((key) => key in ours),
+          what,
+        );
+      }
+    }
+  });
+
+  test("a plain result's record the SDK refuses is a 500 function_error with the SDK's reason", () => {
+    const refused = { ...options, source: 'not a uri reference' };
+    let sdkMessage = '';
+    try {
+      new CloudEvent<unknown>({ id: 'x', type: 'in.type', source: refused.source, data: 1 }, true);
+    } catch (err) {
+      sdkMessage = (err as Error).message;
+    }
+    assert.notEqual(sdkMessage, '', 'the SDK refuses that source');
+    for (const round of [1, 2])
+      assert.throws(
+        () => buildSinkEvents(incoming, { n: round }, refused),
+        (err: { status?: number; type?: string; message?: string }) =>
+          err.status === 500 &&
+          err.type === 'function_error' &&
+          err.message === `the function returned an invalid event (item 0): ${sdkMessage}`,
+      );
+  });
+
   test('an invalid returned event is a 500 function_error', () => {
     assert.throws(
       () => buildSinkEvents(incoming, { [Symbol.for('knative-events.reply')]: true, type: 'x', BadName: 1 }, options),
