@@ -1,5 +1,6 @@
 // JSON-lines logging through pino. One logger per process, children carry the event id.
 import pino from 'pino';
+import { isoString } from './events/iso-time.js';
 
 export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent';
 export type Logger = pino.Logger;
@@ -74,6 +75,8 @@ function stdoutDestination(): TurnBatchingStream {
   return stream;
 }
 
+const isoTimestamp = () => `,"time":"${isoString(Date.now())}"`;
+
 export function createLogger(options: LoggerOptions): Logger {
   const destination = options.destination ?? stdoutDestination();
   return pino(
@@ -81,7 +84,8 @@ export function createLogger(options: LoggerOptions): Logger {
       level: options.level,
       base: options.base,
       messageKey: 'msg',
-      timestamp: pino.stdTimeFunctions.isoTime,
+      // pino.stdTimeFunctions.isoTime's text, without formatting a Date per line (events/iso-time.ts).
+      timestamp: isoTimestamp,
       formatters: { level: (label) => ({ level: label }) },
     },
     destination,

@@ -10,6 +10,7 @@ import type { IncomingHttpHeaders } from 'node:http';
 import { HttpError } from '../http/errors.js';
 import { decodeText, encodeText, parseContentType, type ContentType } from './content-type.js';
 import { maxJsonDepth, nestsDeeperThan, topLevelMember } from './json-scan.js';
+import { isoString } from './iso-time.js';
 import { decodeHeaderValue } from './percent.js';
 import { cloudEventOf, validateAsSdk } from './sdk-event.js';
 import { asAttributeValue, describeValue, WireEvent, type AttributeValue, type EventData } from './wire-event.js';
@@ -307,7 +308,7 @@ function readWire(
   if (options.legacy) {
     if (!attributes.has('specversion')) attributes.set('specversion', '1.0');
     if (!attributes.has('id')) attributes.set('id', options.newId());
-    if (!attributes.has('time')) attributes.set('time', options.now().toISOString());
+    if (!attributes.has('time')) attributes.set('time', isoString(options.now().getTime()));
   }
   checkAttributes(attributes);
   return new WireEvent(attributes, data);

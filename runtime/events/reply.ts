@@ -4,6 +4,7 @@
 import { CloudEvent, ValidationError } from 'cloudevents';
 import { isReply } from '../function-api.js';
 import { HttpError } from '../http/errors.js';
+import { isoString } from './iso-time.js';
 import { serialise } from './sender.js';
 import type { WireEvent } from './wire-event.js';
 import type { RequestContext } from '../http/request-state.js';
@@ -21,7 +22,7 @@ export function toReplyEvent(
     attributes.datacontenttype ??= origin.event.datacontenttype;
   attributes.source ??= defaults.source;
   attributes.id ??= defaults.newId();
-  attributes.time ??= defaults.now().toISOString();
+  attributes.time ??= isoString(defaults.now().getTime());
   attributes.specversion = '1.0';
   if (attributes.data !== undefined && attributes.datacontenttype === undefined && !Buffer.isBuffer(attributes.data)) {
     attributes.datacontenttype = 'application/json';

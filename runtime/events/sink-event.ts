@@ -6,6 +6,7 @@ import { createHash } from 'node:crypto';
 import { CloudEvent, ValidationError } from 'cloudevents';
 import { isReply } from '../function-api.js';
 import { HttpError } from '../http/errors.js';
+import { isoString } from './iso-time.js';
 import { cloudEventOf, validateAsSdk } from './sdk-event.js';
 
 export interface SinkEventOptions {
@@ -126,7 +127,7 @@ export function buildSinkEvents(
   options: SinkEventOptions,
   traceContext: Partial<Record<(typeof tracingExtensions)[number], string>> = {},
 ): CloudEvent<unknown>[] {
-  const time = options.now().toISOString();
+  const time = isoString(options.now().getTime());
   return resultItems(result).map((item, index) => {
     const attributes = attributesOf(item, incoming, index, options);
     attributes.specversion = '1.0';
