@@ -7,7 +7,8 @@
 //   node bench/instructions.mjs [--requests 2000] [--warmup 10000] [--connections 10] [--only <bundle>]
 //                               [--after dist/knative-events.cjs] [--before bench/results/session4-start.cjs]
 //                               [--forwarding] [--variants] [--profile]
-//   --forwarding: the sink-forwarder (echo, to a broker stand-in) against the plain Koa forwarder too;
+//   --forwarding: the sink-forwarder (echo) and the handler, posting to a broker stand-in, against the plain Koa
+//                 forwarder too;
 //   --forwarding-only: that table alone.
 //   --variants:   `after` also with LOG_LEVEL=warn and with METRICS_ENABLED=false (what the log line and the
 //                 metrics cost, by difference).
@@ -68,6 +69,11 @@ function subscriber(/** @type {string} */ name, /** @type {string} */ bundle, en
 function sinkForwarder(/** @type {string} */ name, /** @type {string} */ bundle, /** @type {string} */ sink) {
   const env = { ROLE: 'sink-forwarder', FUNCTION: 'echo', KAFKA_SINK_URL: sink };
   return { name, args: [bundle], env, answer: acceptedChecked(name) };
+}
+
+/** The handler, posting each event to the same broker stand-in as the plain Koa forwarder. */
+function handler(/** @type {string} */ name, /** @type {string} */ bundle, /** @type {string} */ broker) {
+  return { name, args: [bundle], env: { ROLE: 'handler', BROKER_URL: broker }, answer: acceptedChecked(name) };
 }
 
 /** `count` requests, `connections` in flight at a time on kept-alive sockets; every answer is checked. */
@@ -215,7 +221,7 @@ async function subscriberTable() {
   ];
 }
 
-/** The sink-forwarder rows against the plain Koa forwarder, all posting to one broker stand-in. */
+/** The sink-forwarder and handler rows against the plain Koa forwarder, all posting to one broker stand-in. */
 async function forwardingTable() {
   // The stand-in runs here, not under valgrind, and keeps idle sockets open: a forwarder slowed down ~50x leaves
   // gaps longer than Node's 5 s keep-alive timeout, and the plain Koa forwarder does not retry a socket closed
@@ -233,7 +239,7 @@ async function forwardingTable() {
   const port = /** @type {import('node:net').AddressInfo} */ (receiver.address()).port;
   try {
     const sink = `http://127.0.0.1:${port}/`;
-    const [koa, before, after] = await allMeasured([
+    const [koa, before, after, handlerBefore, handlerAfter] = await allMeasured([
       measure({
         name: 'koa-forwarder',
         args: [paths.koaForwarderBundle],
@@ -242,13 +248,17 @@ async function forwardingTable() {
       }),
       measure(sinkForwarder('sink-before', String(values.before), sink)),
       measure(sinkForwarder('sink-after', String(values.after), sink)),
+      measure(handler('handler-before', String(values.before), sink)),
+      measure(handler('handler-after', String(values.after), sink)),
     ]);
     return [
-      '| sink-forwarder + echo | instructions/request | ÷ plain Koa forwarder | ÷ before |',
+      '| forwarding one event | instructions/request | ÷ plain Koa forwarder | ÷ before |',
       '| --- | --- | --- | --- |',
       `| plain Koa forwarder | ${k(koa)} | 1.00x | |`,
-      `| before | ${k(before)} | ${ratio(before, koa)} | 1.00x |`,
-      `| after | ${k(after)} | ${ratio(after, koa)} | ${ratio(after, before)} |`,
+      `| sink-forwarder + echo, before | ${k(before)} | ${ratio(before, koa)} | 1.00x |`,
+      `| sink-forwarder + echo, after | ${k(after)} | ${ratio(after, koa)} | ${ratio(after, before)} |`,
+      `| handler, before | ${k(handlerBefore)} | ${ratio(handlerBefore, koa)} | 1.00x |`,
+      `| handler, after | ${k(handlerAfter)} | ${ratio(handlerAfter, koa)} | ${ratio(handlerAfter, handlerBefore)} |`,
     ];
   } finally {
     receiver.close();
