@@ -38,15 +38,26 @@ export interface ProcessMetrics {
 /** Label value for "this role runs no function" (an empty value would drop the label in Prometheus). */
 export const noFunction = 'none';
 
-/** When the event-loop and GC metrics start (prom-client.ts says why late): past a cold start's first requests. */
-const eventLoopAndGcAfterMs = 1000;
+/** How long after the first answer the event-loop and GC metrics start (prom-client.ts says why late). */
+const eventLoopAndGcAfterFirstAnswerMs = 1000;
 
-/** Starts them after eventLoopAndGcAfterMs; the function returned starts them at once (a scrape waits for it). */
-function eventLoopAndGcMetricsSoon(registry: Registry): () => Promise<void> {
+/**
+ * Starts the event-loop and GC metrics a second after the observer's first request has been answered (after a
+ * cold start's first requests, counted in requests, not in time since the start, which a slow machine
+ * stretches), or when the function returned is called first (a scrape waits for it). The observer's own
+ * requestEnded is back in place after that first request: nothing stays on a request's path.
+ */
+function eventLoopAndGcMetricsLater(registry: Registry, observer: RequestObserver): () => Promise<void> {
   let started: Promise<void> | undefined;
   const start = () => (started ??= addEventLoopAndGcMetrics(registry));
-  // A failure is not lost: the next scrape awaits the same promise and answers 500 with it.
-  setTimeout(() => void start().catch(() => undefined), eventLoopAndGcAfterMs).unref();
+  // eslint-disable-next-line @typescript-eslint/unbound-method -- put back on the same object, called on it
+  const ended = observer.requestEnded;
+  observer.requestEnded = (ctx, failure, seconds) => {
+    observer.requestEnded = ended;
+    observer.requestEnded(ctx, failure, seconds);
+    // A failure is not lost: the next scrape awaits the same promise and answers 500 with it.
+    setTimeout(() => void start().catch(() => undefined), eventLoopAndGcAfterFirstAnswerMs).unref();
+  };
   return start;
 }
 
@@ -54,7 +65,6 @@ export function createMetrics(options: MetricsOptions): ProcessMetrics {
   const registry = new Registry();
   const withDefaults = options.defaultMetrics ?? true;
   if (withDefaults) addDefaultMetrics(registry);
-  const beforeScrape = withDefaults ? eventLoopAndGcMetricsSoon(registry) : undefined;
   const metrics = defineMetrics(registry, { deadLetterStore: options.role === 'dlq' });
   const functionName = options.functionName ?? noFunction;
   metrics.buildInfo.set({ version: options.version, role: options.role, function: functionName }, 1);
@@ -63,10 +73,12 @@ export function createMetrics(options: MetricsOptions): ProcessMetrics {
   for (const eventType of [...options.config.eventTypes, 'other']) {
     metrics.received.inc({ role: options.role, function: functionName, event_type: eventType }, 0);
   }
+  const requestObserver = httpMetricsObserver({ metrics, role: options.role, functionName, eventTypeLabel });
+  const beforeScrape = withDefaults ? eventLoopAndGcMetricsLater(registry, requestObserver) : undefined;
   return {
     registry,
     metrics,
-    requestObserver: httpMetricsObserver({ metrics, role: options.role, functionName, eventTypeLabel }),
+    requestObserver,
     routes: [metricsRoute(registry, { path: options.config.path, token: options.config.token, beforeScrape })],
     sendObserver: sendObserver(metrics),
     roleObserver: roleObserver(metrics),
