@@ -28,7 +28,11 @@
 // Unit files share processes. Starting Node and loading the runtime's modules costs more CPU than most unit files
 // take to run; since a unit file starts nothing and keeps no state past its tests (see Lanes), the unit files of a
 // run are split into UNIT_PROCESSES groups, each run in one process where every file's tests sit in a suite named
-// after the file. `--isolate` gives every file its own process again (to rule sharing out when a unit test fails).
+// after the file. The chart's files (SHARED below) share processes the same way: each of them only runs helm to the
+// end (spawnSync) and reads what it printed, so nothing outlives a test; apart, every one of them paid for Node, the
+// YAML and JSON-schema libraries, compiling the vendored schemas and checking both helm binaries' versions again
+// (about 1 s of CPU each, 16 times). `--isolate` gives every file its own process again (to rule sharing out when a
+// test fails).
 //
 // Timeouts. A file still running after its lane's TIMEOUT_MS is killed (with every process it started) and fails:
 // sized for the slowest file on a loaded 2-core machine with a margin. A group of unit files has the bound of one
@@ -117,6 +121,11 @@ const PACKING = { idleCores: 0.6, sampleMs: 1000, settleMs: 3000 };
 /** Two groups: the two run beside the integration files, so neither core waits on one long group. */
 const UNIT_PROCESSES = 2;
 const UNIT_FILES_PER_BOUND = 6;
+/**
+ * Integration files that share processes (see "Unit files share processes"): `processes` groups, the files dealt
+ * out slowest first so that the groups take about as long; a group has one integration bound per `filesPerBound`.
+ */
+const SHARED = [{ name: 'chart files', match: (f) => f.startsWith('test/chart/'), processes: 2, filesPerBound: 8 }];
 
 function findTests(dir) {
   const out = [];
@@ -135,30 +144,46 @@ function bySlowestFirst(files) {
   return [...files].sort((a, b) => rank(a) - rank(b) || a.localeCompare(b));
 }
 
+/** `files` dealt out in turn into `count` groups (two files at least per group: one alone is a file with extra steps). */
+function dealt(files, count) {
+  const n = Math.min(count, Math.floor(files.length / 2));
+  return Array.from({ length: n }, (_, i) => files.filter((_f, j) => j % n === i));
+}
+
 /**
- * The processes to run: each integration file alone; the unit files in UNIT_PROCESSES groups (files dealt out in
- * turn), placed right after the slowest files. A job is `{ name, files, timeoutMs }`.
+ * The processes to run: each integration file alone, but the SHARED ones in their groups; the unit files in
+ * UNIT_PROCESSES groups (files dealt out in turn), placed right after the slowest files. A group of shared files
+ * starts where its slowest file would have. A job is `{ name, files, timeoutMs }`.
  */
 function jobsOf(files, isolate) {
-  const grouped = isolate ? [] : files.filter((f) => UNIT.includes(f));
-  const alone = files.filter((f) => !grouped.includes(f));
+  const unit = isolate ? [] : files.filter((f) => UNIT.includes(f));
+  const shared = isolate
+    ? []
+    : SHARED.map((s) => ({ ...s, files: bySlowestFirst(files.filter((f) => !UNIT.includes(f) && s.match(f))) }));
+  const group = (g, i, all, what, timeoutMs) => ({
+    name: `${what}, group ${i + 1} of ${all.length} (${g.length} files in one process)`,
+    files: g,
+    timeoutMs,
+  });
+  const sharedJobs = shared.flatMap((s) =>
+    dealt(s.files, s.processes).map((g, i, all) =>
+      group(g, i, all, s.name, TIMEOUT_MS.integration * Math.ceil(g.length / s.filesPerBound)),
+    ),
+  );
+  const unitJobs = dealt(unit, UNIT_PROCESSES).map((g, i, all) =>
+    group(g, i, all, 'unit files', TIMEOUT_MS.unit * Math.ceil(g.length / UNIT_FILES_PER_BOUND)),
+  );
+  const inGroup = new Set([...unitJobs, ...sharedJobs].flatMap((j) => j.files));
   const single = (f) => ({
     name: f,
     files: [f],
     timeoutMs: UNIT.includes(f) ? TIMEOUT_MS.unit : TIMEOUT_MS.integration,
   });
-  // two files at least per group: a group of one is a file alone with extra steps
-  const count = Math.min(UNIT_PROCESSES, Math.floor(grouped.length / 2));
-  if (count < 1) return bySlowestFirst(files).map(single);
-  const groups = Array.from({ length: count }, (_, i) => grouped.filter((_f, j) => j % count === i));
-  const unitJobs = groups.map((g, i) => ({
-    name: `unit files, group ${i + 1} of ${groups.length} (${g.length} files in one process)`,
-    files: g,
-    timeoutMs: TIMEOUT_MS.unit * Math.ceil(g.length / UNIT_FILES_PER_BOUND),
-  }));
-  const ordered = bySlowestFirst(alone);
-  const slow = ordered.filter((f) => SLOWEST_FIRST.includes(f)).map(single);
-  return [...slow, ...unitJobs, ...ordered.filter((f) => !SLOWEST_FIRST.includes(f)).map(single)];
+  const rank = (f) => (SLOWEST_FIRST.includes(f) ? SLOWEST_FIRST.indexOf(f) : SLOWEST_FIRST.length);
+  const slow = [...files.filter((f) => !inGroup.has(f) && rank(f) < SLOWEST_FIRST.length).map(single), ...sharedJobs];
+  slow.sort((a, b) => Math.min(...a.files.map(rank)) - Math.min(...b.files.map(rank)));
+  const rest = bySlowestFirst(files.filter((f) => !inGroup.has(f) && rank(f) === SLOWEST_FIRST.length)).map(single);
+  return [...slow, ...unitJobs, ...rest];
 }
 
 /** The script a group's process runs: each file's tests in a suite named after the file (test/ names, not paths). */
