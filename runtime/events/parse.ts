@@ -323,12 +323,13 @@ export function readWireEvent(
 ): WireEvent {
   const event = readWire(headers, body, options, rawHeaders);
   // The SDK's schema on the context attributes only: extensions may be names its CloudEvent cannot hold.
-  const core: Record<string, AttributeValue> = {};
+  // Built as sdk-event.ts builds a function's event (the SDK constructor's object, without its copy and deletes).
+  const core = new Map<string, AttributeValue>();
   for (const name of contextAttributes) {
     const value = event.attributes.get(name);
-    if (value !== undefined) core[name] = value;
+    if (value !== undefined) core.set(name, value);
   }
-  sdkValidate(new CloudEvent<unknown>(core, false));
+  sdkValidate(cloudEventOf(core, undefined));
   return event;
 }
 
