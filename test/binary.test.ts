@@ -98,6 +98,16 @@ describe('single executable', () => {
     }
   });
 
+  test("compiles the bundle's code with the bundle's V8 code cache (build/sea-loader.cjs)", async () => {
+    const running = await startBinary({ ROLE: 'subscriber', FUNCTION: 'echo', NODE_DEBUG: 'knative-events' });
+    await stop(running);
+    assert.match(
+      running.stderr(),
+      /KNATIVE-EVENTS \d+: code cache accepted/,
+      'a dist/knative-events built with --no-code-cache carries none: npm run build:binary',
+    );
+  });
+
   test('subscriber runs echo on a binary-mode CloudEvent', async () => {
     const running = await startBinary({ ROLE: 'subscriber', FUNCTION: 'echo' });
     try {
