@@ -4,8 +4,15 @@
 // given in pieces arrives as their bytes in order.
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import {
+  Agent as HttpAgent,
+  createServer,
+  request as httpRequest,
+  type IncomingMessage,
+  type Server,
+  type ServerResponse,
+} from 'node:http';
+import { createServer as createNetServer, type AddressInfo, type Socket } from 'node:net';
 import { createHttpPoster } from '../runtime/events/http-client.js';
 import { startRuntime } from './helpers/runtime.js';
 import { waitFor } from './helpers/wait.js';
@@ -209,3 +216,107 @@ test('with no retries left to spend, a broker dropping the reused socket still c
     ],
   );
 });
+
+/** A receiver that keeps each request's head as it came on the wire and answers 202. */
+async function headRecorder(host: string): Promise<{ port: number; heads: string[]; close(): void }> {
+  const heads: string[] = [];
+  const server = createNetServer((socket) => {
+    let pending = '';
+    socket.on('data', (chunk: Buffer) => {
+      pending += chunk.toString('latin1');
+      for (;;) {
+        const end = pending.indexOf('\r\n\r\n');
+        if (end === -1) return;
+        const head = pending.slice(0, end);
+        const length = Number(/\r\ncontent-length: *(\d+)/i.exec(head)?.[1] ?? 0);
+        if (pending.length < end + 4 + length) return;
+        heads.push(head);
+        pending = pending.slice(end + 4 + length);
+        socket.write('HTTP/1.1 202 Accepted\r\nContent-Length: 0\r\n\r\n');
+      }
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, host, resolve));
+  return { port: (server.address() as AddressInfo).port, heads, close: () => server.close() };
+}
+
+/** The head Node writes for an object of headers, as the client sent them before (the reference). */
+function postedAsObject(url: string, headers: Record<string, string>, body: string): Promise<void> {
+  const agent = new HttpAgent({ keepAlive: true });
+  const parsed = new URL(url);
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(
+      {
+        method: 'POST',
+        hostname: parsed.hostname.replace(/^\[|\]$/g, ''),
+        port: parsed.port,
+        path: `${parsed.pathname}${parsed.search}`,
+        auth: parsed.username
+          ? `${decodeURIComponent(parsed.username)}:${decodeURIComponent(parsed.password)}`
+          : undefined,
+        headers: { ...headers, 'content-length': String(Buffer.byteLength(body)) },
+        agent,
+      },
+      (res) => {
+        res.resume();
+        res.on('end', () => {
+          agent.destroy();
+          resolve();
+        });
+      },
+    );
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+test('the request head on the wire is the one Node writes for the headers as an object', async () => {
+  const hosts = ['127.0.0.1', ...((await canListen('::1')) ? ['::1'] : [])];
+  const headerSets: Record<string, string>[] = [
+    {
+      'content-type': 'application/json',
+      'ce-id': 'h-1',
+      'ce-source': '/s',
+      traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01',
+    },
+    { 'Content-Type': 'text/plain', 'X-Mixed-Case': 'v' },
+    // Headers Node decides about when they are missing: the caller's own win, as before.
+    { 'content-type': 'application/x-protobuf', Authorization: 'Bearer t' },
+    { Host: 'elsewhere.example', 'content-type': 'text/plain' },
+    { 'Content-Length': '999', 'content-type': 'text/plain' },
+  ];
+  const poster = createHttpPoster();
+  try {
+    for (const host of hosts) {
+      const recorder = await headRecorder(host);
+      const where = host.includes(':') ? `[${host}]` : host;
+      try {
+        for (const url of [
+          `http://${where}:${recorder.port}/a/b?c=d`,
+          `http://us%40er:p%3Ass@${where}:${recorder.port}/`,
+        ]) {
+          for (const headers of headerSets) {
+            const body = JSON.stringify({ url, headers });
+            await postedAsObject(url, headers, body);
+            const result = await poster.post(url, headers, Buffer.from(body), 5000);
+            assert.equal(result.status, 202);
+            const [reference, ours] = recorder.heads.splice(0);
+            assert.equal(ours, reference, `${url} ${JSON.stringify(headers)}`);
+          }
+        }
+      } finally {
+        recorder.close();
+      }
+    }
+  } finally {
+    await poster.close();
+  }
+});
+
+function canListen(host: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = createNetServer();
+    server.once('error', () => resolve(false));
+    server.listen(0, host, () => server.close(() => resolve(true)));
+  });
+}
