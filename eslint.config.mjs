@@ -6,6 +6,8 @@ import tseslint from 'typescript-eslint';
 
 const shipped = ['runtime/**/*.ts', 'local/**/*.ts'];
 const testFiles = ['**/*.test.ts'];
+/** The files linted with types; test/typecheck-and-lint.mjs hands them tsc's program instead of the project service. */
+export const typeChecked = { files: shipped, ignores: testFiles };
 export default tseslint.config(
   {
     ignores: [
@@ -29,8 +31,7 @@ export default tseslint.config(
     },
   },
   {
-    files: shipped,
-    ignores: testFiles,
+    ...typeChecked,
     extends: [tseslint.configs.recommendedTypeChecked],
     languageOptions: { parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname } },
     rules: {

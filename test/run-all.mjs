@@ -1,4 +1,6 @@
 // `npm test`: the checks (typecheck, lint, format:check), the build, then every test file (test/run-tests.mjs).
+// typecheck and lint run as one process, test/typecheck-and-lint.mjs: the same checks as `npm run typecheck` and
+// `npm run lint`, with the TypeScript program they both need built and type-checked once.
 //
 // The checks and the tests run at the same time. Each check is one single-threaded process that needs nothing the
 // others produce, and the test files spend part of their time waiting on the processes they start; run one after
@@ -40,7 +42,10 @@ function step(name, command, { buffer }) {
 
 const npm = (script) => ['npm', 'run', '--silent', script];
 const started = Date.now();
-const checks = ['typecheck', 'lint', 'format:check'].map((s) => step(s, npm(s), { buffer: true }));
+const checks = [
+  step('typecheck and lint', [process.execPath, 'test/typecheck-and-lint.mjs'], { buffer: true }),
+  step('format:check', npm('format:check'), { buffer: true }),
+];
 const tests = step('build', npm('build'), { buffer: true }).then(async (build) =>
   build.ok
     ? [
