@@ -17,7 +17,7 @@ import { tmpdir } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { body, checkEcho, headers } from './lib/event.mjs';
-import { bundleKoaPeers } from './lib/prepare.mjs';
+import { bundleKoaPeers, ensureBinary } from './lib/prepare.mjs';
 import { freePort, memoryOf, request, startTimed, stop } from './lib/processes.mjs';
 import { median } from './lib/stats.mjs';
 import { paths, subscriberOf, targets } from './lib/targets.mjs';
@@ -135,6 +135,8 @@ const x = (/** @type {number} */ a, /** @type {number} */ b) => `${(a / b).toFix
 
 try {
   await bundleKoaPeers();
+  // Rebuilt when older than the bundle, and read back from disk as in a container (prepare.mjs says why).
+  if (values.binary) ensureBinary();
   const names = Object.keys(servers);
   console.log(names.map((n) => `${n} = ${servers[n].label}`).join('; '));
   if (!values['no-instructions']) {

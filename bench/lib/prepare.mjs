@@ -16,12 +16,18 @@ export function ensureBundle() {
     execFileSync(process.execPath, [`${root}build/build.mjs`], { stdio: ['ignore', 2, 2] });
 }
 
-/** dist/knative-events, rebuilt only when missing or older than the bundle it embeds. */
+/**
+ * dist/knative-events, rebuilt only when missing or older than the bundle it embeds; then its pages are dropped
+ * from the page cache (GNU dd's nocache: posix_fadvise DONTNEED, which Node does not offer). Just written, the
+ * ~96 MiB file sits in the page cache in large folios that a process mapping it gets mapped whole: its idle RSS
+ * read 63-64 MiB, against 48.8 MiB for the same file once read back from disk, as a container reads its image.
+ */
 export function ensureBinary() {
   ensureBundle();
   if (!existsSync(paths.binary) || statSync(paths.binary).mtimeMs < statSync(paths.bundle).mtimeMs) {
     execFileSync(process.execPath, [`${root}build/build-binary.mjs`], { stdio: ['ignore', 2, 2] });
   }
+  execFileSync('dd', [`if=${paths.binary}`, 'iflag=nocache', 'count=0'], { stdio: 'ignore' });
 }
 
 /**
