@@ -240,6 +240,7 @@ function runJob({ name, files, timeoutMs }) {
   const node = [process.execPath, '--expose-gc', ...loaderArgs, ...reporter, groupDir ? file : loadable(file)];
   const child = spawn('sh', ['-c', '"$@"; status=$?; times >&3; exit $status', 'sh', ...node], {
     cwd: root,
+    env: { ...process.env, KNATIVE_EVENTS_TEST_RUN_DIR: runDir },
     stdio: ['ignore', 'pipe', 'pipe', 'pipe'],
     detached: true,
   });
@@ -264,6 +265,22 @@ function runJob({ name, files, timeoutMs }) {
       resolve({ name, ok: code === 0 && !timedOut, code: code ?? signal, output, wallS, cpuS: cpuSeconds(times) });
     });
   });
+}
+
+/**
+ * A folder of the run's own for what its test files share, removed when the run ends (test/helpers/postgres.ts keeps
+ * its template cluster there); the files find it in KNATIVE_EVENTS_TEST_RUN_DIR. Readable by all: PostgreSQL runs
+ * as another account when the tests run as root. Folders of runs killed before they could remove theirs go first.
+ */
+function makeRunDir() {
+  for (const name of readdirSync(tmpdir())) {
+    const pid = Number(/^knative-events-run-(\d+)$/.exec(name)?.[1]);
+    if (pid > 0 && pid !== process.pid && !isAlive(pid)) rmSync(join(tmpdir(), name), { recursive: true, force: true });
+  }
+  const dir = join(tmpdir(), `knative-events-run-${process.pid}`);
+  mkdirSync(dir, { recursive: true, mode: 0o755 });
+  process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
+  return dir;
 }
 
 /** Where runs put their compiled test files, one folder per run (several runs can share a working tree). */
@@ -436,6 +453,7 @@ if (files.length === 0) {
   process.exit(1);
 }
 const started = Date.now();
+const runDir = makeRunDir();
 if (args.includes('--tsx')) loaderArgs = ['--import', 'tsx'];
 else await compileRun(files);
 const results = await runAll(jobsOf(files, args.includes('--isolate')), concurrency, extra);

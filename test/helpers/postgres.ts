@@ -11,9 +11,9 @@
 //   await pg.close();                               // stop and delete everything
 import { execFile, execFileSync } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
-import { chown, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { chown, mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir, userInfo } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import pg from 'pg';
 import { freePort } from './bundle.js';
@@ -64,8 +64,14 @@ export function postgresBinDir(): string {
   return found;
 }
 
+interface Account {
+  user: string;
+  uid: number;
+  gid: number;
+}
+
 /** Who runs the server: ourselves, or an unprivileged account when we are root. */
-function serverAccount(): { user: string; uid: number; gid: number } | undefined {
+function serverAccount(): Account | undefined {
   if (userInfo().uid !== 0) return undefined;
   for (const user of ['postgres', 'nobody']) {
     try {
@@ -79,6 +85,41 @@ function serverAccount(): { user: string; uid: number; gid: number } | undefined
   throw new Error('running as root and there is no unprivileged account (postgres, nobody) to run PostgreSQL as');
 }
 
+type Initdb = (data: string, pwfile: string) => Promise<unknown>;
+
+/** initdb into `data` (its parent owned by the server's account), with a new password; returns the password. */
+async function initdbWithPassword(data: string, account: Account | undefined, initdb: Initdb): Promise<string> {
+  const password = `pw-${Math.random().toString(36).slice(2)}`;
+  const pwfile = join(dirname(data), 'pwfile');
+  await writeFile(pwfile, `${password}\n`, { mode: 0o600 });
+  if (account) await chown(pwfile, account.uid, account.gid);
+  await initdb(data, pwfile);
+  await rm(pwfile);
+  return password;
+}
+
+/**
+ * A new cluster in `data`; returns its test user's password. initdb costs about 1 s of CPU, and five test files
+ * start a server: within one run of test/run-tests.mjs (which sets KNATIVE_EVENTS_TEST_RUN_DIR to a folder of the
+ * run's own, removed when it ends) the first initdb's cluster is kept there as a template, and every server copies it
+ * (`cp -a`, ~0.1 s), the files initdb would have written. Outside such a run, initdb each time.
+ */
+async function newCluster(data: string, account: Account | undefined, initdb: Initdb): Promise<string> {
+  const runDir = process.env.KNATIVE_EVENTS_TEST_RUN_DIR;
+  if (!runDir) return initdbWithPassword(data, account, initdb);
+  const template = join(runDir, 'postgres-template');
+  if (!existsSync(template)) {
+    const made = await mkdtemp(join(runDir, 'postgres-template-'));
+    if (account) await chown(made, account.uid, account.gid);
+    await writeFile(join(made, 'password'), await initdbWithPassword(join(made, 'data'), account, initdb));
+    // renamed whole: a test file starting at the same time sees no template or a complete one; if one made it
+    // first, this one is dropped
+    await rename(made, template).catch(() => rm(made, { recursive: true, force: true }));
+  }
+  await run('cp', ['-a', join(template, 'data'), data]);
+  return readFile(join(template, 'password'), 'utf8');
+}
+
 export async function startPostgres(options: { fsync?: boolean } = {}): Promise<PostgresServer> {
   const bin = postgresBinDir();
   const account = serverAccount();
@@ -86,7 +127,6 @@ export async function startPostgres(options: { fsync?: boolean } = {}): Promise<
   const data = join(dir, 'data');
   const logFile = join(dir, 'server.log');
   const user = 'test';
-  const password = `pw-${Math.random().toString(36).slice(2)}`;
   const port = await freePort();
   if (account) await chown(dir, account.uid, account.gid);
 
@@ -102,23 +142,21 @@ export async function startPostgres(options: { fsync?: boolean } = {}): Promise<
     }
   };
 
-  const pwfile = join(dir, 'pwfile');
-  await writeFile(pwfile, `${password}\n`, { mode: 0o600 });
-  if (account) await chown(pwfile, account.uid, account.gid);
-  await pgCommand('initdb', [
-    '-D',
-    data,
-    '-U',
-    user,
-    `--pwfile=${pwfile}`,
-    '--auth-host=scram-sha-256',
-    '--auth-local=trust',
-    '-E',
-    'UTF8',
-    '--no-sync',
-    '--no-instructions',
-  ]);
-  await rm(pwfile);
+  const password = await newCluster(data, account, (target, pwfile) =>
+    pgCommand('initdb', [
+      '-D',
+      target,
+      '-U',
+      user,
+      `--pwfile=${pwfile}`,
+      '--auth-host=scram-sha-256',
+      '--auth-local=trust',
+      '-E',
+      'UTF8',
+      '--no-sync',
+      '--no-instructions',
+    ]),
+  );
   const settings = [
     `port = ${port}`,
     "listen_addresses = '127.0.0.1'",
