@@ -12,15 +12,23 @@
 // whole after the tests (two processes writing to one terminal would interleave). The end of the run lists every
 // step with its outcome and wall time; the exit code is 1 when any step failed.
 import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { delimiter, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
+const { scripts } = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
+// package.json's scripts run as npm runs them (sh, node_modules/.bin first on PATH), without an npm process
+// around each (~0.4 s of CPU apiece)
+const env = { ...process.env, PATH: [join(root, 'node_modules', '.bin'), process.env.PATH].join(delimiter) };
+const script = (name) => ['sh', '-c', scripts[name]];
 
 /** Runs a command; resolves with its outcome, never rejects. `buffer`: keep the output (in the outcome) for later. */
 function step(name, command, { buffer }) {
   const started = Date.now();
   const child = spawn(command[0], command.slice(1), {
     cwd: root,
+    env,
     stdio: ['ignore', buffer ? 'pipe' : 'inherit', buffer ? 'pipe' : 'inherit'],
   });
   let output = '';
@@ -40,13 +48,12 @@ function step(name, command, { buffer }) {
   });
 }
 
-const npm = (script) => ['npm', 'run', '--silent', script];
 const started = Date.now();
 const checks = [
   step('typecheck and lint', [process.execPath, 'test/typecheck-and-lint.mjs'], { buffer: true }),
-  step('format:check', npm('format:check'), { buffer: true }),
+  step('format:check', script('format:check'), { buffer: true }),
 ];
-const tests = step('build', npm('build'), { buffer: true }).then(async (build) =>
+const tests = step('build', script('build'), { buffer: true }).then(async (build) =>
   build.ok
     ? [
         build,
