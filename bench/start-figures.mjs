@@ -143,8 +143,14 @@ try {
     // Two at a time (a count does not depend on what else runs): more side by side made a start under valgrind
     // on a busy machine so slow that the runtime's 10 s header timeout answered 408.
     const counts = [];
-    for (let i = 0; i < names.length; i += 2)
-      counts.push(...(await Promise.all(names.slice(i, i + 2).map((n) => instructionsOf(n)))));
+    for (let i = 0; i < names.length; i += 2) {
+      // Both to their end (each kills its own valgrind) before a failure is thrown: else the other one was left running.
+      const pair = await Promise.allSettled(names.slice(i, i + 2).map((n) => instructionsOf(n)));
+      for (const result of pair) {
+        if (result.status === 'rejected') throw result.reason;
+        counts.push(result.value);
+      }
+    }
     console.log('| server | instructions to the first answer | ÷ floor | ÷ Koa+plugins | ÷ before |');
     console.log('| --- | --- | --- | --- | --- |');
     names.forEach((n, i) =>
