@@ -102,7 +102,8 @@ describe('deliver', () => {
     const result = await deliver(
       subscriber.url,
       event,
-      spec({ retry: 3, backoffPolicy: 'exponential', backoffDelayMs: 100 }),
+      // A generous timeout: on a loaded machine an answer slower than 2 s was retried once more (4 attempts).
+      spec({ retry: 3, backoffPolicy: 'exponential', backoffDelayMs: 100, timeoutMs: 30_000 }),
       { post: fetchPost, sleep: clock.sleep },
     );
     assert.equal(result.outcome, 'delivered');
