@@ -1,7 +1,8 @@
 // Bundles the runtime and every function into one self-contained CommonJS file, dist/knative-events.cjs,
 // that needs no node_modules at run time. The function registry is regenerated first so a new folder in
-// functions/ is always bundled. The file then carries V8's code cache for its code (build/code-cache.mjs);
-// `--no-code-cache` leaves esbuild's output as it is, so that gain stays measurable.
+// functions/ is always bundled. The file then becomes a loader of its code and V8's code cache for it, both in
+// dist/knative-events.code (build/code-cache.mjs); `--no-code-cache` leaves esbuild's output as it is, so that
+// gain stays measurable.
 //
 //   node build/build.mjs [--no-code-cache] [--analyze]
 import { build } from 'esbuild';
@@ -9,7 +10,7 @@ import { execFileSync } from 'node:child_process';
 import { statSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { bundleConfig } from './bundle-config.mjs';
-import { embedCodeCache } from './code-cache.mjs';
+import { embedCodeCache, removePayload } from './code-cache.mjs';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 execFileSync(process.execPath, ['build/gen-functions.mjs'], { cwd: root, stdio: 'inherit' });
@@ -38,10 +39,12 @@ const { thirdPartyLicenses } = await import('./licenses.mjs');
 const licenses = thirdPartyLicenses({ inputs: { ...result.metafile.inputs, ...separateInputs } }, root);
 writeFileSync(`${root}dist/THIRD_PARTY_LICENSES.md`, licenses.markdown);
 const codeBytes = statSync(outfile).size;
-const cache = process.argv.includes('--no-code-cache') ? undefined : embedCodeCache(outfile);
+const noCodeCache = process.argv.includes('--no-code-cache');
+if (noCodeCache) removePayload(outfile);
+const cache = noCodeCache ? undefined : embedCodeCache(outfile);
 const kib = (bytes) => `${(bytes / 1024).toFixed(0)} KiB`;
 console.log(
-  `dist/knative-events.cjs: ${kib(codeBytes)} of code${cache ? ` + ${kib(cache.cacheBytes)} of V8 code cache` : ', no code cache'}, ${licenses.packages.length} third-party packages (dist/THIRD_PARTY_LICENSES.md)`,
+  `dist/knative-events.cjs: ${kib(codeBytes)} of code${cache ? ` + ${kib(cache.cacheBytes)} of V8 code cache, in dist/knative-events.code` : ', no code cache'}, ${licenses.packages.length} third-party packages (dist/THIRD_PARTY_LICENSES.md)`,
 );
 if (process.argv.includes('--analyze')) {
   const { analyzeMetafile } = await import('esbuild');
