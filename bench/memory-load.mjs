@@ -132,19 +132,23 @@ async function generateLoad(port) {
 /** /healthz every 50 ms on a fresh connection, until stopped; a failure counts as Infinity. */
 function probeHealth(port) {
   const latencies = [];
+  // [local port, started, ended] in monotonic µs, for BENCH_ALL_PROBES (joined by port with the handler's view).
+  const clientProbes = [];
   const t0 = performance.now();
   let stopped = false;
   let done;
   const finished = new Promise((resolve) => (done = resolve));
   const probe = () => {
-    if (stopped) return done(latencies);
+    if (stopped) return done(Object.assign(latencies, { clientProbes }));
     const started = performance.now();
     const startedUs = Number(process.hrtime.bigint() / 1000n);
+    let localPort = 0;
     const next = (ms) => {
       latencies.push(ms);
+      clientProbes.push([localPort, startedUs, Number(process.hrtime.bigint() / 1000n)]);
       if (process.env.BENCH_DEBUG && ms > 100)
         console.error(
-          `slow /healthz at ${Math.round(started - t0)} ms (monotonic ${Math.round(startedUs)} µs): ${Math.round(ms)} ms`,
+          `slow /healthz at ${Math.round(started - t0)} ms (monotonic ${Math.round(startedUs)} µs, port ${localPort}): ${Math.round(ms)} ms`,
         );
       setTimeout(probe, 50);
     };
@@ -152,6 +156,7 @@ function probeHealth(port) {
       res.resume();
       res.on('end', () => next(res.statusCode === 200 ? performance.now() - started : Infinity));
     });
+    req.once('socket', (socket) => socket.once('connect', () => (localPort = socket.localPort ?? 0)));
     req.setTimeout(5000, () => req.destroy(new Error('timeout')));
     req.on('error', () => next(Infinity));
   };
@@ -222,6 +227,37 @@ function readTurns(file) {
   };
 }
 
+/**
+ * With BENCH_ALL_PROBES: the slowest probes split into where their time went, the prober's times joined by its
+ * local port with the handler's (same monotonic clock): waiting to be accepted (the kernel's accept queue),
+ * accepted to request parsed, parsed to answer written, and the rest (the answer's way back, the prober's turn).
+ */
+function slowestProbesSplit(turnsFile, clientProbes, count = 8) {
+  const handlerSeen = new Map();
+  for (const [port, acceptedUs, parsedUs, answeredUs] of JSON.parse(readFileSync(turnsFile, 'utf8')).allProbes ?? [])
+    handlerSeen.set(port, [...(handlerSeen.get(port) ?? []), { acceptedUs, parsedUs, answeredUs }]);
+  const firstUs = clientProbes[0]?.[1] ?? 0;
+  const ms = (us) => +(us / 1000).toFixed(1);
+  return clientProbes
+    .map(([port, startedUs, endedUs]) => {
+      const seen = (handlerSeen.get(port) ?? []).find(
+        (h) => h.acceptedUs >= startedUs - 1000 && h.acceptedUs <= endedUs,
+      );
+      return {
+        atS: +((startedUs - firstUs) / 1e6).toFixed(2),
+        totalMs: ms(endedUs - startedUs),
+        ...(seen && {
+          acceptWaitMs: ms(seen.acceptedUs - startedUs),
+          toRequestMs: ms(seen.parsedUs - seen.acceptedUs),
+          toAnswerMs: ms(seen.answeredUs - seen.parsedUs),
+          restMs: ms(endedUs - seen.answeredUs),
+        }),
+      };
+    })
+    .sort((a, b) => b.totalMs - a.totalMs)
+    .slice(0, count);
+}
+
 async function main() {
   const broker = await hangingBroker();
   const port = await freePort();
@@ -290,7 +326,8 @@ async function main() {
   await new Promise((resolve) => load.once('exit', resolve));
   const { bodyBytes, results } = JSON.parse(loadOutput);
   clearInterval(sampler);
-  const latencies = (await prober.stop()).sort((a, b) => a - b);
+  const probed = await prober.stop();
+  const latencies = [...probed].sort((a, b) => a - b);
   const controlLatencies = (await controlProber.stop()).sort((a, b) => a - b);
   await stop(control.child);
   const { peakMiB } = memoryOf(child.pid);
@@ -299,7 +336,11 @@ async function main() {
   await stop(child);
   await broker.close();
   const turns = readTurns(turnsFile);
-  if (process.env.BENCH_ALL_PROBES) writeFileSync(process.env.BENCH_ALL_PROBES, readFileSync(turnsFile));
+  const probesSplit = process.env.BENCH_ALL_PROBES ? slowestProbesSplit(turnsFile, probed.clientProbes) : undefined;
+  if (process.env.BENCH_ALL_PROBES) {
+    writeFileSync(process.env.BENCH_ALL_PROBES, readFileSync(turnsFile));
+    writeFileSync(`${process.env.BENCH_ALL_PROBES}.client`, JSON.stringify(probed.clientProbes));
+  }
   rmSync(turnsDir, { recursive: true, force: true });
 
   const byStatus = {};
@@ -335,6 +376,7 @@ async function main() {
       },
     },
     handlerLoop: turns,
+    slowestProbesSplit: probesSplit,
     upstreamFailureMs: {
       count: upstream.length,
       min: Math.round(upstream[0] ?? NaN),
