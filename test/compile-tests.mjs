@@ -11,44 +11,13 @@
 // - failure stack traces at the .ts lines: source maps, read by `node --enable-source-maps`;
 // - packages as they are: imported from node_modules at run time, not bundled (the output sits under the
 //   repository, so node finds them), exactly the versions the sources get.
-import { build, transform } from 'esbuild';
-import { readFile } from 'node:fs/promises';
-import { dirname, extname, join } from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { build } from 'esbuild';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { sourceImportMeta } from '../build/launch.mjs';
 
-/** The options esbuild's build reads from tsconfig.json itself; a lone transform is given them. */
-const tsconfigRaw = readFile(new URL('../tsconfig.json', import.meta.url), 'utf8');
-const LOADERS = { '.ts': 'ts', '.mts': 'ts', '.js': 'js', '.mjs': 'js', '.cjs': 'js' };
-
-/**
- * esbuild plugin: every module of ours sees its own source location in `import.meta`. The module is transformed
- * alone with `define` first, which replaces the expressions in the syntax tree (a string or a comment that spells
- * `import.meta.url` stays as it is); its inline source map takes the bundle's map back to the .ts lines.
- */
-const sourceImportMeta = {
-  name: 'source-import-meta',
-  setup(b) {
-    b.onLoad({ filter: /\.[cm]?[jt]s$/ }, async ({ path }) => {
-      const source = await readFile(path, 'utf8');
-      const loader = LOADERS[extname(path)] ?? 'js';
-      if (!source.includes('import.meta')) return { contents: source, loader };
-      const { code } = await transform(source, {
-        loader,
-        sourcefile: path,
-        sourcemap: 'inline',
-        format: 'esm',
-        target: 'node20',
-        tsconfigRaw: await tsconfigRaw,
-        define: {
-          'import.meta.url': JSON.stringify(pathToFileURL(path).href),
-          'import.meta.dirname': JSON.stringify(dirname(path)),
-          'import.meta.filename': JSON.stringify(path),
-        },
-      });
-      return { contents: code, loader: 'js' };
-    });
-  },
-};
+// the same rewrite of `import.meta` that `npm start` and `npm run send` run local/ through (build/launch.mjs)
+const sourceImportMetaPlugin = sourceImportMeta(fileURLToPath(new URL('../tsconfig.json', import.meta.url)));
 
 /**
  * Compiles `files` (paths relative to `root`) into `outDir`, keeping their relative paths with `.mjs` for `.ts`.
@@ -69,7 +38,7 @@ export async function compileTests(root, files, outDir) {
     packages: 'external',
     sourcemap: 'linked',
     logLevel: 'silent',
-    plugins: [sourceImportMeta],
+    plugins: [sourceImportMetaPlugin],
   });
   return files.map((f) => join(outDir, f.replace(/\.[cm]?ts$/, '.mjs')));
 }
