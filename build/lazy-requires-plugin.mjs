@@ -95,6 +95,33 @@ export const lazyRequires = [
       ],
     ],
   },
+  {
+    // The CloudEvents SDK makes an id with uuid only for an event built without one, which no start and no ordinary
+    // request does: uuid (every version, with their md5 and sha1) loads at that first call.
+    file: 'cloudevents/dist/event/cloudevent.js',
+    replace: [['const uuid_1 = require("uuid");', 'const uuid_1 = { get v4() { return require("uuid").v4; } };']],
+  },
+  {
+    // json-bigint (and bignumber.js, which builds its constructor at load) serves only the SDK's JSON parser with
+    // big-integer support, which the runtime does not use (it parses bodies itself): loaded at its first use.
+    file: 'cloudevents/dist/parsers.js',
+    replace: [
+      [
+        'const json_bigint_1 = __importDefault(require("json-bigint"));',
+        'const json_bigint_1 = { get default() { return __importDefault(require("json-bigint")).default; } };',
+      ],
+    ],
+  },
+  {
+    // valibot's EMOJI_REGEX serves only its emoji() check, which the runtime does not use; esbuild writes the
+    // literal as `new RegExp(...)` (a call it must keep), and V8 parses its Unicode property classes through ICU
+    // when it is created (~1 M instructions a start). As a pure expression esbuild drops it when nothing reads it.
+    file: 'valibot/dist/index.mjs',
+    replace: [
+      ['const EMOJI_REGEX = /^', 'const EMOJI_REGEX = /* @__PURE__ */ (() => /^'],
+      ['\\p{Emoji_Presentation}))*)+$/u;', '\\p{Emoji_Presentation}))*)+$/u)();'],
+    ],
+  },
 ];
 
 const pathPattern = (file) =>

@@ -1,11 +1,17 @@
 // The built bundle (`npm run build` first) loads, through its start and its first requests, none of the Node
 // built-ins that build/lazy-requires-plugin.mjs keeps out of start-up: Node's own list of the modules it has
-// loaded (process.moduleLoadList), written by a preloaded script when the process exits.
+// loaded (process.moduleLoadList), written by a preloaded script when the process exits. What the plugin puts
+// off in packages still works when it is used, bundled with the plugin.
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { after, test } from 'node:test';
+import { build } from 'esbuild';
+import { embeddedParts } from '../build/code-cache.mjs';
+import { lazyRequiresPlugin } from '../build/lazy-requires-plugin.mjs';
 import { bundlePath, startBundle } from './helpers/bundle.js';
 
 const work = mkdtempSync(join(tmpdir(), 'ke-lazy-requires-'));
@@ -53,4 +59,45 @@ test('a subscriber answers its first events without loading zlib, assert, worker
   assert.ok(loaded.includes('NativeModule http'), 'the list is the real one: node:http is in it');
   for (const builtin of ['zlib', 'assert', 'worker_threads', 'crypto', 'https'])
     assert.ok(!loaded.includes(`NativeModule ${builtin}`), `node:${builtin} was loaded`);
+});
+
+test("what the plugin puts off in packages works when used: the SDK's ids and big-integer JSON, valibot's emoji()", async () => {
+  const snippet = `import { CloudEvent, HTTP } from 'cloudevents';
+import * as v from 'valibot';
+process.env.CE_USE_BIG_INT = 'true';
+const headers = { 'content-type': 'application/json', 'ce-specversion': '1.0', 'ce-id': '1', 'ce-source': '/s', 'ce-type': 't' };
+const big = HTTP.toEvent({ headers, body: '{"n":12345678901234567890}' }).data.n;
+const emoji = v.pipe(v.string(), v.emoji());
+console.log(JSON.stringify({
+  id: new CloudEvent({ type: 't', source: '/s' }).id,
+  big: typeof big + ' ' + String(big),
+  emoji: [v.safeParse(emoji, '\u{1F600}').success, v.safeParse(emoji, 'a').success],
+}));`;
+  const bundled = await build({
+    stdin: { contents: snippet, resolveDir: fileURLToPath(new URL('..', import.meta.url)), loader: 'js' },
+    bundle: true,
+    platform: 'node',
+    target: 'node20',
+    format: 'cjs',
+    write: false,
+    plugins: [lazyRequiresPlugin],
+    logLevel: 'silent',
+  });
+  const code = bundled.outputFiles[0]?.text ?? '';
+  assert.match(code, /get v4\(\)/, 'the plugin rewrote the SDK: uuid is loaded at first use');
+  const out = JSON.parse(execFileSync(process.execPath, ['-'], { input: code, encoding: 'utf8' })) as {
+    id: string;
+    big: string;
+    emoji: boolean[];
+  };
+  assert.match(out.id, /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+  assert.equal(out.big, 'bigint 12345678901234567890');
+  assert.deepEqual(out.emoji, [true, false]);
+});
+
+test("the built bundle leaves out valibot's emoji expression (nothing reads it)", () => {
+  const parts = embeddedParts(bundlePath);
+  const code = parts?.code ?? readFileSync(bundlePath, 'utf8');
+  assert.ok(code.includes('init_dist=__esm({"node_modules/valibot/'), 'valibot is in the code searched');
+  assert.ok(!code.includes('Emoji_Presentation'), 'EMOJI_REGEX is still built at start');
 });
