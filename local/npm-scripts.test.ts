@@ -39,7 +39,9 @@ describe('npm run start:runtime', () => {
     let output = '';
     npm.stdout.on('data', (c: Buffer) => (output += c.toString()));
     npm.stderr.on('data', (c: Buffer) => (output += c.toString()));
-    const closed = new Promise<number | null>((resolve) => npm.once('close', (code) => resolve(code)));
+    // the exit code once npm has closed ({ code } so that a null code still counts as closed)
+    let closed: { code: number | null } | undefined;
+    npm.once('close', (code) => (closed = { code }));
     try {
       await until(
         'the runtime listening',
@@ -51,7 +53,13 @@ describe('npm run start:runtime', () => {
       const runtimePids = [...childrenOf(npm.pid as number), ...childrenOf(npm.pid as number).flatMap(childrenOf)];
       assert.ok(runtimePids.length > 0, 'npm has a child');
       npm.kill('SIGTERM');
-      const code = await Promise.race([closed, new Promise<'late'>((r) => setTimeout(() => r('late'), 20_000))]);
+      // waitFor, not a race with a 20 s timer: a pending timer kept the file's process alive 17 s past its tests
+      const { code } = await until(
+        'npm exiting after SIGTERM',
+        () => closed,
+        20_000,
+        () => output,
+      );
       assert.equal(code, 0, output);
       assert.match(output, /"signal":"SIGTERM".*"msg":"draining"/);
       assert.match(output, /"msg":"stopped"/);
