@@ -297,8 +297,6 @@ async function main() {
   }
   const idle = memoryOf(child.pid);
   const control = await controlServer(niceness);
-  const prober = probeHealth(port);
-  const controlProber = probeHealth(control.port);
 
   // The handler's loop is measured from here on (lib/loop-turns.mjs), without its start-up.
   child.kill('SIGUSR2');
@@ -321,6 +319,12 @@ async function main() {
     // With BENCH_CHILD_NICE, in a scheduling group of its own at the ordinary weight (see prioritise).
     { stdio: ['ignore', 'pipe', 'inherit'], detached: niceness !== undefined },
   );
+  // Probing starts once the load generator is spawned: spawning it blocks this process for tens of ms on a busy
+  // machine, and a probe started before it was timed with that wait in it (the first probe of every run, and
+  // the control server's, were the slowest: 70-100 ms, 45-75 ms of it before the handler could accept). The
+  // generator takes longer than that to start Node and connect, so the probes still see its opening burst.
+  const prober = probeHealth(port);
+  const controlProber = probeHealth(control.port);
   let loadOutput = '';
   load.stdout.on('data', (c) => (loadOutput += c));
   await new Promise((resolve) => load.once('exit', resolve));
