@@ -8,7 +8,6 @@
 // Each rewrite names the exact text it replaces: when a package update changes that text the build fails and
 // says which rewrite to review, rather than silently loading the module eagerly again.
 import { readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
 
 /** `assert(value, ...)` that loads node:assert only to throw: the same AssertionError when `value` is falsy. */
 const lazyAssert = (name) => `const assert = (...args) => { if (!args[0]) require('${name}')(...args) }`;
@@ -122,6 +121,26 @@ export const lazyRequires = [
       ['\\p{Emoji_Presentation}))*)+$/u;', '\\p{Emoji_Presentation}))*)+$/u)();'],
     ],
   },
+  {
+    // path-to-regexp's identifier expressions use Unicode's ID_Start and ID_Continue classes, which V8 builds
+    // through ICU when the literal is evaluated, at every start. They read route parameter names (`:id`) only:
+    // each is built at its first test(), so a process whose routes have no parameter never builds them.
+    file: 'path-to-regexp/dist/index.js',
+    replace: [
+      [
+        'const ID_START = /^[$_\\p{ID_Start}]$/u;',
+        'let idStart; const ID_START = { test: (s) => (idStart ??= /^[$_\\p{ID_Start}]$/u).test(s) };',
+      ],
+      [
+        'const ID_CONTINUE = /^[$\\u200c\\u200d\\p{ID_Continue}]$/u;',
+        'let idContinue; const ID_CONTINUE = { test: (s) => (idContinue ??= /^[$\\u200c\\u200d\\p{ID_Continue}]$/u).test(s) };',
+      ],
+      [
+        'const ID = /^[$_\\p{ID_Start}][$\\u200c\\u200d\\p{ID_Continue}]*$/u;',
+        'let id; const ID = { test: (s) => (id ??= /^[$_\\p{ID_Start}][$\\u200c\\u200d\\p{ID_Continue}]*$/u).test(s) };',
+      ],
+    ],
+  },
 ];
 
 const pathPattern = (file) =>
@@ -149,29 +168,27 @@ export function applyLazyRequires(path, source) {
  * (the SDK's transport, which the runtime does not use; ~2 ms, 1.1 MiB). Every import of them in the bundle
  * gets a stand-in that loads the real module at the first property read: `crypto.randomUUID()` works as
  * before, the load just moves to that call. Reading `__esModule` (esbuild's and TypeScript's interop helpers
- * do, at import) answers undefined without loading: a built-in is never an ES module namespace.
+ * do, at import) answers undefined without loading: a built-in is never an ES module namespace. Listing the
+ * stand-in's keys gives none (nothing in the bundle lists a built-in's).
  */
 const lazyBuiltins = /^(node:)?(crypto|https)$/;
 const lazyBuiltinNamespace = 'lazy-builtin';
 
 /**
- * The stand-in's source. esbuild's __toESM copies a module's property names (as getters) when it is imported
- * with named or default imports, so the names are listed at build time, from this Node's module: listing
- * them must not load it. The build's Node is the one the bundle runs on (the image, the executable).
+ * The stand-in's source. An import of it goes through esbuild's __toESM, which copies every own property name of
+ * a module onto a new object as a getter: with node:crypto's ~80 names, at each of the bundle's 14 import sites,
+ * that was ~1,100 getters and as many map transitions at every start. The stand-in therefore has no own names;
+ * __toESM's object takes the stand-in's prototype, `forward`, which answers any name it is asked for from the real
+ * module: `import_crypto.randomUUID` misses the object's own properties and is read through it.
  * @param {string} name
  */
 function lazyBuiltinModule(name) {
-  const names = Object.getOwnPropertyNames(createRequire(import.meta.url)(`node:${name}`));
   return `let loaded;
 const real = () => (loaded ??= require('node:${name}'));
-const names = ${JSON.stringify(names)};
-module.exports = new Proxy({}, {
-  get: (_, key) => (key === '__esModule' ? undefined : real()[key]),
-  has: (_, key) => key in real(),
-  ownKeys: () => names,
-  getOwnPropertyDescriptor: (_, key) =>
-    names.includes(key) ? { configurable: true, enumerable: true, writable: true, value: undefined } : undefined,
-});
+const read = (_, key) => (key === '__esModule' ? undefined : real()[key]);
+const has = (_, key) => key in real();
+const forward = new Proxy({}, { get: read, has });
+module.exports = new Proxy({}, { get: read, has, ownKeys: () => [], getPrototypeOf: () => forward });
 `;
 }
 

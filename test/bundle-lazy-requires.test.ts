@@ -61,9 +61,10 @@ test('a subscriber answers its first events without loading zlib, assert, worker
     assert.ok(!loaded.includes(`NativeModule ${builtin}`), `node:${builtin} was loaded`);
 });
 
-test("what the plugin puts off in packages works when used: the SDK's ids and big-integer JSON, valibot's emoji()", async () => {
+test("what the plugin puts off in packages works when used: the SDK's ids and big-integer JSON, valibot's emoji(), route parameters", async () => {
   const snippet = `import { CloudEvent, HTTP } from 'cloudevents';
 import * as v from 'valibot';
+import { match, stringify } from 'path-to-regexp';
 process.env.CE_USE_BIG_INT = 'true';
 const headers = { 'content-type': 'application/json', 'ce-specversion': '1.0', 'ce-id': '1', 'ce-source': '/s', 'ce-type': 't' };
 const big = HTTP.toEvent({ headers, body: '{"n":12345678901234567890}' }).data.n;
@@ -72,6 +73,7 @@ console.log(JSON.stringify({
   id: new CloudEvent({ type: 't', source: '/s' }).id,
   big: typeof big + ' ' + String(big),
   emoji: [v.safeParse(emoji, '\u{1F600}').success, v.safeParse(emoji, 'a').success],
+  route: [match('/letters/:id/:\u00e9t\u00e9')('/letters/a1/b2'), stringify({ tokens: [{ type: 'param', name: '1x' }] })],
 }));`;
   const bundled = await build({
     stdin: { contents: snippet, resolveDir: fileURLToPath(new URL('..', import.meta.url)), loader: 'js' },
@@ -85,14 +87,18 @@ console.log(JSON.stringify({
   });
   const code = bundled.outputFiles[0]?.text ?? '';
   assert.match(code, /get v4\(\)/, 'the plugin rewrote the SDK: uuid is loaded at first use');
+  assert.match(code, /idStart \?\?=/, 'the plugin rewrote path-to-regexp: its expressions are built at first use');
   const out = JSON.parse(execFileSync(process.execPath, ['-'], { input: code, encoding: 'utf8' })) as {
     id: string;
     big: string;
     emoji: boolean[];
+    route: unknown[];
   };
   assert.match(out.id, /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
   assert.equal(out.big, 'bigint 12345678901234567890');
   assert.deepEqual(out.emoji, [true, false]);
+  // Parameter names read with ID_Start / ID_Continue (a non-ASCII letter too); a name that is not one is quoted.
+  assert.deepEqual(out.route, [{ path: '/letters/a1/b2', params: { id: 'a1', '\u00e9t\u00e9': 'b2' } }, ':"1x"']);
 });
 
 test("the built bundle leaves out valibot's emoji expression (nothing reads it)", () => {
@@ -100,4 +106,37 @@ test("the built bundle leaves out valibot's emoji expression (nothing reads it)"
   const code = parts?.code ?? readFileSync(bundlePath, 'utf8');
   assert.ok(code.includes('init_dist=__esm({"node_modules/valibot/'), 'valibot is in the code searched');
   assert.ok(!code.includes('Emoji_Presentation'), 'EMOJI_REGEX is still built at start');
+});
+
+test('node:crypto through its stand-in: default, named and namespace imports read the real module, loaded at first use', async () => {
+  const snippet = `import crypto from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
+import * as all from 'node:crypto';
+const loaded = () => process.moduleLoadList.includes('NativeModule crypto');
+const before = loaded();
+console.log(JSON.stringify({
+  before,
+  uuid: randomUUID(),
+  sha: createHash('sha256').update('a').digest('hex'),
+  same: crypto.createHash === all.createHash && all.createHash === createHash,
+  after: loaded(),
+}));`;
+  const bundled = await build({
+    stdin: { contents: snippet, resolveDir: fileURLToPath(new URL('..', import.meta.url)), loader: 'js' },
+    bundle: true,
+    platform: 'node',
+    target: 'node20',
+    format: 'cjs',
+    write: false,
+    plugins: [lazyRequiresPlugin],
+    logLevel: 'silent',
+  });
+  const out = JSON.parse(
+    execFileSync(process.execPath, ['-'], { input: bundled.outputFiles[0]?.text ?? '', encoding: 'utf8' }),
+  ) as { before: boolean; uuid: string; sha: string; same: boolean; after: boolean };
+  assert.equal(out.before, false, 'node:crypto was loaded at import');
+  assert.match(out.uuid, /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+  assert.equal(out.sha, 'ca978112ca1bbdcafac231b39a23dc4da786eff8147c4e72b9807785afee48bb');
+  assert.equal(out.same, true);
+  assert.equal(out.after, true);
 });
