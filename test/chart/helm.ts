@@ -14,10 +14,23 @@ export const CHART_DIR = join(ROOT, 'chart');
 export const RELEASE = 'ev';
 export const NAMESPACE = 'events';
 
+/**
+ * The pinned binaries as this test run found them installed and of the pinned versions, in the run's folder
+ * (KNATIVE_EVENTS_TEST_RUN_DIR, see test/run-tests.mjs): the chart's test processes after the first skip asking
+ * each binary its version (two helm starts, ~0.3 s of CPU, per process). Keyed by each binary's size and mtime, so
+ * a binary replaced during the run is checked again; outside a run (no folder) every process checks.
+ */
+const checkedFile = process.env.KNATIVE_EVENTS_TEST_RUN_DIR ? join(process.env.KNATIVE_EVENTS_TEST_RUN_DIR, 'helm-checked.json') : undefined;
+const binariesNow = () => JSON.stringify(HELM_MAJORS.map((m) => (existsSync(pinnedHelmPath(m)) ? [statSync(pinnedHelmPath(m)).size, statSync(pinnedHelmPath(m)).mtimeMs] : null)));
+
 let ensured = false;
 /** Makes sure both pinned helm binaries exist (installs them once if missing); throws a clear message otherwise. */
 export function ensureHelm(): void {
   if (ensured) return;
+  if (checkedFile && existsSync(checkedFile) && readFileSync(checkedFile, 'utf8') === binariesNow()) {
+    ensured = true;
+    return;
+  }
   try {
     setupHelm();
   } catch (err) {
@@ -26,6 +39,11 @@ export function ensureHelm(): void {
   }
   for (const m of HELM_MAJORS) {
     if (!existsSync(pinnedHelmPath(m))) throw new Error(`helm ${m} not found: run \`node build/setup-helm.mjs\``);
+  }
+  if (checkedFile) {
+    const tmp = `${checkedFile}.${process.pid}.tmp`;
+    writeFileSync(tmp, binariesNow());
+    renameSync(tmp, checkedFile);
   }
   ensured = true;
 }
@@ -144,11 +162,24 @@ export function parseManifests(text: string): K8sObject[] {
   return out;
 }
 
-/** Renders and parses; throws with helm's stderr when the render fails. */
+/**
+ * This process's parsed renders, by their text: the chart's tests render the same inputs again and again (the
+ * defaults, each values file; 146 renders, 39 distinct texts in one process), and parsing the YAML took longer than
+ * reading helm's cached output.
+ */
+const parsedRenders = new Map<string, K8sObject[]>();
+
+/** Renders and parses; throws with helm's stderr when the render fails. Every call gets objects of its own. */
 export function render(major: HelmMajor, o: RenderOptions = {}): K8sObject[] {
   const r = template(major, o);
   if (!r.ok) throw new Error(`helm ${major} template failed:\n${r.stderr}`);
-  return parseManifests(r.stdout);
+  let objs = parsedRenders.get(r.stdout);
+  if (!objs) {
+    objs = parseManifests(r.stdout);
+    parsedRenders.set(r.stdout, objs);
+  }
+  // a copy: a test may change what it was given, and the next test must see the render as helm printed it
+  return structuredClone(objs);
 }
 
 /** Every values file the chart is tested with: values/*.yaml and chart/ci/*-values.yaml. */
