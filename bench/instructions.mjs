@@ -6,21 +6,25 @@
 //
 //   node bench/instructions.mjs [--requests 2000] [--warmup 10000] [--connections 10] [--only <bundle>]
 //                               [--after dist/knative-events.cjs] [--before bench/results/session4-start.cjs]
-//                               [--forwarding] [--variants] [--profile]
+//                               [--forwarding] [--variants] [--profile] [--keep-dumps <dir>]
 //   --forwarding: the sink-forwarder (echo) and the handler, posting to a broker stand-in, against the plain Koa
 //                 forwarder too;
 //   --forwarding-only: that table alone.
 //   --variants:   `after` also with LOG_LEVEL=warn and with METRICS_ENABLED=false (what the log line and the
 //                 metrics cost, by difference).
 //   --only <bundle>: that subscriber bundle alone (`after`: --after's), no ratios, for a quick look while working.
-//   --profile:    the top functions by their own instructions for each server (JIT code named from node's
-//                 --perf-basic-prof map), in bench/results/instructions-<name>.txt.
+//   --profile:    the top functions by their own instructions and by inclusive ones (with what they called) for
+//                 each server (JIT code named from node's --perf-basic-prof map), in
+//                 bench/results/instructions-<name>.txt.
+//   --keep-dumps <dir>: each server's event-loop callgrind dump (and perf map) copied there, for
+//                 callgrind_annotate or a second look.
 // Instructions count user-space work in every thread of the process (GC helpers and the JIT compiler
 // included), not the kernel's; callgrind runs a server ~50x slower, so a run takes a few minutes.
 import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import { tmpdir } from 'node:os';
+import { resolve as absolutePath } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { body, checkEcho, headers } from './lib/event.mjs';
@@ -41,6 +45,7 @@ const { values } = parseArgs({
     'forwarding-only': { type: 'boolean', default: false },
     variants: { type: 'boolean', default: false },
     profile: { type: 'boolean', default: false },
+    'keep-dumps': { type: 'string' },
     only: { type: 'string' },
   },
 });
@@ -146,10 +151,13 @@ async function measure(/** @type {Server} */ server) {
       '--separate-threads=yes',
       `--callgrind-out-file=${out}.%p`,
       ...node,
-      ...server.args,
+      ...server.args.map((arg) => absolutePath(arg)),
     ],
     {
       env: { PATH: process.env.PATH ?? '/usr/bin:/bin', ...server.env, PORT: String(port) },
+      // --perf-basic-prof turns V8's log on, which writes isolate-*.log into the working directory: the run's
+      // own folder, removed at the end.
+      cwd: outDir,
       stdio: ['ignore', 'ignore', 'pipe'],
     },
   );
@@ -179,6 +187,11 @@ async function measure(/** @type {Server} */ server) {
   const main = `${outDir}/${server.name}.${child.pid}.1-01`;
   const perRequest = totalOf(main) / requests;
   const allThreads = dumps.reduce((sum, f) => sum + totalOf(`${outDir}/${f}`), 0) / requests;
+  if (values['keep-dumps']) {
+    copyFileSync(main, `${values['keep-dumps']}/callgrind-${server.name}.out`);
+    const perfMap = `/tmp/perf-${child.pid}.map`;
+    if (existsSync(perfMap)) copyFileSync(perfMap, `${values['keep-dumps']}/perf-${server.name}.map`);
+  }
   if (values.profile) writeProfile(server.name, main, child.pid ?? 0);
   log(
     `${server.name}: ${Math.round(perRequest).toLocaleString('en')} instructions/request on the main thread, ${Math.round(allThreads).toLocaleString('en')} in all threads`,
@@ -190,14 +203,22 @@ function writeProfile(/** @type {string} */ name, /** @type {string} */ dump, /*
   const perfMap = `/tmp/perf-${pid}.map`;
   const rows = selfCostByFunction(readFileSync(dump, 'utf8'), existsSync(perfMap) ? readFileSync(perfMap, 'utf8') : '');
   const total = rows.reduce((sum, row) => sum + row.cost, 0);
-  const lines = rows.slice(0, 120).map(
-    (row) =>
-      `${((100 * row.cost) / total).toFixed(2).padStart(6)}%  ${Math.round(row.cost / requests)
-        .toString()
-        .padStart(7)}  ${row.name}`,
-  );
+  const perRequest = (/** @type {number} */ n) =>
+    Math.round(n / requests)
+      .toString()
+      .padStart(7);
+  const line = (/** @type {{ name: string, cost: number, inclusive: number }} */ row) =>
+    `${((100 * row.cost) / total).toFixed(2).padStart(6)}%  ${perRequest(row.cost)}  ${perRequest(row.inclusive)}  ${row.name}`;
+  const byInclusive = [...rows].sort((a, b) => b.inclusive - a.inclusive);
+  const lines = [
+    'self %   self  inclusive (instructions per request), by self',
+    ...rows.slice(0, 120).map(line),
+    '',
+    'by inclusive',
+    ...byInclusive.slice(0, 150).map(line),
+  ];
   const file = `${results}instructions-${name}.txt`;
-  writeFileSync(file, `self instructions per request, ${name}\n${lines.join('\n')}\n`);
+  writeFileSync(file, `instructions per request, ${name}\n${lines.join('\n')}\n`);
   rmSync(perfMap, { force: true });
   log(`  profile: ${file}`);
 }

@@ -31,11 +31,16 @@ function perfMapLookup(/** @type {string} */ text) {
 }
 
 /**
- * Self cost (instructions spent in the function itself, not in what it called) per function name, highest first.
- * Callgrind's format: `fn=(id) name` starts a function's lines (later `fn=(id)` alone); a cost line is a position
- * and its Ir; the cost line after `calls=` is the callee's inclusive cost, not the caller's own.
+ * Self cost (instructions spent in the function itself, not in what it called) and inclusive cost (with what it
+ * called) per function name, highest self cost first. Callgrind's format: `fn=(id) name` starts a function's
+ * lines (later `fn=(id)` alone), `cfn=` names the callee of the `calls=` line that follows; a cost line is a
+ * position and its Ir; the cost line after `calls=` is the callee's inclusive cost, not the caller's own.
+ * Inclusive = self + what the function's calls to *other* names cost: callgrind files JIT code with no symbol
+ * as one "function" per address it entered, so calls between pieces that the perf map names alike are the
+ * function's own work. A cycle (a calls b calls a) counts twice, as callgrind_annotate's does without --cycles.
  * @param {string} dump the callgrind output file's text
  * @param {string} perfMap the perf map's text ('' when there is none)
+ * @returns {Array<{ name: string, cost: number, inclusive: number }>}
  */
 export function selfCostByFunction(dump, perfMap) {
   const lookup = perfMapLookup(perfMap);
@@ -43,29 +48,47 @@ export function selfCostByFunction(dump, perfMap) {
   const names = new Map();
   /** @type {Map<string, number>} */
   const self = new Map();
+  /** @type {Map<string, Map<string, number>>} caller → callee → inclusive cost of the calls */
+  const calls = new Map();
   let current = '';
-  let skipNext = false;
+  let callee = '';
+  let inCall = false;
   const nameOf = (/** @type {string} */ spec) => {
     const match = /^\((\d+)\)(?: (.*))?$/.exec(spec);
     if (!match) return spec;
     if (match[2] !== undefined) names.set(match[1], match[2]);
     return names.get(match[1]) ?? spec;
   };
+  const add = (/** @type {Map<string, number>} */ map, /** @type {string} */ key, /** @type {number} */ n) =>
+    map.set(key, (map.get(key) ?? 0) + n);
   for (const line of dump.split('\n')) {
     if (line.startsWith('fn=')) current = nameOf(line.slice(3));
-    else if (line.startsWith('cfn=')) nameOf(line.slice(4));
-    else if (line.startsWith('calls=')) skipNext = true;
+    else if (line.startsWith('cfn=')) callee = nameOf(line.slice(4));
+    else if (line.startsWith('calls=')) inCall = true;
     else if (/^[0-9+\-*]/.test(line)) {
-      if (skipNext) skipNext = false;
-      else self.set(current, (self.get(current) ?? 0) + Number(line.split(' ')[1] ?? 0));
+      const cost = Number(line.split(' ')[1] ?? 0);
+      if (!inCall) add(self, current, cost);
+      else {
+        inCall = false;
+        if (!calls.has(current)) calls.set(current, new Map());
+        add(/** @type {Map<string, number>} */ (calls.get(current)), callee, cost);
+      }
     }
   }
-  /** @type {Map<string, number>} */
-  const named = new Map();
-  for (const [name, cost] of self) {
+  const named = (/** @type {string} */ name) => {
     const jit = /^0x([0-9a-f]+)$/.exec(name);
-    const key = jit ? (lookup(parseInt(jit[1], 16)) ?? 'JIT code (not in the perf map)') : name;
-    named.set(key, (named.get(key) ?? 0) + cost);
+    return jit ? (lookup(parseInt(jit[1], 16)) ?? 'JIT code (not in the perf map)') : name;
+  };
+  /** @type {Map<string, number>} */
+  const selfNamed = new Map();
+  for (const [name, cost] of self) add(selfNamed, named(name), cost);
+  /** @type {Map<string, number>} */
+  const inclusive = new Map(selfNamed);
+  for (const [caller, byCallee] of calls) {
+    const from = named(caller);
+    for (const [to, cost] of byCallee) if (named(to) !== from) add(inclusive, from, cost);
   }
-  return [...named].map(([name, cost]) => ({ name, cost })).sort((a, b) => b.cost - a.cost);
+  return [...inclusive.keys()]
+    .map((name) => ({ name, cost: selfNamed.get(name) ?? 0, inclusive: inclusive.get(name) ?? 0 }))
+    .sort((a, b) => b.cost - a.cost);
 }
