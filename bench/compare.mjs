@@ -11,8 +11,9 @@
 //     plugins (build/bundle-config.mjs startUpPlugins): what Koa alone loads with the same help, the real limit.
 // Any non-2xx answer, error or timeout in any load run is printed and makes the exit code 1.
 //
-//   cp dist/knative-events.cjs bench/results/session3-start.cjs     # once, before the change
-//   node bench/compare.mjs [--quick] [--before bench/results/session3-start.cjs] [--binary] [--no-forwarding]
+//   cp dist/knative-events.cjs bench/results/session7-start.cjs     # once, before the change, with its payload:
+//   cp dist/knative-events.code bench/results/session7-start.code   # (the loader reads <name>.code next to it)
+//   node bench/compare.mjs [--quick] [--before bench/results/session6-start.cjs] [--binary] [--no-forwarding]
 //                          [--starts 15] [--duration 5] [--warmup 1] [--rounds 3]
 // Load figures are the median of --rounds rounds (3; 1 with --quick), each measuring every server once.
 import { existsSync } from 'node:fs';
@@ -31,7 +32,7 @@ const results = fileURLToPath(new URL('results/', import.meta.url));
 const settings = readSettings(
   { starts: [15, 5], duration: [5, 3], warmup: [1, 1], rounds: [3, 1] },
   {
-    before: { type: 'string', default: `${results}session3-start.cjs` },
+    before: { type: 'string', default: `${results}session6-start.cjs` },
     binary: { type: 'boolean', default: false },
     'no-forwarding': { type: 'boolean', default: false },
   },

@@ -3,14 +3,15 @@
 // RSS (VmRSS 1 s after the first answer, median of --rss-starts starts, not under valgrind). Wall-clock cold
 // starts belong to compare.mjs; these are the figures to decide on while other work shares the machine.
 //
-//   node bench/start-figures.mjs [--before bench/results/session5-start.cjs] [--after dist/knative-events.cjs]
+//   node bench/start-figures.mjs [--before bench/results/session6-start.cjs] [--after dist/knative-events.cjs]
 //                                [--also <bundle> ...] [--binary] [--rss-starts 5] [--no-rss] [--no-instructions]
 //
 // Each start is counted from spawn to the end of its first answer, to the event every compare.mjs target echoes
 // (its cold start's first answer too): work a server puts off until after its first answer (the runtime's
 // event-loop and GC metrics) is not counted, as a caller waiting for that answer does not wait for it. The servers: bare
 // node:http (the floor), plain Koa echo bundled with the bundle's start-up plugins (the limit a start of Koa
-// can reach), before, after, each --also bundle (a variant to weigh) and (--binary) the single executable.
+// can reach), before, after, each --also bundle (a variant to weigh) and (--binary) the single executable. A
+// bundle built with its code cache is two files, <name>.cjs and <name>.code: copy both for a before.
 import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -25,7 +26,7 @@ import { paths, subscriberOf, targets } from './lib/targets.mjs';
 const results = fileURLToPath(new URL('results/', import.meta.url));
 const { values } = parseArgs({
   options: {
-    before: { type: 'string', default: `${results}session5-start.cjs` },
+    before: { type: 'string', default: `${results}session6-start.cjs` },
     after: { type: 'string', default: paths.bundle },
     also: { type: 'string', multiple: true, default: [] },
     binary: { type: 'boolean', default: false },
