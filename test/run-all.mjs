@@ -6,7 +6,8 @@
 // others produce, and the test files spend part of their time waiting on the processes they start; run one after
 // the other, the checks kept one core busy and the other idle for a minute. They run at the tests' priority: at a
 // lower one they starved on a busy machine and ran last, one core for eslint alone. The tests wait for the build
-// (they run dist/knative-events.cjs), and do not run when it fails, since they would test an older bundle.
+// (they run dist/knative-events.cjs), and do not run when it fails, since they would test an older bundle; they
+// also wait for the pinned Helms (setup:helm, below).
 //
 // The tests print their output file by file as they go; the checks' and the build's output is kept and printed
 // whole after the tests (two processes writing to one terminal would interleave). The end of the run lists every
@@ -53,14 +54,22 @@ const checks = [
   step('typecheck and lint', [process.execPath, 'test/typecheck-and-lint.mjs'], { buffer: true }),
   step('format:check', script('format:check'), { buffer: true }),
 ];
-const tests = step('build', script('build'), { buffer: true }).then(async (build) =>
-  build.ok
-    ? [
-        build,
-        await step('tests', [process.execPath, 'test/run-tests.mjs', ...process.argv.slice(2)], { buffer: false }),
-      ]
-    : [build, { name: 'tests', ok: false, code: 'not run: the build failed', wallS: 0, output: undefined }],
+// The pinned Helm 3 and 4 (npm run setup:helm: each already there is only asked its version), fetched beside the
+// build, one process per major: on a fresh clone, the chart files' processes, `npm start` in the checklist and `npm
+// run helm` all found helm missing at once and each fetched and unpacked it (~5 s of CPU per major, each time).
+const helms = [3, 4].map((major) =>
+  step(`setup:helm ${major}`, [process.execPath, 'build/setup-helm.mjs', String(major)], { buffer: true }),
 );
+const tests = Promise.all([step('build', script('build'), { buffer: true }), ...helms]).then(async (before) => {
+  const build = before[0];
+  if (!build.ok)
+    return [...before, { name: 'tests', ok: false, code: 'not run: the build failed', wallS: 0, output: undefined }];
+  // a failed setup:helm fails the run as its step; the tests still run (the chart tests say what is missing)
+  return [
+    ...before,
+    await step('tests', [process.execPath, 'test/run-tests.mjs', ...process.argv.slice(2)], { buffer: false }),
+  ];
+});
 const results = [...(await Promise.all(checks)), ...(await tests)];
 for (const r of results.filter((x) => x.output !== undefined)) {
   process.stdout.write(`# ==== ${r.name}: ${r.ok ? 'ok' : `FAILED (exit ${r.code})`}\n${r.output.trim()}\n`);
