@@ -93,8 +93,9 @@ export const UNIT = [
 
 /**
  * The files that take longest, longest first: they start first. Measured with an empty helm render cache, as on a
- * fresh clone, by CPU time (on a busy machine wall time follows it), 5-30 s each. Order only: a file missing here
- * runs after them, a name that no longer exists is ignored, so this list cannot break a run.
+ * fresh clone, by CPU time (on a busy machine wall time follows it), 5-30 s each; then the files that wait more than
+ * they compute (on what they start, or a timer), by wall time: started last, one of them was the run's tail. Order
+ * only: a file missing here runs after them, a name that no longer exists is ignored, so this list cannot break a run.
  */
 export const SLOWEST_FIRST = [
   'local/checklist.test.ts',
@@ -110,9 +111,16 @@ export const SLOWEST_FIRST = [
   'test/caller-auth.test.ts',
   'test/dlq-postgres.test.ts',
   'local/e2e.test.ts',
+  'test/bundle-code-cache.test.ts',
   'test/dlq-fidelity.test.ts',
   'test/vault-direct.test.ts',
   'test/dlq-replay-cli.test.ts',
+  'test/dlq-crash.test.ts',
+  'test/log-batching.test.ts',
+  'test/tracing-process.test.ts',
+  'test/metrics-prometheus.test.ts',
+  'test/dlq-file-store.test.ts',
+  'test/launch.test.ts',
 ];
 
 /** Per-file bound (ms), see "Timeouts" above. Measured at load 6-10 on 2 cores: the slowest unit file takes 3 s, the slowest
@@ -241,6 +249,7 @@ for (const signal of ['SIGINT', 'SIGTERM']) {
  */
 function runJob({ name, files, timeoutMs }) {
   const started = Date.now();
+  const startS = (started - runStarted) / 1000;
   const groupDir = files.length > 1 ? mkdtempSync(join(tmpdir(), 'run-tests-')) : undefined;
   const file = groupDir ? groupEntry(files, groupDir) : files[0];
   // the output goes through a pipe, so Node would pick TAP: on a terminal, ask for the readable report instead
@@ -270,7 +279,15 @@ function runJob({ name, files, timeoutMs }) {
       if (groupDir) rmSync(groupDir, { recursive: true, force: true });
       const wallS = (Date.now() - started) / 1000;
       if (timedOut) output += `\n# ${name}: killed after ${timeoutMs / 1000} s (its time limit)\n`;
-      resolve({ name, ok: code === 0 && !timedOut, code: code ?? signal, output, wallS, cpuS: cpuSeconds(times) });
+      resolve({
+        name,
+        ok: code === 0 && !timedOut,
+        code: code ?? signal,
+        output,
+        wallS,
+        cpuS: cpuSeconds(times),
+        startS,
+      });
     });
   });
 }
@@ -360,7 +377,7 @@ function idleMeter() {
 function report(r) {
   process.stdout.write(`# ---- ${r.name}\n${r.output.trimEnd()}\n`);
   process.stdout.write(
-    `# ---- ${r.name}: ${r.ok ? 'ok' : `FAILED (exit ${r.code})`}, ${r.wallS.toFixed(1)} s wall, ${r.cpuS.toFixed(1)} s CPU\n\n`,
+    `# ---- ${r.name}: ${r.ok ? 'ok' : `FAILED (exit ${r.code})`}, ${r.wallS.toFixed(1)} s wall, ${r.cpuS.toFixed(1)} s CPU, started at +${r.startS.toFixed(1)} s\n\n`,
   );
 }
 
@@ -404,6 +421,9 @@ async function runAll(jobs, concurrency, extra) {
   return results;
 }
 
+/** The machine's idle time since `since` (cpus() counters, every process's, not only this run's), in core-seconds. */
+const idleCoreSeconds = (since) => (cpus().reduce((sum, c) => sum + c.times.idle, 0) - since) / 1000;
+
 function summarise(results, fileCount, wallS) {
   const totals = Object.fromEntries(COUNTS.map((c) => [c, 0]));
   for (const r of results) {
@@ -415,7 +435,7 @@ function summarise(results, fileCount, wallS) {
   const slowest = [...results].sort((a, b) => b.wallS - a.wallS).slice(0, 10);
   const cpu = results.reduce((s, r) => s + r.cpuS, 0);
   const lines = [
-    `# ${fileCount} files in ${results.length} processes (${results.extraStarts ?? 0} started past --concurrency on an idle core), ${wallS.toFixed(1)} s wall, ${cpu.toFixed(1)} s CPU; slowest:`,
+    `# ${fileCount} files in ${results.length} processes (${results.extraStarts ?? 0} started past --concurrency on an idle core), ${wallS.toFixed(1)} s wall, ${cpu.toFixed(1)} s CPU; the machine had ${idleCoreSeconds(idleAtStart).toFixed(1)} core-seconds idle of ${(wallS * cpus().length).toFixed(0)}; slowest:`,
     ...slowest.map(
       (r) => `#   ${r.wallS.toFixed(1).padStart(6)} s wall ${r.cpuS.toFixed(1).padStart(6)} s CPU  ${r.name}`,
     ),
@@ -461,6 +481,9 @@ if (files.length === 0) {
   process.exit(1);
 }
 const started = Date.now();
+// a job's start is reported from here; the idle figure too (a core left idle is time the run could have used)
+const runStarted = started;
+const idleAtStart = cpus().reduce((sum, c) => sum + c.times.idle, 0);
 const runDir = makeRunDir();
 if (args.includes('--tsx')) loaderArgs = ['--import', 'tsx'];
 else await compileRun(files);
