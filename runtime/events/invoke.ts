@@ -33,22 +33,33 @@ const isThenable = (value: unknown): value is PromiseLike<unknown> =>
   typeof (value as { then?: unknown }).then === 'function';
 
 /**
- * `parent.child(bindings())`, made only when something of it is used other than a disabled level: `echo` calls
+ * The function's child logger, made only when something of it is used other than a disabled level: `echo` calls
  * `context.log.debug` on every event, and at LOG_LEVEL=info building the child for that (~1.5 µs, the bindings
  * serialised) was a cost with nothing written. A disabled level answers with the parent's own no-op; anything
  * else (an enabled level, `child`, `bindings`, `level`) reaches the real child, built then, once. A class, so
- * that its traps are shared methods: per event only the handler object is new (the bundle names every closure
- * it creates, ≈ 4,000 instructions each).
+ * that its traps are shared methods: per event only the handler object is new, no closure.
  */
 class ChildWhenUsed implements ProxyHandler<Logger> {
   private child: Logger | undefined;
   constructor(
     private readonly parent: Logger,
-    private readonly bindings: () => Record<string, unknown>,
+    private readonly event: CloudEvent<unknown>,
+    private readonly functionName: string,
   ) {}
 
   private real(): Logger {
     return (this.child ??= this.parent.child(this.bindings()));
+  }
+
+  /**
+   * The event's id, type and source, and the function's name unless the process logger carries `function`
+   * already (main.ts binds it: a second one would write the key twice in one JSON line, which some log
+   * pipelines reject). Read here, when the child is made: pino's bindings() parses the logger's JSON each time.
+   */
+  private bindings(): Record<string, unknown> {
+    const { event } = this;
+    const named = 'function' in this.parent.bindings() ? {} : { function: this.functionName };
+    return { ...named, eventId: event.id, eventType: event.type, eventSource: event.source };
   }
 
   get(_: Logger, name: string | symbol): unknown {
@@ -79,9 +90,6 @@ class ChildWhenUsed implements ProxyHandler<Logger> {
     return Reflect.getPrototypeOf(this.real());
   }
 }
-
-const childWhenUsed = (parent: Logger, bindings: () => Record<string, unknown>): Logger =>
-  new Proxy(parent, new ChildWhenUsed(parent, bindings));
 
 /**
  * The function's context, built on demand: most functions never read `signal` (and many not `log`), and an
@@ -118,17 +126,8 @@ class LazyContext implements FunctionContext {
   }
 
   get log(): Logger {
-    if (this.childLog) return this.childLog;
-    const { event, options } = this;
-    // The process logger already carries `function` (main.ts binds it): binding it again would write the key
-    // twice in one JSON line, which some log pipelines reject.
-    const bindings = 'function' in options.log.bindings() ? {} : { function: options.functionName };
-    return (this.childLog = childWhenUsed(options.log, () => ({
-      ...bindings,
-      eventId: event.id,
-      eventType: event.type,
-      eventSource: event.source,
-    })));
+    const { options } = this;
+    return (this.childLog ??= new Proxy(options.log, new ChildWhenUsed(options.log, this.event, options.functionName)));
   }
 
   get signal(): AbortSignal {
