@@ -23,9 +23,20 @@ function resultLabel(result: AttemptResult): string {
 }
 
 export function sendObserver(metrics: MetricSet): SendObserver {
+  // One cached label object per target and result (a handful each), for the fast path (fast-path.ts): an
+  // observation through prom-client validated and hashed a new label object on every outbound attempt.
+  const attemptLabels = new Map<string, { target: string; result: string }>();
+  const observeAttempt = histogramObserver(metrics.outboundDuration);
   return {
     attempt(target, result, seconds) {
-      metrics.outboundDuration.observe({ target, result: resultLabel(result) }, seconds);
+      const label = resultLabel(result);
+      const key = `${target} ${label}`;
+      let labels = attemptLabels.get(key);
+      if (!labels) {
+        labels = Object.freeze({ target, result: label });
+        attemptLabels.set(key, labels);
+      }
+      observeAttempt(labels, seconds);
     },
     retry(target) {
       metrics.outboundRetries.inc({ target });
