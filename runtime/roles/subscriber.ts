@@ -3,7 +3,7 @@
 import type { SubscriberConfig } from '../config.js';
 import { receiveAndRun } from '../events/receive-and-run.js';
 import { writeResult } from '../events/reply.js';
-import { traceReply, within } from '../tracing/hops.js';
+import { traceReply, withinSync } from '../tracing/hops.js';
 import { noopTracing } from '../tracing/index.js';
 import type { RoleDeps, RoleInstance } from './role.js';
 
@@ -25,7 +25,7 @@ export async function createSubscriberRole(config: SubscriberConfig, deps: RoleD
         path: '/',
         async handle(ctx) {
           const { event, wire, result, span } = await run(ctx);
-          await within(
+          withinSync(
             span,
             false,
             () => {
