@@ -17,7 +17,7 @@
 // point's source path (its "am I the entry point" check), stack traces at the .ts lines (inline source maps), and
 // packages imported from node_modules as they are (not bundled).
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { dirname, extname, join, relative, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -128,7 +128,23 @@ export async function ensureLaunchBundle(root, entry, cacheDir = join(root, '.to
   mkdirSync(cacheDir, { recursive: true });
   writeWhole(join(cacheDir, bundleName), result.outputFiles[0].text);
   writeWhole(manifestFile, JSON.stringify({ entry, bundle: bundleName, inputs }, null, 1));
+  pruneOlder(cacheDir, name, bundleName);
   return { bundle: join(cacheDir, bundleName), built: true };
+}
+
+/**
+ * Removes this entry's bundles of earlier sources (one per edit would pile up), once a minute old: a launch that read
+ * the previous manifest just before may still be about to import its bundle.
+ * @param {string} cacheDir
+ * @param {string} name
+ * @param {string} keep
+ */
+function pruneOlder(cacheDir, name, keep) {
+  for (const file of readdirSync(cacheDir)) {
+    if (file === keep || !file.startsWith(`${name}-`) || !file.endsWith('.mjs')) continue;
+    const full = join(cacheDir, file);
+    if (Date.now() - statSync(full).mtimeMs > 60_000) rmSync(full, { force: true });
+  }
 }
 
 /** `node build/launch.mjs <entry.ts> [args...]`: runs the entry's bundle with the arguments, as the entry itself. */
@@ -136,10 +152,10 @@ async function launch() {
   const root = fileURLToPath(new URL('..', import.meta.url));
   const [entry, ...args] = process.argv.slice(2);
   if (!entry) {
-    process.stderr.write('usage: node build/launch.mjs <entry.ts> [args...]\n');
+    process.stderr.write('usage: node build/launch.mjs <entry.ts, from the repository root> [args...]\n');
     process.exit(2);
   }
-  const source = resolve(entry);
+  const source = resolve(root, entry);
   let bundle;
   try {
     ({ bundle } = await ensureLaunchBundle(root, relative(root, source)));

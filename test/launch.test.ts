@@ -3,7 +3,7 @@
 // and the bundle behaves as the source run directly (its import.meta, its process.argv, its stack traces).
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -52,6 +52,14 @@ describe('build/launch.mjs', () => {
     assert.notEqual(changed.bundle, first.bundle);
     const run = spawnSync(process.execPath, [changed.bundle], { encoding: 'utf8' });
     assert.equal(JSON.parse(run.stdout).greeting, 'bonjour', run.stderr);
+    // earlier bundles go once a minute old (a launch may still be about to import the previous one)
+    assert.equal(existsSync(first.bundle), true, 'a bundle just replaced stays for now');
+    utimesSync(first.bundle, new Date(Date.now() - 120_000), new Date(Date.now() - 120_000));
+    writeFileSync(join(root, 'local', 'greeting.ts'), "export const greeting: string = 'hola';\n");
+    const third = await ensureLaunchBundle(root, 'local/hello.ts', cache);
+    assert.equal(existsSync(first.bundle), false, 'the bundle replaced two minutes ago is removed');
+    assert.equal(existsSync(changed.bundle), true);
+    assert.equal(existsSync(third.bundle), true);
   });
 
   it('runs the entry as if from its source: import.meta.url, process.argv and .ts stack lines', () => {
