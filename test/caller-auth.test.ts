@@ -307,7 +307,22 @@ test('hmac: the replay memory full → 503 with Retry-After, never a forgotten s
       const request = signedDeposit();
       accepted.push(request);
     }
-    for (const request of accepted) assert.equal((await post(small.url, request)).status, 202);
+    // ten at a time, not one by one: the same 1000 signatures to fill the memory, in a fraction of the wall time
+    const statuses: number[] = [];
+    for (let i = 0; i < accepted.length; i += 10) {
+      const answers = await Promise.all(
+        accepted.slice(i, i + 10).map(async (request) => {
+          const answer = await post(small.url, request);
+          await answer.arrayBuffer(); // read to the end: the connection goes back to the pool
+          return answer.status;
+        }),
+      );
+      statuses.push(...answers);
+    }
+    assert.deepEqual(
+      statuses,
+      accepted.map(() => 202),
+    );
     const refused = await post(small.url, signedDeposit());
     assert.equal(refused.status, 503);
     assert.equal(refused.headers.get('retry-after'), '1');
