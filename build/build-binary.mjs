@@ -80,9 +80,14 @@ function seaConfig(work, blob, codeCache) {
     writeFileSync(main, plainBundle(bundle));
     return { ...common, main, useCodeCache: codeCache };
   }
+  /** @type {Record<string, string>} */
   const assets = { code: join(work, 'code.js'), cache: join(work, 'code.cache') };
   writeFileSync(assets.code, parts.code, 'latin1');
   writeFileSync(assets.cache, parts.cache);
+  for (const [name, literal] of Object.entries(parts.deferred)) {
+    assets[`deferred:${name}`] = join(work, `deferred-${name}.js`);
+    writeFileSync(assets[`deferred:${name}`], literal, 'latin1');
+  }
   return { ...common, main: join(root, 'build/sea-loader.cjs'), useCodeCache: false, assets };
 }
 

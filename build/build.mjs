@@ -44,7 +44,7 @@ if (noCodeCache) removePayload(outfile);
 const cache = noCodeCache ? undefined : embedCodeCache(outfile);
 const kib = (bytes) => `${(bytes / 1024).toFixed(0)} KiB`;
 console.log(
-  `dist/knative-events.cjs: ${kib(codeBytes)} of code${cache ? ` + ${kib(cache.cacheBytes)} of V8 code cache, in dist/knative-events.code` : ', no code cache'}, ${licenses.packages.length} third-party packages (dist/THIRD_PARTY_LICENSES.md)`,
+  `dist/knative-events.cjs: ${kib(codeBytes)} of code${cache ? ` (${kib(cache.deferredBytes)} of it node-vault and pg, read when first used) + ${kib(cache.cacheBytes)} of V8 code cache, in dist/knative-events.code` : ', no code cache'}, ${licenses.packages.length} third-party packages (dist/THIRD_PARTY_LICENSES.md)`,
 );
 if (process.argv.includes('--analyze')) {
   const { analyzeMetafile } = await import('esbuild');

@@ -48,7 +48,8 @@ function mimeDbSubset(root) {
  * Packages only some processes need: node-vault (with axios, form-data, tv4 and friends: ~300 KiB) only in
  * Vault direct mode, pg (~85 KiB) only for the dlq's PostgreSQL store. Bundled normally, V8 would pre-parse
  * every byte of them on every start of every role (≈ 8 ms for node-vault). Each is bundled on its own and
- * kept in the one file as a string, compiled only when first imported.
+ * kept as a string, compiled only when first imported; with the code cache, the string is moved out of the code
+ * into the payload and read only then (build/deferred-sources.mjs, which finds it by this stand-in's shape).
  * @param {string} root
  * @returns {Promise<{ plugin: import('esbuild').Plugin, inputs: Record<string, unknown> }>}
  */

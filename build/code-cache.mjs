@@ -9,6 +9,7 @@ import { existsSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSyn
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { extractDeferred, inlineDeferred } from './deferred-sources.mjs';
 
 const here = fileURLToPath(new URL('.', import.meta.url));
 /** CommonJS's own module wrapper, on the line the bundle's shebang had, so every other line keeps its number. */
@@ -16,35 +17,36 @@ const wrapperHead = '(function (exports, require, module, __filename, __dirname)
 const layoutPlaceholder = '/* layout */ {}';
 /** The loader's layout line, as the build writes it. */
 const layoutLine = /^const layout = (\{.*\});$/m;
-/**
- * Node's EXTERN_APEX + 1: a string made from a buffer at least this long is external, outside V8's heap. The code
- * is padded with spaces to this length: a young heap string of that size, kept by V8 as the script's source,
- * made V8 double its young generation (idle RSS +2-3 MiB).
- */
-const externalMinimum = 0xfbee9 + 1;
-const padded = (/** @type {string} */ text) => text.padEnd(externalMinimum, ' ');
-
 /** The payload file of a loader file (the loader finds it the same way). */
 export const payloadFileOf = (/** @type {string} */ bundleFile) => `${bundleFile.replace(/\.c?js$/, '')}.code`;
 
 /**
- * The loader with its layout filled in, and the payload it reads: code, cache, the build's id.
- * @param {string} moduleSource the code as compiled (padded already: the cache is made for it)
- * @param {Buffer} cache @param {string} madeBy
+ * The loader with its layout filled in, and the payload it reads: code, cache, the deferred packages' sources
+ * (deferred-sources.mjs), the build's id. The layout gives each deferred source's [offset, length].
+ * @param {string} moduleSource the code as compiled (the cache is made for it)
+ * @param {Buffer} cache @param {Record<string, string>} deferred @param {string} madeBy
  */
-function assembleFiles(moduleSource, cache, madeBy) {
-  // eslint-disable-next-line no-control-regex -- the check is for anything outside ASCII
-  if (/[^\x00-\x7f]/.test(moduleSource))
-    throw new Error('the bundle holds non-ASCII characters: the loader reads it as latin1');
+function assembleFiles(moduleSource, cache, deferred, madeBy) {
   const code = Buffer.from(moduleSource, 'latin1');
-  const id = createHash('sha256').update(code).update(cache).digest('hex').slice(0, 16);
-  const layout = { code: code.length, cache: cache.length, id, madeBy };
+  const sources = Object.values(deferred).map((literal) => Buffer.from(literal, 'latin1'));
+  const hash = createHash('sha256').update(code).update(cache);
+  for (const source of sources) hash.update(source);
+  const id = hash.digest('hex').slice(0, 16);
+  let offset = code.length + cache.length;
+  /** @type {Record<string, [number, number]>} */
+  const deferredAt = {};
+  Object.keys(deferred).forEach((name, i) => {
+    const length = sources[i]?.length ?? 0;
+    deferredAt[name] = [offset, length];
+    offset += length;
+  });
+  const layout = { code: code.length, cache: cache.length, deferred: deferredAt, id, madeBy };
   const loader = readFileSync(join(here, 'code-cache-loader.cjs'), 'utf8');
   if (loader.split(layoutPlaceholder).length !== 2)
     throw new Error(`code-cache-loader.cjs: expected one ${layoutPlaceholder}`);
   return {
     loader: `#!/usr/bin/env node\n${loader.replace(layoutPlaceholder, () => JSON.stringify(layout))}`,
-    payload: Buffer.concat([code, cache, Buffer.from(id, 'latin1')]),
+    payload: Buffer.concat([code, cache, ...sources, Buffer.from(id, 'latin1')]),
   };
 }
 
@@ -76,20 +78,23 @@ function makeCodeCache(moduleSource, bundleFile) {
  * Rewrites the esbuild bundle at `bundleFile` (which starts with a shebang line) as the loader, and writes the
  * payload next to it (the payload first: a loader is never there without its payload).
  * @param {string} bundleFile
- * @returns {{ cacheBytes: number, payloadFile: string }}
+ * @returns {{ cacheBytes: number, deferredBytes: number, payloadFile: string }}
  */
 export function embedCodeCache(bundleFile) {
   const bundle = readFileSync(bundleFile, 'utf8');
   if (!bundle.startsWith('#!')) throw new Error(`${bundleFile}: expected the bundle's shebang line first`);
-  const moduleSource = padded(`${wrapperHead}${bundle.slice(bundle.indexOf('\n'))}\n})`);
-  const cache = makeCodeCache(moduleSource, bundleFile);
-  const { loader, payload } = assembleFiles(moduleSource, cache, `${process.version} ${process.arch}`);
+  // eslint-disable-next-line no-control-regex -- the check is for anything outside ASCII
+  if (/[^\x00-\x7f]/.test(bundle)) throw new Error('the bundle holds non-ASCII characters: the loader reads latin1');
+  const { code, deferred } = extractDeferred(`${wrapperHead}${bundle.slice(bundle.indexOf('\n'))}\n})`);
+  const cache = makeCodeCache(code, bundleFile);
+  const { loader, payload } = assembleFiles(code, cache, deferred, `${process.version} ${process.arch}`);
   const payloadFile = payloadFileOf(bundleFile);
   writeFileSync(`${payloadFile}.partial`, payload, { mode: 0o644 });
   renameSync(`${payloadFile}.partial`, payloadFile);
   writeFileSync(`${bundleFile}.partial`, loader, { mode: 0o755 });
   renameSync(`${bundleFile}.partial`, bundleFile);
-  return { cacheBytes: cache.length, payloadFile };
+  const deferredBytes = Object.values(deferred).reduce((sum, literal) => sum + literal.length, 0);
+  return { cacheBytes: cache.length, deferredBytes, payloadFile };
 }
 
 /** A payload left by an earlier build, removed when the build writes a plain bundle (--no-code-cache). */
@@ -98,27 +103,29 @@ export function removePayload(/** @type {string} */ bundleFile) {
 }
 
 /**
- * The code (as compiled, padded) and the cache's bytes of a bundle with a code cache, read from its payload; the
- * single executable takes them as its assets (build/sea-loader.cjs). Undefined for a plain bundle (built with
- * --no-code-cache, or esbuild's output).
+ * The code (as compiled), the cache's bytes and the deferred packages' sources (as literals) of a bundle with a
+ * code cache, read from its payload; the single executable takes them as its assets (build/sea-loader.cjs).
+ * Undefined for a plain bundle (built with --no-code-cache, or esbuild's output).
  * @param {string} bundleFile
- * @returns {{ code: string, cache: Buffer } | undefined}
+ * @returns {{ code: string, cache: Buffer, deferred: Record<string, string> } | undefined}
  */
 export function embeddedParts(bundleFile) {
   const line = layoutLine.exec(readFileSync(bundleFile, 'latin1'));
   if (!line) return undefined;
-  /** @type {{ code: number, cache: number, id: string }} */
+  /** @type {{ code: number, cache: number, deferred: Record<string, [number, number]>, id: string }} */
   const layout = JSON.parse(line[1]);
   const payload = readFileSync(payloadFileOf(bundleFile));
-  if (
-    payload.length !== layout.code + layout.cache + layout.id.length ||
-    !payload.toString('latin1').endsWith(layout.id)
-  )
+  const deferredBytes = Object.values(layout.deferred).reduce((sum, [, length]) => sum + length, 0);
+  const size = layout.code + layout.cache + deferredBytes + layout.id.length;
+  if (payload.length !== size || !payload.toString('latin1').endsWith(layout.id))
     throw new Error(`${payloadFileOf(bundleFile)} is not the payload of ${bundleFile}`);
   const code = payload.toString('latin1', 0, layout.code);
-  if (!code.startsWith(wrapperHead) || !code.trimEnd().endsWith('\n})'))
+  if (!code.startsWith(wrapperHead) || !code.endsWith('\n})'))
     throw new Error(`${bundleFile}: the payload's code is not a wrapped module`);
-  return { code, cache: payload.subarray(layout.code, layout.code + layout.cache) };
+  const deferred = Object.fromEntries(
+    Object.entries(layout.deferred).map(([name, [at, length]]) => [name, payload.toString('latin1', at, at + length)]),
+  );
+  return { code, cache: payload.subarray(layout.code, layout.code + layout.cache), deferred };
 }
 
 /**
@@ -129,7 +136,8 @@ export function embeddedParts(bundleFile) {
 export function plainBundle(bundleFile) {
   const parts = embeddedParts(bundleFile);
   if (!parts) return readFileSync(bundleFile, 'utf8');
-  return `#!/usr/bin/env node${parts.code.trimEnd().slice(wrapperHead.length, -'\n})'.length)}`;
+  const code = inlineDeferred(parts.code, parts.deferred);
+  return `#!/usr/bin/env node${code.slice(wrapperHead.length, -'\n})'.length)}`;
 }
 
 /** Copies the bundle at `from` to `to` with its payload, if it has one (a saved `before` for the benchmarks). */

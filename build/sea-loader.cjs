@@ -13,8 +13,6 @@ function compile() {
   const { getAsset } = require('node:sea');
   const { Script } = require('node:vm');
   const log = require('node:util').debuglog('knative-events');
-  // The code asset is padded past Node's EXTERN_APEX at build time: the string is then external, outside V8's
-  // heap (as a young heap string kept as the script's source, it doubled V8's young generation).
   const code = Buffer.from(getAsset('code')).latin1Slice();
   const cache = Buffer.from(getAsset('cache'));
   const v8 = require('node:v8');
@@ -29,5 +27,11 @@ function compile() {
   }
 }
 
+// The sources of the packages only Vault's direct mode and the dlq's PostgreSQL store use are assets too, read
+// when the code asks for them (build/deferred-sources.mjs).
+globalThis[Symbol.for('knative-events.deferred-source')] = (/** @type {string} */ name) =>
+  require('node:vm').runInThisContext(require('node:sea').getAsset(`deferred:${name}`, 'utf8'), {
+    filename: `${name}.source`,
+  });
 // Run on the next turn, once this module function has returned (the bundle's loader does the same).
 setImmediate(compile().runInThisContext(), exports, require, module, __filename, __dirname);

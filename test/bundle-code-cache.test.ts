@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { copyBundle, embeddedParts, payloadFileOf, plainBundle } from '../build/code-cache.mjs';
+import { deferredNames } from '../build/deferred-sources.mjs';
 import { bundlePath, startBundle, type BundleProcess } from './helpers/bundle.js';
 import { startReceiver, type Receiver } from './helpers/receiver.js';
 import { waitFor } from './helpers/wait.js';
@@ -170,13 +171,53 @@ test("plainBundle gives back esbuild's output, which runs on its own (what a --n
   assert.equal(plainBundle(join(work, 'plain-again.cjs')), plain, 'a plain bundle is given back as it is');
 });
 
-test("the single executable's parts: the bundle's code with its cache, as esbuild made it (build/sea-loader.cjs)", () => {
+test("the single executable's parts: the code, its cache and the deferred sources, as esbuild made them (build/sea-loader.cjs)", () => {
   // That the executable takes the cache is test/binary.test.ts's (it builds dist/knative-events once a run; built
   // here too, it cost ~7 s of CPU a second time).
   const parts = embeddedParts(bundlePath);
   assert.ok(parts, 'the built bundle carries a code cache');
+  assert.deepEqual(Object.keys(parts.deferred), deferredNames);
+  const plain = plainBundle(bundlePath);
+  for (const [name, literal] of Object.entries(parts.deferred)) {
+    // Out of the code V8 keeps, into the payload: the literal esbuild wrote, put back in the plain bundle.
+    assert.ok(literal.length > 50_000 && !parts.code.includes(literal), `${name}'s source is still in the code`);
+    assert.ok(plain.includes(`"deferred:${name}"(`) && plain.includes(`source=${literal}`), `${name} not put back`);
+  }
   assert.equal(
-    `#!/usr/bin/env node${parts.code.trimEnd().slice('(function (exports, require, module, __filename, __dirname) {'.length, -3)}`,
-    plainBundle(bundlePath),
+    plain.split('\n').length + 1, // the wrapper's closing line
+    parts.code.split('\n').length,
+    'the code keeps every line where the source map has it',
   );
+});
+
+test('a deferred package is read from the payload when first imported, and only then', async () => {
+  // Each read of a deferred source (build/deferred-sources.mjs) is the loader compiling `<name>.source`.
+  const reads = join(work, 'deferred-reads.txt');
+  const preload = join(work, 'deferred-reads.cjs');
+  writeFileSync(
+    preload,
+    `const vm = require('node:vm');
+const run = vm.runInThisContext;
+vm.runInThisContext = (code, options) => {
+  if (/\\.source$/.test(options?.filename ?? '')) require('node:fs').appendFileSync(${JSON.stringify(reads)}, options.filename + '\\n');
+  return run(code, options);
+};
+`,
+  );
+  writeFileSync(reads, '');
+  const command = [process.execPath, '--require', preload, bundlePath];
+  await stopped(await startBundle({ ROLE: 'subscriber', FUNCTION: 'echo' }, { command }));
+  assert.equal(readFileSync(reads, 'utf8'), '', 'a subscriber read a deferred source');
+  // The dlq's PostgreSQL store loads pg as it starts (nothing needs to listen at the address for that).
+  const dlq = await startBundle(
+    {
+      ROLE: 'dlq',
+      DLQ_ADMIN_TOKEN: 'code-cache-test-token-0123456789',
+      DLQ_STORE: 'postgres',
+      DLQ_DATABASE_URL: 'postgres://user:pass@127.0.0.1:9/dead',
+    },
+    { command },
+  );
+  await stopped(dlq);
+  assert.equal(readFileSync(reads, 'utf8'), 'pg.source\n');
 });
