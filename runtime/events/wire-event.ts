@@ -77,6 +77,18 @@ export interface OutgoingMessage {
 
 const closingBrace = Buffer.from('}');
 
+// What JSON.stringify leaves as it is in a string: anything but `"`, `\`, U+0000-U+001F and surrogates (a lone
+// one is escaped; a pair is not, but is left to JSON.stringify here too).
+// eslint-disable-next-line no-control-regex -- the control characters are what JSON escapes
+const needsNoEscape = /^[^"\\\u0000-\u001f\ud800-\udfff]*$/;
+
+/**
+ * JSON.stringify(value) for an attribute's name or value: a string with nothing to escape is quoted as it is,
+ * without a trip into V8's JSON serialiser for each of an event's names and values (≈ 12 a structured event).
+ */
+const jsonText = (value: AttributeValue): string =>
+  typeof value === 'string' && needsNoEscape.test(value) ? `"${value}"` : JSON.stringify(value);
+
 /**
  * Structured content mode: JSON data embedded as its own text; UTF-8 text as `data`; anything else, and
  * JSON or text that is not valid UTF-8, as `data_base64`, so the bytes a receiver decodes are the ones sent.
@@ -86,7 +98,7 @@ export function structuredPieces(event: WireEvent): OutgoingMessage {
   const headers = { 'content-type': structuredContentType };
   let head = '{';
   for (const [name, value] of event.attributes)
-    head += `${head.length > 1 ? ',' : ''}${JSON.stringify(name)}:${JSON.stringify(value)}`;
+    head += `${head.length > 1 ? ',' : ''}${jsonText(name)}:${jsonText(value)}`;
   const data = event.data;
   if (data === undefined) return { headers, body: [Buffer.from(`${head}}`)] };
   const separator = head.length > 1 ? ',' : '';
