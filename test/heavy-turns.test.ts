@@ -95,3 +95,35 @@ test('intake: while connections are being accepted, one reader is resumed per tu
   // One per turn while connections arrive (libuv accepts one per turn), then the full allowance again.
   assert.equal(events.join(''), 'a|b|cde|');
 });
+
+test('intake: after a turn that accepted a connection, the readers already flowing get one read between them', async () => {
+  // Stands for the server's accepted-connections watcher.
+  let accepting = true;
+  const intake = createIntake(512 * 1024, () => accepting);
+  const nextTurn = () => new Promise((resolve) => setImmediate(resolve));
+  assert.equal(intake.take(0), true); // asks for the intake's turn, which runs before this test's immediate
+  await nextTurn();
+  assert.equal(intake.take(64 * 1024), true, 'one read');
+  assert.equal(intake.take(1), false, 'then the readers pause while connections arrive');
+  accepting = false;
+  await nextTurn();
+  assert.equal(intake.take(512 * 1024), true, 'the whole allowance once no connection came in');
+  assert.equal(intake.take(1), false);
+});
+
+test('intake: a reader about to start has room only while the allowance lasts and nobody waits', async () => {
+  const intake = createIntake(128 * 1024, () => false);
+  const nextTurn = () => new Promise((resolve) => setImmediate(resolve));
+  assert.equal(intake.hasRoom(), true);
+  intake.take(128 * 1024);
+  assert.equal(intake.hasRoom(), false, 'allowance spent');
+  await nextTurn();
+  assert.equal(intake.hasRoom(), true, 'a new turn');
+  let resumed = false;
+  intake.take(200 * 1024);
+  intake.wait(() => (resumed = true));
+  await nextTurn();
+  assert.equal(resumed, true);
+  intake.wait(() => undefined);
+  assert.equal(intake.hasRoom(), false, 'someone waits: a new reader queues behind it');
+});

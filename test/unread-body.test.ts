@@ -18,6 +18,7 @@ function heldIntake(allowance: number) {
       taken += bytes;
       return taken <= allowance;
     },
+    hasRoom: () => taken < allowance && held.length === 0,
     wait(resume) {
       held.push(resume);
     },

@@ -134,8 +134,8 @@ interface Received {
 }
 
 /** Pauses the request once the turn's intake allowance is spent (heavy-turns.ts), to resume in a later turn. */
-function paceIntake(req: IncomingMessage, bytes: number, finished: () => boolean): void {
-  if (bodyIntake.take(bytes)) return;
+function paceIntake(req: IncomingMessage, bytes: number, finished: () => boolean, noRoom = false): void {
+  if (!noRoom && bodyIntake.take(bytes)) return;
   req.pause();
   bodyIntake.wait(() => {
     if (!finished()) req.resume();
@@ -196,5 +196,7 @@ function readBounded(req: IncomingMessage, limitBytes: number, charge: BodyCharg
     req.on('end', onEnd);
     req.on('error', onError);
     req.on('aborted', onAborted);
+    // Requests started in the same turn would each read (and scan) a chunk at once: they start in their turn.
+    if (!bodyIntake.hasRoom()) paceIntake(req, 0, () => finished, true);
   });
 }

@@ -50,6 +50,8 @@ const readBytes = 64 * 1024;
 export interface Intake {
   /** Counts `bytes` just taken in; false once the turn's allowance is spent: the reader pauses and waits. */
   take(bytes: number): boolean;
+  /** Whether a reader about to start may read in this turn; if not it starts paused and waits (see wait). */
+  hasRoom(): boolean;
   /** Calls `resume` in a later turn, after the readers that waited before it, as the allowance allows. */
   wait(resume: () => void): void;
 }
@@ -58,20 +60,25 @@ export interface Intake {
  * Paces reading request bodies: the sockets of 70 admitted requests with 1 MiB each were read in the same
  * turns, and each read fills fresh memory (≈15 ms per MiB on a sandboxed machine), so the turns of the
  * opening burst lasted 60-100 ms. Past the turn's allowance a reader pauses (its socket stops being read)
- * and is resumed in a later turn, in order, as many per turn as the allowance covers; one per turn while the
- * server is accepting connections (see accepted-connections.ts).
+ * and is resumed in a later turn, in order, as many per turn as the allowance covers. While the server is
+ * accepting connections (see accepted-connections.ts) the allowance is one read: one reader resumed, and the
+ * readers already flowing pause after one read between them (with 512 KiB of JSON read and scanned in each, the
+ * turns of an opening burst took ~2 ms, and a probe waited 370 ms behind 200 connections to be accepted).
  */
 export function createIntake(
   bytesPerTurn = intakeBytesPerTurn,
   connectionsArrived: () => boolean = acceptedConnections.watcher(),
 ): Intake {
   let used = 0;
+  // What readers may take until the next turn: one read's worth while connections are being accepted (the
+  // kernel's accept queue likely holds more), so those turns stay short for the body reads made in them too.
+  let allowance = bytesPerTurn;
   let scheduled = false;
   const waiting: Array<() => void> = [];
   const turn = () => {
     scheduled = false;
     used = 0;
-    const allowance = connectionsArrived() ? readBytes : bytesPerTurn;
+    allowance = connectionsArrived() ? readBytes : bytesPerTurn;
     for (let room = allowance; room > 0 && waiting.length > 0; room -= readBytes) (waiting.shift() as () => void)();
     if (waiting.length > 0) schedule();
   };
@@ -84,7 +91,10 @@ export function createIntake(
     take(bytes) {
       used += bytes;
       schedule();
-      return used <= bytesPerTurn;
+      return used <= allowance;
+    },
+    hasRoom() {
+      return used < allowance && waiting.length === 0;
     },
     wait(resume) {
       waiting.push(resume);

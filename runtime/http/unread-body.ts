@@ -30,5 +30,10 @@ export function discardUnreadBody(req: IncomingMessage, maxBytes: number, intake
     req.pause();
     intake.wait(resume);
   });
-  req.resume();
+  // A wave of refused requests would otherwise all start reading in the same turn, a chunk each at least.
+  if (intake.hasRoom()) req.resume();
+  else {
+    req.pause();
+    intake.wait(resume);
+  }
 }
