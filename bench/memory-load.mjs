@@ -280,6 +280,13 @@ async function main() {
       BROKER_URL: broker.url,
       LOG_LEVEL: 'warn',
       MEMORY_BUDGET_BYTES: String(budgetBytes),
+      // BENCH_CHILD_ENV='NAME=value …': more environment for the handler (e.g. GLIBC_TUNABLES).
+      ...Object.fromEntries(
+        (process.env.BENCH_CHILD_ENV ?? '')
+          .split(' ')
+          .filter(Boolean)
+          .map((pair) => [pair.slice(0, pair.indexOf('=')), pair.slice(pair.indexOf('=') + 1)]),
+      ),
     },
     stdio: ['ignore', process.env.BENCH_CHILD_STDOUT ? 'inherit' : 'ignore', 'inherit'],
     // Its own session, so its own scheduling group (Linux autogroups) for BENCH_CHILD_NICE below.
