@@ -76,6 +76,6 @@ export function renderMarkdown(results) {
     '',
     forwardingTable(forwarding),
     '',
-    `Sizes: bundle ${fmt(sizes.bundleKiB)} KiB; single executable ${fmt(sizes.binaryMiB, 1)} MiB (of which the Node binary ${fmt(sizes.nodeMiB, 1)} MiB).`,
+    `Sizes: bundle ${fmt(sizes.bundleKiB)} KiB (dist/knative-events.cjs and .code); single executable ${fmt(sizes.binaryMiB, 1)} MiB (of which the Node binary ${fmt(sizes.nodeMiB, 1)} MiB).`,
   ].join('\n');
 }
