@@ -234,7 +234,9 @@ function readTurns(file) {
  */
 function slowestProbesSplit(turnsFile, clientProbes, count = 8) {
   const handlerSeen = new Map();
-  for (const [port, acceptedUs, parsedUs, answeredUs] of JSON.parse(readFileSync(turnsFile, 'utf8')).allProbes ?? [])
+  const { allProbes, timeline } = JSON.parse(readFileSync(turnsFile, 'utf8'));
+  const countIn = (times, fromUs, toUs) => times?.filter((t) => t >= fromUs && t < toUs).length;
+  for (const [port, acceptedUs, parsedUs, answeredUs] of allProbes ?? [])
     handlerSeen.set(port, [...(handlerSeen.get(port) ?? []), { acceptedUs, parsedUs, answeredUs }]);
   const firstUs = clientProbes[0]?.[1] ?? 0;
   const ms = (us) => +(us / 1000).toFixed(1);
@@ -248,6 +250,9 @@ function slowestProbesSplit(turnsFile, clientProbes, count = 8) {
         totalMs: ms(endedUs - startedUs),
         ...(seen && {
           acceptWaitMs: ms(seen.acceptedUs - startedUs),
+          // While it waited: connections the handler accepted, and fires of its 1 ms timer (turns of 1 ms+).
+          acceptedMeanwhile: countIn(timeline?.accepts, startedUs, seen.acceptedUs),
+          timerFiresMeanwhile: countIn(timeline?.fires, startedUs, seen.acceptedUs),
           toRequestMs: ms(seen.parsedUs - seen.acceptedUs),
           toAnswerMs: ms(seen.answeredUs - seen.parsedUs),
           restMs: ms(endedUs - seen.answeredUs),

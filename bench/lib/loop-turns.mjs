@@ -26,17 +26,27 @@ if (file) {
     cpuOver = { over10Ms: 0, over20Ms: 0, over50Ms: 0 };
   };
   reset();
-  process.on('SIGUSR2', reset);
+  process.on('SIGUSR2', () => {
+    reset();
+    if (timeline) timeline.accepts.length = timeline.fires.length = 0;
+  });
   // The handler's own view of each /healthz: accepted → request parsed → answer written, kept for the slowest.
   const probes = [];
   const allProbes = [];
+  // With BENCH_ALL_PROBES: every accepted connection and every fire of the 1 ms timer below (µs), to count
+  // what came before a slow probe was accepted: connections accepted and turns of the loop.
+  const timeline = process.env.BENCH_ALL_PROBES ? { accepts: [], fires: [] } : undefined;
   const clockOffsetUs = Date.now() * 1000 - Number(process.hrtime.bigint() / 1000n);
   const emit = http.Server.prototype.emit;
   /** @type {WeakMap<object, number>} when each connection was accepted */
   const accepted = new WeakMap();
   /** @param {IArguments | unknown[]} args */
   const watch = (args) => {
-    if (args[0] === 'connection') accepted.set(/** @type {object} */ (args[1]), nowUs());
+    if (args[0] === 'connection') {
+      const at = nowUs();
+      accepted.set(/** @type {object} */ (args[1]), at);
+      if (timeline) timeline.accepts.push(at);
+    }
     const req = /** @type {import('node:http').IncomingMessage} */ (args[1]);
     if (args[0] !== 'request' || req.url !== '/healthz') return;
     const acceptedUs = accepted.get(req.socket) ?? NaN;
@@ -79,6 +89,7 @@ if (file) {
       cpuMs: (cpu - lastCpu) / 1000,
       waitMs: (wait - lastWait) / 1000,
     };
+    if (timeline) timeline.fires.push(wall);
     lastWall = wall;
     lastCpu = cpu;
     lastWait = wait;
@@ -89,6 +100,6 @@ if (file) {
     insert(byCpu, gap, 'cpuMs');
   }, 1).unref();
   process.on('exit', () => {
-    writeFileSync(file, JSON.stringify({ counts, cpuOver, byWall, byCpu, probes, allProbes, clockOffsetUs }, null, 1));
+    writeFileSync(file, JSON.stringify({ counts, cpuOver, byWall, byCpu, probes, allProbes, clockOffsetUs, timeline }));
   });
 }
