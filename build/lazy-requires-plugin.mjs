@@ -122,6 +122,51 @@ export const lazyRequires = [
     ],
   },
   {
+    // The CloudEvents SDK's schema reads two of ajv-formats' formats (uri, date-time), but requiring the module
+    // built all ~40 of them, fast and full: ~30 regular expressions, four of them 1.4-2.6 KB (uri, uri-reference,
+    // url, ipv6), which V8 parses when the literal is evaluated. The two objects are built at their first read
+    // now, the two formats the schema reads are exports of their own (cloudevents/dist/schema/v1.js reads them
+    // there: uri-reference-plugin.mjs), and uri's expression is built at its first test.
+    file: 'ajv-formats/dist/formats.js',
+    replace: [
+      ['exports.fullFormats = {\n', 'const makeFullFormats = () => ({\n'],
+      [
+        '\n};\nexports.fastFormats = {\n    ...exports.fullFormats,\n',
+        '\n});\nconst makeFastFormats = () => ({\n    ...exports.fullFormats,\n',
+      ],
+      [
+        '\n};\nexports.formatNames = Object.keys(exports.fullFormats);\n',
+        `\n});
+let fullFormats, fastFormats;
+Object.defineProperty(exports, "fullFormats", { enumerable: true, get: () => (fullFormats ??= makeFullFormats()) });
+Object.defineProperty(exports, "fastFormats", { enumerable: true, get: () => (fastFormats ??= makeFastFormats()) });
+Object.defineProperty(exports, "formatNames", { enumerable: true, get: () => Object.keys(exports.fullFormats) });
+exports.uriFormat = uri;
+exports.dateTimeFormat = fmtDef(date_time, compareDateTime);
+`,
+      ],
+      // The same definitions as the full formats' (the rewrite fails if these change).
+      ['    uri,\n', '    uri,\n'],
+      [
+        '    "date-time": fmtDef(date_time, compareDateTime),\n',
+        '    "date-time": fmtDef(date_time, compareDateTime),\n',
+      ],
+      ['const URI = /^', 'let uriExpression;\nconst URI = { test: (s) => (uriExpression ??= /^'],
+      ['$/i;\nfunction uri(str) {', '$/i).test(s) };\nfunction uri(str) {'],
+    ],
+  },
+  {
+    file: 'cloudevents/dist/schema/v1.js',
+    replace: [
+      ['require("ajv-formats/dist/formats").fullFormats.uri;', 'require("ajv-formats/dist/formats").uriFormat;'],
+      [
+        'require("ajv-formats/dist/formats").fullFormats["date-time"];',
+        'require("ajv-formats/dist/formats").dateTimeFormat;',
+      ],
+    ],
+    patchedBy: 'uri-reference',
+  },
+  {
     // path-to-regexp's identifier expressions use Unicode's ID_Start and ID_Continue classes, which V8 builds
     // through ICU when the literal is evaluated, at every start. They read route parameter names (`:id`) only:
     // each is built at its first test(), so a process whose routes have no parameter never builds them.

@@ -9,9 +9,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, test } from 'node:test';
-import { build } from 'esbuild';
+import { build, type Plugin } from 'esbuild';
 import { embeddedParts } from '../build/code-cache.mjs';
 import { lazyRequiresPlugin } from '../build/lazy-requires-plugin.mjs';
+import { uriReferencePlugin } from '../build/uri-reference-plugin.mjs';
 import { bundlePath, startBundle } from './helpers/bundle.js';
 
 const work = mkdtempSync(join(tmpdir(), 'ke-lazy-requires-'));
@@ -99,6 +100,44 @@ console.log(JSON.stringify({
   assert.deepEqual(out.emoji, [true, false]);
   // Parameter names read with ID_Start / ID_Continue (a non-ASCII letter too); a name that is not one is quoted.
   assert.deepEqual(out.route, [{ path: '/letters/a1/b2', params: { id: 'a1', '\u00e9t\u00e9': 'b2' } }, ':"1x"']);
+});
+
+test("the SDK's schema checks uri and date-time as before with ajv-formats' formats built at first read", async () => {
+  // Valid, a dataschema that is not a uri, an IP-literal and an IPv4 host, a time that is not a date-time.
+  const snippet = `import { CloudEvent } from 'cloudevents';
+const check = (attributes) => {
+  try { return new CloudEvent({ specversion: '1.0', id: '1', source: '/s', type: 't', ...attributes }).id; }
+  catch (err) { return err.errors?.map((e) => e.instancePath + ' ' + e.message).join() ?? err.message; }
+};
+console.log(JSON.stringify([
+  check({ time: '2026-11-24T10:00:00Z', dataschema: 'https://example.com/s.json' }),
+  check({ dataschema: 'no-scheme' }),
+  check({ dataschema: 'http://[::1]:8080/x', source: 'http://10.0.0.1:80/a' }),
+  check({ time: '2026-11-24T25:00:00Z' }),
+]));`;
+  const run = async (plugins: Plugin[]) => {
+    const bundled = await build({
+      stdin: { contents: snippet, resolveDir: fileURLToPath(new URL('..', import.meta.url)), loader: 'js' },
+      bundle: true,
+      platform: 'node',
+      target: 'node20',
+      format: 'cjs',
+      write: false,
+      plugins,
+      logLevel: 'silent',
+    });
+    const code = bundled.outputFiles[0]?.text ?? '';
+    return {
+      code,
+      out: JSON.parse(execFileSync(process.execPath, ['-'], { input: code, encoding: 'utf8' })) as unknown,
+    };
+  };
+  const rewritten = await run([uriReferencePlugin, lazyRequiresPlugin]);
+  assert.match(rewritten.code, /require_formats\(\)\.uriFormat/, 'the schema reads its formats from their own exports');
+  assert.match(rewritten.code, /fullFormats \?\?= makeFullFormats\(\)/, 'the full formats are built at first read');
+  const expected = ['1', '/dataschema must match format "uri"', '1', '/time must match format "date-time"'];
+  assert.deepEqual(rewritten.out, expected);
+  assert.deepEqual((await run([])).out, expected, 'the SDK as published answers the same');
 });
 
 test("the built bundle leaves out valibot's emoji expression (nothing reads it)", () => {
