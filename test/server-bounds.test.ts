@@ -12,13 +12,17 @@ function raw(port: number, payload: string, waitMs = 3000): Promise<string> {
   return new Promise((resolve, reject) => {
     const socket = connect(port, '127.0.0.1', () => socket.write(payload));
     let out = '';
-    socket.on('data', (c) => (out += c.toString()));
-    socket.on('close', () => resolve(out));
-    socket.on('error', reject);
-    setTimeout(() => {
+    // the bound is cleared once the socket closes: left pending, it kept the file's process alive after its tests
+    const bound = setTimeout(() => {
       socket.destroy();
       resolve(out);
     }, waitMs);
+    socket.on('data', (c) => (out += c.toString()));
+    socket.on('close', () => {
+      clearTimeout(bound);
+      resolve(out);
+    });
+    socket.on('error', reject);
   });
 }
 

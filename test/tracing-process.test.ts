@@ -51,11 +51,12 @@ test('SIGTERM: the spans still queued are exported within the drain, then the pr
   const before = await (await fetch(`${proc.url}metrics`)).text();
   assert.equal(metric(before, 'knative_events_trace_spans_exported_total'), 0, before);
   assert.equal(otlp.spans.length, 0, 'nothing exported before SIGTERM');
+  // the exit code once the process has exited ({ code } so that any code counts as exited)
+  let exit: { code: number | string } | undefined;
+  void proc.exited.then((code) => (exit = { code }));
   proc.child.kill('SIGTERM');
-  const code = await Promise.race([
-    proc.exited,
-    new Promise((r) => setTimeout(() => r('still running after 10 s'), 10_000)),
-  ]);
+  // waitFor, not a race with a 10 s timer: the pending timer kept the file's process alive past its tests
+  const { code } = await waitFor(() => exit, 10_000, { what: 'the exit after SIGTERM', context: proc.stderr });
   assert.equal(code, 0, proc.stderr());
   assert.deepEqual(
     otlp.spans
