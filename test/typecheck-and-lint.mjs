@@ -54,6 +54,13 @@ function programOf(config) {
   });
 }
 
+/** The `include` globs of a tsconfig (files outside them are not in its program, and eslint parses those itself). */
+function includedPatterns(config) {
+  const { config: raw, error } = ts.readConfigFile(`${root}${config}`, ts.sys.readFile);
+  if (error) throw new Error(ts.flattenDiagnosticMessageText(error.messageText, '\n'));
+  return /** @type {string[]} */ (raw.include);
+}
+
 /** tsc's diagnostics of one program, printed as tsc prints them; whether there were errors. */
 function typecheck(program) {
   const diagnostics = ts.getPreEmitDiagnostics(program);
@@ -70,7 +77,13 @@ failed = typecheck(programOf('tsconfig.scripts.json')) || failed;
 
 const eslint = new ESLint({
   cwd: root,
-  overrideConfig: [{ ...typeChecked, languageOptions: { parserOptions: { projectService: false, programs: [main] } } }],
+  overrideConfig: [
+    { ...typeChecked, languageOptions: { parserOptions: { projectService: false, programs: [main] } } },
+    // The other TypeScript files of tsconfig.json (tests, functions) are linted without types, but eslint's parser
+    // takes a file's syntax tree from a given program instead of parsing the file again (≈ 2-3 s of CPU). Which
+    // rules run, and so what is found, is unchanged: the type-aware rules stay on `typeChecked`'s files.
+    { files: includedPatterns('tsconfig.json'), languageOptions: { parserOptions: { programs: [main] } } },
+  ],
 });
 const results = await eslint.lintFiles(['.']);
 const text = await (await eslint.loadFormatter('stylish')).format(results);
