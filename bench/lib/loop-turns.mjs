@@ -35,6 +35,7 @@ if (file) {
   const allProbes = [];
   // With BENCH_ALL_PROBES: every accepted connection and every fire of the 1 ms timer below (µs), to count
   // what came before a slow probe was accepted: connections accepted and turns of the loop.
+  /** @type {{ accepts: number[], fires: number[] } | undefined} */
   const timeline = process.env.BENCH_ALL_PROBES ? { accepts: [], fires: [] } : undefined;
   const clockOffsetUs = Date.now() * 1000 - Number(process.hrtime.bigint() / 1000n);
   const emit = http.Server.prototype.emit;
