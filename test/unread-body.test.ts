@@ -53,19 +53,25 @@ test('a refused body is read through at the pace of the intake, and the caller k
     socket.write(`POST / HTTP/1.1\r\nHost: x\r\nContent-Length: ${bodyBytes}\r\n\r\n`);
     const chunk = Buffer.alloc(64 * 1024, 0x61);
     let written = 0;
+    // The caller is held up when the kernel's buffers between it and a server that stopped reading are full.
+    let heldUp = false;
     const writeMore = () => {
+      heldUp = false;
       while (written < bodyBytes) {
         written += chunk.length;
-        if (!socket.write(chunk)) return socket.once('drain', writeMore);
+        if (!socket.write(chunk)) {
+          heldUp = true;
+          return socket.once('drain', writeMore);
+        }
       }
     };
     writeMore();
     await waitFor(() => pacing.held.length > 0, 10_000, { what: 'the discarding to wait for the intake' });
     assert.match(answers, /^HTTP\/1\.1 503 /, 'answered before the body was read');
-    // While the intake holds it, the socket is not read: what was discarded stays put (the kernel's buffers
-    // hold the rest, a few hundred KiB on loopback, far less than the 4 MiB body).
+    // While the intake holds it, the socket is not read: the caller ends up held up with most of its 4 MiB body
+    // unsent (the kernel's buffers take a few hundred KiB on loopback), and what was discarded stays put.
     const discardedWhenHeld = pacing.taken();
-    await new Promise((resolve) => setTimeout(resolve, 200));
+    await waitFor(() => heldUp && written < bodyBytes, 10_000, { what: 'the caller held up by the unread socket' });
     assert.equal(pacing.taken(), discardedWhenHeld, 'nothing more read while the intake holds it');
     assert.ok(discardedWhenHeld < bodyBytes, `only part of the body read so far (${discardedWhenHeld} bytes)`);
     assert.equal(request?.complete, false);
