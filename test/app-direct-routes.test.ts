@@ -3,13 +3,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { AddressInfo } from 'node:net';
-import { Writable } from 'node:stream';
 import { buildApp } from '../runtime/app.js';
 import { HttpError } from '../runtime/http/errors.js';
 import type { RequestContext } from '../runtime/http/request-state.js';
-import { createLifecycle } from '../runtime/lifecycle.js';
-import { createLogger } from '../runtime/logger.js';
 import type { Route } from '../runtime/roles/role.js';
+import { silentLogger, readyLifecycle } from './helpers/quiet.js';
 
 const answer = (name: string) => (ctx: RequestContext, params: readonly string[]) => {
   ctx.body = { route: name, params };
@@ -17,13 +15,8 @@ const answer = (name: string) => (ctx: RequestContext, params: readonly string[]
 };
 
 test('plain routes answered directly are the routes the router would choose, and a synchronous throw is the envelope', async (t) => {
-  const log = createLogger({
-    level: 'silent',
-    base: {},
-    destination: new Writable({ write: (_c, _e, done) => done() }),
-  });
-  const lifecycle = createLifecycle();
-  lifecycle.markReady();
+  const log = silentLogger();
+  const lifecycle = readyLifecycle();
   const routes: Route[] = [
     // Registered first, it matches /fixed too: the router runs it, not the plain route after it.
     { method: 'GET', path: '/items/:name', handle: answer('param') },

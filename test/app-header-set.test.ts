@@ -3,20 +3,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { AddressInfo } from 'node:net';
-import { Writable } from 'node:stream';
 import { buildApp } from '../runtime/app.js';
 import type { RequestContext } from '../runtime/http/request-state.js';
-import { createLifecycle } from '../runtime/lifecycle.js';
-import { createLogger } from '../runtime/logger.js';
+import { silentLogger, readyLifecycle } from './helpers/quiet.js';
 
 test("ctx.set keeps Koa's forms: one header, an object, a list value, a number; Content-Type and Content-Length from the body", async (t) => {
-  const log = createLogger({
-    level: 'silent',
-    base: {},
-    destination: new Writable({ write: (_c, _e, done) => done() }),
-  });
-  const lifecycle = createLifecycle();
-  lifecycle.markReady();
+  const log = silentLogger();
+  const lifecycle = readyLifecycle();
   const afterHead: string[] = [];
   const handle = (ctx: RequestContext) => {
     ctx.set('X-One', 'a');

@@ -18,6 +18,22 @@ import { bundlePath, startBundle } from './helpers/bundle.js';
 const work = mkdtempSync(join(tmpdir(), 'ke-lazy-requires-'));
 after(() => rmSync(work, { recursive: true, force: true }));
 
+/** `snippet` bundled with `plugins` as the build bundles the runtime, then run by node: its code and what it printed. */
+async function bundleAndRun(snippet: string, plugins: Plugin[]): Promise<{ code: string; out: unknown }> {
+  const bundled = await build({
+    stdin: { contents: snippet, resolveDir: fileURLToPath(new URL('..', import.meta.url)), loader: 'js' },
+    bundle: true,
+    platform: 'node',
+    target: 'node20',
+    format: 'cjs',
+    write: false,
+    plugins,
+    logLevel: 'silent',
+  });
+  const code = bundled.outputFiles[0]?.text ?? '';
+  return { code, out: JSON.parse(execFileSync(process.execPath, ['-'], { input: code, encoding: 'utf8' })) as unknown };
+}
+
 test('a subscriber answers its first events without loading zlib, assert, worker_threads, crypto or https', async () => {
   const list = join(work, 'modules.txt');
   const preload = join(work, 'module-list.cjs');
@@ -76,20 +92,10 @@ console.log(JSON.stringify({
   emoji: [v.safeParse(emoji, '\u{1F600}').success, v.safeParse(emoji, 'a').success],
   route: [match('/letters/:id/:\u00e9t\u00e9')('/letters/a1/b2'), stringify({ tokens: [{ type: 'param', name: '1x' }] })],
 }));`;
-  const bundled = await build({
-    stdin: { contents: snippet, resolveDir: fileURLToPath(new URL('..', import.meta.url)), loader: 'js' },
-    bundle: true,
-    platform: 'node',
-    target: 'node20',
-    format: 'cjs',
-    write: false,
-    plugins: [lazyRequiresPlugin],
-    logLevel: 'silent',
-  });
-  const code = bundled.outputFiles[0]?.text ?? '';
+  const { code, out: printed } = await bundleAndRun(snippet, [lazyRequiresPlugin]);
   assert.match(code, /get v4\(\)/, 'the plugin rewrote the SDK: uuid is loaded at first use');
   assert.match(code, /idStart \?\?=/, 'the plugin rewrote path-to-regexp: its expressions are built at first use');
-  const out = JSON.parse(execFileSync(process.execPath, ['-'], { input: code, encoding: 'utf8' })) as {
+  const out = printed as {
     id: string;
     big: string;
     emoji: boolean[];
@@ -115,23 +121,7 @@ console.log(JSON.stringify([
   check({ dataschema: 'http://[::1]:8080/x', source: 'http://10.0.0.1:80/a' }),
   check({ time: '2026-11-24T25:00:00Z' }),
 ]));`;
-  const run = async (plugins: Plugin[]) => {
-    const bundled = await build({
-      stdin: { contents: snippet, resolveDir: fileURLToPath(new URL('..', import.meta.url)), loader: 'js' },
-      bundle: true,
-      platform: 'node',
-      target: 'node20',
-      format: 'cjs',
-      write: false,
-      plugins,
-      logLevel: 'silent',
-    });
-    const code = bundled.outputFiles[0]?.text ?? '';
-    return {
-      code,
-      out: JSON.parse(execFileSync(process.execPath, ['-'], { input: code, encoding: 'utf8' })) as unknown,
-    };
-  };
+  const run = (plugins: Plugin[]) => bundleAndRun(snippet, plugins);
   const rewritten = await run([uriReferencePlugin, lazyRequiresPlugin]);
   assert.match(rewritten.code, /require_formats\(\)\.uriFormat/, 'the schema reads its formats from their own exports');
   assert.match(rewritten.code, /fullFormats \?\?= makeFullFormats\(\)/, 'the full formats are built at first read');
@@ -160,19 +150,13 @@ console.log(JSON.stringify({
   same: crypto.createHash === all.createHash && all.createHash === createHash,
   after: loaded(),
 }));`;
-  const bundled = await build({
-    stdin: { contents: snippet, resolveDir: fileURLToPath(new URL('..', import.meta.url)), loader: 'js' },
-    bundle: true,
-    platform: 'node',
-    target: 'node20',
-    format: 'cjs',
-    write: false,
-    plugins: [lazyRequiresPlugin],
-    logLevel: 'silent',
-  });
-  const out = JSON.parse(
-    execFileSync(process.execPath, ['-'], { input: bundled.outputFiles[0]?.text ?? '', encoding: 'utf8' }),
-  ) as { before: boolean; uuid: string; sha: string; same: boolean; after: boolean };
+  const out = (await bundleAndRun(snippet, [lazyRequiresPlugin])).out as {
+    before: boolean;
+    uuid: string;
+    sha: string;
+    same: boolean;
+    after: boolean;
+  };
   assert.equal(out.before, false, 'node:crypto was loaded at import');
   assert.match(out.uuid, /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
   assert.equal(out.sha, 'ca978112ca1bbdcafac231b39a23dc4da786eff8147c4e72b9807785afee48bb');

@@ -7,7 +7,6 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
 import { after, describe, test } from 'node:test';
 import { buildApp } from '../runtime/app.js';
 import { parseConfig, type DlqConfig } from '../runtime/config.js';
@@ -16,13 +15,13 @@ import { openFileStore, type StoreFileHandle, type StoreFileSystem } from '../ru
 import { nodeFileSystem } from '../runtime/dlq/file-system.js';
 import { createHttpPoster } from '../runtime/events/http-client.js';
 import { createLifecycle } from '../runtime/lifecycle.js';
-import { createLogger } from '../runtime/logger.js';
 import { createDlqRole } from '../runtime/roles/dlq.js';
 import type { RoleObserver } from '../runtime/roles/role.js';
 import { listen } from '../runtime/server.js';
 import { startReceiver, type Receiver } from './helpers/receiver.js';
 import { startRuntime, type RunningRuntime } from './helpers/runtime.js';
 import { sendDeadLetter as deadLetter, waitFor } from './helpers/dead-letters.js';
+import { silentLogger } from './helpers/quiet.js';
 
 const token = 'dlq-admin-token-for-tests-0123';
 const auth = { authorization: `Bearer ${token}` };
@@ -471,11 +470,7 @@ function bindAll(handle: StoreFileHandle): StoreFileHandle {
 /** The dlq role with a file store on a file system the test controls, wired the way assemble() wires it. */
 async function dlqWithStore(file: string, fs: StoreFileSystem, roleObserver: RoleObserver): Promise<{ url: string }> {
   const config = parseConfig({ ROLE: 'dlq', DLQ_FILE: file, DLQ_ADMIN_TOKEN: token, LOG_LEVEL: 'silent' }) as DlqConfig;
-  const log = createLogger({
-    level: 'silent',
-    base: {},
-    destination: new Writable({ write: (_c, _e, done) => done() }),
-  });
+  const log = silentLogger();
   const store = await openFileStore({ path: file, log, fs });
   const poster = createHttpPoster();
   const lifecycle = createLifecycle();

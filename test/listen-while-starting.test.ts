@@ -3,18 +3,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { AddressInfo } from 'node:net';
-import { Writable } from 'node:stream';
 import { buildApp } from '../runtime/app.js';
-import { createLifecycle } from '../runtime/lifecycle.js';
 import { listenWhileStarting } from '../runtime/listen-while-starting.js';
-import { createLogger } from '../runtime/logger.js';
+import { silentLogger, readyLifecycle } from './helpers/quiet.js';
 
 test('listening while starting: health answers, events are 503 on any path, then the real app serves the same port', async (t) => {
-  const log = createLogger({
-    level: 'silent',
-    base: {},
-    destination: new Writable({ write: (_c, _e, done) => done() }),
-  });
+  const log = silentLogger();
   const starting = await listenWhileStarting(0, log);
   t.after(() => new Promise<void>((resolve) => starting.server.close(() => resolve())));
   const url = `http://127.0.0.1:${(starting.server.address() as AddressInfo).port}`;
@@ -27,8 +21,7 @@ test('listening while starting: health answers, events are 503 on any path, then
     assert.equal(body.error.type, 'shutting_down');
     assert.match(body.error.message, /loading secrets from Vault/);
   }
-  const lifecycle = createLifecycle();
-  lifecycle.markReady();
+  const lifecycle = readyLifecycle();
   const taken = (ctx: { status: number; body: unknown }) => {
     ctx.status = 202;
     ctx.body = { taken: true };

@@ -5,14 +5,12 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { test } from 'node:test';
-import { Writable } from 'node:stream';
 import Koa from 'koa';
 import { buildApp } from '../runtime/app.js';
 import { turnMs, turnQueue } from '../runtime/http/turn-queue.js';
-import { createLifecycle } from '../runtime/lifecycle.js';
-import { createLogger } from '../runtime/logger.js';
 import { drain, listen } from '../runtime/server.js';
 import { waitFor } from './helpers/wait.js';
+import { silentLogger, readyLifecycle } from './helpers/quiet.js';
 
 function busy(ms: number): void {
   const until = performance.now() + ms;
@@ -127,13 +125,8 @@ test('a probe is answered at once while requests wait for their turn; a request 
 });
 
 test('draining waits for a request still waiting for its turn, then answers it', async () => {
-  const log = createLogger({
-    level: 'silent',
-    base: {},
-    destination: new Writable({ write: (_c, _e, done) => done() }),
-  });
-  const lifecycle = createLifecycle();
-  lifecycle.markReady();
+  const log = silentLogger();
+  const lifecycle = readyLifecycle();
   const taken = (ctx: { status: number; body: unknown }) => {
     ctx.status = 202;
     ctx.body = { taken: true };
