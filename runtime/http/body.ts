@@ -10,7 +10,7 @@
 // bundle for a decoding step we never use, and the bundle's size is paid on every cold start.
 import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
 import { HttpError } from './errors.js';
-import { bodyIntake, heavyBodyBytes, takeHeavyTurn } from './heavy-turns.js';
+import { bodyIntake, heavyBodyBytes, holdForIntake, takeHeavyTurn } from './heavy-turns.js';
 import { turnQueue, type RunInSlices } from './turn-queue.js';
 import {
   bytesHeldPerBodyByte,
@@ -134,12 +134,8 @@ interface Received {
 }
 
 /** Pauses the request once the turn's intake allowance is spent (heavy-turns.ts), to resume in a later turn. */
-function paceIntake(req: IncomingMessage, bytes: number, finished: () => boolean, noRoom = false): void {
-  if (!noRoom && bodyIntake.take(bytes)) return;
-  req.pause();
-  bodyIntake.wait(() => {
-    if (!finished()) req.resume();
-  });
+function paceIntake(req: IncomingMessage, bytes: number, finished: () => boolean): void {
+  if (!bodyIntake.take(bytes)) holdForIntake(bodyIntake, req, finished);
 }
 
 function readBounded(req: IncomingMessage, limitBytes: number, charge: BodyCharge): Promise<Received> {
@@ -197,6 +193,6 @@ function readBounded(req: IncomingMessage, limitBytes: number, charge: BodyCharg
     req.on('error', onError);
     req.on('aborted', onAborted);
     // Requests started in the same turn would each read (and scan) a chunk at once: they start in their turn.
-    if (!bodyIntake.hasRoom()) paceIntake(req, 0, () => finished, true);
+    if (!bodyIntake.hasRoom()) holdForIntake(bodyIntake, req, () => finished);
   });
 }

@@ -103,5 +103,17 @@ export function createIntake(
   };
 }
 
+/** Stops `reader` until the intake's turn for it comes, then lets it read on unless it is `finished()` by then. */
+export function holdForIntake(
+  intake: Intake,
+  reader: { pause(): unknown; resume(): unknown },
+  finished: () => boolean,
+): void {
+  reader.pause();
+  intake.wait(() => {
+    if (!finished()) reader.resume();
+  });
+}
+
 /** The process's intake: one allowance for every request body, whatever the role. */
 export const bodyIntake = createIntake();

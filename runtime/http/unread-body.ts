@@ -10,14 +10,12 @@
 // read, the parser, a chunk), and refused callers retry together after `Retry-After: 1`, so unpaced, the turns
 // of such a wave read their whole 1 MiB bodies at once while probes' connections waited to be accepted.
 import type { IncomingMessage } from 'node:http';
-import { bodyIntake, type Intake } from './heavy-turns.js';
+import { bodyIntake, holdForIntake, type Intake } from './heavy-turns.js';
 
 export function discardUnreadBody(req: IncomingMessage, maxBytes: number, intake: Intake = bodyIntake): void {
   if (req.complete || req.destroyed) return;
   let discarded = 0;
-  const resume = () => {
-    if (!req.complete && !req.destroyed) req.resume();
-  };
+  const finished = () => req.complete || req.destroyed;
   // The body reader's own listener is gone once it gave up; nothing else reads a request body.
   req.removeAllListeners('data');
   req.on('data', (chunk: Buffer) => {
@@ -26,14 +24,9 @@ export function discardUnreadBody(req: IncomingMessage, maxBytes: number, intake
       req.socket.destroy();
       return;
     }
-    if (intake.take(chunk.length)) return;
-    req.pause();
-    intake.wait(resume);
+    if (!intake.take(chunk.length)) holdForIntake(intake, req, finished);
   });
   // A wave of refused requests would otherwise all start reading in the same turn, a chunk each at least.
   if (intake.hasRoom()) req.resume();
-  else {
-    req.pause();
-    intake.wait(resume);
-  }
+  else holdForIntake(intake, req, finished);
 }
