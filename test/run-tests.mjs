@@ -89,6 +89,7 @@ export const UNIT = [
   'test/sdk-event.test.ts',
   'test/secrets-env-file.test.ts',
   'test/send-sign.test.ts',
+  'test/sender-deadline.test.ts',
   'test/sender-trace-headers.test.ts',
   'test/server-bounds.test.ts',
   'test/sink-forwarder.test.ts',

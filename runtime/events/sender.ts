@@ -177,6 +177,12 @@ async function attemptOnce(
 class Deadline implements RetryClock {
   private readonly deadline: number;
   readonly random: () => number;
+  /**
+   * A wait was cut to the time left, so no time is left after it. Said here rather than read from the clock:
+   * a timer can fire a few milliseconds early against performance.now() (Node arms it from the loop's cached
+   * time), and an attempt in those milliseconds could only time out, turning the broker's answer into a 504.
+   */
+  spent = false;
 
   constructor(
     private readonly outbound: OutboundConfig,
@@ -195,7 +201,9 @@ class Deadline implements RetryClock {
   }
 
   sleep(ms: number): Promise<void> {
-    return this.clock.sleep(Math.max(0, Math.min(ms, this.remaining())));
+    const left = this.remaining();
+    if (ms >= left) this.spent = true;
+    return this.clock.sleep(Math.max(0, Math.min(ms, left)));
   }
 }
 
@@ -222,7 +230,7 @@ export function createEventSender(options: EventSenderOptions, io: SenderIo): Ev
         deadline,
         async (n) => {
           // No time left after a wait: the previous answer is final.
-          if (last && !last.done && deadline.remaining() < 1) return { ...last, retryable: false };
+          if (last && !last.done && (deadline.spent || deadline.remaining() < 1)) return { ...last, retryable: false };
           attempts = n + 1;
           return (last = await attemptOnce(io, target, url, message, deadline.attemptTimeoutMs()));
         },
