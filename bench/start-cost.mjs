@@ -34,16 +34,18 @@ await build({ ...options, outfile, minify: false, logLevel: 'error' });
 // Replace esbuild's two lazy-module helpers with versions that time each module's first initialisation.
 const timing = `
 var __cpuMs = () => { const u = process.cpuUsage(); return (u.user + u.system) / 1000; };
-var __timing = { stack: [], self: Object.create(null), selfCpu: Object.create(null), first: performance.now(), firstCpu: __cpuMs() };
+// Not performance.now(): in the bundle \`performance\` is build/hrtime-performance.mjs's, not yet set up here.
+var __nowMs = () => { const [s, ns] = process.hrtime(); return s * 1e3 + ns / 1e6; };
+var __timing = { stack: [], self: Object.create(null), selfCpu: Object.create(null), first: process.uptime() * 1e3, firstCpu: __cpuMs() };
 process.on('exit', () => require('node:fs').writeFileSync(${JSON.stringify(report)}, JSON.stringify({ self: __timing.self, selfCpu: __timing.selfCpu, first: __timing.first, firstCpu: __timing.firstCpu })));
 function __timed(name, run) {
   const parent = __timing.stack[__timing.stack.length - 1];
   const frame = { child: 0, childCpu: 0 };
   __timing.stack.push(frame);
-  const t0 = performance.now();
+  const t0 = __nowMs();
   const c0 = __cpuMs();
   try { return run(); } finally {
-    const dt = performance.now() - t0;
+    const dt = __nowMs() - t0;
     const dc = __cpuMs() - c0;
     __timing.stack.pop();
     if (parent) { parent.child += dt; parent.childCpu += dc; }

@@ -4,13 +4,15 @@
 // starts belong to compare.mjs; these are the figures to decide on while other work shares the machine.
 //
 //   node bench/start-figures.mjs [--before bench/results/session6-start.cjs] [--after dist/knative-events.cjs]
-//                                [--also <bundle> ...] [--binary] [--rss-starts 5] [--no-rss] [--no-instructions]
+//                                [--also <bundle> ...] [--binary] [--rounds 1] [--rss-starts 5] [--no-rss]
+//                                [--no-instructions]
 //
 // Each start is counted from spawn to the end of its first answer, to the event every compare.mjs target echoes
 // (its cold start's first answer too): work a server puts off until after its first answer (the runtime's
 // event-loop and GC metrics) is not counted, as a caller waiting for that answer does not wait for it. The servers: bare
 // node:http (the floor), plain Koa echo bundled with the bundle's start-up plugins (the limit a start of Koa
-// can reach), before, after, each --also bundle (a variant to weigh) and (--binary) the single executable. A
+// can reach), before, after, each --also bundle (a variant to weigh) and (--binary) the single executable;
+// --rounds counts every server that many times, round-robin, and gives the median (one count varies by ±4 M). A
 // bundle built with its code cache is two files, <name>.cjs and <name>.code: copy both for a before.
 import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
@@ -30,6 +32,7 @@ const { values } = parseArgs({
     after: { type: 'string', default: paths.bundle },
     also: { type: 'string', multiple: true, default: [] },
     binary: { type: 'boolean', default: false },
+    rounds: { type: 'string', default: '1' },
     'rss-starts': { type: 'string', default: '5' },
     'no-rss': { type: 'boolean', default: false },
     'no-instructions': { type: 'boolean', default: false },
@@ -143,16 +146,23 @@ try {
   if (!values['no-instructions']) {
     // Two at a time (a count does not depend on what else runs): more side by side made a start under valgrind
     // on a busy machine so slow that the runtime's 10 s header timeout answered 408.
-    const counts = [];
-    for (let i = 0; i < names.length; i += 2) {
-      // Both to their end (each kills its own valgrind) before a failure is thrown: else the other one was left running.
-      const pair = await Promise.allSettled(names.slice(i, i + 2).map((n) => instructionsOf(n)));
-      for (const result of pair) {
-        if (result.status === 'rejected') throw result.reason;
-        counts.push(result.value);
+    /** @type {number[][]} */
+    const rounds = [];
+    for (let round = 0; round < Number(values.rounds); round++) {
+      const counts = [];
+      for (let i = 0; i < names.length; i += 2) {
+        // Both to their end (each kills its own valgrind) before a failure is thrown: else the other one was left running.
+        const pair = await Promise.allSettled(names.slice(i, i + 2).map((n) => instructionsOf(n)));
+        for (const result of pair) {
+          if (result.status === 'rejected') throw result.reason;
+          counts.push(result.value);
+        }
       }
+      rounds.push(counts);
     }
-    console.log('| server | instructions to the first answer | ÷ floor | ÷ Koa+plugins | ÷ before |');
+    const counts = names.map((_, i) => median(rounds.map((r) => /** @type {number} */ (r[i]))));
+    const of = Number(values.rounds) > 1 ? ` (median of ${values.rounds})` : '';
+    console.log(`| server | instructions to the first answer${of} | ÷ floor | ÷ Koa+plugins | ÷ before |`);
     console.log('| --- | --- | --- | --- | --- |');
     names.forEach((n, i) =>
       console.log(

@@ -4,18 +4,30 @@
 // dist/knative-events.code (build/code-cache.mjs); `--no-code-cache` leaves esbuild's output as it is, so that
 // gain stays measurable.
 //
-//   node build/build.mjs [--no-code-cache] [--analyze]
+//   node build/build.mjs [--no-code-cache] [--analyze] [--outfile <file.cjs>]
+//
+// --outfile writes a variant elsewhere (its payload and licence list beside it), to weigh against dist's with
+// bench/start-figures.mjs --also, without replacing the bundle other work is using.
 import { build } from 'esbuild';
 import { execFileSync } from 'node:child_process';
 import { statSync, writeFileSync } from 'node:fs';
+import { dirname, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
 import { bundleConfig } from './bundle-config.mjs';
 import { embedCodeCache, removePayload } from './code-cache.mjs';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 execFileSync(process.execPath, ['build/gen-functions.mjs'], { cwd: root, stdio: 'inherit' });
 
-const outfile = `${root}dist/knative-events.cjs`;
+const { values: args } = parseArgs({
+  options: {
+    'no-code-cache': { type: 'boolean', default: false },
+    analyze: { type: 'boolean', default: false },
+    outfile: { type: 'string', default: `${root}dist/knative-events.cjs` },
+  },
+});
+const outfile = resolve(String(args.outfile));
 
 const { options, separateInputs } = await bundleConfig(root);
 const result = await build({
@@ -37,16 +49,16 @@ const result = await build({
 });
 const { thirdPartyLicenses } = await import('./licenses.mjs');
 const licenses = thirdPartyLicenses({ inputs: { ...result.metafile.inputs, ...separateInputs } }, root);
-writeFileSync(`${root}dist/THIRD_PARTY_LICENSES.md`, licenses.markdown);
+writeFileSync(`${dirname(outfile)}/THIRD_PARTY_LICENSES.md`, licenses.markdown);
 const codeBytes = statSync(outfile).size;
-const noCodeCache = process.argv.includes('--no-code-cache');
+const noCodeCache = args['no-code-cache'];
 if (noCodeCache) removePayload(outfile);
 const cache = noCodeCache ? undefined : embedCodeCache(outfile);
 const kib = (bytes) => `${(bytes / 1024).toFixed(0)} KiB`;
 console.log(
-  `dist/knative-events.cjs: ${kib(codeBytes)} of code${cache ? ` (${kib(cache.deferredBytes)} of it node-vault and pg, read when first used) + ${kib(cache.cacheBytes)} of V8 code cache, in dist/knative-events.code` : ', no code cache'}, ${licenses.packages.length} third-party packages (dist/THIRD_PARTY_LICENSES.md)`,
+  `${relative(root, outfile)}: ${kib(codeBytes)} of code${cache ? ` (${kib(cache.deferredBytes)} of it node-vault and pg, read when first used) + ${kib(cache.cacheBytes)} of V8 code cache, in ${relative(root, cache.payloadFile)}` : ', no code cache'}, ${licenses.packages.length} third-party packages (THIRD_PARTY_LICENSES.md beside it)`,
 );
-if (process.argv.includes('--analyze')) {
+if (args.analyze) {
   const { analyzeMetafile } = await import('esbuild');
   console.log(await analyzeMetafile(result.metafile));
 }

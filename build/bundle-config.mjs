@@ -144,6 +144,8 @@ export async function bundleConfig(root) {
     options: {
       plugins: [deferred.plugin, ...startUpPlugins(root), embedDlqConsole],
       entryPoints: [`${root}runtime/main.ts`],
+      // The global `performance` read from process.hrtime: reading Node's loads node:perf_hooks (see the file).
+      inject: [`${root}build/hrtime-performance.mjs`],
       bundle: true,
       platform: /** @type {const} */ ('node'),
       target: 'node20',
