@@ -9,6 +9,7 @@ import type { MemoryBudget } from './http/memory-budget.js';
 import type { RequestContext, RequestMiddleware, RequestObserver, RequestState } from './http/request-state.js';
 import type { Lifecycle } from './lifecycle.js';
 import type { Logger } from './logger.js';
+import { infoLineWriter } from './log-line.js';
 import type { RoleInstance, Route } from './roles/role.js';
 
 export interface AppDeps {
@@ -134,22 +135,33 @@ function answerFailure(ctx: RequestContext, failure: unknown): void {
   if (status === 503 || status === 502 || status === 504) ctx.set('Retry-After', '1');
 }
 
+/** A request's line when it succeeded, serialised by hand (log-line.ts): `line` below less `errorType` (unset then). */
+const requestLine = infoLineWriter(
+  ['method', 'path', 'status', 'durationMs', 'eventId', 'eventType', 'eventSource'],
+  'request',
+);
+
 /** The one log line of a request; /healthz and /readyz are logged only when they fail. */
 function logRequest(log: Logger, ctx: RequestContext, failed: boolean, failure: unknown, seconds: number): void {
   const { event } = ctx.state;
+  const path = ctx.path;
+  const durationMs = Math.round(seconds * 1e6) / 1000;
+  if (!failed) {
+    if (path !== '/healthz' && path !== '/readyz')
+      requestLine(log, [ctx.method, path, ctx.status, durationMs, event?.id, event?.type, event?.source]);
+    return;
+  }
   const line = {
     method: ctx.method,
-    path: ctx.path,
+    path,
     status: ctx.status,
-    durationMs: Math.round(seconds * 1e6) / 1000,
+    durationMs,
     eventId: event?.id,
     eventType: event?.type,
     eventSource: event?.source,
-    errorType: failure instanceof HttpError ? failure.type : failed ? 'internal' : undefined,
+    errorType: failure instanceof HttpError ? failure.type : 'internal',
   };
-  if (!failed) {
-    if (ctx.path !== '/healthz' && ctx.path !== '/readyz') log.info(line, 'request');
-  } else if (failure instanceof HttpError && failure.type === 'overloaded')
+  if (failure instanceof HttpError && failure.type === 'overloaded')
     // Refused for lack of memory: expected under overload, and a stack per refusal would add to the load.
     log.warn({ ...line, error: failure.message }, 'request refused');
   else if (ctx.status >= 500) log.error({ ...line, err: failure }, 'request failed');
