@@ -54,8 +54,23 @@ export const lazyRequires = [
     ],
   },
   {
-    // Every debug instance (Koa's, the router's) asked at creation whether stderr is a terminal, which creates
-    // process.stderr's stream at start. Asked at first read now (only when DEBUG enables a namespace).
+    // @koa/router is debug's only user here. debug loads tty, os and supports-color (which reads the terminal's
+    // colour support and process.argv), copies the DEBUG_* variables and parses DEBUG at load (~4 M instructions a
+    // start in all), for a router that then logs nothing unless DEBUG is set. debug reads DEBUG at load only
+    // (process.env.DEBUG): without it, every instance stays off, so the router's is a no-op then, and debug is
+    // loaded as before when DEBUG is set. (A later require('debug').enable() would not reach the router's; nothing
+    // here calls it.)
+    file: '@koa/router/dist/index.mjs',
+    replace: [
+      [
+        'import debugModule from "debug";\nvar debug = debugModule("koa-router");',
+        'var debug = process.env.DEBUG ? require("debug")("koa-router") : () => {};',
+      ],
+    ],
+  },
+  {
+    // Every debug instance asked at creation whether stderr is a terminal, which creates process.stderr's stream
+    // at start. Asked at first read now (only when DEBUG enables a namespace).
     file: 'debug/src/common.js',
     replace: [
       [
@@ -99,6 +114,24 @@ export const lazyRequires = [
     // request does: uuid (every version, with their md5 and sha1) loads at that first call.
     file: 'cloudevents/dist/event/cloudevent.js',
     replace: [['const uuid_1 = require("uuid");', 'const uuid_1 = { get v4() { return require("uuid").v4; } };']],
+  },
+  {
+    // The runtime takes CloudEvent and ValidationError from the SDK's index; the index also loads its emitter,
+    // HTTP transport and the HTTP, Kafka and MQTT bindings (message/), which only its getters hand out: each is
+    // loaded at the first read of one of its exports now (HTTP.toEvent works as before).
+    file: 'cloudevents/dist/index.js',
+    replace: [
+      [
+        'Object.defineProperty(exports, "__esModule", { value: true });\n',
+        'Object.defineProperty(exports, "__esModule", { value: true });\nconst lazyExports = (load) => { let loaded; return new Proxy({}, { get: (_, key) => (loaded ??= load())[key] }); };\n',
+      ],
+      [
+        'const emitter_1 = require("./transport/emitter");',
+        'const emitter_1 = lazyExports(() => require("./transport/emitter"));',
+      ],
+      ['const http_1 = require("./transport/http");', 'const http_1 = lazyExports(() => require("./transport/http"));'],
+      ['const message_1 = require("./message");', 'const message_1 = lazyExports(() => require("./message"));'],
+    ],
   },
   {
     // json-bigint (and bignumber.js, which builds its constructor at load) serves only the SDK's JSON parser with

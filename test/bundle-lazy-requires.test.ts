@@ -3,7 +3,7 @@
 // loaded (process.moduleLoadList), written by a preloaded script when the process exits. What the plugin puts
 // off in packages still works when it is used, bundled with the plugin.
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -18,8 +18,15 @@ import { bundlePath, startBundle } from './helpers/bundle.js';
 const work = mkdtempSync(join(tmpdir(), 'ke-lazy-requires-'));
 after(() => rmSync(work, { recursive: true, force: true }));
 
-/** `snippet` bundled with `plugins` as the build bundles the runtime, then run by node: its code and what it printed. */
-async function bundleAndRun(snippet: string, plugins: Plugin[]): Promise<{ code: string; out: unknown }> {
+/**
+ * `snippet` bundled with `plugins` as the build bundles the runtime, then run by node (with `env` added): its code,
+ * what it printed (JSON) and its stderr.
+ */
+async function bundleAndRun(
+  snippet: string,
+  plugins: Plugin[],
+  env: Record<string, string> = {},
+): Promise<{ code: string; out: unknown; stderr: string }> {
   const bundled = await build({
     stdin: { contents: snippet, resolveDir: fileURLToPath(new URL('..', import.meta.url)), loader: 'js' },
     bundle: true,
@@ -31,10 +38,12 @@ async function bundleAndRun(snippet: string, plugins: Plugin[]): Promise<{ code:
     logLevel: 'silent',
   });
   const code = bundled.outputFiles[0]?.text ?? '';
-  return { code, out: JSON.parse(execFileSync(process.execPath, ['-'], { input: code, encoding: 'utf8' })) as unknown };
+  const run = spawnSync(process.execPath, ['-'], { input: code, encoding: 'utf8', env: { ...process.env, ...env } });
+  assert.equal(run.status, 0, run.stderr);
+  return { code, out: JSON.parse(run.stdout) as unknown, stderr: run.stderr };
 }
 
-test('a subscriber answers its first events without loading zlib, assert, worker_threads, crypto or https', async () => {
+test('a subscriber answers its first events without loading zlib, assert, worker_threads, crypto, https or tty', async () => {
   const list = join(work, 'modules.txt');
   const preload = join(work, 'module-list.cjs');
   writeFileSync(
@@ -74,11 +83,11 @@ test('a subscriber answers its first events without loading zlib, assert, worker
   }
   const loaded = readFileSync(list, 'utf8').split('\n');
   assert.ok(loaded.includes('NativeModule http'), 'the list is the real one: node:http is in it');
-  for (const builtin of ['zlib', 'assert', 'worker_threads', 'crypto', 'https'])
+  for (const builtin of ['zlib', 'assert', 'worker_threads', 'crypto', 'https', 'tty'])
     assert.ok(!loaded.includes(`NativeModule ${builtin}`), `node:${builtin} was loaded`);
 });
 
-test("what the plugin puts off in packages works when used: the SDK's ids and big-integer JSON, valibot's emoji(), route parameters", async () => {
+test("what the plugin puts off in packages works when used: the SDK's ids, HTTP binding and big-integer JSON, valibot's emoji(), route parameters", async () => {
   const snippet = `import { CloudEvent, HTTP } from 'cloudevents';
 import * as v from 'valibot';
 import { match, stringify } from 'path-to-regexp';
@@ -94,6 +103,7 @@ console.log(JSON.stringify({
 }));`;
   const { code, out: printed } = await bundleAndRun(snippet, [lazyRequiresPlugin]);
   assert.match(code, /get v4\(\)/, 'the plugin rewrote the SDK: uuid is loaded at first use');
+  assert.match(code, /message_1 = lazyExports\(\(\) => require_\w+\(\)\)/, "the SDK's bindings load at first use");
   assert.match(code, /idStart \?\?=/, 'the plugin rewrote path-to-regexp: its expressions are built at first use');
   const out = printed as {
     id: string;
@@ -162,4 +172,17 @@ console.log(JSON.stringify({
   assert.equal(out.sha, 'ca978112ca1bbdcafac231b39a23dc4da786eff8147c4e72b9807785afee48bb');
   assert.equal(out.same, true);
   assert.equal(out.after, true);
+});
+
+test("the router's debug is loaded only when DEBUG is set, and then logs as before", async () => {
+  const snippet = `import Router from '@koa/router';
+new Router().get('/letters/:id', () => {});
+console.log(JSON.stringify(['tty', 'os'].filter((m) => process.moduleLoadList.includes('NativeModule ' + m))));`;
+  const quiet = await bundleAndRun(snippet, [lazyRequiresPlugin], { DEBUG: '' });
+  assert.match(quiet.code, /process\.env\.DEBUG \? require_src\(\)\("koa-router"\)/, 'the plugin rewrote the router');
+  assert.deepEqual(quiet.out, [], 'debug (tty, os through supports-color) was loaded');
+  assert.equal(quiet.stderr, '');
+  const debugging = await bundleAndRun(snippet, [lazyRequiresPlugin], { DEBUG: 'koa-router', DEBUG_COLORS: 'no' });
+  assert.match(debugging.stderr, /koa-router defined route \[ 'HEAD', 'GET' \] \/letters\/:id/);
+  assert.deepEqual(debugging.out, ['tty', 'os'], 'debug was loaded for DEBUG');
 });
