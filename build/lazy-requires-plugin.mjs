@@ -21,8 +21,14 @@ export const lazyRequires = [
   {
     // destroy() checks `instanceof Zlib.Gzip` (and six more) only for a stream that is neither an fs stream nor
     // has its own destroy; a Proxy loads zlib at that first property read.
+    // fs.ReadStream, read at load, is a getter of node:fs that loads fs's streams and with them its promise API,
+    // readline, directory and watcher modules (8 built-ins): read at destroy()'s first call now.
     file: 'destroy/index.js',
-    replace: [["var Zlib = require('zlib')", "var Zlib = new Proxy({}, { get: (_, key) => require('zlib')[key] })"]],
+    replace: [
+      ["var Zlib = require('zlib')", "var Zlib = new Proxy({}, { get: (_, key) => require('zlib')[key] })"],
+      ["var ReadStream = require('fs').ReadStream\n", ''],
+      ['return stream instanceof ReadStream\n', "return stream instanceof require('fs').ReadStream\n"],
+    ],
   },
   {
     // ctx.assert is http-assert, with its own older http-errors, statuses and depd (which evaluates a wrapper with

@@ -43,7 +43,7 @@ async function bundleAndRun(
   return { code, out: JSON.parse(run.stdout) as unknown, stderr: run.stderr };
 }
 
-test('a subscriber answers its first events without loading zlib, assert, worker_threads, crypto, https or tty', async () => {
+test("a subscriber answers its first events without loading zlib, assert, worker_threads, crypto, https, tty or fs's promises", async () => {
   const list = join(work, 'modules.txt');
   const preload = join(work, 'module-list.cjs');
   writeFileSync(
@@ -83,7 +83,7 @@ test('a subscriber answers its first events without loading zlib, assert, worker
   }
   const loaded = readFileSync(list, 'utf8').split('\n');
   assert.ok(loaded.includes('NativeModule http'), 'the list is the real one: node:http is in it');
-  for (const builtin of ['zlib', 'assert', 'worker_threads', 'crypto', 'https', 'tty'])
+  for (const builtin of ['zlib', 'assert', 'worker_threads', 'crypto', 'https', 'tty', 'internal/fs/promises'])
     assert.ok(!loaded.includes(`NativeModule ${builtin}`), `node:${builtin} was loaded`);
 });
 
@@ -185,4 +185,20 @@ console.log(JSON.stringify(['tty', 'os'].filter((m) => process.moduleLoadList.in
   const debugging = await bundleAndRun(snippet, [lazyRequiresPlugin], { DEBUG: 'koa-router', DEBUG_COLORS: 'no' });
   assert.match(debugging.stderr, /koa-router defined route \[ 'HEAD', 'GET' \] \/letters\/:id/);
   assert.deepEqual(debugging.out, ['tty', 'os'], 'debug was loaded for DEBUG');
+});
+
+test('destroy() reads fs.ReadStream at its first call, not at load; it still destroys a stream and closes a file stream', async () => {
+  const snippet = `import destroy from 'destroy';
+import { PassThrough } from 'node:stream';
+import { createReadStream } from 'node:fs';
+const loaded = () => process.moduleLoadList.includes('NativeModule internal/fs/streams');
+const atLoad = loaded();
+const plain = new PassThrough();
+destroy(plain);
+const file = createReadStream(process.execPath);
+file.once('close', () => console.log(JSON.stringify({ atLoad, plainDestroyed: plain.destroyed, fileClosed: true })));
+destroy(file);`;
+  const { code, out } = await bundleAndRun(snippet, [lazyRequiresPlugin]);
+  assert.match(code, /stream instanceof require\("fs"\)\.ReadStream/, 'the plugin rewrote destroy');
+  assert.deepEqual(out, { atLoad: false, plainDestroyed: true, fileClosed: true });
 });

@@ -2,8 +2,8 @@
 // at start-up (a malformed file stops the start: better than running with half the secrets), then re-read
 // whenever the directory changes (the agent renames a new file into place) and on a fallback interval,
 // since fs.watch can miss events on some volumes. A failed re-read keeps the last good secrets.
-import { watch, type FSWatcher } from 'node:fs';
-import { readdir, readFile, stat } from 'node:fs/promises';
+// fs.promises read at the call, not node:fs/promises imported: a start without the agent does not load it (index.ts).
+import { promises as fsPromises, watch, type FSWatcher } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from '../logger.js';
 import { parseSecretFile, SecretFileError } from './env-file.js';
@@ -42,7 +42,7 @@ const tooBig = (path: string, size: number) =>
 export async function loadSecretsDir(dir: string): Promise<LoadedDir> {
   let names: string[];
   try {
-    names = (await readdir(dir)).filter((name) => !name.startsWith('.')).sort();
+    names = (await fsPromises.readdir(dir)).filter((name) => !name.startsWith('.')).sort();
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code ?? 'error';
     throw new SecretsDirError(`VAULT_SECRETS_DIR ${dir}: cannot list the directory (${code})`, 'unreadable_file');
@@ -54,10 +54,10 @@ export async function loadSecretsDir(dir: string): Promise<LoadedDir> {
     const path = join(dir, name);
     let text: string;
     try {
-      const info = await stat(path);
+      const info = await fsPromises.stat(path);
       if (!info.isFile()) continue;
       if (info.size > maxSecretFileBytes) throw tooBig(path, info.size);
-      text = await readFile(path, 'utf8');
+      text = await fsPromises.readFile(path, 'utf8');
       // Grown between stat and read (a new render): refused the same way, the next re-read sees it settled.
       if (text.length > maxSecretFileBytes) throw tooBig(path, text.length);
     } catch (err) {

@@ -1,7 +1,9 @@
 // Opens the secret store for the configured mode (off, agent files, direct Vault) and keeps it fresh.
 // main.ts calls this before parseConfig, so config values can reference secrets (see references.ts).
 import { existsSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+// fs.promises read at the call, not node:fs/promises imported: that loads Node's promise-based fs with its file
+// streams, readline, directory and watcher modules (8 built-ins), which a start without Vault never uses.
+import { promises as fsPromises } from 'node:fs';
 import { defaultAgentSecretsDir, type VaultConfig } from '../config.js';
 import type { Logger } from '../logger.js';
 import { loadAgentSecrets, watchAgentSecrets } from './agent.js';
@@ -68,7 +70,7 @@ type DirectConfig = Extract<VaultConfig, { mode: 'direct' }>;
  */
 async function openDirectSecrets(config: DirectConfig, io: SecretsIo, store: SecretStoreWriter): Promise<SecretSource> {
   const { log } = io;
-  const read = io.readFile ?? ((path: string) => readFile(path, 'utf8'));
+  const read = io.readFile ?? ((path: string) => fsPromises.readFile(path, 'utf8'));
   const ca = config.caCertFile ? await readCaCert(config.caCertFile, read) : undefined;
   if (config.skipVerify) log.warn("VAULT_SKIP_VERIFY=true: Vault's TLS certificate is not verified");
   // Imported here, on first use: the other modes never load node-vault (see vault-api.ts).
