@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { test } from 'node:test';
-import { rewriteSchema, splitUriReference } from '../build/uri-reference-plugin.mjs';
+import { commonSource, rewriteSchema, splitUriReference } from '../build/uri-reference-plugin.mjs';
 import { startBundle } from './helpers/bundle.js';
 
 const schemaPath = createRequire(import.meta.url).resolve('cloudevents/dist/schema/v1.js');
@@ -65,7 +65,7 @@ const pieces = [
 ];
 
 /** A deterministic generator, so a failure names a string that can be replayed. */
-function* strings(count: number): Generator<string> {
+function* strings(count: number, from: readonly string[] = pieces): Generator<string> {
   let seed = 19;
   const next = (n: number) => {
     seed = (seed * 1103515245 + 12345) % 2147483648;
@@ -73,7 +73,7 @@ function* strings(count: number): Generator<string> {
   };
   for (let i = 0; i < count; i++) {
     let s = '';
-    for (let k = next(9); k > 0; k--) s += pieces[next(pieces.length)];
+    for (let k = next(9); k > 0; k--) s += from[next(from.length)];
     yield s;
   }
 }
@@ -90,6 +90,29 @@ test('the expression without the IP-literal branch answers as the whole one for 
     if (full.test(s)) valid++;
   }
   assert.ok(valid > 1000, `the strings include valid uri-references (${valid})`);
+});
+
+test('every string the common-source expression matches is a uri-reference; the usual sources are among them', () => {
+  const full = new RegExp(splitUriReference(expression).whole, 'i');
+  const common = new RegExp(commonSource, 'i');
+  // Pieces of the shapes it takes, near misses and characters outside it, so that many strings match it.
+  const near = ['http://', 'HTTPS://', 'ftp://', '/', '/', '//', 'a', 'Z', '0', '-', '.', '_', '~', ':80', ':'];
+  const around = [...near, '%aF', '?', '#', '@', ' ', 'é', 'ſ', 'K', '[::1]', '+', '\n'];
+  let matched = 0;
+  for (const s of strings(200_000, around)) {
+    if (!common.test(s)) continue;
+    matched++;
+    assert.ok(full.test(s), JSON.stringify(s));
+  }
+  assert.ok(matched > 1000, `the strings include ones the common expression matches (${matched})`);
+  const usual = [
+    '/bench/loadgen',
+    '/apis/v1/namespaces/default/pingsources/ping',
+    'https://github.com/knative/eventing',
+  ];
+  for (const source of [...usual, 'http://localhost:8080/a/b', '//a', 'HTTP://Example.COM:443/x_y~z.json'])
+    assert.ok(common.test(source) && full.test(source), source);
+  for (const source of ['a b', 'http://h', 'urn:uuid:1', '/a?b', '/a#b', '/é']) assert.ok(!common.test(source), source);
 });
 
 test('the rewritten schema module validates source exactly as the original', () => {
