@@ -7,7 +7,7 @@
 //   node bench/instructions.mjs [--requests 2000] [--warmup 10000] [--connections 10] [--only <bundle>]
 //                               [--after dist/knative-events.cjs] [--before bench/results/session4-start.cjs]
 //                               [--forwarding] [--variants] [--profile] [--keep-dumps <dir>]
-//   --forwarding: the sink-forwarder (echo) and the handler, posting to a broker stand-in, against the plain Koa
+//   --forwarding: the sink-forwarder (echo) and the handler, each posting to a broker stand-in, against the plain Koa
 //                 forwarder too;
 //   --forwarding-only: that table alone.
 //   --variants:   `after` also with LOG_LEVEL=warn and with METRICS_ENABLED=false (what the log line and the
@@ -55,7 +55,10 @@ const connections = Number(values.connections);
 const log = (/** @type {string} */ msg) => process.stderr.write(`${msg}\n`);
 const outDir = mkdtempSync(`${tmpdir()}/instructions-`);
 
-/** @typedef {{ name: string, args: string[], env: Record<string, string>, answer: (a: { status: number, body: string }) => void }} Server */
+/**
+ * @typedef {{ name: string, args: string[], env: Record<string, string>, answer: (a: { status: number, body: string }) => void, counted?: { from: number, to: number } }} Server
+ * `counted`: when its instructions were counted (set by measure).
+ */
 
 const echoChecked = (/** @type {string} */ name) => (/** @type {{ status: number, body: string }} */ a) => {
   if (a.status !== 200) throw new Error(`${name} answered ${a.status}: ${a.body.slice(0, 300)}`);
@@ -174,7 +177,9 @@ async function measure(/** @type {Server} */ server) {
     execFileSync('callgrind_control', ['-i', 'on', String(child.pid)], { stdio: 'ignore' });
     await drive(port, 100, () => {});
     execFileSync('callgrind_control', ['-z', String(child.pid)], { stdio: 'ignore' });
+    const from = Date.now();
     await drive(port, requests, server.answer);
+    server.counted = { from, to: Date.now() };
     execFileSync('callgrind_control', ['-d', String(child.pid)], { stdio: 'ignore' });
   } catch (err) {
     throw new Error(`${server.name}: ${/** @type {Error} */ (err).message}\n${stderr.slice(-2000)}`);
@@ -256,11 +261,15 @@ async function subscriberTable() {
   ];
 }
 
-/** The sink-forwarder and handler rows against the plain Koa forwarder, all posting to one broker stand-in. */
-async function forwardingTable() {
-  // The stand-in runs here, not under valgrind, and keeps idle sockets open: a forwarder slowed down ~50x leaves
-  // gaps longer than Node's 5 s keep-alive timeout, and the plain Koa forwarder does not retry a socket closed
-  // under it (it answered 502).
+/**
+ * A broker stand-in for one forwarder: answers 202 once it has read the body, and notes when it accepts a
+ * connection. It runs here, not under valgrind, and keeps idle sockets open: a forwarder slowed down ~50x leaves
+ * gaps longer than Node's 5 s keep-alive timeout, and the plain Koa forwarder does not retry a socket closed under
+ * it (it answered 502).
+ */
+async function brokerStandIn() {
+  /** @type {number[]} */
+  const acceptedAt = [];
   const receiver = http.createServer((req, res) => {
     req.resume();
     req.on('end', () => {
@@ -269,35 +278,59 @@ async function forwardingTable() {
     });
   });
   receiver.keepAliveTimeout = 0;
-  if (values['forwarding-only']) await bundleKoaPeers();
+  receiver.on('connection', () => acceptedAt.push(Date.now()));
   await new Promise((resolve) => receiver.listen(0, '127.0.0.1', () => resolve(undefined)));
   const port = /** @type {import('node:net').AddressInfo} */ (receiver.address()).port;
+  return {
+    url: `http://127.0.0.1:${port}/`,
+    /**
+     * Connections the forwarder opened while its instructions were counted. Each costs the forwarder a connect
+     * and a socket set up (and one closed): its own pool closes sockets idle for 4 s (http-client.ts), which a
+     * server slowed ~50x by valgrind reaches far more often than at full speed; the plain Koa forwarder's pool
+     * keeps its sockets.
+     */
+    openedIn: (/** @type {Server['counted']} */ counted) =>
+      counted ? acceptedAt.filter((t) => t >= counted.from && t <= counted.to).length : Number.NaN,
+    close() {
+      receiver.close();
+      receiver.closeAllConnections();
+    },
+  };
+}
+
+/** The sink-forwarder and handler rows against the plain Koa forwarder, each posting to a broker stand-in. */
+async function forwardingTable() {
+  if (values['forwarding-only']) await bundleKoaPeers();
+  const standIns = await Promise.all(Array.from({ length: 5 }, brokerStandIn));
+  const [koaBroker, sinkBefore, sinkAfter, brokerBefore, brokerAfter] =
+    /** @type {Awaited<ReturnType<typeof brokerStandIn>>[]} */ (standIns);
   try {
-    const sink = `http://127.0.0.1:${port}/`;
-    const [koa, before, after, handlerBefore, handlerAfter] = await allMeasured([
-      measure({
+    /** @type {Server[]} */
+    const servers = [
+      {
         name: 'koa-forwarder',
         args: [paths.koaForwarderBundle],
-        env: { BROKER_URL: sink },
+        env: { BROKER_URL: koaBroker.url },
         answer: acceptedChecked('koa-forwarder'),
-      }),
-      measure(sinkForwarder('sink-before', String(values.before), sink)),
-      measure(sinkForwarder('sink-after', String(values.after), sink)),
-      measure(handler('handler-before', String(values.before), sink)),
-      measure(handler('handler-after', String(values.after), sink)),
-    ]);
+      },
+      sinkForwarder('sink-before', String(values.before), sinkBefore.url),
+      sinkForwarder('sink-after', String(values.after), sinkAfter.url),
+      handler('handler-before', String(values.before), brokerBefore.url),
+      handler('handler-after', String(values.after), brokerAfter.url),
+    ];
+    const [koa, before, after, handlerBefore, handlerAfter] = await allMeasured(servers.map(measure));
+    const opened = servers.map((server, i) => standIns[i]?.openedIn(server.counted));
     return [
-      '| forwarding one event | instructions/request | ÷ plain Koa forwarder | ÷ before |',
-      '| --- | --- | --- | --- |',
-      `| plain Koa forwarder | ${k(koa)} | 1.00x | |`,
-      `| sink-forwarder + echo, before | ${k(before)} | ${ratio(before, koa)} | 1.00x |`,
-      `| sink-forwarder + echo, after | ${k(after)} | ${ratio(after, koa)} | ${ratio(after, before)} |`,
-      `| handler, before | ${k(handlerBefore)} | ${ratio(handlerBefore, koa)} | 1.00x |`,
-      `| handler, after | ${k(handlerAfter)} | ${ratio(handlerAfter, koa)} | ${ratio(handlerAfter, handlerBefore)} |`,
+      '| forwarding one event | instructions/request | ÷ plain Koa forwarder | ÷ before | outbound connections opened |',
+      '| --- | --- | --- | --- | --- |',
+      `| plain Koa forwarder | ${k(koa)} | 1.00x | | ${opened[0]} |`,
+      `| sink-forwarder + echo, before | ${k(before)} | ${ratio(before, koa)} | 1.00x | ${opened[1]} |`,
+      `| sink-forwarder + echo, after | ${k(after)} | ${ratio(after, koa)} | ${ratio(after, before)} | ${opened[2]} |`,
+      `| handler, before | ${k(handlerBefore)} | ${ratio(handlerBefore, koa)} | 1.00x | ${opened[3]} |`,
+      `| handler, after | ${k(handlerAfter)} | ${ratio(handlerAfter, koa)} | ${ratio(handlerAfter, handlerBefore)} | ${opened[4]} |`,
     ];
   } finally {
-    receiver.close();
-    receiver.closeAllConnections();
+    for (const standIn of standIns) standIn.close();
   }
 }
 

@@ -43,19 +43,22 @@ export function receiveAndRun(
     'faas.invoked_name': settings.functionName,
     'code.function.name': settings.functionName,
   };
+  // Made once: a template per request is a string built for every event, spans or not.
+  const processSpanName = `process ${settings.functionName}`;
+  const functionSpanName = `function ${settings.functionName}`;
   return async (ctx) => {
     const started = tracing.enabled ? nowMs() : undefined;
     const body = await readBody(ctx.req, settings.maxBodyBytes);
     const { event, wire } = parseEvent(ctx.req.headers, body, parseOptions, ctx.req.rawHeaders);
     ctx.state.event = event;
-    const span = startIncomingSpan(tracing, `process ${settings.functionName}`, {
+    const span = startIncomingSpan(tracing, processSpanName, {
       kind: 'consumer',
       headers: ctx.req.headers,
       event: wire,
       startTime: started,
       attributes: processAttributes,
     });
-    const functionSpan = tracing.startSpan(`function ${settings.functionName}`, {
+    const functionSpan = tracing.startSpan(functionSpanName, {
       kind: 'internal',
       parent: span.context,
       attributes: functionAttributes,

@@ -31,14 +31,19 @@ export function httpMetricsObserver(options: HttpMetricsOptions): RequestObserve
     }
     return labels;
   };
-  const httpLabels = new Map<string, { role: string; route: string; method: string; status_class: string }>();
-  // `method` is already methodLabel'd: a method outside the known set must not grow the cache either.
+  type HttpLabels = { role: string; route: string; method: string; status_class: string };
+  // By route, then method, then status: no key string built (and hashed) per request, as one `${route} ${method}
+  // ${status}` key was. `method` is already methodLabel'd: a method outside the known set must not grow the cache.
+  const httpLabels = new Map<string, Map<string, Map<number, HttpLabels>>>();
   const httpLabelsFor = (route: string, method: string, status: number) => {
-    const key = `${route} ${method} ${status}`;
-    let labels = httpLabels.get(key);
+    let byMethod = httpLabels.get(route);
+    if (!byMethod) httpLabels.set(route, (byMethod = new Map<string, Map<number, HttpLabels>>()));
+    let byStatus = byMethod.get(method);
+    if (!byStatus) byMethod.set(method, (byStatus = new Map<number, HttpLabels>()));
+    let labels = byStatus.get(status);
     if (!labels) {
       labels = Object.freeze({ role, route, method, status_class: statusClass(status) });
-      httpLabels.set(key, labels);
+      byStatus.set(status, labels);
     }
     return labels;
   };
