@@ -6,7 +6,7 @@ import { spawn } from 'node:child_process';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import pino from 'pino';
-import { createLogger, maxBatchChars, turnBatchingStream } from '../runtime/logger.js';
+import { busyWriteWaitMs, createLogger, fdLineSink, maxBatchChars, turnBatchingStream } from '../runtime/logger.js';
 import { waitFor } from './helpers/wait.js';
 
 /** A sink that keeps every write, and a schedule the test runs by hand (the end of a "turn"). */
@@ -152,4 +152,44 @@ setInterval(() => {}, 1000);`;
     lines.map((l) => l.msg),
     ['ready', 'draining', 'stopped'],
   );
+});
+
+/** A write(2) stand-in: takes at most `most` bytes a call; the first calls fail with the codes in `failures` (undefined: not that call). */
+function recordingWrite(most: number, failures: (string | undefined)[] = []) {
+  const written: number[] = [];
+  const write = (_fd: number, data: string | Uint8Array, offset = 0, length?: number) => {
+    const code = failures.shift();
+    if (code !== undefined) throw Object.assign(new Error(code), { code });
+    const bytes = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
+    const n = Math.min(most, length ?? bytes.length - offset);
+    written.push(...bytes.subarray(offset, offset + n));
+    return n;
+  };
+  return { write, text: () => Buffer.from(written).toString('utf8') };
+}
+
+test('stdout batches: every byte written in order when the pipe takes a few bytes at a time', () => {
+  const { write, text } = recordingWrite(5);
+  const batch = '{"msg":"ü and 日本, split mid-character"}\n'.repeat(3);
+  fdLineSink(1, write, () => assert.fail('no wait without EAGAIN')).write(batch);
+  assert.equal(text(), batch);
+  const whole = recordingWrite(1 << 20);
+  fdLineSink(1, whole.write).write(batch);
+  assert.equal(whole.text(), batch, 'written in one go when the pipe takes it all');
+});
+
+test('stdout batches: a full pipe (EAGAIN, EBUSY) is waited for, then written; another error is thrown', () => {
+  const waits: number[] = [];
+  const { write, text } = recordingWrite(3, ['EAGAIN', 'EBUSY']);
+  const batches = fdLineSink(1, write, (ms) => waits.push(ms));
+  batches.write('line\n');
+  assert.deepEqual(waits, [busyWriteWaitMs, busyWriteWaitMs]);
+  assert.equal(text(), 'line\n');
+  // The pipe takes 3 bytes, is full once (the rest waits), then takes the rest from where it stopped.
+  const midway = recordingWrite(3, [undefined, 'EAGAIN']);
+  fdLineSink(1, midway.write, (ms) => waits.push(ms)).write('ü日本\n');
+  assert.equal(midway.text(), 'ü日本\n');
+  assert.deepEqual(waits, [busyWriteWaitMs, busyWriteWaitMs, busyWriteWaitMs]);
+  const broken = recordingWrite(1024, ['EPIPE']);
+  assert.throws(() => fdLineSink(1, broken.write, () => {}).write('line\n'), { code: 'EPIPE' });
 });
