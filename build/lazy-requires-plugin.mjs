@@ -92,6 +92,47 @@ export const lazyRequires = [
   },
   { file: 'sonic-boom/index.js', replace: [["const assert = require('assert')", lazyAssert('assert')]] },
   {
+    // http-errors made a constructor for each of its ~40 4xx/5xx statuses at load (a named function, a prototype
+    // set up through inherits, toIdentifier of the message each): ~2 M instructions a start, for the few an error
+    // path ever builds. Built all together now at the first read of a constructor (by code or by name, e.g. the
+    // router's HttpError.NotImplemented; a name starting with a capital or a digit that is not there yet) or at
+    // createError's first call. Other reads (HttpError, isHttpError, esbuild's __esModule probe) build nothing.
+    // Both versions (2.0.1, and 1.8.1 under http-assert) have the same text.
+    file: 'http-errors/index.js',
+    replace: [
+      [
+        'module.exports = createError\n',
+        `let constructorsBuilt = false
+const buildConstructors = () => {
+  if (!constructorsBuilt) {
+    constructorsBuilt = true
+    populateConstructorExports(createError, statuses.codes, createError.HttpError)
+  }
+}
+module.exports = new Proxy(createError, {
+  get: (target, key, receiver) => {
+    if (!constructorsBuilt && typeof key === 'string' && /^[A-Z0-9]/.test(key) && !(key in target)) buildConstructors()
+    return Reflect.get(target, key, receiver)
+  }
+})
+`,
+      ],
+      [
+        'module.exports.HttpError = createHttpErrorConstructor()',
+        'createError.HttpError = createHttpErrorConstructor()',
+      ],
+      [
+        'module.exports.isHttpError = createIsHttpErrorFunction(module.exports.HttpError)',
+        'createError.isHttpError = createIsHttpErrorFunction(createError.HttpError)',
+      ],
+      ['populateConstructorExports(module.exports, statuses.codes, module.exports.HttpError)\n', ''],
+      [
+        'var HttpError = createError[status] || createError[codeClass(status)]',
+        'buildConstructors()\n  var HttpError = createError[status] || createError[codeClass(status)]',
+      ],
+    ],
+  },
+  {
     // ctx.assert.deepEqual / notDeepEqual are the only users of deep-equal; the runtime calls neither.
     file: 'http-assert/index.js',
     replace: [["var eql = require('deep-equal')", "var eql = (...args) => require('deep-equal')(...args)"]],

@@ -202,3 +202,34 @@ destroy(file);`;
   assert.match(code, /stream instanceof require\("fs"\)\.ReadStream/, 'the plugin rewrote destroy');
   assert.deepEqual(out, { atLoad: false, plainDestroyed: true, fileClosed: true });
 });
+
+test('http-errors builds its status constructors at the first read of one or the first createError(), not at load', async () => {
+  const snippet = `import createError from 'http-errors';
+const built = () => Reflect.ownKeys(createError).includes('NotFound');
+const atLoad = built();
+const classes = [createError.HttpError.name, typeof createError.isHttpError, built()];
+const notFound = createError(404, 'no such letter');
+const byName = new createError.NotImplemented();
+console.log(JSON.stringify({
+  atLoad,
+  classes,
+  notFound: [notFound.name, notFound.status, notFound.message, notFound instanceof createError.HttpError, notFound instanceof createError[404]],
+  byName: [byName.name, byName.status, byName.expose, createError.isHttpError(byName)],
+  teapot: createError[418].name,
+}));`;
+  const { code, out } = await bundleAndRun(snippet, [lazyRequiresPlugin]);
+  assert.match(code, /buildConstructors\(\)/, 'the plugin rewrote http-errors');
+  assert.deepEqual(out, {
+    atLoad: false,
+    classes: ['HttpError', 'function', false],
+    notFound: ['NotFoundError', 404, 'no such letter', true, true],
+    byName: ['NotImplementedError', 501, false, true],
+    teapot: 'ImATeapotError',
+  });
+  const answers = (o: unknown) => {
+    const { notFound, byName, teapot } = o as Record<string, unknown>;
+    return { notFound, byName, teapot };
+  };
+  const published = await bundleAndRun(snippet, []);
+  assert.deepEqual(answers(published.out), answers(out), 'the same answers as http-errors as published');
+});
