@@ -6,7 +6,8 @@
 //   npm run build && node bench/memory-load.mjs [--seconds 45] [--concurrency 200] [--limit-mib 384]
 //
 // The handler runs with MEMORY_BUDGET_BYTES set to what it derives by itself from a 384 MiB cgroup limit
-// (144 MiB; this machine has no cgroup limit to read) and every other setting at its default. Clients act as
+// (144 MiB; this machine has no cgroup limit to read), GLIBC_TUNABLES as the image sets it, and every other
+// setting at its default. Clients act as
 // Knative's queue-proxy or a well-behaved caller does: a 503 is retried after its Retry-After, anything else
 // at once. The load generator is a separate process at the lowest CPU priority (nice 19): in a cluster the
 // callers are on other machines, and on this 2-core one it would otherwise take the handler's CPU. The
@@ -196,6 +197,12 @@ async function controlServer(niceness) {
   }
 }
 
+/** A process's minor page faults so far (/proc/<pid>/stat, the 10th field). */
+function minorFaults(pid) {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[7]);
+}
+
 const loopTurnsMonitor = new URL('./lib/loop-turns.mjs', import.meta.url).href;
 
 /**
@@ -285,7 +292,10 @@ async function main() {
       BROKER_URL: broker.url,
       LOG_LEVEL: 'warn',
       MEMORY_BUDGET_BYTES: String(budgetBytes),
-      // BENCH_CHILD_ENV='NAME=value …': more environment for the handler (e.g. GLIBC_TUNABLES).
+      // As the image runs it (build/Dockerfile): malloc's memory in transparent huge pages where the kernel allows
+      // them. BENCH_CHILD_ENV='GLIBC_TUNABLES=' runs without.
+      GLIBC_TUNABLES: 'glibc.malloc.hugetlb=1',
+      // BENCH_CHILD_ENV='NAME=value …': more environment for the handler, over the above.
       ...Object.fromEntries(
         (process.env.BENCH_CHILD_ENV ?? '')
           .split(' ')
@@ -309,6 +319,7 @@ async function main() {
   }
   const idle = memoryOf(child.pid);
   const control = await controlServer(niceness);
+  const faultsBefore = minorFaults(child.pid);
 
   // The handler's loop is measured from here on (lib/loop-turns.mjs), without its start-up.
   child.kill('SIGUSR2');
@@ -347,6 +358,7 @@ async function main() {
   const controlLatencies = (await controlProber.stop()).sort((a, b) => a - b);
   await stop(control.child);
   const { peakMiB } = memoryOf(child.pid);
+  const faultsUnderLoad = minorFaults(child.pid) - faultsBefore;
   await new Promise((r) => setTimeout(r, 5000));
   const after = memoryOf(child.pid).rssMiB;
   await stop(child);
@@ -379,6 +391,8 @@ async function main() {
     settings: { concurrency, seconds, bodyBytes, limitMiB, memoryBudgetMiB: budgetBytes / MiB },
     statuses: byStatus,
     rssMiB: { idle: +idle.rssMiB.toFixed(1), peak: +peak.toFixed(1), fiveSecondsAfter: +after.toFixed(1) },
+    // The handler's page faults while the clients ran: each a first touch of a page of fresh memory.
+    minorPageFaultsUnderLoad: faultsUnderLoad,
     healthz: {
       probes: latencies.length,
       p50Ms: +pct(latencies, 50).toFixed(1),

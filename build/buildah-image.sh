@@ -33,7 +33,7 @@ version=$(node -p 'require("./package.json").version')
 buildah config \
   --entrypoint '["/app/knative-events"]' --cmd '' \
   --user 65532:65532 --workingdir /tmp --port 8080 \
-  --env PORT=8080 --env NODE_ENV=production \
+  --env PORT=8080 --env NODE_ENV=production --env GLIBC_TUNABLES=glibc.malloc.hugetlb=1 \
   --label org.opencontainers.image.title=knative-events \
   --label "org.opencontainers.image.description=One runtime for Knative event-driven services: handler, subscriber, sink-forwarder and dlq roles (single executable)" \
   --label org.opencontainers.image.licenses=Apache-2.0 \

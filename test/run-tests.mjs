@@ -70,6 +70,7 @@ export const UNIT = [
   'test/function-length.test.ts',
   'test/handler.test.ts',
   'test/heavy-turns.test.ts',
+  'test/image-env.test.ts',
   'test/iso-time.test.ts',
   'test/json-scan.test.ts',
   'test/json-validate.test.ts',
