@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { copyBundle, embeddedParts, payloadFileOf, plainBundle } from '../build/code-cache.mjs';
 import { deferredNames } from '../build/deferred-sources.mjs';
-import { bundlePath, startBundle, type BundleProcess } from './helpers/bundle.js';
+import { binaryEvent, bundlePath, startBundle, type BundleProcess } from './helpers/bundle.js';
 import { startReceiver, type Receiver } from './helpers/receiver.js';
 import { waitFor } from './helpers/wait.js';
 
@@ -25,19 +25,16 @@ after(async () => {
   rmSync(work, { recursive: true, force: true });
 });
 
-const event = (id: string) => ({
-  method: 'POST',
-  headers: {
-    'content-type': 'application/json',
-    'ce-specversion': '1.0',
-    'ce-id': id,
-    'ce-source': '/test',
-    'ce-type': 'test.code-cache',
-    'ce-knativeerrordest': 'http://subscriber.default.svc.cluster.local/',
-    'ce-knativeerrorcode': '500',
-  },
-  body: JSON.stringify({ trade: id }),
-});
+const event = (id: string) =>
+  binaryEvent(
+    id,
+    'test.code-cache',
+    { trade: id },
+    {
+      'ce-knativeerrordest': 'http://subscriber.default.svc.cluster.local/',
+      'ce-knativeerrorcode': '500',
+    },
+  );
 
 /** A copy of the bundle (loader and payload) with `edit` applied to the loader's text or to the payload's bytes. */
 function editedBundle(name: string, edit: { loader?: (text: string) => string; payload?: (bytes: Buffer) => Buffer }) {

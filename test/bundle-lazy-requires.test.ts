@@ -13,7 +13,7 @@ import { build, type Plugin } from 'esbuild';
 import { embeddedParts } from '../build/code-cache.mjs';
 import { lazyRequiresPlugin } from '../build/lazy-requires-plugin.mjs';
 import { uriReferencePlugin } from '../build/uri-reference-plugin.mjs';
-import { bundlePath, startBundle } from './helpers/bundle.js';
+import { binaryEvent, bundlePath, startBundle } from './helpers/bundle.js';
 
 const work = mkdtempSync(join(tmpdir(), 'ke-lazy-requires-'));
 after(() => rmSync(work, { recursive: true, force: true }));
@@ -56,17 +56,7 @@ test("a subscriber answers its first events without loading zlib, assert, worker
   );
   try {
     for (const id of ['lazy-1', 'lazy-2']) {
-      const res = await fetch(running.url, {
-        method: 'POST',
-        headers: {
-          'content-type': 'application/json',
-          'ce-specversion': '1.0',
-          'ce-id': id,
-          'ce-source': '/test',
-          'ce-type': 'test.lazy',
-        },
-        body: JSON.stringify({ id }),
-      });
+      const res = await fetch(running.url, binaryEvent(id, 'test.lazy'));
       assert.equal(res.status, 200);
       assert.deepEqual(await res.json(), { id });
     }

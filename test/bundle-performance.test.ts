@@ -9,23 +9,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { embeddedParts } from '../build/code-cache.mjs';
-import { bundlePath, startBundle } from './helpers/bundle.js';
+import { binaryEvent, bundlePath, startBundle } from './helpers/bundle.js';
 import { startOtlpCollector } from './helpers/otlp-collector.js';
 
 const work = mkdtempSync(join(tmpdir(), 'ke-performance-'));
 after(() => rmSync(work, { recursive: true, force: true }));
 
-const event = (id: string): RequestInit => ({
-  method: 'POST',
-  headers: {
-    'content-type': 'application/json',
-    'ce-specversion': '1.0',
-    'ce-id': id,
-    'ce-source': '/test',
-    'ce-type': 'test.performance',
-  },
-  body: JSON.stringify({ id }),
-});
+const event = (id: string) => binaryEvent(id, 'test.performance');
 
 const code = (): string => embeddedParts(bundlePath)?.code ?? readFileSync(bundlePath, 'utf8');
 

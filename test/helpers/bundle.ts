@@ -70,3 +70,27 @@ export async function startBundle(
   }
   return { child, url, port, stdout: () => out, stderr: () => err, exited };
 }
+
+/**
+ * A binary-mode CloudEvent as `fetch` options: JSON data, `ce-id` the given id, `ce-type` the given type, any more
+ * `ce-` headers as given (the bundle tests post the same event shape to each role they start).
+ */
+export function binaryEvent(
+  id: string,
+  type: string,
+  data: unknown = { id },
+  extraHeaders: Record<string, string> = {},
+): RequestInit {
+  return {
+    method: 'POST',
+    headers: {
+      'content-type': 'application/json',
+      'ce-specversion': '1.0',
+      'ce-id': id,
+      'ce-source': '/test',
+      'ce-type': type,
+      ...extraHeaders,
+    },
+    body: JSON.stringify(data),
+  };
+}
