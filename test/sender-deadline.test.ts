@@ -37,14 +37,18 @@ function senderAnswering503(backoffMs: number) {
   return { sender, timeouts, sleeps };
 }
 
+/** What the send was refused with; fails the test if it was accepted. */
+const refusal = (sent: Promise<unknown>): Promise<unknown> =>
+  sent.then(
+    () => assert.fail('a 503 from every attempt must not be accepted'),
+    (e: unknown) => e,
+  );
+
 const event = () => new CloudEvent({ id: 'e-1', source: '/s', type: 't' }, false);
 
 test('a backoff cut to the time left is the last wait: no attempt follows it, the 503 is what the caller hears', async () => {
   const { sender, timeouts, sleeps } = senderAnswering503(5000);
-  const err = await sender.send(event()).then(
-    () => assert.fail('a 503 from every attempt must not be accepted'),
-    (e: unknown) => e,
-  );
+  const err = await refusal(sender.send(event()));
   assert.ok(err instanceof HttpError);
   assert.equal(err.status, 503);
   assert.match(err.message, /answered 503 after 1 attempt;/);
@@ -55,10 +59,7 @@ test('a backoff cut to the time left is the last wait: no attempt follows it, th
 
 test('backoffs that fit in the time left are waited, and every retry is made', async () => {
   const { sender, timeouts, sleeps } = senderAnswering503(10);
-  const err = await sender.send(event()).then(
-    () => assert.fail('a 503 from every attempt must not be accepted'),
-    (e: unknown) => e,
-  );
+  const err = await refusal(sender.send(event()));
   assert.ok(err instanceof HttpError);
   assert.equal(err.status, 503);
   assert.match(err.message, /answered 503 after 4 attempts;/);
