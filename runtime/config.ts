@@ -8,6 +8,7 @@ import {
   httpUrl,
   integer,
   oneOf,
+  optionalInteger,
   section as parseSection,
   withoutEmpty,
   type Env,
@@ -52,6 +53,8 @@ const commonSchema = v.object({
     v.picklist(roles, `expected one of ${roles.join(', ')}`),
   ),
   PORT: integer(1, 65535, 8080),
+  /** A second listener for /healthz and /readyz only (runtime/probe-server.ts); unset: probes go to PORT alone. */
+  PROBE_PORT: optionalInteger(1, 65535),
   LOG_LEVEL: oneOf(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const, 'info'),
   MAX_BODY_BYTES: integer(1, 100 * 1024 * 1024, 1024 * 1024),
   SHUTDOWN_TIMEOUT_SECONDS: integer(0, 3600, 30),
@@ -188,6 +191,8 @@ export interface MetricsConfig {
 
 interface CommonConfig {
   readonly port: number;
+  /** PROBE_PORT: where /healthz and /readyz are also served, on a listener of their own; undefined: PORT only. */
+  readonly probePort: number | undefined;
   readonly logLevel: LogLevel;
   readonly maxBodyBytes: number;
   /** MEMORY_BUDGET_BYTES; undefined: derived from the container's memory limit at start-up (assemble.ts). */
@@ -276,12 +281,19 @@ const section = <S extends v.GenericSchema>(
  * passes the build's registry, runtime/function-registry.ts); without them any name passes here, and an unknown
  * one fails when the role loads it.
  */
+/** One port cannot be listened on twice: PROBE_PORT equal to PORT would fail at start-up with EADDRINUSE. */
+function probePortProblems(c: { readonly PORT: number; readonly PROBE_PORT?: number | undefined }): string[] {
+  if (c.PROBE_PORT !== c.PORT) return [];
+  return [`PROBE_PORT: must differ from PORT (both ${c.PORT}): the probes get a listener of their own, or unset it`];
+}
+
 export function parseConfig(rawEnv: Env, secrets?: Secrets, functionNames?: readonly string[]): RuntimeConfig {
   const refs = resolveSecretReferences(rawEnv, secrets);
   const env = withoutEmpty(refs.env);
   const shown = withoutEmpty(rawEnv);
   const problems: string[] = [];
   const c = section(commonSchema, env, problems, shown);
+  if (c) problems.push(...probePortProblems(c));
   // The role decides which other variables are checked, even when an unrelated common one is wrong.
   const roleResult = v.safeParse(commonSchema.entries.ROLE, env.ROLE);
   const role = roleResult.success ? roleResult.output : undefined;
@@ -322,6 +334,7 @@ function commonConfig(
 ): CommonConfig {
   return {
     port: c.PORT,
+    probePort: c.PROBE_PORT,
     logLevel: c.LOG_LEVEL,
     maxBodyBytes: c.MAX_BODY_BYTES,
     memoryBudgetBytes: c.MEMORY_BUDGET_BYTES,
@@ -418,6 +431,7 @@ function sinkForwarderConfig(
 /** What main.ts needs before secrets exist: where to listen and log while loading them, and where they come from. */
 export interface BootConfig {
   readonly port: number;
+  readonly probePort: number | undefined;
   readonly logLevel: LogLevel;
   readonly logBase: {
     readonly service: string | undefined;
@@ -427,11 +441,16 @@ export interface BootConfig {
   readonly vault: VaultConfig;
 }
 
-/** PORT, LOG_LEVEL and VAULT_* cannot themselves come from secrets: they are needed to load them. */
+/** PORT, PROBE_PORT, LOG_LEVEL and VAULT_* cannot themselves come from secrets: they are needed to load them. */
 export function parseBootConfig(rawEnv: Env, functionNames?: readonly string[]): BootConfig {
   const env = withoutEmpty(rawEnv);
   const problems: string[] = [];
-  const c = section(v.pick(commonSchema, ['PORT', 'LOG_LEVEL', 'K_SERVICE', 'K_REVISION']), env, problems);
+  const c = section(
+    v.pick(commonSchema, ['PORT', 'PROBE_PORT', 'LOG_LEVEL', 'K_SERVICE', 'K_REVISION']),
+    env,
+    problems,
+  );
+  if (c) problems.push(...probePortProblems(c));
   const vault = vaultSection(env, problems);
   if (problems.length > 0 || !c || !vault) {
     // Report everything wrong at once, as parseConfig does; only secret references wait for the secrets.
@@ -446,6 +465,7 @@ export function parseBootConfig(rawEnv: Env, functionNames?: readonly string[]):
   const role = env.ROLE?.trim();
   return Object.freeze({
     port: c.PORT,
+    probePort: c.PROBE_PORT,
     logLevel: c.LOG_LEVEL,
     logBase: Object.freeze({ service: c.K_SERVICE ?? role, revision: c.K_REVISION, role }),
     vault,

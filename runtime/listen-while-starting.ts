@@ -11,6 +11,8 @@ import { listen, pacedListener } from './server.js';
 
 export interface StartingServer {
   readonly server: Server;
+  /** The app that answers until `serve`: probes (/readyz 503 "starting") and a 503 for every event. */
+  readonly app: Koa;
   serve(app: Koa): void;
 }
 
@@ -25,6 +27,7 @@ export async function listenWhileStarting(port: number, log: Logger): Promise<St
   const server = await listen(starting, { port });
   return {
     server,
+    app: starting,
     serve(app) {
       server.removeAllListeners('request');
       server.on('request', pacedListener(app));

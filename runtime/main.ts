@@ -2,11 +2,13 @@
 // drain on SIGTERM. The one file that imports the generated function registry: it hands it to the runtime.
 import { functionLoaders, functionNames } from '../functions/index.js';
 import type { Server } from 'node:http';
+import type Koa from 'koa';
 import { assemble, type Assembled } from './assemble.js';
 import { ConfigError, parseBootConfig, parseConfig, type BootConfig, type RuntimeConfig } from './config.js';
 import { functionRegistry } from './function-registry.js';
 import { listenWhileStarting, type StartingServer } from './listen-while-starting.js';
 import { createLogger, type Logger } from './logger.js';
+import { listenForProbes, type ProbeServer } from './probe-server.js';
 import { openSecrets, type SecretSource } from './secrets/index.js';
 import { drain, listen } from './server.js';
 
@@ -18,11 +20,18 @@ function fail(message: string): never {
   process.exit(1);
 }
 
-function failToListen(err: unknown, port: number): never {
+function failToListen(err: unknown, port: number, name = 'PORT'): never {
   const code = (err as { code?: string }).code;
-  if (code === 'EADDRINUSE') fail(`PORT ${port} is already in use: stop what listens there or set PORT to a free port`);
-  if (code === 'EACCES') fail(`PORT ${port} needs privileges: use a port above 1023`);
+  if (code === 'EADDRINUSE')
+    fail(`${name} ${port} is already in use: stop what listens there or set ${name} to a free port`);
+  if (code === 'EACCES') fail(`${name} ${port} needs privileges: use a port above 1023`);
   throw err;
+}
+
+/** The probes' own listener (PROBE_PORT), when configured. */
+function probesOn(app: Koa, port: number | undefined): Promise<ProbeServer | undefined> {
+  if (port === undefined) return Promise.resolve(undefined);
+  return listenForProbes(app, port).catch((err: unknown) => failToListen(err, port, 'PROBE_PORT'));
 }
 
 /** The secrets config values may reference; on failure, the retry warnings logged meanwhile reach stdout first. */
@@ -38,6 +47,7 @@ async function loadSecrets(boot: BootConfig, bootLog: Logger): Promise<SecretSou
 /** SIGTERM (or Ctrl-C): readiness 503, requests in flight finish, then what the role opened is closed. */
 function drainOnSignals(
   server: Server,
+  probes: ProbeServer | undefined,
   runtime: Assembled,
   secrets: SecretSource,
   config: RuntimeConfig,
@@ -51,6 +61,7 @@ function drainOnSignals(
     const { abandoned } = await drain(server, runtime.lifecycle, config.shutdownTimeoutMs);
     await runtime.close();
     secrets.close();
+    await probes?.close();
     if (abandoned > 0) log.warn({ abandoned }, 'shutdown timeout reached with requests still running');
     log.info('stopped');
     log.flush(() => process.exit(0));
@@ -73,6 +84,8 @@ async function main(): Promise<void> {
     boot.vault.mode === 'direct'
       ? await listenWhileStarting(boot.port, bootLog).catch((err: unknown) => failToListen(err, boot.port))
       : undefined;
+  // While Vault is awaited, the probes are answered by the starting app on both ports.
+  const startingProbes = starting ? await probesOn(starting.app, boot.probePort) : undefined;
   const secrets = await loadSecrets(boot, bootLog);
   const env = Object.freeze({ ...process.env });
   let config: RuntimeConfig;
@@ -99,12 +112,14 @@ async function main(): Promise<void> {
   } catch (err) {
     failToListen(err, config.port);
   }
+  startingProbes?.serve(runtime.app);
+  const probes = startingProbes ?? (await probesOn(runtime.app, config.probePort));
   runtime.lifecycle.markReady();
   log.info(
-    { port: config.port, version, memoryBudgetBytes: runtime.memoryBudget.limitBytes },
+    { port: config.port, probePort: config.probePort, version, memoryBudgetBytes: runtime.memoryBudget.limitBytes },
     `${config.role} listening`,
   );
-  drainOnSignals(server, runtime, secrets, config, log);
+  drainOnSignals(server, probes, runtime, secrets, config, log);
 }
 
 main().catch((err: unknown) => {

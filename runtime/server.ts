@@ -24,7 +24,7 @@ function clientErrorStatus(code: string | undefined): [number, string] {
   return [400, 'malformed HTTP request'];
 }
 
-function answerClientError(err: NodeJS.ErrnoException, socket: Duplex): void {
+export function answerClientError(err: NodeJS.ErrnoException, socket: Duplex): void {
   // A reset or a half-closed socket has nobody to answer.
   if (!socket.writable || err.code === 'ECONNRESET') {
     socket.destroy();
@@ -41,7 +41,7 @@ function answerClientError(err: NodeJS.ErrnoException, socket: Duplex): void {
 }
 
 /** The paths of the probes: answered in the turn they arrive, never queued behind request work. */
-function isProbe(url: string | undefined): boolean {
+export function isProbe(url: string | undefined): boolean {
   const path = url?.split('?', 1)[0];
   return path === '/healthz' || path === '/readyz';
 }

@@ -12,7 +12,7 @@ import { createLogger } from '../runtime/logger.js';
 import { openSecrets, VaultStartupError } from '../runtime/secrets/index.js';
 import type { Clock } from '../runtime/clock.js';
 import type { SecretsFailureReason } from '../runtime/secrets/store.js';
-import { startBundle } from './helpers/bundle.js';
+import { freePort, startBundle } from './helpers/bundle.js';
 import { startReceiver } from './helpers/receiver.js';
 import { assertNoSecrets, postEvent, runBundleToExit } from './helpers/secrets.js';
 import { startVaultStandin, type VaultStandinOptions } from './helpers/vault-standin.js';
@@ -337,16 +337,24 @@ test('while Vault is unavailable at start-up /readyz answers 503, then 200 once 
   const { vault, tokenPath } = await standin();
   vault.putKv2('secret', 'app', { BROKER_URL: 'http://127.0.0.1:9/ns/b' });
   vault.fail.sealed = true;
-  const bundle = await startBundle(handlerFromVault(vault.url, tokenPath, { VAULT_STARTUP_DEADLINE_SECONDS: '20' }));
+  // PROBE_PORT too: while Vault is awaited the probes' own listener answers for the starting app, then the real one
+  const probePort = await freePort();
+  const bundle = await startBundle(
+    handlerFromVault(vault.url, tokenPath, { VAULT_STARTUP_DEADLINE_SECONDS: '20', PROBE_PORT: String(probePort) }),
+  );
   cleanups.push(() => void bundle.child.kill('SIGKILL'));
-  const starting = await fetch(`${bundle.url}readyz`);
-  assert.equal(starting.status, 503);
-  assert.match(await starting.text(), /starting/);
+  for (const url of [bundle.url, `http://127.0.0.1:${probePort}/`]) {
+    const starting = await fetch(`${url}readyz`);
+    assert.equal(starting.status, 503);
+    assert.deepEqual(await starting.json(), { success: false, error: { type: 'shutting_down', message: 'starting' } });
+  }
+  assert.equal((await fetch(`http://127.0.0.1:${probePort}/healthz`)).status, 200);
   assert.equal((await postEvent(bundle.url, 'early')).status, 503);
   vault.fail.sealed = false;
   await waitFor(async () => ((await fetch(`${bundle.url}readyz`)).status === 200 ? true : undefined), 10_000, {
     what: 'readiness',
   });
+  assert.deepEqual(await (await fetch(`http://127.0.0.1:${probePort}/readyz`)).json(), { status: 'ready' });
   bundle.child.kill('SIGTERM');
   assert.equal(await bundle.exited, 0);
 });

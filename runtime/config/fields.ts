@@ -48,6 +48,21 @@ export const integer = (min: number, max: number, fallback: number) => {
   );
 };
 
+/** A whole number from min to max with no default: unset (or empty) stays undefined. */
+export const optionalInteger = (min: number, max: number) => {
+  const expected = `expected a whole number from ${min} to ${max}`;
+  return v.optional(
+    v.pipe(
+      v.string(),
+      v.trim(),
+      v.regex(/^\d+$/, expected),
+      v.transform(Number),
+      v.minValue(min, expected),
+      v.maxValue(max, expected),
+    ),
+  );
+};
+
 export const oneOf = <const T extends readonly string[]>(values: T, fallback: T[number]) =>
   v.optional(
     v.pipe(v.string(), v.trim(), v.toLowerCase(), v.picklist(values, `expected one of ${values.join(', ')}`)),
