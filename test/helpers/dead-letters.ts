@@ -1,5 +1,6 @@
 // Dead letters as Knative delivers them (binary CloudEvents with the knativeerror* extensions), the dlq's
 // admin API, and waiting for a condition with a deadline: shared by the dlq tests of every store.
+import { lightPost } from './light-post.js';
 import { waitFor as sharedWaitFor } from './wait.js';
 
 export interface DeadLetterInput {
@@ -20,28 +21,46 @@ export interface Sent {
   readonly retryAfter: string | null;
 }
 
-export async function sendDeadLetter(url: string, input: DeadLetterInput, signal?: AbortSignal): Promise<Sent> {
-  const headers: Record<string, string> = {
-    'content-type': 'application/json',
-    'ce-specversion': '1.0',
-    'ce-id': input.id,
-    'ce-type': input.type ?? 'com.example.trade',
-    'ce-source': input.source ?? '/provider',
-    'ce-knativeerrordest': input.dest ?? 'http://transform.default.svc.cluster.local',
-    'ce-knativeerrorcode': input.code ?? '422',
-    'ce-knativeerrordata': Buffer.from(input.body ?? '{"success":false}').toString('base64'),
-  };
-  const res = await fetch(url, {
-    method: 'POST',
-    headers,
+/** The headers and body Knative sends a dead-letter sink for `input`. */
+function deadLetterRequest(input: DeadLetterInput): { headers: Record<string, string>; body: string } {
+  return {
+    headers: {
+      'content-type': 'application/json',
+      'ce-specversion': '1.0',
+      'ce-id': input.id,
+      'ce-type': input.type ?? 'com.example.trade',
+      'ce-source': input.source ?? '/provider',
+      'ce-knativeerrordest': input.dest ?? 'http://transform.default.svc.cluster.local',
+      'ce-knativeerrorcode': input.code ?? '422',
+      'ce-knativeerrordata': Buffer.from(input.body ?? '{"success":false}').toString('base64'),
+    },
     body: JSON.stringify(input.data ?? { n: input.id }),
-    signal,
-  });
+  };
+}
+
+export async function sendDeadLetter(url: string, input: DeadLetterInput, signal?: AbortSignal): Promise<Sent> {
+  const { headers, body } = deadLetterRequest(input);
+  const res = await fetch(url, { method: 'POST', headers, body, signal });
   return {
     status: res.status,
     text: await res.text(),
     id: res.headers.get('x-dead-letter-id'),
     retryAfter: res.headers.get('retry-after'),
+  };
+}
+
+/**
+ * sendDeadLetter over node:http (test/helpers/light-post.ts) instead of fetch: the same request and answer, at
+ * about a quarter of the CPU per request on loopback. For the tests that send dead letters by the hundred.
+ */
+export async function postDeadLetter(url: string, input: DeadLetterInput, signal?: AbortSignal): Promise<Sent> {
+  const { headers, body } = deadLetterRequest(input);
+  const res = await lightPost(url, headers, body, signal);
+  return {
+    status: res.status,
+    text: res.text,
+    id: res.header('x-dead-letter-id'),
+    retryAfter: res.header('retry-after'),
   };
 }
 
