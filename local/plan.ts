@@ -268,6 +268,9 @@ function servicePlan(
   const port = new URL(url).port;
   // What Knative Serving injects into every container.
   Object.assign(env, { PORT: port, K_SERVICE: s.name, K_CONFIGURATION: s.name, K_REVISION: `${s.name}-00001` });
+  // The probes' own listener is for Knative's probers (runtime/probe-server.ts): locally nothing probes it, and the
+  // chart's one port number (serviceDefaults.probePort) cannot be listened on by every service of one machine.
+  delete env.PROBE_PORT;
   return {
     name: s.name,
     namespace: s.namespace,

@@ -104,6 +104,8 @@ The container env, merged by name: chart contract first, then services.<name>.en
 {{- $_ := set $env "OUTBOUND_DEADLINE_MS" (dict "value" (toString (int (ternary $cfg.outboundDeadlineMs 25000 (hasKey $cfg "outboundDeadlineMs"))))) -}}
 {{- $budget := ternary $cfg.memoryBudgetBytes "auto" (hasKey $cfg "memoryBudgetBytes") -}}
 {{- $_ := set $env "MEMORY_BUDGET_BYTES" (dict "value" (ternary $budget (toString (int64 $budget)) (kindIs "string" $budget))) -}}
+{{- /* The probes' own listener (runtime/probe-server.ts); service.yaml points the readiness probe at it. */ -}}
+{{- with $cfg.probePort }}{{ $_ := set $env "PROBE_PORT" (dict "value" (toString (int .))) }}{{ end -}}
 {{- include "ke.handlerAuthEnv" (dict "env" $env "cfg" $cfg "role" $role "at" $at) -}}
 {{- if has $role (list "subscriber" "sink-forwarder") -}}
 {{- if not $cfg.function }}{{ fail (printf "%s.function: required for role %s" $at $role) }}{{ end -}}

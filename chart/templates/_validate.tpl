@@ -91,6 +91,19 @@ a token. (dict "env" envMap "cfg" serviceConfig "at" "services.x")
 {{- fail (printf "%s.env.METRICS_ENABLED: a public service's /metrics is reachable from the internet: set metrics.token.existingSecret (METRICS_TOKEN) to serve it, or leave METRICS_ENABLED to the chart (false)" .at) -}}
 {{- end -}}
 {{- include "ke.validateDeadlineAndBudget" (dict "val" $val "cfg" .cfg "at" .at) -}}
+{{- include "ke.validateProbePort" (dict "val" $val "at" .at) -}}
+{{- end -}}
+
+{{/*
+PROBE_PORT shares the pod's network with queue-proxy, which listens on 8008, 8012, 8013, 8022, 8112, 9090 and 9091
+(Knative's reserved ports), and must differ from the container port (8080; the runtime refuses PORT = PROBE_PORT).
+(dict "val" plainEnv "at" path)
+*/}}
+{{- define "ke.validateProbePort" -}}
+{{- $port := toString (get .val "PROBE_PORT") -}}
+{{- if has $port (list "8080" "8008" "8012" "8013" "8022" "8112" "9090" "9091") -}}
+{{- fail (printf "%s.probePort: %s is taken: 8080 is the container port and 8008, 8012, 8013, 8022, 8112, 9090, 9091 are queue-proxy's in the same pod. Choose another port, or null for probes on the container port" .at $port) -}}
+{{- end -}}
 {{- end -}}
 
 {{/*
