@@ -6,8 +6,9 @@
 //   2. start-up and memory with --records (1,000,000) dead letters stored, against bare node:http's idle RSS;
 //   3. keyset paging over --paging-rows (100,000): the first page against the last one (and with a filter).
 //
-// Runs the built bundle (npm run build) and a throwaway PostgreSQL server (test/helpers/postgres.ts, so run it
-// with tsx):   node --import tsx bench/dlq-stores.mjs [--records 1000000] [--paging-rows 100000] [--seconds 8] [--connections 32]
+// Runs the built bundle (npm run build) and a throwaway PostgreSQL server (test/helpers/postgres.ts, imported as
+// .js as the TypeScript sources import each other, which tsx resolves to the .ts: so run it with tsx):
+//   node --import tsx bench/dlq-stores.mjs [--records 1000000] [--paging-rows 100000] [--seconds 8] [--connections 32]
 // Prints markdown tables; figures are only comparable within one run on one machine.
 import { spawn } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
@@ -16,7 +17,7 @@ import http from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { startPostgres } from '../test/helpers/postgres.ts';
+import { startPostgres } from '../test/helpers/postgres.js';
 import { freePort, memoryOf, stop } from './lib/processes.mjs';
 import { median } from './lib/stats.mjs';
 
@@ -124,6 +125,7 @@ async function throughput() {
   const baseFile = join(dir, 'baseline.jsonl');
   const dbUrl = await pg.createDatabase('throughput');
   const baseUrl = await pg.createDatabase('baseline');
+  /** @type {[label: string, args: string[], env: Record<string, string>, readyPath?: string][]} */
   const targets = [
     ['file store', [bundle], { ROLE: 'dlq', DLQ_FILE: file }],
     [
@@ -183,7 +185,8 @@ async function fileWith(count, name) {
   const stream = createWriteStream(path);
   const receivedAt = new Date().toISOString();
   for (let i = 0; i < count; i++) {
-    if (!stream.write(letterLine(i, receivedAt))) await new Promise((r) => stream.once('drain', r));
+    if (!stream.write(letterLine(i, receivedAt)))
+      await /** @type {Promise<void>} */ (new Promise((r) => stream.once('drain', r)));
   }
   await new Promise((r) => stream.end(r));
   return path;
@@ -214,10 +217,15 @@ async function databaseWith(count, name) {
   return url;
 }
 
+/**
+ * A page of GET /dead-letters, as far as this script reads it.
+ * @typedef {{ items: unknown[], nextCursor: string | null }} LetterPage
+ */
+
 async function timedGet(port, path) {
   const started = performance.now();
   const res = await fetch(`http://127.0.0.1:${port}${path}`, { headers: { authorization: `Bearer ${token}` } });
-  const body = await res.json();
+  const body = /** @type {LetterPage} */ (await res.json());
   if (res.status !== 200) throw new Error(`${path}: ${res.status} ${JSON.stringify(body)}`);
   return { ms: performance.now() - started, body };
 }

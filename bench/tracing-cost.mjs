@@ -59,8 +59,17 @@ const servers = {
   'on, 0.01': subscriber('tracing on, ratio 0.01', paths.bundle, on(0.01)),
 };
 const names = Object.keys(servers);
+/**
+ * Per server, keyed by connections (10, 100): its load runs while the rounds go on, then their medians and
+ * summed failures beside its RSS idle and at its peak after the load.
+ * @typedef {Awaited<ReturnType<typeof measureLoad>>} LoadRun
+ * @typedef {{ idleMiB: number, runs: Record<number, LoadRun[]> }} Collected
+ * @typedef {Record<'requestsPerSecond' | 'cpuUsPerRequest' | 'non2xx' | 'errors' | 'timeouts', number>} Figures
+ * @typedef {{ idleMiB: number, at: Record<number, Figures>, loadedMiB: number }} Summary
+ */
 
 try {
+  /** @type {Record<string, { ms: number[], cpu: number[] }>} */
   const cold = Object.fromEntries(names.map((n) => [n, { ms: [], cpu: [] }]));
   for (let i = 0; i < starts; i++) {
     for (const name of names) {
@@ -76,8 +85,11 @@ try {
   // machine a single run per server measures the neighbours as much as the server; the median of the rounds
   // compares them under the same conditions.
   const running = {};
+  /** @type {Record<string, Summary>} */
+  const summary = {};
   for (const name of names) running[name] = await startTimed(servers[name], probe);
   await new Promise((r) => setTimeout(r, 1000));
+  /** @type {Record<string, Collected>} */
   const load = Object.fromEntries(
     names.map((n) => [n, { idleMiB: memoryOf(running[n].child.pid).rssMiB, runs: { 10: [], 100: [] } }]),
   );
@@ -101,6 +113,7 @@ try {
       log(`load round ${round + 1}/${rounds} done`);
     }
     for (const name of names) {
+      /** @type {Record<number, Figures>} */
       const at = {};
       for (const c of [10, 100]) {
         const runs = load[name].runs[c];
@@ -112,7 +125,7 @@ try {
           timeouts: runs.reduce((a, r) => a + r.timeouts, 0),
         };
       }
-      load[name] = { ...load[name], at, loadedMiB: memoryOf(running[name].child.pid).peakMiB };
+      summary[name] = { idleMiB: load[name].idleMiB, at, loadedMiB: memoryOf(running[name].child.pid).peakMiB };
     }
   } finally {
     for (const name of names) await stop(running[name].child);
@@ -138,14 +151,14 @@ try {
   };
   row('cold start ms (median)', (n) => median(cold[n].ms), 1);
   row('start-up CPU ms', (n) => median(cold[n].cpu));
-  row('req/s @10', (n) => load[n].at[10].requestsPerSecond);
-  row('req/s @100', (n) => load[n].at[100].requestsPerSecond);
-  row('CPU µs/req @10', (n) => load[n].at[10].cpuUsPerRequest);
-  row('CPU µs/req @100', (n) => load[n].at[100].cpuUsPerRequest);
-  row('idle RSS MiB', (n) => load[n].idleMiB, 1);
-  row('peak RSS MiB (after load)', (n) => load[n].loadedMiB, 1);
+  row('req/s @10', (n) => summary[n].at[10].requestsPerSecond);
+  row('req/s @100', (n) => summary[n].at[100].requestsPerSecond);
+  row('CPU µs/req @10', (n) => summary[n].at[10].cpuUsPerRequest);
+  row('CPU µs/req @100', (n) => summary[n].at[100].cpuUsPerRequest);
+  row('idle RSS MiB', (n) => summary[n].idleMiB, 1);
+  row('peak RSS MiB (after load)', (n) => summary[n].loadedMiB, 1);
   const bad = names
-    .flatMap((n) => [10, 100].map((c) => load[n].at[c].non2xx + load[n].at[c].errors + load[n].at[c].timeouts))
+    .flatMap((n) => [10, 100].map((c) => summary[n].at[c].non2xx + summary[n].at[c].errors + summary[n].at[c].timeouts))
     .reduce((a, b) => a + b, 0);
   rows.push(
     `\nnon-2xx + errors + timeouts, all load runs: ${bad}; OTLP exports received: ${exported.requests} (${fmt(exported.bytes / 2 ** 20, 1)} MiB)`,

@@ -16,6 +16,7 @@ import { median } from './lib/stats.mjs';
 const root = fileURLToPath(new URL('..', import.meta.url));
 const runs = Number(process.argv.includes('--runs') ? process.argv[process.argv.indexOf('--runs') + 1] : 15);
 const dir = mkdtempSync(join(tmpdir(), 'tracing-choice-'));
+/** @type {import('esbuild').BuildOptions} */
 const bundleOptions = {
   bundle: true,
   platform: 'node',
