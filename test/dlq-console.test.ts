@@ -12,7 +12,7 @@ import { after, before, describe, test } from 'node:test';
 import type { Page } from 'playwright-core';
 import { startBundle } from './helpers/bundle.js';
 import { launchChromium, screenshotPath, type HeadlessChromium } from './helpers/chromium.js';
-import { adminCall, listAll, sendDeadLetter, waitFor } from './helpers/dead-letters.js';
+import { adminCall, listAll, postDeadLetter, waitFor } from './helpers/dead-letters.js';
 import { startPostgres, type PostgresServer } from './helpers/postgres.js';
 import { startReceiver, type Receiver } from './helpers/receiver.js';
 import { startRuntime, type RunningRuntime } from './helpers/runtime.js';
@@ -115,7 +115,7 @@ for (const storeKind of ['file', 'postgres'] as const) {
         ...storeEnv,
       });
       // What Knative would have dead-lettered: two subscribers refused events (422), one failed (500), a blob.
-      await sendDeadLetter(runtime.url, {
+      await postDeadLetter(runtime.url, {
         id: 'order-1',
         type: 'com.example.order',
         source: '/shop',
@@ -124,7 +124,7 @@ for (const storeKind of ['file', 'postgres'] as const) {
         body: '{"success":false,"error":{"message":"no address"}}',
         data: { order: 1, lines: [{ sku: 'A', qty: 2 }] },
       });
-      await sendDeadLetter(runtime.url, {
+      await postDeadLetter(runtime.url, {
         id: 'order-2',
         type: 'com.example.order',
         source: '/shop',
@@ -132,7 +132,7 @@ for (const storeKind of ['file', 'postgres'] as const) {
         dest: shipping.url,
         data: { order: 2 },
       });
-      await sendDeadLetter(runtime.url, {
+      await postDeadLetter(runtime.url, {
         id: 'invoice-1',
         type: 'com.example.invoice',
         source: '/billing',
@@ -149,16 +149,18 @@ for (const storeKind of ['file', 'postgres'] as const) {
         json: `{"note":${JSON.stringify(xss)},"n":12345678901234567890,"n":1}`,
       });
       await postBinaryDeadLetter(runtime.url, 'blob-1', billing.url);
-      await sendDeadLetter(runtime.url, { id: 'purge-1', type: 'purge.me', code: '400', dest: billing.url });
-      await sendDeadLetter(runtime.url, { id: 'purge-2', type: 'purge.me', code: '400', dest: billing.url });
+      await postDeadLetter(runtime.url, { id: 'purge-1', type: 'purge.me', code: '400', dest: billing.url });
+      await postDeadLetter(runtime.url, { id: 'purge-2', type: 'purge.me', code: '400', dest: billing.url });
       page = await chromium.browser.newPage();
       page.setDefaultTimeout(20_000);
-      page.on('console', (m) => process.env.DEBUG_CONSOLE && console.log('page:', m.text()));
-      page.on(
-        'requestfinished',
-        async (r) =>
-          process.env.DEBUG_CONSOLE && console.log('req:', r.method(), r.url(), (await r.response())?.status()),
-      );
+      // Only when asked for: with a listener, Playwright sends every console message and finished request over
+      // to this process.
+      if (process.env.DEBUG_CONSOLE) {
+        page.on('console', (m) => console.log('page:', m.text()));
+        page.on('requestfinished', async (r) =>
+          console.log('req:', r.method(), r.url(), (await r.response())?.status()),
+        );
+      }
     });
     after(async () => {
       await page?.close();
@@ -291,7 +293,7 @@ for (const storeKind of ['file', 'postgres'] as const) {
     test('a bulk replay job shows live progress and can be cancelled', async () => {
       await Promise.all(
         Array.from({ length: 120 }, (_, i) =>
-          sendDeadLetter(runtime.url, { id: `bulk-${i}`, type: 'com.example.bulk', code: '503', dest: bulk.url }),
+          postDeadLetter(runtime.url, { id: `bulk-${i}`, type: 'com.example.bulk', code: '503', dest: bulk.url }),
         ),
       );
       await page.getByLabel('Type', { exact: true }).fill('com.example.bulk');
