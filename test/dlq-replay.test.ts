@@ -22,7 +22,7 @@ import { defaultDelivery } from '../local/delivery.js';
 import { fetchPost } from '../local/http.js';
 import { createConsole } from '../local/log.js';
 import { startServer, type RunningServer } from '../local/server.js';
-import { adminCall, listAll, sendDeadLetter, waitFor } from './helpers/dead-letters.js';
+import { adminCall, listAll, postDeadLetter, waitFor } from './helpers/dead-letters.js';
 import { startBundle } from './helpers/bundle.js';
 import { lightPost } from './helpers/light-post.js';
 import { startPostgres, type PostgresServer } from './helpers/postgres.js';
@@ -174,8 +174,8 @@ describe('dlq replay: to the subscriber that failed', () => {
       BROKER_URL: broker.url,
       DLQ_REPLAY_TARGETS: `${allowed.url}, http://example.invalid/x`,
     });
-    const a = await sendDeadLetter(runtime.url, { id: 'a', dest: other.url });
-    const b = await sendDeadLetter(runtime.url, { id: 'b', dest: other.url });
+    const a = await postDeadLetter(runtime.url, { id: 'a', dest: other.url });
+    const b = await postDeadLetter(runtime.url, { id: 'b', dest: other.url });
 
     const toBroker = await post(runtime.url, `/dead-letters/${a.id}/replay?to=broker`);
     assert.equal(toBroker.body.target, broker.url);
@@ -215,7 +215,7 @@ describe('dlq replay: to the subscriber that failed', () => {
     assert.match(noDestReplay.body.error.message, /no knativeerrordest/);
 
     const withoutBroker = await dlq({ DLQ_FILE: storeFile() });
-    const c = await sendDeadLetter(withoutBroker.url, { id: 'c', dest: other.url });
+    const c = await postDeadLetter(withoutBroker.url, { id: 'c', dest: other.url });
     assert.equal((await post(withoutBroker.url, `/dead-letters/${c.id}/replay?to=broker`)).status, 400);
   });
 });
@@ -254,7 +254,7 @@ describe('dlq replay: a destination that replies', () => {
     const subscriber = await replyingSubscriber();
     const broker = await receiver({ status: 202 });
     const runtime = await dlq({ DLQ_FILE: storeFile(), BROKER_URL: broker.url });
-    const stored = await sendDeadLetter(runtime.url, { id: 'ship-1', dest: subscriber.url });
+    const stored = await postDeadLetter(runtime.url, { id: 'ship-1', dest: subscriber.url });
     const replayed = await post(runtime.url, `/dead-letters/${stored.id}/replay`);
     assert.equal(replayed.status, 200, JSON.stringify(replayed.body));
     assert.deepEqual(replayed.body.reply, { id: 'reply-to-ship-1', type: 'com.example.shipped', status: 202 });
@@ -264,7 +264,7 @@ describe('dlq replay: a destination that replies', () => {
     assert.deepEqual(broker.requests[0]!.event!.data, { shipped: true });
 
     const noBroker = await dlq({ DLQ_FILE: storeFile() });
-    const other = await sendDeadLetter(noBroker.url, { id: 'ship-2', dest: subscriber.url });
+    const other = await postDeadLetter(noBroker.url, { id: 'ship-2', dest: subscriber.url });
     const refused = await post(noBroker.url, `/dead-letters/${other.id}/replay`);
     assert.equal(refused.status, 502);
     assert.match(refused.body.error.message, /answered with a reply event \(com\.example\.shipped\).*set BROKER_URL/);
@@ -420,7 +420,7 @@ describe('dlq replay: bulk jobs', () => {
     const runtime = await dlq({ DLQ_FILE: storeFile() });
     const ids: string[] = [];
     for (let i = 0; i < 30; i++)
-      ids.push((await sendDeadLetter(runtime.url, { id: `c-${i}`, type: 'cancel.me', dest: target.url })).id!);
+      ids.push((await postDeadLetter(runtime.url, { id: `c-${i}`, type: 'cancel.me', dest: target.url })).id!);
     const { job } = (await post(runtime.url, `/dead-letters/replays?ids=${ids.join(',')}&rate=10`)).body;
     await waitFor('some sent', () => (target.requests.length >= 3 ? true : undefined));
     const cancelled = (await post(runtime.url, `/dead-letters/replays/${job.id}/cancel`)).body.job;
@@ -456,7 +456,7 @@ describe('dlq replay: a job across a restart, both stores', () => {
       let runtime = await startRuntime({ ROLE: 'dlq', DLQ_ADMIN_TOKEN: token, LOG_LEVEL: 'warn', ...storeEnv });
       await inParallel(60, 10, async (i) => {
         assert.equal(
-          (await sendDeadLetter(runtime.url, { id: `r-${i}`, type: 'restart.me', dest: target.url })).status,
+          (await postDeadLetter(runtime.url, { id: `r-${i}`, type: 'restart.me', dest: target.url })).status,
           202,
         );
       });
@@ -502,7 +502,7 @@ describe('dlq replay: a job when the dlq is killed', () => {
     let bundle = await startBundle(env, { cwd: dir });
     cleanups.push(async () => bundle.child.kill('SIGKILL'));
     await inParallel(40, 8, async (i) => {
-      assert.equal((await sendDeadLetter(bundle.url, { id: `k-${i}`, type: 'kill.me', dest: target.url })).status, 202);
+      assert.equal((await postDeadLetter(bundle.url, { id: `k-${i}`, type: 'kill.me', dest: target.url })).status, 202);
     });
     const { job } = (await post(bundle.url, '/dead-letters/replays?type=kill.me&rate=10')).body;
     await waitFor('some sent', () => (target.requests.length >= 3 ? true : undefined));
@@ -531,9 +531,9 @@ describe('dlq purge and audit', () => {
   test('purge by id and by filter with a dry-run count; purged letters stay gone after a restart; the audit log names the caller', async () => {
     const file = storeFile();
     let runtime = await startRuntime({ ROLE: 'dlq', DLQ_ADMIN_TOKEN: token, LOG_LEVEL: 'warn', DLQ_FILE: file });
-    const keep = await sendDeadLetter(runtime.url, { id: 'keep', type: 'keep' });
-    const one = await sendDeadLetter(runtime.url, { id: 'one', type: 'old' });
-    for (let i = 0; i < 5; i++) await sendDeadLetter(runtime.url, { id: `old-${i}`, type: 'old', code: '500' });
+    const keep = await postDeadLetter(runtime.url, { id: 'keep', type: 'keep' });
+    const one = await postDeadLetter(runtime.url, { id: 'one', type: 'old' });
+    for (let i = 0; i < 5; i++) await postDeadLetter(runtime.url, { id: `old-${i}`, type: 'old', code: '500' });
 
     assert.equal((await post(runtime.url, '/dead-letters/purge')).status, 400, 'no ids, no filter, no all=true');
     const dryOne = (await adminCall(runtime.url, token, `/dead-letters/${one.id}?dryRun=true`, 'DELETE')).body;
