@@ -252,6 +252,18 @@ test('the JSON charge covers what parsing really allocates, for the shapes that 
   }
 });
 
+test('the parsed-JSON estimate: the text, 64 bytes per object or array, 16 per separator, nothing for other bytes', () => {
+  // {"a":[1,2],"b":"x","c":{}}: 26 bytes, 3 containers ({ [ {), 6 separators (3 `:` and 3 `,`)
+  assert.equal(parsedJsonEstimate(Buffer.from('{"a":[1,2],"b":"x","c":{}}')), 26 + 3 * 64 + 6 * 16);
+  assert.equal(parsedJsonEstimate(Buffer.from('"日本 ]}"')), 11, 'closing brackets and UTF-8 bytes add nothing');
+  assert.equal(parsedJsonEstimate(Buffer.alloc(0)), 0);
+  // additive: a body estimated chunk by chunk as it arrives gives what the whole body gives
+  const body = Buffer.from(JSON.stringify({ list: Array.from({ length: 50 }, (_, i) => ({ i, s: `v${i}` })) }));
+  const halves = parsedJsonEstimate(body.subarray(0, 333)) + parsedJsonEstimate(body.subarray(333));
+  assert.equal(halves, parsedJsonEstimate(body));
+  assert.equal(parsedJsonEstimate(body), body.length + 52 * 64 + (1 + 50 * 3 + 49) * 16);
+});
+
 test('the default budget: half of the container limit after a 96 MiB baseline; a fixed budget without a limit', () => {
   const files = (entries: Record<string, string>) => (path: string) => entries[path];
   assert.equal(containerMemoryLimit(files({ '/sys/fs/cgroup/memory.max': '402653184\n' })), 384 * MiB);
