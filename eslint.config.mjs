@@ -25,7 +25,10 @@ export default tseslint.config(
   {
     files: ['**/*.ts'],
     rules: {
-      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+      // Unused variables, parameters and imports are TypeScript's to find (tsconfig.json: noUnusedLocals,
+      // noUnusedParameters; `npm run typecheck`, run by `npm test`): it already knows every symbol's uses, where this
+      // rule was a fifth of eslint's rule time, and it also finds a parameter unused before a used one.
+      '@typescript-eslint/no-unused-vars': 'off',
       '@typescript-eslint/consistent-type-imports': 'error',
       'no-console': 'error',
     },
@@ -35,7 +38,7 @@ export default tseslint.config(
     extends: [tseslint.configs.recommendedTypeChecked],
     languageOptions: { parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname } },
     rules: {
-      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+      '@typescript-eslint/no-unused-vars': 'off',
     },
   },
   {

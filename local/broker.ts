@@ -70,7 +70,6 @@ function logUndelivered(
 function publishableReply(
   log: BrokerDeps['log'],
   trigger: TriggerPlan,
-  response: PostResponse,
   hops: number,
   tag: Record<string, unknown>,
   read: () => CloudEvent<unknown> | undefined,
@@ -142,7 +141,7 @@ async function deliverTo(
     ...tag,
     attempts: result.attempts,
   });
-  const reply = publishableReply(log, trigger, result.response, hops, tag, () => replyOf(result.response, newId, now));
+  const reply = publishableReply(log, trigger, hops, tag, () => replyOf(result.response, newId, now));
   if (reply) publishReply(reply, hops + 1);
 }
 

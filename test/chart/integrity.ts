@@ -48,7 +48,7 @@ const KSVC_URL = /^http:\/\/([^./]+)\.([^./]+)\.svc\.[a-z0-9.-]+(\/.*)?$/;
 
 class Index {
   private readonly items = new Map<string, { apiVersion?: string; obj?: K8sObject }>();
-  constructor(objs: K8sObject[], external: ObjectRef[], private readonly problems: string[]) {
+  constructor(objs: K8sObject[], external: ObjectRef[], problems: string[]) {
     for (const o of objs) {
       const k = Index.key(o.kind, o.metadata.namespace ?? '', o.metadata.name);
       if (this.items.has(k)) problems.push(`duplicate ${o.kind} ${o.metadata.namespace ?? ''}/${o.metadata.name}`);
