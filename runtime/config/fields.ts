@@ -33,35 +33,24 @@ export const httpUrl = (what: string) =>
     ),
   );
 
-export const integer = (min: number, max: number, fallback: number) => {
+/** A whole number from min to max, as an environment string. */
+const wholeNumber = (min: number, max: number) => {
   const expected = `expected a whole number from ${min} to ${max}`;
-  return v.optional(
-    v.pipe(
-      v.string(),
-      v.trim(),
-      v.regex(/^\d+$/, expected),
-      v.transform(Number),
-      v.minValue(min, expected),
-      v.maxValue(max, expected),
-    ),
-    String(fallback),
+  return v.pipe(
+    v.string(),
+    v.trim(),
+    v.regex(/^\d+$/, expected),
+    v.transform(Number),
+    v.minValue(min, expected),
+    v.maxValue(max, expected),
   );
 };
 
+export const integer = (min: number, max: number, fallback: number) =>
+  v.optional(wholeNumber(min, max), String(fallback));
+
 /** A whole number from min to max with no default: unset (or empty) stays undefined. */
-export const optionalInteger = (min: number, max: number) => {
-  const expected = `expected a whole number from ${min} to ${max}`;
-  return v.optional(
-    v.pipe(
-      v.string(),
-      v.trim(),
-      v.regex(/^\d+$/, expected),
-      v.transform(Number),
-      v.minValue(min, expected),
-      v.maxValue(max, expected),
-    ),
-  );
-};
+export const optionalInteger = (min: number, max: number) => v.optional(wholeNumber(min, max));
 
 export const oneOf = <const T extends readonly string[]>(values: T, fallback: T[number]) =>
   v.optional(
