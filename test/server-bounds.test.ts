@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { connect } from 'node:net';
 import { startReceiver } from './helpers/receiver.js';
 import { startRuntime } from './helpers/runtime.js';
-import { listen } from '../runtime/server.js';
+import { isProbe, listen } from '../runtime/server.js';
 import Koa from 'koa';
 
 function raw(port: number, payload: string, waitMs = 3000): Promise<string> {
@@ -105,4 +105,23 @@ test('too many headers → 431 with the envelope, never a request handled with s
     await runtime.stop();
     await broker.close();
   }
+});
+
+test('the probes are /healthz and /readyz exactly, with or without a query; nothing else is', () => {
+  for (const url of ['/healthz', '/readyz', '/healthz?full=1', '/readyz?', '/healthz?'])
+    assert.equal(isProbe(url), true, url);
+  for (const url of [
+    undefined,
+    '/',
+    '',
+    '/healthzz',
+    '/healthz/',
+    '/readyzx',
+    '/readyz/x',
+    '/HEALTHZ',
+    '/health',
+    '/ready',
+    '/metrics',
+  ])
+    assert.equal(isProbe(url), false, String(url));
 });
