@@ -1,13 +1,18 @@
-// Replay semantics against a running dlq (file store; the console tests run the PostgreSQL store too):
+// Replay semantics against a running dlq, on the file store, and where a store keeps something (jobs, replay
+// marks, purges, the audit log) on the PostgreSQL store too, from a server this file starts: the console's
+// browser test (dlq-console.test.ts) runs on the file store only, and the admin API calls its page makes are
+// tested here on both stores.
 // - two Triggers match one event, one subscriber fails: the replay reaches only that subscriber (its
 //   knativeerrordest), through the project's local Broker with real Trigger fan-out and dead-lettering;
 // - to=broker, to=<allow-listed URL>, a URL not on DLQ_REPLAY_TARGETS refused; the replayed event keeps its
 //   id, loses knativeerror*, gains replayid, and the original's record points to the replay; dry runs;
 // - poison pills: a bulk job over 1,000 dead letters with bad ones mixed in replays every good one at the
 //   requested rate (measured from the receiver's own timestamps) and reports every bad one;
+// - a job by ids shows its progress and is cancelled at once, the ones sent marked replayed (both stores);
 // - a job survives a restart of the dlq (file and PostgreSQL stores; and kill -9 of the bundled dlq): saved or
 //   shown as interrupted, then resumed; nothing sent twice after SIGTERM, at least once after kill -9;
-// - purge by id and filter with a dry-run count, kept across a restart; every action in the audit log.
+// - purge by id and filter with a dry-run count, kept across a restart, a replay marked on its dead letter
+//   across it too; every action in the audit log, naming the caller (both stores).
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
@@ -32,6 +37,12 @@ import { startRuntime, type RunningRuntime } from './helpers/runtime.js';
 const token = 'replay-test-token-0123456789';
 const dirs: string[] = [];
 const cleanups: Array<() => Promise<unknown>> = [];
+let postgres: PostgresServer;
+let databases = 0;
+before(async () => {
+  postgres = await startPostgres({ fsync: false });
+  cleanups.push(() => postgres.close());
+});
 after(async () => {
   for (const cleanup of cleanups.reverse()) await cleanup().catch(() => undefined);
   for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
@@ -41,6 +52,16 @@ function storeFile(): string {
   const dir = mkdtempSync(join(tmpdir(), 'dlq-replay-'));
   dirs.push(dir);
   return join(dir, 'dead-letters.jsonl');
+}
+
+type StoreKind = 'file' | 'postgres';
+const storeKinds: readonly StoreKind[] = ['file', 'postgres'];
+
+/** A new, empty store of `kind`: the env a dlq needs for it (the same env again is the same store). */
+async function storeEnv(kind: StoreKind): Promise<Record<string, string>> {
+  return kind === 'file'
+    ? { DLQ_FILE: storeFile() }
+    : { DLQ_STORE: 'postgres', DLQ_DATABASE_URL: await postgres.createDatabase(`dlq_replay_${++databases}`) };
 }
 
 async function dlq(env: Record<string, string>): Promise<RunningRuntime> {
@@ -415,45 +436,66 @@ describe('dlq replay: bulk jobs', () => {
     assert.equal(second.failed, 40);
   });
 
-  test('a job by ids; cancel stops it at once', async () => {
-    const target = await receiver({ status: 202 });
-    const runtime = await dlq({ DLQ_FILE: storeFile() });
-    const ids: string[] = [];
-    for (let i = 0; i < 30; i++)
-      ids.push((await postDeadLetter(runtime.url, { id: `c-${i}`, type: 'cancel.me', dest: target.url })).id!);
-    const { job } = (await post(runtime.url, `/dead-letters/replays?ids=${ids.join(',')}&rate=10`)).body;
-    await waitFor('some sent', () => (target.requests.length >= 3 ? true : undefined));
-    const cancelled = (await post(runtime.url, `/dead-letters/replays/${job.id}/cancel`)).body.job;
-    assert.equal(cancelled.state, 'cancelled');
-    assert.equal(target.requests.length, cancelled.replayed, 'nothing sent after the cancel answered');
-    assert.ok(cancelled.replayed < 30);
-    const cancelledTwice = await post(runtime.url, `/dead-letters/replays/${job.id}/cancel`);
-    assert.equal(cancelledTwice.status, 409);
-    assert.equal(cancelledTwice.body.error.type, 'conflict');
-    assert.match(cancelledTwice.body.error.message, /nothing to cancel/);
-    assert.deepEqual(
-      target.requests.map((r) => r.event?.id),
-      ids.slice(0, cancelled.replayed).map((_, i) => `c-${i}`),
-      'in the order given',
-    );
-  });
+  for (const kind of storeKinds) {
+    test(`${kind} store: a job by ids shows its progress; cancel stops it at once; the ones sent are marked replayed`, async () => {
+      const target = await receiver({ status: 202 });
+      const runtime = await dlq(await storeEnv(kind));
+      const ids: string[] = [];
+      for (let i = 0; i < 30; i++)
+        ids.push((await postDeadLetter(runtime.url, { id: `c-${i}`, type: 'cancel.me', dest: target.url })).id!);
+      const { job } = (await post(runtime.url, `/dead-letters/replays?ids=${ids.join(',')}&rate=10`)).body;
+      // Its progress, as the console's progress bar reads it.
+      const running = await waitFor('some sent, as the job shows', async () => {
+        const shown = (await adminCall(runtime.url, token, `/dead-letters/replays/${job.id}`)).body.job;
+        return shown.replayed >= 3 ? shown : undefined;
+      });
+      assert.equal(running.state, 'running');
+      assert.equal(running.total, 30);
+      const cancelled = (await post(runtime.url, `/dead-letters/replays/${job.id}/cancel`)).body.job;
+      assert.equal(cancelled.state, 'cancelled');
+      assert.equal(target.requests.length, cancelled.replayed, 'nothing sent after the cancel answered');
+      assert.ok(cancelled.replayed < 30);
+      const cancelledTwice = await post(runtime.url, `/dead-letters/replays/${job.id}/cancel`);
+      assert.equal(cancelledTwice.status, 409);
+      assert.equal(cancelledTwice.body.error.type, 'conflict');
+      assert.match(cancelledTwice.body.error.message, /nothing to cancel/);
+      assert.deepEqual(
+        target.requests.map((r) => r.event?.id),
+        ids.slice(0, cancelled.replayed).map((_, i) => `c-${i}`),
+        'in the order given',
+      );
+      const listed = (await adminCall(runtime.url, token, '/dead-letters/replays')).body.jobs;
+      assert.deepEqual(
+        listed.map((j: { id: string; state: string }) => [j.id, j.state]),
+        [[job.id, 'cancelled']],
+      );
+      assert.deepEqual(
+        (await listAll(runtime.url, token, '&type=cancel.me&replayed=true')).map((i) => i.eventId).sort(),
+        target.requests.map((r) => r.event?.id).sort(),
+        'exactly the ones sent are marked replayed',
+      );
+      const audit = (await adminCall(runtime.url, token, '/dead-letters/audit')).body.items;
+      assert.deepEqual(
+        audit.map((e: { action: string; caller: { label: string } }) => [e.action, e.caller.label]),
+        [
+          ['replay-job-cancel', 'replay-test'],
+          ['replay-job-end', 'replay-test'],
+          ['replay-job', 'replay-test'],
+        ],
+      );
+      assert.deepEqual(audit[0].what, { job: job.id });
+      assert.equal(audit[1].result.state, 'cancelled');
+      assert.equal(audit[1].result.replayed, cancelled.replayed);
+    });
+  }
 });
 
 describe('dlq replay: a job across a restart, both stores', () => {
-  let postgres: PostgresServer;
-  before(async () => {
-    postgres = await startPostgres({ fsync: false });
-    cleanups.push(() => postgres.close());
-  });
-
-  for (const storeKind of ['file', 'postgres'] as const) {
+  for (const storeKind of storeKinds) {
     test(`${storeKind} store: a dry run counts and shows what would be sent; a job survives a restart of the dlq (interrupted, resumed, nothing sent twice)`, async () => {
       const target = await receiver({ status: 202 });
-      const storeEnv: Record<string, string> =
-        storeKind === 'file'
-          ? { DLQ_FILE: storeFile() }
-          : { DLQ_STORE: 'postgres', DLQ_DATABASE_URL: await postgres.createDatabase('dlq_restart') };
-      let runtime = await startRuntime({ ROLE: 'dlq', DLQ_ADMIN_TOKEN: token, LOG_LEVEL: 'warn', ...storeEnv });
+      const store = await storeEnv(storeKind);
+      let runtime = await startRuntime({ ROLE: 'dlq', DLQ_ADMIN_TOKEN: token, LOG_LEVEL: 'warn', ...store });
       await inParallel(60, 10, async (i) => {
         assert.equal(
           (await postDeadLetter(runtime.url, { id: `r-${i}`, type: 'restart.me', dest: target.url })).status,
@@ -474,7 +516,7 @@ describe('dlq replay: a job across a restart, both stores', () => {
       const sentBefore = target.requests.length;
       assert.ok(sentBefore < 60);
 
-      runtime = await startRuntime({ ROLE: 'dlq', DLQ_ADMIN_TOKEN: token, LOG_LEVEL: 'warn', ...storeEnv });
+      runtime = await startRuntime({ ROLE: 'dlq', DLQ_ADMIN_TOKEN: token, LOG_LEVEL: 'warn', ...store });
       cleanups.push(() => runtime.stop());
       const interrupted = (await adminCall(runtime.url, token, `/dead-letters/replays/${job.id}`)).body.job;
       assert.equal(interrupted.state, 'interrupted');
@@ -528,61 +570,83 @@ describe('dlq replay: a job when the dlq is killed', () => {
 });
 
 describe('dlq purge and audit', () => {
-  test('purge by id and by filter with a dry-run count; purged letters stay gone after a restart; the audit log names the caller', async () => {
-    const file = storeFile();
-    let runtime = await startRuntime({ ROLE: 'dlq', DLQ_ADMIN_TOKEN: token, LOG_LEVEL: 'warn', DLQ_FILE: file });
-    const keep = await postDeadLetter(runtime.url, { id: 'keep', type: 'keep' });
-    const one = await postDeadLetter(runtime.url, { id: 'one', type: 'old' });
-    for (let i = 0; i < 5; i++) await postDeadLetter(runtime.url, { id: `old-${i}`, type: 'old', code: '500' });
+  for (const kind of storeKinds) {
+    test(`${kind} store: purge by id and by filter with a dry-run count; purged letters stay gone and a replay stays marked after a restart; the audit log names the caller`, async () => {
+      const target = await receiver({ status: 202 });
+      const store = await storeEnv(kind);
+      let runtime = await startRuntime({ ROLE: 'dlq', DLQ_ADMIN_TOKEN: token, LOG_LEVEL: 'warn', ...store });
+      const keep = await postDeadLetter(runtime.url, { id: 'keep', type: 'keep', dest: target.url });
+      const one = await postDeadLetter(runtime.url, { id: 'one', type: 'old' });
+      for (let i = 0; i < 5; i++) await postDeadLetter(runtime.url, { id: `old-${i}`, type: 'old', code: '500' });
 
-    assert.equal((await post(runtime.url, '/dead-letters/purge')).status, 400, 'no ids, no filter, no all=true');
-    const dryOne = (await adminCall(runtime.url, token, `/dead-letters/${one.id}?dryRun=true`, 'DELETE')).body;
-    assert.equal(dryOne.count, 1);
-    assert.equal(
-      (await adminCall(runtime.url, token, `/dead-letters/${one.id}`)).status,
-      200,
-      'a dry run removes nothing',
-    );
-    assert.equal((await adminCall(runtime.url, token, `/dead-letters/${one.id}`, 'DELETE')).body.purged, 1);
-    assert.equal((await adminCall(runtime.url, token, `/dead-letters/${one.id}`)).status, 404);
+      // A replay before the purges: sent to its destination, marked on the record, and in the audit log.
+      const replayed = await post(runtime.url, `/dead-letters/${keep.id}/replay`, 'ops: bob');
+      assert.equal(replayed.status, 200, JSON.stringify(replayed.body));
+      assert.equal(target.requests.length, 1);
+      assert.equal(target.requests[0]!.event!.replayid, replayed.body.replayId);
 
-    const dry = await post(runtime.url, '/dead-letters/purge?type=old&code=500&dryRun=true', 'ops: alice');
-    assert.equal(dry.body.count, 5);
-    assert.equal(dry.body.sample.length, 5);
-    assert.equal((await listAll(runtime.url, token, '&type=old')).length, 5);
-    const purged = await post(runtime.url, '/dead-letters/purge?type=old&code=500', 'ops: alice');
-    assert.equal(purged.body.purged, 5);
-    assert.deepEqual(
-      (await listAll(runtime.url, token)).map((i) => i.eventId),
-      ['keep'],
-    );
+      assert.equal((await post(runtime.url, '/dead-letters/purge')).status, 400, 'no ids, no filter, no all=true');
+      const dryOne = (await adminCall(runtime.url, token, `/dead-letters/${one.id}?dryRun=true`, 'DELETE')).body;
+      assert.equal(dryOne.count, 1);
+      assert.equal(
+        (await adminCall(runtime.url, token, `/dead-letters/${one.id}`)).status,
+        200,
+        'a dry run removes nothing',
+      );
+      assert.equal((await adminCall(runtime.url, token, `/dead-letters/${one.id}`, 'DELETE')).body.purged, 1);
+      assert.equal((await adminCall(runtime.url, token, `/dead-letters/${one.id}`)).status, 404);
 
-    await runtime.stop();
-    runtime = await startRuntime({ ROLE: 'dlq', DLQ_ADMIN_TOKEN: token, LOG_LEVEL: 'warn', DLQ_FILE: file });
-    cleanups.push(() => runtime.stop());
-    assert.deepEqual(
-      (await listAll(runtime.url, token)).map((i) => i.id),
-      [keep.id],
-      'still purged after a restart',
-    );
-    assert.equal(
-      (await adminCall(runtime.url, token, '/dead-letters')).body.corrupt.length,
-      0,
-      'purge markers are records, not corrupt lines',
-    );
+      const dry = await post(runtime.url, '/dead-letters/purge?type=old&code=500&dryRun=true', 'ops: alice');
+      assert.equal(dry.body.count, 5);
+      assert.equal(dry.body.sample.length, 5);
+      assert.equal((await listAll(runtime.url, token, '&type=old')).length, 5);
+      const purged = await post(runtime.url, '/dead-letters/purge?type=old&code=500', 'ops: alice');
+      assert.equal(purged.body.purged, 5);
+      assert.deepEqual(
+        (await listAll(runtime.url, token)).map((i) => i.eventId),
+        ['keep'],
+      );
 
-    const audit = (await adminCall(runtime.url, token, '/dead-letters/audit')).body.items;
-    assert.deepEqual(
-      audit.map((e: { action: string }) => e.action),
-      ['purge', 'purge'],
-    );
-    assert.equal(audit[0].caller.label, 'ops: alice');
-    assert.match(audit[0].caller.token, /^sha256:[0-9a-f]{12}$/);
-    assert.ok(!JSON.stringify(audit).includes(token), 'the token itself is never recorded');
-    assert.deepEqual(audit[0].what, { filter: { type: 'old', code: '500' } });
-    assert.deepEqual(audit[0].result, { purged: 5 });
-    assert.deepEqual(audit[1].what, { ids: [one.id] });
-  });
+      await runtime.stop();
+      runtime = await startRuntime({ ROLE: 'dlq', DLQ_ADMIN_TOKEN: token, LOG_LEVEL: 'warn', ...store });
+      cleanups.push(() => runtime.stop());
+      assert.deepEqual(
+        (await listAll(runtime.url, token)).map((i) => i.id),
+        [keep.id],
+        'still purged after a restart',
+      );
+      assert.equal(
+        (await adminCall(runtime.url, token, '/dead-letters')).body.corrupt.length,
+        0,
+        'purge markers are records, not corrupt lines',
+      );
+      const shown = (await adminCall(runtime.url, token, `/dead-letters/${keep.id}`)).body.deadLetter;
+      assert.equal(shown.replayed.replayId, replayed.body.replayId, 'the record points to its replay');
+      assert.equal(shown.replayed.to, 'destination');
+      assert.equal(shown.replayed.target, target.url);
+
+      const audit = (await adminCall(runtime.url, token, '/dead-letters/audit')).body.items;
+      assert.deepEqual(
+        audit.map((e: { action: string }) => e.action),
+        ['purge', 'purge', 'replay'],
+      );
+      assert.equal(audit[0].caller.label, 'ops: alice');
+      assert.match(audit[0].caller.token, /^sha256:[0-9a-f]{12}$/);
+      assert.ok(!JSON.stringify(audit).includes(token), 'the token itself is never recorded');
+      assert.deepEqual(audit[0].what, { filter: { type: 'old', code: '500' } });
+      assert.deepEqual(audit[0].result, { purged: 5 });
+      assert.deepEqual(audit[1].what, { ids: [one.id] });
+      assert.equal(audit[2].caller.label, 'ops: bob');
+      assert.equal(audit[2].caller.token, audit[0].caller.token, 'the same token, the same fingerprint');
+      assert.deepEqual(audit[2].what, { id: keep.id, eventId: 'keep', to: 'destination', force: false });
+      assert.deepEqual(audit[2].result, {
+        replayed: true,
+        status: 202,
+        target: target.url,
+        replayId: replayed.body.replayId,
+      });
+    });
+  }
 });
 
 describe('dlq replay: configuration', () => {
