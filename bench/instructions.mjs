@@ -21,7 +21,16 @@
 // Instructions count user-space work in every thread of the process (GC helpers and the JIT compiler
 // included), not the kernel's; callgrind runs a server ~50x slower, so a run takes a few minutes.
 import { execFileSync, spawn } from 'node:child_process';
-import { copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import http from 'node:http';
 import { tmpdir } from 'node:os';
 import { resolve as absolutePath } from 'node:path';
@@ -193,6 +202,7 @@ async function measure(/** @type {Server} */ server) {
   const perRequest = totalOf(main) / requests;
   const allThreads = dumps.reduce((sum, f) => sum + totalOf(`${outDir}/${f}`), 0) / requests;
   if (values['keep-dumps']) {
+    mkdirSync(values['keep-dumps'], { recursive: true });
     copyFileSync(main, `${values['keep-dumps']}/callgrind-${server.name}.out`);
     const perfMap = `/tmp/perf-${child.pid}.map`;
     if (existsSync(perfMap)) copyFileSync(perfMap, `${values['keep-dumps']}/perf-${server.name}.map`);
@@ -223,6 +233,7 @@ function writeProfile(/** @type {string} */ name, /** @type {string} */ dump, /*
     ...byInclusive.slice(0, 150).map(line),
   ];
   const file = `${results}instructions-${name}.txt`;
+  mkdirSync(results, { recursive: true }); // bench/results/ is git-ignored: not there in a fresh clone
   writeFileSync(file, `instructions per request, ${name}\n${lines.join('\n')}\n`);
   rmSync(perfMap, { force: true });
   log(`  profile: ${file}`);
