@@ -79,44 +79,61 @@ export function reservationOf(req: IncomingMessage): Reservation | undefined {
   return tickets.get(req);
 }
 
-export function createMemoryBudget(limitBytes: number): MemoryBudget {
-  let held = 0;
-  const take = (bytes: number, already: number) => {
+/** What the budget holds in all, and whether `bytes` more fit. */
+class Ledger {
+  held = 0;
+  constructor(readonly limitBytes: number) {}
+  take(bytes: number, already: number): void {
     // A request always fits when nothing else is held: a budget smaller than one large body must slow
     // requests down, never refuse one forever.
-    if (held + bytes > limitBytes && held - already > 0) throw overloaded(limitBytes);
-    held += bytes;
+    if (this.held + bytes > this.limitBytes && this.held - already > 0) throw overloaded(this.limitBytes);
+    this.held += bytes;
+  }
+}
+
+/**
+ * One request's share. A class, not an object literal: a literal with a getter (`bytes`) has its accessor
+ * defined through V8's runtime each time one is made, ≈3,000 instructions a request (callgrind).
+ */
+class BodyReservation implements Reservation {
+  private mine = 0;
+  private released = false;
+  constructor(private readonly ledger: Ledger) {}
+
+  get bytes(): number {
+    return this.mine;
+  }
+
+  grow(bytes: number): void {
+    if (this.released || bytes <= 0) return;
+    this.ledger.take(bytes, this.mine);
+    this.mine += bytes;
+  }
+
+  shrink(bytes: number): void {
+    const back = Math.min(this.mine, Math.max(0, bytes));
+    if (this.released || back === 0) return;
+    this.ledger.held -= back;
+    this.mine -= back;
+  }
+
+  readonly release = (): void => {
+    if (this.released) return;
+    this.released = true;
+    this.ledger.held -= this.mine;
+    this.mine = 0;
   };
+}
+
+export function createMemoryBudget(limitBytes: number): MemoryBudget {
+  const ledger = new Ledger(limitBytes);
   return {
     limitBytes,
     get heldBytes() {
-      return held;
+      return ledger.held;
     },
     admit(req, maxBodyBytes) {
-      let mine = 0;
-      let released = false;
-      const reservation: Reservation = {
-        get bytes() {
-          return mine;
-        },
-        grow(bytes) {
-          if (released || bytes <= 0) return;
-          take(bytes, mine);
-          mine += bytes;
-        },
-        shrink(bytes) {
-          const back = Math.min(mine, Math.max(0, bytes));
-          if (released || back === 0) return;
-          held -= back;
-          mine -= back;
-        },
-        release() {
-          if (released) return;
-          released = true;
-          held -= mine;
-          mine = 0;
-        },
-      };
+      const reservation = new BodyReservation(ledger);
       const declared = Number(req.headers['content-length']);
       // Over MAX_BODY_BYTES: the route answers 413 without reading; nothing to reserve.
       if (declared > 0 && declared <= maxBodyBytes) {
