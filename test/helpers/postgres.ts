@@ -1,8 +1,8 @@
-// A throwaway PostgreSQL server for tests: initdb in a temporary directory, listening on loopback on a free
+// A throwaway PostgreSQL server for tests: a new cluster in a temporary directory, listening on loopback on a free
 // port, run as an unprivileged user (PostgreSQL refuses to run as root, and CI runs as root: then the
-// `postgres` account Debian's package creates, or `nobody`, runs it). Password authentication over TCP, so
-// the URLs tests use look like real ones. Binaries are found with `pg_config --bindir`, then under
-// /usr/lib/postgresql/<version>/bin, then on PATH; a missing PostgreSQL is an error, never a skip
+// `postgres` account Debian's package creates, or `nobody`, runs it). Password authentication over TCP with a
+// password of its own, so the URLs tests use look like real ones. Binaries are found with `pg_config --bindir`, then
+// under /usr/lib/postgresql/<version>/bin, then on PATH; a missing PostgreSQL is an error, never a skip
 // (`.ci/run` installs Debian's `postgresql`).
 //
 //   const pg = await startPostgres();
@@ -10,10 +10,12 @@
 //   await pg.stop(); await pg.start();              // the same data, the same port
 //   await pg.close();                               // stop and delete everything
 import { execFile, execFileSync } from 'node:child_process';
-import { existsSync, readdirSync } from 'node:fs';
-import { chown, mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import { chown, mkdir, mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir, userInfo } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import pg from 'pg';
 import { freePort } from './bundle.js';
@@ -85,48 +87,147 @@ function serverAccount(): Account | undefined {
   throw new Error('running as root and there is no unprivileged account (postgres, nobody) to run PostgreSQL as');
 }
 
-type Initdb = (data: string, pwfile: string) => Promise<unknown>;
+const USER = 'test';
 
-/** initdb into `data` (its parent owned by the server's account), with a new password; returns the password. */
-async function initdbWithPassword(data: string, account: Account | undefined, initdb: Initdb): Promise<string> {
-  const password = `pw-${Math.random().toString(36).slice(2)}`;
-  const pwfile = join(dirname(data), 'pwfile');
-  await writeFile(pwfile, `${password}\n`, { mode: 0o600 });
-  if (account) await chown(pwfile, account.uid, account.gid);
-  await initdb(data, pwfile);
-  await rm(pwfile);
-  return password;
+/**
+ * initdb's options. No password: the test user gets one of its own server's after the start (`setPassword`), so the
+ * cluster initdb makes is the same for every server and can be copied.
+ */
+const INITDB_OPTIONS = [
+  '-U',
+  USER,
+  '--auth-host=scram-sha-256',
+  '--auth-local=trust',
+  '-E',
+  'UTF8',
+  '--no-sync',
+  '--no-instructions',
+];
+
+/*
+ * initdb costs 1-2 s of CPU (its bootstrap runs the server several times), copying its result about a quarter of
+ * that: the first server on a machine keeps a copy of its new cluster under .tools/cache/ (ignored by git) as a
+ * template, and every later server, in this run or the next, copies the template instead of running initdb.
+ *
+ * The template's name holds a hash of everything its files depend on (the binaries, initdb's options, the locale
+ * initdb reads, who runs it): another PostgreSQL (an upgrade, removed binaries, another version found) is another
+ * template, made by its first server. It appears whole or not at all: made in a folder beside it and renamed into
+ * place, so a process starting at the same time sees no template (and runs initdb itself; the second rename fails
+ * and its copy is dropped) or a complete one. One that is not as made (its identity file missing or different, a
+ * copy that fails, a cluster that does not start) is removed and made again; no test fails for it.
+ */
+const TEMPLATE_ROOT = fileURLToPath(new URL('../../.tools/cache/', import.meta.url));
+
+interface Template {
+  dir: string;
+  /** What the cluster was made from, written beside it: a template whose file says otherwise is not used. */
+  identity: string;
+}
+
+/** The server's binaries as files: an upgrade or another version replaces them, and with them the template. */
+function binaries(bin: string): { name: string; size: number; mtimeMs: number }[] | undefined {
+  try {
+    return ['initdb', 'postgres'].map((name) => {
+      const { size, mtimeMs } = statSync(join(bin, name));
+      return { name, size, mtimeMs };
+    });
+  } catch {
+    return undefined;
+  }
+}
+
+function templateFor(bin: string, account: Account | undefined): Template {
+  // the binaries' files rather than `postgres --version` (a process: ~50 ms of CPU on every start)
+  const locale = ['LC_ALL', 'LC_CTYPE', 'LC_COLLATE', 'LC_MESSAGES', 'LANG'].map((name) => process.env[name] ?? '');
+  const made = { bin, binaries: binaries(bin), options: INITDB_OPTIONS, locale, uid: userInfo().uid, account };
+  const identity = `${JSON.stringify(made)}\n`;
+  const hash = createHash('sha256').update(identity).digest('hex').slice(0, 16);
+  return { dir: join(TEMPLATE_ROOT, `postgres-template-${hash}`), identity };
+}
+
+/** Copies the template's cluster to `data`; false when there is none or it is not usable (then it is removed). */
+async function copyTemplate(template: Template, data: string): Promise<boolean> {
+  if (!existsSync(template.dir)) return false;
+  try {
+    if ((await readFile(join(template.dir, 'identity'), 'utf8')) !== template.identity) throw new Error('not as made');
+    await run('cp', ['-a', join(template.dir, 'data'), data]);
+    return true;
+  } catch {
+    await rm(data, { recursive: true, force: true });
+    await discardTemplate(template.dir);
+    return false;
+  }
+}
+
+/** Folders beside the templates are named `<template>.<pid>.<random>` while being made or removed. */
+const TRANSIENT = /^postgres-template-.*\.(\d+)\.[A-Za-z0-9]+$/;
+
+async function discardTemplate(dir: string): Promise<void> {
+  const doomed = `${dir}.${process.pid}.${Math.random().toString(36).slice(2)}`;
+  // renamed first, so no process copies a template that is half removed
+  await rename(dir, doomed).then(
+    () => rm(doomed, { recursive: true, force: true }),
+    () => undefined,
+  );
+}
+
+/** Keeps a copy of the new, never started cluster in `data` as the template (unless one made it first). */
+async function publishTemplate(template: Template, data: string): Promise<void> {
+  let made: string | undefined;
+  try {
+    await mkdir(TEMPLATE_ROOT, { recursive: true });
+    await removeLeftovers();
+    made = await mkdtemp(`${template.dir}.${process.pid}.`);
+    await run('cp', ['-a', data, join(made, 'data')]);
+    await writeFile(join(made, 'identity'), template.identity);
+    // on disk before it is renamed into place: after a crash, no template rather than one with empty files
+    // (initdb ran with --no-sync); syncfs, one call where fsync of each of its ~1000 files would be ~1000 commits
+    await run('sync', ['-f', join(made, 'identity')]);
+    await rename(made, template.dir);
+  } catch {
+    // a template made by another process first, or none can be kept (a read-only tree): initdb again next time
+    if (made) await rm(made, { recursive: true, force: true });
+  }
 }
 
 /**
- * A new cluster in `data`; returns its test user's password. initdb costs about 1 s of CPU, and five test files
- * start a server: within one run of test/run-tests.mjs (which sets KNATIVE_EVENTS_TEST_RUN_DIR to a folder of the
- * run's own, removed when it ends) the first initdb's cluster is kept there as a template, and every server copies it
- * (`cp -a`, ~0.1 s), the files initdb would have written. Outside such a run, initdb each time.
+ * Removes, each a cluster's size: what processes killed while making or removing a template left behind, and the
+ * templates of binaries no longer there as they were (after an upgrade; no process can pick them any more).
  */
-async function newCluster(data: string, account: Account | undefined, initdb: Initdb): Promise<string> {
-  const runDir = process.env.KNATIVE_EVENTS_TEST_RUN_DIR;
-  if (!runDir) return initdbWithPassword(data, account, initdb);
-  const template = join(runDir, 'postgres-template');
-  if (!existsSync(template)) {
-    const made = await mkdtemp(join(runDir, 'postgres-template-'));
-    if (account) await chown(made, account.uid, account.gid);
-    await writeFile(join(made, 'password'), await initdbWithPassword(join(made, 'data'), account, initdb));
-    // renamed whole: a test file starting at the same time sees no template or a complete one; if one made it
-    // first, this one is dropped
-    await rename(made, template).catch(() => rm(made, { recursive: true, force: true }));
+async function removeLeftovers(): Promise<void> {
+  for (const name of readdirSync(TEMPLATE_ROOT)) {
+    const path = join(TEMPLATE_ROOT, name);
+    const pid = Number(TRANSIENT.exec(name)?.[1]);
+    if (pid > 0 && !isAlive(pid)) await rm(path, { recursive: true, force: true });
+    if (!/^postgres-template-[0-9a-f]+$/.test(name)) continue;
+    let made: { bin: string; binaries: unknown };
+    try {
+      made = JSON.parse(await readFile(join(path, 'identity'), 'utf8')) as typeof made;
+    } catch {
+      continue; // being made or removed, or not as made: what uses it makes it again
+    }
+    if (JSON.stringify(binaries(made.bin)) !== JSON.stringify(made.binaries)) await discardTemplate(path);
   }
-  await run('cp', ['-a', join(template, 'data'), data]);
-  return readFile(join(template, 'password'), 'utf8');
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
 }
 
 export async function startPostgres(options: { fsync?: boolean } = {}): Promise<PostgresServer> {
   const bin = postgresBinDir();
   const account = serverAccount();
+  const template = templateFor(bin, account);
   const dir = await mkdtemp(join(tmpdir(), 'knative-events-pg-'));
   const data = join(dir, 'data');
   const logFile = join(dir, 'server.log');
-  const user = 'test';
+  const user = USER;
+  const password = `pw-${Math.random().toString(36).slice(2)}`;
   const port = await freePort();
   if (account) await chown(dir, account.uid, account.gid);
 
@@ -142,29 +243,34 @@ export async function startPostgres(options: { fsync?: boolean } = {}): Promise<
     }
   };
 
-  const password = await newCluster(data, account, (target, pwfile) =>
-    pgCommand('initdb', [
-      '-D',
-      target,
-      '-U',
-      user,
-      `--pwfile=${pwfile}`,
-      '--auth-host=scram-sha-256',
-      '--auth-local=trust',
-      '-E',
-      'UTF8',
-      '--no-sync',
-      '--no-instructions',
-    ]),
-  );
-  const settings = [
-    `port = ${port}`,
-    "listen_addresses = '127.0.0.1'",
-    `unix_socket_directories = '${dir}'`,
-    'max_connections = 100',
-    `fsync = ${options.fsync === false ? 'off' : 'on'}`,
-  ];
-  await writeFile(join(data, 'postgresql.auto.conf'), `${settings.join('\n')}\n`, { flag: 'a' });
+  /** A new cluster in `data`, this server's settings added; true when it is a copy of the template. */
+  const newCluster = async (): Promise<boolean> => {
+    const copied = await copyTemplate(template, data);
+    if (!copied) {
+      await pgCommand('initdb', ['-D', data, ...INITDB_OPTIONS]);
+      await publishTemplate(template, data);
+    }
+    const settings = [
+      `port = ${port}`,
+      "listen_addresses = '127.0.0.1'",
+      `unix_socket_directories = '${dir}'`,
+      'max_connections = 100',
+      `fsync = ${options.fsync === false ? 'off' : 'on'}`,
+    ];
+    await writeFile(join(data, 'postgresql.auto.conf'), `${settings.join('\n')}\n`, { flag: 'a' });
+    return copied;
+  };
+
+  /** The test user's password, set over the unix socket (where initdb's `--auth-local=trust` lets it in). */
+  const setPassword = async () => {
+    const client = new pg.Client({ host: dir, port, user, database: 'postgres', connectionTimeoutMillis: 10_000 });
+    await client.connect();
+    try {
+      await client.query(`ALTER USER "${user}" PASSWORD ${client.escapeLiteral(password)}`);
+    } finally {
+      await client.end();
+    }
+  };
 
   const url = (database = 'postgres') =>
     `postgres://${user}:${encodeURIComponent(password)}@127.0.0.1:${port}/${database}`;
@@ -203,6 +309,28 @@ export async function startPostgres(options: { fsync?: boolean } = {}): Promise<
       await rm(dir, { recursive: true, force: true });
     },
   };
-  await server.start();
+  try {
+    if (await newCluster()) {
+      try {
+        await server.start();
+      } catch {
+        // a template that copies but does not start (damaged since it was made): made again, from a new initdb
+        await server.stop('immediate').catch(() => undefined);
+        await rm(data, { recursive: true, force: true });
+        await rm(logFile, { force: true });
+        await discardTemplate(template.dir);
+        await newCluster();
+        await server.start();
+      }
+    } else {
+      await server.start();
+    }
+    await setPassword();
+  } catch (err) {
+    // the log says why; nothing is left running or on disk
+    const log = await server.log();
+    await server.close();
+    throw new Error(`${(err as Error).message}\nserver log:\n${log}`);
+  }
   return server;
 }
