@@ -309,8 +309,8 @@ function runJob({ name, files, timeoutMs }) {
 }
 
 /**
- * A folder of the run's own for what its test files share, removed when the run ends (test/helpers/postgres.ts keeps
- * its template cluster there); the files find it in KNATIVE_EVENTS_TEST_RUN_DIR. Readable by all: PostgreSQL runs
+ * A folder of the run's own for what its test files share, removed when the run ends (test/chart/helm.ts notes there
+ * which helm binaries it has checked); the files find it in KNATIVE_EVENTS_TEST_RUN_DIR. Readable by all: PostgreSQL runs
  * as another account when the tests run as root. Folders of runs killed before they could remove theirs go first.
  */
 function makeRunDir() {
