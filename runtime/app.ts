@@ -107,7 +107,8 @@ function routerFor(
  * rejection, as inside the router's promise chain.
  */
 function dispatchDirect(direct: StaticRoutes, ctx: RequestContext, next: () => Promise<unknown>): Promise<unknown> {
-  const route = direct.get(ctx.method)?.get(ctx.path);
+  const { request } = ctx; // not Koa's delegating ctx.method/ctx.path (see RequestContext)
+  const route = direct.get(request.method)?.get(request.path);
   if (route === undefined) return next();
   try {
     return route(ctx);
@@ -130,9 +131,10 @@ function unmatchedRefusal(ctx: RequestContext): HttpError | undefined {
 /** A failure as the answer: the error envelope, and `Retry-After` where a retry can succeed soon. */
 function answerFailure(ctx: RequestContext, failure: unknown): void {
   const { status, body } = envelopeFor(failure);
-  ctx.status = status;
-  ctx.body = body;
-  if (status === 503 || status === 502 || status === 504) ctx.set('Retry-After', '1');
+  const { response } = ctx; // not Koa's delegating ctx.status/ctx.body/ctx.set (see RequestContext)
+  response.status = status;
+  response.body = body;
+  if (status === 503 || status === 502 || status === 504) response.set('Retry-After', '1');
 }
 
 /** A request's line when it succeeded, serialised by hand (log-line.ts): `line` below less `errorType` (unset then). */
@@ -144,17 +146,19 @@ const requestLine = infoLineWriter(
 /** The one log line of a request; /healthz and /readyz are logged only when they fail. */
 function logRequest(log: Logger, ctx: RequestContext, failed: boolean, failure: unknown, seconds: number): void {
   const { event } = ctx.state;
-  const path = ctx.path;
+  // ctx.request and ctx.response, not Koa's delegating ctx.path/ctx.method/ctx.status (see RequestContext)
+  const { request, response } = ctx;
+  const path = request.path;
   const durationMs = Math.round(seconds * 1e6) / 1000;
   if (!failed) {
     if (path !== '/healthz' && path !== '/readyz')
-      requestLine(log, [ctx.method, path, ctx.status, durationMs, event?.id, event?.type, event?.source]);
+      requestLine(log, [request.method, path, response.status, durationMs, event?.id, event?.type, event?.source]);
     return;
   }
   const line = {
-    method: ctx.method,
+    method: request.method,
     path,
-    status: ctx.status,
+    status: response.status,
     durationMs,
     eventId: event?.id,
     eventType: event?.type,
@@ -164,7 +168,7 @@ function logRequest(log: Logger, ctx: RequestContext, failed: boolean, failure: 
   if (failure instanceof HttpError && failure.type === 'overloaded')
     // Refused for lack of memory: expected under overload, and a stack per refusal would add to the load.
     log.warn({ ...line, error: failure.message }, 'request refused');
-  else if (ctx.status >= 500) log.error({ ...line, err: failure }, 'request failed');
+  else if (response.status >= 500) log.error({ ...line, err: failure }, 'request failed');
   else {
     const rejected = { ...line, error: failure instanceof HttpError ? failure.message : undefined };
     // A function's PermanentError is an expected outcome (Knative dead-letters the event), not a warning.
@@ -192,7 +196,7 @@ function outermost(
       answerFailure(ctx, failure);
       // Refused before or while its body was read: the caller gets the answer, not a reset (unread-body.ts).
       // Not a 413: a body over the limit is not read through.
-      if (ctx.status !== 413) discardUnreadBody(ctx.req, maxBodyBytes);
+      if (ctx.response.status !== 413) discardUnreadBody(ctx.req, maxBodyBytes);
     }
     const seconds = (performance.now() - started) / 1000;
     for (const observer of observers) observer.requestEnded(ctx, failed ? failure : undefined, seconds);
@@ -205,7 +209,7 @@ function outermost(
     lifecycle.requestStarted();
     ctx.res.once('close', lifecycle.requestFinished);
     // Once draining, tell keep-alive clients to reconnect elsewhere.
-    if (lifecycle.stopping) ctx.set('Connection', 'close');
+    if (lifecycle.stopping) ctx.response.set('Connection', 'close');
     for (const observer of observers) observer.requestStarted();
     return dispatchDirect(direct, ctx, next).then(
       () => {

@@ -57,37 +57,39 @@ export function writeResult(
   defaults: ResultOptions,
   origin?: ResultOrigin,
 ): void {
+  // ctx.response, not Koa's delegating ctx.status/ctx.body/ctx.set (see RequestContext)
+  const { response } = ctx;
   if (result === undefined || result === null) {
-    ctx.status = 204;
+    response.status = 204;
     return;
   }
   const event = toReplyEvent(result, defaults, origin);
   if (event) {
     const message = serialise(event, 'binary', origin);
     // Body first: Koa sets its own Content-Type for a Buffer body, which the event's must replace.
-    ctx.body = message.body;
-    for (const [name, value] of Object.entries(message.headers)) ctx.set(name, value);
-    if (message.headers['content-type'] === undefined) ctx.remove('content-type');
-    ctx.status = 200;
+    response.body = message.body;
+    for (const [name, value] of Object.entries(message.headers)) response.set(name, value);
+    if (message.headers['content-type'] === undefined) response.remove('content-type');
+    response.status = 200;
     ctx.state.reply = event;
     return;
   }
   if (defaults.plainResult === 'discard') {
-    ctx.status = 204;
+    response.status = 204;
     return;
   }
-  ctx.status = 200;
+  response.status = 200;
   const incoming = origin?.wire.data;
   if (incoming !== undefined && result === origin?.event.data) {
     // The data given back unchanged: its own bytes in its own content type, not a JSON rendering of them.
     // set(), not ctx.type: Koa's type setter appends a charset of its own choosing. Before the body: Koa's body
     // setter then keeps it rather than looking up a type of its own for a Buffer (a mime lookup per request).
-    ctx.set(
+    response.set(
       'Content-Type',
       origin?.wire.datacontenttype ?? (incoming.kind === 'json' ? 'application/json' : 'application/octet-stream'),
     );
-    ctx.body = incoming.bytes;
+    response.body = incoming.bytes;
     return;
   }
-  ctx.body = result;
+  response.body = result;
 }

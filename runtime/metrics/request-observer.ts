@@ -62,7 +62,7 @@ export function httpMetricsObserver(options: HttpMetricsOptions): RequestObserve
       if (outcome !== undefined) countHandled[outcome](labels);
     } else {
       const reason = failure instanceof HttpError ? failure.type : 'internal';
-      (ctx.status < 500 ? metrics.rejected : metrics.failed).inc({ ...labels, reason });
+      (ctx.response.status < 500 ? metrics.rejected : metrics.failed).inc({ ...labels, reason });
     }
   };
 
@@ -72,9 +72,9 @@ export function httpMetricsObserver(options: HttpMetricsOptions): RequestObserve
     },
     requestEnded(ctx, failure, seconds) {
       addInFlight(-1);
-      const route = ctx.state.route ?? 'unmatched';
-      observeDuration(httpLabelsFor(route, methodLabel(ctx.method), ctx.status), seconds);
-      if (isEventRoute(ctx.method, ctx.state.route)) countEvent(ctx, failure);
+      const { method } = ctx.request; // not ctx.method (see RequestContext)
+      observeDuration(httpLabelsFor(ctx.state.route ?? 'unmatched', methodLabel(method), ctx.response.status), seconds);
+      if (isEventRoute(method, ctx.state.route)) countEvent(ctx, failure);
     },
   };
 }

@@ -77,10 +77,11 @@ function ingestRoute(config: DlqConfig, deps: RoleDeps, store: DeadLetterStore, 
       }
       logStored(deps, store, letter, stored);
       if (!stored.duplicate) reportSize();
-      ctx.set('x-dead-letter-id', stored.id);
+      const { response } = ctx; // not Koa's delegating ctx.set/ctx.body/ctx.status (see RequestContext)
+      response.set('x-dead-letter-id', stored.id);
       // No body: a 2xx with a body that is not a CloudEvent is an error to the Kafka broker's dispatcher.
-      ctx.body = null;
-      ctx.status = 202;
+      response.body = null;
+      response.status = 202;
       ctx.state.outcome = 'stored';
       endDeadLetterSpan(span, { status: 202, deadLetterId: stored.id, duplicate: stored.duplicate });
     },

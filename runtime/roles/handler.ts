@@ -17,9 +17,10 @@ import type { RoleDeps, RoleInstance } from './role.js';
 /** The answer once the broker accepted: written here as JSON text, so Koa looks up no content type per request. */
 function answerForwarded(ctx: RequestContext, event: WireEvent): void {
   ctx.state.outcome = 'forwarded';
-  ctx.status = 202;
-  ctx.set('Content-Type', 'application/json; charset=utf-8');
-  ctx.body = JSON.stringify({ success: true, id: event.id, type: event.type, source: event.source });
+  const { response } = ctx; // not Koa's delegating ctx.status/ctx.set/ctx.body (see RequestContext)
+  response.status = 202;
+  response.set('Content-Type', 'application/json; charset=utf-8');
+  response.body = JSON.stringify({ success: true, id: event.id, type: event.type, source: event.source });
 }
 
 /** The request as a WireEvent: the caller checked first (HMAC over the raw body), then the parse step. */

@@ -33,8 +33,8 @@ async function forward(
   how: Forwarding,
 ): Promise<void> {
   const traceContext = {
-    traceparent: ctx.get('traceparent') || undefined,
-    tracestate: ctx.get('tracestate') || undefined,
+    traceparent: ctx.request.get('traceparent') || undefined,
+    tracestate: ctx.request.get('tracestate') || undefined,
   };
   // Every record is written out before the first is sent, so one the function got wrong sends none.
   // Data passed on unchanged goes out as the bytes that came in.
@@ -48,12 +48,13 @@ async function forward(
     await sendTraced(how.tracing, parent, how.destination, record, (traced, headers) =>
       how.sender.send(traced, headers),
     );
-  ctx.set('x-forwarded-events', String(outgoing.length));
+  const { response } = ctx; // not Koa's delegating ctx.set/ctx.body/ctx.status (see RequestContext)
+  response.set('x-forwarded-events', String(outgoing.length));
   // No body: the Kafka broker's dispatcher fails a delivery whose 2xx answer has a body that is not a
   // CloudEvent ("unknown encoding and non empty response"). Body first: Koa turns a null body set
   // after the status into a 204.
-  ctx.body = null;
-  ctx.status = outgoing.length > 0 ? 202 : 204;
+  response.body = null;
+  response.status = outgoing.length > 0 ? 202 : 204;
   ctx.state.outcome = outgoing.length > 0 ? 'forwarded' : 'processed';
   // The line's object (and the ids' array) only when debug is on: at the default level it was built and dropped.
   if (outgoing.length > 0 && how.log.isLevelEnabled('debug'))
@@ -90,7 +91,7 @@ export async function createSinkForwarderRole(config: SinkForwarderConfig, deps:
             ran.span,
             false,
             () => forward(ctx, ran, ran.span.context, how),
-            () => ctx.status,
+            () => ctx.response.status,
           );
         },
       },

@@ -32,9 +32,9 @@ export async function createSubscriberRole(config: SubscriberConfig, deps: RoleD
               writeResult(ctx, result, replyDefaults, { event, wire });
               // A reply is published into the broker by Knative: it goes on in this trace (tracing/hops.ts).
               if (ctx.state.reply)
-                traceReply(tracing, span.context, ctx.state.reply, (name, value) => ctx.set(name, value));
+                traceReply(tracing, span.context, ctx.state.reply, (name, value) => ctx.response.set(name, value));
             },
-            () => ctx.status,
+            () => ctx.response.status,
           );
           ctx.state.outcome = ctx.state.reply ? 'replied' : 'processed';
         },
