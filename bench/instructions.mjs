@@ -166,7 +166,12 @@ async function measure(/** @type {Server} */ server) {
       ...server.args.map((arg) => absolutePath(arg)),
     ],
     {
-      env: { PATH: process.env.PATH ?? '/usr/bin:/bin', VALGRIND_OPTS: process.env.VALGRIND_OPTS ?? '', ...server.env, PORT: String(port) },
+      env: {
+        PATH: process.env.PATH ?? '/usr/bin:/bin',
+        VALGRIND_OPTS: process.env.VALGRIND_OPTS ?? '',
+        ...server.env,
+        PORT: String(port),
+      },
       // --perf-basic-prof turns V8's log on, which writes isolate-*.log into the working directory: the run's
       // own folder, removed at the end.
       cwd: outDir,
