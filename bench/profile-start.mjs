@@ -49,10 +49,30 @@ const byId = new Map(profile.nodes.map((n) => [n.id, n]));
 const selfUs = new Map();
 profile.samples.forEach((id, i) => selfUs.set(id, (selfUs.get(id) ?? 0) + (profile.timeDeltas[i] ?? 0)));
 
+// dist/knative-events.cjs is two scripts under one name: the loader (the file itself) and the code it compiles
+// from the payload with the code cache (see the loader's header). The source map is the code's; a loader frame looked
+// up in it was credited to whatever code the map has at that line (its `compile` to runtime/dlq/console/assets.ts).
+// The loader's script is the one whose frames sit on the lines where the loader file declares those functions.
+const loaderLines = new Map();
+readFileSync(paths.bundle, 'utf8')
+  .split('\n')
+  .forEach((line, i) => {
+    const declared = /^function (\w+)\(/.exec(line)?.[1];
+    if (declared) loaderLines.set(declared, i);
+  });
+const loaderScripts = new Set(
+  profile.nodes
+    .map((n) => n.callFrame)
+    .filter((f) => f.url.endsWith('knative-events.cjs') && loaderLines.get(f.functionName) === f.lineNumber)
+    .map((f) => f.scriptId),
+);
+
 function groupOf(callFrame) {
   const { url, lineNumber, columnNumber, functionName } = callFrame;
   if (!url) return functionName.startsWith('(') ? functionName : '(native)';
   if (!url.endsWith('knative-events.cjs')) return url.startsWith('node:') ? 'node internals' : url;
+  if (loaderScripts.has(callFrame.scriptId))
+    return byLine ? `bundle loader ${functionName || 'top level'}` : 'bundle loader';
   const found = map.findEntry(lineNumber, columnNumber);
   // findEntry answers {} when nothing maps there.
   /** @type {(import('node:module').SourceMapping & { name?: string }) | undefined} (Node adds the name; @types/node 20 lacks it) */
