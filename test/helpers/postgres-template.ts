@@ -8,6 +8,7 @@ import { userInfo } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { isAlive } from '../../local/state.js';
 
 const run = promisify(execFile);
 
@@ -132,14 +133,5 @@ async function removeLeftovers(): Promise<void> {
       continue; // being made or removed, or not as made: what uses it makes it again
     }
     if (JSON.stringify(binaries(made.bin)) !== JSON.stringify(made.binaries)) await discardTemplate(path);
-  }
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
