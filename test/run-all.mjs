@@ -32,6 +32,9 @@ const script = (name) => ['sh', '-c', scripts[name]];
 const CHECK_NODE_FLAGS = ['--single-threaded-gc'];
 /** An npm script that starts with a package's bin (`prettier --check ...`), run by this node with CHECK_NODE_FLAGS. */
 function nodeScript(name) {
+  // split on spaces, as sh would split this script: one with quotes or shell syntax would be misread, so it is refused
+  if (/["'`$&|;<>\\]/.test(scripts[name]))
+    throw new Error(`package.json script ${name} is not a plain \`bin args\` line`);
   const [bin, ...args] = scripts[name].split(' ');
   return [process.execPath, ...CHECK_NODE_FLAGS, realpathSync(join(root, 'node_modules', '.bin', bin)), ...args];
 }
